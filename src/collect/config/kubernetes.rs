@@ -1,0 +1,98 @@
+//! Kubernetes manifests: YAML documents that have `apiVersion` and `kind`.
+//!
+//! Each object becomes one fact document: the manifest's own fields, plus two derived fields that
+//! let one control cover every workload kind:
+//! - `podSpec`: the pod template, wherever the kind keeps it (`spec` for a Pod,
+//!   `spec.template.spec` for Deployments, StatefulSets, DaemonSets, ReplicaSets, Jobs and
+//!   ReplicationControllers, `spec.jobTemplate.spec.template.spec` for CronJobs);
+//! - `containers`: every container of that pod: `containers`, then `initContainers`, then
+//!   `ephemeralContainers`, each keeping its own line numbers.
+//!
+//! `kind: List` objects are unpacked into their items. Documents that are not Kubernetes objects
+//! (no `apiVersion` or `kind`) produce nothing, so a Kubernetes control is not applicable to them.
+
+use super::ParseError;
+use crate::doc::{Node, Value};
+
+/// One Kubernetes object: its fact document and a label such as `Deployment/web`.
+pub struct Object {
+    /// The manifest with the derived `podSpec` and `containers` fields.
+    pub root: Node,
+    /// `Kind/name` (with the namespace when set: `Kind/namespace/name`).
+    pub label: String,
+}
+
+/// Parses a multi-document manifest file.
+pub fn parse(text: &str) -> Result<Vec<Object>, ParseError> {
+    let docs = crate::yaml::parse_documents(text)?;
+    let mut out = Vec::new();
+    for doc in docs {
+        collect(doc, &mut out);
+    }
+    Ok(out)
+}
+
+fn collect(doc: Node, out: &mut Vec<Object>) {
+    let (Some(kind), Some(_)) = (
+        doc.get("kind").and_then(Node::as_str).map(str::to_string),
+        doc.get("apiVersion"),
+    ) else {
+        return;
+    };
+    if kind == "List" {
+        if let Some(items) = doc.get("items").and_then(Node::as_list) {
+            for item in items {
+                collect(item.clone(), out);
+            }
+        }
+        return;
+    }
+    let meta = doc.get("metadata");
+    let name = meta.and_then(|m| m.get("name")).and_then(Node::as_str).unwrap_or("(unnamed)");
+    let label = match meta.and_then(|m| m.get("namespace")).and_then(Node::as_str) {
+        Some(ns) => format!("{kind}/{ns}/{name}"),
+        None => format!("{kind}/{name}"),
+    };
+    let pod_path: &[&str] = match kind.as_str() {
+        "Pod" => &["spec"],
+        "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "Job" | "ReplicationController" => {
+            &["spec", "template", "spec"]
+        }
+        "CronJob" => &["spec", "jobTemplate", "spec", "template", "spec"],
+        _ => &[],
+    };
+    let mut root = doc;
+    let pod = (!pod_path.is_empty())
+        .then(|| pod_path.iter().try_fold(&root, |n, k| n.get(k)).cloned())
+        .flatten();
+    if let (Some(pod), Value::Map(map)) = (pod, &mut root.value) {
+        let mut containers = Vec::new();
+        for field in ["containers", "initContainers", "ephemeralContainers"] {
+            if let Some(list) = pod.get(field).and_then(Node::as_list) {
+                containers.extend(list.iter().cloned());
+            }
+        }
+        let pos = pod.pos;
+        map.insert("podSpec", pod);
+        map.insert("containers", Node::new(pos, Value::List(containers)));
+    }
+    out.push(Object { root, label });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn derives_pod_fields_for_every_workload_kind() {
+        let text = "apiVersion: batch/v1\nkind: CronJob\nmetadata: {name: nightly, namespace: ops}\nspec:\n  jobTemplate:\n    spec:\n      template:\n        spec:\n          initContainers: [{name: init, image: busybox}]\n          containers:\n            - name: main\n              image: app:latest\n---\napiVersion: v1\nkind: Service\nmetadata: {name: svc}\n---\nnot: kubernetes\n";
+        let objs = parse(text).unwrap();
+        assert_eq!(objs.len(), 2);
+        assert_eq!(objs[0].label, "CronJob/ops/nightly");
+        let c = objs[0].root.get("containers").unwrap().as_list().unwrap();
+        assert_eq!(c.len(), 2);
+        assert_eq!(c[0].get("name").unwrap().as_str(), Some("main"));
+        assert_eq!(c[0].pos.line, 11);
+        assert!(objs[1].root.get("podSpec").is_none());
+    }
+}

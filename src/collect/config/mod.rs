@@ -1,0 +1,225 @@
+//! Config collectors: one parser per format, each turning a file's text into fact documents.
+//!
+//! Every parser keeps line numbers on the values it produces, and reports a syntax error with the line
+//! and column where it found it. A file that does not parse becomes an `error` finding; the scan goes
+//! on with the next file.
+
+mod ini;
+mod json;
+mod keyvalue;
+mod kubernetes;
+mod nginx;
+mod sshd;
+mod toml;
+
+use std::fmt;
+use std::path::Path;
+
+use serde::Serialize;
+
+use super::Document;
+use crate::doc::Node;
+
+/// A configuration file format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    /// OpenSSH server configuration (`sshd_config`), `Include` and `Match` aware.
+    Sshd,
+    /// `key = value` or `key value` lines: sysctl.conf, login.defs, .properties, .env.
+    Keyvalue,
+    /// INI files with `[sections]`.
+    Ini,
+    /// YAML, one document per `---`.
+    Yaml,
+    /// JSON.
+    Json,
+    /// TOML.
+    Toml,
+    /// nginx configuration: directives and nested blocks.
+    Nginx,
+    /// Kubernetes manifests (YAML), with derived pod-level fields for workload kinds.
+    Kubernetes,
+}
+
+impl Format {
+    /// Every format, as named in policies.
+    pub const ALL: [Format; 8] = [
+        Format::Sshd,
+        Format::Keyvalue,
+        Format::Ini,
+        Format::Yaml,
+        Format::Json,
+        Format::Toml,
+        Format::Nginx,
+        Format::Kubernetes,
+    ];
+
+    /// The name used in policies and on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Sshd => "sshd",
+            Format::Keyvalue => "keyvalue",
+            Format::Ini => "ini",
+            Format::Yaml => "yaml",
+            Format::Json => "json",
+            Format::Toml => "toml",
+            Format::Nginx => "nginx",
+            Format::Kubernetes => "kubernetes",
+        }
+    }
+
+    /// Parses a format name.
+    pub fn parse(s: &str) -> Option<Format> {
+        Format::ALL.into_iter().find(|f| f.as_str() == s)
+    }
+
+    /// Infers the format from a file's path, as a control that names no format relies on.
+    /// Kubernetes manifests are never inferred: a YAML file is YAML until a control says otherwise.
+    pub fn infer(path: &Path) -> Option<Format> {
+        let name = path.file_name()?.to_string_lossy().to_ascii_lowercase();
+        let parent = path
+            .parent()
+            .and_then(Path::file_name)
+            .map(|p| p.to_string_lossy().to_ascii_lowercase())
+            .unwrap_or_default();
+        let in_dir = |dir: &str| path.components().any(|c| c.as_os_str() == dir);
+        let ext = path
+            .extension()
+            .map(|e| e.to_string_lossy().to_ascii_lowercase())
+            .unwrap_or_default();
+        if name == "sshd_config" || (parent == "sshd_config.d" && ext == "conf") {
+            return Some(Format::Sshd);
+        }
+        if name == "sysctl.conf"
+            || (parent == "sysctl.d" && ext == "conf")
+            || name == "login.defs"
+            || ext == "properties"
+            || name == ".env"
+            || ext == "env"
+        {
+            return Some(Format::Keyvalue);
+        }
+        if name == "nginx.conf"
+            || (in_dir("nginx") && (ext == "conf" || parent == "sites-enabled" || parent == "sites-available"))
+        {
+            return Some(Format::Nginx);
+        }
+        match ext.as_str() {
+            "yaml" | "yml" => Some(Format::Yaml),
+            "json" => Some(Format::Json),
+            "toml" => Some(Format::Toml),
+            "ini" | "cfg" | "cnf" => Some(Format::Ini),
+            _ => None,
+        }
+    }
+
+    /// Parses `text` (the contents of `path`) into fact documents: one for most formats, one per
+    /// YAML document, one per Kubernetes object.
+    pub fn parse_text(self, path: &Path, text: &str) -> Result<Vec<Document>, ParseError> {
+        let single = |root: Node| vec![Document::new(root)];
+        Ok(match self {
+            Format::Sshd => {
+                let parsed = sshd::parse(path, text)?;
+                vec![Document {
+                    root: parsed.root,
+                    label: None,
+                    included: parsed.included,
+                }]
+            }
+            Format::Keyvalue => single(keyvalue::parse(text)?),
+            Format::Ini => single(ini::parse(text)?),
+            Format::Yaml => crate::yaml::parse_documents(text)?
+                .into_iter()
+                .map(Document::new)
+                .collect(),
+            Format::Json => single(json::parse(text)?),
+            Format::Toml => single(toml::parse(text)?),
+            Format::Nginx => single(nginx::parse(text)?),
+            Format::Kubernetes => kubernetes::parse(text)?
+                .into_iter()
+                .map(|o| Document {
+                    root: o.root,
+                    label: Some(o.label),
+                    included: Vec::new(),
+                })
+                .collect(),
+        })
+    }
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A syntax error in a config file, at the parser's line and column.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message} at line {line}, column {col}")]
+pub struct ParseError {
+    /// 1-based line (0 when the parser cannot tell).
+    pub line: u32,
+    /// 1-based column (0 when the parser cannot tell).
+    pub col: u32,
+    /// What the parser expected or found.
+    pub message: String,
+}
+
+impl ParseError {
+    /// An error at `line`, `col`.
+    pub fn new(line: usize, col: usize, message: impl Into<String>) -> ParseError {
+        ParseError {
+            line: u32::try_from(line).unwrap_or(u32::MAX),
+            col: u32::try_from(col).unwrap_or(u32::MAX),
+            message: message.into(),
+        }
+    }
+}
+
+impl From<crate::yaml::YamlError> for ParseError {
+    fn from(e: crate::yaml::YamlError) -> ParseError {
+        ParseError {
+            line: e.line,
+            col: e.col,
+            message: e.message,
+        }
+    }
+}
+
+/// Splits a line-oriented config into (1-based line number, line without its comment) pairs,
+/// skipping blank and comment-only lines. `#` starts a comment only at the start of a line: sshd,
+/// sysctl and login.defs all treat a mid-line `#` as data.
+pub(crate) fn content_lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
+    text.lines().enumerate().filter_map(|(i, line)| {
+        let t = line.trim();
+        (!t.is_empty() && !t.starts_with('#') && !t.starts_with(';')).then_some((i + 1, t))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn infers_formats_from_names() {
+        let cases = [
+            ("etc/ssh/sshd_config", Some(Format::Sshd)),
+            ("etc/ssh/sshd_config.d/10-x.conf", Some(Format::Sshd)),
+            ("etc/sysctl.conf", Some(Format::Keyvalue)),
+            ("etc/sysctl.d/99-net.conf", Some(Format::Keyvalue)),
+            ("etc/login.defs", Some(Format::Keyvalue)),
+            ("etc/nginx/nginx.conf", Some(Format::Nginx)),
+            ("etc/nginx/conf.d/site.conf", Some(Format::Nginx)),
+            ("etc/nginx/sites-enabled/default", Some(Format::Nginx)),
+            ("k8s/deploy.yaml", Some(Format::Yaml)),
+            ("a/b.json", Some(Format::Json)),
+            ("Cargo.toml", Some(Format::Toml)),
+            ("php.ini", Some(Format::Ini)),
+            ("README.md", None),
+        ];
+        for (p, want) in cases {
+            assert_eq!(Format::infer(Path::new(p)), want, "{p}");
+        }
+    }
+}

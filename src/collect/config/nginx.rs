@@ -1,0 +1,315 @@
+//! nginx configuration: directives and nested blocks.
+//!
+//! The document has two parts:
+//! - the configuration as written: each context (the file, `http`, `server`, `location`...) is a map
+//!   from directive name to the list of its occurrences; a simple directive's occurrence is its
+//!   arguments joined by one space (`"TLSv1.2 TLSv1.3"`), a block's is a map with `args` and the
+//!   block's own directives;
+//! - `servers`: one entry per `server` block with the settings that are in effect there: nginx
+//!   inherits a directive from the enclosing `http` block unless the server sets it (in which case
+//!   the server's occurrences replace the inherited ones entirely, as nginx does for `add_header`).
+//!   Each entry also has `tls` (true when a `listen` has `ssl`/`quic` or `ssl on` is set) and
+//!   `server_name`.
+//!
+//! `include` directives are recorded but not followed: included files are usually in the scanned
+//! tree themselves (`conf.d/*.conf`, `sites-enabled/*`) and are judged on their own.
+
+use super::ParseError;
+use crate::doc::{Map, Node, Pos, Value};
+
+#[derive(Debug, Clone, PartialEq)]
+enum Tok {
+    Word(String),
+    Semi,
+    Open,
+    Close,
+}
+
+fn tokenize(text: &str) -> Result<Vec<(Tok, Pos)>, ParseError> {
+    let mut out = Vec::new();
+    let mut chars = text.chars().peekable();
+    let (mut line, mut col) = (1usize, 1usize);
+    let mut word = String::new();
+    let mut word_pos = Pos::new(1, 1);
+    macro_rules! flush {
+        () => {
+            if !word.is_empty() {
+                out.push((Tok::Word(std::mem::take(&mut word)), word_pos));
+            }
+        };
+    }
+    while let Some(c) = chars.next() {
+        let here = Pos::new(line, col);
+        if c == '\n' {
+            line += 1;
+            col = 1;
+        } else {
+            col += 1;
+        }
+        match c {
+            '#' if word.is_empty() => {
+                for c in chars.by_ref() {
+                    if c == '\n' {
+                        line += 1;
+                        col = 1;
+                        break;
+                    }
+                }
+            }
+            c if c.is_whitespace() => flush!(),
+            ';' | '{' | '}' => {
+                flush!();
+                let t = match c {
+                    ';' => Tok::Semi,
+                    '{' => Tok::Open,
+                    _ => Tok::Close,
+                };
+                out.push((t, here));
+            }
+            '"' | '\'' if word.is_empty() => {
+                word_pos = here;
+                let quote = c;
+                let mut closed = false;
+                let mut s = String::new();
+                while let Some(d) = chars.next() {
+                    if d == '\n' {
+                        line += 1;
+                        col = 1;
+                    } else {
+                        col += 1;
+                    }
+                    if d == '\\' {
+                        if let Some(e) = chars.next() {
+                            col += 1;
+                            s.push(e);
+                        }
+                        continue;
+                    }
+                    if d == quote {
+                        closed = true;
+                        break;
+                    }
+                    s.push(d);
+                }
+                if !closed {
+                    return Err(ParseError::new(here.line as usize, here.col as usize, "unterminated quoted string"));
+                }
+                out.push((Tok::Word(s), word_pos));
+            }
+            c => {
+                if word.is_empty() {
+                    word_pos = here;
+                }
+                word.push(c);
+            }
+        }
+    }
+    flush!();
+    Ok(out)
+}
+
+/// Parses the text of an nginx configuration file.
+pub fn parse(text: &str) -> Result<Node, ParseError> {
+    let toks = tokenize(text)?;
+    let mut i = 0;
+    let mut root = parse_block(&toks, &mut i, None)?;
+    let servers = effective_servers(&root, None);
+    root.insert("servers", Node::new(Pos::line(0), Value::List(servers)));
+    Ok(Node::new(Pos::line(1), Value::Map(root)))
+}
+
+fn parse_block(toks: &[(Tok, Pos)], i: &mut usize, opened_at: Option<Pos>) -> Result<Map, ParseError> {
+    let mut map = Map::new();
+    loop {
+        let Some((tok, pos)) = toks.get(*i) else {
+            return match opened_at {
+                Some(p) => Err(ParseError::new(p.line as usize, p.col as usize, "block opened here is never closed with `}`")),
+                None => Ok(map),
+            };
+        };
+        match tok {
+            Tok::Close => {
+                if opened_at.is_none() {
+                    return Err(ParseError::new(pos.line as usize, pos.col as usize, "unexpected `}`"));
+                }
+                *i += 1;
+                return Ok(map);
+            }
+            Tok::Semi | Tok::Open => {
+                return Err(ParseError::new(pos.line as usize, pos.col as usize, "expected a directive name"));
+            }
+            Tok::Word(name) => {
+                let name_pos = *pos;
+                *i += 1;
+                let mut args = Vec::new();
+                loop {
+                    match toks.get(*i) {
+                        Some((Tok::Word(w), _)) => {
+                            args.push(w.clone());
+                            *i += 1;
+                        }
+                        Some((Tok::Semi, _)) => {
+                            *i += 1;
+                            push(&mut map, name, Node::str(name_pos, args.join(" ")));
+                            break;
+                        }
+                        Some((Tok::Open, open_pos)) => {
+                            let open_pos = *open_pos;
+                            *i += 1;
+                            let block = parse_block(toks, i, Some(open_pos))?;
+                            let mut with_args = Map::new();
+                            with_args.insert("args", Node::str(name_pos, args.join(" ")));
+                            for (k, p, v) in block.iter_with_key_pos() {
+                                with_args.insert_with_key_pos(k, p, v.clone());
+                            }
+                            push(&mut map, name, Node::new(name_pos, Value::Map(with_args)));
+                            break;
+                        }
+                        Some((Tok::Close, _)) | None => {
+                            return Err(ParseError::new(
+                                name_pos.line as usize,
+                                name_pos.col as usize,
+                                format!("directive `{name}` is not terminated by `;`"),
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn push(map: &mut Map, name: &str, node: Node) {
+    match map.get_mut(name) {
+        Some(Node { value: Value::List(items), .. }) => items.push(node),
+        _ => {
+            let pos = node.pos;
+            map.insert(name, Node::new(pos, Value::List(vec![node])));
+        }
+    }
+}
+
+/// The `server` blocks under `ctx` (the file or an `http` block), each with its effective settings.
+fn effective_servers(ctx: &Map, inherited: Option<&Map>) -> Vec<Node> {
+    let mut out = Vec::new();
+    for (name, occurrences) in ctx.iter() {
+        let Some(list) = occurrences.as_list() else { continue };
+        match name {
+            "http" => {
+                for http in list {
+                    if let Some(h) = http.as_map() {
+                        out.extend(effective_servers(h, Some(h)));
+                    }
+                }
+            }
+            "server" => {
+                for server in list {
+                    if let Some(s) = server.as_map() {
+                        out.push(effective(s, inherited, server.pos));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+fn effective(server: &Map, http: Option<&Map>, pos: Pos) -> Node {
+    let simple = |m: &Map| -> Vec<(String, Node)> {
+        m.iter()
+            .filter(|(k, v)| {
+                *k != "args"
+                    && v.as_list().is_some_and(|l| l.iter().all(|o| o.as_str().is_some()))
+            })
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect()
+    };
+    let mut eff = Map::new();
+    for (k, v) in simple(server) {
+        eff.insert(k, v);
+    }
+    if let Some(h) = http {
+        for (k, v) in simple(h) {
+            if !eff.contains_key(&k) {
+                eff.insert(k, v);
+            }
+        }
+    }
+    let strings = |k: &str| -> Vec<String> {
+        eff.get(k)
+            .and_then(Node::as_list)
+            .map(|l| l.iter().filter_map(|n| n.as_str().map(str::to_string)).collect())
+            .unwrap_or_default()
+    };
+    let tls = strings("listen")
+        .iter()
+        .any(|l| l.split_whitespace().any(|w| w == "ssl" || w == "quic"))
+        || strings("ssl").iter().any(|s| s == "on");
+    let server_name = strings("server_name").join(" ");
+    eff.insert("tls", Node::new(pos, Value::Bool(tls)));
+    eff.insert("server_name", Node::str(pos, server_name));
+    Node::new(pos, Value::Map(eff))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CONF: &str = r#"
+user www-data;
+http {
+    server_tokens off;
+    ssl_protocols TLSv1.2 TLSv1.3;
+    add_header X-Frame-Options "DENY";
+    server {
+        listen 443 ssl;
+        server_name example.org;
+        add_header Strict-Transport-Security "max-age=63072000" always;
+        location / { root /srv; }
+    }
+    server {
+        listen 80;
+        ssl_protocols TLSv1 TLSv1.2;
+    }
+}
+"#;
+
+    #[test]
+    fn nested_blocks_and_directives() {
+        let d = parse(CONF).unwrap();
+        let http = &d.get("http").unwrap().as_list().unwrap()[0];
+        let tokens = &http.get("server_tokens").unwrap().as_list().unwrap()[0];
+        assert_eq!((tokens.as_str(), tokens.pos.line), (Some("off"), 4));
+        let server = &http.get("server").unwrap().as_list().unwrap()[0];
+        let loc = &server.get("location").unwrap().as_list().unwrap()[0];
+        assert_eq!(loc.get("args").unwrap().as_str(), Some("/"));
+    }
+
+    #[test]
+    fn servers_carry_effective_settings() {
+        let d = parse(CONF).unwrap();
+        let servers = d.get("servers").unwrap().as_list().unwrap();
+        assert_eq!(servers.len(), 2);
+        let a = &servers[0];
+        assert_eq!(a.get("tls").unwrap().value, Value::Bool(true));
+        let protos = &a.get("ssl_protocols").unwrap().as_list().unwrap()[0];
+        assert_eq!((protos.as_str(), protos.pos.line), (Some("TLSv1.2 TLSv1.3"), 5));
+        let headers = a.get("add_header").unwrap().as_list().unwrap();
+        assert_eq!(headers.len(), 1, "a server's add_header replaces the inherited ones");
+        assert_eq!(headers[0].as_str(), Some("Strict-Transport-Security max-age=63072000 always"));
+        let b = &servers[1];
+        assert_eq!(b.get("tls").unwrap().value, Value::Bool(false));
+        assert_eq!(b.get("ssl_protocols").unwrap().as_list().unwrap()[0].pos.line, 15);
+    }
+
+    #[test]
+    fn syntax_errors() {
+        let e = parse("http {\n  server_tokens off\n}\n").unwrap_err();
+        assert_eq!((e.line, e.col), (2, 3));
+        let e = parse("http {\n  a b;\n").unwrap_err();
+        assert_eq!(e.line, 1);
+        let e = parse("}\n").unwrap_err();
+        assert_eq!(e.line, 1);
+    }
+}

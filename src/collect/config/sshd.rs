@@ -1,0 +1,264 @@
+//! OpenSSH server configuration (`sshd_config`).
+//!
+//! Follows sshd's own reading rules, so that the facts say what sshd would actually do:
+//! - keywords are case-insensitive (the document's keys are lowercase, as `sshd -T` prints them, and
+//!   lookups ignore case, so a policy may write `PermitRootLogin`);
+//! - for most keywords the first value wins; keywords that accumulate (`Port`, `HostKey`,
+//!   `AllowUsers`...) become lists of every value;
+//! - `Match` blocks do not change the global settings: each one is kept under `match` with its
+//!   criteria and its own settings;
+//! - `Include` is read in place (a relative pattern is resolved against the including file's
+//!   directory), so an included file's first value wins over a later line of the main file.
+
+use std::path::{Path, PathBuf};
+
+use super::ParseError;
+use crate::doc::{Map, Node, Pos, Value};
+
+/// Keywords whose every occurrence adds to a list rather than being ignored after the first.
+const ACCUMULATING: [&str; 11] = [
+    "acceptenv",
+    "allowgroups",
+    "allowusers",
+    "denygroups",
+    "denyusers",
+    "hostcertificate",
+    "hostkey",
+    "listenaddress",
+    "port",
+    "setenv",
+    "subsystem",
+];
+
+/// How deep `Include` may nest, as in sshd.
+const MAX_INCLUDE_DEPTH: usize = 16;
+
+/// Largest included file read.
+const MAX_INCLUDE_SIZE: u64 = 4 << 20;
+
+/// The parsed configuration plus the files it included, in the order they were read.
+#[derive(Debug)]
+pub struct Parsed {
+    /// The fact document.
+    pub root: Node,
+    /// Included files; a value with `pos.file == n` came from `included[n - 1]`.
+    pub included: Vec<PathBuf>,
+}
+
+/// Parses `text`, read from `path`.
+pub fn parse(path: &Path, text: &str) -> Result<Parsed, ParseError> {
+    let mut state = State {
+        global: Map::case_insensitive(),
+        matches: Vec::new(),
+        included: Vec::new(),
+        includes: Vec::new(),
+    };
+    state.read(path, text, 0, 0)?;
+    let mut root = state.global;
+    if !state.includes.is_empty() {
+        root.insert("include", Node::new(Pos::line(0), Value::List(state.includes)));
+    }
+    if !state.matches.is_empty() {
+        let blocks = state
+            .matches
+            .into_iter()
+            .map(|(pos, criteria, settings)| {
+                let mut m = Map::new();
+                m.insert("criteria", Node::str(pos, criteria));
+                m.insert("settings", Node::new(pos, Value::Map(settings)));
+                Node::new(pos, Value::Map(m))
+            })
+            .collect();
+        root.insert("match", Node::new(Pos::line(0), Value::List(blocks)));
+    }
+    Ok(Parsed {
+        root: Node::new(Pos::line(1), Value::Map(root)),
+        included: state.included,
+    })
+}
+
+struct State {
+    global: Map,
+    /// `Match` blocks: where each starts, its criteria, its settings.
+    matches: Vec<(Pos, String, Map)>,
+    included: Vec<PathBuf>,
+    includes: Vec<Node>,
+}
+
+impl State {
+    fn read(&mut self, path: &Path, text: &str, file: u16, depth: usize) -> Result<(), ParseError> {
+        for (idx, raw) in text.lines().enumerate() {
+            let line = idx + 1;
+            let t = raw.trim();
+            if t.is_empty() || t.starts_with('#') {
+                continue;
+            }
+            let (keyword, args) = split_keyword(t);
+            let col = raw.len() - raw.trim_start().len() + 1;
+            let mut pos = Pos::new(line, col);
+            pos.file = file;
+            if keyword.is_empty() {
+                return Err(ParseError::new(line, col, "missing keyword"));
+            }
+            let kw = keyword.to_ascii_lowercase();
+            if args.is_empty() && kw != "match" {
+                return Err(ParseError::new(
+                    line,
+                    col + keyword.len(),
+                    format!("`{keyword}` is missing its argument"),
+                ));
+            }
+            match kw.as_str() {
+                "match" => {
+                    if args.is_empty() {
+                        return Err(ParseError::new(line, col, "`Match` needs criteria"));
+                    }
+                    self.matches.push((pos, args, Map::case_insensitive()));
+                }
+                "include" => {
+                    self.includes.push(Node::str(pos, args.clone()));
+                    if depth >= MAX_INCLUDE_DEPTH {
+                        return Err(ParseError::new(line, col, "`Include` nested too deeply"));
+                    }
+                    for pattern in args.split_whitespace() {
+                        for inc in expand_include(path, pattern) {
+                            let text = read_included(&inc)
+                                .map_err(|e| ParseError::new(line, col, format!("cannot read included file {}: {e}", inc.display())))?;
+                            self.included.push(inc.clone());
+                            let idx = u16::try_from(self.included.len()).unwrap_or(u16::MAX);
+                            self.read(&inc, &text, idx, depth + 1).map_err(|e| {
+                                ParseError::new(line, col, format!("in included file {}: {e}", inc.display()))
+                            })?;
+                        }
+                    }
+                }
+                _ => {
+                    let target = match self.matches.last_mut() {
+                        Some((_, _, settings)) => settings,
+                        None => &mut self.global,
+                    };
+                    set(target, &kw, Node::str(pos, args));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn set(map: &mut Map, kw: &str, value: Node) {
+    if ACCUMULATING.contains(&kw) {
+        match map.get_mut(kw) {
+            Some(Node {
+                value: Value::List(items),
+                ..
+            }) => items.push(value),
+            _ => {
+                let pos = value.pos;
+                map.insert(kw, Node::new(pos, Value::List(vec![value])));
+            }
+        }
+    } else if !map.contains_key(kw) {
+        map.insert(kw, value);
+    }
+}
+
+/// Splits `Keyword args` or `Keyword=args`, removing quotes around a single argument.
+fn split_keyword(line: &str) -> (&str, String) {
+    let end = line
+        .find(|c: char| c.is_whitespace() || c == '=')
+        .unwrap_or(line.len());
+    let keyword = &line[..end];
+    let rest = line[end..].trim_start();
+    let rest = rest.strip_prefix('=').unwrap_or(rest).trim();
+    let unquoted = rest
+        .strip_prefix('"')
+        .and_then(|r| r.strip_suffix('"'))
+        .filter(|r| !r.contains('"'))
+        .unwrap_or(rest);
+    (keyword, unquoted.to_string())
+}
+
+fn expand_include(from: &Path, pattern: &str) -> Vec<PathBuf> {
+    let p = Path::new(pattern);
+    let full = if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        from.parent().unwrap_or(Path::new(".")).join(p)
+    };
+    let name = full.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+    if !name.contains(['*', '?', '[']) {
+        return vec![full];
+    }
+    let dir = full.parent().unwrap_or(Path::new("."));
+    let Ok(glob) = globset::Glob::new(&name) else {
+        return Vec::new();
+    };
+    let matcher = glob.compile_matcher();
+    let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.file_name().is_some_and(|n| matcher.is_match(n)) && p.is_file())
+        .collect();
+    // sshd reads glob matches in lexical order.
+    found.sort();
+    found
+}
+
+fn read_included(path: &Path) -> std::io::Result<String> {
+    let meta = std::fs::metadata(path)?;
+    if meta.len() > MAX_INCLUDE_SIZE {
+        return Err(std::io::Error::other(format!(
+            "larger than {MAX_INCLUDE_SIZE} bytes"
+        )));
+    }
+    let bytes = std::fs::read(path)?;
+    String::from_utf8(bytes).map_err(|_| std::io::Error::other("not UTF-8 text"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn doc(text: &str) -> Node {
+        parse(Path::new("sshd_config"), text).unwrap().root
+    }
+
+    #[test]
+    fn first_value_wins_and_case_is_ignored() {
+        let d = doc("# c\npermitrootlogin no\nPermitRootLogin yes\nPort 22\nPort 2222\nCiphers=\"aes256-ctr\"\n");
+        let v = d.get("PermitRootLogin").unwrap();
+        assert_eq!((v.as_str(), v.pos.line), (Some("no"), 2));
+        let ports: Vec<_> = d.get("port").unwrap().as_list().unwrap().iter().map(|n| n.as_str().unwrap().to_string()).collect();
+        assert_eq!(ports, ["22", "2222"]);
+        assert_eq!(d.get("ciphers").unwrap().as_str(), Some("aes256-ctr"));
+    }
+
+    #[test]
+    fn match_blocks_stay_separate() {
+        let d = doc("X11Forwarding no\nMatch User anoncvs\n  X11Forwarding yes\n  PermitTTY no\n");
+        assert_eq!(d.get("x11forwarding").unwrap().as_str(), Some("no"));
+        let m = &d.get("match").unwrap().as_list().unwrap()[0];
+        assert_eq!(m.get("criteria").unwrap().as_str(), Some("User anoncvs"));
+        assert_eq!(m.get("settings").unwrap().get("X11Forwarding").unwrap().as_str(), Some("yes"));
+    }
+
+    #[test]
+    fn missing_argument_is_an_error() {
+        let e = parse(Path::new("x"), "PermitRootLogin\n").unwrap_err();
+        assert_eq!((e.line, e.col), (1, 16));
+    }
+
+    #[test]
+    fn includes_are_read_in_place_relative_to_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("sshd_config.d")).unwrap();
+        std::fs::write(dir.path().join("sshd_config.d/10-a.conf"), "PasswordAuthentication no\n").unwrap();
+        let main = dir.path().join("sshd_config");
+        let p = parse(&main, "Include sshd_config.d/*.conf\nPasswordAuthentication yes\n").unwrap();
+        let v = p.root.get("passwordauthentication").unwrap();
+        assert_eq!((v.as_str(), v.pos.line, v.pos.file), (Some("no"), 1, 1));
+        assert_eq!(p.included, vec![dir.path().join("sshd_config.d/10-a.conf")]);
+    }
+}

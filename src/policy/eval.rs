@@ -1,0 +1,337 @@
+//! Evaluates a [`Condition`] over a fact document, producing a verdict with its evidence.
+//!
+//! Evidence is the set of concrete values that decided the verdict: on failure, the values that
+//! failed (every failing container, not only the first); on success, the values that passed. Each
+//! piece names its concrete path and position, so a finding can say "line 14: `yes`".
+
+use std::cmp::Ordering;
+
+use super::compare::{compare, loose_eq};
+use super::condition::{Condition, Each, FieldTest, Operator, Quantifier};
+use super::path::Candidate;
+use crate::doc::{Node, Pos, Value};
+
+/// Longest observed value kept in evidence; longer values are cut with a marker.
+const MAX_OBSERVED: usize = 240;
+
+/// The outcome of a condition over one document.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verdict {
+    /// Whether the condition holds.
+    pub passed: bool,
+    /// The values that decided it.
+    pub evidence: Vec<Evidence>,
+}
+
+/// One observed value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Evidence {
+    /// Concrete field path, e.g. `spec.containers[1].securityContext.privileged`.
+    pub path: String,
+    /// The value as text, `(absent)`, or `(absent; default: x)`.
+    pub observed: String,
+    /// Where the value is, or where its nearest parent is when absent.
+    pub pos: Pos,
+}
+
+/// Evaluates `cond` over `doc`.
+pub fn evaluate(cond: &Condition, doc: &Node) -> Verdict {
+    match cond {
+        Condition::All(items) => {
+            let verdicts: Vec<Verdict> = items.iter().map(|c| evaluate(c, doc)).collect();
+            let passed = verdicts.iter().all(|v| v.passed);
+            let evidence = verdicts
+                .into_iter()
+                .filter(|v| passed || !v.passed)
+                .flat_map(|v| v.evidence)
+                .collect();
+            Verdict { passed, evidence }
+        }
+        Condition::Any(items) => {
+            let verdicts: Vec<Verdict> = items.iter().map(|c| evaluate(c, doc)).collect();
+            match verdicts.iter().position(|v| v.passed) {
+                Some(i) => verdicts.into_iter().nth(i).expect("index from position"),
+                None => Verdict {
+                    passed: false,
+                    evidence: verdicts.into_iter().flat_map(|v| v.evidence).collect(),
+                },
+            }
+        }
+        Condition::Not(inner) => {
+            let v = evaluate(inner, doc);
+            Verdict {
+                passed: !v.passed,
+                evidence: v.evidence,
+            }
+        }
+        Condition::Field(test) => evaluate_field(test, doc),
+        Condition::Each(each) => evaluate_each(each, doc),
+    }
+}
+
+fn evaluate_each(each: &Each, doc: &Node) -> Verdict {
+    let mut passing = Vec::new();
+    let mut failing = Vec::new();
+    for candidate in each.path.resolve(doc) {
+        let Some(element) = candidate.node else { continue };
+        if each.filter.as_ref().is_some_and(|w| !evaluate(w, element).passed) {
+            continue;
+        }
+        let v = evaluate(&each.check, element);
+        let mut evidence: Vec<Evidence> = v
+            .evidence
+            .into_iter()
+            .map(|mut e| {
+                e.path = format!("{}.{}", candidate.path, e.path);
+                if e.pos.line == 0 {
+                    e.pos = element.pos;
+                }
+                e
+            })
+            .collect();
+        if evidence.is_empty() {
+            // An element judged without evidence of its own (a vacuous `every`) still points at
+            // the element.
+            evidence.push(Evidence {
+                path: candidate.path.clone(),
+                observed: if v.passed { "(satisfies the check)" } else { "(does not satisfy the check)" }.into(),
+                pos: element.pos,
+            });
+        }
+        if v.passed {
+            passing.extend(evidence);
+        } else {
+            failing.extend(evidence);
+        }
+    }
+    let passed = match each.quantifier {
+        Quantifier::Every => failing.is_empty(),
+        Quantifier::Some => !passing.is_empty(),
+    };
+    Verdict {
+        passed,
+        evidence: if passed { passing } else { failing },
+    }
+}
+
+fn evaluate_field(test: &FieldTest, doc: &Node) -> Verdict {
+    let mut passing = Vec::new();
+    let mut failing = Vec::new();
+    for candidate in expand(test, test.path.resolve(doc)) {
+        let ok = test_value(test, candidate.node.as_ref());
+        let ev = Evidence {
+            path: candidate.path,
+            observed: observed_text(candidate.node.as_ref(), candidate.defaulted),
+            pos: candidate.pos,
+        };
+        if ok {
+            passing.push(ev);
+        } else {
+            failing.push(ev);
+        }
+    }
+    let passed = match test.quantifier {
+        Quantifier::Every => failing.is_empty(),
+        Quantifier::Some => !passing.is_empty(),
+    };
+    let evidence = if passed { passing } else { failing };
+    Verdict { passed, evidence }
+}
+
+/// A value under test after `default` and `split` were applied.
+struct Expanded {
+    path: String,
+    node: Option<Node>,
+    pos: Pos,
+    defaulted: bool,
+}
+
+fn expand(test: &FieldTest, candidates: Vec<Candidate<'_>>) -> Vec<Expanded> {
+    let mut out = Vec::new();
+    for c in candidates {
+        let (node, defaulted) = match (c.node, &test.default) {
+            (Some(n), _) => (Some(n.clone()), false),
+            (None, Some(d)) if !matches!(test.op, Operator::Exists(_)) => (Some(d.clone()), true),
+            (None, _) => (None, false),
+        };
+        match (&test.split, node) {
+            (Some(sep), Some(Node { value: Value::Str(s), pos })) => {
+                let pos = if pos.line > 0 { pos } else { c.pos };
+                for (i, part) in s.split(sep.as_str()).map(str::trim).filter(|p| !p.is_empty()).enumerate() {
+                    out.push(Expanded {
+                        path: format!("{}[{i}]", c.path),
+                        node: Some(Node::str(pos, part)),
+                        pos,
+                        defaulted,
+                    });
+                }
+            }
+            (_, node) => {
+                let pos = node
+                    .as_ref()
+                    .filter(|n| n.pos.line > 0 && !defaulted)
+                    .map(|n| n.pos)
+                    .unwrap_or(c.pos);
+                out.push(Expanded {
+                    path: c.path,
+                    node,
+                    pos,
+                    defaulted,
+                });
+            }
+        }
+    }
+    out
+}
+
+fn test_value(test: &FieldTest, node: Option<&Node>) -> bool {
+    let ic = test.ignore_case;
+    let Some(node) = node else {
+        // An absent value (and no default) passes only tests about absence: fail closed.
+        return match test.op {
+            Operator::Exists(want) => !want,
+            Operator::Excludes(_) => true,
+            _ => false,
+        };
+    };
+    let v = &node.value;
+    let ordered = |want: &Node, accept: fn(Ordering) -> bool| {
+        compare(v, &want.value, test.conversion).is_some_and(accept)
+    };
+    match &test.op {
+        Operator::Exists(want) => *want,
+        Operator::Equals(x) => loose_eq(v, &x.value, ic),
+        Operator::In(xs) => xs.iter().any(|x| loose_eq(v, &x.value, ic)),
+        Operator::NotIn(xs) => !xs.iter().any(|x| loose_eq(v, &x.value, ic)),
+        Operator::Matches(re) => v.scalar_text().is_some_and(|t| re.is_match(&t)),
+        Operator::Lt(x) => ordered(x, |o| o == Ordering::Less),
+        Operator::Lte(x) => ordered(x, |o| o != Ordering::Greater),
+        Operator::Gt(x) => ordered(x, |o| o == Ordering::Greater),
+        Operator::Gte(x) => ordered(x, |o| o != Ordering::Less),
+        Operator::Contains(x) => contains(v, &x.value, ic),
+        Operator::Excludes(x) => !contains(v, &x.value, ic),
+    }
+}
+
+fn contains(haystack: &Value, needle: &Value, ic: bool) -> bool {
+    match haystack {
+        Value::List(items) => items.iter().any(|i| loose_eq(&i.value, needle, ic)),
+        Value::Map(m) => needle.scalar_text().is_some_and(|k| m.contains_key(&k)),
+        Value::Str(s) => {
+            let n = needle.scalar_text().unwrap_or_default();
+            if ic {
+                s.to_ascii_lowercase().contains(&n.to_ascii_lowercase())
+            } else {
+                s.contains(&n)
+            }
+        }
+        _ => false,
+    }
+}
+
+fn observed_text(node: Option<&Node>, defaulted: bool) -> String {
+    match (node, defaulted) {
+        (None, _) => "(absent)".to_string(),
+        (Some(n), true) => format!("(absent; default: {})", clip(&n.value.to_string())),
+        (Some(n), false) => clip(&n.value.to_string()),
+    }
+}
+
+/// Cuts a long observed value to [`MAX_OBSERVED`] characters.
+pub fn clip(s: &str) -> String {
+    if s.chars().count() <= MAX_OBSERVED {
+        return s.to_string();
+    }
+    let cut: String = s.chars().take(MAX_OBSERVED).collect();
+    format!("{cut}… ({} characters)", s.chars().count())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::diag::Diagnostics;
+    use crate::yaml::parse_documents;
+
+    fn check(cond: &str, doc: &str) -> Verdict {
+        let c = &parse_documents(cond).unwrap()[0];
+        let mut d = Diagnostics::new("t", cond);
+        let c = Condition::parse(c, &mut d).unwrap_or_else(|| panic!("{:?}", d.items));
+        evaluate(&c, &parse_documents(doc).unwrap()[0])
+    }
+
+    const POD: &str = "spec:\n  containers:\n    - name: a\n      securityContext: {privileged: true}\n    - name: b\n    - name: c\n      securityContext: {privileged: true}\n";
+
+    #[test]
+    fn every_reports_all_failing_elements() {
+        let v = check(
+            "{key: 'spec.containers[*].securityContext.privileged', default: false, equals: false}",
+            POD,
+        );
+        assert!(!v.passed);
+        let lines: Vec<u32> = v.evidence.iter().map(|e| e.pos.line).collect();
+        assert_eq!(lines, vec![4, 7]);
+        assert_eq!(v.evidence[0].observed, "true");
+    }
+
+    #[test]
+    fn some_needs_one_match() {
+        let v = check(
+            "{key: 'spec.containers[*].name', quantifier: some, equals: b}",
+            POD,
+        );
+        assert!(v.passed);
+        assert_eq!(v.evidence[0].path, "spec.containers[1].name");
+    }
+
+    #[test]
+    fn defaults_stand_in_for_absent_keys() {
+        let v = check("{key: PermitRootLogin, default: prohibit-password, in: ['no']}", "Port: 22\n");
+        assert!(!v.passed);
+        assert_eq!(v.evidence[0].observed, "(absent; default: prohibit-password)");
+        let v = check("{key: x, in: ['no']}", "Port: 22\n");
+        assert!(!v.passed, "absent without default fails closed");
+        assert_eq!(v.evidence[0].observed, "(absent)");
+    }
+
+    #[test]
+    fn split_lists_are_quantified() {
+        let doc = "Ciphers: 'aes256-gcm@openssh.com,3des-cbc'\n";
+        let v = check(
+            "{key: Ciphers, split: ',', in: ['aes256-gcm@openssh.com', 'chacha20-poly1305@openssh.com']}",
+            doc,
+        );
+        assert!(!v.passed);
+        assert_eq!(v.evidence[0].observed, "3des-cbc");
+        assert_eq!(v.evidence[0].path, "Ciphers[1]");
+    }
+
+    #[test]
+    fn each_checks_selected_elements_relative_to_themselves() {
+        let doc = "servers:\n  - {tls: true, p: 'TLSv1.2'}\n  - {tls: false, p: 'TLSv1'}\n  - {tls: true, p: 'TLSv1 TLSv1.2'}\n";
+        let v = check(
+            "each: 'servers[*]'\nwhere: {key: tls, equals: true}\ncheck: {key: p, split: ' ', not_in: [TLSv1]}\n",
+            doc,
+        );
+        assert!(!v.passed);
+        assert_eq!(v.evidence.len(), 1);
+        assert_eq!(v.evidence[0].path, "servers[2].p[0]");
+        assert_eq!(v.evidence[0].pos.line, 4);
+    }
+
+    #[test]
+    fn comparisons_and_composition() {
+        assert!(check("{key: n, lte: 4}", "n: '4'\n").passed);
+        assert!(!check("{key: n, lt: 4}", "n: '4'\n").passed);
+        assert!(!check("{key: n, lt: 4}", "n: many\n").passed, "incomparable fails");
+        assert!(check("{key: v, gte: '1.10'}", "v: 1.10.1\n").passed);
+        assert!(check("{key: t, as: duration, lte: 60}", "t: 1m\n").passed);
+        assert!(check("any: [{key: a, equals: 1}, {key: b, equals: 2}]", "b: 2\n").passed);
+        assert!(!check("all: [{key: a, equals: 1}, {key: b, equals: 2}]", "b: 2\n").passed);
+        assert!(check("not: {key: a, exists: true}", "b: 2\n").passed);
+        assert!(check("{key: a, absent: true}", "b: 2\n").passed);
+        assert!(check("{key: l, contains: x}", "l: [y, x]\n").passed);
+        assert!(check("{key: l, excludes: z}", "l: [y, x]\n").passed);
+        assert!(check("{key: s, matches: '^TLSv1\\.[23]$'}", "s: TLSv1.3\n").passed);
+        assert!(check("{key: s, equals: NO, ignore_case: true}", "s: no\n").passed);
+    }
+}

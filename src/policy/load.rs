@@ -1,0 +1,376 @@
+//! Policy files to the validated model, collecting every problem with its position.
+
+use std::collections::{BTreeMap, HashMap};
+
+use sha2::{Digest, Sha256};
+
+use super::condition::Condition;
+use super::diag::{Diagnostic, Diagnostics, suggest};
+use super::fields::{Fields, describe, string_list};
+use super::model::{Check, Control, Policy, Severity, TargetKind, TargetSpec};
+use super::pattern::PatternCheck;
+use crate::collect::config::Format;
+use crate::collect::walk::glob_set;
+use crate::doc::{Node, Value};
+
+const PACK_FIELDS: &[&str] = &["policy", "title", "version", "description", "controls"];
+const CONTROL_FIELDS: &[&str] = &[
+    "id",
+    "title",
+    "severity",
+    "tags",
+    "references",
+    "rationale",
+    "remediation",
+    "secret",
+    "target",
+    "check",
+];
+const TARGET_FIELDS: &[&str] = &["kind", "paths", "exclude", "format", "when"];
+
+/// The result of loading one policy file: the policy when it is usable, and every diagnostic.
+#[derive(Debug)]
+pub struct Loaded {
+    /// The policy, when no error was found.
+    pub policy: Option<Policy>,
+    /// Errors and warnings, in file order.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// Loads one policy from its text. `source` names it in diagnostics and results.
+pub fn load_policy(source: &str, text: &str) -> Loaded {
+    let mut diags = Diagnostics::new(source, text);
+    let policy = parse(source, text, &mut diags);
+    let policy = if diags.has_errors() { None } else { policy };
+    Loaded {
+        policy,
+        diagnostics: diags.items,
+    }
+}
+
+fn parse(source: &str, text: &str, diags: &mut Diagnostics) -> Option<Policy> {
+    let docs = match crate::yaml::parse_documents(text) {
+        Ok(d) => d,
+        Err(e) => {
+            diags.error(
+                crate::doc::Pos::new(e.line as usize, e.col as usize),
+                format!("invalid YAML: {}", e.message),
+            );
+            return None;
+        }
+    };
+    let root = match docs.as_slice() {
+        [one] => one,
+        [] => {
+            diags.error(crate::doc::Pos::new(1, 1), "the policy file is empty");
+            return None;
+        }
+        [_, second, ..] => {
+            diags.error(second.pos, "a policy file holds one YAML document; split packs into files");
+            return None;
+        }
+    };
+    let f = Fields::new(root, "policy", PACK_FIELDS, diags);
+    if !f.is_map() {
+        return None;
+    }
+    let id = f.req_str("policy", diags);
+    if let (Some(id), Some(n)) = (&id, f.node("policy")) {
+        check_id(id, n, "policy id", diags);
+    }
+    let title = f.req_str("title", diags);
+    let version = f.req_str("version", diags);
+    let description = f.opt_str("description", diags).unwrap_or_default();
+    let mut controls = Vec::new();
+    match f.require("controls", diags) {
+        Some(Node {
+            value: Value::List(items),
+            ..
+        }) => {
+            let mut seen: HashMap<String, crate::doc::Pos> = HashMap::new();
+            for item in items {
+                if let Some(c) = parse_control(item, id.as_deref().unwrap_or(""), diags) {
+                    if let Some(first) = seen.get(&c.id) {
+                        diags.error(
+                            c.pos,
+                            format!("duplicate control id `{}` (first defined at line {})", c.id, first.line),
+                        );
+                        continue;
+                    }
+                    seen.insert(c.id.clone(), c.pos);
+                    controls.push(c);
+                }
+            }
+            if items.is_empty() {
+                diags.error(f.pos(), "`controls` is empty: a policy needs at least one control");
+            }
+        }
+        Some(other) => diags.error(
+            other.pos,
+            format!("`controls` must be a list of controls, found {}", describe(other)),
+        ),
+        None => {}
+    }
+    Some(Policy {
+        id: id?,
+        title: title?,
+        version: version?,
+        description,
+        source: source.to_string(),
+        sha256: hex(&Sha256::digest(text.as_bytes())),
+        controls,
+    })
+}
+
+/// Lowercase hex of a digest.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn check_id(id: &str, node: &Node, what: &str, diags: &mut Diagnostics) {
+    let ok = !id.is_empty()
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    if !ok {
+        diags.error(
+            node.pos,
+            format!("{what} `{id}` may only hold letters, digits, `-`, `_` and `.`"),
+        );
+    }
+}
+
+fn parse_control(node: &Node, policy: &str, diags: &mut Diagnostics) -> Option<Control> {
+    let f = Fields::new(node, "control", CONTROL_FIELDS, diags);
+    if !f.is_map() {
+        return None;
+    }
+    let id = f.req_str("id", diags);
+    if let (Some(id), Some(n)) = (&id, f.node("id")) {
+        check_id(id, n, "control id", diags);
+    }
+    let title = f.req_str("title", diags);
+    let severity = f.require("severity", diags).and_then(|n| {
+        let s = n.as_str().and_then(Severity::parse);
+        if s.is_none() {
+            let names = Severity::ALL_DESCENDING.map(Severity::as_str);
+            diags.error(
+                n.pos,
+                format!(
+                    "unknown severity {}{}; expected one of: {}",
+                    describe(n),
+                    n.as_str().map(|g| suggest(g, names)).unwrap_or_default(),
+                    names.join(", ")
+                ),
+            );
+        }
+        s
+    });
+    let tags = f.str_list("tags", diags);
+    let references = parse_references(f.node("references"), diags);
+    if references.as_ref().is_some_and(BTreeMap::is_empty) {
+        diags.warning(
+            f.pos(),
+            format!(
+                "control `{}` has no `references`: auditors map findings to framework requirements through them",
+                id.as_deref().unwrap_or("?")
+            ),
+        );
+    }
+    let rationale = f.req_str("rationale", diags);
+    let remediation = f.req_str("remediation", diags);
+    let secret = f.opt_bool("secret", diags).unwrap_or(false);
+    let target = f.require("target", diags).and_then(|t| parse_target(t, diags));
+    let check = f.require("check", diags).and_then(|c| parse_check(c, target.as_ref(), diags));
+    Some(Control {
+        id: id?,
+        policy: policy.to_string(),
+        title: title?,
+        severity: severity?,
+        tags,
+        references: references?,
+        rationale: rationale?,
+        remediation: remediation?,
+        secret,
+        target: target?,
+        check: check?,
+        pos: f.pos(),
+    })
+}
+
+fn parse_references(node: Option<&Node>, diags: &mut Diagnostics) -> Option<BTreeMap<String, Vec<String>>> {
+    let mut refs = BTreeMap::new();
+    let Some(node) = node else { return Some(refs) };
+    let Some(map) = node.as_map() else {
+        diags.error(
+            node.pos,
+            format!("`references` maps a framework to requirement ids, found {}", describe(node)),
+        );
+        return None;
+    };
+    for (framework, ids) in map.iter() {
+        let ids = string_list(ids, framework, diags);
+        if ids.is_empty() {
+            diags.error(node.pos, format!("framework `{framework}` lists no requirement ids"));
+        }
+        refs.insert(framework.to_string(), ids);
+    }
+    Some(refs)
+}
+
+fn parse_target(node: &Node, diags: &mut Diagnostics) -> Option<TargetSpec> {
+    let f = Fields::new(node, "target", TARGET_FIELDS, diags);
+    if !f.is_map() {
+        return None;
+    }
+    let kind = f.require("kind", diags).and_then(|n| {
+        let k = TargetKind::ALL.into_iter().find(|k| Some(k.as_str()) == n.as_str());
+        if k.is_none() {
+            let names = TargetKind::ALL.map(TargetKind::as_str);
+            diags.error(
+                n.pos,
+                format!(
+                    "unknown target kind {}{}; expected one of: {}",
+                    describe(n),
+                    n.as_str().map(|g| suggest(g, names)).unwrap_or_default(),
+                    names.join(", ")
+                ),
+            );
+        }
+        k
+    });
+    let paths = f.str_list("paths", diags);
+    let exclude = f.str_list("exclude", diags);
+    if f.node("paths").is_none() || paths.is_empty() {
+        diags.error(f.pos(), "target needs `paths`: globs of the files the control applies to");
+    }
+    for (key, globs) in [("paths", &paths), ("exclude", &exclude)] {
+        for g in globs.iter() {
+            if let Err(e) = glob_set(std::slice::from_ref(g)) {
+                let pos = f.node(key).map(|n| n.pos).unwrap_or(f.pos());
+                diags.error(pos, e.to_string());
+            }
+        }
+    }
+    let format = match f.node("format") {
+        None => Some(None),
+        Some(n) => {
+            let fmt = n.as_str().and_then(Format::parse);
+            let names = Format::ALL.map(Format::as_str);
+            if fmt.is_none() {
+                diags.error(
+                    n.pos,
+                    format!(
+                        "unknown format {}{}; expected one of: {}",
+                        describe(n),
+                        n.as_str().map(|g| suggest(g, names)).unwrap_or_default(),
+                        names.join(", ")
+                    ),
+                );
+                None
+            } else if kind.is_some_and(|k| k != TargetKind::Config) {
+                diags.error(n.pos, "`format` applies only to targets of kind `config`");
+                None
+            } else {
+                Some(fmt)
+            }
+        }
+    };
+    let when = match f.node("when") {
+        None => Some(None),
+        Some(n) => Condition::parse(n, diags).map(Some),
+    };
+    Some(TargetSpec {
+        kind: kind?,
+        paths,
+        exclude,
+        format: format?,
+        when: when?,
+    })
+}
+
+fn parse_check(node: &Node, target: Option<&TargetSpec>, diags: &mut Diagnostics) -> Option<Check> {
+    let is_pattern = node.as_map().is_some_and(|m| m.contains_key("pattern"));
+    if is_pattern {
+        if let Some(t) = target.filter(|t| t.kind != TargetKind::File) {
+            diags.error(
+                node.pos,
+                format!(
+                    "a `pattern` check reads raw text and needs a target of kind `file`, not `{}`",
+                    t.kind.as_str()
+                ),
+            );
+            return None;
+        }
+        return PatternCheck::parse(node, diags).map(Check::Pattern);
+    }
+    Condition::parse(node, diags).map(Check::Condition)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"policy: demo
+title: Demo
+version: 1.0.0
+controls:
+  - id: D-1
+    title: Root login disabled
+    severity: high
+    references: {NIST-800-53r5: [AC-6(2)]}
+    rationale: r
+    remediation: m
+    target: {kind: config, paths: ["**/sshd_config"], format: sshd}
+    check: {key: PermitRootLogin, default: prohibit-password, in: ["no"]}
+"#;
+
+    fn errors(text: &str) -> Vec<String> {
+        load_policy("p.yaml", text)
+            .diagnostics
+            .iter()
+            .map(|d| format!("{}:{}: {}", d.pos.line, d.pos.col, d.message))
+            .collect()
+    }
+
+    #[test]
+    fn loads_a_valid_policy() {
+        let l = load_policy("p.yaml", GOOD);
+        assert!(l.diagnostics.is_empty(), "{:?}", l.diagnostics);
+        let p = l.policy.unwrap();
+        assert_eq!(p.controls[0].severity, Severity::High);
+        assert_eq!(p.sha256.len(), 64);
+    }
+
+    #[test]
+    fn reports_every_problem_with_its_position() {
+        let bad = GOOD
+            .replace("severity: high", "severity: hgih")
+            .replace("    rationale: r\n", "    rationale: r\n    sevrity: x\n")
+            .replace("format: sshd", "format: sshd_config");
+        let e = errors(&bad);
+        assert_eq!(e.len(), 3, "{e:?}");
+        assert!(e[0].starts_with("10:5: unknown field `sevrity` in control; did you mean `severity`?"), "{e:?}");
+        assert!(e[1].starts_with("7:15: unknown severity the string `hgih`; did you mean `high`?"), "{e:?}");
+        assert!(e[2].starts_with("12:63: unknown format the string `sshd_config`"), "{e:?}");
+    }
+
+    #[test]
+    fn rejects_duplicate_ids_and_mismatched_checks() {
+        let dup = format!("{GOOD}{}", &GOOD[GOOD.find("  - id").unwrap()..]);
+        let e = errors(&dup);
+        assert!(e.iter().any(|m| m.contains("duplicate control id `D-1` (first defined at line 5)")), "{e:?}");
+        let mismatch = GOOD.replace(
+            "check: {key: PermitRootLogin, default: prohibit-password, in: [\"no\"]}",
+            "check: {pattern: 'PermitRootLogin yes'}",
+        );
+        let e = errors(&mismatch);
+        assert!(e[0].contains("needs a target of kind `file`"), "{e:?}");
+    }
+
+    #[test]
+    fn yaml_errors_have_positions() {
+        let e = errors("policy: x\ncontrols: [\n");
+        assert!(e[0].starts_with("3:1: invalid YAML"), "{e:?}");
+    }
+}

@@ -1,0 +1,169 @@
+//! Policies: declarative YAML packs of controls, validated once and compiled before a scan.
+//!
+//! The format is documented in `docs/policy-format.md`. Loading turns a file into the model of
+//! [`model`], reporting every problem with its file, line and column ([`diag`]). The condition
+//! language lives in [`condition`] and is evaluated by [`eval`]; pattern checks in [`pattern`].
+
+pub mod compare;
+pub mod condition;
+pub mod diag;
+pub mod eval;
+mod fields;
+pub mod load;
+pub mod model;
+pub mod path;
+pub mod pattern;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+pub use diag::{Diagnostic, Level};
+pub use model::{Check, Control, Policy, Severity, TargetKind, TargetSpec};
+
+/// The packs shipped inside the binary, applied when no `--policy` is given.
+pub const BUILTIN: &[(&str, &str)] = &[
+    ("ssh-hardening", include_str!("../../policies/ssh-hardening.yaml")),
+    ("secrets", include_str!("../../policies/secrets.yaml")),
+    ("kubernetes-pod-security", include_str!("../../policies/kubernetes-pod-security.yaml")),
+    ("linux-sysctl", include_str!("../../policies/linux-sysctl.yaml")),
+    ("nginx-tls", include_str!("../../policies/nginx-tls.yaml")),
+];
+
+/// A set of loaded policies whose control ids are unique across all of them.
+#[derive(Debug, Clone, Default)]
+pub struct PolicySet {
+    /// The policies, in the order they were given.
+    pub policies: Vec<Policy>,
+    /// Warnings found while loading (errors make loading fail).
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// Why policies could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyError {
+    /// A policy file or directory could not be read.
+    #[error("cannot read policy {path}: {source}")]
+    Io {
+        /// The path as given.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// One or more policy files are invalid; every problem is listed.
+    #[error("{}", render(.0))]
+    Invalid(Vec<Diagnostic>),
+}
+
+fn render(diags: &[Diagnostic]) -> String {
+    let errors = diags.iter().filter(|d| d.level == Level::Error).count();
+    let mut s: Vec<String> = diags.iter().map(ToString::to_string).collect();
+    s.push(format!("{errors} error(s) in policy files"));
+    s.join("\n")
+}
+
+impl PolicySet {
+    /// The packs embedded in the binary.
+    pub fn builtin() -> Result<PolicySet, PolicyError> {
+        PolicySet::from_texts(
+            BUILTIN
+                .iter()
+                .map(|(name, text)| (format!("builtin:{name}"), (*text).to_string())),
+        )
+    }
+
+    /// Loads policy files, or every `*.yaml`/`*.yml` file of a directory (sorted by name).
+    pub fn load(paths: &[PathBuf]) -> Result<PolicySet, PolicyError> {
+        let mut texts = Vec::new();
+        for path in policy_files(paths)? {
+            let text = std::fs::read_to_string(&path).map_err(|source| PolicyError::Io {
+                path: path.display().to_string(),
+                source,
+            })?;
+            texts.push((path.display().to_string(), text));
+        }
+        PolicySet::from_texts(texts)
+    }
+
+    /// Loads policies from (source name, text) pairs, checking ids across them.
+    pub fn from_texts(texts: impl IntoIterator<Item = (String, String)>) -> Result<PolicySet, PolicyError> {
+        let mut policies: Vec<Policy> = Vec::new();
+        let mut diagnostics = Vec::new();
+        let mut control_owner: HashMap<String, String> = HashMap::new();
+        let mut failed = false;
+        for (source, text) in texts {
+            let loaded = load::load_policy(&source, &text);
+            failed |= loaded.policy.is_none();
+            diagnostics.extend(loaded.diagnostics);
+            let Some(policy) = loaded.policy else { continue };
+            let mut d = diag::Diagnostics::new(&source, &text);
+            if let Some(other) = policies.iter().find(|p| p.id == policy.id) {
+                d.error(
+                    crate::doc::Pos::new(1, 1),
+                    format!("policy id `{}` is already used by {}", policy.id, other.source),
+                );
+            }
+            for c in &policy.controls {
+                if let Some(owner) = control_owner.get(&c.id) {
+                    d.error(c.pos, format!("duplicate control id `{}`: already defined in {owner}", c.id));
+                }
+            }
+            failed |= d.has_errors();
+            diagnostics.extend(d.items);
+            for c in &policy.controls {
+                control_owner.entry(c.id.clone()).or_insert_with(|| source.clone());
+            }
+            policies.push(policy);
+        }
+        if failed {
+            return Err(PolicyError::Invalid(diagnostics));
+        }
+        Ok(PolicySet {
+            policies,
+            warnings: diagnostics,
+        })
+    }
+
+    /// Every control, in policy order then file order.
+    pub fn controls(&self) -> impl Iterator<Item = &Control> {
+        self.policies.iter().flat_map(|p| p.controls.iter())
+    }
+
+    /// The control with this id, and its policy.
+    pub fn find(&self, id: &str) -> Option<(&Policy, &Control)> {
+        self.policies
+            .iter()
+            .find_map(|p| p.controls.iter().find(|c| c.id == id).map(|c| (p, c)))
+    }
+}
+
+/// Expands policy arguments into files: files as given, directories into their sorted YAML files.
+pub fn policy_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, PolicyError> {
+    let mut out = Vec::new();
+    for p in paths {
+        let io = |source| PolicyError::Io {
+            path: p.display().to_string(),
+            source,
+        };
+        if p.is_dir() {
+            let mut files: Vec<PathBuf> = std::fs::read_dir(p)
+                .map_err(io)?
+                .filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|f| f.is_file() && is_yaml(f))
+                .collect();
+            files.sort();
+            out.extend(files);
+        } else {
+            std::fs::metadata(p).map_err(io)?;
+            out.push(p.clone());
+        }
+    }
+    Ok(out)
+}
+
+fn is_yaml(p: &Path) -> bool {
+    matches!(
+        p.extension().and_then(|e| e.to_str()),
+        Some("yaml") | Some("yml")
+    )
+}

@@ -1,0 +1,228 @@
+//! Field paths: how a check names a value inside a fact document.
+//!
+//! Syntax: dot-separated keys, `[N]` for a list index, `[*]` for every element of a list (or every
+//! value of a map), and `["key.with.dots"]` for keys that are not plain words:
+//! `spec.template.spec.containers[*].securityContext.privileged`,
+//! `metadata.annotations["seccomp.security.alpha.kubernetes.io/pod"]`.
+
+use std::fmt;
+
+use crate::doc::{Node, Pos, Value};
+
+/// One step of a [`FieldPath`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Segment {
+    /// A map key.
+    Key(String),
+    /// A list index.
+    Index(usize),
+    /// Every element of a list, or every value of a map.
+    Wildcard,
+}
+
+/// A parsed field path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldPath {
+    /// The steps from the document root.
+    pub segments: Vec<Segment>,
+}
+
+/// One value a path leads to. A path with wildcards leads to many; a path through a missing key leads
+/// to one absent candidate, so that `default:` can stand in for it.
+#[derive(Debug, Clone)]
+pub struct Candidate<'d> {
+    /// The concrete path, wildcards replaced by indices: `spec.containers[1].image`.
+    pub path: String,
+    /// The value, or `None` when the key is absent.
+    pub node: Option<&'d Node>,
+    /// Position of the value, or of its nearest present ancestor when it is absent.
+    pub pos: Pos,
+}
+
+impl FieldPath {
+    /// Parses a path; the error says what is wrong in words.
+    pub fn parse(text: &str) -> Result<FieldPath, String> {
+        let mut segments = Vec::new();
+        let bytes = text.as_bytes();
+        let mut i = 0;
+        let mut expect_key = true;
+        if text.trim().is_empty() {
+            return Err("the field path is empty".into());
+        }
+        while i < bytes.len() {
+            match bytes[i] {
+                b'[' => {
+                    let close = text[i..]
+                        .find(']')
+                        .map(|j| i + j)
+                        .ok_or_else(|| format!("unclosed `[` at character {}", i + 1))?;
+                    let inner = text[i + 1..close].trim();
+                    let seg = if inner == "*" {
+                        Segment::Wildcard
+                    } else if let Some(q) = inner
+                        .strip_prefix('"')
+                        .and_then(|s| s.strip_suffix('"'))
+                        .or_else(|| inner.strip_prefix('\'').and_then(|s| s.strip_suffix('\'')))
+                    {
+                        Segment::Key(q.to_string())
+                    } else if let Ok(n) = inner.parse::<usize>() {
+                        Segment::Index(n)
+                    } else {
+                        return Err(format!(
+                            "`[{inner}]` is not an index, `[*]` or a quoted key"
+                        ));
+                    };
+                    segments.push(seg);
+                    i = close + 1;
+                    expect_key = false;
+                }
+                b'.' => {
+                    if expect_key {
+                        return Err(format!("empty key before `.` at character {}", i + 1));
+                    }
+                    i += 1;
+                    expect_key = true;
+                    if i == bytes.len() {
+                        return Err("the field path ends with `.`".into());
+                    }
+                }
+                _ => {
+                    if !expect_key {
+                        return Err(format!("missing `.` before character {}", i + 1));
+                    }
+                    let end = text[i..]
+                        .find(['.', '['])
+                        .map(|j| i + j)
+                        .unwrap_or(text.len());
+                    segments.push(Segment::Key(text[i..end].to_string()));
+                    i = end;
+                    expect_key = false;
+                }
+            }
+        }
+        Ok(FieldPath { segments })
+    }
+
+    /// Whether the path fans out over several values.
+    pub fn has_wildcard(&self) -> bool {
+        self.segments.contains(&Segment::Wildcard)
+    }
+
+    /// Every value the path leads to in `root`, in document order.
+    pub fn resolve<'d>(&self, root: &'d Node) -> Vec<Candidate<'d>> {
+        let mut out = Vec::new();
+        walk(&self.segments, Some(root), root.pos, String::new(), &mut out);
+        out
+    }
+}
+
+fn walk<'d>(
+    segments: &[Segment],
+    node: Option<&'d Node>,
+    pos: Pos,
+    path: String,
+    out: &mut Vec<Candidate<'d>>,
+) {
+    let Some((first, rest)) = segments.split_first() else {
+        out.push(Candidate { path, node, pos });
+        return;
+    };
+    let here = node.map(|n| if n.pos.line > 0 { n.pos } else { pos }).unwrap_or(pos);
+    match first {
+        Segment::Key(k) => {
+            let child = node.and_then(|n| n.get(k));
+            let p = if path.is_empty() {
+                k.clone()
+            } else {
+                format!("{path}.{k}")
+            };
+            walk(rest, child, here, p, out);
+        }
+        Segment::Index(i) => {
+            let child = node.and_then(|n| n.as_list()).and_then(|l| l.get(*i));
+            walk(rest, child, here, format!("{path}[{i}]"), out);
+        }
+        Segment::Wildcard => match node.map(|n| &n.value) {
+            Some(Value::List(items)) => {
+                for (i, item) in items.iter().enumerate() {
+                    walk(rest, Some(item), here, format!("{path}[{i}]"), out);
+                }
+            }
+            Some(Value::Map(m)) => {
+                for (k, v) in m.iter() {
+                    walk(rest, Some(v), here, format!("{path}[\"{k}\"]"), out);
+                }
+            }
+            // A wildcard over nothing yields nothing: "every container" of a pod without init
+            // containers is vacuously fine.
+            _ => {}
+        },
+    }
+}
+
+impl fmt::Display for FieldPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, s) in self.segments.iter().enumerate() {
+            match s {
+                Segment::Key(k) if k.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '-') => {
+                    if i > 0 {
+                        f.write_str(".")?;
+                    }
+                    f.write_str(k)?;
+                }
+                Segment::Key(k) => write!(f, "[\"{k}\"]")?,
+                Segment::Index(n) => write!(f, "[{n}]")?,
+                Segment::Wildcard => f.write_str("[*]")?,
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::yaml::parse_documents;
+
+    #[test]
+    fn parses_all_segment_forms() {
+        let p = FieldPath::parse(r#"spec.containers[*].env[0]["a.b"].x"#).unwrap();
+        assert_eq!(
+            p.segments,
+            vec![
+                Segment::Key("spec".into()),
+                Segment::Key("containers".into()),
+                Segment::Wildcard,
+                Segment::Key("env".into()),
+                Segment::Index(0),
+                Segment::Key("a.b".into()),
+                Segment::Key("x".into()),
+            ]
+        );
+        assert_eq!(p.to_string(), r#"spec.containers[*].env[0]["a.b"].x"#);
+    }
+
+    #[test]
+    fn rejects_malformed_paths() {
+        for bad in ["", "a..b", "a.", "a[", "a[x]", ".a", "a[0]b"] {
+            assert!(FieldPath::parse(bad).is_err(), "{bad:?} should be rejected");
+        }
+    }
+
+    #[test]
+    fn resolves_wildcards_and_absent_keys() {
+        let doc = &parse_documents(
+            "spec:\n  containers:\n    - name: a\n      securityContext: {privileged: true}\n    - name: b\n",
+        )
+        .unwrap()[0];
+        let p = FieldPath::parse("spec.containers[*].securityContext.privileged").unwrap();
+        let c = p.resolve(doc);
+        assert_eq!(c.len(), 2);
+        assert_eq!(c[0].path, "spec.containers[0].securityContext.privileged");
+        assert_eq!(c[0].node.unwrap().value, Value::Bool(true));
+        assert!(c[1].node.is_none());
+        assert_eq!(c[1].pos.line, 5, "absent value points at its container");
+        let none = FieldPath::parse("spec.initContainers[*].name").unwrap();
+        assert!(none.resolve(doc).is_empty());
+    }
+}
