@@ -21,3 +21,6 @@ pub mod collect;
 pub mod doc;
 pub mod policy;
 pub mod yaml;
+pub mod engine;
+pub mod redact;
+pub mod results;

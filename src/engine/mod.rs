@@ -1,0 +1,282 @@
+//! The engine: walks the targets, judges every file in parallel, and assembles a sorted result.
+//!
+//! Work is spread over files with rayon; each file is read once and judged by every control whose
+//! globs match it. Results are collected in walk order and then sorted, so the output does not
+//! depend on scheduling.
+
+mod judge;
+mod plan;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use rayon::prelude::*;
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+pub use judge::expected;
+use judge::{FileResult, finding};
+use plan::Plan;
+
+use crate::collect::walk::{self, WalkError, WalkOptions};
+use crate::policy::pattern::Expect;
+use crate::policy::{Check, PolicySet};
+use crate::results::{
+    ControlInfo, Finding, Inventory, PolicyInfo, RunInfo, SCHEMA_VERSION, ScanError, ScanRun,
+    State, Target, Tool,
+};
+
+/// Default for `--max-file-size`: 64 MiB.
+pub const DEFAULT_MAX_FILE_SIZE: u64 = 64 << 20;
+
+/// What to scan and how.
+#[derive(Debug, Clone)]
+pub struct ScanOptions {
+    /// Files and directories to scan.
+    pub paths: Vec<PathBuf>,
+    /// Walk settings: symlinks, include and exclude globs.
+    pub walk: WalkOptions,
+    /// Files larger than this are not read; each applicable control reports an `error`.
+    pub max_file_size: u64,
+    /// The evaluation clock (`--at`); the scan's start time when `None`.
+    pub at: Option<OffsetDateTime>,
+    /// Worker threads; rayon's default (one per core) when `None`.
+    pub threads: Option<usize>,
+    /// The command line, recorded in the result.
+    pub arguments: Vec<String>,
+}
+
+impl Default for ScanOptions {
+    fn default() -> ScanOptions {
+        ScanOptions {
+            paths: Vec::new(),
+            walk: WalkOptions::default(),
+            max_file_size: DEFAULT_MAX_FILE_SIZE,
+            at: None,
+            threads: None,
+            arguments: Vec::new(),
+        }
+    }
+}
+
+/// Why a scan could not run at all (as opposed to targets that failed, which are findings).
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// A path or glob on the command line is unusable.
+    #[error(transparent)]
+    Walk(#[from] WalkError),
+    /// The thread pool could not be built.
+    #[error("cannot start worker threads: {0}")]
+    Threads(String),
+}
+
+/// Formats a time as RFC 3339 in UTC, to the second.
+pub fn rfc3339(t: OffsetDateTime) -> String {
+    t.to_offset(time::UtcOffset::UTC)
+        .replace_nanosecond(0)
+        .unwrap_or(t)
+        .format(&Rfc3339)
+        .unwrap_or_default()
+}
+
+/// Runs a scan.
+pub fn scan(policies: &PolicySet, opts: &ScanOptions) -> Result<ScanRun, EngineError> {
+    let started = OffsetDateTime::now_utc();
+    let clock = Instant::now();
+    let mut builder = rayon::ThreadPoolBuilder::new();
+    if let Some(n) = opts.threads {
+        builder = builder.num_threads(n);
+    }
+    let pool = builder.build().map_err(|e| EngineError::Threads(e.to_string()))?;
+    let (findings, inventory) = pool.install(|| run(policies, opts))?;
+    let controls = control_infos(policies);
+    let summary = ScanRun::summarize(&findings, &controls);
+    let finished = OffsetDateTime::now_utc();
+    Ok(ScanRun {
+        schema_version: SCHEMA_VERSION.into(),
+        tool: Tool {
+            name: "vigil".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+        },
+        run: RunInfo {
+            started_at: rfc3339(started),
+            finished_at: rfc3339(finished),
+            duration_ms: u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX),
+            evaluated_at: rfc3339(opts.at.unwrap_or(started)),
+            host: hostname::get()
+                .map(|h| h.to_string_lossy().into_owned())
+                .unwrap_or_else(|_| "unknown".into()),
+            arguments: opts.arguments.clone(),
+        },
+        policies: policies
+            .policies
+            .iter()
+            .map(|p| PolicyInfo {
+                id: p.id.clone(),
+                title: p.title.clone(),
+                version: p.version.clone(),
+                source: p.source.clone(),
+                sha256: p.sha256.clone(),
+                controls: p.controls.len(),
+            })
+            .collect(),
+        controls,
+        inventory,
+        summary,
+        findings,
+        scan_errors: Vec::<ScanError>::new(),
+    })
+}
+
+fn control_infos(policies: &PolicySet) -> Vec<ControlInfo> {
+    policies
+        .controls()
+        .map(|c| ControlInfo {
+            id: c.id.clone(),
+            policy: c.policy.clone(),
+            title: c.title.clone(),
+            severity: c.severity,
+            tags: c.tags.clone(),
+            references: c.references.clone(),
+            rationale: c.rationale.clone(),
+            remediation: c.remediation.clone(),
+            target_kind: c.target.kind,
+            expected: expected(c),
+            secret: c.secret,
+        })
+        .collect()
+}
+
+fn run(policies: &PolicySet, opts: &ScanOptions) -> Result<(Vec<Finding>, Inventory), EngineError> {
+    let plan = Plan::new(policies)?;
+    let (entries, stats) = walk::walk(&opts.paths, &opts.walk)?;
+    let results: Vec<FileResult> = entries
+        .par_iter()
+        .with_min_len(8)
+        .map(|entry| {
+            let applicable = plan.applicable(&entry.display, &entry.relative);
+            if applicable.is_empty() {
+                return FileResult::default();
+            }
+            judge::judge(&plan, entry, &applicable, opts.max_file_size)
+        })
+        .collect();
+
+    let mut inventory = Inventory {
+        paths: opts.paths.iter().map(|p| p.to_string_lossy().into_owned()).collect(),
+        files_seen: stats.files,
+        symlinks_skipped: stats.symlinks_skipped,
+        ..Inventory::default()
+    };
+    let mut clean = vec![0u64; plan.controls.len()];
+    let mut findings = Vec::new();
+    for r in results {
+        inventory.files_read += u64::from(r.read);
+        inventory.bytes_read += r.bytes;
+        inventory.binary_files_skipped += u64::from(r.binary_skipped);
+        inventory.files_too_large += u64::from(r.too_large);
+        for (f, n) in r.documents {
+            *inventory.documents.entry(f.as_str().to_string()).or_default() += n;
+        }
+        for c in r.clean {
+            clean[c] += 1;
+        }
+        findings.extend(r.findings);
+    }
+    add_control_level_findings(&plan, &clean, &mut findings);
+    let order: BTreeMap<&str, usize> = plan
+        .controls
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.id.as_str(), i))
+        .collect();
+    findings.sort_by(|a, b| {
+        (order.get(a.control.as_str()), &a.target, &a.location, &a.observed).cmp(&(
+            order.get(b.control.as_str()),
+            &b.target,
+            &b.location,
+            &b.observed,
+        ))
+    });
+    assign_fingerprints(&mut findings);
+    Ok((findings, inventory))
+}
+
+/// Adds, per control, the verdicts that are about the scan as a whole: a pass for a pattern that
+/// matched nowhere, and `not_applicable` for a control that judged nothing.
+fn add_control_level_findings(plan: &Plan<'_>, clean: &[u64], findings: &mut Vec<Finding>) {
+    let mut judged = vec![false; plan.controls.len()];
+    let index: BTreeMap<&str, usize> = plan
+        .controls
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.id.as_str(), i))
+        .collect();
+    for f in findings.iter() {
+        if let Some(&i) = index.get(f.control.as_str()) {
+            judged[i] = true;
+        }
+    }
+    for (i, c) in plan.controls.iter().enumerate() {
+        let whole_scan = Target {
+            kind: c.target.kind,
+            path: "*".into(),
+            object: None,
+        };
+        let absent_pattern = matches!(&c.check, Check::Pattern(p) if p.expect == Expect::Absent);
+        if !judged[i] && absent_pattern && clean[i] > 0 {
+            findings.push(finding(
+                c,
+                State::Pass,
+                whole_scan,
+                None,
+                format!("no match in {} file(s)", clean[i]),
+                format!("Satisfied: {} ({} file(s) checked).", c.title, clean[i]),
+                Vec::new(),
+            ));
+        } else if !judged[i] {
+            findings.push(finding(
+                c,
+                State::NotApplicable,
+                whole_scan,
+                None,
+                "(no target)".into(),
+                format!(
+                    "No target in this scan matched the control (paths: {}).",
+                    c.target.paths.join(", ")
+                ),
+                Vec::new(),
+            ));
+        }
+    }
+}
+
+/// Fingerprints identify a finding across runs: control, target and what was observed, but not the
+/// line, so that a finding keeps its identity when lines shift. Identical findings in one target are
+/// told apart by their rank.
+fn assign_fingerprints(findings: &mut [Finding]) {
+    let mut seen: BTreeMap<String, u32> = BTreeMap::new();
+    for f in findings.iter_mut() {
+        let mut h = Sha256::new();
+        for part in [
+            f.control.as_str(),
+            f.target.kind.as_str(),
+            f.target.path.as_str(),
+            f.target.object.as_deref().unwrap_or(""),
+            f.observed.as_str(),
+        ] {
+            h.update(part.as_bytes());
+            h.update([0]);
+        }
+        for e in &f.evidence {
+            h.update(e.field.as_bytes());
+            h.update([0]);
+        }
+        let base = crate::policy::load::hex(&h.finalize()[..16]);
+        let n = seen.entry(base.clone()).or_insert(0);
+        *n += 1;
+        f.fingerprint = if *n == 1 { base } else { format!("{base}-{n}") };
+    }
+}
