@@ -24,3 +24,5 @@ pub mod yaml;
 pub mod engine;
 pub mod redact;
 pub mod results;
+pub mod cli;
+pub mod report;

@@ -111,7 +111,9 @@ impl FieldPath {
     /// Every value the path leads to in `root`, in document order.
     pub fn resolve<'d>(&self, root: &'d Node) -> Vec<Candidate<'d>> {
         let mut out = Vec::new();
-        walk(&self.segments, Some(root), root.pos, String::new(), &mut out);
+        // The root's own position is not inherited: a key missing at the top of a document has no
+        // better location than "the whole file".
+        walk(&self.segments, Some(root), Pos::default(), String::new(), &mut out);
         out
     }
 }
@@ -127,7 +129,10 @@ fn walk<'d>(
         out.push(Candidate { path, node, pos });
         return;
     };
-    let here = node.map(|n| if n.pos.line > 0 { n.pos } else { pos }).unwrap_or(pos);
+    let here = match node {
+        Some(n) if !path.is_empty() && n.pos.line > 0 => n.pos,
+        _ => pos,
+    };
     match first {
         Segment::Key(k) => {
             let child = node.and_then(|n| n.get(k));

@@ -1,0 +1,104 @@
+//! `vigil facts`: the fact documents collectors produce, as JSON, so a policy author can see every
+//! field a check can name.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use serde_json::{Value, json};
+
+use super::{EXIT_OK, usage_error};
+use crate::collect::config::Format;
+use crate::collect::file;
+use crate::collect::walk::{self, EntryKind, WalkOptions};
+
+#[derive(Debug, Args)]
+pub struct FactsArgs {
+    /// Files or directories.
+    #[arg(required = true, value_name = "PATH")]
+    paths: Vec<PathBuf>,
+
+    /// Parse as this config format instead of inferring it from the file name.
+    #[arg(long, value_name = "FORMAT", value_parser = parse_format)]
+    format: Option<Format>,
+
+    /// Follow symbolic links.
+    #[arg(long)]
+    follow_symlinks: bool,
+}
+
+fn parse_format(s: &str) -> Result<Format, String> {
+    Format::parse(s).ok_or_else(|| {
+        format!(
+            "expected one of: {}",
+            Format::ALL.map(Format::as_str).join(", ")
+        )
+    })
+}
+
+/// Prints a JSON array with one entry per file.
+pub fn run(args: FactsArgs) -> u8 {
+    let opts = WalkOptions {
+        follow_symlinks: args.follow_symlinks,
+        ..WalkOptions::default()
+    };
+    let entries = match walk::walk(&args.paths, &opts) {
+        Ok((e, _)) => e,
+        Err(e) => return usage_error(e),
+    };
+    let out: Vec<Value> = entries
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EntryKind::File { .. } => Some(file_facts(&e.path, &e.display, args.format)),
+            EntryKind::Error(m) => Some(json!({"path": e.display, "error": m})),
+            EntryKind::Symlink => None,
+        })
+        .collect();
+    match serde_json::to_string_pretty(&out) {
+        Ok(s) => println!("{s}"),
+        Err(e) => return usage_error(e),
+    }
+    EXIT_OK
+}
+
+fn file_facts(path: &std::path::Path, display: &str, format: Option<Format>) -> Value {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) => return json!({"path": display, "error": e.to_string()}),
+    };
+    let mut entry = serde_json::Map::new();
+    entry.insert("path".into(), json!(display));
+    entry.insert("file".into(), file::facts(path, display, &bytes).to_json());
+    let Some(format) = format.or_else(|| Format::infer(path)) else {
+        return Value::Object(entry);
+    };
+    entry.insert("format".into(), json!(format.as_str()));
+    let parsed = std::str::from_utf8(&bytes)
+        .map_err(|_| "not valid UTF-8 text".to_string())
+        .and_then(|t| format.parse_text(path, t).map_err(|e| e.to_string()));
+    match parsed {
+        Ok(docs) => {
+            let docs: Vec<Value> = docs
+                .iter()
+                .map(|d| {
+                    let mut m = serde_json::Map::new();
+                    if let Some(l) = &d.label {
+                        m.insert("object".into(), json!(l));
+                    }
+                    if !d.included.is_empty() {
+                        m.insert(
+                            "included".into(),
+                            json!(d.included.iter().map(|p| p.to_string_lossy()).collect::<Vec<_>>()),
+                        );
+                    }
+                    m.insert("facts".into(), d.root.to_json());
+                    Value::Object(m)
+                })
+                .collect();
+            entry.insert("documents".into(), Value::Array(docs));
+        }
+        Err(e) => {
+            entry.insert("error".into(), json!(e));
+        }
+    }
+    Value::Object(entry)
+}

@@ -1,0 +1,108 @@
+//! The command line: argument definitions and the mapping from outcomes to exit codes.
+//!
+//! Exit codes are a contract (README, "Exit codes"):
+//! - 0: no finding at or above `--fail-on`, and no `error` finding (unless `--allow-errors`);
+//! - 1: findings at or above `--fail-on`, or `error` findings;
+//! - 2: usage, policy or input errors before anything was scanned.
+
+mod facts;
+mod policy_cmd;
+mod scan;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Exit code: nothing at or above the threshold.
+pub const EXIT_OK: u8 = 0;
+/// Exit code: findings at or above the threshold, or errors.
+pub const EXIT_FINDINGS: u8 = 1;
+/// Exit code: unusable input before scanning (usage, policy, paths).
+pub const EXIT_USAGE: u8 = 2;
+
+/// vigil: security and compliance audit scanner.
+///
+/// Checks configs, files and secrets against declarative YAML policies and reports every verdict
+/// with its evidence.
+#[derive(Debug, Parser)]
+#[command(name = "vigil", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Scan files and directories against policies.
+    Scan(scan::ScanArgs),
+    /// Inspect, validate and explain policies.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+    /// Print the fact documents collectors produce for targets, as JSON (for policy authors).
+    Facts(facts::FactsArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum PolicyCommand {
+    /// Validate policy files; print every problem as file:line:column.
+    Lint {
+        /// Policy files or directories.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+    /// List controls: id, severity, title, references.
+    List(PolicySource),
+    /// Show everything about one control: rationale, remediation, references, target and check.
+    Explain {
+        /// The control id, e.g. SSH-001.
+        control: String,
+        #[command(flatten)]
+        source: PolicySource,
+    },
+}
+
+/// Where policies come from: the built-in packs, or `--policy` files and directories.
+#[derive(Debug, Clone, Args)]
+pub struct PolicySource {
+    /// Policy file or directory (repeatable). Without it, the built-in packs apply.
+    #[arg(long = "policy", short = 'p', value_name = "PATH")]
+    pub policies: Vec<PathBuf>,
+}
+
+impl PolicySource {
+    /// Loads the policies this source names.
+    pub fn load(&self) -> Result<crate::policy::PolicySet, crate::policy::PolicyError> {
+        if self.policies.is_empty() {
+            crate::policy::PolicySet::builtin()
+        } else {
+            crate::policy::PolicySet::load(&self.policies)
+        }
+    }
+}
+
+/// Parses the command line and runs it; the entry point of the binary.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { EXIT_USAGE } else { EXIT_OK };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let code = match cli.command {
+        Command::Scan(args) => scan::run(args),
+        Command::Policy(PolicyCommand::Lint { files }) => policy_cmd::lint(&files),
+        Command::Policy(PolicyCommand::List(source)) => policy_cmd::list(&source),
+        Command::Policy(PolicyCommand::Explain { control, source }) => policy_cmd::explain(&control, &source),
+        Command::Facts(args) => facts::run(args),
+    };
+    ExitCode::from(code)
+}
+
+/// Prints an error that stops a command before it did anything, and returns exit code 2.
+pub fn usage_error(e: impl std::fmt::Display) -> u8 {
+    eprintln!("vigil: {e}");
+    EXIT_USAGE
+}

@@ -1,0 +1,104 @@
+//! `vigil policy lint | list | explain`.
+
+use std::path::PathBuf;
+
+use super::{EXIT_OK, EXIT_USAGE, PolicySource, usage_error};
+use crate::policy::{self, Check, Level, PolicyError, PolicySet};
+
+/// Validates policy files and prints every diagnostic. Exit 2 when any file has errors.
+pub fn lint(paths: &[PathBuf]) -> u8 {
+    let files = match policy::policy_files(paths) {
+        Ok(f) => f,
+        Err(e) => return usage_error(e),
+    };
+    let mut texts = Vec::new();
+    for f in &files {
+        match std::fs::read_to_string(f) {
+            Ok(t) => texts.push((f.display().to_string(), t)),
+            Err(e) => return usage_error(format!("cannot read {}: {e}", f.display())),
+        }
+    }
+    let diagnostics = match PolicySet::from_texts(texts) {
+        Ok(set) => set.warnings,
+        Err(PolicyError::Invalid(d)) => d,
+        Err(e) => return usage_error(e),
+    };
+    for d in &diagnostics {
+        eprintln!("{d}");
+    }
+    let errors = diagnostics.iter().filter(|d| d.level == Level::Error).count();
+    let warnings = diagnostics.len() - errors;
+    eprintln!(
+        "{} policy file(s) checked: {errors} error(s), {warnings} warning(s)",
+        files.len()
+    );
+    if errors > 0 { EXIT_USAGE } else { EXIT_OK }
+}
+
+/// Lists controls as a table.
+pub fn list(source: &PolicySource) -> u8 {
+    let set = match source.load() {
+        Ok(s) => s,
+        Err(e) => return usage_error(e),
+    };
+    for p in &set.policies {
+        println!("{} {} ({}): {} controls", p.id, p.version, p.title, p.controls.len());
+        for c in &p.controls {
+            let refs: Vec<String> = c
+                .references
+                .iter()
+                .map(|(fw, ids)| format!("{fw} {}", ids.join(" ")))
+                .collect();
+            println!("  {:<12} {:<8} {}", c.id, c.severity.as_str(), c.title);
+            if !refs.is_empty() {
+                println!("  {:<12} {:<8} {}", "", "", refs.join("; "));
+            }
+        }
+    }
+    EXIT_OK
+}
+
+/// Prints everything about one control.
+pub fn explain(id: &str, source: &PolicySource) -> u8 {
+    let set = match source.load() {
+        Ok(s) => s,
+        Err(e) => return usage_error(e),
+    };
+    let Some((p, c)) = set.find(id) else {
+        let known: Vec<&str> = set.controls().map(|c| c.id.as_str()).collect();
+        return usage_error(format!(
+            "no control `{id}` in the loaded policies{}",
+            policy::diag::suggest(id, known)
+        ));
+    };
+    println!("{}: {}", c.id, c.title);
+    println!("policy:      {} {} ({})", p.id, p.version, p.source);
+    println!("severity:    {}", c.severity);
+    if !c.tags.is_empty() {
+        println!("tags:        {}", c.tags.join(", "));
+    }
+    println!("target:      {} {}", c.target.kind.as_str(), c.target.paths.join(", "));
+    if let Some(f) = c.target.format {
+        println!("format:      {f}");
+    }
+    if let Some(w) = &c.target.when {
+        println!("applies when: {w}");
+    }
+    let check = match &c.check {
+        Check::Condition(cond) => cond.to_string(),
+        Check::Pattern(pat) => pat.describe(),
+    };
+    println!("check:       {check}");
+    if c.secret {
+        println!("secret:      yes (matches are redacted in every output)");
+    }
+    println!("\nrationale:\n  {}", c.rationale.trim().replace('\n', "\n  "));
+    println!("\nremediation:\n  {}", c.remediation.trim().replace('\n', "\n  "));
+    if !c.references.is_empty() {
+        println!("\nreferences:");
+        for (fw, ids) in &c.references {
+            println!("  {fw}: {}", ids.join(", "));
+        }
+    }
+    EXIT_OK
+}
