@@ -228,7 +228,7 @@ fn parse_error(c: &Control, entry: &Entry, format: Format, e: &ParseError) -> Fi
         column: (e.col > 0).then_some(e.col),
         end_column: None,
     });
-    error(c, entry, location, format!("cannot parse as {format}: {e}"))
+    error(c, entry, location, format!("cannot parse as {format}: {}", e.message))
 }
 
 fn verdict(c: &Control, entry: &Entry, doc: &Document, object: Option<String>, v: Verdict) -> Finding {

@@ -134,6 +134,14 @@ fn evaluate_field(test: &FieldTest, doc: &Node) -> Verdict {
         Quantifier::Every => failing.is_empty(),
         Quantifier::Some => !passing.is_empty(),
     };
+    if !passed && failing.is_empty() {
+        // `some` over a path that leads nowhere: say so rather than give no evidence.
+        failing.push(Evidence {
+            path: test.path.to_string(),
+            observed: "(no value)".into(),
+            pos: Pos::default(),
+        });
+    }
     let evidence = if passed { passing } else { failing };
     Verdict { passed, evidence }
 }

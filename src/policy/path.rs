@@ -135,13 +135,30 @@ fn walk<'d>(
     };
     match first {
         Segment::Key(k) => {
-            let child = node.and_then(|n| n.get(k));
+            // A key that is absent may be the start of a key containing dots: sysctl's
+            // `net.ipv4.ip_forward` is one key, and `key: net.ipv4.ip_forward` should find it.
+            let mut key = k.clone();
+            let mut used = 1;
+            let mut child = node.and_then(|n| n.get(&key));
+            if child.is_none() {
+                let mut joined = k.clone();
+                for (i, seg) in rest.iter().enumerate() {
+                    let Segment::Key(next) = seg else { break };
+                    joined = format!("{joined}.{next}");
+                    if let Some(c) = node.and_then(|n| n.get(&joined)) {
+                        child = Some(c);
+                        key = joined.clone();
+                        used = i + 2;
+                        break;
+                    }
+                }
+            }
             let p = if path.is_empty() {
-                k.clone()
+                key
             } else {
-                format!("{path}.{k}")
+                format!("{path}.{key}")
             };
-            walk(rest, child, here, p, out);
+            walk(&segments[used..], child, here, p, out);
         }
         Segment::Index(i) => {
             let child = node.and_then(|n| n.as_list()).and_then(|l| l.get(*i));
@@ -205,6 +222,17 @@ mod tests {
             ]
         );
         assert_eq!(p.to_string(), r#"spec.containers[*].env[0]["a.b"].x"#);
+    }
+
+    #[test]
+    fn dotted_keys_are_found_whole() {
+        let doc = &parse_documents("net.ipv4.ip_forward: 1\nkernel: {yama.ptrace_scope: 2}\n").unwrap()[0];
+        let c = FieldPath::parse("net.ipv4.ip_forward").unwrap().resolve(doc);
+        assert_eq!((c[0].path.as_str(), c[0].node.map(|n| &n.value)), ("net.ipv4.ip_forward", Some(&Value::Int(1))));
+        let c = FieldPath::parse("kernel.yama.ptrace_scope").unwrap().resolve(doc);
+        assert_eq!(c[0].node.map(|n| &n.value), Some(&Value::Int(2)));
+        let c = FieldPath::parse("net.ipv4.tcp_syncookies").unwrap().resolve(doc);
+        assert!(c[0].node.is_none());
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! `key = value` and `key value` files: sysctl.conf and sysctl.d, login.defs, .properties, .env.
+//! `key = value` and `key value` files: login.defs, .properties, .env, and each file of a sysctl
+//! configuration (merged by the `sysctl` format).
 //!
 //! The last value of a key wins, as when sysctl applies a file top to bottom. sysctl's `/` notation
 //! (`net/ipv4/ip_forward`) is normalised to dots, and its leading `-` ("ignore errors") is dropped,

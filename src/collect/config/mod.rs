@@ -10,6 +10,7 @@ mod keyvalue;
 mod kubernetes;
 mod nginx;
 mod sshd;
+mod sysctl;
 mod toml;
 
 use std::fmt;
@@ -26,7 +27,9 @@ use crate::doc::Node;
 pub enum Format {
     /// OpenSSH server configuration (`sshd_config`), `Include` and `Match` aware.
     Sshd,
-    /// `key = value` or `key value` lines: sysctl.conf, login.defs, .properties, .env.
+    /// Kernel parameters: sysctl.conf merged with its sysctl.d drop-ins, as `sysctl --system` applies them.
+    Sysctl,
+    /// `key = value` or `key value` lines: login.defs, .properties, .env.
     Keyvalue,
     /// INI files with `[sections]`.
     Ini,
@@ -44,8 +47,9 @@ pub enum Format {
 
 impl Format {
     /// Every format, as named in policies.
-    pub const ALL: [Format; 8] = [
+    pub const ALL: [Format; 9] = [
         Format::Sshd,
+        Format::Sysctl,
         Format::Keyvalue,
         Format::Ini,
         Format::Yaml,
@@ -59,6 +63,7 @@ impl Format {
     pub fn as_str(self) -> &'static str {
         match self {
             Format::Sshd => "sshd",
+            Format::Sysctl => "sysctl",
             Format::Keyvalue => "keyvalue",
             Format::Ini => "ini",
             Format::Yaml => "yaml",
@@ -91,9 +96,10 @@ impl Format {
         if name == "sshd_config" || (parent == "sshd_config.d" && ext == "conf") {
             return Some(Format::Sshd);
         }
-        if name == "sysctl.conf"
-            || (parent == "sysctl.d" && ext == "conf")
-            || name == "login.defs"
+        if name == "sysctl.conf" || (parent == "sysctl.d" && ext == "conf") {
+            return Some(Format::Sysctl);
+        }
+        if name == "login.defs"
             || ext == "properties"
             || name == ".env"
             || ext == "env"
@@ -127,6 +133,7 @@ impl Format {
                     included: parsed.included,
                 }]
             }
+            Format::Sysctl => sysctl::parse(path, text)?,
             Format::Keyvalue => single(keyvalue::parse(text)?),
             Format::Ini => single(ini::parse(text)?),
             Format::Yaml => crate::yaml::parse_documents(text)?
@@ -206,8 +213,8 @@ mod tests {
         let cases = [
             ("etc/ssh/sshd_config", Some(Format::Sshd)),
             ("etc/ssh/sshd_config.d/10-x.conf", Some(Format::Sshd)),
-            ("etc/sysctl.conf", Some(Format::Keyvalue)),
-            ("etc/sysctl.d/99-net.conf", Some(Format::Keyvalue)),
+            ("etc/sysctl.conf", Some(Format::Sysctl)),
+            ("etc/sysctl.d/99-net.conf", Some(Format::Sysctl)),
             ("etc/login.defs", Some(Format::Keyvalue)),
             ("etc/nginx/nginx.conf", Some(Format::Nginx)),
             ("etc/nginx/conf.d/site.conf", Some(Format::Nginx)),

@@ -17,6 +17,14 @@
 use super::ParseError;
 use crate::doc::{Map, Node, Pos, Value};
 
+/// Directives whose argument list is followed by a block. A block after any other directive is
+/// almost always a missing `;` (`server_tokens off` on the line before `server {`), so it is reported
+/// rather than read as a block. Third-party `*_by_lua_block`-style directives are accepted by suffix.
+const BLOCK_DIRECTIVES: [&str; 18] = [
+    "events", "http", "server", "location", "upstream", "map", "geo", "if", "types", "stream", "mail",
+    "limit_except", "split_clients", "match", "charset_map", "perl_set", "js_set", "zone",
+];
+
 #[derive(Debug, Clone, PartialEq)]
 enum Tok {
     Word(String),
@@ -155,6 +163,17 @@ fn parse_block(toks: &[(Tok, Pos)], i: &mut usize, opened_at: Option<Pos>) -> Re
                         }
                         Some((Tok::Open, open_pos)) => {
                             let open_pos = *open_pos;
+                            if !BLOCK_DIRECTIVES.contains(&name.as_str()) && !name.ends_with("_block") {
+                                let hint = match args.last() {
+                                    Some(last) => format!("; is a `;` missing before `{last}`?"),
+                                    None => String::new(),
+                                };
+                                return Err(ParseError::new(
+                                    name_pos.line as usize,
+                                    name_pos.col as usize,
+                                    format!("directive `{name}` does not take a block{hint}"),
+                                ));
+                            }
                             *i += 1;
                             let block = parse_block(toks, i, Some(open_pos))?;
                             let mut with_args = Map::new();
@@ -307,6 +326,9 @@ http {
     fn syntax_errors() {
         let e = parse("http {\n  server_tokens off\n}\n").unwrap_err();
         assert_eq!((e.line, e.col), (2, 3));
+        let e = parse("http {\n  server_tokens off\n  server {\n    listen 443 ssl;\n  }\n}\n").unwrap_err();
+        assert_eq!((e.line, e.col), (2, 3));
+        assert!(e.message.contains("is a `;` missing before `server`?"), "{e:?}");
         let e = parse("http {\n  a b;\n").unwrap_err();
         assert_eq!(e.line, 1);
         let e = parse("}\n").unwrap_err();
