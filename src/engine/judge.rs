@@ -329,9 +329,10 @@ fn matches_of(check: &PatternCheck, bytes: &[u8]) -> Vec<Hit> {
         if !check.keeps(judged.as_bytes()) {
             continue;
         }
+        // The location is the judged value (the secret), not the context around it.
         hits.push(Hit {
-            start: whole.start(),
-            end: whole.end(),
+            start: judged.start(),
+            end: judged.end(),
             value: String::from_utf8_lossy(judged.as_bytes()).into_owned(),
         });
     }

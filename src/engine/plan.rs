@@ -50,6 +50,7 @@ impl<'p> Plan<'p> {
             }
         }
         let patterns = RegexSetBuilder::new(&sources)
+            .unicode(false)
             .size_limit(REGEX_SIZE_LIMIT * sources.len().max(1))
             .dfa_size_limit(REGEX_SIZE_LIMIT * 4)
             .build()

@@ -44,8 +44,12 @@ pub struct PatternCheck {
 
 const FIELDS: &[&str] = &["pattern", "expect", "capture", "min_entropy", "allow"];
 
-fn compile(text: &str) -> Result<Regex, String> {
+/// Compiles a pattern the way every pattern check is compiled: over raw bytes, with ASCII classes
+/// (`\w`, `\d`, `\b` and `(?i)` are ASCII-only, as in most secret scanners), which keeps matching
+/// on the fast DFA engines whatever the file holds.
+pub fn compile(text: &str) -> Result<Regex, String> {
     RegexBuilder::new(text)
+        .unicode(false)
         .size_limit(REGEX_SIZE_LIMIT)
         .build()
         .map_err(|e| one_line(&e.to_string()))

@@ -100,6 +100,9 @@ fn write_finding(out: &mut dyn Write, p: &Painter, run: &ScanRun, f: &Finding) -
     }
     writeln!(out, "        {place}")?;
     writeln!(out, "        {}", f.message)?;
+    if f.state == State::Fail && f.evidence.is_empty() {
+        writeln!(out, "        observed: {}", f.observed)?;
+    }
     if f.state == State::Fail {
         writeln!(out, "        {}", p.paint(DIM, &format!("expected: {}", f.expected)))?;
     }
