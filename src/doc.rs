@@ -38,7 +38,10 @@ impl Pos {
         let before = &text.as_bytes()[..offset];
         let line = memchr::memchr_iter(b'\n', before).count() + 1;
         let line_start = memchr::memrchr(b'\n', before).map_or(0, |i| i + 1);
-        let col = String::from_utf8_lossy(&before[line_start..]).chars().count() + 1;
+        let col = String::from_utf8_lossy(&before[line_start..])
+            .chars()
+            .count()
+            + 1;
         Pos::new(line, col)
     }
 
@@ -129,14 +132,18 @@ impl Map {
     /// Mutable lookup with the same matching rules as [`Map::get`].
     pub fn get_mut(&mut self, key: &str) -> Option<&mut Node> {
         let ci = self.case_insensitive;
-        let idx = self.entries.iter().position(|(k, _, _)| k == key).or_else(|| {
-            ci.then(|| {
-                self.entries
-                    .iter()
-                    .position(|(k, _, _)| k.eq_ignore_ascii_case(key))
-            })
-            .flatten()
-        })?;
+        let idx = self
+            .entries
+            .iter()
+            .position(|(k, _, _)| k == key)
+            .or_else(|| {
+                ci.then(|| {
+                    self.entries
+                        .iter()
+                        .position(|(k, _, _)| k.eq_ignore_ascii_case(key))
+                })
+                .flatten()
+            })?;
         Some(&mut self.entries[idx].2)
     }
 
@@ -326,10 +333,7 @@ mod tests {
     fn case_insensitive_lookup_prefers_exact_key() {
         let mut m = Map::case_insensitive();
         m.insert("permitrootlogin", Node::str(Pos::line(3), "no"));
-        assert_eq!(
-            m.get("PermitRootLogin").and_then(Node::as_str),
-            Some("no")
-        );
+        assert_eq!(m.get("PermitRootLogin").and_then(Node::as_str), Some("no"));
         let mut exact = Map::new();
         exact.insert("permitrootlogin", Node::str(Pos::line(3), "no"));
         assert!(exact.get("PermitRootLogin").is_none());
@@ -341,7 +345,10 @@ mod tests {
         m.insert("a", Node::new(Pos::line(1), Value::Int(4)));
         m.insert(
             "b",
-            Node::new(Pos::line(2), Value::List(vec![Node::str(Pos::line(2), "x")])),
+            Node::new(
+                Pos::line(2),
+                Value::List(vec![Node::str(Pos::line(2), "x")]),
+            ),
         );
         let n = Node::new(Pos::line(1), Value::Map(m));
         assert_eq!(serde_json::to_string(&n).unwrap(), r#"{"a":4,"b":["x"]}"#);

@@ -17,12 +17,12 @@
 //! Collectors produce facts and know nothing of policies; a control is a predicate over fact fields
 //! and knows nothing of Rust. The engine is the only place where the two meet.
 
+pub mod cli;
 pub mod collect;
 pub mod doc;
-pub mod policy;
-pub mod yaml;
 pub mod engine;
+pub mod policy;
 pub mod redact;
-pub mod results;
-pub mod cli;
 pub mod report;
+pub mod results;
+pub mod yaml;

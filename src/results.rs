@@ -281,7 +281,10 @@ impl ScanRun {
             }
         }
         for c in controls {
-            let st = worst.get(c.id.as_str()).copied().unwrap_or(State::NotApplicable);
+            let st = worst
+                .get(c.id.as_str())
+                .copied()
+                .unwrap_or(State::NotApplicable);
             *s.controls_by_state.entry(st).or_default() += 1;
         }
         s

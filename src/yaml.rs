@@ -6,7 +6,6 @@
 //! tools reject them, and a silently dropped duplicate hides a setting), and a hard bound on alias
 //! expansion so a hostile manifest ("billion laughs") cannot exhaust memory.
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 
 use saphyr_parser::{Event, Parser, ScalarStyle, Span, Tag};
@@ -206,7 +205,7 @@ fn key_text(node: &Node) -> Result<String, YamlError> {
 
 /// Resolves a scalar by the YAML 1.2 core schema: quoted scalars and `!!str` are strings; plain ones
 /// may be null, booleans, integers or floats.
-fn scalar_value(text: &Cow<'_, str>, style: ScalarStyle, tag: Option<&Tag>) -> Value {
+fn scalar_value(text: &str, style: ScalarStyle, tag: Option<&Tag>) -> Value {
     if let Some(tag) = tag {
         if tag.handle == "tag:yaml.org,2002:" || tag.handle == "!!" {
             match tag.suffix.as_str() {
@@ -221,7 +220,7 @@ fn scalar_value(text: &Cow<'_, str>, style: ScalarStyle, tag: Option<&Tag>) -> V
     if style != ScalarStyle::Plain {
         return Value::Str(text.to_string());
     }
-    let t = text.as_ref();
+    let t = text;
     match t {
         "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
         "true" | "True" | "TRUE" => return Value::Bool(true),
@@ -323,6 +322,9 @@ mod tests {
     #[test]
     fn aliases_expand_within_limits() {
         let docs = parse_documents("base: &b {x: 1}\nuse: *b\n").unwrap();
-        assert_eq!(docs[0].get("use").unwrap().get("x").unwrap().value, Value::Int(1));
+        assert_eq!(
+            docs[0].get("use").unwrap().get("x").unwrap().value,
+            Value::Int(1)
+        );
     }
 }

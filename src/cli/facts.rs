@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::Args;
 use serde_json::{Value, json};
 
-use super::{EXIT_OK, usage_error};
+use super::{emit, usage_error};
 use crate::collect::config::Format;
 use crate::collect::file;
 use crate::collect::walk::{self, EntryKind, WalkOptions};
@@ -54,10 +54,9 @@ pub fn run(args: FactsArgs) -> u8 {
         })
         .collect();
     match serde_json::to_string_pretty(&out) {
-        Ok(s) => println!("{s}"),
-        Err(e) => return usage_error(e),
+        Ok(s) => emit(&(s + "\n")),
+        Err(e) => usage_error(e),
     }
-    EXIT_OK
 }
 
 fn file_facts(path: &std::path::Path, display: &str, format: Option<Format>) -> Value {
@@ -87,7 +86,12 @@ fn file_facts(path: &std::path::Path, display: &str, format: Option<Format>) -> 
                     if !d.included.is_empty() {
                         m.insert(
                             "included".into(),
-                            json!(d.included.iter().map(|p| p.to_string_lossy()).collect::<Vec<_>>()),
+                            json!(
+                                d.included
+                                    .iter()
+                                    .map(|p| p.to_string_lossy())
+                                    .collect::<Vec<_>>()
+                            ),
                         );
                     }
                     m.insert("facts".into(), d.root.to_json());

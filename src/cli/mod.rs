@@ -95,10 +95,25 @@ pub fn main() -> ExitCode {
         Command::Scan(args) => scan::run(args),
         Command::Policy(PolicyCommand::Lint { files }) => policy_cmd::lint(&files),
         Command::Policy(PolicyCommand::List(source)) => policy_cmd::list(&source),
-        Command::Policy(PolicyCommand::Explain { control, source }) => policy_cmd::explain(&control, &source),
+        Command::Policy(PolicyCommand::Explain { control, source }) => {
+            policy_cmd::explain(&control, &source)
+        }
         Command::Facts(args) => facts::run(args),
     };
     ExitCode::from(code)
+}
+
+/// Writes a command's output to standard output. A reader that closed the pipe early
+/// (`vigil policy list | head`) is not an error.
+pub fn emit(text: &str) -> u8 {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            usage_error(format!("cannot write to standard output: {e}"))
+        }
+        _ => EXIT_OK,
+    }
 }
 
 /// Prints an error that stops a command before it did anything, and returns exit code 2.

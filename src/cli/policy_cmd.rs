@@ -1,8 +1,9 @@
 //! `vigil policy lint | list | explain`.
 
+use std::fmt::Write as _;
 use std::path::PathBuf;
 
-use super::{EXIT_OK, EXIT_USAGE, PolicySource, usage_error};
+use super::{EXIT_OK, EXIT_USAGE, PolicySource, emit, usage_error};
 use crate::policy::{self, Check, Level, PolicyError, PolicySet};
 
 /// Validates policy files and prints every diagnostic. Exit 2 when any file has errors.
@@ -26,7 +27,10 @@ pub fn lint(paths: &[PathBuf]) -> u8 {
     for d in &diagnostics {
         eprintln!("{d}");
     }
-    let errors = diagnostics.iter().filter(|d| d.level == Level::Error).count();
+    let errors = diagnostics
+        .iter()
+        .filter(|d| d.level == Level::Error)
+        .count();
     let warnings = diagnostics.len() - errors;
     eprintln!(
         "{} policy file(s) checked: {errors} error(s), {warnings} warning(s)",
@@ -35,27 +39,42 @@ pub fn lint(paths: &[PathBuf]) -> u8 {
     if errors > 0 { EXIT_USAGE } else { EXIT_OK }
 }
 
+/// `writeln!` into a `String`, which cannot fail.
+macro_rules! w {
+    ($out:expr, $($arg:tt)*) => {
+        let _ = writeln!($out, $($arg)*);
+    };
+}
+
 /// Lists controls as a table.
 pub fn list(source: &PolicySource) -> u8 {
     let set = match source.load() {
         Ok(s) => s,
         Err(e) => return usage_error(e),
     };
+    let mut out = String::new();
     for p in &set.policies {
-        println!("{} {} ({}): {} controls", p.id, p.version, p.title, p.controls.len());
+        w!(
+            out,
+            "{} {} ({}): {} controls",
+            p.id,
+            p.version,
+            p.title,
+            p.controls.len()
+        );
         for c in &p.controls {
             let refs: Vec<String> = c
                 .references
                 .iter()
                 .map(|(fw, ids)| format!("{fw} {}", ids.join(" ")))
                 .collect();
-            println!("  {:<12} {:<8} {}", c.id, c.severity.as_str(), c.title);
+            w!(out, "  {:<12} {:<8} {}", c.id, c.severity.as_str(), c.title);
             if !refs.is_empty() {
-                println!("  {:<12} {:<8} {}", "", "", refs.join("; "));
+                w!(out, "  {:<12} {:<8} {}", "", "", refs.join("; "));
             }
         }
     }
-    EXIT_OK
+    emit(&out)
 }
 
 /// Prints everything about one control.
@@ -71,34 +90,51 @@ pub fn explain(id: &str, source: &PolicySource) -> u8 {
             policy::diag::suggest(id, known)
         ));
     };
-    println!("{}: {}", c.id, c.title);
-    println!("policy:      {} {} ({})", p.id, p.version, p.source);
-    println!("severity:    {}", c.severity);
+    let mut out = String::new();
+    w!(out, "{}: {}", c.id, c.title);
+    w!(out, "policy:      {} {} ({})", p.id, p.version, p.source);
+    w!(out, "severity:    {}", c.severity);
     if !c.tags.is_empty() {
-        println!("tags:        {}", c.tags.join(", "));
+        w!(out, "tags:        {}", c.tags.join(", "));
     }
-    println!("target:      {} {}", c.target.kind.as_str(), c.target.paths.join(", "));
+    w!(
+        out,
+        "target:      {} {}",
+        c.target.kind.as_str(),
+        c.target.paths.join(", ")
+    );
     if let Some(f) = c.target.format {
-        println!("format:      {f}");
+        w!(out, "format:      {f}");
     }
     if let Some(w) = &c.target.when {
-        println!("applies when: {w}");
+        w!(out, "applies when: {w}");
     }
     let check = match &c.check {
         Check::Condition(cond) => cond.to_string(),
         Check::Pattern(pat) => pat.describe(),
     };
-    println!("check:       {check}");
+    w!(out, "check:       {check}");
     if c.secret {
-        println!("secret:      yes (matches are redacted in every output)");
+        w!(
+            out,
+            "secret:      yes (matches are redacted in every output)"
+        );
     }
-    println!("\nrationale:\n  {}", c.rationale.trim().replace('\n', "\n  "));
-    println!("\nremediation:\n  {}", c.remediation.trim().replace('\n', "\n  "));
+    w!(
+        out,
+        "\nrationale:\n  {}",
+        c.rationale.trim().replace('\n', "\n  ")
+    );
+    w!(
+        out,
+        "\nremediation:\n  {}",
+        c.remediation.trim().replace('\n', "\n  ")
+    );
     if !c.references.is_empty() {
-        println!("\nreferences:");
+        w!(out, "\nreferences:");
         for (fw, ids) in &c.references {
-            println!("  {fw}: {}", ids.join(", "));
+            w!(out, "  {fw}: {}", ids.join(", "));
         }
     }
-    EXIT_OK
+    emit(&out)
 }

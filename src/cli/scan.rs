@@ -94,7 +94,9 @@ pub fn parse_at(s: &str) -> Result<OffsetDateTime, String> {
     let fmt = time::macros::format_description!("[year]-[month]-[day]");
     time::Date::parse(s, &fmt)
         .map(|d| d.midnight().assume_utc())
-        .map_err(|_| "expected an RFC 3339 timestamp (2026-01-31T12:00:00Z) or a date (2026-01-31)".into())
+        .map_err(|_| {
+            "expected an RFC 3339 timestamp (2026-01-31T12:00:00Z) or a date (2026-01-31)".into()
+        })
 }
 
 /// Parses a size: `1048576`, `64M`, `64MiB`, `1G`, `512k`.
@@ -110,11 +112,17 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
         "g" | "gb" | "gib" => 1 << 30,
         _ => return Err(format!("unknown size unit in `{s}` (use K, M or G)")),
     };
-    n.checked_mul(mult).ok_or_else(|| format!("`{s}` is too large"))
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("`{s}` is too large"))
 }
 
 pub fn run(args: ScanArgs) -> u8 {
-    let non_console: Vec<Format> = args.format.iter().copied().filter(|f| *f != Format::Console).collect();
+    let non_console: Vec<Format> = args
+        .format
+        .iter()
+        .copied()
+        .filter(|f| *f != Format::Console)
+        .collect();
     if args.output.is_some() && (args.format.len() != 1 || non_console.len() != 1) {
         return usage_error("--output takes exactly one non-console --format");
     }
@@ -138,7 +146,9 @@ pub fn run(args: ScanArgs) -> u8 {
         max_file_size: args.max_file_size,
         at: args.at,
         threads: args.threads,
-        arguments: std::env::args_os().map(|a| a.to_string_lossy().into_owned()).collect(),
+        arguments: std::env::args_os()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect(),
     };
     let run = match engine::scan(&policies, &opts) {
         Ok(r) => r,
@@ -155,29 +165,43 @@ pub fn run(args: ScanArgs) -> u8 {
                     report::write(*f, &run, &mut w, report::Style::plain(args.verbose))?;
                     w.flush()
                 })
-                .map_err(|e| format!("cannot write {}: {e}", path.display())),
+                .map_err(|e| (e.kind(), format!("cannot write {}: {e}", path.display()))),
             (None, Format::Console) => {
                 let mut lock = stdout.lock();
                 let style = report::Style::for_stdout(args.verbose);
                 report::console::write_findings(&run, &mut lock, style)
-                    .and_then(|()| writeln!(lock, "{}", report::console::summary_line(&run, Some((&threshold, code)))))
+                    .and_then(|()| {
+                        writeln!(
+                            lock,
+                            "{}",
+                            report::console::summary_line(&run, Some((&threshold, code)))
+                        )
+                    })
                     .and_then(|()| lock.flush())
-                    .map_err(|e| format!("cannot write to standard output: {e}"))
+                    .map_err(|e| (e.kind(), format!("cannot write to standard output: {e}")))
             }
             (None, f) => {
                 let mut lock = stdout.lock();
                 report::write(*f, &run, &mut lock, report::Style::plain(args.verbose))
                     .and_then(|()| lock.flush())
-                    .map_err(|e| format!("cannot write to standard output: {e}"))
+                    .map_err(|e| (e.kind(), format!("cannot write to standard output: {e}")))
             }
         };
-        if let Err(e) = written {
-            eprintln!("vigil: {e}");
-            return super::EXIT_USAGE;
+        match written {
+            Ok(()) => {}
+            // A closed pipe (`vigil scan ... | head`) is the reader's choice, not an error.
+            Err((std::io::ErrorKind::BrokenPipe, _)) => return code,
+            Err((_, e)) => {
+                eprintln!("vigil: {e}");
+                return super::EXIT_USAGE;
+            }
         }
     }
     if args.output.is_some() || !args.format.contains(&Format::Console) {
-        eprintln!("{}", report::console::summary_line(&run, Some((&threshold, code))));
+        eprintln!(
+            "{}",
+            report::console::summary_line(&run, Some((&threshold, code)))
+        );
     }
     code
 }
@@ -191,12 +215,17 @@ fn describe_threshold(f: FailOn) -> String {
 
 /// The exit code of a finished scan.
 pub fn exit_code(run: &ScanRun, fail_on: FailOn, allow_errors: bool) -> u8 {
-    let failing = run.findings.iter().any(|f| {
-        f.state == State::Fail && matches!(fail_on, FailOn::At(t) if f.severity >= t)
-    });
+    let failing = run
+        .findings
+        .iter()
+        .any(|f| f.state == State::Fail && matches!(fail_on, FailOn::At(t) if f.severity >= t));
     let errors = !allow_errors
         && (run.findings.iter().any(|f| f.state == State::Error) || !run.scan_errors.is_empty());
-    if failing || errors { EXIT_FINDINGS } else { EXIT_OK }
+    if failing || errors {
+        EXIT_FINDINGS
+    } else {
+        EXIT_OK
+    }
 }
 
 #[cfg(test)]
@@ -209,8 +238,14 @@ mod tests {
         assert_eq!(parse_size("10k"), Ok(10240));
         assert_eq!(parse_size("123"), Ok(123));
         assert!(parse_size("12X").is_err());
-        assert_eq!(engine::rfc3339(parse_at("2030-01-02").unwrap()), "2030-01-02T00:00:00Z");
-        assert_eq!(engine::rfc3339(parse_at("2030-01-02T03:04:05+01:00").unwrap()), "2030-01-02T02:04:05Z");
+        assert_eq!(
+            engine::rfc3339(parse_at("2030-01-02").unwrap()),
+            "2030-01-02T00:00:00Z"
+        );
+        assert_eq!(
+            engine::rfc3339(parse_at("2030-01-02T03:04:05+01:00").unwrap()),
+            "2030-01-02T02:04:05Z"
+        );
         assert!(parse_at("yesterday").is_err());
     }
 }

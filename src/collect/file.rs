@@ -32,16 +32,31 @@ pub fn facts(path: &Path, display: &str, bytes: &[u8]) -> Node {
     let mut m = Map::new();
     let at = Pos::default();
     m.insert("path", Node::str(at, display));
-    let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
     m.insert("name", Node::str(at, name));
-    let ext = path.extension().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+    let ext = path
+        .extension()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
     m.insert("extension", Node::str(at, ext));
-    m.insert("size", Node::new(at, Value::Int(i64::try_from(bytes.len()).unwrap_or(i64::MAX))));
+    m.insert(
+        "size",
+        Node::new(
+            at,
+            Value::Int(i64::try_from(bytes.len()).unwrap_or(i64::MAX)),
+        ),
+    );
     m.insert("binary", Node::new(at, Value::Bool(is_binary(bytes))));
     #[cfg(unix)]
     if let Ok(meta) = std::fs::metadata(path) {
         use std::os::unix::fs::MetadataExt;
-        m.insert("mode", Node::str(at, format!("{:04o}", meta.mode() & 0o7777)));
+        m.insert(
+            "mode",
+            Node::str(at, format!("{:04o}", meta.mode() & 0o7777)),
+        );
         m.insert("uid", Node::new(at, Value::Int(i64::from(meta.uid()))));
         m.insert("gid", Node::new(at, Value::Int(i64::from(meta.gid()))));
     }

@@ -132,7 +132,10 @@ pub fn walk(roots: &[PathBuf], opts: &WalkOptions) -> Result<(Vec<Entry>, WalkSt
                         continue;
                     }
                     let (display, relative) = names(root, e.path(), root_is_dir);
-                    if !include.is_empty() && !include.is_match(&display) && !include.is_match(&relative) {
+                    if !include.is_empty()
+                        && !include.is_match(&display)
+                        && !include.is_match(&relative)
+                    {
                         stats.excluded += 1;
                         continue;
                     }
@@ -216,7 +219,10 @@ mod tests {
             ..WalkOptions::default()
         };
         let (entries, stats) = walk(&[d.to_path_buf()], &opts).unwrap();
-        let rel: Vec<(&str, &EntryKind)> = entries.iter().map(|e| (e.relative.as_str(), &e.kind)).collect();
+        let rel: Vec<(&str, &EntryKind)> = entries
+            .iter()
+            .map(|e| (e.relative.as_str(), &e.kind))
+            .collect();
         assert_eq!(
             rel,
             vec![

@@ -62,7 +62,8 @@ pub fn judge(plan: &Plan<'_>, entry: &Entry, applicable: &[usize], max_size: u64
         Ok(b) => b,
         Err(e) => {
             for (_, c) in controls() {
-                out.findings.push(error(c, entry, None, format!("cannot read file: {e}")));
+                out.findings
+                    .push(error(c, entry, None, format!("cannot read file: {e}")));
             }
             return out;
         }
@@ -228,10 +229,21 @@ fn parse_error(c: &Control, entry: &Entry, format: Format, e: &ParseError) -> Fi
         column: (e.col > 0).then_some(e.col),
         end_column: None,
     });
-    error(c, entry, location, format!("cannot parse as {format}: {}", e.message))
+    error(
+        c,
+        entry,
+        location,
+        format!("cannot parse as {format}: {}", e.message),
+    )
 }
 
-fn verdict(c: &Control, entry: &Entry, doc: &Document, object: Option<String>, v: Verdict) -> Finding {
+fn verdict(
+    c: &Control,
+    entry: &Entry,
+    doc: &Document,
+    object: Option<String>,
+    v: Verdict,
+) -> Finding {
     let show = |s: &str| if c.secret { redact(s) } else { s.to_string() };
     let source = |file: u16| -> Option<String> {
         (file > 0)
@@ -278,10 +290,22 @@ fn verdict(c: &Control, entry: &Entry, doc: &Document, object: Option<String>, v
             _ => "nothing satisfies the check".to_string(),
         };
         let more = evidence.len().saturating_sub(1);
-        let more = if more > 0 { format!(" (and {more} more)") } else { String::new() };
+        let more = if more > 0 {
+            format!(" (and {more} more)")
+        } else {
+            String::new()
+        };
         (State::Fail, format!("Not satisfied: {at}{more}."))
     };
-    finding(c, state, target(c, entry, object), location, clip(&observed), message, evidence)
+    finding(
+        c,
+        state,
+        target(c, entry, object),
+        location,
+        clip(&observed),
+        message,
+        evidence,
+    )
 }
 
 /// Positions of newlines, built only for files with matches.
@@ -301,7 +325,11 @@ impl<'a> LineIndex<'a> {
     /// 1-based line and character column of a byte offset.
     fn position(&self, offset: usize) -> (u32, u32) {
         let line = self.newlines.partition_point(|&nl| nl < offset);
-        let start = if line == 0 { 0 } else { self.newlines[line - 1] + 1 };
+        let start = if line == 0 {
+            0
+        } else {
+            self.newlines[line - 1] + 1
+        };
         (
             u32::try_from(line + 1).unwrap_or(u32::MAX),
             u32::try_from(char_count(&self.bytes[start..offset]) + 1).unwrap_or(u32::MAX),
@@ -339,7 +367,13 @@ fn matches_of(check: &PatternCheck, bytes: &[u8]) -> Vec<Hit> {
     hits
 }
 
-fn run_patterns(plan: &Plan<'_>, entry: &Entry, bytes: &[u8], wanted: &[usize], out: &mut FileResult) {
+fn run_patterns(
+    plan: &Plan<'_>,
+    entry: &Entry,
+    bytes: &[u8],
+    wanted: &[usize],
+    out: &mut FileResult,
+) {
     let set_hits = plan.patterns.matches(bytes);
     let mut lines: Option<LineIndex> = None;
     for (set_idx, &ci) in plan.pattern_owner.iter().enumerate() {
@@ -347,7 +381,9 @@ fn run_patterns(plan: &Plan<'_>, entry: &Entry, bytes: &[u8], wanted: &[usize], 
             continue;
         }
         let c = plan.controls[ci];
-        let Check::Pattern(check) = &c.check else { continue };
+        let Check::Pattern(check) = &c.check else {
+            continue;
+        };
         let hits = if set_hits.matched(set_idx) {
             matches_of(check, bytes)
         } else {
@@ -379,8 +415,13 @@ fn run_patterns(plan: &Plan<'_>, entry: &Entry, bytes: &[u8], wanted: &[usize], 
                     .copied()
                     .unwrap_or(bytes.len())
                     .min(h.end);
-                let end_column = column + u32::try_from(char_count(&bytes[h.start..line_end])).unwrap_or(0);
-                let shown = if c.secret { redact(&h.value) } else { clip(&h.value) };
+                let end_column =
+                    column + u32::try_from(char_count(&bytes[h.start..line_end])).unwrap_or(0);
+                let shown = if c.secret {
+                    redact(&h.value)
+                } else {
+                    clip(&h.value)
+                };
                 (
                     Location {
                         path: None,
@@ -395,14 +436,34 @@ fn run_patterns(plan: &Plan<'_>, entry: &Entry, bytes: &[u8], wanted: &[usize], 
         match check.expect {
             Expect::Absent => {
                 for (loc, shown) in located {
-                    let message = format!("Not satisfied: pattern matched at line {}, column {}.", loc.line, loc.column.unwrap_or(0));
-                    out.findings.push(finding(c, State::Fail, target(c, entry, None), Some(loc), shown, message, Vec::new()));
+                    let message = format!(
+                        "Not satisfied: pattern matched at line {}, column {}.",
+                        loc.line,
+                        loc.column.unwrap_or(0)
+                    );
+                    out.findings.push(finding(
+                        c,
+                        State::Fail,
+                        target(c, entry, None),
+                        Some(loc),
+                        shown,
+                        message,
+                        Vec::new(),
+                    ));
                 }
             }
             Expect::Present => {
                 let (loc, shown) = located.into_iter().next().expect("hits is not empty");
                 let message = format!("Satisfied: {} (line {}).", c.title, loc.line);
-                out.findings.push(finding(c, State::Pass, target(c, entry, None), Some(loc), shown, message, Vec::new()));
+                out.findings.push(finding(
+                    c,
+                    State::Pass,
+                    target(c, entry, None),
+                    Some(loc),
+                    shown,
+                    message,
+                    Vec::new(),
+                ));
             }
         }
     }

@@ -89,7 +89,9 @@ pub fn scan(policies: &PolicySet, opts: &ScanOptions) -> Result<ScanRun, EngineE
     if let Some(n) = opts.threads {
         builder = builder.num_threads(n);
     }
-    let pool = builder.build().map_err(|e| EngineError::Threads(e.to_string()))?;
+    let pool = builder
+        .build()
+        .map_err(|e| EngineError::Threads(e.to_string()))?;
     let (findings, inventory) = pool.install(|| run(policies, opts))?;
     let controls = control_infos(policies);
     let summary = ScanRun::summarize(&findings, &controls);
@@ -165,7 +167,11 @@ fn run(policies: &PolicySet, opts: &ScanOptions) -> Result<(Vec<Finding>, Invent
         .collect();
 
     let mut inventory = Inventory {
-        paths: opts.paths.iter().map(|p| p.to_string_lossy().into_owned()).collect(),
+        paths: opts
+            .paths
+            .iter()
+            .map(|p| p.to_string_lossy().into_owned())
+            .collect(),
         files_seen: stats.files,
         symlinks_skipped: stats.symlinks_skipped,
         ..Inventory::default()
@@ -178,7 +184,10 @@ fn run(policies: &PolicySet, opts: &ScanOptions) -> Result<(Vec<Finding>, Invent
         inventory.binary_files_skipped += u64::from(r.binary_skipped);
         inventory.files_too_large += u64::from(r.too_large);
         for (f, n) in r.documents {
-            *inventory.documents.entry(f.as_str().to_string()).or_default() += n;
+            *inventory
+                .documents
+                .entry(f.as_str().to_string())
+                .or_default() += n;
         }
         for c in r.clean {
             clean[c] += 1;
@@ -193,12 +202,18 @@ fn run(policies: &PolicySet, opts: &ScanOptions) -> Result<(Vec<Finding>, Invent
         .map(|(i, c)| (c.id.as_str(), i))
         .collect();
     findings.sort_by(|a, b| {
-        (order.get(a.control.as_str()), &a.target, &a.location, &a.observed).cmp(&(
-            order.get(b.control.as_str()),
-            &b.target,
-            &b.location,
-            &b.observed,
-        ))
+        (
+            order.get(a.control.as_str()),
+            &a.target,
+            &a.location,
+            &a.observed,
+        )
+            .cmp(&(
+                order.get(b.control.as_str()),
+                &b.target,
+                &b.location,
+                &b.observed,
+            ))
     });
     assign_fingerprints(&mut findings);
     Ok((findings, inventory))

@@ -44,8 +44,7 @@ pub fn loose_eq(a: &Value, b: &Value, ignore_case: bool) -> bool {
     match (a, b) {
         (Value::List(x), Value::List(y)) => {
             x.len() == y.len()
-                && x
-                    .iter()
+                && x.iter()
                     .zip(y)
                     .all(|(p, q)| loose_eq(&p.value, &q.value, ignore_case))
         }
@@ -61,7 +60,10 @@ pub fn loose_eq(a: &Value, b: &Value, ignore_case: bool) -> bool {
             if let (Some(x), Some(y)) = (as_number(a), as_number(b)) {
                 return x == y;
             }
-            let (x, y) = (a.scalar_text().unwrap_or_default(), b.scalar_text().unwrap_or_default());
+            let (x, y) = (
+                a.scalar_text().unwrap_or_default(),
+                b.scalar_text().unwrap_or_default(),
+            );
             if ignore_case {
                 x.eq_ignore_ascii_case(&y)
             } else {
@@ -103,7 +105,9 @@ pub fn as_number(v: &Value) -> Option<f64> {
         Value::Float(f) => Some(*f),
         Value::Str(s) => {
             let t = s.trim();
-            if t.is_empty() || t.eq_ignore_ascii_case("nan") || t.to_ascii_lowercase().contains("inf")
+            if t.is_empty()
+                || t.eq_ignore_ascii_case("nan")
+                || t.to_ascii_lowercase().contains("inf")
             {
                 return None;
             }
@@ -218,7 +222,10 @@ mod tests {
         assert!(!loose_eq(&s("No"), &s("no"), false));
         assert!(loose_eq(&s("No"), &s("no"), true));
         assert!(loose_eq(&Value::Bool(false), &s("false"), false));
-        assert_eq!(compare(&s("6"), &Value::Int(4), None), Some(Ordering::Greater));
+        assert_eq!(
+            compare(&s("6"), &Value::Int(4), None),
+            Some(Ordering::Greater)
+        );
     }
 
     #[test]
@@ -227,7 +234,10 @@ mod tests {
         assert_eq!(version_cmp("v2.0", "2.0.0"), Some(Ordering::Less));
         assert_eq!(version_cmp("9.2p1", "9.2p2"), Some(Ordering::Less));
         assert_eq!(version_cmp("abc", "1.0"), None);
-        assert_eq!(compare(&s("1.2.10"), &s("1.2.9"), None), Some(Ordering::Greater));
+        assert_eq!(
+            compare(&s("1.2.10"), &s("1.2.9"), None),
+            Some(Ordering::Greater)
+        );
     }
 
     #[test]

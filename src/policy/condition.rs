@@ -116,8 +116,8 @@ const LEAF_FIELDS: [&str; 6] = ["key", "default", "quantifier", "split", "ignore
 
 /// Operator names, as written in policies.
 pub const OPERATORS: [&str; 12] = [
-    "equals", "in", "not_in", "matches", "lt", "lte", "gt", "gte", "contains", "excludes", "exists",
-    "absent",
+    "equals", "in", "not_in", "matches", "lt", "lte", "gt", "gte", "contains", "excludes",
+    "exists", "absent",
 ];
 
 const COMBINATORS: [&str; 4] = ["all", "any", "not", "each"];
@@ -161,7 +161,10 @@ impl Condition {
                     let Some(items) = child.as_list() else {
                         diags.error(
                             child.pos,
-                            format!("`{name}` takes a list of conditions, found {}", describe(child)),
+                            format!(
+                                "`{name}` takes a list of conditions, found {}",
+                                describe(child)
+                            ),
                         );
                         return None;
                     };
@@ -194,7 +197,10 @@ fn parse_quantifier(node: Option<&Node>, diags: &mut Diagnostics) -> Option<Quan
             _ => {
                 diags.error(
                     q.pos,
-                    format!("`quantifier` must be `every` or `some`, found {}", describe(q)),
+                    format!(
+                        "`quantifier` must be `every` or `some`, found {}",
+                        describe(q)
+                    ),
                 );
                 None
             }
@@ -234,7 +240,10 @@ impl Each {
         };
         let check = match map.get("check") {
             None => {
-                diags.error(node.pos, "`each` needs a `check:` condition to apply to every element");
+                diags.error(
+                    node.pos,
+                    "`each` needs a `check:` condition to apply to every element",
+                );
                 None
             }
             Some(c) => Condition::parse(c, diags),
@@ -261,7 +270,10 @@ impl FieldTest {
             if OPERATORS.contains(&k) {
                 ops.push((k, key_pos));
             } else if !LEAF_FIELDS.contains(&k) {
-                let known = OPERATORS.iter().chain(LEAF_FIELDS.iter()).chain(COMBINATORS.iter());
+                let known = OPERATORS
+                    .iter()
+                    .chain(LEAF_FIELDS.iter())
+                    .chain(COMBINATORS.iter());
                 diags.error(
                     key_pos,
                     format!(
@@ -291,6 +303,8 @@ impl FieldTest {
             },
         };
         let op = match ops.as_slice() {
+            // An unknown key was most likely meant as the operator: that error says it all.
+            [] if !ok => None,
             [] => {
                 diags.error(
                     node.pos,
@@ -329,7 +343,10 @@ impl FieldTest {
                 ..
             }) => *b,
             Some(n) => {
-                diags.error(n.pos, format!("`ignore_case` must be true or false, found {}", describe(n)));
+                diags.error(
+                    n.pos,
+                    format!("`ignore_case` must be true or false, found {}", describe(n)),
+                );
                 ok = false;
                 false
             }
@@ -382,7 +399,10 @@ fn parse_operator(name: &str, value: &Node, diags: &mut Diagnostics) -> Option<O
             Value::List(_) | Value::Map(_) => {
                 diags.error(
                     value.pos,
-                    format!("`{name}` takes a single value, found {}; use `in` for several", describe(value)),
+                    format!(
+                        "`{name}` takes a single value, found {}; use `in` for several",
+                        describe(value)
+                    ),
                 );
                 None
             }
@@ -395,7 +415,10 @@ fn parse_operator(name: &str, value: &Node, diags: &mut Diagnostics) -> Option<O
             _ => {
                 diags.error(
                     value.pos,
-                    format!("`{name}` takes a non-empty list of values, found {}", describe(value)),
+                    format!(
+                        "`{name}` takes a non-empty list of values, found {}",
+                        describe(value)
+                    ),
                 );
                 None
             }
@@ -439,19 +462,24 @@ pub fn compile_regex(value: &Node, diags: &mut Diagnostics) -> Option<Regex> {
     {
         Ok(r) => Some(r),
         Err(e) => {
-            diags.error(value.pos, format!("invalid regular expression: {}", one_line(&e.to_string())));
+            diags.error(
+                value.pos,
+                format!("invalid regular expression: {}", one_line(&e.to_string())),
+            );
             None
         }
     }
 }
 
-/// Collapses the regex crate's multi-line error rendering into one line.
+/// The regex crate renders syntax errors over several lines (the pattern, a caret line, then
+/// `error: <what>`); policy diagnostics point at the pattern themselves, so only the last part is kept.
 pub fn one_line(s: &str) -> String {
-    s.lines()
+    let last = s
+        .lines()
         .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ")
+        .rfind(|l| !l.is_empty())
+        .unwrap_or(s);
+    last.strip_prefix("error: ").unwrap_or(last).to_string()
 }
 
 impl fmt::Display for Condition {
@@ -542,7 +570,13 @@ mod tests {
         let doc = &parse_documents(src).unwrap()[0];
         let mut d = Diagnostics::new("t.yaml", src);
         let c = Condition::parse(doc, &mut d);
-        (c, d.items.iter().map(|i| format!("{}:{} {}", i.pos.line, i.pos.col, i.message)).collect())
+        (
+            c,
+            d.items
+                .iter()
+                .map(|i| format!("{}:{} {}", i.pos.line, i.pos.col, i.message))
+                .collect(),
+        )
     }
 
     #[test]
@@ -561,15 +595,24 @@ mod tests {
     fn reports_unknown_operators_with_position() {
         let (c, errs) = parse("key: a\nequal: 1\n");
         assert!(c.is_none());
-        assert_eq!(errs[0], "2:1 unknown operator `equal`; did you mean `equals`?; operators are: equals, in, not_in, matches, lt, lte, gt, gte, contains, excludes, exists, absent");
+        assert_eq!(
+            errs[0],
+            "2:1 unknown operator `equal`; did you mean `equals`?; operators are: equals, in, not_in, matches, lt, lte, gt, gte, contains, excludes, exists, absent"
+        );
     }
 
     #[test]
     fn reports_invalid_regex_and_second_operator() {
         let (_, errs) = parse("key: a\nmatches: '(unclosed'\n");
-        assert!(errs[0].starts_with("2:10 invalid regular expression"), "{errs:?}");
+        assert!(
+            errs[0].starts_with("2:10 invalid regular expression"),
+            "{errs:?}"
+        );
         let (_, errs) = parse("key: a\nequals: 1\nin: [2]\n");
-        assert!(errs[0].starts_with("3:1 a condition takes exactly one operator"), "{errs:?}");
+        assert!(
+            errs[0].starts_with("3:1 a condition takes exactly one operator"),
+            "{errs:?}"
+        );
     }
 
     #[test]

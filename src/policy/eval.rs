@@ -73,8 +73,14 @@ fn evaluate_each(each: &Each, doc: &Node) -> Verdict {
     let mut passing = Vec::new();
     let mut failing = Vec::new();
     for candidate in each.path.resolve(doc) {
-        let Some(element) = candidate.node else { continue };
-        if each.filter.as_ref().is_some_and(|w| !evaluate(w, element).passed) {
+        let Some(element) = candidate.node else {
+            continue;
+        };
+        if each
+            .filter
+            .as_ref()
+            .is_some_and(|w| !evaluate(w, element).passed)
+        {
             continue;
         }
         let v = evaluate(&each.check, element);
@@ -94,7 +100,12 @@ fn evaluate_each(each: &Each, doc: &Node) -> Verdict {
             // the element.
             evidence.push(Evidence {
                 path: candidate.path.clone(),
-                observed: if v.passed { "(satisfies the check)" } else { "(does not satisfy the check)" }.into(),
+                observed: if v.passed {
+                    "(satisfies the check)"
+                } else {
+                    "(does not satisfy the check)"
+                }
+                .into(),
                 pos: element.pos,
             });
         }
@@ -163,9 +174,20 @@ fn expand(test: &FieldTest, candidates: Vec<Candidate<'_>>) -> Vec<Expanded> {
             (None, _) => (None, false),
         };
         match (&test.split, node) {
-            (Some(sep), Some(Node { value: Value::Str(s), pos })) => {
+            (
+                Some(sep),
+                Some(Node {
+                    value: Value::Str(s),
+                    pos,
+                }),
+            ) => {
                 let pos = if pos.line > 0 { pos } else { c.pos };
-                for (i, part) in s.split(sep.as_str()).map(str::trim).filter(|p| !p.is_empty()).enumerate() {
+                for (i, part) in s
+                    .split(sep.as_str())
+                    .map(str::trim)
+                    .filter(|p| !p.is_empty())
+                    .enumerate()
+                {
                     out.push(Expanded {
                         path: format!("{}[{i}]", c.path),
                         node: Some(Node::str(pos, part)),
@@ -293,9 +315,15 @@ mod tests {
 
     #[test]
     fn defaults_stand_in_for_absent_keys() {
-        let v = check("{key: PermitRootLogin, default: prohibit-password, in: ['no']}", "Port: 22\n");
+        let v = check(
+            "{key: PermitRootLogin, default: prohibit-password, in: ['no']}",
+            "Port: 22\n",
+        );
         assert!(!v.passed);
-        assert_eq!(v.evidence[0].observed, "(absent; default: prohibit-password)");
+        assert_eq!(
+            v.evidence[0].observed,
+            "(absent; default: prohibit-password)"
+        );
         let v = check("{key: x, in: ['no']}", "Port: 22\n");
         assert!(!v.passed, "absent without default fails closed");
         assert_eq!(v.evidence[0].observed, "(absent)");
@@ -330,7 +358,10 @@ mod tests {
     fn comparisons_and_composition() {
         assert!(check("{key: n, lte: 4}", "n: '4'\n").passed);
         assert!(!check("{key: n, lt: 4}", "n: '4'\n").passed);
-        assert!(!check("{key: n, lt: 4}", "n: many\n").passed, "incomparable fails");
+        assert!(
+            !check("{key: n, lt: 4}", "n: many\n").passed,
+            "incomparable fails"
+        );
         assert!(check("{key: v, gte: '1.10'}", "v: 1.10.1\n").passed);
         assert!(check("{key: t, as: duration, lte: 60}", "t: 1m\n").passed);
         assert!(check("any: [{key: a, equals: 1}, {key: b, equals: 2}]", "b: 2\n").passed);

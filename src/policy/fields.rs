@@ -88,7 +88,8 @@ impl<'n> Fields<'n> {
 
     /// A required string field.
     pub fn req_str(&self, key: &str, diags: &mut Diagnostics) -> Option<String> {
-        self.require(key, diags).and_then(|n| string_of(n, key, diags))
+        self.require(key, diags)
+            .and_then(|n| string_of(n, key, diags))
     }
 
     /// An optional list of strings; a single string is accepted as a list of one.
@@ -148,4 +149,3 @@ pub fn describe(node: &Node) -> String {
         v => format!("the {} `{v}`", node.type_name()),
     }
 }
-

@@ -66,7 +66,10 @@ fn parse(source: &str, text: &str, diags: &mut Diagnostics) -> Option<Policy> {
             return None;
         }
         [_, second, ..] => {
-            diags.error(second.pos, "a policy file holds one YAML document; split packs into files");
+            diags.error(
+                second.pos,
+                "a policy file holds one YAML document; split packs into files",
+            );
             return None;
         }
     };
@@ -80,7 +83,10 @@ fn parse(source: &str, text: &str, diags: &mut Diagnostics) -> Option<Policy> {
     }
     let title = f.req_str("title", diags);
     let version = f.req_str("version", diags);
-    let description = f.opt_str("description", diags).unwrap_or_default();
+    let description = f
+        .opt_str("description", diags)
+        .map(|d| d.trim().to_string())
+        .unwrap_or_default();
     let mut controls = Vec::new();
     match f.require("controls", diags) {
         Some(Node {
@@ -89,25 +95,38 @@ fn parse(source: &str, text: &str, diags: &mut Diagnostics) -> Option<Policy> {
         }) => {
             let mut seen: HashMap<String, crate::doc::Pos> = HashMap::new();
             for item in items {
-                if let Some(c) = parse_control(item, id.as_deref().unwrap_or(""), diags) {
-                    if let Some(first) = seen.get(&c.id) {
+                // Duplicates are found from the raw id, so that they are reported even when one of
+                // the two controls has other errors.
+                if let Some(cid) = item.get("id").and_then(Node::as_str) {
+                    if let Some(first) = seen.get(cid) {
                         diags.error(
-                            c.pos,
-                            format!("duplicate control id `{}` (first defined at line {})", c.id, first.line),
+                            item.pos,
+                            format!(
+                                "duplicate control id `{cid}` (first defined at line {})",
+                                first.line
+                            ),
                         );
                         continue;
                     }
-                    seen.insert(c.id.clone(), c.pos);
+                    seen.insert(cid.to_string(), item.pos);
+                }
+                if let Some(c) = parse_control(item, id.as_deref().unwrap_or(""), diags) {
                     controls.push(c);
                 }
             }
             if items.is_empty() {
-                diags.error(f.pos(), "`controls` is empty: a policy needs at least one control");
+                diags.error(
+                    f.pos(),
+                    "`controls` is empty: a policy needs at least one control",
+                );
             }
         }
         Some(other) => diags.error(
             other.pos,
-            format!("`controls` must be a list of controls, found {}", describe(other)),
+            format!(
+                "`controls` must be a list of controls, found {}",
+                describe(other)
+            ),
         ),
         None => {}
     }
@@ -177,11 +196,18 @@ fn parse_control(node: &Node, policy: &str, diags: &mut Diagnostics) -> Option<C
             ),
         );
     }
-    let rationale = f.req_str("rationale", diags);
-    let remediation = f.req_str("remediation", diags);
+    // Folded YAML scalars (`>`) end with a newline; free text is stored trimmed.
+    let rationale = f.req_str("rationale", diags).map(|s| s.trim().to_string());
+    let remediation = f
+        .req_str("remediation", diags)
+        .map(|s| s.trim().to_string());
     let secret = f.opt_bool("secret", diags).unwrap_or(false);
-    let target = f.require("target", diags).and_then(|t| parse_target(t, diags));
-    let check = f.require("check", diags).and_then(|c| parse_check(c, target.as_ref(), diags));
+    let target = f
+        .require("target", diags)
+        .and_then(|t| parse_target(t, diags));
+    let check = f
+        .require("check", diags)
+        .and_then(|c| parse_check(c, target.as_ref(), diags));
     Some(Control {
         id: id?,
         policy: policy.to_string(),
@@ -198,20 +224,29 @@ fn parse_control(node: &Node, policy: &str, diags: &mut Diagnostics) -> Option<C
     })
 }
 
-fn parse_references(node: Option<&Node>, diags: &mut Diagnostics) -> Option<BTreeMap<String, Vec<String>>> {
+fn parse_references(
+    node: Option<&Node>,
+    diags: &mut Diagnostics,
+) -> Option<BTreeMap<String, Vec<String>>> {
     let mut refs = BTreeMap::new();
     let Some(node) = node else { return Some(refs) };
     let Some(map) = node.as_map() else {
         diags.error(
             node.pos,
-            format!("`references` maps a framework to requirement ids, found {}", describe(node)),
+            format!(
+                "`references` maps a framework to requirement ids, found {}",
+                describe(node)
+            ),
         );
         return None;
     };
     for (framework, ids) in map.iter() {
         let ids = string_list(ids, framework, diags);
         if ids.is_empty() {
-            diags.error(node.pos, format!("framework `{framework}` lists no requirement ids"));
+            diags.error(
+                node.pos,
+                format!("framework `{framework}` lists no requirement ids"),
+            );
         }
         refs.insert(framework.to_string(), ids);
     }
@@ -224,7 +259,9 @@ fn parse_target(node: &Node, diags: &mut Diagnostics) -> Option<TargetSpec> {
         return None;
     }
     let kind = f.require("kind", diags).and_then(|n| {
-        let k = TargetKind::ALL.into_iter().find(|k| Some(k.as_str()) == n.as_str());
+        let k = TargetKind::ALL
+            .into_iter()
+            .find(|k| Some(k.as_str()) == n.as_str());
         if k.is_none() {
             let names = TargetKind::ALL.map(TargetKind::as_str);
             diags.error(
@@ -242,7 +279,10 @@ fn parse_target(node: &Node, diags: &mut Diagnostics) -> Option<TargetSpec> {
     let paths = f.str_list("paths", diags);
     let exclude = f.str_list("exclude", diags);
     if f.node("paths").is_none() || paths.is_empty() {
-        diags.error(f.pos(), "target needs `paths`: globs of the files the control applies to");
+        diags.error(
+            f.pos(),
+            "target needs `paths`: globs of the files the control applies to",
+        );
     }
     for (key, globs) in [("paths", &paths), ("exclude", &exclude)] {
         for g in globs.iter() {
@@ -350,16 +390,29 @@ controls:
             .replace("format: sshd", "format: sshd_config");
         let e = errors(&bad);
         assert_eq!(e.len(), 3, "{e:?}");
-        assert!(e[0].starts_with("10:5: unknown field `sevrity` in control; did you mean `severity`?"), "{e:?}");
-        assert!(e[1].starts_with("7:15: unknown severity the string `hgih`; did you mean `high`?"), "{e:?}");
-        assert!(e[2].starts_with("12:63: unknown format the string `sshd_config`"), "{e:?}");
+        assert!(
+            e[0].starts_with("10:5: unknown field `sevrity` in control; did you mean `severity`?"),
+            "{e:?}"
+        );
+        assert!(
+            e[1].starts_with("7:15: unknown severity the string `hgih`; did you mean `high`?"),
+            "{e:?}"
+        );
+        assert!(
+            e[2].starts_with("12:63: unknown format the string `sshd_config`"),
+            "{e:?}"
+        );
     }
 
     #[test]
     fn rejects_duplicate_ids_and_mismatched_checks() {
         let dup = format!("{GOOD}{}", &GOOD[GOOD.find("  - id").unwrap()..]);
         let e = errors(&dup);
-        assert!(e.iter().any(|m| m.contains("duplicate control id `D-1` (first defined at line 5)")), "{e:?}");
+        assert!(
+            e.iter()
+                .any(|m| m.contains("duplicate control id `D-1` (first defined at line 5)")),
+            "{e:?}"
+        );
         let mismatch = GOOD.replace(
             "check: {key: PermitRootLogin, default: prohibit-password, in: [\"no\"]}",
             "check: {pattern: 'PermitRootLogin yes'}",

@@ -22,10 +22,19 @@ pub use model::{Check, Control, Policy, Severity, TargetKind, TargetSpec};
 
 /// The packs shipped inside the binary, applied when no `--policy` is given.
 pub const BUILTIN: &[(&str, &str)] = &[
-    ("ssh-hardening", include_str!("../../policies/ssh-hardening.yaml")),
+    (
+        "ssh-hardening",
+        include_str!("../../policies/ssh-hardening.yaml"),
+    ),
     ("secrets", include_str!("../../policies/secrets.yaml")),
-    ("kubernetes-pod-security", include_str!("../../policies/kubernetes-pod-security.yaml")),
-    ("linux-sysctl", include_str!("../../policies/linux-sysctl.yaml")),
+    (
+        "kubernetes-pod-security",
+        include_str!("../../policies/kubernetes-pod-security.yaml"),
+    ),
+    (
+        "linux-sysctl",
+        include_str!("../../policies/linux-sysctl.yaml"),
+    ),
     ("nginx-tls", include_str!("../../policies/nginx-tls.yaml")),
 ];
 
@@ -85,7 +94,9 @@ impl PolicySet {
     }
 
     /// Loads policies from (source name, text) pairs, checking ids across them.
-    pub fn from_texts(texts: impl IntoIterator<Item = (String, String)>) -> Result<PolicySet, PolicyError> {
+    pub fn from_texts(
+        texts: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<PolicySet, PolicyError> {
         let mut policies: Vec<Policy> = Vec::new();
         let mut diagnostics = Vec::new();
         let mut control_owner: HashMap<String, String> = HashMap::new();
@@ -94,23 +105,36 @@ impl PolicySet {
             let loaded = load::load_policy(&source, &text);
             failed |= loaded.policy.is_none();
             diagnostics.extend(loaded.diagnostics);
-            let Some(policy) = loaded.policy else { continue };
+            let Some(policy) = loaded.policy else {
+                continue;
+            };
             let mut d = diag::Diagnostics::new(&source, &text);
             if let Some(other) = policies.iter().find(|p| p.id == policy.id) {
                 d.error(
                     crate::doc::Pos::new(1, 1),
-                    format!("policy id `{}` is already used by {}", policy.id, other.source),
+                    format!(
+                        "policy id `{}` is already used by {}",
+                        policy.id, other.source
+                    ),
                 );
             }
             for c in &policy.controls {
                 if let Some(owner) = control_owner.get(&c.id) {
-                    d.error(c.pos, format!("duplicate control id `{}`: already defined in {owner}", c.id));
+                    d.error(
+                        c.pos,
+                        format!(
+                            "duplicate control id `{}`: already defined in {owner}",
+                            c.id
+                        ),
+                    );
                 }
             }
             failed |= d.has_errors();
             diagnostics.extend(d.items);
             for c in &policy.controls {
-                control_owner.entry(c.id.clone()).or_insert_with(|| source.clone());
+                control_owner
+                    .entry(c.id.clone())
+                    .or_insert_with(|| source.clone());
             }
             policies.push(policy);
         }

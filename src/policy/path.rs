@@ -113,7 +113,13 @@ impl FieldPath {
         let mut out = Vec::new();
         // The root's own position is not inherited: a key missing at the top of a document has no
         // better location than "the whole file".
-        walk(&self.segments, Some(root), Pos::default(), String::new(), &mut out);
+        walk(
+            &self.segments,
+            Some(root),
+            Pos::default(),
+            String::new(),
+            &mut out,
+        );
         out
     }
 }
@@ -186,7 +192,10 @@ impl fmt::Display for FieldPath {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for (i, s) in self.segments.iter().enumerate() {
             match s {
-                Segment::Key(k) if k.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '-') => {
+                Segment::Key(k)
+                    if k.chars()
+                        .all(|c| c.is_alphanumeric() || c == '_' || c == '-') =>
+                {
                     if i > 0 {
                         f.write_str(".")?;
                     }
@@ -226,12 +235,22 @@ mod tests {
 
     #[test]
     fn dotted_keys_are_found_whole() {
-        let doc = &parse_documents("net.ipv4.ip_forward: 1\nkernel: {yama.ptrace_scope: 2}\n").unwrap()[0];
-        let c = FieldPath::parse("net.ipv4.ip_forward").unwrap().resolve(doc);
-        assert_eq!((c[0].path.as_str(), c[0].node.map(|n| &n.value)), ("net.ipv4.ip_forward", Some(&Value::Int(1))));
-        let c = FieldPath::parse("kernel.yama.ptrace_scope").unwrap().resolve(doc);
+        let doc = &parse_documents("net.ipv4.ip_forward: 1\nkernel: {yama.ptrace_scope: 2}\n")
+            .unwrap()[0];
+        let c = FieldPath::parse("net.ipv4.ip_forward")
+            .unwrap()
+            .resolve(doc);
+        assert_eq!(
+            (c[0].path.as_str(), c[0].node.map(|n| &n.value)),
+            ("net.ipv4.ip_forward", Some(&Value::Int(1)))
+        );
+        let c = FieldPath::parse("kernel.yama.ptrace_scope")
+            .unwrap()
+            .resolve(doc);
         assert_eq!(c[0].node.map(|n| &n.value), Some(&Value::Int(2)));
-        let c = FieldPath::parse("net.ipv4.tcp_syncookies").unwrap().resolve(doc);
+        let c = FieldPath::parse("net.ipv4.tcp_syncookies")
+            .unwrap()
+            .resolve(doc);
         assert!(c[0].node.is_none());
     }
 

@@ -76,7 +76,10 @@ impl PatternCheck {
                 _ => {
                     diags.error(
                         n.pos,
-                        format!("`expect` must be `absent` or `present`, found {}", describe(n)),
+                        format!(
+                            "`expect` must be `absent` or `present`, found {}",
+                            describe(n)
+                        ),
                     );
                     None
                 }
@@ -87,9 +90,7 @@ impl PatternCheck {
             (Some(n), Some(re)) => {
                 let found = match &n.value {
                     Value::Int(i) => usize::try_from(*i).ok().filter(|i| *i < re.captures_len()),
-                    Value::Str(name) => re
-                        .capture_names()
-                        .position(|c| c == Some(name.as_str())),
+                    Value::Str(name) => re.capture_names().position(|c| c == Some(name.as_str())),
                     _ => None,
                 };
                 if found.is_none() {
@@ -152,7 +153,10 @@ impl PatternCheck {
 
     /// Whether a judged value is kept as a finding, after the entropy floor and the allow-list.
     pub fn keeps(&self, value: &[u8]) -> bool {
-        if self.min_entropy.is_some_and(|min| shannon_entropy(value) < min) {
+        if self
+            .min_entropy
+            .is_some_and(|min| shannon_entropy(value) < min)
+        {
             return false;
         }
         !self.allow.iter().any(|a| a.is_match(value))

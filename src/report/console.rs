@@ -53,9 +53,7 @@ pub fn write(run: &ScanRun, out: &mut dyn Write, style: Style) -> io::Result<()>
 /// Writes failures and errors (everything with `verbose`) grouped by severity.
 pub fn write_findings(run: &ScanRun, out: &mut dyn Write, style: Style) -> io::Result<()> {
     let p = Painter { on: style.color };
-    let shown = |f: &&Finding| {
-        style.verbose || matches!(f.state, State::Fail | State::Error)
-    };
+    let shown = |f: &&Finding| style.verbose || matches!(f.state, State::Fail | State::Error);
     for sev in Severity::ALL_DESCENDING {
         let group: Vec<&Finding> = run
             .findings
@@ -104,7 +102,11 @@ fn write_finding(out: &mut dyn Write, p: &Painter, run: &ScanRun, f: &Finding) -
         writeln!(out, "        observed: {}", f.observed)?;
     }
     if f.state == State::Fail {
-        writeln!(out, "        {}", p.paint(DIM, &format!("expected: {}", f.expected)))?;
+        writeln!(
+            out,
+            "        {}",
+            p.paint(DIM, &format!("expected: {}", f.expected))
+        )?;
     }
     Ok(())
 }
@@ -129,7 +131,11 @@ pub fn summary_line(run: &ScanRun, verdict: Option<(&str, u8)>) -> String {
         run.controls.len(),
         run.inventory.files_read,
         count(State::Fail),
-        if sev.is_empty() { String::new() } else { format!(" ({})", sev.join(", ")) },
+        if sev.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", sev.join(", "))
+        },
         count(State::Error),
         count(State::Pass),
         count(State::Waived),

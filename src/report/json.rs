@@ -7,7 +7,10 @@ use crate::results::ScanRun;
 
 /// Writes the result document.
 pub fn write(run: &ScanRun, out: &mut dyn Write) -> io::Result<()> {
-    serde_json::to_writer_pretty(&mut *out, run).map_err(io::Error::other)?;
+    serde_json::to_writer_pretty(&mut *out, run).map_err(|e| match e.io_error_kind() {
+        Some(kind) => io::Error::new(kind, e),
+        None => io::Error::other(e),
+    })?;
     out.write_all(b"\n")
 }
 

@@ -20,14 +20,28 @@ pub fn parse(text: &str) -> Result<Node, ParseError> {
         let indent = raw.len() - raw.trim_start().len();
         if let Some(rest) = t.strip_prefix('[') {
             let Some(name) = rest.strip_suffix(']') else {
-                return Err(ParseError::new(line, indent + t.len() + 1, "section header is missing its closing `]`"));
+                return Err(ParseError::new(
+                    line,
+                    indent + t.len() + 1,
+                    "section header is missing its closing `]`",
+                ));
             };
             let name = name.trim().to_string();
-            if !sections.iter().any(|(n, _, _)| n.eq_ignore_ascii_case(&name)) {
-                sections.push((name.clone(), Pos::new(line, indent + 1), Map::case_insensitive()));
+            if !sections
+                .iter()
+                .any(|(n, _, _)| n.eq_ignore_ascii_case(&name))
+            {
+                sections.push((
+                    name.clone(),
+                    Pos::new(line, indent + 1),
+                    Map::case_insensitive(),
+                ));
             }
             // A repeated section continues the earlier one.
-            let i = sections.iter().position(|(n, _, _)| n.eq_ignore_ascii_case(&name)).expect("just ensured");
+            let i = sections
+                .iter()
+                .position(|(n, _, _)| n.eq_ignore_ascii_case(&name))
+                .expect("just ensured");
             let entry = sections.remove(i);
             sections.push(entry);
             continue;
@@ -41,7 +55,10 @@ pub fn parse(text: &str) -> Result<Node, ParseError> {
         }
         let node = match value {
             Some(v) => {
-                let col = raw.rfind(v).filter(|_| !v.is_empty()).map_or(indent + t.len() + 1, |c| raw[..c].chars().count() + 1);
+                let col = raw
+                    .rfind(v)
+                    .filter(|_| !v.is_empty())
+                    .map_or(indent + t.len() + 1, |c| raw[..c].chars().count() + 1);
                 Node::str(Pos::new(line, col), unquote(v))
             }
             None => Node::new(Pos::new(line, indent + 1), Value::Bool(true)),
@@ -76,13 +93,22 @@ mod tests {
 
     #[test]
     fn sections_keys_and_flags() {
-        let d = parse("top = 1\n[mysqld]\nbind-address = 127.0.0.1\nskip-networking\n[Client]\nport: 3306\n").unwrap();
+        let d = parse(
+            "top = 1\n[mysqld]\nbind-address = 127.0.0.1\nskip-networking\n[Client]\nport: 3306\n",
+        )
+        .unwrap();
         assert_eq!(d.get("top").unwrap().as_str(), Some("1"));
         let m = d.get("mysqld").unwrap();
         let b = m.get("bind-address").unwrap();
-        assert_eq!((b.as_str(), b.pos.line, b.pos.col), (Some("127.0.0.1"), 3, 16));
+        assert_eq!(
+            (b.as_str(), b.pos.line, b.pos.col),
+            (Some("127.0.0.1"), 3, 16)
+        );
         assert_eq!(m.get("skip-networking").unwrap().value, Value::Bool(true));
-        assert_eq!(d.get("client").unwrap().get("PORT").unwrap().as_str(), Some("3306"));
+        assert_eq!(
+            d.get("client").unwrap().get("PORT").unwrap().as_str(),
+            Some("3306")
+        );
     }
 
     #[test]

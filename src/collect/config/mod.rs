@@ -99,15 +99,12 @@ impl Format {
         if name == "sysctl.conf" || (parent == "sysctl.d" && ext == "conf") {
             return Some(Format::Sysctl);
         }
-        if name == "login.defs"
-            || ext == "properties"
-            || name == ".env"
-            || ext == "env"
-        {
+        if name == "login.defs" || ext == "properties" || name == ".env" || ext == "env" {
             return Some(Format::Keyvalue);
         }
         if name == "nginx.conf"
-            || (in_dir("nginx") && (ext == "conf" || parent == "sites-enabled" || parent == "sites-available"))
+            || (in_dir("nginx")
+                && (ext == "conf" || parent == "sites-enabled" || parent == "sites-available"))
         {
             return Some(Format::Nginx);
         }

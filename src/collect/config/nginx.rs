@@ -21,8 +21,24 @@ use crate::doc::{Map, Node, Pos, Value};
 /// almost always a missing `;` (`server_tokens off` on the line before `server {`), so it is reported
 /// rather than read as a block. Third-party `*_by_lua_block`-style directives are accepted by suffix.
 const BLOCK_DIRECTIVES: [&str; 18] = [
-    "events", "http", "server", "location", "upstream", "map", "geo", "if", "types", "stream", "mail",
-    "limit_except", "split_clients", "match", "charset_map", "perl_set", "js_set", "zone",
+    "events",
+    "http",
+    "server",
+    "location",
+    "upstream",
+    "map",
+    "geo",
+    "if",
+    "types",
+    "stream",
+    "mail",
+    "limit_except",
+    "split_clients",
+    "match",
+    "charset_map",
+    "perl_set",
+    "js_set",
+    "zone",
 ];
 
 #[derive(Debug, Clone, PartialEq)]
@@ -100,7 +116,11 @@ fn tokenize(text: &str) -> Result<Vec<(Tok, Pos)>, ParseError> {
                     s.push(d);
                 }
                 if !closed {
-                    return Err(ParseError::new(here.line as usize, here.col as usize, "unterminated quoted string"));
+                    return Err(ParseError::new(
+                        here.line as usize,
+                        here.col as usize,
+                        "unterminated quoted string",
+                    ));
                 }
                 out.push((Tok::Word(s), word_pos));
             }
@@ -126,25 +146,41 @@ pub fn parse(text: &str) -> Result<Node, ParseError> {
     Ok(Node::new(Pos::line(1), Value::Map(root)))
 }
 
-fn parse_block(toks: &[(Tok, Pos)], i: &mut usize, opened_at: Option<Pos>) -> Result<Map, ParseError> {
+fn parse_block(
+    toks: &[(Tok, Pos)],
+    i: &mut usize,
+    opened_at: Option<Pos>,
+) -> Result<Map, ParseError> {
     let mut map = Map::new();
     loop {
         let Some((tok, pos)) = toks.get(*i) else {
             return match opened_at {
-                Some(p) => Err(ParseError::new(p.line as usize, p.col as usize, "block opened here is never closed with `}`")),
+                Some(p) => Err(ParseError::new(
+                    p.line as usize,
+                    p.col as usize,
+                    "block opened here is never closed with `}`",
+                )),
                 None => Ok(map),
             };
         };
         match tok {
             Tok::Close => {
                 if opened_at.is_none() {
-                    return Err(ParseError::new(pos.line as usize, pos.col as usize, "unexpected `}`"));
+                    return Err(ParseError::new(
+                        pos.line as usize,
+                        pos.col as usize,
+                        "unexpected `}`",
+                    ));
                 }
                 *i += 1;
                 return Ok(map);
             }
             Tok::Semi | Tok::Open => {
-                return Err(ParseError::new(pos.line as usize, pos.col as usize, "expected a directive name"));
+                return Err(ParseError::new(
+                    pos.line as usize,
+                    pos.col as usize,
+                    "expected a directive name",
+                ));
             }
             Tok::Word(name) => {
                 let name_pos = *pos;
@@ -163,7 +199,9 @@ fn parse_block(toks: &[(Tok, Pos)], i: &mut usize, opened_at: Option<Pos>) -> Re
                         }
                         Some((Tok::Open, open_pos)) => {
                             let open_pos = *open_pos;
-                            if !BLOCK_DIRECTIVES.contains(&name.as_str()) && !name.ends_with("_block") {
+                            if !BLOCK_DIRECTIVES.contains(&name.as_str())
+                                && !name.ends_with("_block")
+                            {
                                 let hint = match args.last() {
                                     Some(last) => format!("; is a `;` missing before `{last}`?"),
                                     None => String::new(),
@@ -200,7 +238,10 @@ fn parse_block(toks: &[(Tok, Pos)], i: &mut usize, opened_at: Option<Pos>) -> Re
 
 fn push(map: &mut Map, name: &str, node: Node) {
     match map.get_mut(name) {
-        Some(Node { value: Value::List(items), .. }) => items.push(node),
+        Some(Node {
+            value: Value::List(items),
+            ..
+        }) => items.push(node),
         _ => {
             let pos = node.pos;
             map.insert(name, Node::new(pos, Value::List(vec![node])));
@@ -212,7 +253,9 @@ fn push(map: &mut Map, name: &str, node: Node) {
 fn effective_servers(ctx: &Map, inherited: Option<&Map>) -> Vec<Node> {
     let mut out = Vec::new();
     for (name, occurrences) in ctx.iter() {
-        let Some(list) = occurrences.as_list() else { continue };
+        let Some(list) = occurrences.as_list() else {
+            continue;
+        };
         match name {
             "http" => {
                 for http in list {
@@ -239,7 +282,8 @@ fn effective(server: &Map, http: Option<&Map>, pos: Pos) -> Node {
         m.iter()
             .filter(|(k, v)| {
                 *k != "args"
-                    && v.as_list().is_some_and(|l| l.iter().all(|o| o.as_str().is_some()))
+                    && v.as_list()
+                        .is_some_and(|l| l.iter().all(|o| o.as_str().is_some()))
             })
             .map(|(k, v)| (k.to_string(), v.clone()))
             .collect()
@@ -258,7 +302,11 @@ fn effective(server: &Map, http: Option<&Map>, pos: Pos) -> Node {
     let strings = |k: &str| -> Vec<String> {
         eff.get(k)
             .and_then(Node::as_list)
-            .map(|l| l.iter().filter_map(|n| n.as_str().map(str::to_string)).collect())
+            .map(|l| {
+                l.iter()
+                    .filter_map(|n| n.as_str().map(str::to_string))
+                    .collect()
+            })
             .unwrap_or_default()
     };
     let tls = strings("listen")
@@ -313,22 +361,41 @@ http {
         let a = &servers[0];
         assert_eq!(a.get("tls").unwrap().value, Value::Bool(true));
         let protos = &a.get("ssl_protocols").unwrap().as_list().unwrap()[0];
-        assert_eq!((protos.as_str(), protos.pos.line), (Some("TLSv1.2 TLSv1.3"), 5));
+        assert_eq!(
+            (protos.as_str(), protos.pos.line),
+            (Some("TLSv1.2 TLSv1.3"), 5)
+        );
         let headers = a.get("add_header").unwrap().as_list().unwrap();
-        assert_eq!(headers.len(), 1, "a server's add_header replaces the inherited ones");
-        assert_eq!(headers[0].as_str(), Some("Strict-Transport-Security max-age=63072000 always"));
+        assert_eq!(
+            headers.len(),
+            1,
+            "a server's add_header replaces the inherited ones"
+        );
+        assert_eq!(
+            headers[0].as_str(),
+            Some("Strict-Transport-Security max-age=63072000 always")
+        );
         let b = &servers[1];
         assert_eq!(b.get("tls").unwrap().value, Value::Bool(false));
-        assert_eq!(b.get("ssl_protocols").unwrap().as_list().unwrap()[0].pos.line, 15);
+        assert_eq!(
+            b.get("ssl_protocols").unwrap().as_list().unwrap()[0]
+                .pos
+                .line,
+            15
+        );
     }
 
     #[test]
     fn syntax_errors() {
         let e = parse("http {\n  server_tokens off\n}\n").unwrap_err();
         assert_eq!((e.line, e.col), (2, 3));
-        let e = parse("http {\n  server_tokens off\n  server {\n    listen 443 ssl;\n  }\n}\n").unwrap_err();
+        let e = parse("http {\n  server_tokens off\n  server {\n    listen 443 ssl;\n  }\n}\n")
+            .unwrap_err();
         assert_eq!((e.line, e.col), (2, 3));
-        assert!(e.message.contains("is a `;` missing before `server`?"), "{e:?}");
+        assert!(
+            e.message.contains("is a `;` missing before `server`?"),
+            "{e:?}"
+        );
         let e = parse("http {\n  a b;\n").unwrap_err();
         assert_eq!(e.line, 1);
         let e = parse("}\n").unwrap_err();

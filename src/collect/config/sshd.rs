@@ -56,7 +56,10 @@ pub fn parse(path: &Path, text: &str) -> Result<Parsed, ParseError> {
     state.read(path, text, 0, 0)?;
     let mut root = state.global;
     if !state.includes.is_empty() {
-        root.insert("include", Node::new(Pos::line(0), Value::List(state.includes)));
+        root.insert(
+            "include",
+            Node::new(Pos::line(0), Value::List(state.includes)),
+        );
     }
     if !state.matches.is_empty() {
         let blocks = state
@@ -122,12 +125,21 @@ impl State {
                     }
                     for pattern in args.split_whitespace() {
                         for inc in expand_include(path, pattern) {
-                            let text = read_included(&inc)
-                                .map_err(|e| ParseError::new(line, col, format!("cannot read included file {}: {e}", inc.display())))?;
+                            let text = read_included(&inc).map_err(|e| {
+                                ParseError::new(
+                                    line,
+                                    col,
+                                    format!("cannot read included file {}: {e}", inc.display()),
+                                )
+                            })?;
                             self.included.push(inc.clone());
                             let idx = u16::try_from(self.included.len()).unwrap_or(u16::MAX);
                             self.read(&inc, &text, idx, depth + 1).map_err(|e| {
-                                ParseError::new(line, col, format!("in included file {}: {e}", inc.display()))
+                                ParseError::new(
+                                    line,
+                                    col,
+                                    format!("in included file {}: {e}", inc.display()),
+                                )
                             })?;
                         }
                     }
@@ -185,7 +197,10 @@ fn expand_include(from: &Path, pattern: &str) -> Vec<PathBuf> {
     } else {
         from.parent().unwrap_or(Path::new(".")).join(p)
     };
-    let name = full.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+    let name = full
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
     if !name.contains(['*', '?', '[']) {
         return vec![full];
     }
@@ -227,10 +242,19 @@ mod tests {
 
     #[test]
     fn first_value_wins_and_case_is_ignored() {
-        let d = doc("# c\npermitrootlogin no\nPermitRootLogin yes\nPort 22\nPort 2222\nCiphers=\"aes256-ctr\"\n");
+        let d = doc(
+            "# c\npermitrootlogin no\nPermitRootLogin yes\nPort 22\nPort 2222\nCiphers=\"aes256-ctr\"\n",
+        );
         let v = d.get("PermitRootLogin").unwrap();
         assert_eq!((v.as_str(), v.pos.line), (Some("no"), 2));
-        let ports: Vec<_> = d.get("port").unwrap().as_list().unwrap().iter().map(|n| n.as_str().unwrap().to_string()).collect();
+        let ports: Vec<_> = d
+            .get("port")
+            .unwrap()
+            .as_list()
+            .unwrap()
+            .iter()
+            .map(|n| n.as_str().unwrap().to_string())
+            .collect();
         assert_eq!(ports, ["22", "2222"]);
         assert_eq!(d.get("ciphers").unwrap().as_str(), Some("aes256-ctr"));
     }
@@ -241,7 +265,14 @@ mod tests {
         assert_eq!(d.get("x11forwarding").unwrap().as_str(), Some("no"));
         let m = &d.get("match").unwrap().as_list().unwrap()[0];
         assert_eq!(m.get("criteria").unwrap().as_str(), Some("User anoncvs"));
-        assert_eq!(m.get("settings").unwrap().get("X11Forwarding").unwrap().as_str(), Some("yes"));
+        assert_eq!(
+            m.get("settings")
+                .unwrap()
+                .get("X11Forwarding")
+                .unwrap()
+                .as_str(),
+            Some("yes")
+        );
     }
 
     #[test]
@@ -254,9 +285,17 @@ mod tests {
     fn includes_are_read_in_place_relative_to_the_file() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("sshd_config.d")).unwrap();
-        std::fs::write(dir.path().join("sshd_config.d/10-a.conf"), "PasswordAuthentication no\n").unwrap();
+        std::fs::write(
+            dir.path().join("sshd_config.d/10-a.conf"),
+            "PasswordAuthentication no\n",
+        )
+        .unwrap();
         let main = dir.path().join("sshd_config");
-        let p = parse(&main, "Include sshd_config.d/*.conf\nPasswordAuthentication yes\n").unwrap();
+        let p = parse(
+            &main,
+            "Include sshd_config.d/*.conf\nPasswordAuthentication yes\n",
+        )
+        .unwrap();
         let v = p.root.get("passwordauthentication").unwrap();
         assert_eq!((v.as_str(), v.pos.line, v.pos.file), (Some("no"), 1, 1));
         assert_eq!(p.included, vec![dir.path().join("sshd_config.d/10-a.conf")]);

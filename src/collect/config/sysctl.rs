@@ -56,7 +56,11 @@ pub fn parse(path: &Path, text: &str) -> Result<Vec<Document>, ParseError> {
     }
     let mut merged = Map::new();
     let mut included = Vec::new();
-    let sources: Vec<PathBuf> = if files.is_empty() { vec![path.to_path_buf()] } else { files };
+    let sources: Vec<PathBuf> = if files.is_empty() {
+        vec![path.to_path_buf()]
+    } else {
+        files
+    };
     for source in &sources {
         let (own_text, file_index) = if same_file(source, path) {
             (text.to_string(), 0u16)
@@ -108,19 +112,30 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
         std::fs::create_dir(d.join("sysctl.d")).unwrap();
-        std::fs::write(d.join("sysctl.d/10-a.conf"), "net.ipv4.ip_forward = 1\nkernel.dmesg_restrict = 1\n").unwrap();
+        std::fs::write(
+            d.join("sysctl.d/10-a.conf"),
+            "net.ipv4.ip_forward = 1\nkernel.dmesg_restrict = 1\n",
+        )
+        .unwrap();
         std::fs::write(d.join("sysctl.d/20-b.conf"), "kernel.dmesg_restrict = 0\n").unwrap();
         let main = "net.ipv4.ip_forward = 0\n";
         std::fs::write(d.join("sysctl.conf"), main).unwrap();
         let docs = parse(&d.join("sysctl.conf"), main).unwrap();
         let root = &docs[0].root;
         let fwd = root.get("net.ipv4.ip_forward").unwrap();
-        assert_eq!((fwd.as_str(), fwd.pos.file), (Some("0"), 0), "sysctl.conf is applied last");
+        assert_eq!(
+            (fwd.as_str(), fwd.pos.file),
+            (Some("0"), 0),
+            "sysctl.conf is applied last"
+        );
         let dm = root.get("kernel.dmesg_restrict").unwrap();
         assert_eq!((dm.as_str(), dm.pos.file), (Some("0"), 2));
         assert_eq!(docs[0].included[1], d.join("sysctl.d/20-b.conf"));
         let again = parse(&d.join("sysctl.d/10-a.conf"), "net.ipv4.ip_forward = 1\n").unwrap();
-        assert!(again.is_empty(), "the root is judged once, through sysctl.conf");
+        assert!(
+            again.is_empty(),
+            "the root is judged once, through sysctl.conf"
+        );
     }
 
     #[test]
@@ -131,7 +146,14 @@ mod tests {
         std::fs::write(d.join("sysctl.d/10-a.conf"), "fs.suid_dumpable = 0\n").unwrap();
         std::fs::write(d.join("sysctl.d/20-b.conf"), "fs.suid_dumpable = 2\n").unwrap();
         let docs = parse(&d.join("sysctl.d/10-a.conf"), "fs.suid_dumpable = 0\n").unwrap();
-        assert_eq!(docs[0].root.get("fs.suid_dumpable").unwrap().as_str(), Some("2"));
-        assert!(parse(&d.join("sysctl.d/20-b.conf"), "fs.suid_dumpable = 2\n").unwrap().is_empty());
+        assert_eq!(
+            docs[0].root.get("fs.suid_dumpable").unwrap().as_str(),
+            Some("2")
+        );
+        assert!(
+            parse(&d.join("sysctl.d/20-b.conf"), "fs.suid_dumpable = 2\n")
+                .unwrap()
+                .is_empty()
+        );
     }
 }

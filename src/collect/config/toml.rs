@@ -11,17 +11,28 @@ pub fn parse(text: &str) -> Result<Node, ParseError> {
         let pos = e
             .span()
             .map_or(Pos::default(), |s| Pos::at_offset(text, s.start));
-        ParseError::new(pos.line as usize, pos.col as usize, e.message().trim().to_string())
+        ParseError::new(
+            pos.line as usize,
+            pos.col as usize,
+            e.message().trim().to_string(),
+        )
     })?;
     let pos = Pos::at_offset(text, table.span().start);
-    Ok(Node::new(pos, Value::Map(convert_table(text, table.get_ref()))))
+    Ok(Node::new(
+        pos,
+        Value::Map(convert_table(text, table.get_ref())),
+    ))
 }
 
 fn convert_table(text: &str, table: &DeTable<'_>) -> Map {
     let mut map = Map::new();
     for (k, v) in table.iter() {
         let key_pos = Pos::at_offset(text, k.span().start);
-        map.insert_with_key_pos(k.get_ref().to_string(), key_pos, convert(text, v.get_ref(), v.span().start));
+        map.insert_with_key_pos(
+            k.get_ref().to_string(),
+            key_pos,
+            convert(text, v.get_ref(), v.span().start),
+        );
     }
     map
 }
@@ -58,10 +69,21 @@ mod tests {
 
     #[test]
     fn tables_arrays_and_positions() {
-        let d = parse("title = \"x\"\n[server]\nport = 8_080\ntls = true\nciphers = [\"a\", \"b\"]\n").unwrap();
+        let d =
+            parse("title = \"x\"\n[server]\nport = 8_080\ntls = true\nciphers = [\"a\", \"b\"]\n")
+                .unwrap();
         let port = d.get("server").unwrap().get("port").unwrap();
         assert_eq!((&port.value, port.pos.line), (&Value::Int(8080), 3));
-        assert_eq!(d.get("server").unwrap().get("ciphers").unwrap().as_list().unwrap().len(), 2);
+        assert_eq!(
+            d.get("server")
+                .unwrap()
+                .get("ciphers")
+                .unwrap()
+                .as_list()
+                .unwrap()
+                .len(),
+            2
+        );
     }
 
     #[test]

@@ -1,0 +1,235 @@
+//! Bad input: clear errors, nothing lost. A malformed policy stops the run with file:line:column;
+//! a malformed, oversize, unreadable or looping target becomes an `error` finding and the scan goes on.
+
+mod common;
+
+use std::fs;
+
+use common::{AT, assert_lines, lines, scan_json, vigil};
+
+const POLICY: &str = r#"policy: t
+title: Test
+version: "1"
+controls:
+  - id: T-1
+    title: No TODO markers
+    severity: high
+    references: {NIST-800-53r5: [CM-6]}
+    rationale: r
+    remediation: m
+    target: {kind: file, paths: ["**"]}
+    check: {pattern: 'TODO'}
+  - id: T-2
+    title: Port is 22
+    severity: medium
+    references: {NIST-800-53r5: [CM-6]}
+    rationale: r
+    remediation: m
+    target: {kind: config, paths: ["**/*.json"]}
+    check: {key: port, equals: 22}
+"#;
+
+fn write_policy(dir: &std::path::Path) -> String {
+    let p = dir.join("policy.yaml");
+    fs::write(&p, POLICY).unwrap();
+    p.to_string_lossy().into_owned()
+}
+
+#[test]
+fn malformed_policy_exits_2_naming_file_line_and_column() {
+    let out = vigil(&[
+        "scan",
+        "testdata/ssh",
+        "--policy",
+        "testdata/policies/invalid.yaml",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    for expected in [
+        "testdata/policies/invalid.yaml:8:5: error: unknown field `sevrity` in control; did you mean `severity`?",
+        "testdata/policies/invalid.yaml:7:15: error: unknown severity the string `urgent`",
+        "testdata/policies/invalid.yaml:14:7: error: unknown operator `equal`; did you mean `equals`?",
+        "testdata/policies/invalid.yaml:23:16: error: invalid regular expression: unclosed group",
+        "testdata/policies/invalid.yaml:24:5: error: duplicate control id `BAD-1` (first defined at line 5)",
+        "testdata/policies/invalid.yaml:40:7: error: a `pattern` check reads raw text and needs a target of kind `file`, not `config`",
+    ] {
+        assert!(err.contains(expected), "missing {expected:?} in:\n{err}");
+    }
+    assert!(out.stdout.is_empty(), "nothing is scanned");
+}
+
+#[test]
+fn policy_lint_reports_every_problem() {
+    let out = vigil(&["policy", "lint", "testdata/policies/invalid.yaml"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.ends_with("1 policy file(s) checked: 6 error(s), 1 warning(s)\n"),
+        "{err}"
+    );
+    let ok = vigil(&["policy", "lint", "policies"]);
+    assert_eq!(
+        ok.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+}
+
+#[test]
+fn malformed_configs_are_errors_and_the_scan_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = write_policy(dir.path());
+    let d = dir.path().join("t");
+    fs::create_dir(&d).unwrap();
+    fs::write(d.join("a.json"), "{\"port\": 22}\n").unwrap();
+    fs::write(d.join("b.json"), "{\n  \"port\": 22,\n}\n").unwrap();
+    fs::write(d.join("c.json"), "{\"port\": 2222}\n").unwrap();
+    let target = d.to_string_lossy().into_owned();
+    let (code, r) = scan_json(&[&target, "--policy", &policy]);
+    assert_eq!(code, 1, "an error finding fails the run");
+    let shown: Vec<String> = lines(&r)
+        .into_iter()
+        .map(|l| l.replace(&target, "T"))
+        .collect();
+    assert_lines(
+        &shown,
+        &[
+            "T-1 pass *",
+            "T-2 pass T/a.json:1",
+            "T-2 error T/b.json:3",
+            "T-2 fail T/c.json:1",
+        ],
+    );
+    let err = &r["findings"][2];
+    assert_eq!(err["location"]["column"], 1);
+    assert!(
+        err["message"].as_str().unwrap().contains("trailing comma"),
+        "{err}"
+    );
+    let (code, _) = scan_json(&[
+        &target,
+        "--policy",
+        &policy,
+        "--allow-errors",
+        "--fail-on",
+        "none",
+    ]);
+    assert_eq!(
+        code, 0,
+        "--allow-errors and --fail-on none accept the result"
+    );
+}
+
+#[test]
+fn oversize_binary_and_empty_inputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = write_policy(dir.path());
+    let d = dir.path().join("t");
+    fs::create_dir_all(d.join("empty")).unwrap();
+    fs::write(d.join("big.txt"), "TODO\n".repeat(1000)).unwrap();
+    fs::write(d.join("blob.bin"), b"\x00\x01TODO\x02").unwrap();
+    fs::write(d.join("ok.txt"), "nothing to see\n").unwrap();
+    let target = d.to_string_lossy().into_owned();
+    let (_, r) = scan_json(&[&target, "--policy", &policy, "--max-file-size", "1K"]);
+    let shown: Vec<String> = lines(&r)
+        .into_iter()
+        .map(|l| l.replace(&target, "T"))
+        .collect();
+    assert_lines(&shown, &["T-1 error T/big.txt", "T-2 not_applicable *"]);
+    let msg = r["findings"][0]["message"].as_str().unwrap();
+    assert_eq!(
+        msg,
+        "file is 5000 bytes, above the --max-file-size limit of 1024 bytes; it was not read"
+    );
+    assert_eq!(r["inventory"]["binary_files_skipped"], 1);
+    assert_eq!(r["inventory"]["files_too_large"], 1);
+
+    let empty = d.join("empty").to_string_lossy().into_owned();
+    let (code, r) = scan_json(&[&empty, "--policy", &policy]);
+    assert_eq!(code, 0);
+    assert_lines(
+        &lines(&r),
+        &["T-1 not_applicable *", "T-2 not_applicable *"],
+    );
+}
+
+#[test]
+fn symlinks_broken_and_looping() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = write_policy(dir.path());
+    let d = dir.path().join("t");
+    fs::create_dir_all(d.join("sub")).unwrap();
+    fs::write(d.join("sub/a.txt"), "TODO here\n").unwrap();
+    std::os::unix::fs::symlink(d.join("missing.txt"), d.join("broken.txt")).unwrap();
+    std::os::unix::fs::symlink(&d, d.join("sub/loop")).unwrap();
+    let target = d.to_string_lossy().into_owned();
+
+    let (code, r) = scan_json(&[&target, "--policy", &policy]);
+    let shown: Vec<String> = lines(&r)
+        .into_iter()
+        .map(|l| l.replace(&target, "T"))
+        .collect();
+    assert_lines(&shown, &["T-1 fail T/sub/a.txt:1", "T-2 not_applicable *"]);
+    assert_eq!(
+        r["inventory"]["symlinks_skipped"], 2,
+        "links are not followed by default"
+    );
+    assert_eq!(code, 1);
+
+    let (_, r) = scan_json(&[&target, "--policy", &policy, "--follow-symlinks"]);
+    let shown: Vec<String> = lines(&r)
+        .into_iter()
+        .map(|l| l.replace(&target, "T"))
+        .collect();
+    assert_lines(
+        &shown,
+        &[
+            "T-1 error T/broken.txt",
+            "T-1 fail T/sub/a.txt:1",
+            "T-1 error T/sub/loop",
+            "T-2 not_applicable *",
+        ],
+    );
+    let messages: Vec<&str> = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["state"] == "error")
+        .map(|f| f["message"].as_str().unwrap())
+        .collect();
+    assert!(messages[0].contains("broken symbolic link"), "{messages:?}");
+    assert!(messages[1].contains("symbolic link loop"), "{messages:?}");
+}
+
+#[test]
+fn non_utf8_paths_and_contents() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = tempfile::tempdir().unwrap();
+    let policy = write_policy(dir.path());
+    let d = dir.path().join("t");
+    fs::create_dir(&d).unwrap();
+    let name = std::ffi::OsStr::from_bytes(b"caf\xe9-TODO.txt");
+    fs::write(d.join(name), b"latin-1 \xe9t\xe9 TODO\n").unwrap();
+    let target = d.to_string_lossy().into_owned();
+    let (_, r) = scan_json(&[&target, "--policy", &policy]);
+    let f = &r["findings"][0];
+    assert_eq!(f["state"], "fail");
+    assert!(
+        f["target"]["path"]
+            .as_str()
+            .unwrap()
+            .ends_with("caf\u{fffd}-TODO.txt")
+    );
+    assert_eq!(
+        f["location"]["column"], 13,
+        "columns count characters, an invalid byte as one"
+    );
+}
+
+#[test]
+fn missing_target_is_a_usage_error() {
+    let out = vigil(&["scan", "does/not/exist", "--at", AT]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read does/not/exist"));
+}

@@ -1,0 +1,86 @@
+//! The authoring commands: `policy list`, `policy explain`, `facts`.
+
+mod common;
+
+use common::vigil;
+use serde_json::Value;
+
+fn stdout(args: &[&str]) -> (i32, String) {
+    let out = vigil(args);
+    (
+        out.status.code().unwrap(),
+        String::from_utf8(out.stdout).unwrap(),
+    )
+}
+
+#[test]
+fn policy_list_shows_every_bundled_control_with_references() {
+    let (code, text) = stdout(&["policy", "list"]);
+    assert_eq!(code, 0);
+    for header in [
+        "ssh-hardening 1.0.0 (OpenSSH server hardening): 18 controls",
+        "secrets 1.0.0 (Secrets in files): 18 controls",
+        "kubernetes-pod-security 1.0.0 (Kubernetes Pod Security Standards): 15 controls",
+        "linux-sysctl 1.0.0 (Linux kernel and network parameters): 22 controls",
+        "nginx-tls 1.0.0 (nginx TLS configuration): 7 controls",
+    ] {
+        assert!(text.contains(header), "missing {header:?}");
+    }
+    assert!(text.contains("  SSH-001      high     Root login over SSH is disabled\n"));
+    assert!(
+        text.contains("PCI-DSS-v4.0 8.6.2"),
+        "secret controls cite PCI DSS 8.6.2"
+    );
+}
+
+#[test]
+fn policy_explain_prints_the_documentation_of_a_control() {
+    let (code, text) = stdout(&["policy", "explain", "K8S-001"]);
+    assert_eq!(code, 0);
+    assert!(text.starts_with("K8S-001: Containers are not privileged\npolicy:      kubernetes-pod-security 1.0.0 (builtin:kubernetes-pod-security)\nseverity:    critical\n"), "{text}");
+    assert!(text.contains("applies when: podSpec is set\n"));
+    assert!(text.contains("check:       every containers[*].securityContext.privileged equals false (default when unset: false)\n"));
+    assert!(text.contains("  Kubernetes-PSS: Baseline: Privileged Containers\n"));
+    let out = vigil(&["policy", "explain", "K8S-01"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("did you mean `K8S-001`?"));
+}
+
+#[test]
+fn facts_show_the_documents_checks_can_name() {
+    let (code, text) = stdout(&[
+        "facts",
+        "testdata/k8s/cronjob.yaml",
+        "--format",
+        "kubernetes",
+    ]);
+    assert_eq!(code, 0);
+    let v: Value = serde_json::from_str(&text).unwrap();
+    let doc = &v[0]["documents"][0];
+    assert_eq!(doc["object"], "CronJob/nightly-report");
+    assert_eq!(doc["facts"]["containers"][0]["image"], "example/report");
+    assert_eq!(
+        doc["facts"]["podSpec"]["securityContext"]["runAsNonRoot"],
+        true
+    );
+
+    let (_, text) = stdout(&["facts", "testdata/ssh/hardened/sshd_config"]);
+    let v: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v[0]["format"], "sshd");
+    let facts = &v[0]["documents"][0]["facts"];
+    assert_eq!(facts["permitrootlogin"], "no");
+    assert_eq!(facts["match"][0]["criteria"], "Group sftp-only");
+    assert_eq!(
+        v[0]["documents"][0]["included"][0],
+        "testdata/ssh/hardened/sshd_config.d/10-crypto.conf"
+    );
+
+    let (_, text) = stdout(&["facts", "testdata/nginx/broken/nginx.conf"]);
+    let v: Value = serde_json::from_str(&text).unwrap();
+    assert!(
+        v[0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("does not take a block")
+    );
+}

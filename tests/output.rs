@@ -1,0 +1,196 @@
+//! Properties of the outputs: determinism across thread counts, redaction of every seeded secret in
+//! every format, conformance to the published JSON Schema, and exit codes.
+
+mod common;
+
+use common::{AT, scan_json, vigil};
+use serde_json::Value;
+
+/// The fake credentials seeded into testdata/secrets (format-valid, never issued by anyone).
+const SEEDED: &[&str] = &[
+    include_str!("../testdata/secrets/app/.env"),
+    include_str!("../testdata/secrets/app/settings.py"),
+    include_str!("../testdata/secrets/app/config.yaml"),
+    include_str!("../testdata/secrets/deploy/tokens.txt"),
+];
+
+/// Every secret value in the fixtures: the value after `=`, `: ` or `:` on lines the secrets pack
+/// reports, taken from the fixture files themselves so the list cannot drift from them.
+fn seeded_secrets() -> Vec<String> {
+    let (_, r) = scan_json(&["testdata/secrets", "--policy", "policies/secrets.yaml"]);
+    let mut secrets = Vec::new();
+    for f in r["findings"].as_array().unwrap() {
+        let path = f["target"]["path"].as_str().unwrap();
+        let line = f["location"]["line"].as_u64().unwrap() as usize;
+        let col = f["location"]["column"].as_u64().unwrap() as usize;
+        let end = f["location"]["end_column"].as_u64().unwrap() as usize;
+        let text = std::fs::read_to_string(common::root(path)).unwrap();
+        let l: Vec<char> = text.lines().nth(line - 1).unwrap().chars().collect();
+        let secret: String = l[col - 1..end - 1].iter().collect();
+        assert!(
+            secret.len() >= 8,
+            "{path}:{line} gives a short secret {secret:?}"
+        );
+        secrets.push(secret);
+    }
+    assert!(
+        secrets.len() >= 18,
+        "every seeded format is found: {}",
+        secrets.len()
+    );
+    secrets
+}
+
+#[test]
+fn no_seeded_secret_appears_in_any_output() {
+    let secrets = seeded_secrets();
+    // Each secret's line really is in the fixtures (the list is not made up of redacted text).
+    let all_fixtures = SEEDED.concat();
+    for s in &secrets {
+        assert!(
+            all_fixtures.contains(s.as_str()) || s.starts_with("-----BEGIN"),
+            "{s}"
+        );
+    }
+    for format in ["json", "console"] {
+        let out = vigil(&[
+            "scan",
+            "testdata",
+            "--format",
+            format,
+            "--verbose",
+            "--at",
+            AT,
+        ]);
+        let text = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
+        assert!(
+            text.contains("…[redacted, "),
+            "{format} output shows redactions"
+        );
+        for s in &secrets {
+            assert!(!text.contains(s.as_str()), "{format} output leaks {s}");
+            // Not even the first half of a secret.
+            let half: String = s.chars().take(s.chars().count() / 2).collect();
+            assert!(
+                !text.contains(&half),
+                "{format} output leaks the start of {s}"
+            );
+        }
+    }
+}
+
+fn without_run(mut v: Value) -> String {
+    v.as_object_mut().unwrap().remove("run");
+    serde_json::to_string_pretty(&v).unwrap()
+}
+
+#[test]
+fn json_is_identical_whatever_the_thread_count() {
+    let (_, one) = scan_json(&["testdata", "--threads", "1"]);
+    let (_, eight) = scan_json(&["testdata", "--threads", "8"]);
+    assert!(one["findings"].as_array().unwrap().len() > 100);
+    assert_eq!(without_run(one), without_run(eight));
+}
+
+#[test]
+fn json_output_matches_the_published_schema() {
+    let schema: Value =
+        serde_json::from_str(include_str!("../docs/results.schema.json")).expect("schema is JSON");
+    let validator = jsonschema::validator_for(&schema).expect("schema is valid");
+    let (_, r) = scan_json(&["testdata"]);
+    let errors: Vec<String> = validator
+        .iter_errors(&r)
+        .map(|e| format!("{} at {}", e, e.instance_path))
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    // The schema is strict: an unknown field is rejected.
+    let mut bad = r.clone();
+    bad["findings"][0]["surprise"] = Value::Bool(true);
+    assert!(!validator.is_valid(&bad));
+}
+
+#[test]
+fn run_metadata_records_policies_and_clock() {
+    let (_, r) = scan_json(&["testdata/ssh/hardened"]);
+    assert_eq!(r["schema_version"], "1.0");
+    assert_eq!(r["run"]["evaluated_at"], AT);
+    let ids: Vec<&str> = r["policies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            "ssh-hardening",
+            "secrets",
+            "kubernetes-pod-security",
+            "linux-sysctl",
+            "nginx-tls"
+        ]
+    );
+    for p in r["policies"].as_array().unwrap() {
+        assert!(p["source"].as_str().unwrap().starts_with("builtin:"));
+        assert_eq!(p["sha256"].as_str().unwrap().len(), 64);
+    }
+    assert!(
+        r["run"]["arguments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a == "testdata/ssh/hardened")
+    );
+}
+
+#[test]
+fn exit_codes_follow_fail_on() {
+    let run = |args: &[&str]| {
+        let mut all = vec![
+            "scan",
+            "testdata/ssh/weak",
+            "--policy",
+            "policies/ssh-hardening.yaml",
+            "--at",
+            AT,
+        ];
+        all.extend_from_slice(args);
+        vigil(&all).status.code().unwrap()
+    };
+    assert_eq!(run(&[]), 1, "high failures fail by default");
+    assert_eq!(
+        run(&["--fail-on", "critical"]),
+        0,
+        "no critical control in the ssh pack fails"
+    );
+    assert_eq!(run(&["--fail-on", "none"]), 0);
+    assert_eq!(run(&["--fail-on", "bogus"]), 2);
+    let hardened = vigil(&[
+        "scan",
+        "testdata/ssh/hardened",
+        "--policy",
+        "policies/ssh-hardening.yaml",
+    ]);
+    assert_eq!(hardened.status.code(), Some(0));
+}
+
+#[test]
+fn console_summary_line_for_ci_logs() {
+    let out = vigil(&[
+        "scan",
+        "testdata/ssh/weak",
+        "--policy",
+        "policies/ssh-hardening.yaml",
+        "--at",
+        AT,
+    ]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(!text.contains('\u{1b}'), "no colour when not a terminal");
+    let last = text.lines().last().unwrap();
+    assert_eq!(
+        last,
+        "vigil: 18 controls, 1 files read: 16 failed (6 high, 8 medium, 2 low), 0 errors, 2 passed, 0 waived, 0 not applicable; fail-on high; exit 1"
+    );
+    assert!(text.starts_with("HIGH (6)\n  fail  SSH-001 Root login over SSH is disabled\n        testdata/ssh/weak/sshd_config:5:1\n"), "{text}");
+}
