@@ -84,3 +84,27 @@ fn facts_show_the_documents_checks_can_name() {
             .contains("does not take a block")
     );
 }
+
+#[test]
+fn the_documented_example_policy_is_valid() {
+    let doc = include_str!("../docs/policy-format.md");
+    let example = doc
+        .split("## A complete example")
+        .nth(1)
+        .and_then(|s| s.split("```yaml\n").nth(1))
+        .and_then(|s| s.split("```").next())
+        .expect("docs/policy-format.md has a complete example");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("example.yaml");
+    std::fs::write(&path, example).unwrap();
+    let out = vigil(&["policy", "lint", path.to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (code, text) = stdout(&["policy", "list", "--policy", path.to_str().unwrap()]);
+    assert_eq!(code, 0);
+    assert!(text.contains("APP-002"));
+}
