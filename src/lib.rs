@@ -21,6 +21,7 @@ pub mod cli;
 pub mod collect;
 pub mod doc;
 pub mod engine;
+pub mod integrity;
 pub mod policy;
 pub mod redact;
 pub mod report;

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::integrity::Integrity;
 use crate::policy::{Severity, TargetKind};
 
 /// Version of the result document's shape; bumped on incompatible changes.
@@ -36,6 +37,8 @@ pub struct ScanRun {
     pub findings: Vec<Finding>,
     /// Problems not tied to a control (a directory that could not be listed).
     pub scan_errors: Vec<ScanError>,
+    /// SHA-256 over the canonical form of everything above (see [`crate::integrity`]).
+    pub integrity: Integrity,
 }
 
 /// The tool's name and version.
@@ -263,6 +266,12 @@ pub struct ScanError {
 }
 
 impl ScanRun {
+    /// Recomputes the integrity record; called whenever the document is complete.
+    pub fn seal(&mut self) {
+        let value = serde_json::to_value(&*self).expect("a result document serializes");
+        self.integrity = crate::integrity::compute(&value);
+    }
+
     /// Recomputes [`Summary`] from the findings.
     pub fn summarize(findings: &[Finding], controls: &[ControlInfo]) -> Summary {
         let mut s = Summary {

@@ -21,6 +21,7 @@ use judge::{FileResult, finding};
 use plan::Plan;
 
 use crate::collect::walk::{self, WalkError, WalkOptions};
+use crate::integrity::Integrity;
 use crate::policy::pattern::Expect;
 use crate::policy::{Check, PolicySet};
 use crate::results::{
@@ -96,7 +97,7 @@ pub fn scan(policies: &PolicySet, opts: &ScanOptions) -> Result<ScanRun, EngineE
     let controls = control_infos(policies);
     let summary = ScanRun::summarize(&findings, &controls);
     let finished = OffsetDateTime::now_utc();
-    Ok(ScanRun {
+    let mut run = ScanRun {
         schema_version: SCHEMA_VERSION.into(),
         tool: Tool {
             name: "vigil".into(),
@@ -129,7 +130,14 @@ pub fn scan(policies: &PolicySet, opts: &ScanOptions) -> Result<ScanRun, EngineE
         summary,
         findings,
         scan_errors: Vec::<ScanError>::new(),
-    })
+        integrity: Integrity {
+            algorithm: String::new(),
+            canonicalization: String::new(),
+            digest: String::new(),
+        },
+    };
+    run.seal();
+    Ok(run)
 }
 
 fn control_infos(policies: &PolicySet) -> Vec<ControlInfo> {
