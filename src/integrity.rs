@@ -39,7 +39,9 @@ pub enum VerifyError {
     #[error("the document has no integrity record")]
     Missing,
     /// The record names an algorithm or canonical form this version does not know.
-    #[error("unsupported integrity record: algorithm {algorithm}, canonicalization {canonicalization}")]
+    #[error(
+        "unsupported integrity record: algorithm {algorithm}, canonicalization {canonicalization}"
+    )]
     Unsupported {
         /// The recorded algorithm.
         algorithm: String,
@@ -47,7 +49,9 @@ pub enum VerifyError {
         canonicalization: String,
     },
     /// The recomputed digest differs: the document was changed after it was written.
-    #[error("digest mismatch: the document records {recorded} but its content hashes to {computed}")]
+    #[error(
+        "digest mismatch: the document records {recorded} but its content hashes to {computed}"
+    )]
     Mismatch {
         /// The digest in the document.
         recorded: String,
@@ -143,7 +147,10 @@ mod tests {
     #[test]
     fn canonical_form_sorts_keys_and_drops_whitespace() {
         let mut s = String::new();
-        write_canonical(&json!({"b": [1, true, null], "a": {"z": "é\n", "y": 2}}), &mut s);
+        write_canonical(
+            &json!({"b": [1, true, null], "a": {"z": "é\n", "y": 2}}),
+            &mut s,
+        );
         assert_eq!(s, "{\"a\":{\"y\":2,\"z\":\"é\\n\"},\"b\":[1,true,null]}");
     }
 
@@ -155,9 +162,15 @@ mod tests {
         let text = serde_json::to_string_pretty(&doc).unwrap();
         assert_eq!(verify(&text), Ok(integrity.digest.clone()));
         let tampered = text.replace("\"fail\"", "\"pass\"");
-        assert!(matches!(verify(&tampered), Err(VerifyError::Mismatch { .. })));
+        assert!(matches!(
+            verify(&tampered),
+            Err(VerifyError::Mismatch { .. })
+        ));
         let reordered = serde_json::to_string(&json!({"run": {"host": "h"}, "findings": [{"state": "fail"}], "integrity": doc["integrity"]})).unwrap();
-        assert!(verify(&reordered).is_ok(), "member order and whitespace do not matter");
+        assert!(
+            verify(&reordered).is_ok(),
+            "member order and whitespace do not matter"
+        );
         assert_eq!(verify("{}"), Err(VerifyError::Missing));
     }
 }

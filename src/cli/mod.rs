@@ -6,8 +6,12 @@
 //! - 2: usage, policy or input errors before anything was scanned.
 
 mod facts;
+mod output;
 mod policy_cmd;
+mod report_cmd;
 mod scan;
+
+pub use scan::{parse_at, parse_size};
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -41,6 +45,13 @@ enum Command {
     Policy(PolicyCommand),
     /// Print the fact documents collectors produce for targets, as JSON (for policy authors).
     Facts(facts::FactsArgs),
+    /// Render a saved JSON result in other formats (html, sarif, junit, markdown, console).
+    Report(report_cmd::ReportArgs),
+    /// Check the integrity digest of a saved JSON result; exit 1 when the file was altered.
+    Verify {
+        /// The JSON result file.
+        results: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -99,6 +110,8 @@ pub fn main() -> ExitCode {
             policy_cmd::explain(&control, &source)
         }
         Command::Facts(args) => facts::run(args),
+        Command::Report(args) => report_cmd::run(args),
+        Command::Verify { results } => report_cmd::verify(&results),
     };
     ExitCode::from(code)
 }

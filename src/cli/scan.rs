@@ -1,16 +1,15 @@
 //! `vigil scan`.
 
-use std::io::Write;
 use std::path::PathBuf;
 
 use clap::Args;
 use time::OffsetDateTime;
 
+use super::output::{OutputArgs, write_outputs};
 use super::{EXIT_FINDINGS, EXIT_OK, PolicySource, usage_error};
 use crate::collect::walk::WalkOptions;
 use crate::engine::{self, DEFAULT_MAX_FILE_SIZE, ScanOptions};
 use crate::policy::Severity;
-use crate::report::{self, Format};
 use crate::results::{ScanRun, State};
 
 #[derive(Debug, Args)]
@@ -22,13 +21,8 @@ pub struct ScanArgs {
     #[command(flatten)]
     source: PolicySource,
 
-    /// Output formats, comma-separated: console, json.
-    #[arg(long, short = 'f', value_delimiter = ',', default_value = "console")]
-    format: Vec<Format>,
-
-    /// Write the (single, non-console) format to this file instead of standard output.
-    #[arg(long, short = 'o', value_name = "FILE")]
-    output: Option<PathBuf>,
+    #[command(flatten)]
+    output: OutputArgs,
 
     /// Lowest severity that fails the run (exit 1): critical, high, medium, low, info, or none.
     #[arg(long, default_value = "high", value_parser = parse_fail_on)]
@@ -61,10 +55,6 @@ pub struct ScanArgs {
     /// Largest file read; larger files give an `error` finding. Accepts K, M, G (and KiB, MiB, GiB).
     #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value_t = DEFAULT_MAX_FILE_SIZE)]
     max_file_size: u64,
-
-    /// Console: also list passing, waived and not-applicable verdicts.
-    #[arg(long, short = 'v')]
-    verbose: bool,
 }
 
 /// The `--fail-on` threshold.
@@ -117,17 +107,8 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
 }
 
 pub fn run(args: ScanArgs) -> u8 {
-    let non_console: Vec<Format> = args
-        .format
-        .iter()
-        .copied()
-        .filter(|f| *f != Format::Console)
-        .collect();
-    if args.output.is_some() && (args.format.len() != 1 || non_console.len() != 1) {
-        return usage_error("--output takes exactly one non-console --format");
-    }
-    if args.output.is_none() && non_console.len() > 1 {
-        return usage_error("only one non-console format can go to standard output; use --output");
+    if let Err(e) = args.output.validate() {
+        return usage_error(e);
     }
     let policies = match args.source.load() {
         Ok(p) => p,
@@ -156,54 +137,10 @@ pub fn run(args: ScanArgs) -> u8 {
     };
     let code = exit_code(&run, args.fail_on, args.allow_errors);
     let threshold = describe_threshold(args.fail_on);
-    let stdout = std::io::stdout();
-    for format in &args.format {
-        let written = match (&args.output, format) {
-            (Some(path), f) => std::fs::File::create(path)
-                .and_then(|file| {
-                    let mut w = std::io::BufWriter::new(file);
-                    report::write(*f, &run, &mut w, report::Style::plain(args.verbose))?;
-                    w.flush()
-                })
-                .map_err(|e| (e.kind(), format!("cannot write {}: {e}", path.display()))),
-            (None, Format::Console) => {
-                let mut lock = stdout.lock();
-                let style = report::Style::for_stdout(args.verbose);
-                report::console::write_findings(&run, &mut lock, style)
-                    .and_then(|()| {
-                        writeln!(
-                            lock,
-                            "{}",
-                            report::console::summary_line(&run, Some((&threshold, code)))
-                        )
-                    })
-                    .and_then(|()| lock.flush())
-                    .map_err(|e| (e.kind(), format!("cannot write to standard output: {e}")))
-            }
-            (None, f) => {
-                let mut lock = stdout.lock();
-                report::write(*f, &run, &mut lock, report::Style::plain(args.verbose))
-                    .and_then(|()| lock.flush())
-                    .map_err(|e| (e.kind(), format!("cannot write to standard output: {e}")))
-            }
-        };
-        match written {
-            Ok(()) => {}
-            // A closed pipe (`vigil scan ... | head`) is the reader's choice, not an error.
-            Err((std::io::ErrorKind::BrokenPipe, _)) => return code,
-            Err((_, e)) => {
-                eprintln!("vigil: {e}");
-                return super::EXIT_USAGE;
-            }
-        }
+    match write_outputs(&run, &args.output, Some((&threshold, code))) {
+        Ok(()) => code,
+        Err(c) => c,
     }
-    if args.output.is_some() || !args.format.contains(&Format::Console) {
-        eprintln!(
-            "{}",
-            report::console::summary_line(&run, Some((&threshold, code)))
-        );
-    }
-    code
 }
 
 fn describe_threshold(f: FailOn) -> String {

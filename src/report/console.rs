@@ -45,13 +45,13 @@ impl Painter {
 }
 
 /// Writes the console report: the findings, then the summary line.
-pub fn write(run: &ScanRun, out: &mut dyn Write, style: Style) -> io::Result<()> {
+pub fn write(run: &ScanRun, out: &mut dyn Write, style: &Style) -> io::Result<()> {
     write_findings(run, out, style)?;
     writeln!(out, "{}", summary_line(run, None))
 }
 
 /// Writes failures and errors (everything with `verbose`) grouped by severity.
-pub fn write_findings(run: &ScanRun, out: &mut dyn Write, style: Style) -> io::Result<()> {
+pub fn write_findings(run: &ScanRun, out: &mut dyn Write, style: &Style) -> io::Result<()> {
     let p = Painter { on: style.color };
     let shown = |f: &&Finding| style.verbose || matches!(f.state, State::Fail | State::Error);
     for sev in Severity::ALL_DESCENDING {

@@ -1,0 +1,336 @@
+//! Every report format rendered from one fixed result: golden files for each format (bless with
+//! `VIGIL_BLESS=1 cargo test --test reports`), schema validation of SARIF and JSON, well-formed JUnit,
+//! escaping of hostile scanned content, integrity verification, and rendering from saved JSON.
+
+mod common;
+
+use std::path::PathBuf;
+
+use common::vigil;
+use serde_json::Value;
+use vigil::engine::{self, ScanOptions};
+use vigil::policy::PolicySet;
+use vigil::report::{self, Format, Style};
+use vigil::results::{RunInfo, ScanRun, State};
+
+/// A scan of several fixtures with every time-dependent field fixed, and one finding waived so the
+/// waived section has content.
+fn fixed_result() -> ScanRun {
+    let policies = PolicySet::load(&[
+        PathBuf::from("policies/ssh-hardening.yaml"),
+        PathBuf::from("policies/kubernetes-pod-security.yaml"),
+        PathBuf::from("policies/secrets.yaml"),
+        PathBuf::from("testdata/policies/injection.yaml"),
+    ])
+    .expect("policies load");
+    let opts = ScanOptions {
+        paths: [
+            "testdata/ssh",
+            "testdata/k8s",
+            "testdata/secrets/app",
+            "testdata/injection",
+        ]
+        .map(PathBuf::from)
+        .to_vec(),
+        at: Some(vigil::cli::parse_at(common::AT).unwrap()),
+        threads: Some(2),
+        ..ScanOptions::default()
+    };
+    let mut run = engine::scan(&policies, &opts).expect("scan runs");
+    run.run = RunInfo {
+        started_at: "2030-01-15T00:00:00Z".into(),
+        finished_at: "2030-01-15T00:00:02Z".into(),
+        duration_ms: 1850,
+        evaluated_at: common::AT.into(),
+        host: "audit-host-01".into(),
+        arguments: [
+            "vigil",
+            "scan",
+            "testdata/ssh",
+            "testdata/k8s",
+            "testdata/secrets/app",
+            "testdata/injection",
+        ]
+        .map(String::from)
+        .to_vec(),
+    };
+    let waived = run
+        .findings
+        .iter_mut()
+        .find(|f| f.control == "SSH-004" && f.state == State::Fail)
+        .expect("the weak sshd_config fails SSH-004");
+    waived.state = State::Waived;
+    waived.message = "Waived until 2030-06-30: legacy jump host (ticket SEC-1234).".into();
+    run.summary = ScanRun::summarize(&run.findings, &run.controls);
+    run.seal();
+    run
+}
+
+fn render(run: &ScanRun, format: Format) -> String {
+    let mut out = Vec::new();
+    report::write(format, run, &mut out, &Style::plain(false)).expect("renders");
+    String::from_utf8(out).expect("UTF-8")
+}
+
+fn golden(name: &str, actual: &str) {
+    let path = common::root(&format!("tests/golden/{name}"));
+    if std::env::var_os("VIGIL_BLESS").is_some() {
+        std::fs::write(&path, actual).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_else(|_| {
+        panic!(
+            "missing {}; run with VIGIL_BLESS=1 to create it",
+            path.display()
+        )
+    });
+    if expected != actual {
+        let line = expected
+            .lines()
+            .zip(actual.lines())
+            .position(|(a, b)| a != b)
+            .map_or(
+                expected.lines().count().min(actual.lines().count()) + 1,
+                |i| i + 1,
+            );
+        panic!(
+            "{name} differs from the golden file at line {line}:\n  golden: {:?}\n  actual: {:?}\n(re-bless with VIGIL_BLESS=1 after reviewing)",
+            expected.lines().nth(line - 1).unwrap_or(""),
+            actual.lines().nth(line - 1).unwrap_or("")
+        );
+    }
+}
+
+#[test]
+fn every_format_matches_its_golden_file() {
+    let run = fixed_result();
+    golden("results.json", &render(&run, Format::Json));
+    golden("report.html", &render(&run, Format::Html));
+    golden("results.sarif", &render(&run, Format::Sarif));
+    golden("junit.xml", &render(&run, Format::Junit));
+    golden("summary.md", &render(&run, Format::Markdown));
+    golden("console.txt", &render(&run, Format::Console));
+}
+
+#[test]
+fn report_renders_the_same_from_saved_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("results.json");
+    std::fs::write(&json, render(&fixed_result(), Format::Json)).unwrap();
+    let out_dir = dir.path().join("out");
+    let out = vigil(&[
+        "report",
+        json.to_str().unwrap(),
+        "--format",
+        "html,sarif,junit,markdown",
+        "--output-dir",
+        out_dir.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let run = fixed_result();
+    for (file, format) in [
+        ("report.html", Format::Html),
+        ("results.sarif", Format::Sarif),
+        ("junit.xml", Format::Junit),
+        ("summary.md", Format::Markdown),
+    ] {
+        let written = std::fs::read_to_string(out_dir.join(file)).unwrap();
+        assert_eq!(
+            written,
+            render(&run, format),
+            "{file} rendered later differs"
+        );
+    }
+}
+
+#[test]
+fn sarif_validates_against_the_sarif_2_1_0_schema() {
+    let schema: Value =
+        serde_json::from_str(include_str!("../testdata/sarif-schema-2.1.0.json")).unwrap();
+    let validator = jsonschema::validator_for(&schema).expect("the SARIF schema compiles");
+    let sarif: Value = serde_json::from_str(&render(&fixed_result(), Format::Sarif)).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(&sarif)
+        .map(|e| format!("{e} at {}", e.instance_path))
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    let run = &sarif["runs"][0];
+    let rules = run["tool"]["driver"]["rules"].as_array().unwrap();
+    let ssh001 = rules.iter().find(|r| r["id"] == "SSH-001").unwrap();
+    assert_eq!(ssh001["properties"]["security-severity"], "8.0");
+    assert!(
+        ssh001["help"]["text"]
+            .as_str()
+            .unwrap()
+            .contains("Remediation: Set `PermitRootLogin no`")
+    );
+    let results = run["results"].as_array().unwrap();
+    let fail = results
+        .iter()
+        .find(|r| r["ruleId"] == "SSH-001" && r["kind"] == "fail")
+        .unwrap();
+    let phys = &fail["locations"][0]["physicalLocation"];
+    assert_eq!(
+        phys["artifactLocation"]["uri"],
+        "testdata/ssh/weak/sshd_config"
+    );
+    assert_eq!(phys["region"]["startLine"], 5);
+    let k8s = results
+        .iter()
+        .find(|r| r["ruleId"] == "K8S-001" && r["kind"] == "fail")
+        .unwrap();
+    assert_eq!(
+        k8s["locations"][0]["logicalLocations"][0]["fullyQualifiedName"],
+        "DaemonSet/kube-system/node-agent"
+    );
+    let waived = results
+        .iter()
+        .find(|r| r["ruleId"] == "SSH-004" && r["suppressions"].is_array())
+        .unwrap();
+    assert_eq!(waived["suppressions"][0]["kind"], "external");
+    assert_eq!(
+        results.len(),
+        fixed_result().findings.len(),
+        "nothing is dropped"
+    );
+}
+
+#[test]
+fn sarif_fingerprints_survive_line_shifts() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = std::fs::read_to_string(common::root("testdata/ssh/weak/sshd_config")).unwrap();
+    let fingerprints = |text: &str| -> Vec<(String, String, u64)> {
+        std::fs::create_dir_all(dir.path().join("ssh")).unwrap();
+        std::fs::write(dir.path().join("ssh/sshd_config"), text).unwrap();
+        let (_, r) = common::scan_json(&[
+            dir.path().join("ssh").to_str().unwrap(),
+            "--policy",
+            "policies/ssh-hardening.yaml",
+        ]);
+        r["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| f["state"] == "fail")
+            .map(|f| {
+                (
+                    f["control"].as_str().unwrap().to_string(),
+                    f["fingerprint"].as_str().unwrap().to_string(),
+                    f["location"]["line"].as_u64().unwrap_or(0),
+                )
+            })
+            .collect()
+    };
+    let before = fingerprints(&conf);
+    let after = fingerprints(&format!("# a new comment\n# and another\n{conf}"));
+    assert_eq!(before.len(), after.len());
+    for (b, a) in before.iter().zip(&after) {
+        assert_eq!((&b.0, &b.1), (&a.0, &a.1), "same control, same fingerprint");
+        if b.2 > 0 {
+            assert_eq!(a.2, b.2 + 2, "the line moved");
+        }
+    }
+}
+
+#[test]
+fn junit_is_well_formed_with_a_suite_per_policy() {
+    let xml = render(&fixed_result(), Format::Junit);
+    let mut reader = quick_xml::Reader::from_str(&xml);
+    let mut suites = Vec::new();
+    let (mut failures, mut errors, mut skipped) = (0, 0, 0);
+    loop {
+        match reader.read_event().expect("well-formed XML") {
+            quick_xml::events::Event::Eof => break,
+            quick_xml::events::Event::Start(e) | quick_xml::events::Event::Empty(e) => {
+                match e.name().as_ref() {
+                    b"testsuite" => suites.push(
+                        e.try_get_attribute("name")
+                            .unwrap()
+                            .unwrap()
+                            .normalized_value()
+                            .unwrap()
+                            .into_owned(),
+                    ),
+                    b"failure" => failures += 1,
+                    b"error" => errors += 1,
+                    b"skipped" => skipped += 1,
+                    _ => {}
+                }
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(
+        suites,
+        [
+            "ssh-hardening 1.0.0",
+            "kubernetes-pod-security 1.0.0",
+            "secrets 1.0.0",
+            "injection-probe 1.0.0"
+        ]
+    );
+    let run = fixed_result();
+    let count = |s: State| run.findings.iter().filter(|f| f.state == s).count();
+    assert_eq!(failures, count(State::Fail));
+    assert_eq!(errors, count(State::Error));
+    assert_eq!(skipped, count(State::NotApplicable) + count(State::Waived));
+}
+
+#[test]
+fn hostile_scanned_content_is_shown_as_text_everywhere() {
+    let run = fixed_result();
+    let html = render(&run, Format::Html);
+    assert_eq!(
+        html.matches("<script").count(),
+        1,
+        "only the report's own script"
+    );
+    assert!(
+        !html.contains("<img"),
+        "no image element from a scanned value"
+    );
+    assert!(!html.contains("<h1>injected"));
+    assert!(html.contains("&lt;script&gt;document.title&#x3D;&#x27;pwned&#x27;&lt;/script&gt;"));
+    assert!(html.contains("&lt;img src&#x3D;x onerror&#x3D;"));
+    assert!(
+        html.contains("{{7*7}} {{{raw}}}"),
+        "template syntax in data is not evaluated"
+    );
+    let md = render(&run, Format::Markdown);
+    assert!(!md.contains("<img") && !md.contains("<script"));
+    assert!(md.contains("&lt;img src=x onerror=") || md.contains("&lt;script&gt;"));
+}
+
+#[test]
+fn verify_detects_a_changed_result() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("results.json");
+    let text = render(&fixed_result(), Format::Json);
+    std::fs::write(&path, &text).unwrap();
+    let ok = vigil(&["verify", path.to_str().unwrap()]);
+    assert_eq!(ok.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&ok.stdout).contains(": ok (sha256:"));
+    let tampered = text.replacen("\"state\": \"fail\"", "\"state\": \"pass\"", 1);
+    std::fs::write(&path, tampered).unwrap();
+    let bad = vigil(&["verify", path.to_str().unwrap()]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("digest mismatch"));
+    let report = vigil(&[
+        "report",
+        path.to_str().unwrap(),
+        "--format",
+        "html",
+        "-o",
+        "/dev/null",
+    ]);
+    assert_eq!(
+        report.status.code(),
+        Some(2),
+        "no report from an altered result"
+    );
+}
