@@ -164,6 +164,21 @@ impl Map {
         self.entries.push((key.into(), key_pos, node));
     }
 
+    /// Appends `node` to the list stored under `key`, creating the list at the node's position when
+    /// the key is new: how repeated directives (sshd `Port`, nginx `server`) are collected.
+    pub fn push_to_list(&mut self, key: &str, node: Node) {
+        match self.get_mut(key) {
+            Some(Node {
+                value: Value::List(items),
+                ..
+            }) => items.push(node),
+            _ => {
+                let pos = node.pos;
+                self.insert(key, Node::new(pos, Value::List(vec![node])));
+            }
+        }
+    }
+
     /// The entries in source order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &Node)> {
         self.entries.iter().map(|(k, _, v)| (k.as_str(), v))

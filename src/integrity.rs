@@ -102,7 +102,8 @@ pub fn verify(text: &str) -> Result<String, VerifyError> {
     Ok(computed)
 }
 
-fn hex(bytes: &[u8]) -> String {
+/// Lowercase hex of a digest (policy digests, result digests, fingerprints).
+pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 

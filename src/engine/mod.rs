@@ -202,13 +202,8 @@ fn run(policies: &PolicySet, opts: &ScanOptions) -> Result<(Vec<Finding>, Invent
         }
         findings.extend(r.findings);
     }
-    add_control_level_findings(&plan, &clean, &mut findings);
-    let order: BTreeMap<&str, usize> = plan
-        .controls
-        .iter()
-        .enumerate()
-        .map(|(i, c)| (c.id.as_str(), i))
-        .collect();
+    let order = plan.control_index();
+    add_control_level_findings(&plan, &order, &clean, &mut findings);
     findings.sort_by(|a, b| {
         (
             order.get(a.control.as_str()),
@@ -229,14 +224,13 @@ fn run(policies: &PolicySet, opts: &ScanOptions) -> Result<(Vec<Finding>, Invent
 
 /// Adds, per control, the verdicts that are about the scan as a whole: a pass for a pattern that
 /// matched nowhere, and `not_applicable` for a control that judged nothing.
-fn add_control_level_findings(plan: &Plan<'_>, clean: &[u64], findings: &mut Vec<Finding>) {
+fn add_control_level_findings(
+    plan: &Plan<'_>,
+    index: &BTreeMap<&str, usize>,
+    clean: &[u64],
+    findings: &mut Vec<Finding>,
+) {
     let mut judged = vec![false; plan.controls.len()];
-    let index: BTreeMap<&str, usize> = plan
-        .controls
-        .iter()
-        .enumerate()
-        .map(|(i, c)| (c.id.as_str(), i))
-        .collect();
     for f in findings.iter() {
         if let Some(&i) = index.get(f.control.as_str()) {
             judged[i] = true;
@@ -297,7 +291,7 @@ fn assign_fingerprints(findings: &mut [Finding]) {
             h.update(e.field.as_bytes());
             h.update([0]);
         }
-        let base = crate::policy::load::hex(&h.finalize()[..16]);
+        let base = crate::integrity::hex(&h.finalize()[..16]);
         let n = seen.entry(base.clone()).or_insert(0);
         *n += 1;
         f.fingerprint = if *n == 1 { base } else { format!("{base}-{n}") };

@@ -68,6 +68,15 @@ impl<'p> Plan<'p> {
         })
     }
 
+    /// Control id to its index in [`Plan::controls`]: the order findings are sorted in.
+    pub fn control_index(&self) -> std::collections::BTreeMap<&'p str, usize> {
+        self.controls
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.id.as_str(), i))
+            .collect()
+    }
+
     /// The controls that apply to a path (matched as displayed and relative to its root), sorted.
     pub fn applicable(&self, display: &str, relative: &str) -> Vec<usize> {
         let mut hits: Vec<usize> = self

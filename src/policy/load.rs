@@ -136,14 +136,9 @@ fn parse(source: &str, text: &str, diags: &mut Diagnostics) -> Option<Policy> {
         version: version?,
         description,
         source: source.to_string(),
-        sha256: hex(&Sha256::digest(text.as_bytes())),
+        sha256: crate::integrity::hex(&Sha256::digest(text.as_bytes())),
         controls,
     })
-}
-
-/// Lowercase hex of a digest.
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn check_id(id: &str, node: &Node, what: &str, diags: &mut Diagnostics) {

@@ -4,7 +4,7 @@
 //! as most INI readers do. A bare key with no value (`skip-networking` in my.cnf) is `true`. The last
 //! value of a repeated key wins.
 
-use super::ParseError;
+use super::{ParseError, unquote};
 use crate::doc::{Map, Node, Pos, Value};
 
 /// Parses the text of an INI file.
@@ -76,15 +76,6 @@ pub fn parse(text: &str) -> Result<Node, ParseError> {
         root.insert_with_key_pos(name, pos, Node::new(pos, Value::Map(map)));
     }
     Ok(Node::new(Pos::line(1), Value::Map(root)))
-}
-
-fn unquote(v: &str) -> &str {
-    for q in ['"', '\''] {
-        if let Some(inner) = v.strip_prefix(q).and_then(|r| r.strip_suffix(q)) {
-            return inner;
-        }
-    }
-    v
 }
 
 #[cfg(test)]

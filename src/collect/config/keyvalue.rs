@@ -5,7 +5,7 @@
 //! (`net/ipv4/ip_forward`) is normalised to dots, and its leading `-` ("ignore errors") is dropped,
 //! so the key is the one a policy names. Values keep their text; checks compare numbers loosely.
 
-use super::{ParseError, content_lines};
+use super::{ParseError, content_lines, unquote};
 use crate::doc::{Map, Node, Pos, Value};
 
 /// Parses the text of a key/value file.
@@ -61,15 +61,6 @@ fn normalise_key(key: &str) -> String {
             .collect(),
         _ => key.to_string(),
     }
-}
-
-fn unquote(v: &str) -> &str {
-    for q in ['"', '\''] {
-        if let Some(inner) = v.strip_prefix(q).and_then(|r| r.strip_suffix(q)) {
-            return inner;
-        }
-    }
-    v
 }
 
 #[cfg(test)]

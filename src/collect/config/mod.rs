@@ -191,6 +191,16 @@ impl From<crate::yaml::YamlError> for ParseError {
     }
 }
 
+/// Removes one pair of matching single or double quotes around a value.
+pub(crate) fn unquote(v: &str) -> &str {
+    for q in ['"', '\''] {
+        if let Some(inner) = v.strip_prefix(q).and_then(|r| r.strip_suffix(q)) {
+            return inner;
+        }
+    }
+    v
+}
+
 /// Splits a line-oriented config into (1-based line number, line without its comment) pairs,
 /// skipping blank and comment-only lines. `#` starts a comment only at the start of a line: sshd,
 /// sysctl and login.defs all treat a mid-line `#` as data.

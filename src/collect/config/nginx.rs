@@ -194,7 +194,7 @@ fn parse_block(
                         }
                         Some((Tok::Semi, _)) => {
                             *i += 1;
-                            push(&mut map, name, Node::str(name_pos, args.join(" ")));
+                            map.push_to_list(name, Node::str(name_pos, args.join(" ")));
                             break;
                         }
                         Some((Tok::Open, open_pos)) => {
@@ -219,7 +219,7 @@ fn parse_block(
                             for (k, p, v) in block.iter_with_key_pos() {
                                 with_args.insert_with_key_pos(k, p, v.clone());
                             }
-                            push(&mut map, name, Node::new(name_pos, Value::Map(with_args)));
+                            map.push_to_list(name, Node::new(name_pos, Value::Map(with_args)));
                             break;
                         }
                         Some((Tok::Close, _)) | None => {
@@ -232,19 +232,6 @@ fn parse_block(
                     }
                 }
             }
-        }
-    }
-}
-
-fn push(map: &mut Map, name: &str, node: Node) {
-    match map.get_mut(name) {
-        Some(Node {
-            value: Value::List(items),
-            ..
-        }) => items.push(node),
-        _ => {
-            let pos = node.pos;
-            map.insert(name, Node::new(pos, Value::List(vec![node])));
         }
     }
 }

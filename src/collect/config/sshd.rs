@@ -159,16 +159,7 @@ impl State {
 
 fn set(map: &mut Map, kw: &str, value: Node) {
     if ACCUMULATING.contains(&kw) {
-        match map.get_mut(kw) {
-            Some(Node {
-                value: Value::List(items),
-                ..
-            }) => items.push(value),
-            _ => {
-                let pos = value.pos;
-                map.insert(kw, Node::new(pos, Value::List(vec![value])));
-            }
-        }
+        map.push_to_list(kw, value);
     } else if !map.contains_key(kw) {
         map.insert(kw, value);
     }
