@@ -4,6 +4,7 @@
 //! certificate or a TLS endpoint); it knows nothing of policies. Adding a collector never touches the
 //! engine's evaluation.
 
+pub mod cert;
 pub mod config;
 pub mod file;
 pub mod walk;
