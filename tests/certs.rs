@@ -218,9 +218,9 @@ fn chain_failures_give_their_reason() {
     assert_eq!(
         observed,
         [
-            "false, expired: issuer CN=Vigil Test Expired Intermediate CA expired at 2029-12-31T00:00:00Z",
-            "false, unknown issuer: no certificate in the file or the trust store issued CN=Unknown Root CA, O=Vigil Test",
-            "false, unknown issuer: no certificate in the file or the trust store issued CN=self.example.org, O=Vigil Test",
+            "expired: issuer CN=Vigil Test Expired Intermediate CA expired at 2029-12-31T00:00:00Z, false",
+            "unknown issuer: no certificate in the file or the trust store issued CN=Unknown Root CA, O=Vigil Test, false",
+            "unknown issuer: no certificate in the file or the trust store issued CN=self.example.org, O=Vigil Test, false",
         ]
     );
     let out = vigil(&[
@@ -270,11 +270,11 @@ fn a_real_chain_validates_against_the_system_trust_store_offline() {
     };
     assert_eq!(
         run("2023-02-01"),
-        ("pass".to_string(), "true, (absent)".to_string())
+        ("pass".to_string(), "(absent), true".to_string())
     );
     assert_eq!(
         run("2024-02-01").1,
-        "false, expired: the certificate expired at 2023-03-27T08:19:18Z"
+        "expired: the certificate expired at 2023-03-27T08:19:18Z, false"
     );
     let out = vigil(&["facts", "testdata/certs/real", "--at", "2023-02-01"]);
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();

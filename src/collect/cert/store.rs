@@ -167,14 +167,4 @@ impl TrustStore {
     pub fn contains(&self, cert: &X509Certificate<'_>) -> bool {
         self.identities.contains(&identity(cert))
     }
-
-    /// Number of trust anchors.
-    pub fn len(&self) -> usize {
-        self.anchors.len()
-    }
-
-    /// Whether the store has no anchor.
-    pub fn is_empty(&self) -> bool {
-        self.anchors.is_empty()
-    }
 }
