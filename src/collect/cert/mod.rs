@@ -316,17 +316,11 @@ fn certificate_documents(found: &[Found], display: &str, ctx: &CertContext, out:
         .collect();
     for (m, (found, _)) in members.iter().zip(&parsed) {
         let line = found.line;
-        let is_ca = m
-            .cert
-            .basic_constraints()
-            .ok()
-            .flatten()
-            .is_some_and(|b| b.value.ca);
         let context = x509::Context {
             der: m.der,
             at: ctx.at,
             in_trust_store: ctx.store.contains(m.cert),
-            chain: (!is_ca).then(|| chain::validate(m, &members, &ctx.store, ctx.at)),
+            chain: (!x509::is_ca(m.cert)).then(|| chain::validate(m, &members, &ctx.store, ctx.at)),
         };
         let mut f = Facts::new(position(line));
         x509::facts(m.cert, &context, &mut f);

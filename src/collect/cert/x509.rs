@@ -104,6 +104,14 @@ pub fn self_signed(cert: &X509Certificate<'_>) -> bool {
     cert.subject().as_raw() == cert.issuer().as_raw() && cert.verify_signature(None).is_ok()
 }
 
+/// Whether basicConstraints says `cA: TRUE` (the certificate may issue others).
+pub fn is_ca(cert: &X509Certificate<'_>) -> bool {
+    cert.basic_constraints()
+        .ok()
+        .flatten()
+        .is_some_and(|b| b.value.ca)
+}
+
 /// Everything the collector knows about one certificate besides the certificate itself.
 pub struct Context<'a> {
     /// The DER bytes (fingerprint).
@@ -146,9 +154,9 @@ pub fn facts(cert: &X509Certificate<'_>, ctx: &Context<'_>, f: &mut Facts) {
     f.bool("has_san", has_san);
     f.bool("wildcard", wildcard);
 
-    let bc = cert.basic_constraints().ok().flatten();
-    let is_ca = bc.as_ref().is_some_and(|b| b.value.ca);
+    let is_ca = is_ca(cert);
     f.bool("is_ca", is_ca);
+    let bc = cert.basic_constraints().ok().flatten();
     if let Some(len) = bc.and_then(|b| b.value.path_len_constraint) {
         f.int("path_length", i64::from(len));
     }
