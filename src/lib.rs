@@ -7,7 +7,9 @@
 //!                        │
 //! policies/*.yaml ──> policy (validated, compiled once) ──> engine (rayon over files; each file read
 //!                        │                                   once, every applicable control judged)
-//!                        └──────────────> collect::{file, config} (fact documents)
+//!                        └──────────────> collect::{file, config, cert} (fact documents;
+//!                                                   cert: the --at clock and the trust store,
+//!                                                   loaded once per scan)
 //!                                                   │
 //!                                    results::ScanRun (findings with evidence, sorted)
 //!                                                   │

@@ -130,7 +130,8 @@ fn run_metadata_records_policies_and_clock() {
             "secrets",
             "kubernetes-pod-security",
             "linux-sysctl",
-            "nginx-tls"
+            "nginx-tls",
+            "certificates"
         ]
     );
     for p in r["policies"].as_array().unwrap() {

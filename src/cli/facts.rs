@@ -5,8 +5,10 @@ use std::path::PathBuf;
 
 use clap::Args;
 use serde_json::{Value, json};
+use time::OffsetDateTime;
 
 use super::{emit, usage_error};
+use crate::collect::cert::{self, CertContext, TrustStore};
 use crate::collect::config::Format;
 use crate::collect::file;
 use crate::collect::walk::{self, EntryKind, WalkOptions};
@@ -24,6 +26,14 @@ pub struct FactsArgs {
     /// Follow symbolic links.
     #[arg(long)]
     follow_symlinks: bool,
+
+    /// Evaluate time-dependent certificate facts (days until expiry) at this instant.
+    #[arg(long, value_name = "TIMESTAMP", value_parser = super::scan::parse_at)]
+    at: Option<OffsetDateTime>,
+
+    /// Trust anchors for certificate chains (default: the system store).
+    #[arg(long, value_name = "FILE|DIR")]
+    trust_store: Option<PathBuf>,
 }
 
 fn parse_format(s: &str) -> Result<Format, String> {
@@ -45,10 +55,24 @@ pub fn run(args: FactsArgs) -> u8 {
         Ok((e, _)) => e,
         Err(e) => return usage_error(e),
     };
+    let store = match &args.trust_store {
+        Some(p) => match TrustStore::from_path(p) {
+            Ok(s) => s,
+            Err(e) => return usage_error(e),
+        },
+        None => TrustStore::system().unwrap_or_else(|e| {
+            eprintln!("vigil: {e}; certificate chains cannot validate (use --trust-store)");
+            TrustStore::default()
+        }),
+    };
+    let certs = CertContext {
+        at: args.at.unwrap_or_else(OffsetDateTime::now_utc),
+        store,
+    };
     let out: Vec<Value> = entries
         .iter()
         .filter_map(|e| match &e.kind {
-            EntryKind::File { .. } => Some(file_facts(&e.path, &e.display, args.format)),
+            EntryKind::File { .. } => Some(file_facts(&e.path, &e.display, args.format, &certs)),
             EntryKind::Error(m) => Some(json!({"path": e.display, "error": m})),
             EntryKind::Symlink => None,
         })
@@ -59,7 +83,12 @@ pub fn run(args: FactsArgs) -> u8 {
     }
 }
 
-fn file_facts(path: &std::path::Path, display: &str, format: Option<Format>) -> Value {
+fn file_facts(
+    path: &std::path::Path,
+    display: &str,
+    format: Option<Format>,
+    certs: &CertContext,
+) -> Value {
     let bytes = match std::fs::read(path) {
         Ok(b) => b,
         Err(e) => return json!({"path": display, "error": e.to_string()}),
@@ -67,11 +96,52 @@ fn file_facts(path: &std::path::Path, display: &str, format: Option<Format>) -> 
     let mut entry = serde_json::Map::new();
     entry.insert("path".into(), json!(display));
     entry.insert("file".into(), file::facts(path, display, &bytes).to_json());
-    let Some(format) = format.or_else(|| Format::infer(path)) else {
-        return Value::Object(entry);
+    if let Some(format) = format.or_else(|| Format::infer(path)) {
+        config_facts(path, format, &bytes, &mut entry);
+    }
+    certificate_facts(path, display, &bytes, certs, &mut entry);
+    Value::Object(entry)
+}
+
+/// Certificates and private keys found in the file, and the blocks that could not be read.
+fn certificate_facts(
+    path: &std::path::Path,
+    display: &str,
+    bytes: &[u8],
+    certs: &CertContext,
+    entry: &mut serde_json::Map<String, Value>,
+) {
+    let found = cert::collect(path, display, bytes, certs);
+    let docs = |docs: &[crate::collect::Document]| -> Value {
+        docs.iter()
+            .map(|d| json!({"object": d.label, "facts": d.root.to_json()}))
+            .collect()
     };
+    if !found.certificates.is_empty() {
+        entry.insert("certificates".into(), docs(&found.certificates));
+    }
+    if !found.keys.is_empty() {
+        entry.insert("private_keys".into(), docs(&found.keys));
+    }
+    if !found.errors.is_empty() {
+        let errors: Vec<Value> = found
+            .errors
+            .iter()
+            .map(|e| json!({"line": e.line, "message": e.message}))
+            .collect();
+        entry.insert("certificate_errors".into(), Value::Array(errors));
+    }
+}
+
+/// The config documents of the file in `format`, or the parse error.
+fn config_facts(
+    path: &std::path::Path,
+    format: Format,
+    bytes: &[u8],
+    entry: &mut serde_json::Map<String, Value>,
+) {
     entry.insert("format".into(), json!(format.as_str()));
-    let parsed = std::str::from_utf8(&bytes)
+    let parsed = std::str::from_utf8(bytes)
         .map_err(|_| "not valid UTF-8 text".to_string())
         .and_then(|t| format.parse_text(path, t).map_err(|e| e.to_string()));
     match parsed {
@@ -104,5 +174,4 @@ fn file_facts(path: &std::path::Path, display: &str, format: Option<Format>) -> 
             entry.insert("error".into(), json!(e));
         }
     }
-    Value::Object(entry)
 }

@@ -36,6 +36,11 @@ pub struct ScanArgs {
     #[arg(long, value_name = "TIMESTAMP", value_parser = parse_at)]
     at: Option<OffsetDateTime>,
 
+    /// Trust anchors for certificate chains: a PEM/DER file or a directory of them (default: the
+    /// system store, read from disk).
+    #[arg(long, value_name = "FILE|DIR")]
+    trust_store: Option<PathBuf>,
+
     /// Worker threads (default: one per core).
     #[arg(long, short = 'j', value_name = "N")]
     threads: Option<usize>,
@@ -127,6 +132,7 @@ pub fn run(args: ScanArgs) -> u8 {
         max_file_size: args.max_file_size,
         at: args.at,
         threads: args.threads,
+        trust_store: args.trust_store.clone(),
         arguments: std::env::args_os()
             .map(|a| a.to_string_lossy().into_owned())
             .collect(),

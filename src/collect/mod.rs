@@ -1,9 +1,10 @@
 //! Collectors: each turns a target into typed fact documents that policies judge.
 //!
-//! A collector knows how to read one kind of target (a file's bytes, a config format, later a
-//! certificate or a TLS endpoint); it knows nothing of policies. Adding a collector never touches the
+//! A collector knows how to read one kind of target (a file's bytes, a config format, the
+//! certificates and private keys in a file); it knows nothing of policies. Adding a collector never touches the
 //! engine's evaluation.
 
+pub mod cert;
 pub mod config;
 pub mod file;
 pub mod walk;

@@ -20,10 +20,11 @@ pub use judge::expected;
 use judge::{FileResult, finding};
 use plan::Plan;
 
+use crate::collect::cert::{CertContext, StoreError, TrustStore};
 use crate::collect::walk::{self, WalkError, WalkOptions};
 use crate::integrity::Integrity;
 use crate::policy::pattern::Expect;
-use crate::policy::{Check, PolicySet};
+use crate::policy::{Check, PolicySet, TargetKind};
 use crate::results::{
     ControlInfo, Finding, Inventory, PolicyInfo, RunInfo, SCHEMA_VERSION, ScanError, ScanRun,
     State, Target, Tool,
@@ -45,6 +46,9 @@ pub struct ScanOptions {
     pub at: Option<OffsetDateTime>,
     /// Worker threads; rayon's default (one per core) when `None`.
     pub threads: Option<usize>,
+    /// Trust anchors for certificate chains (`--trust-store FILE|DIR`); the system store when
+    /// `None`.
+    pub trust_store: Option<PathBuf>,
     /// The command line, recorded in the result.
     pub arguments: Vec<String>,
 }
@@ -57,6 +61,7 @@ impl Default for ScanOptions {
             max_file_size: DEFAULT_MAX_FILE_SIZE,
             at: None,
             threads: None,
+            trust_store: None,
             arguments: Vec::new(),
         }
     }
@@ -68,6 +73,9 @@ pub enum EngineError {
     /// A path or glob on the command line is unusable.
     #[error(transparent)]
     Walk(#[from] WalkError),
+    /// The trust store given with `--trust-store` could not be loaded.
+    #[error(transparent)]
+    TrustStore(#[from] StoreError),
     /// The thread pool could not be built.
     #[error("cannot start worker threads: {0}")]
     Threads(String),
@@ -93,7 +101,8 @@ pub fn scan(policies: &PolicySet, opts: &ScanOptions) -> Result<ScanRun, EngineE
     let pool = builder
         .build()
         .map_err(|e| EngineError::Threads(e.to_string()))?;
-    let (findings, inventory) = pool.install(|| run(policies, opts))?;
+    let at = opts.at.unwrap_or(started);
+    let (findings, inventory, scan_errors) = pool.install(|| run(policies, opts, at))?;
     let controls = control_infos(policies);
     let summary = ScanRun::summarize(&findings, &controls);
     let finished = OffsetDateTime::now_utc();
@@ -107,7 +116,7 @@ pub fn scan(policies: &PolicySet, opts: &ScanOptions) -> Result<ScanRun, EngineE
             started_at: rfc3339(started),
             finished_at: rfc3339(finished),
             duration_ms: u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX),
-            evaluated_at: rfc3339(opts.at.unwrap_or(started)),
+            evaluated_at: rfc3339(at),
             host: hostname::get()
                 .map(|h| h.to_string_lossy().into_owned())
                 .unwrap_or_else(|_| "unknown".into()),
@@ -129,7 +138,7 @@ pub fn scan(policies: &PolicySet, opts: &ScanOptions) -> Result<ScanRun, EngineE
         inventory,
         summary,
         findings,
-        scan_errors: Vec::<ScanError>::new(),
+        scan_errors,
         integrity: Integrity {
             algorithm: String::new(),
             canonicalization: String::new(),
@@ -159,8 +168,50 @@ fn control_infos(policies: &PolicySet) -> Vec<ControlInfo> {
         .collect()
 }
 
-fn run(policies: &PolicySet, opts: &ScanOptions) -> Result<(Vec<Finding>, Inventory), EngineError> {
+/// The certificate collector's context, when a control needs it: the clock, and the trust store
+/// loaded once. An unreadable `--trust-store` stops the scan; a system store that cannot be read
+/// leaves no anchor (every chain fails) and is reported as a scan error.
+fn cert_context(
+    plan: &Plan<'_>,
+    opts: &ScanOptions,
+    at: OffsetDateTime,
+    scan_errors: &mut Vec<ScanError>,
+) -> Result<Option<CertContext>, EngineError> {
+    if !plan.controls.iter().any(|c| {
+        matches!(
+            c.target.kind,
+            TargetKind::Certificate | TargetKind::PrivateKey
+        )
+    }) {
+        return Ok(None);
+    }
+    let store = match &opts.trust_store {
+        Some(path) => TrustStore::from_path(path)?,
+        None => TrustStore::system().unwrap_or_else(|e| {
+            scan_errors.push(ScanError {
+                path: "(system trust store)".into(),
+                message: format!("{e}; certificate chains cannot validate (use --trust-store)"),
+            });
+            TrustStore::default()
+        }),
+    };
+    Ok(Some(CertContext { at, store }))
+}
+
+type Outcome = (Vec<Finding>, Inventory, Vec<ScanError>);
+
+fn run(
+    policies: &PolicySet,
+    opts: &ScanOptions,
+    at: OffsetDateTime,
+) -> Result<Outcome, EngineError> {
     let plan = Plan::new(policies)?;
+    let mut scan_errors = Vec::new();
+    let certs = cert_context(&plan, opts, at, &mut scan_errors)?;
+    let ctx = judge::Context {
+        max_size: opts.max_file_size,
+        certs: certs.as_ref(),
+    };
     let (entries, stats) = walk::walk(&opts.paths, &opts.walk)?;
     let results: Vec<FileResult> = entries
         .par_iter()
@@ -170,7 +221,7 @@ fn run(policies: &PolicySet, opts: &ScanOptions) -> Result<(Vec<Finding>, Invent
             if applicable.is_empty() {
                 return FileResult::default();
             }
-            judge::judge(&plan, entry, &applicable, opts.max_file_size)
+            judge::judge(&plan, entry, &applicable, &ctx)
         })
         .collect();
 
@@ -192,10 +243,7 @@ fn run(policies: &PolicySet, opts: &ScanOptions) -> Result<(Vec<Finding>, Invent
         inventory.binary_files_skipped += u64::from(r.binary_skipped);
         inventory.files_too_large += u64::from(r.too_large);
         for (f, n) in r.documents {
-            *inventory
-                .documents
-                .entry(f.as_str().to_string())
-                .or_default() += n;
+            *inventory.documents.entry(f.to_string()).or_default() += n;
         }
         for c in r.clean {
             clean[c] += 1;
@@ -219,7 +267,7 @@ fn run(policies: &PolicySet, opts: &ScanOptions) -> Result<(Vec<Finding>, Invent
             ))
     });
     assign_fingerprints(&mut findings);
-    Ok((findings, inventory))
+    Ok((findings, inventory, scan_errors))
 }
 
 /// Adds, per control, the verdicts that are about the scan as a whole: a pass for a pattern that

@@ -36,6 +36,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
         include_str!("../../policies/linux-sysctl.yaml"),
     ),
     ("nginx-tls", include_str!("../../policies/nginx-tls.yaml")),
+    (
+        "certificates",
+        include_str!("../../policies/certificates.yaml"),
+    ),
 ];
 
 /// A set of loaded policies whose control ids are unique across all of them.

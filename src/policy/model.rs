@@ -120,17 +120,29 @@ pub enum TargetKind {
     File,
     /// A configuration file parsed into a structured document.
     Config,
+    /// An X.509 certificate found in any file (PEM block, base64-wrapped PEM, DER).
+    Certificate,
+    /// A private key found in any file (PKCS#1, PKCS#8, SEC1, OpenSSH).
+    #[serde(rename = "private_key")]
+    PrivateKey,
 }
 
 impl TargetKind {
     /// Every kind, as written in policies.
-    pub const ALL: [TargetKind; 2] = [TargetKind::File, TargetKind::Config];
+    pub const ALL: [TargetKind; 4] = [
+        TargetKind::File,
+        TargetKind::Config,
+        TargetKind::Certificate,
+        TargetKind::PrivateKey,
+    ];
 
     /// The name used in policies.
     pub fn as_str(self) -> &'static str {
         match self {
             TargetKind::File => "file",
             TargetKind::Config => "config",
+            TargetKind::Certificate => "certificate",
+            TargetKind::PrivateKey => "private_key",
         }
     }
 }

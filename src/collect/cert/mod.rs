@@ -1,0 +1,340 @@
+//! The certificate collector: every X.509 certificate and private key in a file, found by content
+//! (PEM blocks anywhere, base64-wrapped PEM in kubeconfigs, DER), each turned into a fact document.
+//!
+//! Certificate documents carry the dates computed against the evaluation clock and the chain
+//! validated against the trust store; key documents carry the algorithm, size and encryption of the
+//! key and never its material. A block or file that cannot be read becomes an error with its line;
+//! the other certificates of the file are still reported.
+
+pub mod chain;
+mod der;
+pub mod key;
+mod names;
+pub mod pem;
+pub mod store;
+pub mod x509;
+
+use std::path::Path;
+
+use base64::Engine;
+use time::OffsetDateTime;
+
+pub use store::{StoreError, TrustStore};
+
+use super::Document;
+use crate::doc::{Map, Node, Pos, Value};
+
+/// File extensions that announce a certificate or key: a file so named that holds neither is an
+/// error, not an empty result.
+pub const NAMED_EXTENSIONS: &[&str] = &["pem", "crt", "cer", "der", "cert", "key"];
+
+/// The kinds of fact document the collector produces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DocKind {
+    /// An X.509 certificate.
+    Certificate,
+    /// A private key.
+    PrivateKey,
+}
+
+/// What the collector needs besides a file: the evaluation clock and the trust store.
+#[derive(Debug)]
+pub struct CertContext {
+    /// The clock expiry and chain validity are computed against.
+    pub at: OffsetDateTime,
+    /// The anchors chains are validated against.
+    pub store: TrustStore,
+}
+
+/// A problem reading a certificate or key, located where it could be.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CollectError {
+    /// Which kind of document was lost; `None` when the file itself could not be told apart.
+    pub kind: Option<DocKind>,
+    /// The line of the PEM block concerned.
+    pub line: Option<u32>,
+    /// The reason, precise enough to fix the file.
+    pub message: String,
+}
+
+/// Everything the collector found in one file.
+#[derive(Debug, Default)]
+pub struct Collected {
+    /// One document per certificate, in file order.
+    pub certificates: Vec<Document>,
+    /// One document per private key, in file order.
+    pub keys: Vec<Document>,
+    /// Blocks or files that could not be read.
+    pub errors: Vec<CollectError>,
+}
+
+/// Builds a fact map whose every value sits at the same position (the PEM block's line), so that
+/// every verdict about a certificate points at it.
+pub struct Facts {
+    map: Map,
+    pos: Pos,
+}
+
+impl Facts {
+    fn new(pos: Pos) -> Facts {
+        Facts {
+            map: Map::new(),
+            pos,
+        }
+    }
+
+    /// A string field.
+    pub fn str(&mut self, key: &str, value: impl Into<String>) {
+        self.map.insert(key, Node::str(self.pos, value));
+    }
+
+    /// An integer field.
+    pub fn int(&mut self, key: &str, value: i64) {
+        self.map.insert(key, Node::new(self.pos, Value::Int(value)));
+    }
+
+    /// A boolean field.
+    pub fn bool(&mut self, key: &str, value: bool) {
+        self.map
+            .insert(key, Node::new(self.pos, Value::Bool(value)));
+    }
+
+    /// A list of strings.
+    pub fn strs(&mut self, key: &str, values: impl IntoIterator<Item = String>) {
+        let items = values.into_iter().map(|v| Node::str(self.pos, v)).collect();
+        self.map
+            .insert(key, Node::new(self.pos, Value::List(items)));
+    }
+
+    fn finish(self) -> Node {
+        Node::new(self.pos, Value::Map(self.map))
+    }
+}
+
+/// Whether a PEM label holds a certificate.
+pub fn is_certificate_label(label: &str) -> bool {
+    matches!(
+        label,
+        "CERTIFICATE" | "X509 CERTIFICATE" | "TRUSTED CERTIFICATE"
+    )
+}
+
+fn kind_of(label: &str) -> Option<DocKind> {
+    if is_certificate_label(label) {
+        Some(DocKind::Certificate)
+    } else if key::is_key_label(label) {
+        Some(DocKind::PrivateKey)
+    } else {
+        None
+    }
+}
+
+/// A DER certificate or key found in the file, before it is judged.
+struct Found {
+    der: Vec<u8>,
+    line: Option<u32>,
+}
+
+/// The base64 of `-----BEGIN`: how a kubeconfig's `certificate-authority-data` starts.
+const BASE64_BEGIN: &[u8] = b"LS0tLS1CRUdJTi";
+
+/// Collects every certificate and key of a file. `display` is the path as shown in findings.
+pub fn collect(path: &Path, display: &str, bytes: &[u8], ctx: &CertContext) -> Collected {
+    let mut out = Collected::default();
+    let mut certs: Vec<Found> = Vec::new();
+    let named = path
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase())
+        .is_some_and(|e| NAMED_EXTENSIONS.contains(&e.as_str()));
+    let pem_text = pem::has_marker(bytes);
+    if pem_text {
+        read_blocks(
+            pem::blocks(bytes, named),
+            None,
+            display,
+            &mut certs,
+            &mut out,
+        );
+    }
+    for (line, decoded) in base64_wrapped_pem(bytes) {
+        read_blocks(
+            pem::blocks(&decoded, false),
+            Some(line),
+            display,
+            &mut certs,
+            &mut out,
+        );
+    }
+    if !pem_text && (named || der::is_single_sequence(bytes)) {
+        match x509::parse(bytes) {
+            Ok(_) => certs.push(Found {
+                der: bytes.to_vec(),
+                line: None,
+            }),
+            Err(cert_error) => match key::from_der(bytes) {
+                Some(k) => out.keys.push(key_document(&k, display, None, "der")),
+                None if named => out.errors.push(CollectError {
+                    kind: None,
+                    line: None,
+                    message: if bytes.is_empty() {
+                        "the file is empty: no certificate or private key".into()
+                    } else if bytes.first() == Some(&0x30) {
+                        format!("not a DER certificate ({cert_error}) nor a DER private key")
+                    } else {
+                        "no PEM block and not DER: no certificate or private key could be read"
+                            .into()
+                    },
+                }),
+                None => {}
+            },
+        }
+    }
+    certificate_documents(&certs, display, ctx, &mut out);
+    out
+}
+
+fn read_blocks(
+    blocks: Vec<Result<pem::Block, pem::BlockError>>,
+    wrapped_at: Option<u32>,
+    display: &str,
+    certs: &mut Vec<Found>,
+    out: &mut Collected,
+) {
+    let context = |line: u32| match wrapped_at {
+        Some(at) => (at, format!("in the base64-encoded PEM at line {at}, ")),
+        None => (line, String::new()),
+    };
+    for block in blocks {
+        match block {
+            Ok(b) => match kind_of(&b.label) {
+                Some(DocKind::Certificate) => certs.push(Found {
+                    der: b.der,
+                    line: Some(context(b.line).0),
+                }),
+                Some(DocKind::PrivateKey) => {
+                    let (line, prefix) = context(b.line);
+                    match key::from_pem(&b) {
+                        Ok(k) => out.keys.push(key_document(&k, display, Some(line), "pem")),
+                        Err(message) => out.errors.push(CollectError {
+                            kind: Some(DocKind::PrivateKey),
+                            line: Some(line),
+                            message: format!("{prefix}private key at line {}: {message}", b.line),
+                        }),
+                    }
+                }
+                None => {}
+            },
+            Err(e) => {
+                if let Some(kind) = kind_of(&e.label) {
+                    let (line, prefix) = context(e.line);
+                    out.errors.push(CollectError {
+                        kind: Some(kind),
+                        line: Some(line),
+                        message: format!("{prefix}{e}"),
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// PEM text wrapped in base64, as kubeconfigs and Kubernetes Secrets carry it: (line, decoded).
+fn base64_wrapped_pem(bytes: &[u8]) -> Vec<(u32, Vec<u8>)> {
+    let mut out = Vec::new();
+    for start in memchr::memmem::find_iter(bytes, BASE64_BEGIN) {
+        let len = bytes[start..]
+            .iter()
+            .position(|&c| !(c.is_ascii_alphanumeric() || matches!(c, b'+' | b'/' | b'=')))
+            .unwrap_or(bytes.len() - start);
+        let Ok(decoded) =
+            base64::engine::general_purpose::STANDARD.decode(&bytes[start..start + len])
+        else {
+            continue;
+        };
+        if pem::has_marker(&decoded) {
+            let line = memchr::memchr_iter(b'\n', &bytes[..start]).count() + 1;
+            out.push((u32::try_from(line).unwrap_or(u32::MAX), decoded));
+        }
+    }
+    out
+}
+
+fn position(line: Option<u32>) -> Pos {
+    line.map_or(Pos::default(), |l| Pos::line(l as usize))
+}
+
+fn source_fields(f: &mut Facts, display: &str, line: Option<u32>, encoding: &str) {
+    f.str("path", display);
+    if let Some(l) = line {
+        f.int("line", i64::from(l));
+    }
+    f.str("encoding", encoding);
+}
+
+fn key_document(k: &key::KeyFacts, display: &str, line: Option<u32>, encoding: &str) -> Document {
+    let mut f = Facts::new(position(line));
+    f.str("format", k.format);
+    if let Some(a) = &k.algorithm {
+        f.str("key_algorithm", a.clone());
+    }
+    if let Some(b) = k.bits {
+        f.int("key_bits", b);
+    }
+    if let Some(c) = &k.curve {
+        f.str("key_curve", c.clone());
+    }
+    f.bool("encrypted", k.encrypted);
+    if let Some(e) = &k.encryption {
+        f.str("encryption", e.clone());
+    }
+    source_fields(&mut f, display, line, encoding);
+    Document {
+        root: f.finish(),
+        label: Some(k.label()),
+        included: Vec::new(),
+    }
+}
+
+fn certificate_documents(found: &[Found], display: &str, ctx: &CertContext, out: &mut Collected) {
+    let mut parsed = Vec::new();
+    for f in found {
+        match x509::parse(&f.der) {
+            Ok(cert) => parsed.push((f, cert)),
+            Err(e) => out.errors.push(CollectError {
+                kind: Some(DocKind::Certificate),
+                line: f.line,
+                message: match f.line {
+                    Some(l) => format!("certificate at line {l} cannot be parsed: {e}"),
+                    None => format!("the DER certificate cannot be parsed: {e}"),
+                },
+            }),
+        }
+    }
+    let members: Vec<chain::Member<'_>> = parsed
+        .iter()
+        .map(|(f, cert)| chain::Member { der: &f.der, cert })
+        .collect();
+    for (m, (found, _)) in members.iter().zip(&parsed) {
+        let line = found.line;
+        let context = x509::Context {
+            der: m.der,
+            at: ctx.at,
+            in_trust_store: ctx.store.contains(m.cert),
+            chain: (!x509::is_ca(m.cert)).then(|| chain::validate(m, &members, &ctx.store, ctx.at)),
+        };
+        let mut f = Facts::new(position(line));
+        x509::facts(m.cert, &context, &mut f);
+        source_fields(
+            &mut f,
+            display,
+            line,
+            if line.is_some() { "pem" } else { "der" },
+        );
+        let sha256 = x509::fingerprint(m.der);
+        out.certificates.push(Document {
+            root: f.finish(),
+            label: Some(x509::label(m.cert, &sha256)),
+            included: Vec::new(),
+        });
+    }
+}

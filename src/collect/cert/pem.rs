@@ -1,0 +1,291 @@
+//! PEM blocks found anywhere in a file, with the line each one begins on.
+//!
+//! Certificates and keys hide in bundles, chains, kubeconfigs, YAML block scalars and Java
+//! properties files, so the scanner does not expect a file to be "a PEM file": it looks for
+//! `-----BEGIN X-----` on any line (indented or after a key) and reads up to the matching END line.
+//! PEM embedded in JSON or code strings on one line (`"-----BEGIN ...-----\\nMIIB...\\n-----END
+//! ...-----"`) is read too.
+//!
+//! In a file named for certificates and keys (`strict`), a block that cannot be read is reported
+//! with the line and the reason. Elsewhere a BEGIN marker whose next line is not base64 is text
+//! that merely mentions PEM (source code, documentation) and is not a block at all; once a block's
+//! first base64 line is seen, it is a block and every later problem is reported.
+
+use base64::Engine;
+
+/// One decoded PEM block.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Block {
+    /// The label between `BEGIN ` and the dashes, e.g. `CERTIFICATE`, `RSA PRIVATE KEY`.
+    pub label: String,
+    /// 1-based line of the BEGIN marker.
+    pub line: u32,
+    /// RFC 1421 headers (`Proc-Type: 4,ENCRYPTED`), in order.
+    pub headers: Vec<(String, String)>,
+    /// The decoded body.
+    pub der: Vec<u8>,
+}
+
+/// A block that was begun but could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("PEM block `{label}` at line {line}: {message}")]
+pub struct BlockError {
+    /// The label of the BEGIN marker.
+    pub label: String,
+    /// 1-based line of the BEGIN marker.
+    pub line: u32,
+    /// What is wrong, with the line of the offending text when there is one.
+    pub message: String,
+}
+
+const BEGIN: &str = "-----BEGIN ";
+const END: &str = "-----END ";
+
+/// Whether the bytes hold a PEM BEGIN marker anywhere (a cheap test before [`blocks`]).
+pub fn has_marker(bytes: &[u8]) -> bool {
+    memchr::memmem::find(bytes, BEGIN.as_bytes()).is_some()
+}
+
+/// The label of a marker on `line` (`BEGIN` or `END` given by `marker`), when there is one.
+fn marker_label<'a>(line: &'a str, marker: &str) -> Option<&'a str> {
+    let start = line.find(marker)? + marker.len();
+    let rest = &line[start..];
+    let end = rest.find("-----")?;
+    Some(&rest[..end])
+}
+
+struct Open {
+    label: String,
+    line: u32,
+    headers: Vec<(String, String)>,
+    body: String,
+    /// Still reading RFC 1421 headers (before the first base64 line).
+    in_headers: bool,
+    /// A base64 line was read: this is a PEM block, not a mention of one.
+    confirmed: bool,
+    error: Option<String>,
+}
+
+impl Open {
+    fn finish(self) -> Result<Block, BlockError> {
+        let fail = |message: String| BlockError {
+            label: self.label.clone(),
+            line: self.line,
+            message,
+        };
+        if let Some(e) = self.error.clone() {
+            return Err(fail(e));
+        }
+        if self.body.is_empty() {
+            return Err(fail("the block has no content".into()));
+        }
+        match base64::engine::general_purpose::STANDARD.decode(self.body.as_bytes()) {
+            Ok(der) => Ok(Block {
+                label: self.label,
+                line: self.line,
+                headers: self.headers,
+                der,
+            }),
+            Err(e) => Err(fail(format!("invalid base64: {e}"))),
+        }
+    }
+}
+
+/// A whole block on one line, its newlines escaped as `\\n` (JSON, code strings).
+fn inline_block(line: &str, label: &str, line_no: u32) -> Option<Block> {
+    let begin = format!("{BEGIN}{label}-----");
+    let end = format!("{END}{label}-----");
+    let start = line.find(&begin)? + begin.len();
+    let stop = start + line[start..].find(&end)?;
+    let body: String = line[start..stop]
+        .replace("\\n", "")
+        .replace("\\r", "")
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect();
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(body.as_bytes())
+        .ok()?;
+    Some(Block {
+        label: label.to_string(),
+        line: line_no,
+        headers: Vec::new(),
+        der,
+    })
+}
+
+/// Every PEM block of `bytes` (UTF-8 is not required), in file order: decoded blocks and blocks
+/// that could not be read (no END line, a wrong END label, a character outside base64, bad
+/// padding). With `strict` unset, BEGIN markers not followed by base64 are not blocks (see above).
+pub fn blocks(bytes: &[u8], strict: bool) -> Vec<Result<Block, BlockError>> {
+    let mut out = Vec::new();
+    let mut open: Option<Open> = None;
+    let keep = |block: &Open| strict || block.confirmed;
+    for (i, raw) in bytes.split(|&b| b == b'\n').enumerate() {
+        let line_no = u32::try_from(i + 1).unwrap_or(u32::MAX);
+        let line = String::from_utf8_lossy(raw);
+        if let Some(label) = marker_label(&line, BEGIN) {
+            if line.contains(END) {
+                if let Some(block) = inline_block(&line, label, line_no) {
+                    if let Some(prev) = open.take().filter(keep) {
+                        let message = format!(
+                            "no `{END}{}-----` line before the next BEGIN at line {line_no}",
+                            prev.label
+                        );
+                        out.push(Err(BlockError {
+                            label: prev.label,
+                            line: prev.line,
+                            message,
+                        }));
+                    }
+                    out.push(Ok(block));
+                    continue;
+                }
+            }
+            if let Some(prev) = open.take().filter(keep) {
+                let message = format!(
+                    "no `{END}{}-----` line before the next BEGIN at line {line_no}",
+                    prev.label
+                );
+                out.push(Err(BlockError {
+                    label: prev.label,
+                    line: prev.line,
+                    message,
+                }));
+            }
+            open = Some(Open {
+                label: label.to_string(),
+                line: line_no,
+                headers: Vec::new(),
+                body: String::new(),
+                in_headers: true,
+                confirmed: false,
+                error: None,
+            });
+            continue;
+        }
+        let Some(block) = open.as_mut() else { continue };
+        if let Some(label) = marker_label(&line, END) {
+            let mut block = open.take().expect("a block is open");
+            if !keep(&block) {
+                continue;
+            }
+            if label != block.label && block.error.is_none() {
+                block.error = Some(format!(
+                    "ends with `{END}{label}-----` at line {line_no} instead of `{END}{}-----`",
+                    block.label
+                ));
+            }
+            out.push(block.finish());
+            continue;
+        }
+        if block.error.is_some() {
+            continue;
+        }
+        let content = line.trim();
+        if block.in_headers {
+            if let Some((k, v)) = content.split_once(':') {
+                block
+                    .headers
+                    .push((k.trim().to_string(), v.trim().to_string()));
+                continue;
+            }
+            if content.is_empty() {
+                continue;
+            }
+            block.in_headers = false;
+        }
+        let bad = content
+            .char_indices()
+            .find(|(_, c)| !(c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '=')));
+        if let Some((offset, c)) = bad {
+            if !block.confirmed && !strict {
+                open = None;
+                continue;
+            }
+            let column = line.find(content).unwrap_or(0) + offset + 1;
+            block.error = Some(format!(
+                "invalid base64 character {c:?} at line {line_no}, column {column}"
+            ));
+            continue;
+        }
+        block.confirmed = true;
+        block.body.push_str(content);
+    }
+    if let Some(block) = open.filter(keep) {
+        let message = format!(
+            "no `{END}{}-----` line before the end of the file (truncated?)",
+            block.label
+        );
+        out.push(Err(BlockError {
+            label: block.label,
+            line: block.line,
+            message,
+        }));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mentions_of_pem_in_code_are_not_blocks_unless_strict() {
+        let code = "let begin = \"-----BEGIN CERTIFICATE-----\";\nparse(begin);\n";
+        assert!(blocks(code.as_bytes(), false).is_empty());
+        assert_eq!(
+            blocks(code.as_bytes(), true).len(),
+            1,
+            "a .pem file reports it"
+        );
+    }
+
+    #[test]
+    fn reads_escaped_single_line_blocks() {
+        let json = r#"{"cert": "-----BEGIN CERTIFICATE-----\nAQID\n-----END CERTIFICATE-----\n"}"#;
+        let b = blocks(json.as_bytes(), false).remove(0).unwrap();
+        assert_eq!((b.line, b.der), (1, vec![1, 2, 3]));
+    }
+
+    #[test]
+    fn finds_indented_blocks_with_their_lines() {
+        let text =
+            "a: 1\ncert: |\n  -----BEGIN CERTIFICATE-----\n  AQID\n  -----END CERTIFICATE-----\n";
+        let b = blocks(text.as_bytes(), false);
+        assert_eq!(b.len(), 1);
+        let b = b[0].as_ref().unwrap();
+        assert_eq!(
+            (b.label.as_str(), b.line, b.der.as_slice()),
+            ("CERTIFICATE", 3, &[1u8, 2, 3][..])
+        );
+    }
+
+    #[test]
+    fn keeps_rfc1421_headers() {
+        let text = "-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-128-CBC,00\n\nAQID\n-----END RSA PRIVATE KEY-----\n";
+        let b = blocks(text.as_bytes(), false).remove(0).unwrap();
+        assert_eq!(b.headers[0], ("Proc-Type".into(), "4,ENCRYPTED".into()));
+    }
+
+    #[test]
+    fn reports_every_broken_block_precisely() {
+        let text = "-----BEGIN CERTIFICATE-----\nAQ*D\n-----END CERTIFICATE-----\n\
+                    -----BEGIN CERTIFICATE-----\nAQI\n-----END CERTIFICATE-----\n\
+                    -----BEGIN CERTIFICATE-----\nAQID\n-----END X509 CRL-----\n\
+                    -----BEGIN CERTIFICATE-----\nAQID\n";
+        let msgs: Vec<String> = blocks(text.as_bytes(), true)
+            .into_iter()
+            .map(|b| b.unwrap_err().to_string())
+            .collect();
+        assert_eq!(
+            msgs,
+            [
+                "PEM block `CERTIFICATE` at line 1: invalid base64 character '*' at line 2, column 3",
+                "PEM block `CERTIFICATE` at line 4: invalid base64: Invalid padding",
+                "PEM block `CERTIFICATE` at line 7: ends with `-----END X509 CRL-----` at line 9 instead of `-----END CERTIFICATE-----`",
+                "PEM block `CERTIFICATE` at line 10: no `-----END CERTIFICATE-----` line before the end of the file (truncated?)",
+            ]
+        );
+    }
+}

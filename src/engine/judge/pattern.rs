@@ -1,0 +1,182 @@
+//! Pattern checks: every pattern of every control matched in one pass over a file's bytes, each
+//! kept match located by line and column.
+
+use super::{FileResult, finding, target};
+use crate::collect::walk::Entry;
+use crate::engine::plan::Plan;
+use crate::policy::Check;
+use crate::policy::eval::clip;
+use crate::policy::pattern::{Expect, PatternCheck};
+use crate::redact::redact;
+use crate::results::{Location, State};
+
+/// Positions of newlines, built only for files with matches.
+struct LineIndex<'a> {
+    bytes: &'a [u8],
+    newlines: Vec<usize>,
+}
+
+impl<'a> LineIndex<'a> {
+    fn new(bytes: &'a [u8]) -> LineIndex<'a> {
+        LineIndex {
+            bytes,
+            newlines: memchr::memchr_iter(b'\n', bytes).collect(),
+        }
+    }
+
+    /// 1-based line and character column of a byte offset.
+    fn position(&self, offset: usize) -> (u32, u32) {
+        let line = self.newlines.partition_point(|&nl| nl < offset);
+        let start = if line == 0 {
+            0
+        } else {
+            self.newlines[line - 1] + 1
+        };
+        (
+            u32::try_from(line + 1).unwrap_or(u32::MAX),
+            u32::try_from(char_count(&self.bytes[start..offset]) + 1).unwrap_or(u32::MAX),
+        )
+    }
+}
+
+/// Characters in UTF-8 bytes (invalid bytes count as one each).
+fn char_count(bytes: &[u8]) -> usize {
+    bytes.iter().filter(|&&b| (b & 0xC0) != 0x80).count()
+}
+
+/// One kept match of a pattern.
+struct Hit {
+    start: usize,
+    end: usize,
+    value: String,
+}
+
+fn matches_of(check: &PatternCheck, bytes: &[u8]) -> Vec<Hit> {
+    let mut hits = Vec::new();
+    for caps in check.regex.captures_iter(bytes) {
+        let Some(whole) = caps.get(0) else { continue };
+        let judged = caps.get(check.capture).unwrap_or(whole);
+        if !check.keeps(judged.as_bytes()) {
+            continue;
+        }
+        // The location is the judged value (the secret), not the context around it.
+        hits.push(Hit {
+            start: judged.start(),
+            end: judged.end(),
+            value: String::from_utf8_lossy(judged.as_bytes()).into_owned(),
+        });
+    }
+    hits
+}
+
+/// Runs the pattern controls at `wanted` (indices into `plan.controls`) over `bytes`.
+pub fn run(plan: &Plan<'_>, entry: &Entry, bytes: &[u8], wanted: &[usize], out: &mut FileResult) {
+    let set_hits = plan.patterns.matches(bytes);
+    let mut lines: Option<LineIndex> = None;
+    for (set_idx, &ci) in plan.pattern_owner.iter().enumerate() {
+        if !wanted.contains(&ci) {
+            continue;
+        }
+        let c = plan.controls[ci];
+        let Check::Pattern(check) = &c.check else {
+            continue;
+        };
+        let hits = if set_hits.matched(set_idx) {
+            matches_of(check, bytes)
+        } else {
+            Vec::new()
+        };
+        if hits.is_empty() {
+            match check.expect {
+                Expect::Absent => out.clean.push(ci),
+                Expect::Present => out.findings.push(finding(
+                    c,
+                    State::Fail,
+                    target(c, entry, None),
+                    None,
+                    "(no match)".into(),
+                    "Not satisfied: the file has no line matching the required pattern.".into(),
+                    Vec::new(),
+                )),
+            }
+            continue;
+        }
+        let index = lines.get_or_insert_with(|| LineIndex::new(bytes));
+        let located: Vec<(Location, String)> = hits
+            .iter()
+            .map(|h| {
+                let (line, column) = index.position(h.start);
+                let line_end = index
+                    .newlines
+                    .get(usize::try_from(line).unwrap_or(0).saturating_sub(1))
+                    .copied()
+                    .unwrap_or(bytes.len())
+                    .min(h.end);
+                let end_column =
+                    column + u32::try_from(char_count(&bytes[h.start..line_end])).unwrap_or(0);
+                let shown = if c.secret {
+                    redact(&h.value)
+                } else {
+                    clip(&h.value)
+                };
+                (
+                    Location {
+                        path: None,
+                        line,
+                        column: Some(column),
+                        end_column: Some(end_column),
+                    },
+                    shown,
+                )
+            })
+            .collect();
+        match check.expect {
+            Expect::Absent => {
+                for (loc, shown) in located {
+                    let message = format!(
+                        "Not satisfied: pattern matched at line {}, column {}.",
+                        loc.line,
+                        loc.column.unwrap_or(0)
+                    );
+                    out.findings.push(finding(
+                        c,
+                        State::Fail,
+                        target(c, entry, None),
+                        Some(loc),
+                        shown,
+                        message,
+                        Vec::new(),
+                    ));
+                }
+            }
+            Expect::Present => {
+                let (loc, shown) = located.into_iter().next().expect("hits is not empty");
+                let message = format!("Satisfied: {} (line {}).", c.title, loc.line);
+                out.findings.push(finding(
+                    c,
+                    State::Pass,
+                    target(c, entry, None),
+                    Some(loc),
+                    shown,
+                    message,
+                    Vec::new(),
+                ));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_index_positions() {
+        let text = "ab\ncé d\n\nx".as_bytes();
+        let idx = LineIndex::new(text);
+        assert_eq!(idx.position(0), (1, 1));
+        assert_eq!(idx.position(3), (2, 1));
+        assert_eq!(idx.position(7), (2, 4), "é is one character");
+        assert_eq!(idx.position(10), (4, 1));
+    }
+}

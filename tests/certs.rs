@@ -1,0 +1,480 @@
+//! The certificate collector and the `certificates` pack against the generated fixtures in
+//! testdata/certs (see make.sh there): the exact failures of every fixture, a failing and a passing
+//! fixture for every control, bad input, a real chain against the system trust store, and key
+//! material that never reaches an output. Every scan fixes the clock with `--at`.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use common::{AT, assert_lines, scan_json, vigil};
+use serde_json::Value;
+
+const PACK: &str = "policies/certificates.yaml";
+const ROOT: &str = "testdata/certs/ca/root.pem";
+
+fn scan(paths: &[&str]) -> (i32, Value) {
+    let mut args = paths.to_vec();
+    args.extend(["--policy", PACK, "--trust-store", ROOT]);
+    scan_json(&args)
+}
+
+fn findings(r: &Value) -> &Vec<Value> {
+    r["findings"].as_array().expect("findings")
+}
+
+/// `CONTROL path:line` for every finding in `state`.
+fn in_state(r: &Value, state: &str) -> Vec<String> {
+    findings(r)
+        .iter()
+        .filter(|f| f["state"] == state)
+        .map(|f| {
+            format!(
+                "{} {}:{}",
+                f["control"].as_str().unwrap(),
+                f["target"]["path"].as_str().unwrap(),
+                f["location"]["line"]
+                    .as_u64()
+                    .map_or(String::new(), |l| l.to_string())
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn each_fixture_fails_exactly_its_controls() {
+    let (code, r) = scan(&["testdata/certs"]);
+    assert_eq!(code, 1);
+    assert_lines(
+        &in_state(&r, "fail"),
+        &[
+            "CERT-001 testdata/certs/chain/expired-intermediate.pem:20",
+            "CERT-001 testdata/certs/defects/expired.pem:1",
+            "CERT-001 testdata/certs/embedded/values.yaml:4",
+            "CERT-001 testdata/certs/real/www.google.com-2023.pem:32",
+            "CERT-001 testdata/certs/real/www.google.com-2023.pem:1",
+            "CERT-002 testdata/certs/defects/expires-in-17-days.pem:1",
+            "CERT-003 testdata/certs/defects/expires-in-59-days.pem:1",
+            "CERT-004 testdata/certs/defects/not-yet-valid.pem:1",
+            "CERT-005 testdata/certs/defects/rsa-1024.pem:1",
+            "CERT-006 testdata/certs/defects/ec-p224.pem:1",
+            "CERT-007 testdata/certs/defects/md5-signature.pem:1",
+            "CERT-007 testdata/certs/defects/sha1-signature.pem:1",
+            "CERT-008 testdata/certs/defects/no-san.pem:1",
+            "CERT-008 testdata/certs/defects/version-1.pem:1",
+            "CERT-009 testdata/certs/defects/validity-730-days.pem:1",
+            "CERT-010 testdata/certs/defects/leaf-ca-true.pem:1",
+            "CERT-011 testdata/certs/defects/self-signed.pem:1",
+            "CERT-012 testdata/certs/defects/version-1.pem:1",
+            "CERT-012 testdata/certs/defects/wrong-key-usage.pem:1",
+            "CERT-013 testdata/certs/defects/serial-21-octets.pem:1",
+            "CERT-013 testdata/certs/defects/serial-negative.pem:1",
+            "CERT-014 testdata/certs/defects/version-1.pem:1",
+            "CERT-015 testdata/certs/embedded/kubeconfig:12",
+            "CERT-015 testdata/certs/keys/ec-sec1.key:1",
+            "CERT-015 testdata/certs/keys/ed25519-pkcs8.pem:1",
+            "CERT-015 testdata/certs/keys/id_ed25519:1",
+            "CERT-015 testdata/certs/keys/rsa-1024.key:1",
+            "CERT-015 testdata/certs/keys/rsa-pkcs1.key:1",
+            "CERT-015 testdata/certs/keys/rsa-pkcs8.der.key:",
+            "CERT-015 testdata/certs/keys/rsa-pkcs8.pem:1",
+            "CERT-016 testdata/certs/chain/expired-intermediate.pem:1",
+            "CERT-016 testdata/certs/chain/unknown-issuer.pem:1",
+            "CERT-016 testdata/certs/defects/expired.pem:1",
+            "CERT-016 testdata/certs/defects/md5-signature.pem:1",
+            "CERT-016 testdata/certs/defects/not-yet-valid.pem:1",
+            "CERT-016 testdata/certs/defects/self-signed.pem:1",
+            "CERT-016 testdata/certs/defects/sha1-signature.pem:1",
+            "CERT-016 testdata/certs/defects/version-1.pem:1",
+            "CERT-016 testdata/certs/embedded/values.yaml:4",
+            "CERT-016 testdata/certs/real/www.google.com-2023.pem:1",
+            "CERT-017 testdata/certs/keys/rsa-1024.key:1",
+        ],
+    );
+    let docs = &r["inventory"]["documents"];
+    assert_eq!(docs["certificate"], 84, "every certificate of every file");
+    assert_eq!(docs["private_key"], 11);
+    // Every verdict about a certificate names it by subject and SHA-256 fingerprint.
+    let object = findings(&r)
+        .iter()
+        .find(|f| f["control"] == "CERT-005" && f["state"] == "fail")
+        .and_then(|f| f["target"]["object"].as_str())
+        .unwrap();
+    let sha = object.split("sha256:").nth(1).unwrap();
+    assert!(
+        object.starts_with("CN=small-rsa.example.org sha256:"),
+        "{object}"
+    );
+    assert_eq!(sha.len(), 64);
+}
+
+/// (control, a fixture that fails it, a fixture that passes it).
+const PAIRS: &[(&str, &str, &str)] = &[
+    ("CERT-001", "defects/expired.pem", "good/server-rsa.pem"),
+    (
+        "CERT-002",
+        "defects/expires-in-17-days.pem",
+        "defects/expires-in-59-days.pem",
+    ),
+    (
+        "CERT-003",
+        "defects/expires-in-59-days.pem",
+        "good/server-rsa.pem",
+    ),
+    (
+        "CERT-004",
+        "defects/not-yet-valid.pem",
+        "good/server-rsa.pem",
+    ),
+    ("CERT-005", "defects/rsa-1024.pem", "good/server-rsa.pem"),
+    ("CERT-006", "defects/ec-p224.pem", "good/server-ec-p256.pem"),
+    (
+        "CERT-007",
+        "defects/sha1-signature.pem",
+        "good/server-ec-p384.pem",
+    ),
+    ("CERT-008", "defects/no-san.pem", "good/wildcard.pem"),
+    (
+        "CERT-009",
+        "defects/validity-730-days.pem",
+        "good/server-rsa.pem",
+    ),
+    (
+        "CERT-010",
+        "defects/leaf-ca-true.pem",
+        "ca/intermediate.pem",
+    ),
+    ("CERT-011", "defects/self-signed.pem", "ca/root.pem"),
+    (
+        "CERT-012",
+        "defects/wrong-key-usage.pem",
+        "good/server-ec-p256.pem",
+    ),
+    (
+        "CERT-013",
+        "defects/serial-negative.pem",
+        "good/server-rsa.pem",
+    ),
+    ("CERT-014", "defects/version-1.pem", "good/server-rsa.pem"),
+    (
+        "CERT-015",
+        "keys/rsa-pkcs1.key",
+        "keys/rsa-pkcs8-encrypted.pem",
+    ),
+    (
+        "CERT-016",
+        "chain/unknown-issuer.pem",
+        "chain/fullchain.pem",
+    ),
+    ("CERT-017", "keys/rsa-1024.key", "keys/rsa-pkcs1.key"),
+];
+
+#[test]
+fn every_control_has_a_failing_and_a_passing_fixture() {
+    let (_, r) = scan(&["testdata/certs"]);
+    let mut states: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
+    for f in findings(&r) {
+        states
+            .entry((
+                f["control"].as_str().unwrap().to_string(),
+                f["target"]["path"].as_str().unwrap().to_string(),
+            ))
+            .or_default()
+            .push(f["state"].as_str().unwrap().to_string());
+    }
+    let controls = r["controls"].as_array().unwrap();
+    assert_eq!(
+        controls.len(),
+        PAIRS.len(),
+        "every control of the pack is listed"
+    );
+    for (control, failing, passing) in PAIRS {
+        let get = |file: &str| {
+            states
+                .get(&(control.to_string(), format!("testdata/certs/{file}")))
+                .cloned()
+                .unwrap_or_default()
+        };
+        assert!(
+            get(failing).contains(&"fail".to_string()),
+            "{control} fails on {failing}: {:?}",
+            get(failing)
+        );
+        assert_eq!(get(passing), ["pass"], "{control} passes on {passing}");
+    }
+}
+
+#[test]
+fn chain_failures_give_their_reason() {
+    let (_, r) = scan(&[
+        "testdata/certs/chain",
+        "testdata/certs/defects/self-signed.pem",
+    ]);
+    let observed: Vec<&str> = findings(&r)
+        .iter()
+        .filter(|f| f["control"] == "CERT-016" && f["state"] == "fail")
+        .map(|f| f["observed"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        observed,
+        [
+            "expired: issuer CN=Vigil Test Expired Intermediate CA expired at 2029-12-31T00:00:00Z, false",
+            "unknown issuer: no certificate in the file or the trust store issued CN=Unknown Root CA, O=Vigil Test, false",
+            "unknown issuer: no certificate in the file or the trust store issued CN=self.example.org, O=Vigil Test, false",
+        ]
+    );
+    let out = vigil(&[
+        "facts",
+        "testdata/certs/chain/fullchain.pem",
+        "--at",
+        AT,
+        "--trust-store",
+        ROOT,
+    ]);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        v[0]["certificates"][0]["facts"]["chain"],
+        serde_json::json!([
+            "CN=shop.example.org",
+            "CN=Vigil Test Intermediate CA",
+            "CN=Vigil Test Root CA"
+        ])
+    );
+}
+
+#[test]
+fn a_real_chain_validates_against_the_system_trust_store_offline() {
+    // www.google.com as served in January 2023, with its intermediate; the root (GTS Root R1) comes
+    // from the system store, read from disk. Evaluated while the leaf was valid, then after.
+    let run = |at: &str| {
+        let out = vigil(&[
+            "scan",
+            "testdata/certs/real",
+            "--policy",
+            PACK,
+            "--format",
+            "json",
+            "--at",
+            at,
+        ]);
+        let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let f = findings(&r)
+            .iter()
+            .find(|f| f["control"] == "CERT-016")
+            .cloned()
+            .unwrap();
+        (
+            f["state"].as_str().unwrap().to_string(),
+            f["observed"].as_str().unwrap().to_string(),
+        )
+    };
+    assert_eq!(
+        run("2023-02-01"),
+        ("pass".to_string(), "(absent), true".to_string())
+    );
+    assert_eq!(
+        run("2024-02-01").1,
+        "expired: the certificate expired at 2023-03-27T08:19:18Z, false"
+    );
+    let out = vigil(&["facts", "testdata/certs/real", "--at", "2023-02-01"]);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        v[0]["certificates"][0]["facts"]["chain"],
+        serde_json::json!(["CN=www.google.com", "CN=GTS CA 1C3", "CN=GTS Root R1"])
+    );
+}
+
+#[test]
+fn bad_input_is_an_error_with_a_precise_reason_and_the_scan_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    // 100 MB named .pem, sparse: above the default --max-file-size without writing 100 MB.
+    let big = dir.path().join("huge.pem");
+    std::fs::File::create(&big)
+        .unwrap()
+        .set_len(100 << 20)
+        .unwrap();
+    let big = big.to_str().unwrap().to_string();
+    let (code, r) = scan(&[
+        "testdata/certs/bad",
+        "testdata/certs/good/server-rsa.pem",
+        &big,
+    ]);
+    assert_eq!(code, 1, "errors fail the run");
+    let message = |path: &str| -> String {
+        findings(&r)
+            .iter()
+            .find(|f| f["control"] == "CERT-001" && f["target"]["path"] == path)
+            .map(|f| {
+                format!(
+                    "{} {}",
+                    f["state"].as_str().unwrap(),
+                    f["message"].as_str().unwrap()
+                )
+            })
+            .unwrap_or_else(|| panic!("no CERT-001 verdict for {path}"))
+    };
+    for (file, expected) in [
+        (
+            "bad/truncated.pem",
+            "error PEM block `CERTIFICATE` at line 1: no `-----END CERTIFICATE-----` line before the end of the file (truncated?)",
+        ),
+        (
+            "bad/no-end.pem",
+            "error PEM block `CERTIFICATE` at line 1: no `-----END CERTIFICATE-----` line before the end of the file (truncated?)",
+        ),
+        (
+            "bad/invalid-base64.pem",
+            "error PEM block `CERTIFICATE` at line 1: invalid base64 character '*' at line 3, column 11",
+        ),
+        (
+            "bad/garbage.der",
+            "error no PEM block and not DER: no certificate or private key could be read",
+        ),
+        (
+            "bad/bad-extension.pem",
+            "error certificate at line 1 cannot be parsed: extension basicConstraints (2.5.29.19) cannot be parsed",
+        ),
+        (
+            "good/server-rsa.pem",
+            "pass Satisfied: The certificate has not expired.",
+        ),
+    ] {
+        let m = message(&format!("testdata/certs/{file}"));
+        assert!(m.starts_with(expected), "{file}: {m}");
+    }
+    assert!(
+        message(&big).starts_with(
+            "error file is 104857600 bytes, above the --max-file-size limit of 67108864 bytes"
+        ),
+        "{}",
+        message(&big)
+    );
+    // Garbage DER could have been a certificate or a key: the key controls report it too.
+    assert!(findings(&r).iter().any(|f| f["control"] == "CERT-015"
+        && f["state"] == "error"
+        && f["target"]["path"] == "testdata/certs/bad/garbage.der"));
+}
+
+#[test]
+fn dates_are_computed_at_the_evaluation_clock() {
+    let days = |at: &str| {
+        let out = vigil(&[
+            "facts",
+            "testdata/certs/defects/expires-in-17-days.pem",
+            "--at",
+            at,
+            "--trust-store",
+            ROOT,
+        ]);
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        v[0]["certificates"][0]["facts"]["days_until_expiry"]
+            .as_i64()
+            .unwrap()
+    };
+    assert_eq!(days(AT), 17);
+    assert_eq!(days("2030-01-01"), 31);
+    assert_eq!(days("2030-02-02"), -1, "a day after expiry");
+}
+
+#[test]
+fn private_key_material_never_appears_in_any_output() {
+    let key_files = [
+        "rsa-pkcs1.key",
+        "rsa-pkcs8.pem",
+        "ec-sec1.key",
+        "ed25519-pkcs8.pem",
+        "id_ed25519",
+        "rsa-1024.key",
+    ];
+    let mut secrets = Vec::new();
+    for f in key_files {
+        let text =
+            std::fs::read_to_string(common::root(&format!("testdata/certs/keys/{f}"))).unwrap();
+        secrets.extend(
+            text.lines()
+                .filter(|l| !l.starts_with("-----") && l.len() >= 24)
+                .map(|l| l[..24].to_string()),
+        );
+    }
+    assert!(secrets.len() > 20);
+    let mut outputs = Vec::new();
+    for format in ["json", "console"] {
+        let out = vigil(&[
+            "scan",
+            "testdata/certs/keys",
+            "--policy",
+            PACK,
+            "--format",
+            format,
+            "--verbose",
+            "--at",
+            AT,
+        ]);
+        outputs.push(String::from_utf8_lossy(&out.stdout).into_owned());
+    }
+    outputs.push(
+        String::from_utf8_lossy(&vigil(&["facts", "testdata/certs/keys"]).stdout).into_owned(),
+    );
+    for text in &outputs {
+        assert!(
+            text.contains("rsa 2048-bit private key (pkcs1)"),
+            "keys are reported"
+        );
+        for s in &secrets {
+            assert!(!text.contains(s.as_str()), "output leaks key material {s}");
+        }
+    }
+}
+
+#[test]
+fn an_unusable_trust_store_stops_the_scan() {
+    let out = vigil(&[
+        "scan",
+        "testdata/certs/good",
+        "--policy",
+        PACK,
+        "--trust-store",
+        "testdata/certs/no-such-store",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("cannot read trust store testdata/certs/no-such-store")
+    );
+    let out = vigil(&[
+        "scan",
+        "testdata/certs/good",
+        "--policy",
+        PACK,
+        "--trust-store",
+        "testdata/certs/keys",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("trust store testdata/certs/keys holds no usable certificate"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn a_bundle_yields_one_document_per_certificate() {
+    let (code, r) = scan(&["testdata/certs/bundle"]);
+    assert_eq!(code, 0);
+    assert_eq!(r["inventory"]["documents"]["certificate"], 50);
+    let passes = in_state(&r, "pass");
+    assert_eq!(
+        passes.iter().filter(|l| l.starts_with("CERT-016 ")).count(),
+        50
+    );
+    let lines: Vec<&String> = passes
+        .iter()
+        .filter(|l| l.starts_with("CERT-001 "))
+        .collect();
+    assert_eq!(lines.len(), 50);
+    assert!(
+        lines.iter().any(|l| l.ends_with("bundle-50.pem:1"))
+            && lines.iter().any(|l| l.ends_with("bundle-50.pem:1079"))
+    );
+}
