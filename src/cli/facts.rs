@@ -51,8 +51,8 @@ pub fn run(args: FactsArgs) -> u8 {
         follow_symlinks: args.follow_symlinks,
         ..WalkOptions::default()
     };
-    let entries = match walk::walk(&args.paths, &opts) {
-        Ok((e, _)) => e,
+    let entries: Vec<walk::Entry> = match walk::walk(&args.paths, &opts) {
+        Ok(e) => e.collect(),
         Err(e) => return usage_error(e),
     };
     let store = match &args.trust_store {
@@ -72,7 +72,7 @@ pub fn run(args: FactsArgs) -> u8 {
     let out: Vec<Value> = entries
         .iter()
         .filter_map(|e| match &e.kind {
-            EntryKind::File { .. } => Some(file_facts(&e.path, &e.display, args.format, &certs)),
+            EntryKind::File => Some(file_facts(&e.path, &e.display, args.format, &certs)),
             EntryKind::Error(m) => Some(json!({"path": e.display, "error": m})),
             EntryKind::Symlink => None,
         })

@@ -13,17 +13,36 @@ pub fn is_binary(bytes: &[u8]) -> bool {
     memchr::memchr(0, &bytes[..bytes.len().min(BINARY_SNIFF)]).is_some()
 }
 
-/// Reads a whole file, refusing to read past `limit` bytes even if it grew since it was listed.
-pub fn read(path: &Path, size_hint: u64, limit: u64) -> std::io::Result<Vec<u8>> {
+/// What reading a file gave.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Loaded {
+    /// The whole file is in the buffer.
+    Read,
+    /// The file is larger than the limit and was not read.
+    TooLarge {
+        /// Its size.
+        size: u64,
+    },
+}
+
+/// Reads a whole file into `buf` (cleared first, so one buffer serves every file of a thread),
+/// unless its size exceeds `limit`. The size is taken from the open file, and reading stops past
+/// `limit` even if the file grew in the meantime.
+pub fn read_into(path: &Path, limit: u64, buf: &mut Vec<u8>) -> std::io::Result<Loaded> {
+    buf.clear();
     let f = std::fs::File::open(path)?;
-    let mut buf = Vec::with_capacity(usize::try_from(size_hint.min(limit)).unwrap_or(0) + 1);
-    f.take(limit + 1).read_to_end(&mut buf)?;
-    if buf.len() as u64 > limit {
-        return Err(std::io::Error::other(format!(
-            "file grew past the --max-file-size limit of {limit} bytes while being read"
-        )));
+    let size = f.metadata()?.len();
+    if size > limit {
+        return Ok(Loaded::TooLarge { size });
     }
-    Ok(buf)
+    buf.reserve(usize::try_from(size).unwrap_or(0) + 1);
+    f.take(limit + 1).read_to_end(buf)?;
+    if buf.len() as u64 > limit {
+        return Ok(Loaded::TooLarge {
+            size: buf.len() as u64,
+        });
+    }
+    Ok(Loaded::Read)
 }
 
 /// The metadata facts of a file: `path`, `name`, `extension`, `size`, `binary`, and on Unix `mode`
@@ -74,11 +93,16 @@ mod tests {
     }
 
     #[test]
-    fn read_refuses_growth_past_the_limit() {
+    fn reads_up_to_the_limit_into_a_reused_buffer() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("f");
         std::fs::write(&p, vec![b'a'; 100]).unwrap();
-        assert_eq!(read(&p, 100, 100).unwrap().len(), 100);
-        assert!(read(&p, 10, 50).is_err());
+        let mut buf = b"old".to_vec();
+        assert_eq!(read_into(&p, 100, &mut buf).unwrap(), Loaded::Read);
+        assert_eq!(buf.len(), 100);
+        assert_eq!(
+            read_into(&p, 50, &mut buf).unwrap(),
+            Loaded::TooLarge { size: 100 }
+        );
     }
 }

@@ -5,6 +5,7 @@
 //! depend on scheduling.
 
 mod judge;
+mod patterns;
 mod plan;
 
 use std::collections::BTreeMap;
@@ -17,7 +18,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 pub use judge::expected;
-use judge::{FileResult, finding};
+use judge::finding;
 use plan::Plan;
 
 use crate::collect::cert::{CertContext, StoreError, TrustStore};
@@ -212,62 +213,113 @@ fn run(
         max_size: opts.max_file_size,
         certs: certs.as_ref(),
     };
-    let (entries, stats) = walk::walk(&opts.paths, &opts.walk)?;
-    let results: Vec<FileResult> = entries
-        .par_iter()
-        .with_min_len(8)
-        .map(|entry| {
-            let applicable = plan.applicable(&entry.display, &entry.relative);
-            if applicable.is_empty() {
-                return FileResult::default();
-            }
-            judge::judge(&plan, entry, &applicable, &ctx)
-        })
+    // The walk is consumed as it goes: files are judged while directories are still being read,
+    // and each worker keeps one accumulator (and one read buffer) rather than a result per file.
+    // Order does not matter here: findings are sorted below.
+    let totals = walk::walk(&opts.paths, &opts.walk)?
+        .par_bridge()
+        .fold(
+            || Totals::new(plan.controls.len()),
+            |mut t, entry| {
+                t.add(&plan, &entry, &ctx);
+                t
+            },
+        )
+        .reduce(|| Totals::new(plan.controls.len()), Totals::merge);
+    let Totals {
+        mut findings,
+        clean,
+        mut inventory,
+        ..
+    } = totals;
+    inventory.paths = opts
+        .paths
+        .iter()
+        .map(|p| p.to_string_lossy().into_owned())
         .collect();
-
-    let mut inventory = Inventory {
-        paths: opts
-            .paths
-            .iter()
-            .map(|p| p.to_string_lossy().into_owned())
-            .collect(),
-        files_seen: stats.files,
-        symlinks_skipped: stats.symlinks_skipped,
-        ..Inventory::default()
-    };
-    let mut clean = vec![0u64; plan.controls.len()];
-    let mut findings = Vec::new();
-    for r in results {
-        inventory.files_read += u64::from(r.read);
-        inventory.bytes_read += r.bytes;
-        inventory.binary_files_skipped += u64::from(r.binary_skipped);
-        inventory.files_too_large += u64::from(r.too_large);
-        for (f, n) in r.documents {
-            *inventory.documents.entry(f.to_string()).or_default() += n;
-        }
-        for c in r.clean {
-            clean[c] += 1;
-        }
-        findings.extend(r.findings);
-    }
     let order = plan.control_index();
     add_control_level_findings(&plan, &order, &clean, &mut findings);
+    // A total order, so that the result does not depend on the order workers finished in.
     findings.sort_by(|a, b| {
         (
             order.get(a.control.as_str()),
             &a.target,
             &a.location,
             &a.observed,
+            &a.message,
         )
             .cmp(&(
                 order.get(b.control.as_str()),
                 &b.target,
                 &b.location,
                 &b.observed,
+                &b.message,
             ))
     });
     assign_fingerprints(&mut findings);
     Ok((findings, inventory, scan_errors))
+}
+
+/// What the workers accumulate: findings, per-control counts of clean files, and the inventory.
+struct Totals {
+    findings: Vec<Finding>,
+    clean: Vec<u64>,
+    inventory: Inventory,
+    buf: Vec<u8>,
+}
+
+impl Totals {
+    fn new(controls: usize) -> Totals {
+        Totals {
+            findings: Vec::new(),
+            clean: vec![0; controls],
+            inventory: Inventory::default(),
+            buf: Vec::new(),
+        }
+    }
+
+    fn add(&mut self, plan: &Plan<'_>, entry: &walk::Entry, ctx: &judge::Context<'_>) {
+        let inv = &mut self.inventory;
+        match entry.kind {
+            walk::EntryKind::File => inv.files_seen += 1,
+            walk::EntryKind::Symlink => inv.symlinks_skipped += 1,
+            walk::EntryKind::Error(_) => {}
+        }
+        let applicable = plan.applicable(&entry.display, &entry.relative);
+        if applicable.is_empty() {
+            return;
+        }
+        let r = judge::judge(plan, entry, &applicable, ctx, &mut self.buf);
+        inv.files_read += u64::from(r.read);
+        inv.bytes_read += r.bytes;
+        inv.binary_files_skipped += u64::from(r.binary_skipped);
+        inv.files_too_large += u64::from(r.too_large);
+        for (f, n) in r.documents {
+            *inv.documents.entry(f.to_string()).or_default() += n;
+        }
+        for c in r.clean {
+            self.clean[c] += 1;
+        }
+        self.findings.extend(r.findings);
+    }
+
+    fn merge(mut self, other: Totals) -> Totals {
+        self.findings.extend(other.findings);
+        for (a, b) in self.clean.iter_mut().zip(other.clean) {
+            *a += b;
+        }
+        let (a, b) = (&mut self.inventory, other.inventory);
+        a.files_seen += b.files_seen;
+        a.files_read += b.files_read;
+        a.bytes_read += b.bytes_read;
+        a.binary_files_skipped += b.binary_files_skipped;
+        a.symlinks_skipped += b.symlinks_skipped;
+        a.files_too_large += b.files_too_large;
+        for (f, n) in b.documents {
+            *a.documents.entry(f).or_default() += n;
+        }
+        self
+    }
 }
 
 /// Adds, per control, the verdicts that are about the scan as a whole: a pass for a pattern that

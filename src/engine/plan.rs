@@ -2,26 +2,29 @@
 //! glob or regex is built while scanning.
 
 use globset::GlobSet;
-use regex::bytes::{RegexSet, RegexSetBuilder};
 
+use super::patterns::PatternScanner;
 use crate::collect::walk::{WalkError, glob_set};
-use crate::policy::condition::REGEX_SIZE_LIMIT;
 use crate::policy::{Check, Control, PolicySet};
 
 /// Compiled policies.
 pub struct Plan<'p> {
     /// Every control, in policy order; indices into this list identify controls during the scan.
     pub controls: Vec<&'p Control>,
-    /// All `paths` globs of all controls.
+    /// All `paths` globs of all target groups.
     paths: GlobSet,
-    /// For each glob of `paths`, the control it belongs to.
+    /// For each glob of `paths`, the target group it belongs to.
     path_owner: Vec<usize>,
-    /// Per control, its `exclude` globs (if any).
-    excludes: Vec<Option<GlobSet>>,
-    /// Every pattern of every pattern control, matched in one pass over a file.
-    pub patterns: RegexSet,
-    /// For each pattern of `patterns`, the control it belongs to.
-    pub pattern_owner: Vec<usize>,
+    /// Controls that share the same `paths` and `exclude` (a whole pack, usually) are matched once.
+    targets: Vec<TargetGroup>,
+    /// Every pattern of every pattern control.
+    pub patterns: PatternScanner,
+}
+
+/// Controls with identical `paths` and `exclude` globs.
+struct TargetGroup {
+    exclude: Option<GlobSet>,
+    controls: Vec<usize>,
 }
 
 impl<'p> Plan<'p> {
@@ -29,42 +32,46 @@ impl<'p> Plan<'p> {
     /// failures here are limited to resource limits on the combined set.
     pub fn new(policies: &'p PolicySet) -> Result<Plan<'p>, WalkError> {
         let controls: Vec<&Control> = policies.controls().collect();
+        let mut keys: Vec<(&[String], &[String])> = Vec::new();
+        let mut targets: Vec<TargetGroup> = Vec::new();
         let mut globs = Vec::new();
         let mut path_owner = Vec::new();
-        let mut excludes = Vec::new();
-        let mut sources = Vec::new();
-        let mut pattern_owner = Vec::new();
+        let mut patterns = Vec::new();
         for (i, c) in controls.iter().enumerate() {
-            for g in &c.target.paths {
-                globs.push(g.clone());
-                path_owner.push(i);
+            let key = (c.target.paths.as_slice(), c.target.exclude.as_slice());
+            match keys.iter().position(|k| *k == key) {
+                Some(g) => targets[g].controls.push(i),
+                None => {
+                    let g = targets.len();
+                    keys.push(key);
+                    for glob in &c.target.paths {
+                        globs.push(glob.clone());
+                        path_owner.push(g);
+                    }
+                    targets.push(TargetGroup {
+                        exclude: if c.target.exclude.is_empty() {
+                            None
+                        } else {
+                            Some(glob_set(&c.target.exclude)?)
+                        },
+                        controls: vec![i],
+                    });
+                }
             }
-            excludes.push(if c.target.exclude.is_empty() {
-                None
-            } else {
-                Some(glob_set(&c.target.exclude)?)
-            });
             if let Check::Pattern(p) = &c.check {
-                sources.push(p.source.clone());
-                pattern_owner.push(i);
+                patterns.push((p.source.clone(), i));
             }
         }
-        let patterns = RegexSetBuilder::new(&sources)
-            .unicode(false)
-            .size_limit(REGEX_SIZE_LIMIT * sources.len().max(1))
-            .dfa_size_limit(REGEX_SIZE_LIMIT * 4)
-            .build()
-            .map_err(|e| WalkError::Glob {
-                glob: "(combined policy patterns)".into(),
-                message: e.to_string(),
-            })?;
+        let patterns = PatternScanner::new(&patterns).map_err(|e| WalkError::Glob {
+            glob: "(combined policy patterns)".into(),
+            message: e.to_string(),
+        })?;
         Ok(Plan {
             paths: glob_set(&globs)?,
             controls,
             path_owner,
-            excludes,
+            targets,
             patterns,
-            pattern_owner,
         })
     }
 
@@ -79,20 +86,26 @@ impl<'p> Plan<'p> {
 
     /// The controls that apply to a path (matched as displayed and relative to its root), sorted.
     pub fn applicable(&self, display: &str, relative: &str) -> Vec<usize> {
-        let mut hits: Vec<usize> = self
+        let mut groups: Vec<usize> = self
             .paths
             .matches(display)
             .into_iter()
             .chain(self.paths.matches(relative))
             .map(|g| self.path_owner[g])
             .collect();
+        groups.sort_unstable();
+        groups.dedup();
+        let mut hits: Vec<usize> = groups
+            .into_iter()
+            .map(|g| &self.targets[g])
+            .filter(|t| {
+                t.exclude
+                    .as_ref()
+                    .is_none_or(|ex| !ex.is_match(display) && !ex.is_match(relative))
+            })
+            .flat_map(|t| t.controls.iter().copied())
+            .collect();
         hits.sort_unstable();
-        hits.dedup();
-        hits.retain(|&c| {
-            self.excludes[c]
-                .as_ref()
-                .is_none_or(|ex| !ex.is_match(display) && !ex.is_match(relative))
-        });
         hits
     }
 }

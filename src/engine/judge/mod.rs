@@ -46,18 +46,20 @@ pub struct Context<'a> {
     pub certs: Option<&'a CertContext>,
 }
 
-/// Judges `entry` against the controls at `applicable` (indices into `plan.controls`).
+/// Judges `entry` against the controls at `applicable` (indices into `plan.controls`). `buf` is the
+/// calling thread's read buffer, reused from file to file.
 pub fn judge(
     plan: &Plan<'_>,
     entry: &Entry,
     applicable: &[usize],
     ctx: &Context<'_>,
+    buf: &mut Vec<u8>,
 ) -> FileResult {
     let mut out = FileResult::default();
     let controls = || applicable.iter().map(|&i| (i, plan.controls[i]));
     let max_size = ctx.max_size;
-    let size = match &entry.kind {
-        EntryKind::File { size } => *size,
+    match &entry.kind {
+        EntryKind::File => {}
         EntryKind::Symlink => return out,
         EntryKind::Error(message) => {
             for (_, c) in controls() {
@@ -65,21 +67,21 @@ pub fn judge(
             }
             return out;
         }
-    };
-    if size > max_size {
-        out.too_large = true;
-        for (_, c) in controls() {
-            out.findings.push(error(
-                c,
-                entry,
-                None,
-                format!("file is {size} bytes, above the --max-file-size limit of {max_size} bytes; it was not read"),
-            ));
-        }
-        return out;
     }
-    let bytes = match file::read(&entry.path, size, max_size) {
-        Ok(b) => b,
+    match file::read_into(&entry.path, max_size, buf) {
+        Ok(file::Loaded::Read) => {}
+        Ok(file::Loaded::TooLarge { size }) => {
+            out.too_large = true;
+            for (_, c) in controls() {
+                out.findings.push(error(
+                    c,
+                    entry,
+                    None,
+                    format!("file is {size} bytes, above the --max-file-size limit of {max_size} bytes; it was not read"),
+                ));
+            }
+            return out;
+        }
         Err(e) => {
             for (_, c) in controls() {
                 out.findings
@@ -87,14 +89,15 @@ pub fn judge(
             }
             return out;
         }
-    };
+    }
+    let bytes: &[u8] = buf;
     out.read = true;
     out.bytes = bytes.len() as u64;
-    let binary = file::is_binary(&bytes);
+    let binary = file::is_binary(bytes);
     let mut file_facts: Option<Node> = None;
     let mut facts = || {
         file_facts
-            .get_or_insert_with(|| file::facts(&entry.path, &entry.display, &bytes))
+            .get_or_insert_with(|| file::facts(&entry.path, &entry.display, bytes))
             .clone()
     };
 
@@ -119,7 +122,7 @@ pub fn judge(
         if binary {
             out.binary_skipped = true;
         } else {
-            pattern::run(plan, entry, &bytes, &pattern_controls, &mut out);
+            pattern::run(plan, entry, bytes, &pattern_controls, &mut out);
         }
     }
 
@@ -129,17 +132,11 @@ pub fn judge(
             .map(|(_, c)| c)
             .collect()
     };
-    config::judge(
-        &of_kind(TargetKind::Config),
-        entry,
-        &bytes,
-        binary,
-        &mut out,
-    );
+    config::judge(&of_kind(TargetKind::Config), entry, bytes, binary, &mut out);
     let certificate = of_kind(TargetKind::Certificate);
     let key = of_kind(TargetKind::PrivateKey);
     if let Some(certs) = ctx.certs {
-        cert::judge(&certificate, &key, entry, &bytes, certs, &mut out);
+        cert::judge(&certificate, &key, entry, bytes, certs, &mut out);
     }
     out
 }

@@ -71,17 +71,14 @@ fn matches_of(check: &PatternCheck, bytes: &[u8]) -> Vec<Hit> {
 
 /// Runs the pattern controls at `wanted` (indices into `plan.controls`) over `bytes`.
 pub fn run(plan: &Plan<'_>, entry: &Entry, bytes: &[u8], wanted: &[usize], out: &mut FileResult) {
-    let set_hits = plan.patterns.matches(bytes);
+    let matched = plan.patterns.matching(bytes, wanted);
     let mut lines: Option<LineIndex> = None;
-    for (set_idx, &ci) in plan.pattern_owner.iter().enumerate() {
-        if !wanted.contains(&ci) {
-            continue;
-        }
+    for &ci in wanted {
         let c = plan.controls[ci];
         let Check::Pattern(check) = &c.check else {
             continue;
         };
-        let hits = if set_hits.matched(set_idx) {
+        let hits = if matched.contains(&ci) {
             matches_of(check, bytes)
         } else {
             Vec::new()
