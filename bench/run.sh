@@ -56,7 +56,7 @@ fi
 [ -x "$vigil" ] || { echo "run.sh: $vigil is not executable" >&2; exit 2; }
 
 # --- tree ----------------------------------------------------------------------------------------
-gen_version=$(python3 -c 'import sys; sys.path.insert(0, sys.argv[1]); import gen_tree; print(gen_tree.GENERATOR_VERSION)' "$here")
+gen_version=$(python3 -B -c 'import sys; sys.path.insert(0, sys.argv[1]); import gen_tree; print(gen_tree.GENERATOR_VERSION)' "$here")
 want="$files $size_mb $seed $gen_version"
 have="" have_tree=""
 if [ -f "$manifest" ]; then
@@ -112,36 +112,51 @@ rc=0
 eval "$rg_cmd" >"$results/rg-counts.txt" || rc=$?
 [ "$rc" -le 1 ] || { echo "run.sh: ripgrep failed (exit $rc)" >&2; exit 1; }
 
-read -r load_before _ </proc/loadavg
-if awk -v l="$load_before" 'BEGIN {exit !(l > 0.5)}'; then
-    echo "run.sh: warning: load average is $load_before before timing: other processes compete for the $cores cores and the timings will be noisy" >&2
-fi
+# Busy (non-idle) CPU time of the whole machine, in clock ticks: compared, around the timing, with
+# the CPU time hyperfine reports for the benchmarked commands, it shows how much other processes ran.
+busy_ticks() {
+    local _c u n s i w q sq st rest
+    read -r _c u n s i w q sq st rest </proc/stat
+    echo $((u + n + s + q + sq + st))
+}
+ticks_before=$(busy_ticks)
+t_before=$(date +%s.%N)
 echo "== hyperfine: 1 warmup + $runs runs each, $cores cores, default thread counts"
 hyperfine --warmup 1 --runs "$runs" --output=pipe \
     --export-markdown "$results/secrets.md" --export-json "$results/secrets.json" \
     -n vigil "$vigil_cmd" \
     -n ripgrep "$rg_cmd"
+ticks_after=$(busy_ticks)
+t_after=$(date +%s.%N)
 
 echo "== peak memory (GNU time -v, one run each)"
 eval "/usr/bin/time -v -o $(q "$results/vigil-time.txt") $vigil_cmd" 2>/dev/null
 eval "/usr/bin/time -v -o $(q "$results/rg-time.txt") $rg_cmd" >/dev/null
 
-read -r load_after _ </proc/loadavg
 resident="unknown (fincore not installed)"
 if command -v fincore >/dev/null 2>&1; then
     resident=$(cd "$tree" && find . -type f -print0 | xargs -0 fincore -b -n 2>/dev/null |
         awk -v total="$tree_bytes" '{r += $1} END {p = 100 * r / total; if (p > 100) p = 100; printf "%.0f%%", p}')
 fi
-echo "   load average before/after timing: $load_before / $load_after; tree in page cache after timing: $resident"
+echo "   tree in page cache after timing: $resident"
 
 # --- report --------------------------------------------------------------------------------------
-python3 - "$results" "$manifest" "$max_ratio" "$max_rss_mib" "$cores" "$runs" "$load_before" "$load_after" "$resident" <<'PY'
+python3 - "$results" "$manifest" "$max_ratio" "$max_rss_mib" "$cores" "$runs" "$((ticks_after - ticks_before))" "$(getconf CLK_TCK)" "$t_before" "$t_after" "$resident" "$vigil" <<'PY'
 import collections, json, math, os, platform, subprocess, sys, time
 
-results, manifest_path, max_ratio, max_rss, cores, runs, load_before, load_after, resident = sys.argv[1:]
+results, manifest_path, max_ratio, max_rss, cores, runs, ticks, hz, t0, t1, resident, vigil = sys.argv[1:]
 max_ratio, max_rss = float(max_ratio), float(max_rss)
 m = json.load(open(manifest_path))
 v, r = json.load(open(os.path.join(results, "secrets.json")))["results"]  # in command order
+for x in (v, r):
+    x["stddev"] = x["stddev"] or 0.0  # null with a single run
+# CPU time the machine spent during the timing, minus what the benchmarked commands used (their
+# timed runs, plus one warmup run each estimated at their mean): what other processes took.
+wall = float(t1) - float(t0)
+busy = int(ticks) / int(hz)
+ours = sum((x["user"] + x["system"]) * (len(x["times"]) + 1) for x in (v, r))
+other = max(0.0, busy - ours)
+other_share = 100 * other / (wall * int(cores))
 ratio = v["mean"] / r["mean"]
 ratio_sd = ratio * math.hypot(v["stddev"] / v["mean"], r["stddev"] / r["mean"])
 
@@ -191,14 +206,15 @@ controls = sorted(set(exp) | set(by_control))
 lines = [
     "# Secrets benchmark: vigil vs ripgrep",
     "",
-    f"Measured {time.strftime('%Y-%m-%d')} by `bench/run.sh` at vigil {commit}.",
+    f"Measured {time.strftime('%Y-%m-%d')} by `bench/run.sh`: `{version([vigil, '--version'])}` ({vigil}), repository at {commit}.",
     "",
     f"- Machine: {cpu()}, {cores} cores, Linux {platform.release()}; {version(['rg', '--version'])}, {version(['hyperfine', '--version'])}.",
     f"- Tree: {m['files']} files, {m['bytes'] / 2**20:.0f} MiB ({m['big_logs']['files']} MiB-sized logs: {m['big_logs']['bytes'] / 2**20:.0f} MiB; "
     f"{m['binary_files']} binary files), seed {m['parameters']['seed']}, sha256 {m['sha256'][:16]}…; "
     f"{m['seeded_secrets']} seeded secrets in {m['files_with_secrets']} files, {m['decoy_lines']} decoy lines.",
     f"- hyperfine: 1 warmup + {runs} runs per command, warm page cache ({resident} of the tree resident after timing), output through a pipe; "
-    f"both tools with their default thread count (one per core). Load average {load_before} before, {load_after} after.",
+    f"both tools with their default thread count (one per core). "
+    f"Other processes used {other:.1f} CPU-seconds during the {wall:.0f} s of timing ({other_share:.1f}% of the machine).",
     "",
     "| | mean ± σ | min … max | user | system | peak RSS |",
     "|---|---|---|---|---|---|",
@@ -226,6 +242,9 @@ lines = [
     "```",
 ]
 summary = "\n".join(lines) + "\n"
+print(f"   CPU time during the timing: machine {busy:.1f} s, benchmarked commands {ours:.1f} s (estimated), other processes {other:.1f} s")
+if other_share > 3:
+    print(f"run.sh: warning: other processes used {other_share:.1f}% of the CPU time during the timing; rerun on a quiet machine", file=sys.stderr)
 with open(os.path.join(results, "summary.md"), "w") as f:
     f.write(summary)
 print()
