@@ -11,6 +11,7 @@ const SEEDED: &[&str] = &[
     include_str!("../testdata/secrets/app/.env"),
     include_str!("../testdata/secrets/app/settings.py"),
     include_str!("../testdata/secrets/app/config.yaml"),
+    include_str!("../testdata/secrets/app/main.go"),
     include_str!("../testdata/secrets/deploy/tokens.txt"),
 ];
 

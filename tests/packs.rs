@@ -253,6 +253,7 @@ fn secrets_pack() {
             "SEC-010 fail testdata/secrets/deploy/id_ed25519:1",
             "SEC-011 fail testdata/secrets/deploy/tokens.txt:2",
             "SEC-012 fail testdata/secrets/app/.env:4",
+            "SEC-012 fail testdata/secrets/app/main.go:7",
             "SEC-012 fail testdata/secrets/app/settings.py:8",
             "SEC-012 fail testdata/secrets/app/settings.py:9",
             "SEC-013 fail testdata/secrets/app/.env:5",
