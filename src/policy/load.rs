@@ -141,6 +141,32 @@ fn parse(source: &str, text: &str, diags: &mut Diagnostics) -> Option<Policy> {
     })
 }
 
+/// A value that must be one of a few names (severity, target kind, format): parsed, or reported as
+/// "unknown X", with the closest name and the list of valid ones.
+fn one_of<T>(
+    node: &Node,
+    what: &str,
+    names: &[&str],
+    parse: impl Fn(&str) -> Option<T>,
+    diags: &mut Diagnostics,
+) -> Option<T> {
+    let parsed = node.as_str().and_then(parse);
+    if parsed.is_none() {
+        diags.error(
+            node.pos,
+            format!(
+                "unknown {what} {}{}; expected one of: {}",
+                describe(node),
+                node.as_str()
+                    .map(|g| suggest(g, names.iter().copied()))
+                    .unwrap_or_default(),
+                names.join(", ")
+            ),
+        );
+    }
+    parsed
+}
+
 fn check_id(id: &str, node: &Node, what: &str, diags: &mut Diagnostics) {
     let ok = !id.is_empty()
         && id
@@ -165,20 +191,13 @@ fn parse_control(node: &Node, policy: &str, diags: &mut Diagnostics) -> Option<C
     }
     let title = f.req_str("title", diags);
     let severity = f.require("severity", diags).and_then(|n| {
-        let s = n.as_str().and_then(Severity::parse);
-        if s.is_none() {
-            let names = Severity::ALL_DESCENDING.map(Severity::as_str);
-            diags.error(
-                n.pos,
-                format!(
-                    "unknown severity {}{}; expected one of: {}",
-                    describe(n),
-                    n.as_str().map(|g| suggest(g, names)).unwrap_or_default(),
-                    names.join(", ")
-                ),
-            );
-        }
-        s
+        one_of(
+            n,
+            "severity",
+            &Severity::ALL_DESCENDING.map(Severity::as_str),
+            Severity::parse,
+            diags,
+        )
     });
     let tags = f.str_list("tags", diags);
     let references = parse_references(f.node("references"), diags);
@@ -254,22 +273,9 @@ fn parse_target(node: &Node, diags: &mut Diagnostics) -> Option<TargetSpec> {
         return None;
     }
     let kind = f.require("kind", diags).and_then(|n| {
-        let k = TargetKind::ALL
-            .into_iter()
-            .find(|k| Some(k.as_str()) == n.as_str());
-        if k.is_none() {
-            let names = TargetKind::ALL.map(TargetKind::as_str);
-            diags.error(
-                n.pos,
-                format!(
-                    "unknown target kind {}{}; expected one of: {}",
-                    describe(n),
-                    n.as_str().map(|g| suggest(g, names)).unwrap_or_default(),
-                    names.join(", ")
-                ),
-            );
-        }
-        k
+        let names = TargetKind::ALL.map(TargetKind::as_str);
+        let parse = |s: &str| TargetKind::ALL.into_iter().find(|k| k.as_str() == s);
+        one_of(n, "target kind", &names, parse, diags)
     });
     let paths = f.str_list("paths", diags);
     let exclude = f.str_list("exclude", diags);
@@ -290,18 +296,9 @@ fn parse_target(node: &Node, diags: &mut Diagnostics) -> Option<TargetSpec> {
     let format = match f.node("format") {
         None => Some(None),
         Some(n) => {
-            let fmt = n.as_str().and_then(Format::parse);
             let names = Format::ALL.map(Format::as_str);
+            let fmt = one_of(n, "format", &names, Format::parse, diags);
             if fmt.is_none() {
-                diags.error(
-                    n.pos,
-                    format!(
-                        "unknown format {}{}; expected one of: {}",
-                        describe(n),
-                        n.as_str().map(|g| suggest(g, names)).unwrap_or_default(),
-                        names.join(", ")
-                    ),
-                );
                 None
             } else if kind.is_some_and(|k| k != TargetKind::Config) {
                 diags.error(n.pos, "`format` applies only to targets of kind `config`");

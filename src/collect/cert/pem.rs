@@ -114,6 +114,18 @@ fn inline_block(line: &str, label: &str, line_no: u32) -> Option<Block> {
     })
 }
 
+/// The error for a block whose END line never came before the next BEGIN at `next`.
+fn unterminated(block: Open, next: u32) -> BlockError {
+    BlockError {
+        message: format!(
+            "no `{END}{}-----` line before the next BEGIN at line {next}",
+            block.label
+        ),
+        label: block.label,
+        line: block.line,
+    }
+}
+
 /// Every PEM block of `bytes` (UTF-8 is not required), in file order: decoded blocks and blocks
 /// that could not be read (no END line, a wrong END label, a character outside base64, bad
 /// padding). With `strict` unset, BEGIN markers not followed by base64 are not blocks (see above).
@@ -128,30 +140,14 @@ pub fn blocks(bytes: &[u8], strict: bool) -> Vec<Result<Block, BlockError>> {
             if line.contains(END) {
                 if let Some(block) = inline_block(&line, label, line_no) {
                     if let Some(prev) = open.take().filter(keep) {
-                        let message = format!(
-                            "no `{END}{}-----` line before the next BEGIN at line {line_no}",
-                            prev.label
-                        );
-                        out.push(Err(BlockError {
-                            label: prev.label,
-                            line: prev.line,
-                            message,
-                        }));
+                        out.push(Err(unterminated(prev, line_no)));
                     }
                     out.push(Ok(block));
                     continue;
                 }
             }
             if let Some(prev) = open.take().filter(keep) {
-                let message = format!(
-                    "no `{END}{}-----` line before the next BEGIN at line {line_no}",
-                    prev.label
-                );
-                out.push(Err(BlockError {
-                    label: prev.label,
-                    line: prev.line,
-                    message,
-                }));
+                out.push(Err(unterminated(prev, line_no)));
             }
             open = Some(Open {
                 label: label.to_string(),
