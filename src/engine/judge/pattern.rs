@@ -1,4 +1,5 @@
-//! Pattern checks: every pattern of every control matched in one pass over a file's bytes, each
+//! Pattern checks: every pattern of every control matched over a file's bytes (see
+//! `engine::patterns` for the grouping), each
 //! kept match located by line and column.
 
 use super::{FileResult, finding, target};
