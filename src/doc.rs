@@ -96,6 +96,10 @@ pub struct Map {
     /// When set, [`Map::get`] falls back to an ASCII case-insensitive match, as sshd does for its
     /// keywords.
     case_insensitive: bool,
+    /// What the map is, when it is one element of a list that checks range over (a container, a
+    /// server block, a `Match` block): `container "web"`. A failing element gets a finding of its
+    /// own under this name.
+    label: Option<Box<str>>,
 }
 
 impl Map {
@@ -107,9 +111,19 @@ impl Map {
     /// An empty map whose lookups ignore ASCII case (sshd keywords, INI keys).
     pub fn case_insensitive() -> Map {
         Map {
-            entries: Vec::new(),
             case_insensitive: true,
+            ..Map::default()
         }
+    }
+
+    /// Names the map as an element of its list (see [`Map::label`]).
+    pub fn set_label(&mut self, label: impl Into<String>) {
+        self.label = Some(label.into().into_boxed_str());
+    }
+
+    /// The element name a collector gave the map, if any.
+    pub fn label(&self) -> Option<&str> {
+        self.label.as_deref()
     }
 
     /// Looks a key up: exactly first, then ignoring case when the map is case-insensitive.

@@ -6,12 +6,25 @@
 //! finding, a count, a policy digest or the run metadata changes the digest, and `vigil verify`
 //! recomputes it.
 //!
+//! The digest is computed as the document is written, without holding it: in canonical order the
+//! top-level members are `controls`, `findings`, then `inventory`, `policies`, `run`,
+//! `scan_errors`, `schema_version`, `summary`, `tool`, so the header's controls are hashed first,
+//! each finding as it is made (its compact JSON is its canonical form), and the rest at the end
+//! ([`DigestBuilder`]). Verification streams the same way ([`verify_file`]), whatever the order of
+//! the members in the file.
+//!
 //! The `integrity` member is an object so that a signature over the same canonical bytes can be
 //! added later (a `signature` member next to `digest`) without changing what is hashed.
+
+use std::cmp::Ordering;
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
+
+use crate::results::read::{self, Event, ReadError};
+use crate::results::{Header, Trailer};
 
 /// The name of the digest algorithm, as recorded.
 pub const ALGORITHM: &str = "sha256";
@@ -19,7 +32,7 @@ pub const ALGORITHM: &str = "sha256";
 pub const CANONICALIZATION: &str = "RFC8785";
 
 /// The integrity record of a result document.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Integrity {
     /// Always `sha256`.
     pub algorithm: String,
@@ -29,10 +42,20 @@ pub struct Integrity {
     pub digest: String,
 }
 
+impl Integrity {
+    fn of(hasher: Sha256) -> Integrity {
+        Integrity {
+            algorithm: ALGORITHM.into(),
+            canonicalization: CANONICALIZATION.into(),
+            digest: hex(&hasher.finalize()),
+        }
+    }
+}
+
 /// Why a document's integrity could not be confirmed.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, thiserror::Error)]
 pub enum VerifyError {
-    /// The text is not a JSON object.
+    /// The text is not a JSON object, or cannot be read.
     #[error("not a vigil result document: {0}")]
     NotAResult(String),
     /// The document has no `integrity` member.
@@ -60,39 +83,161 @@ pub enum VerifyError {
     },
 }
 
-/// Computes the integrity record of a document (its `integrity` member, if any, is ignored).
-pub fn compute(document: &Value) -> Integrity {
-    let mut without = document.clone();
-    if let Some(map) = without.as_object_mut() {
-        map.remove("integrity");
-    }
-    let mut canonical = String::new();
-    write_canonical(&without, &mut canonical);
-    Integrity {
-        algorithm: ALGORITHM.into(),
-        canonicalization: CANONICALIZATION.into(),
-        digest: hex(&Sha256::digest(canonical.as_bytes())),
+impl From<ReadError> for VerifyError {
+    fn from(e: ReadError) -> VerifyError {
+        VerifyError::NotAResult(e.to_string())
     }
 }
 
-/// Checks the integrity record of a document's text. Returns the verified digest.
-pub fn verify(text: &str) -> Result<String, VerifyError> {
-    let document: Value =
-        serde_json::from_str(text).map_err(|e| VerifyError::NotAResult(e.to_string()))?;
-    let recorded = document
-        .get("integrity")
-        .ok_or(VerifyError::Missing)
-        .and_then(|i| {
-            serde_json::from_value::<Integrity>(i.clone())
-                .map_err(|e| VerifyError::NotAResult(format!("integrity record: {e}")))
-        })?;
+/// Lowercase hex of a digest (policy digests, result digests, fingerprints).
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(DIGITS[usize::from(b >> 4)] as char);
+        s.push(DIGITS[usize::from(b & 15)] as char);
+    }
+    s
+}
+
+/// Computes the digest of a result document as it is written: the header first, then each finding,
+/// then the trailer.
+pub struct DigestBuilder {
+    hasher: Sha256,
+    findings: u64,
+}
+
+impl DigestBuilder {
+    /// Starts with the members that sort before `findings` (only `controls`).
+    pub fn new(header: &Header) -> DigestBuilder {
+        let mut hasher = Sha256::new();
+        hasher.update(b"{\"controls\":");
+        hash_value(&mut hasher, &to_value(&header.controls));
+        hasher.update(b",\"findings\":[");
+        DigestBuilder {
+            hasher,
+            findings: 0,
+        }
+    }
+
+    /// Adds one finding, given as its canonical (compact) JSON.
+    pub fn finding(&mut self, canonical: &[u8]) {
+        if self.findings > 0 {
+            self.hasher.update(b",");
+        }
+        self.hasher.update(canonical);
+        self.findings += 1;
+    }
+
+    /// Adds the members that sort after `findings` and returns the record.
+    pub fn finish(mut self, header: &Header, trailer: &Trailer) -> Integrity {
+        self.hasher.update(b"]");
+        let after: [(&str, Value); 7] = [
+            ("inventory", to_value(&trailer.inventory)),
+            ("policies", to_value(&header.policies)),
+            ("run", to_value(&trailer.run)),
+            ("scan_errors", to_value(&trailer.scan_errors)),
+            ("schema_version", to_value(&header.schema_version)),
+            ("summary", to_value(&trailer.summary)),
+            ("tool", to_value(&header.tool)),
+        ];
+        for (key, value) in &after {
+            self.hasher.update(b",");
+            hash_value(&mut self.hasher, &Value::String((*key).to_string()));
+            self.hasher.update(b":");
+            hash_value(&mut self.hasher, value);
+        }
+        self.hasher.update(b"}");
+        Integrity::of(self.hasher)
+    }
+}
+
+fn to_value(v: &impl Serialize) -> Value {
+    serde_json::to_value(v).expect("result members serialize")
+}
+
+/// The RFC 8785 form of `v` as a string.
+pub fn canonical_string(v: &Value) -> String {
+    let mut out = Vec::new();
+    write_canonical(v, &mut out);
+    String::from_utf8(out).expect("canonical JSON is UTF-8")
+}
+
+fn hash_value(hasher: &mut Sha256, v: &Value) {
+    let mut out = Vec::new();
+    write_canonical(v, &mut out);
+    hasher.update(&out);
+}
+
+/// RFC 8785 orders keys by their UTF-16 code units (the same as code point order except above
+/// U+FFFF).
+fn key_order(a: &str, b: &str) -> Ordering {
+    a.encode_utf16().cmp(b.encode_utf16())
+}
+
+/// Appends the RFC 8785 form of `v`. Numbers in results are integers, which serde_json writes as
+/// ECMAScript does; strings get serde_json's escapes, which are those of `JSON.stringify`.
+fn write_canonical(v: &Value, out: &mut Vec<u8>) {
+    match v {
+        Value::Null | Value::Bool(_) | Value::Number(_) | Value::String(_) => {
+            serde_json::to_writer(&mut *out, v).expect("writing to memory");
+        }
+        Value::Array(items) => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_canonical(item, out);
+            }
+            out.push(b']');
+        }
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort_by(|a, b| key_order(a, b));
+            out.push(b'{');
+            for (i, k) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                serde_json::to_writer(&mut *out, k).expect("writing to memory");
+                out.push(b':');
+                write_canonical(&map[k], out);
+            }
+            out.push(b'}');
+        }
+    }
+}
+
+/// Checks the integrity record of a result file without holding its findings. Returns the verified
+/// digest.
+pub fn verify_file(path: &Path) -> Result<String, VerifyError> {
+    // One pass when every member that sorts before `findings` precedes it in the file (as vigil
+    // writes it); otherwise a second pass, knowing them all.
+    let first = hash_file(path, None)?;
+    let (members, computed) = match first.digest {
+        Some(d) => (first.members, d),
+        None => {
+            let second = hash_file(path, Some(&first.members))?;
+            let d = second
+                .digest
+                .ok_or_else(|| VerifyError::NotAResult("the document changed while read".into()))?;
+            (first.members, d)
+        }
+    };
+    let record = members
+        .iter()
+        .find(|(k, _)| k == "integrity")
+        .map(|(_, v)| v.clone())
+        .ok_or(VerifyError::Missing)?;
+    let recorded: Integrity = serde_json::from_value(record)
+        .map_err(|e| VerifyError::NotAResult(format!("integrity record: {e}")))?;
     if recorded.algorithm != ALGORITHM || recorded.canonicalization != CANONICALIZATION {
         return Err(VerifyError::Unsupported {
             algorithm: recorded.algorithm,
             canonicalization: recorded.canonicalization,
         });
     }
-    let computed = compute(&document).digest;
     if computed != recorded.digest {
         return Err(VerifyError::Mismatch {
             recorded: recorded.digest,
@@ -102,42 +247,106 @@ pub fn verify(text: &str) -> Result<String, VerifyError> {
     Ok(computed)
 }
 
-/// Lowercase hex of a digest (policy digests, result digests, fingerprints).
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+/// What one pass over a result file gave: every member but the findings, and the digest when the
+/// pass could compute it.
+struct Pass {
+    members: Vec<(String, Value)>,
+    digest: Option<String>,
 }
 
-/// Appends the RFC 8785 form of `v`. Keys sort by their UTF-16 code units, as the RFC requires (the
-/// same as code point order except above U+FFFF).
-fn write_canonical(v: &Value, out: &mut String) {
-    match v {
-        Value::Null | Value::Bool(_) | Value::Number(_) => out.push_str(&v.to_string()),
-        Value::String(s) => out.push_str(&Value::String(s.clone()).to_string()),
-        Value::Array(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
+/// Hashes a document in canonical order. `known` holds every member from an earlier pass; without
+/// it, the members that sort before `findings` must come before it in the file, or the digest is
+/// left for a second pass.
+fn hash_file(path: &Path, known: Option<&[(String, Value)]>) -> Result<Pass, VerifyError> {
+    let file = std::fs::File::open(path)
+        .map_err(|e| VerifyError::NotAResult(format!("cannot read {}: {e}", path.display())))?;
+    let mut members: Vec<(String, Value)> = Vec::new();
+    let mut hasher: Option<Sha256> = None;
+    let mut hashed_before: Vec<String> = Vec::new();
+    let mut findings = 0u64;
+    let mut saw_findings = false;
+    read::events(std::io::BufReader::new(file), &mut |event| {
+        match event {
+            Event::Member(key, value) => {
+                if members.iter().any(|(k, _)| *k == key) || key == "findings" {
+                    return Err(format!("duplicate member `{key}`"));
                 }
-                write_canonical(item, out);
+                members.push((key, value));
             }
-            out.push(']');
-        }
-        Value::Object(map) => {
-            let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort_by(|a, b| a.encode_utf16().cmp(b.encode_utf16()));
-            out.push('{');
-            for (i, k) in keys.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
+            Event::FindingsStart => {
+                if saw_findings {
+                    return Err("duplicate member `findings`".into());
                 }
-                out.push_str(&Value::String(k.clone()).to_string());
-                out.push(':');
-                write_canonical(&map[k], out);
+                saw_findings = true;
+                let source = known.unwrap_or(&members);
+                let mut before: Vec<&(String, Value)> = source
+                    .iter()
+                    .filter(|(k, _)| k != "integrity" && key_order(k, "findings").is_lt())
+                    .collect();
+                before.sort_by(|a, b| key_order(&a.0, &b.0));
+                let mut h = Sha256::new();
+                h.update(b"{");
+                for (k, v) in before {
+                    hash_value(&mut h, &Value::String(k.clone()));
+                    h.update(b":");
+                    hash_value(&mut h, v);
+                    h.update(b",");
+                    hashed_before.push(k.clone());
+                }
+                h.update(b"\"findings\":[");
+                hasher = Some(h);
             }
-            out.push('}');
+            Event::Finding(v) => {
+                let h = hasher.as_mut().expect("findings start first");
+                if findings > 0 {
+                    h.update(b",");
+                }
+                hash_value(h, &v);
+                findings += 1;
+            }
+            Event::FindingsEnd => {}
         }
-    }
+        Ok(())
+    })?;
+    let mut rest: Vec<&(String, Value)> =
+        members.iter().filter(|(k, _)| k != "integrity").collect();
+    rest.sort_by(|a, b| key_order(&a.0, &b.0));
+    let digest = match hasher {
+        None => {
+            // No findings member at all: hash the members as they are.
+            let mut h = Sha256::new();
+            let object: serde_json::Map<String, Value> =
+                rest.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+            hash_value(&mut h, &Value::Object(object));
+            Some(hex(&h.finalize()))
+        }
+        Some(mut h) => {
+            let before: Vec<&String> = rest
+                .iter()
+                .map(|(k, _)| k)
+                .filter(|k| key_order(k, "findings").is_lt())
+                .collect();
+            if before.len() != hashed_before.len()
+                || before.iter().zip(&hashed_before).any(|(a, b)| *a != b)
+            {
+                None
+            } else {
+                h.update(b"]");
+                for (k, v) in rest
+                    .iter()
+                    .filter(|(k, _)| key_order(k, "findings").is_gt())
+                {
+                    h.update(b",");
+                    hash_value(&mut h, &Value::String(k.clone()));
+                    h.update(b":");
+                    hash_value(&mut h, v);
+                }
+                h.update(b"}");
+                Some(hex(&h.finalize()))
+            }
+        }
+    };
+    Ok(Pass { members, digest })
 }
 
 #[cfg(test)]
@@ -147,31 +356,55 @@ mod tests {
 
     #[test]
     fn canonical_form_sorts_keys_and_drops_whitespace() {
-        let mut s = String::new();
-        write_canonical(
-            &json!({"b": [1, true, null], "a": {"z": "é\n", "y": 2}}),
-            &mut s,
+        let s = canonical_string(&json!({"b": [1, true, null], "a": {"z": "é\n\u{1f}", "y": 2}}));
+        assert_eq!(
+            s,
+            "{\"a\":{\"y\":2,\"z\":\"é\\n\\u001f\"},\"b\":[1,true,null]}"
         );
-        assert_eq!(s, "{\"a\":{\"y\":2,\"z\":\"é\\n\"},\"b\":[1,true,null]}");
+        assert_eq!(
+            canonical_string(&json!({"\u{10000}": 1, "\u{ffff}": 2})),
+            "{\"\u{10000}\":1,\"\u{ffff}\":2}",
+            "keys sort by UTF-16 code units"
+        );
+    }
+
+    fn write(dir: &Path, name: &str, v: &Value) -> std::path::PathBuf {
+        let p = dir.join(name);
+        std::fs::write(&p, serde_json::to_string_pretty(v).unwrap()).unwrap();
+        p
+    }
+
+    fn sealed(mut doc: Value) -> Value {
+        let digest = hex(&Sha256::digest(canonical_string(&doc).as_bytes()));
+        doc["integrity"] =
+            json!({"algorithm": ALGORITHM, "canonicalization": CANONICALIZATION, "digest": digest});
+        doc
     }
 
     #[test]
-    fn verify_detects_any_change() {
-        let mut doc = json!({"findings": [{"state": "fail"}], "run": {"host": "h"}});
-        let integrity = compute(&doc);
-        doc["integrity"] = serde_json::to_value(&integrity).unwrap();
-        let text = serde_json::to_string_pretty(&doc).unwrap();
-        assert_eq!(verify(&text), Ok(integrity.digest.clone()));
-        let tampered = text.replace("\"fail\"", "\"pass\"");
-        assert!(matches!(
-            verify(&tampered),
-            Err(VerifyError::Mismatch { .. })
-        ));
-        let reordered = serde_json::to_string(&json!({"run": {"host": "h"}, "findings": [{"state": "fail"}], "integrity": doc["integrity"]})).unwrap();
-        assert!(
-            verify(&reordered).is_ok(),
-            "member order and whitespace do not matter"
+    fn verify_detects_any_change_in_any_member_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let doc = sealed(
+            json!({"controls": [1], "findings": [{"state": "fail"}, {"state": "pass"}], "run": {"host": "h"}, "aaa": 1}),
         );
-        assert_eq!(verify("{}"), Err(VerifyError::Missing));
+        let expected = doc["integrity"]["digest"].as_str().unwrap().to_string();
+        let p = write(dir.path(), "a.json", &doc);
+        assert_eq!(verify_file(&p).unwrap(), expected);
+        // `aaa` sorts before `findings` but comes after it in this file: two passes, same digest.
+        let text = std::fs::read_to_string(&p).unwrap();
+        let reordered: Value = serde_json::from_str(&text).unwrap();
+        let mut m = serde_json::Map::new();
+        for k in ["run", "findings", "controls", "integrity", "aaa"] {
+            m.insert(k.into(), reordered[k].clone());
+        }
+        let p2 = write(dir.path(), "b.json", &Value::Object(m));
+        assert_eq!(verify_file(&p2).unwrap(), expected);
+        let tampered = text.replace("\"fail\"", "\"pass\"");
+        std::fs::write(&p, tampered).unwrap();
+        assert!(matches!(verify_file(&p), Err(VerifyError::Mismatch { .. })));
+        let p3 = write(dir.path(), "c.json", &json!({"findings": []}));
+        assert!(matches!(verify_file(&p3), Err(VerifyError::Missing)));
+        std::fs::write(&p3, "[1, 2]").unwrap();
+        assert!(matches!(verify_file(&p3), Err(VerifyError::NotAResult(_))));
     }
 }

@@ -20,6 +20,7 @@
 //! and knows nothing of Rust. The engine is the only place where the two meet.
 
 pub mod cli;
+pub mod clock;
 pub mod collect;
 pub mod doc;
 pub mod engine;

@@ -7,7 +7,7 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use common::{AT, assert_lines, scan_json, vigil};
+use common::{AT, assert_lines, scan_json, target_name, vigil};
 use serde_json::Value;
 
 const PACK: &str = "policies/certificates.yaml";
@@ -19,20 +19,32 @@ fn scan(paths: &[&str]) -> (i32, Value) {
     scan_json(&args)
 }
 
+/// The fact documents of one kind that `vigil facts` printed for its first file.
+fn facts_of<'v>(v: &'v Value, kind: &str) -> Vec<&'v Value> {
+    v[0]["documents"]
+        .as_array()
+        .expect("documents")
+        .iter()
+        .filter(|d| d["kind"] == kind)
+        .collect()
+}
+
 fn findings(r: &Value) -> &Vec<Value> {
     r["findings"].as_array().expect("findings")
 }
 
-/// `CONTROL path:line` for every finding in `state`.
+/// `CONTROL path:line` for every finding in `state`, by control (the pack's ids sort in control
+/// order), then in result order.
 fn in_state(r: &Value, state: &str) -> Vec<String> {
-    findings(r)
-        .iter()
-        .filter(|f| f["state"] == state)
+    let mut of_state: Vec<&Value> = findings(r).iter().filter(|f| f["state"] == state).collect();
+    of_state.sort_by_key(|f| f["control"].as_str().unwrap().to_string());
+    of_state
+        .into_iter()
         .map(|f| {
             format!(
                 "{} {}:{}",
                 f["control"].as_str().unwrap(),
-                f["target"]["path"].as_str().unwrap(),
+                target_name(f),
                 f["location"]["line"]
                     .as_u64()
                     .map_or(String::new(), |l| l.to_string())
@@ -177,7 +189,7 @@ fn every_control_has_a_failing_and_a_passing_fixture() {
         states
             .entry((
                 f["control"].as_str().unwrap().to_string(),
-                f["target"]["path"].as_str().unwrap().to_string(),
+                target_name(f).to_string(),
             ))
             .or_default()
             .push(f["state"].as_str().unwrap().to_string());
@@ -233,7 +245,7 @@ fn chain_failures_give_their_reason() {
     ]);
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
-        v[0]["certificates"][0]["facts"]["chain"],
+        facts_of(&v, "certificate")[0]["facts"]["chain"],
         serde_json::json!([
             "CN=shop.example.org",
             "CN=Vigil Test Intermediate CA",
@@ -254,6 +266,8 @@ fn a_real_chain_validates_against_the_system_trust_store_offline() {
             PACK,
             "--format",
             "json",
+            "--pass-evidence",
+            "full",
             "--at",
             at,
         ]);
@@ -279,7 +293,7 @@ fn a_real_chain_validates_against_the_system_trust_store_offline() {
     let out = vigil(&["facts", "testdata/certs/real", "--at", "2023-02-01"]);
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
-        v[0]["certificates"][0]["facts"]["chain"],
+        facts_of(&v, "certificate")[0]["facts"]["chain"],
         serde_json::json!(["CN=www.google.com", "CN=GTS CA 1C3", "CN=GTS Root R1"])
     );
 }
@@ -295,6 +309,8 @@ fn bad_input_is_an_error_with_a_precise_reason_and_the_scan_goes_on() {
         .unwrap();
     let big = big.to_str().unwrap().to_string();
     let (code, r) = scan(&[
+        "--pass-evidence",
+        "full",
         "testdata/certs/bad",
         "testdata/certs/good/server-rsa.pem",
         &big,
@@ -303,7 +319,7 @@ fn bad_input_is_an_error_with_a_precise_reason_and_the_scan_goes_on() {
     let message = |path: &str| -> String {
         findings(&r)
             .iter()
-            .find(|f| f["control"] == "CERT-001" && f["target"]["path"] == path)
+            .find(|f| f["control"] == "CERT-001" && f["target"]["file"] == path)
             .map(|f| {
                 format!(
                     "{} {}",
@@ -352,7 +368,7 @@ fn bad_input_is_an_error_with_a_precise_reason_and_the_scan_goes_on() {
     // Garbage DER could have been a certificate or a key: the key controls report it too.
     assert!(findings(&r).iter().any(|f| f["control"] == "CERT-015"
         && f["state"] == "error"
-        && f["target"]["path"] == "testdata/certs/bad/garbage.der"));
+        && f["target"]["file"] == "testdata/certs/bad/garbage.der"));
 }
 
 #[test]
@@ -367,7 +383,7 @@ fn dates_are_computed_at_the_evaluation_clock() {
             ROOT,
         ]);
         let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-        v[0]["certificates"][0]["facts"]["days_until_expiry"]
+        facts_of(&v, "certificate")[0]["facts"]["days_until_expiry"]
             .as_i64()
             .unwrap()
     };

@@ -47,6 +47,16 @@ fn policy_explain_prints_the_documentation_of_a_control() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("did you mean `K8S-001`?"));
 }
 
+/// The documents of `kind` that `vigil facts` printed for its first file.
+fn documents<'v>(v: &'v Value, kind: &str) -> Vec<&'v Value> {
+    v[0]["documents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["kind"] == kind)
+        .collect()
+}
+
 #[test]
 fn facts_show_the_documents_checks_can_name() {
     let (code, text) = stdout(&[
@@ -57,29 +67,39 @@ fn facts_show_the_documents_checks_can_name() {
     ]);
     assert_eq!(code, 0);
     let v: Value = serde_json::from_str(&text).unwrap();
-    let doc = &v[0]["documents"][0];
+    let doc = documents(&v, "config")[0];
+    assert_eq!(doc["format"], "kubernetes");
     assert_eq!(doc["object"], "CronJob/nightly-report");
     assert_eq!(doc["facts"]["containers"][0]["image"], "example/report");
     assert_eq!(
         doc["facts"]["podSpec"]["securityContext"]["runAsNonRoot"],
         true
     );
+    let file = documents(&v, "file")[0];
+    assert_eq!(file["facts"]["name"], "cronjob.yaml");
 
     let (_, text) = stdout(&["facts", "testdata/ssh/hardened/sshd_config"]);
     let v: Value = serde_json::from_str(&text).unwrap();
-    assert_eq!(v[0]["format"], "sshd");
-    let facts = &v[0]["documents"][0]["facts"];
+    let doc = documents(&v, "config")[0];
+    assert_eq!(doc["format"], "sshd");
+    let facts = &doc["facts"];
     assert_eq!(facts["permitrootlogin"], "no");
     assert_eq!(facts["match"][0]["criteria"], "Group sftp-only");
     assert_eq!(
-        v[0]["documents"][0]["included"][0],
+        doc["included"][0],
         "testdata/ssh/hardened/sshd_config.d/10-crypto.conf"
     );
 
     let (_, text) = stdout(&["facts", "testdata/nginx/broken/nginx.conf"]);
     let v: Value = serde_json::from_str(&text).unwrap();
+    assert!(documents(&v, "config").is_empty());
+    let error = &v[0]["errors"][0];
+    assert_eq!(
+        (error["kind"].as_str(), error["format"].as_str()),
+        (Some("config"), Some("nginx"))
+    );
     assert!(
-        v[0]["error"]
+        error["message"]
             .as_str()
             .unwrap()
             .contains("does not take a block")

@@ -21,7 +21,7 @@ fn seeded_secrets() -> Vec<String> {
     let (_, r) = scan_json(&["testdata/secrets", "--policy", "policies/secrets.yaml"]);
     let mut secrets = Vec::new();
     for f in r["findings"].as_array().unwrap() {
-        let path = f["target"]["path"].as_str().unwrap();
+        let path = f["target"]["file"].as_str().unwrap();
         let line = f["location"]["line"].as_u64().unwrap() as usize;
         let col = f["location"]["column"].as_u64().unwrap() as usize;
         let end = f["location"]["end_column"].as_u64().unwrap() as usize;
@@ -116,7 +116,7 @@ fn json_output_matches_the_published_schema() {
 #[test]
 fn run_metadata_records_policies_and_clock() {
     let (_, r) = scan_json(&["testdata/ssh/hardened"]);
-    assert_eq!(r["schema_version"], "1.0");
+    assert_eq!(r["schema_version"], "2.0");
     assert_eq!(r["run"]["evaluated_at"], AT);
     let ids: Vec<&str> = r["policies"]
         .as_array()

@@ -11,11 +11,11 @@ use serde_json::Value;
 use vigil::engine::{self, ScanOptions};
 use vigil::policy::PolicySet;
 use vigil::report::{self, Format, Style};
-use vigil::results::{RunInfo, ScanRun, State};
+use vigil::results::{Capture, Document, RunInfo, State};
 
 /// A scan of several fixtures with every time-dependent field fixed, and one finding waived so the
 /// waived section has content.
-fn fixed_result() -> ScanRun {
+fn fixed_result() -> Document {
     let policies = PolicySet::load(&[
         PathBuf::from("policies/ssh-hardening.yaml"),
         PathBuf::from("policies/kubernetes-pod-security.yaml"),
@@ -36,8 +36,19 @@ fn fixed_result() -> ScanRun {
         threads: Some(2),
         ..ScanOptions::default()
     };
-    let mut run = engine::scan(&policies, &opts).expect("scan runs");
-    run.run = RunInfo {
+    let mut findings = Vec::new();
+    let outcome = engine::scan(
+        &policies,
+        &opts,
+        vec![Box::new(Capture::new(&mut findings))],
+    )
+    .expect("scan runs");
+    let mut run = Document {
+        header: outcome.header,
+        findings,
+        trailer: outcome.trailer,
+    };
+    run.trailer.run = RunInfo {
         started_at: "2030-01-15T00:00:00Z".into(),
         finished_at: "2030-01-15T00:00:02Z".into(),
         duration_ms: 1850,
@@ -60,15 +71,12 @@ fn fixed_result() -> ScanRun {
         .find(|f| f.control == "SSH-004" && f.state == State::Fail)
         .expect("the weak sshd_config fails SSH-004");
     waived.state = State::Waived;
-    waived.message = "Waived until 2030-06-30: legacy jump host (ticket SEC-1234).".into();
-    run.summary = ScanRun::summarize(&run.findings, &run.controls);
-    run.seal();
+    waived.message = Some("Waived until 2030-06-30: legacy jump host (ticket SEC-1234).".into());
     run
 }
 
-fn render(run: &ScanRun, format: Format) -> String {
-    let mut out = Vec::new();
-    report::write(format, run, &mut out, &Style::plain(false)).expect("renders");
+fn render(run: &Document, format: Format) -> String {
+    let out = report::render(run, format, &Style::plain(false)).expect("renders");
     String::from_utf8(out).expect("UTF-8")
 }
 
@@ -313,7 +321,8 @@ fn verify_detects_a_changed_result() {
     let ok = vigil(&["verify", path.to_str().unwrap()]);
     assert_eq!(ok.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&ok.stdout).contains(": ok (sha256:"));
-    let tampered = text.replacen("\"state\": \"fail\"", "\"state\": \"pass\"", 1);
+    let tampered = text.replacen("\"state\":\"fail\"", "\"state\":\"pass\"", 1);
+    assert_ne!(tampered, text);
     std::fs::write(&path, tampered).unwrap();
     let bad = vigil(&["verify", path.to_str().unwrap()]);
     assert_eq!(bad.status.code(), Some(1));

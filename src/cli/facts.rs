@@ -1,5 +1,6 @@
 //! `vigil facts`: the fact documents collectors produce, as JSON, so a policy author can see every
-//! field a check can name.
+//! field a check can name. It asks every file collector of the registry for everything it can
+//! produce, exactly as a scan would.
 
 use std::path::PathBuf;
 
@@ -8,10 +9,12 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 
 use super::{emit, usage_error};
-use crate::collect::cert::{self, CertContext, TrustStore};
 use crate::collect::config::Format;
-use crate::collect::file;
 use crate::collect::walk::{self, EntryKind, WalkOptions};
+use crate::collect::{
+    Collected, Input, Prepared, Registry, Request, Settings, Source, Target, Wanted, file,
+};
+use crate::engine::DEFAULT_MAX_FILE_SIZE;
 
 #[derive(Debug, Args)]
 pub struct FactsArgs {
@@ -28,7 +31,7 @@ pub struct FactsArgs {
     follow_symlinks: bool,
 
     /// Evaluate time-dependent certificate facts (days until expiry) at this instant.
-    #[arg(long, value_name = "TIMESTAMP", value_parser = super::scan::parse_at)]
+    #[arg(long, value_name = "TIMESTAMP", value_parser = crate::clock::parse_at)]
     at: Option<OffsetDateTime>,
 
     /// Trust anchors for certificate chains (default: the system store).
@@ -51,127 +54,149 @@ pub fn run(args: FactsArgs) -> u8 {
         follow_symlinks: args.follow_symlinks,
         ..WalkOptions::default()
     };
-    let entries: Vec<walk::Entry> = match walk::walk(&args.paths, &opts) {
-        Ok(e) => e.collect(),
+    let entries = match walk::walk(&args.paths, &opts) {
+        Ok(e) => e,
         Err(e) => return usage_error(e),
     };
-    let store = match &args.trust_store {
-        Some(p) => match TrustStore::from_path(p) {
-            Ok(s) => s,
-            Err(e) => return usage_error(e),
-        },
-        None => TrustStore::system().unwrap_or_else(|e| {
-            eprintln!("vigil: {e}; certificate chains cannot validate (use --trust-store)");
-            TrustStore::default()
-        }),
-    };
-    let certs = CertContext {
+    let registry = Registry::builtin();
+    let settings = Settings {
         at: args.at.unwrap_or_else(OffsetDateTime::now_utc),
-        store,
+        trust_store: args.trust_store.clone(),
     };
-    let out: Vec<Value> = entries
-        .iter()
-        .filter_map(|e| match &e.kind {
-            EntryKind::File => Some(file_facts(&e.path, &e.display, args.format, &certs)),
-            EntryKind::Error(m) => Some(json!({"path": e.display, "error": m})),
-            EntryKind::Symlink => None,
-        })
-        .collect();
+    let mut prepared: Vec<Option<Prepared>> = Vec::new();
+    for c in registry.collectors() {
+        if c.source() != Source::File {
+            prepared.push(None);
+            continue;
+        }
+        match c.prepare(&settings) {
+            Ok(p) => {
+                for (what, why) in &p.warnings {
+                    eprintln!("vigil: {what}: {why}");
+                }
+                prepared.push(Some(p));
+            }
+            Err(e) => return usage_error(e),
+        }
+    }
+    let mut out = Vec::new();
+    for entry in entries {
+        let display = entry.display.clone();
+        match &entry.kind {
+            EntryKind::Symlink => {}
+            EntryKind::Error(m) => out.push(json!({"path": display, "error": m})),
+            EntryKind::File => {
+                let target = Target::File(entry);
+                out.push(file_facts(
+                    &registry,
+                    &prepared,
+                    &settings,
+                    &target,
+                    args.format,
+                ));
+            }
+        }
+    }
     match serde_json::to_string_pretty(&out) {
         Ok(s) => emit(&(s + "\n")),
         Err(e) => usage_error(e),
     }
 }
 
+/// Every document every file collector makes of one file, and what it could not read.
 fn file_facts(
-    path: &std::path::Path,
-    display: &str,
+    registry: &Registry,
+    prepared: &[Option<Prepared>],
+    settings: &Settings,
+    target: &Target,
     format: Option<Format>,
-    certs: &CertContext,
 ) -> Value {
-    let bytes = match std::fs::read(path) {
-        Ok(b) => b,
-        Err(e) => return json!({"path": display, "error": e.to_string()}),
+    let Target::File(entry) = target else {
+        return Value::Null;
     };
-    let mut entry = serde_json::Map::new();
-    entry.insert("path".into(), json!(display));
-    entry.insert("file".into(), file::facts(path, display, &bytes).to_json());
-    if let Some(format) = format.or_else(|| Format::infer(path)) {
-        config_facts(path, format, &bytes, &mut entry);
+    let mut buf = Vec::new();
+    match file::read_into(&entry.path, DEFAULT_MAX_FILE_SIZE, &mut buf) {
+        Ok(file::Loaded::Read) => {}
+        Ok(file::Loaded::TooLarge { size }) => {
+            return json!({"path": entry.display, "error": format!("file is {size} bytes, above {DEFAULT_MAX_FILE_SIZE}")});
+        }
+        Err(e) => return json!({"path": entry.display, "error": e.to_string()}),
     }
-    certificate_facts(path, display, &bytes, certs, &mut entry);
-    Value::Object(entry)
-}
-
-/// Certificates and private keys found in the file, and the blocks that could not be read.
-fn certificate_facts(
-    path: &std::path::Path,
-    display: &str,
-    bytes: &[u8],
-    certs: &CertContext,
-    entry: &mut serde_json::Map<String, Value>,
-) {
-    let found = cert::collect(path, display, bytes, certs);
-    let docs = |docs: &[crate::collect::Document]| -> Value {
-        docs.iter()
-            .map(|d| json!({"object": d.label, "facts": d.root.to_json()}))
-            .collect()
+    let input = Input {
+        target,
+        bytes: Some(&buf),
+        binary: file::is_binary(&buf),
     };
-    if !found.certificates.is_empty() {
-        entry.insert("certificates".into(), docs(&found.certificates));
+    let mut documents = Vec::new();
+    let mut errors = Vec::new();
+    let mut options = std::collections::BTreeMap::new();
+    if let Some(f) = format {
+        options.insert("format".to_string(), f.as_str().to_string());
     }
-    if !found.keys.is_empty() {
-        entry.insert("private_keys".into(), docs(&found.keys));
-    }
-    if !found.errors.is_empty() {
-        let errors: Vec<Value> = found
-            .errors
+    for (collector, prepared) in registry.collectors().iter().zip(prepared) {
+        let Some(prepared) = prepared else { continue };
+        // Everything the collector can make of this file: each kind, in the variant a control
+        // without options (or with `--format`) would get.
+        let wanted: Vec<Wanted> = collector
+            .kinds()
             .iter()
-            .map(|e| json!({"line": e.line, "message": e.message}))
+            .filter_map(|k| {
+                let variant = collector.variant(k.name, &options, target).ok()?;
+                Some(Wanted {
+                    kind: k.name,
+                    variant,
+                })
+            })
             .collect();
-        entry.insert("certificate_errors".into(), Value::Array(errors));
-    }
-}
-
-/// The config documents of the file in `format`, or the parse error.
-fn config_facts(
-    path: &std::path::Path,
-    format: Format,
-    bytes: &[u8],
-    entry: &mut serde_json::Map<String, Value>,
-) {
-    entry.insert("format".into(), json!(format.as_str()));
-    let parsed = std::str::from_utf8(bytes)
-        .map_err(|_| "not valid UTF-8 text".to_string())
-        .and_then(|t| format.parse_text(path, t).map_err(|e| e.to_string()));
-    match parsed {
-        Ok(docs) => {
-            let docs: Vec<Value> = docs
-                .iter()
-                .map(|d| {
+        if wanted.is_empty() {
+            continue;
+        }
+        let request = Request {
+            wanted: &wanted,
+            settings,
+            state: prepared.state.as_ref(),
+        };
+        let mut found = Vec::new();
+        collector.collect(&input, &request, &mut found);
+        for c in found {
+            match c {
+                Collected::Document {
+                    kind,
+                    variant,
+                    document,
+                } => {
                     let mut m = serde_json::Map::new();
-                    if let Some(l) = &d.label {
+                    m.insert("kind".into(), json!(kind));
+                    if let Some(v) = variant {
+                        m.insert("format".into(), json!(v));
+                    }
+                    if let Some(l) = &document.label {
                         m.insert("object".into(), json!(l));
                     }
-                    if !d.included.is_empty() {
-                        m.insert(
-                            "included".into(),
-                            json!(
-                                d.included
-                                    .iter()
-                                    .map(|p| p.to_string_lossy())
-                                    .collect::<Vec<_>>()
-                            ),
-                        );
+                    if !document.included.is_empty() {
+                        let included: Vec<_> = document
+                            .included
+                            .iter()
+                            .map(|p| p.to_string_lossy())
+                            .collect();
+                        m.insert("included".into(), json!(included));
                     }
-                    m.insert("facts".into(), d.root.to_json());
-                    Value::Object(m)
-                })
-                .collect();
-            entry.insert("documents".into(), Value::Array(docs));
-        }
-        Err(e) => {
-            entry.insert("error".into(), json!(e));
+                    m.insert("facts".into(), document.root.to_json());
+                    documents.push(Value::Object(m));
+                }
+                Collected::Error {
+                    kind,
+                    variant,
+                    pos,
+                    message,
+                } => errors.push(json!({
+                    "kind": kind,
+                    "format": variant,
+                    "line": pos.map(|p| p.line),
+                    "message": message,
+                })),
+            }
         }
     }
+    json!({"path": entry.display, "documents": documents, "errors": errors})
 }

@@ -11,7 +11,8 @@ mod policy_cmd;
 mod report_cmd;
 mod scan;
 
-pub use scan::{parse_at, parse_size};
+pub use crate::clock::parse_at;
+pub use scan::parse_size;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

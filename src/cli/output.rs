@@ -1,4 +1,4 @@
-//! Writing a result in the formats asked for, shared by `vigil scan` and `vigil report`.
+//! Where a result is written, shared by `vigil scan` and `vigil report`.
 //!
 //! - `--output-dir DIR`: every non-console format goes to `DIR/<name>` (`report.html`,
 //!   `results.json`, `results.sarif`, `junit.xml`, `summary.md`);
@@ -6,16 +6,17 @@
 //! - otherwise to standard output (one non-console format at most).
 //!
 //! The console format always goes to standard output. When it is not asked for, the one-line summary
-//! goes to standard error so that CI logs still show the verdict.
+//! goes to standard error so that CI logs still show the verdict. Files are created when the first
+//! byte is written, so a scan that stops before it starts (a missing path) leaves none behind.
 
-use std::io::Write;
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use clap::Args;
 
-use super::{EXIT_USAGE, usage_error};
 use crate::report::{self, Format, Style};
-use crate::results::ScanRun;
+use crate::results::Sink;
 
 /// Output options common to `scan` and `report`.
 #[derive(Debug, Clone, Args)]
@@ -78,63 +79,132 @@ impl OutputArgs {
         f.dedup();
         f
     }
-}
 
-/// Writes `run` as asked. `verdict` (threshold, exit code) ends the console summary line. Returns
-/// `Err(exit code)` when an output could not be written.
-pub fn write_outputs(
-    run: &ScanRun,
-    args: &OutputArgs,
-    verdict: Option<(&str, u8)>,
-) -> Result<(), u8> {
-    let style = Style::plain(args.verbose).with_templates(args.template_dir.as_deref());
-    if let Some(dir) = &args.output_dir {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| usage_error(format!("cannot create {}: {e}", dir.display())))?;
+    /// Whether the console report is asked for.
+    pub fn console(&self) -> bool {
+        self.format.contains(&Format::Console)
     }
-    for format in args.non_console() {
-        let result = match (&args.output, &args.output_dir) {
-            (Some(path), _) => to_file(path, format, run, &style),
-            (None, Some(dir)) => to_file(&dir.join(format.file_name()), format, run, &style),
-            (None, None) => to_stdout(|out| report::write(format, run, out, &style)),
-        };
-        result?;
-    }
-    let summary = report::console::summary_line(run, verdict);
-    if args.format.contains(&Format::Console) {
-        let style = Style {
-            template_dir: None,
-            ..Style::for_stdout(args.verbose)
-        };
-        to_stdout(|out| {
-            report::console::write_findings(run, out, &style)?;
-            writeln!(out, "{summary}")
-        })?;
-    } else {
-        eprintln!("{summary}");
-    }
-    Ok(())
-}
 
-fn to_file(path: &Path, format: Format, run: &ScanRun, style: &Style) -> Result<(), u8> {
-    let written = std::fs::File::create(path).and_then(|file| {
-        let mut w = std::io::BufWriter::new(file);
-        report::write(format, run, &mut w, style)?;
-        w.flush()
-    });
-    written.map_err(|e| usage_error(format!("cannot write {}: {e}", path.display())))
-}
-
-fn to_stdout(f: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) -> Result<(), u8> {
-    let stdout = std::io::stdout();
-    let mut lock = stdout.lock();
-    match f(&mut lock).and_then(|()| lock.flush()) {
-        Ok(()) => Ok(()),
-        // A reader that closed the pipe early (`| head`) is not an error.
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        Err(e) => {
-            eprintln!("vigil: cannot write to standard output: {e}");
-            Err(EXIT_USAGE)
+    /// The sinks for every format asked for: files first, then standard output (a streamed format,
+    /// then the console report, which is written at the end).
+    pub fn sinks(&self) -> Result<Vec<Box<dyn Sink + 'static>>, String> {
+        if let Some(dir) = &self.output_dir {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         }
+        let style = Style::plain(self.verbose).with_templates(self.template_dir.as_deref());
+        let mut sinks = Vec::new();
+        for format in self.non_console() {
+            let out: Box<dyn Write> = match (&self.output, &self.output_dir) {
+                (Some(path), _) => Box::new(LazyFile::new(path)),
+                (None, Some(dir)) => Box::new(LazyFile::new(&dir.join(format.file_name()))),
+                (None, None) => Box::new(Stdout::new()),
+            };
+            sinks.push(report::sink(format, out, &style));
+        }
+        if self.console() {
+            let style = Style::for_stdout(self.verbose);
+            sinks.push(report::sink(
+                Format::Console,
+                Box::new(Stdout::new()),
+                &style,
+            ));
+        }
+        Ok(sinks)
+    }
+}
+
+/// A file created on its first write.
+struct LazyFile {
+    path: PathBuf,
+    file: Option<BufWriter<File>>,
+}
+
+impl LazyFile {
+    fn new(path: &Path) -> LazyFile {
+        LazyFile {
+            path: path.to_path_buf(),
+            file: None,
+        }
+    }
+
+    fn file(&mut self) -> io::Result<&mut BufWriter<File>> {
+        if self.file.is_none() {
+            let f = File::create(&self.path).map_err(|e| {
+                io::Error::new(
+                    e.kind(),
+                    format!("cannot write {}: {e}", self.path.display()),
+                )
+            })?;
+            self.file = Some(BufWriter::with_capacity(1 << 16, f));
+        }
+        Ok(self.file.as_mut().expect("just created"))
+    }
+}
+
+impl Write for LazyFile {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.file()?.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match &mut self.file {
+            Some(f) => f.flush(),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Standard output, buffered. A reader that closed the pipe early (`vigil scan . | head`) is not
+/// an error: the rest of the output is dropped and the scan still ends with its exit code.
+struct Stdout {
+    out: BufWriter<io::Stdout>,
+    closed: bool,
+}
+
+impl Stdout {
+    fn new() -> Stdout {
+        Stdout {
+            out: BufWriter::with_capacity(1 << 16, io::stdout()),
+            closed: false,
+        }
+    }
+
+    fn tolerate(&mut self, r: io::Result<()>) -> io::Result<()> {
+        match r {
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
+                self.closed = true;
+                Ok(())
+            }
+            other => other,
+        }
+    }
+}
+
+impl Write for Stdout {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if !self.closed {
+            let r = self.out.write_all(buf);
+            self.tolerate(r)?;
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if self.closed {
+            return Ok(());
+        }
+        let r = self.out.flush();
+        self.tolerate(r)
+    }
+}
+
+/// Prints the summary line: on standard output after the console report, else on standard error.
+pub fn print_summary(args: &OutputArgs, line: &str) {
+    if args.console() {
+        let mut out = io::stdout().lock();
+        let _ = writeln!(out, "{line}").and_then(|()| out.flush());
+    } else {
+        eprintln!("{line}");
     }
 }

@@ -100,11 +100,14 @@ pub fn explain(id: &str, source: &PolicySource) -> u8 {
     w!(
         out,
         "target:      {} {}",
-        c.target.kind.as_str(),
+        c.target.kind,
         c.target.paths.join(", ")
     );
-    if let Some(f) = c.target.format {
-        w!(out, "format:      {f}");
+    if !c.target.tags.is_empty() {
+        w!(out, "tags:        {}", c.target.tags.join(", "));
+    }
+    for (name, value) in &c.target.options {
+        w!(out, "{:<12} {value}", format!("{name}:"));
     }
     if let Some(w) = &c.target.when {
         w!(out, "applies when: {w}");

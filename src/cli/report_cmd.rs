@@ -4,10 +4,11 @@ use std::path::{Path, PathBuf};
 
 use clap::Args;
 
-use super::output::{OutputArgs, write_outputs};
+use super::output::{OutputArgs, print_summary};
 use super::{EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, usage_error};
 use crate::integrity::{self, VerifyError};
-use crate::report::json;
+use crate::report::console::summary_line;
+use crate::results::read;
 
 #[derive(Debug, Args)]
 pub struct ReportArgs {
@@ -18,42 +19,40 @@ pub struct ReportArgs {
     output: OutputArgs,
 }
 
-/// Renders a saved result. The result's integrity digest is checked first: a report is never
-/// rendered from a document that was altered after the scan.
+/// Renders a saved result (schema 2.0, or 1.0 from earlier versions). The result's integrity digest
+/// is checked first: a report is never rendered from a document that was altered after the scan.
 pub fn run(args: ReportArgs) -> u8 {
     if let Err(e) = args.output.validate() {
         return usage_error(e);
     }
-    let text = match std::fs::read_to_string(&args.results) {
-        Ok(t) => t,
-        Err(e) => return usage_error(format!("cannot read {}: {e}", args.results.display())),
-    };
-    if let Err(e) = integrity::verify(&text) {
+    if let Err(e) = integrity::verify_file(&args.results) {
         return usage_error(format!("{}: {e}", args.results.display()));
     }
-    let run = match json::read(&text) {
-        Ok(r) => r,
-        Err(e) => {
-            return usage_error(format!(
-                "{} is not a vigil result document: {e}",
-                args.results.display()
-            ));
-        }
+    let sinks = match args.output.sinks() {
+        Ok(s) => s,
+        Err(e) => return usage_error(e),
     };
-    match write_outputs(&run, &args.output, None) {
-        Ok(()) => EXIT_OK,
-        Err(code) => code,
+    match read::replay(&args.results, sinks) {
+        Ok(trailer) => {
+            // Every control is counted once, under its worst state.
+            let controls: u64 = trailer.summary.controls_by_state.values().sum();
+            let line = summary_line(
+                usize::try_from(controls).unwrap_or(usize::MAX),
+                &trailer.inventory,
+                &trailer.summary,
+                None,
+            );
+            print_summary(&args.output, &line);
+            EXIT_OK
+        }
+        Err(e) => usage_error(format!("{}: {e}", args.results.display())),
     }
 }
 
 /// Checks a result's digest: exit 0 when it matches, 1 when the file was altered, 2 when it is not
 /// a result document.
 pub fn verify(path: &Path) -> u8 {
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) => return usage_error(format!("cannot read {}: {e}", path.display())),
-    };
-    match integrity::verify(&text) {
+    match integrity::verify_file(path) {
         Ok(digest) => {
             println!("{}: ok (sha256:{digest})", path.display());
             EXIT_OK

@@ -5,12 +5,14 @@ use std::path::PathBuf;
 use clap::Args;
 use time::OffsetDateTime;
 
-use super::output::{OutputArgs, write_outputs};
+use super::output::{OutputArgs, print_summary};
 use super::{EXIT_FINDINGS, EXIT_OK, PolicySource, usage_error};
+use crate::clock::parse_at;
 use crate::collect::walk::WalkOptions;
-use crate::engine::{self, DEFAULT_MAX_FILE_SIZE, ScanOptions};
+use crate::engine::{self, DEFAULT_MAX_FILE_SIZE, PassEvidence, ScanOptions};
 use crate::policy::Severity;
-use crate::results::{ScanRun, State};
+use crate::report::console::summary_line;
+use crate::results::{State, Summary};
 
 #[derive(Debug, Args)]
 pub struct ScanArgs {
@@ -60,6 +62,19 @@ pub struct ScanArgs {
     /// Largest file read; larger files give an `error` finding. Accepts K, M, G (and KiB, MiB, GiB).
     #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value_t = DEFAULT_MAX_FILE_SIZE)]
     max_file_size: u64,
+
+    /// Evidence recorded for passing verdicts: `compact` (control, target, location) or `full`
+    /// (observed values and a message, and a verdict for every file a pattern was searched in).
+    #[arg(long, value_name = "LEVEL", default_value = "compact", value_parser = parse_pass_evidence)]
+    pass_evidence: PassEvidence,
+}
+
+fn parse_pass_evidence(s: &str) -> Result<PassEvidence, String> {
+    match s {
+        "compact" => Ok(PassEvidence::Compact),
+        "full" => Ok(PassEvidence::Full),
+        _ => Err("expected `compact` or `full`".into()),
+    }
 }
 
 /// The `--fail-on` threshold.
@@ -78,20 +93,6 @@ fn parse_fail_on(s: &str) -> Result<FailOn, String> {
     Severity::parse(s)
         .map(FailOn::At)
         .ok_or_else(|| "expected one of: critical, high, medium, low, info, none".to_string())
-}
-
-/// Parses `--at`: RFC 3339 (`2026-01-31T12:00:00Z`) or a date (`2026-01-31`, midnight UTC).
-pub fn parse_at(s: &str) -> Result<OffsetDateTime, String> {
-    use time::format_description::well_known::Rfc3339;
-    if let Ok(t) = OffsetDateTime::parse(s, &Rfc3339) {
-        return Ok(t);
-    }
-    let fmt = time::macros::format_description!("[year]-[month]-[day]");
-    time::Date::parse(s, &fmt)
-        .map(|d| d.midnight().assume_utc())
-        .map_err(|_| {
-            "expected an RFC 3339 timestamp (2026-01-31T12:00:00Z) or a date (2026-01-31)".into()
-        })
 }
 
 /// Parses a size: `1048576`, `64M`, `64MiB`, `1G`, `512k`.
@@ -122,6 +123,10 @@ pub fn run(args: ScanArgs) -> u8 {
     for w in &policies.warnings {
         eprintln!("{w}");
     }
+    let sinks = match args.output.sinks() {
+        Ok(s) => s,
+        Err(e) => return usage_error(e),
+    };
     let opts = ScanOptions {
         paths: args.paths.clone(),
         walk: WalkOptions {
@@ -133,20 +138,32 @@ pub fn run(args: ScanArgs) -> u8 {
         at: args.at,
         threads: args.threads,
         trust_store: args.trust_store.clone(),
+        pass_evidence: args.pass_evidence,
         arguments: std::env::args_os()
             .map(|a| a.to_string_lossy().into_owned())
             .collect(),
+        ..ScanOptions::default()
     };
-    let run = match engine::scan(&policies, &opts) {
-        Ok(r) => r,
+    let outcome = match engine::scan(&policies, &opts, sinks) {
+        Ok(o) => o,
         Err(e) => return usage_error(e),
     };
-    let code = exit_code(&run, args.fail_on, args.allow_errors);
+    let t = &outcome.trailer;
+    let code = exit_code(
+        &t.summary,
+        !t.scan_errors.is_empty(),
+        args.fail_on,
+        args.allow_errors,
+    );
     let threshold = describe_threshold(args.fail_on);
-    match write_outputs(&run, &args.output, Some((&threshold, code))) {
-        Ok(()) => code,
-        Err(c) => c,
-    }
+    let line = summary_line(
+        outcome.header.controls.len(),
+        &t.inventory,
+        &t.summary,
+        Some((&threshold, code)),
+    );
+    print_summary(&args.output, &line);
+    code
 }
 
 fn describe_threshold(f: FailOn) -> String {
@@ -156,14 +173,15 @@ fn describe_threshold(f: FailOn) -> String {
     }
 }
 
-/// The exit code of a finished scan.
-pub fn exit_code(run: &ScanRun, fail_on: FailOn, allow_errors: bool) -> u8 {
-    let failing = run
-        .findings
-        .iter()
-        .any(|f| f.state == State::Fail && matches!(fail_on, FailOn::At(t) if f.severity >= t));
-    let errors = !allow_errors
-        && (run.findings.iter().any(|f| f.state == State::Error) || !run.scan_errors.is_empty());
+/// The exit code of a finished scan: its summary, and whether it had scan errors.
+pub fn exit_code(summary: &Summary, scan_errors: bool, fail_on: FailOn, allow_errors: bool) -> u8 {
+    let failing = match fail_on {
+        FailOn::At(t) => Severity::ALL_DESCENDING
+            .iter()
+            .any(|&s| s >= t && summary.failures(s) > 0),
+        FailOn::Never => false,
+    };
+    let errors = !allow_errors && (summary.count(State::Error) > 0 || scan_errors);
     if failing || errors {
         EXIT_FINDINGS
     } else {
@@ -176,19 +194,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sizes_and_times() {
+    fn sizes() {
         assert_eq!(parse_size("64MiB"), Ok(64 << 20));
         assert_eq!(parse_size("10k"), Ok(10240));
         assert_eq!(parse_size("123"), Ok(123));
         assert!(parse_size("12X").is_err());
-        assert_eq!(
-            engine::rfc3339(parse_at("2030-01-02").unwrap()),
-            "2030-01-02T00:00:00Z"
-        );
-        assert_eq!(
-            engine::rfc3339(parse_at("2030-01-02T03:04:05+01:00").unwrap()),
-            "2030-01-02T02:04:05Z"
-        );
-        assert!(parse_at("yesterday").is_err());
     }
 }

@@ -3,7 +3,39 @@
 use std::io::Read;
 use std::path::Path;
 
+use super::{Collected, Collector, Document, Input, Kind, Request, Source};
 use crate::doc::{Map, Node, Pos, Value};
+
+/// Kind `file`: any file, as raw text (pattern checks) and metadata (size, mode, owner).
+pub struct FileCollector;
+
+impl Collector for FileCollector {
+    fn source(&self) -> Source {
+        Source::File
+    }
+
+    fn kinds(&self) -> &'static [Kind] {
+        &[Kind {
+            name: "file",
+            summary: "any file: raw text for `pattern` checks, and metadata (path, name, extension, size, binary, mode, uid, gid)",
+        }]
+    }
+
+    fn reads_text(&self) -> bool {
+        true
+    }
+
+    fn collect(&self, input: &Input<'_>, _request: &Request<'_>, out: &mut Vec<Collected>) {
+        let (Some(entry), Some(bytes)) = (input.target.file(), input.bytes) else {
+            return;
+        };
+        out.push(Collected::Document {
+            kind: "file",
+            variant: None,
+            document: Document::new(facts(&entry.path, &entry.display, bytes)),
+        });
+    }
+}
 
 /// How many leading bytes are inspected to decide that a file is binary (as git and ripgrep do).
 const BINARY_SNIFF: usize = 8192;

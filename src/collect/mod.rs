@@ -1,38 +1,203 @@
 //! Collectors: each turns a target into typed fact documents that policies judge.
 //!
-//! A collector knows how to read one kind of target (a file's bytes, a config format, the
-//! certificates and private keys in a file); it knows nothing of policies. Adding a collector never touches the
-//! engine's evaluation.
+//! A target is a file found by the walk, a network endpoint or a host ([`Target`]). A collector reads
+//! one source of targets and produces documents of one or more kinds (`config`, `certificate`...);
+//! a control names the kind it judges, and the engine asks the collector that produces that kind for
+//! that source. Collectors know nothing of policies, and the engine knows nothing of any collector:
+//! adding one is a module implementing [`Collector`] and one line in [`Registry::builtin`].
 
 pub mod cert;
 pub mod config;
 pub mod file;
+mod registry;
+mod target;
 pub mod walk;
 
+use std::any::Any;
 use std::path::PathBuf;
 
-use crate::doc::Node;
+use time::OffsetDateTime;
+
+use crate::doc::{Node, Pos};
+
+pub use registry::Registry;
+pub use target::{Endpoint, Host, Source, Target};
 
 /// One fact document produced from a target.
 #[derive(Debug, Clone)]
 pub struct Document {
     /// The facts.
     pub root: Node,
-    /// A name for the document inside its file, such as `Deployment/prod/web`; `None` when the file
-    /// holds a single document.
+    /// A name for the document inside its target, such as `Deployment/prod/web` or a certificate's
+    /// subject; `None` when the target holds a single document.
     pub label: Option<String>,
     /// Other files whose values are in the document (sshd `Include`): a value whose `pos.file` is
     /// `n` came from `included[n - 1]`.
     pub included: Vec<PathBuf>,
+    /// Where the document starts in its target (a certificate's PEM block), when that says more
+    /// than "the whole file": a verdict whose evidence has no position points here.
+    pub anchor: Option<Pos>,
 }
 
 impl Document {
-    /// A document with no label and no included files.
+    /// A document with no label, no included files and no anchor.
     pub fn new(root: Node) -> Document {
         Document {
             root,
             label: None,
             included: Vec::new(),
+            anchor: None,
         }
     }
+}
+
+/// A kind of fact document, as a control's `target.kind` names it.
+#[derive(Debug, Clone, Copy)]
+pub struct Kind {
+    /// The name used in policies: `config`, `certificate`.
+    pub name: &'static str,
+    /// One line for `vigil policy` and the documentation.
+    pub summary: &'static str,
+}
+
+/// A collector-specific field a control's target may set (`format` for `config`).
+#[derive(Debug, Clone, Copy)]
+pub struct TargetOption {
+    /// The field name in the target mapping.
+    pub name: &'static str,
+    /// The values it accepts.
+    pub values: &'static [&'static str],
+}
+
+/// Scan-wide settings every collector may read.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The evaluation clock (`--at`, or the scan's start).
+    pub at: OffsetDateTime,
+    /// Trust anchors for certificate chains (`--trust-store`); the system store when `None`.
+    pub trust_store: Option<PathBuf>,
+}
+
+/// What a collector prepared once per scan (a loaded trust store), handed back on every call.
+pub struct Prepared {
+    /// The collector's own state; [`Request::state`] gives it back.
+    pub state: Box<dyn Any + Send + Sync>,
+    /// Problems that do not stop the scan, as (what, why): a system trust store that cannot be
+    /// read. They are reported as scan errors.
+    pub warnings: Vec<(String, String)>,
+}
+
+impl Prepared {
+    /// No state, no warnings.
+    pub fn nothing() -> Prepared {
+        Prepared {
+            state: Box::new(()),
+            warnings: Vec::new(),
+        }
+    }
+}
+
+/// Why a collector cannot run at all: the scan stops before it starts.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct PrepareError(pub String);
+
+/// A target with what the engine already read of it.
+pub struct Input<'a> {
+    /// The target.
+    pub target: &'a Target,
+    /// A file's contents, read once by the engine for every collector (`None` for other targets).
+    pub bytes: Option<&'a [u8]>,
+    /// Whether those bytes look binary (a NUL byte near the start).
+    pub binary: bool,
+}
+
+/// One kind of document wanted from a target, in one variant (the config format).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Wanted {
+    /// The kind.
+    pub kind: &'static str,
+    /// The variant, for collectors that have them.
+    pub variant: Option<&'static str>,
+}
+
+/// What the engine asks of a collector for one target.
+pub struct Request<'a> {
+    /// The kinds and variants the applicable controls judge.
+    pub wanted: &'a [Wanted],
+    /// Scan-wide settings.
+    pub settings: &'a Settings,
+    /// What [`Collector::prepare`] returned.
+    pub state: &'a (dyn Any + Send + Sync),
+}
+
+impl Request<'_> {
+    /// Whether documents of `kind` are wanted in any variant.
+    pub fn wants(&self, kind: &str) -> bool {
+        self.wanted.iter().any(|w| w.kind == kind)
+    }
+}
+
+/// What a collector found: a document, or a part of the target it could not read.
+#[derive(Debug)]
+pub enum Collected {
+    /// A fact document of one wanted kind and variant.
+    Document {
+        /// Its kind.
+        kind: &'static str,
+        /// Its variant.
+        variant: Option<&'static str>,
+        /// The facts.
+        document: Document,
+    },
+    /// Something that could not be read or parsed; it blocks the controls of `kind` (every
+    /// requested kind when `None`) and `variant` (every variant when `None`).
+    Error {
+        /// The kind of document that was lost.
+        kind: Option<&'static str>,
+        /// The variant that was lost.
+        variant: Option<&'static str>,
+        /// Where in the target, when known.
+        pos: Option<Pos>,
+        /// The reason, precise enough to act on.
+        message: String,
+    },
+}
+
+/// A collector: one source of targets, one or more kinds of fact documents.
+pub trait Collector: Send + Sync {
+    /// Which targets it reads.
+    fn source(&self) -> Source;
+
+    /// The kinds of document it produces.
+    fn kinds(&self) -> &'static [Kind];
+
+    /// Collector-specific fields a control's target may set.
+    fn options(&self) -> &'static [TargetOption] {
+        &[]
+    }
+
+    /// Whether controls of its kinds may use `pattern` checks over the target's raw text.
+    fn reads_text(&self) -> bool {
+        false
+    }
+
+    /// Runs once per scan, before any target, when a control needs this collector.
+    fn prepare(&self, _settings: &Settings) -> Result<Prepared, PrepareError> {
+        Ok(Prepared::nothing())
+    }
+
+    /// The variant of `kind` a control with these target options judges on `target` (the config
+    /// format, given or inferred from the file name); an error message when it cannot be told.
+    fn variant(
+        &self,
+        _kind: &'static str,
+        _options: &std::collections::BTreeMap<String, String>,
+        _target: &Target,
+    ) -> Result<Option<&'static str>, String> {
+        Ok(None)
+    }
+
+    /// Collects the wanted documents of one target into `out`.
+    fn collect(&self, input: &Input<'_>, request: &Request<'_>, out: &mut Vec<Collected>);
 }

@@ -1,55 +1,76 @@
-//! The engine: walks the targets, judges every file in parallel, and assembles a sorted result.
+//! The engine: turns targets into verdicts and streams them, in a deterministic order, to the
+//! outputs.
 //!
-//! Work is spread over files with rayon; each file is read once and judged by every control whose
-//! globs match it. Results are collected in walk order and then sorted, so the output does not
-//! depend on scheduling.
+//! ```text
+//! targets (walk | endpoints | hosts) ──> pipeline (N workers: judge::judge per target)
+//!        ──> in target order ──> Recorder (digest, counts) ──> sinks (JSON, SARIF, ...)
+//! ```
+//!
+//! Files are judged on one worker per core, endpoints on `concurrency` workers (they wait on the
+//! network), hosts one at a time. Each target's verdicts are sorted and fingerprinted by the worker
+//! that made them; the pipeline releases them in target order, so the output does not depend on
+//! scheduling, and nothing holds more than a bounded window of targets.
 
 mod judge;
 mod patterns;
+mod pipeline;
 mod plan;
 
-use std::collections::BTreeMap;
+use std::borrow::Cow;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use rayon::prelude::*;
-use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
-pub use judge::expected;
-use judge::finding;
+pub use judge::PassEvidence;
+pub use plan::PlanError;
+
+use judge::{Judged, Verdict};
 use plan::Plan;
 
-use crate::collect::cert::{CertContext, StoreError, TrustStore};
+use crate::clock::rfc3339;
 use crate::collect::walk::{self, WalkError, WalkOptions};
-use crate::integrity::Integrity;
+use crate::collect::{Endpoint, Host, Registry, Settings, Source, Target};
 use crate::policy::pattern::Expect;
-use crate::policy::{Check, PolicySet, TargetKind};
+use crate::policy::{Check, Control, PolicySet};
 use crate::results::{
-    ControlInfo, Finding, Inventory, PolicyInfo, RunInfo, SCHEMA_VERSION, ScanError, ScanRun,
-    State, Target, Tool,
+    ControlInfo, Finding, Header, Inventory, PolicyInfo, Recorder, RunInfo, SCHEMA_VERSION,
+    ScanError, Sink, State, Tool, Trailer,
 };
 
 /// Default for `--max-file-size`: 64 MiB.
 pub const DEFAULT_MAX_FILE_SIZE: u64 = 64 << 20;
+
+/// Default for `--concurrency`: network targets probed at once.
+pub const DEFAULT_CONCURRENCY: usize = 64;
+
+/// Targets taken and not yet written, per worker thread: bounds the memory of the pipeline.
+const WINDOW_PER_THREAD: usize = 256;
 
 /// What to scan and how.
 #[derive(Debug, Clone)]
 pub struct ScanOptions {
     /// Files and directories to scan.
     pub paths: Vec<PathBuf>,
+    /// Network endpoints to probe.
+    pub endpoints: Vec<Endpoint>,
+    /// Hosts to audit.
+    pub hosts: Vec<Host>,
     /// Walk settings: symlinks, include and exclude globs.
     pub walk: WalkOptions,
     /// Files larger than this are not read; each applicable control reports an `error`.
     pub max_file_size: u64,
     /// The evaluation clock (`--at`); the scan's start time when `None`.
     pub at: Option<OffsetDateTime>,
-    /// Worker threads; rayon's default (one per core) when `None`.
+    /// Worker threads for files; one per core when `None`.
     pub threads: Option<usize>,
+    /// Network targets judged at once.
+    pub concurrency: usize,
     /// Trust anchors for certificate chains (`--trust-store FILE|DIR`); the system store when
     /// `None`.
     pub trust_store: Option<PathBuf>,
+    /// How much evidence passing verdicts carry.
+    pub pass_evidence: PassEvidence,
     /// The command line, recorded in the result.
     pub arguments: Vec<String>,
 }
@@ -58,71 +79,177 @@ impl Default for ScanOptions {
     fn default() -> ScanOptions {
         ScanOptions {
             paths: Vec::new(),
+            endpoints: Vec::new(),
+            hosts: Vec::new(),
             walk: WalkOptions::default(),
             max_file_size: DEFAULT_MAX_FILE_SIZE,
             at: None,
             threads: None,
+            concurrency: DEFAULT_CONCURRENCY,
             trust_store: None,
+            pass_evidence: PassEvidence::default(),
             arguments: Vec::new(),
         }
     }
 }
 
-/// Why a scan could not run at all (as opposed to targets that failed, which are findings).
+/// Why a scan could not run, or could not write its outputs (targets that fail are findings).
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
     /// A path or glob on the command line is unusable.
     #[error(transparent)]
     Walk(#[from] WalkError),
-    /// The trust store given with `--trust-store` could not be loaded.
+    /// The policies cannot be compiled, or a collector cannot start (an unreadable
+    /// `--trust-store`).
     #[error(transparent)]
-    TrustStore(#[from] StoreError),
-    /// The thread pool could not be built.
-    #[error("cannot start worker threads: {0}")]
-    Threads(String),
+    Plan(#[from] PlanError),
+    /// An output could not be written.
+    #[error("cannot write the results: {0}")]
+    Output(#[from] std::io::Error),
 }
 
-/// Formats a time as RFC 3339 in UTC, to the second.
-pub fn rfc3339(t: OffsetDateTime) -> String {
-    t.to_offset(time::UtcOffset::UTC)
-        .replace_nanosecond(0)
-        .unwrap_or(t)
-        .format(&Rfc3339)
-        .unwrap_or_default()
+/// What a finished scan wrote.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// The header of the result.
+    pub header: Header,
+    /// Its trailer: inventory, summary, run metadata, digest.
+    pub trailer: Trailer,
 }
 
-/// Runs a scan.
-pub fn scan(policies: &PolicySet, opts: &ScanOptions) -> Result<ScanRun, EngineError> {
+/// Runs a scan with the built-in collectors, streaming the result to `sinks`.
+pub fn scan(
+    policies: &PolicySet,
+    opts: &ScanOptions,
+    sinks: Vec<Box<dyn Sink + '_>>,
+) -> Result<Outcome, EngineError> {
+    scan_with(&Registry::builtin(), policies, opts, sinks)
+}
+
+/// Runs a scan with the collectors of `registry`, streaming the result to `sinks`.
+pub fn scan_with(
+    registry: &Registry,
+    policies: &PolicySet,
+    opts: &ScanOptions,
+    sinks: Vec<Box<dyn Sink + '_>>,
+) -> Result<Outcome, EngineError> {
     let started = OffsetDateTime::now_utc();
     let clock = Instant::now();
-    let mut builder = rayon::ThreadPoolBuilder::new();
-    if let Some(n) = opts.threads {
-        builder = builder.num_threads(n);
+    let settings = Settings {
+        at: opts.at.unwrap_or(started),
+        trust_store: opts.trust_store.clone(),
+    };
+    let plan = Plan::new(policies, registry, &settings)?;
+    // Every root is checked before anything is written.
+    let walk = if opts.paths.is_empty() {
+        None
+    } else {
+        Some(walk::walk(&opts.paths, &opts.walk)?)
+    };
+    let scan_errors: Vec<ScanError> = plan
+        .prepared
+        .iter()
+        .flatten()
+        .flat_map(|p| p.warnings.iter())
+        .map(|(path, message)| ScanError {
+            path: path.clone(),
+            message: message.clone(),
+        })
+        .collect();
+    let header = header(policies, &plan);
+    let mut emitter = Emitter {
+        plan: &plan,
+        recorder: Recorder::new(&header, sinks)?,
+        inventory: Inventory {
+            paths: opts
+                .paths
+                .iter()
+                .map(|p| p.to_string_lossy().into_owned())
+                .collect(),
+            ..Inventory::default()
+        },
+        judged: vec![false; plan.controls.len()],
+        clean: vec![0; plan.controls.len()],
+    };
+    let ctx = judge::Context {
+        plan: &plan,
+        settings: &settings,
+        max_file_size: opts.max_file_size,
+        pass_evidence: opts.pass_evidence,
+    };
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let file_threads = opts.threads.unwrap_or(cores).max(1);
+    if let Some(entries) = walk {
+        run(&ctx, entries.map(Target::File), file_threads, &mut emitter)?;
     }
-    let pool = builder
-        .build()
-        .map_err(|e| EngineError::Threads(e.to_string()))?;
-    let at = opts.at.unwrap_or(started);
-    let (findings, inventory, scan_errors) = pool.install(|| run(policies, opts, at))?;
-    let controls = control_infos(policies);
-    let summary = ScanRun::summarize(&findings, &controls);
+    let endpoints = opts.endpoints.iter().cloned().map(Target::Endpoint);
+    run(&ctx, endpoints, opts.concurrency.max(1), &mut emitter)?;
+    let hosts = opts.hosts.iter().cloned().map(Target::Host);
+    run(&ctx, hosts, 1, &mut emitter)?;
+    emitter.whole_scan_verdicts()?;
+    let Emitter {
+        recorder,
+        inventory,
+        ..
+    } = emitter;
     let finished = OffsetDateTime::now_utc();
-    let mut run = ScanRun {
+    let run_info = RunInfo {
+        started_at: rfc3339(started),
+        finished_at: rfc3339(finished),
+        duration_ms: u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX),
+        evaluated_at: rfc3339(settings.at),
+        host: hostname::get()
+            .map(|h| h.to_string_lossy().into_owned())
+            .unwrap_or_else(|_| "unknown".into()),
+        arguments: opts.arguments.clone(),
+    };
+    let trailer = recorder.finish(scan_errors, inventory, run_info)?;
+    Ok(Outcome { header, trailer })
+}
+
+/// Judges `targets` on `threads` workers and writes their verdicts in target order.
+fn run(
+    ctx: &judge::Context<'_>,
+    targets: impl Iterator<Item = Target> + Send,
+    threads: usize,
+    emitter: &mut Emitter<'_, '_>,
+) -> Result<(), EngineError> {
+    pipeline::ordered(
+        targets,
+        threads,
+        threads * WINDOW_PER_THREAD,
+        Vec::new,
+        |buf, target| {
+            // A collector that panics on a hostile target costs that target, not the scan.
+            let judged = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                judge::judge(ctx, &target, buf)
+            }))
+            .unwrap_or_else(|_| internal_error(ctx, &target));
+            (target, judged)
+        },
+        |(target, judged)| emitter.emit(&target, judged),
+    )
+}
+
+/// An `error` for every control that applied to a target whose judging panicked.
+fn internal_error(ctx: &judge::Context<'_>, target: &Target) -> Judged {
+    let mut out = Judged::default();
+    for c in ctx.plan.applicable(target) {
+        out.verdicts.push(Verdict::error(
+            c,
+            None,
+            None,
+            "internal error while judging this target; please report it".into(),
+        ));
+    }
+    out
+}
+
+/// The header of a scan: the policies and controls that judge.
+fn header(policies: &PolicySet, plan: &Plan<'_>) -> Header {
+    Header {
         schema_version: SCHEMA_VERSION.into(),
-        tool: Tool {
-            name: "vigil".into(),
-            version: env!("CARGO_PKG_VERSION").into(),
-        },
-        run: RunInfo {
-            started_at: rfc3339(started),
-            finished_at: rfc3339(finished),
-            duration_ms: u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX),
-            evaluated_at: rfc3339(at),
-            host: hostname::get()
-                .map(|h| h.to_string_lossy().into_owned())
-                .unwrap_or_else(|_| "unknown".into()),
-            arguments: opts.arguments.clone(),
-        },
+        tool: Tool::this(),
         policies: policies
             .policies
             .iter()
@@ -135,265 +262,169 @@ pub fn scan(policies: &PolicySet, opts: &ScanOptions) -> Result<ScanRun, EngineE
                 controls: p.controls.len(),
             })
             .collect(),
-        controls,
-        inventory,
-        summary,
-        findings,
-        scan_errors,
-        integrity: Integrity {
-            algorithm: String::new(),
-            canonicalization: String::new(),
-            digest: String::new(),
-        },
-    };
-    run.seal();
-    Ok(run)
-}
-
-fn control_infos(policies: &PolicySet) -> Vec<ControlInfo> {
-    policies
-        .controls()
-        .map(|c| ControlInfo {
-            id: c.id.clone(),
-            policy: c.policy.clone(),
-            title: c.title.clone(),
-            severity: c.severity,
-            tags: c.tags.clone(),
-            references: c.references.clone(),
-            rationale: c.rationale.clone(),
-            remediation: c.remediation.clone(),
-            target_kind: c.target.kind,
-            expected: expected(c),
-            secret: c.secret,
-        })
-        .collect()
-}
-
-/// The certificate collector's context, when a control needs it: the clock, and the trust store
-/// loaded once. An unreadable `--trust-store` stops the scan; a system store that cannot be read
-/// leaves no anchor (every chain fails) and is reported as a scan error.
-fn cert_context(
-    plan: &Plan<'_>,
-    opts: &ScanOptions,
-    at: OffsetDateTime,
-    scan_errors: &mut Vec<ScanError>,
-) -> Result<Option<CertContext>, EngineError> {
-    if !plan.controls.iter().any(|c| {
-        matches!(
-            c.target.kind,
-            TargetKind::Certificate | TargetKind::PrivateKey
-        )
-    }) {
-        return Ok(None);
+        controls: plan
+            .controls
+            .iter()
+            .zip(&plan.kinds)
+            .map(|(c, kind)| ControlInfo {
+                id: c.id.clone(),
+                policy: c.policy.clone(),
+                title: c.title.clone(),
+                severity: c.severity,
+                tags: c.tags.clone(),
+                references: c.references.clone(),
+                rationale: c.rationale.clone(),
+                remediation: c.remediation.clone(),
+                target_kind: (*kind).to_string(),
+                expected: expected(c),
+                secret: c.secret,
+            })
+            .collect(),
     }
-    let store = match &opts.trust_store {
-        Some(path) => TrustStore::from_path(path)?,
-        None => TrustStore::system().unwrap_or_else(|e| {
-            scan_errors.push(ScanError {
-                path: "(system trust store)".into(),
-                message: format!("{e}; certificate chains cannot validate (use --trust-store)"),
-            });
-            TrustStore::default()
-        }),
-    };
-    Ok(Some(CertContext { at, store }))
 }
 
-type Outcome = (Vec<Finding>, Inventory, Vec<ScanError>);
-
-fn run(
-    policies: &PolicySet,
-    opts: &ScanOptions,
-    at: OffsetDateTime,
-) -> Result<Outcome, EngineError> {
-    let plan = Plan::new(policies)?;
-    let mut scan_errors = Vec::new();
-    let certs = cert_context(&plan, opts, at, &mut scan_errors)?;
-    let ctx = judge::Context {
-        max_size: opts.max_file_size,
-        certs: certs.as_ref(),
-    };
-    // The walk is consumed as it goes: files are judged while directories are still being read,
-    // and each worker keeps one accumulator (and one read buffer) rather than a result per file.
-    // Order does not matter here: findings are sorted below.
-    let totals = walk::walk(&opts.paths, &opts.walk)?
-        .par_bridge()
-        .fold(
-            || Totals::new(plan.controls.len()),
-            |mut t, entry| {
-                t.add(&plan, &entry, &ctx);
-                t
-            },
-        )
-        .reduce(|| Totals::new(plan.controls.len()), Totals::merge);
-    let Totals {
-        mut findings,
-        clean,
-        mut inventory,
-        ..
-    } = totals;
-    inventory.paths = opts
-        .paths
-        .iter()
-        .map(|p| p.to_string_lossy().into_owned())
-        .collect();
-    let order = plan.control_index();
-    add_control_level_findings(&plan, &order, &clean, &mut findings);
-    // A total order, so that the result does not depend on the order workers finished in.
-    findings.sort_by(|a, b| {
-        (
-            order.get(a.control.as_str()),
-            &a.target,
-            &a.location,
-            &a.observed,
-            &a.message,
-        )
-            .cmp(&(
-                order.get(b.control.as_str()),
-                &b.target,
-                &b.location,
-                &b.observed,
-                &b.message,
-            ))
-    });
-    assign_fingerprints(&mut findings);
-    Ok((findings, inventory, scan_errors))
+/// The control's check in words.
+pub fn expected(c: &Control) -> String {
+    match &c.check {
+        Check::Condition(cond) => cond.to_string(),
+        Check::Pattern(p) => p.describe(),
+    }
 }
 
-/// What the workers accumulate: findings, per-control counts of clean files, and the inventory.
-struct Totals {
-    findings: Vec<Finding>,
-    clean: Vec<u64>,
+/// Writes verdicts in target order and keeps what the trailer and the whole-scan verdicts need.
+struct Emitter<'p, 's> {
+    plan: &'p Plan<'p>,
+    recorder: Recorder<'s>,
     inventory: Inventory,
-    buf: Vec<u8>,
+    /// Controls with at least one verdict.
+    judged: Vec<bool>,
+    /// Per control, files an `expect: absent` pattern was searched in without a match.
+    clean: Vec<u64>,
 }
 
-impl Totals {
-    fn new(controls: usize) -> Totals {
-        Totals {
-            findings: Vec::new(),
-            clean: vec![0; controls],
-            inventory: Inventory::default(),
-            buf: Vec::new(),
-        }
-    }
-
-    fn add(&mut self, plan: &Plan<'_>, entry: &walk::Entry, ctx: &judge::Context<'_>) {
+impl Emitter<'_, '_> {
+    fn emit(&mut self, target: &Target, judged: Judged) -> Result<(), EngineError> {
+        let Judged {
+            verdicts,
+            clean,
+            stats,
+        } = judged;
         let inv = &mut self.inventory;
-        match entry.kind {
-            walk::EntryKind::File => inv.files_seen += 1,
-            walk::EntryKind::Symlink => inv.symlinks_skipped += 1,
-            walk::EntryKind::Error(_) => {}
+        inv.files_seen += u64::from(stats.file_seen);
+        inv.symlinks_skipped += u64::from(stats.symlink_skipped);
+        inv.files_read += u64::from(stats.read);
+        inv.bytes_read += stats.bytes;
+        inv.binary_files_skipped += u64::from(stats.binary_skipped);
+        inv.files_too_large += u64::from(stats.too_large);
+        for (d, n) in stats.documents {
+            *inv.documents.entry(d.to_string()).or_default() += n;
         }
-        let applicable = plan.applicable(&entry.display, &entry.relative);
-        if applicable.is_empty() {
-            return;
-        }
-        let r = judge::judge(plan, entry, &applicable, ctx, &mut self.buf);
-        inv.files_read += u64::from(r.read);
-        inv.bytes_read += r.bytes;
-        inv.binary_files_skipped += u64::from(r.binary_skipped);
-        inv.files_too_large += u64::from(r.too_large);
-        for (f, n) in r.documents {
-            *inv.documents.entry(f.to_string()).or_default() += n;
-        }
-        for c in r.clean {
+        for c in clean {
             self.clean[c] += 1;
         }
-        self.findings.extend(r.findings);
+        if !verdicts.is_empty() {
+            match target.source() {
+                Source::File => {}
+                Source::Endpoint => inv.endpoints += 1,
+                Source::Host => inv.hosts += 1,
+            }
+            let mut kinds: Vec<&str> = verdicts
+                .iter()
+                .map(|v| self.plan.kinds[v.control])
+                .collect();
+            kinds.sort_unstable();
+            kinds.dedup();
+            for k in kinds {
+                *inv.targets.entry(k.to_string()).or_default() += 1;
+            }
+        }
+        for v in verdicts {
+            let control = v.control;
+            self.judged[control] = true;
+            let f = finding(self.plan, Some(target), v);
+            self.recorder.record_indexed(&f, control)?;
+        }
+        Ok(())
     }
 
-    fn merge(mut self, other: Totals) -> Totals {
-        self.findings.extend(other.findings);
-        for (a, b) in self.clean.iter_mut().zip(other.clean) {
-            *a += b;
+    /// Per control, the verdicts about the scan as a whole: a pass for a pattern that matched
+    /// nowhere, and `not_applicable` for a control that judged nothing.
+    fn whole_scan_verdicts(&mut self) -> Result<(), EngineError> {
+        for (i, c) in self.plan.controls.iter().enumerate() {
+            if self.judged[i] {
+                continue;
+            }
+            let absent_pattern =
+                matches!(&c.check, Check::Pattern(p) if p.expect == Expect::Absent);
+            let v = if absent_pattern && self.clean[i] > 0 {
+                Verdict {
+                    observed: Some(format!("no match in {} file(s)", self.clean[i])),
+                    message: Some(format!(
+                        "Satisfied: {} ({} file(s) checked).",
+                        c.title, self.clean[i]
+                    )),
+                    ..Verdict::new(i, State::Pass)
+                }
+            } else {
+                Verdict {
+                    message: Some(not_applicable_reason(c)),
+                    ..Verdict::new(i, State::NotApplicable)
+                }
+            };
+            let f = finding(self.plan, None, v);
+            self.recorder.record_indexed(&f, i)?;
         }
-        let (a, b) = (&mut self.inventory, other.inventory);
-        a.files_seen += b.files_seen;
-        a.files_read += b.files_read;
-        a.bytes_read += b.bytes_read;
-        a.binary_files_skipped += b.binary_files_skipped;
-        a.symlinks_skipped += b.symlinks_skipped;
-        a.files_too_large += b.files_too_large;
-        for (f, n) in b.documents {
-            *a.documents.entry(f).or_default() += n;
-        }
-        self
+        Ok(())
     }
 }
 
-/// Adds, per control, the verdicts that are about the scan as a whole: a pass for a pattern that
-/// matched nowhere, and `not_applicable` for a control that judged nothing.
-fn add_control_level_findings(
-    plan: &Plan<'_>,
-    index: &BTreeMap<&str, usize>,
-    clean: &[u64],
-    findings: &mut Vec<Finding>,
-) {
-    let mut judged = vec![false; plan.controls.len()];
-    for f in findings.iter() {
-        if let Some(&i) = index.get(f.control.as_str()) {
-            judged[i] = true;
-        }
+fn not_applicable_reason(c: &Control) -> String {
+    let t = &c.target;
+    let mut selectors = Vec::new();
+    if !t.paths.is_empty() {
+        selectors.push(format!("paths: {}", t.paths.join(", ")));
     }
-    for (i, c) in plan.controls.iter().enumerate() {
-        let whole_scan = Target {
-            kind: c.target.kind,
-            path: "*".into(),
-            object: None,
-        };
-        let absent_pattern = matches!(&c.check, Check::Pattern(p) if p.expect == Expect::Absent);
-        if !judged[i] && absent_pattern && clean[i] > 0 {
-            findings.push(finding(
-                c,
-                State::Pass,
-                whole_scan,
-                None,
-                format!("no match in {} file(s)", clean[i]),
-                format!("Satisfied: {} ({} file(s) checked).", c.title, clean[i]),
-                Vec::new(),
-            ));
-        } else if !judged[i] {
-            findings.push(finding(
-                c,
-                State::NotApplicable,
-                whole_scan,
-                None,
-                "(no target)".into(),
-                format!(
-                    "No target in this scan matched the control (paths: {}).",
-                    c.target.paths.join(", ")
-                ),
-                Vec::new(),
-            ));
-        }
+    if !t.tags.is_empty() {
+        selectors.push(format!("tags: {}", t.tags.join(", ")));
+    }
+    if selectors.is_empty() {
+        format!("No target of kind `{}` in this scan.", t.kind)
+    } else {
+        format!(
+            "No target in this scan matched the control ({}).",
+            selectors.join("; ")
+        )
     }
 }
 
-/// Fingerprints identify a finding across runs: control, target and what was observed, but not the
-/// line, so that a finding keeps its identity when lines shift. Identical findings in one target are
-/// told apart by their rank.
-fn assign_fingerprints(findings: &mut [Finding]) {
-    let mut seen: BTreeMap<String, u32> = BTreeMap::new();
-    for f in findings.iter_mut() {
-        let mut h = Sha256::new();
-        for part in [
-            f.control.as_str(),
-            f.target.kind.as_str(),
-            f.target.path.as_str(),
-            f.target.object.as_deref().unwrap_or(""),
-            f.observed.as_str(),
-        ] {
-            h.update(part.as_bytes());
-            h.update([0]);
+/// The finding of a verdict about `target` (`None`: the whole scan).
+fn finding<'a>(plan: &'a Plan<'_>, target: Option<&'a Target>, v: Verdict) -> Finding<'a> {
+    let c = plan.controls[v.control];
+    let name = target.map(|t| Cow::Borrowed(t.name()));
+    let source = target.map(Target::source);
+    let is = |s: Source| {
+        if source == Some(s) {
+            name.clone()
+        } else {
+            None
         }
-        for e in &f.evidence {
-            h.update(e.field.as_bytes());
-            h.update([0]);
-        }
-        let base = crate::integrity::hex(&h.finalize()[..16]);
-        let n = seen.entry(base.clone()).or_insert(0);
-        *n += 1;
-        f.fingerprint = if *n == 1 { base } else { format!("{base}-{n}") };
+    };
+    Finding {
+        control: Cow::Borrowed(&c.id),
+        evidence: v.evidence,
+        fingerprint: v.fingerprint,
+        location: v.location,
+        message: v.message,
+        observed: v.observed,
+        severity: c.severity,
+        state: v.state,
+        target: crate::results::Target {
+            element: v.element,
+            endpoint: is(Source::Endpoint),
+            file: is(Source::File),
+            host: is(Source::Host),
+            kind: Cow::Borrowed(plan.kinds[v.control]),
+            object: v.object,
+        },
     }
 }

@@ -1,22 +1,36 @@
-//! The scan plan: policies compiled once into the structures the per-file work needs, so that no
-//! glob or regex is built while scanning.
+//! The scan plan: policies compiled once into what the per-target work needs, so that no glob or
+//! regex is built while scanning, and each control knows which collector produces its facts for
+//! each source of targets.
+
+use std::collections::BTreeMap;
 
 use globset::GlobSet;
 
 use super::patterns::PatternScanner;
 use crate::collect::walk::{WalkError, glob_set};
+use crate::collect::{Collector, PrepareError, Registry, Settings, Source, Target};
 use crate::policy::{Check, Control, PolicySet};
 
 /// Compiled policies.
 pub struct Plan<'p> {
     /// Every control, in policy order; indices into this list identify controls during the scan.
     pub controls: Vec<&'p Control>,
+    /// For each control, its kind as registered.
+    pub kinds: Vec<&'static str>,
+    /// For each control and source, the collector (index into `collectors`) that produces its kind.
+    producers: Vec<BTreeMap<Source, usize>>,
+    /// The registry's collectors.
+    pub collectors: Vec<&'p dyn Collector>,
+    /// What each collector prepared for this scan (`None` for collectors no control uses).
+    pub prepared: Vec<Option<crate::collect::Prepared>>,
     /// All `paths` globs of all target groups.
     paths: GlobSet,
     /// For each glob of `paths`, the target group it belongs to.
     path_owner: Vec<usize>,
     /// Controls that share the same `paths` and `exclude` (a whole pack, usually) are matched once.
     targets: Vec<TargetGroup>,
+    /// Controls that judge endpoints or hosts, by source.
+    non_file: BTreeMap<Source, Vec<usize>>,
     /// Every pattern of every pattern control.
     pub patterns: PatternScanner,
 }
@@ -27,37 +41,87 @@ struct TargetGroup {
     controls: Vec<usize>,
 }
 
+/// Why a plan cannot be made.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    /// A glob or the combined pattern set does not compile.
+    #[error(transparent)]
+    Glob(#[from] WalkError),
+    /// A control names a kind no collector of the registry produces.
+    #[error("control {control}: no collector produces kind `{kind}`")]
+    UnknownKind {
+        /// The control.
+        control: String,
+        /// Its kind.
+        kind: String,
+    },
+    /// A collector could not prepare (an unreadable `--trust-store`).
+    #[error(transparent)]
+    Prepare(#[from] PrepareError),
+}
+
 impl<'p> Plan<'p> {
-    /// Compiles the policies. Globs and regexes were validated when the policies were loaded, so
-    /// failures here are limited to resource limits on the combined set.
-    pub fn new(policies: &'p PolicySet) -> Result<Plan<'p>, WalkError> {
+    /// Compiles the policies against `registry` and prepares every collector a control needs.
+    /// Globs and regexes were validated when the policies were loaded, so failures here are limited
+    /// to resource limits on the combined sets and to collectors that cannot start.
+    pub fn new(
+        policies: &'p PolicySet,
+        registry: &'p Registry,
+        settings: &Settings,
+    ) -> Result<Plan<'p>, PlanError> {
         let controls: Vec<&Control> = policies.controls().collect();
+        let collectors: Vec<&dyn Collector> =
+            registry.collectors().iter().map(|c| c.as_ref()).collect();
+        let mut kinds = Vec::new();
+        let mut producers = Vec::new();
+        let mut used = vec![false; collectors.len()];
+        let mut non_file: BTreeMap<Source, Vec<usize>> = BTreeMap::new();
         let mut keys: Vec<(&[String], &[String])> = Vec::new();
         let mut targets: Vec<TargetGroup> = Vec::new();
         let mut globs = Vec::new();
         let mut path_owner = Vec::new();
         let mut patterns = Vec::new();
         for (i, c) in controls.iter().enumerate() {
-            let key = (c.target.paths.as_slice(), c.target.exclude.as_slice());
-            match keys.iter().position(|k| *k == key) {
-                Some(g) => targets[g].controls.push(i),
-                None => {
-                    let g = targets.len();
-                    keys.push(key);
-                    for glob in &c.target.paths {
-                        globs.push(glob.clone());
-                        path_owner.push(g);
-                    }
-                    targets.push(TargetGroup {
-                        exclude: if c.target.exclude.is_empty() {
-                            None
-                        } else {
-                            Some(glob_set(&c.target.exclude)?)
-                        },
-                        controls: vec![i],
-                    });
+            let kind = registry
+                .kind(&c.target.kind)
+                .ok_or_else(|| PlanError::UnknownKind {
+                    control: c.id.clone(),
+                    kind: c.target.kind.clone(),
+                })?;
+            kinds.push(kind);
+            let mut by_source = BTreeMap::new();
+            for (ci, coll) in registry.producers(kind) {
+                by_source.entry(coll.source()).or_insert(ci);
+            }
+            for (&source, &ci) in &by_source {
+                used[ci] = true;
+                if source != Source::File {
+                    non_file.entry(source).or_default().push(i);
                 }
             }
+            if by_source.contains_key(&Source::File) && !c.target.paths.is_empty() {
+                let key = (c.target.paths.as_slice(), c.target.exclude.as_slice());
+                match keys.iter().position(|k| *k == key) {
+                    Some(g) => targets[g].controls.push(i),
+                    None => {
+                        let g = targets.len();
+                        keys.push(key);
+                        for glob in &c.target.paths {
+                            globs.push(glob.clone());
+                            path_owner.push(g);
+                        }
+                        targets.push(TargetGroup {
+                            exclude: if c.target.exclude.is_empty() {
+                                None
+                            } else {
+                                Some(glob_set(&c.target.exclude)?)
+                            },
+                            controls: vec![i],
+                        });
+                    }
+                }
+            }
+            producers.push(by_source);
             if let Check::Pattern(p) = &c.check {
                 patterns.push((p.source.clone(), i));
             }
@@ -66,26 +130,55 @@ impl<'p> Plan<'p> {
             glob: "(combined policy patterns)".into(),
             message: e.to_string(),
         })?;
+        let mut prepared = Vec::new();
+        for (c, used) in collectors.iter().zip(used) {
+            prepared.push(if used {
+                Some(c.prepare(settings)?)
+            } else {
+                None
+            });
+        }
         Ok(Plan {
             paths: glob_set(&globs)?,
             controls,
+            kinds,
+            producers,
+            collectors,
+            prepared,
             path_owner,
             targets,
+            non_file,
             patterns,
         })
     }
 
-    /// Control id to its index in [`Plan::controls`]: the order findings are sorted in.
-    pub fn control_index(&self) -> std::collections::BTreeMap<&'p str, usize> {
-        self.controls
-            .iter()
-            .enumerate()
-            .map(|(i, c)| (c.id.as_str(), i))
-            .collect()
+    /// The collector (index) that produces control `control`'s kind for targets of `source`.
+    pub fn producer(&self, control: usize, source: Source) -> Option<usize> {
+        self.producers[control].get(&source).copied()
     }
 
-    /// The controls that apply to a path (matched as displayed and relative to its root), sorted.
-    pub fn applicable(&self, display: &str, relative: &str) -> Vec<usize> {
+    /// The controls that apply to a target, sorted: by `paths` for files (matched as displayed and
+    /// relative to its root), by `tags` for endpoints and hosts.
+    pub fn applicable(&self, target: &Target) -> Vec<usize> {
+        match target {
+            Target::File(entry) => self.applicable_file(&entry.display, &entry.relative),
+            other => {
+                let tags = other.tags();
+                self.non_file
+                    .get(&other.source())
+                    .into_iter()
+                    .flatten()
+                    .copied()
+                    .filter(|&i| {
+                        let wanted = &self.controls[i].target.tags;
+                        wanted.is_empty() || wanted.iter().any(|t| tags.contains(t))
+                    })
+                    .collect()
+            }
+        }
+    }
+
+    fn applicable_file(&self, display: &str, relative: &str) -> Vec<usize> {
         let mut groups: Vec<usize> = self
             .paths
             .matches(display)

@@ -3,12 +3,18 @@
 //! Evidence is the set of concrete values that decided the verdict: on failure, the values that
 //! failed (every failing container, not only the first); on success, the values that passed. Each
 //! piece names its concrete path and position, so a finding can say "line 14: `yes`".
+//!
+//! Where a check requires something of *every* element of a list of objects (each container, each
+//! server block), each piece of evidence also names the element it belongs to, so that the engine can
+//! give every failing element a finding of its own. Where the failure is about the list as a whole
+//! (`some` element must match, `any` of several tests, `not`), the attribution is dropped: no single
+//! element is at fault.
 
 use std::cmp::Ordering;
 
 use super::compare::{compare, loose_eq};
 use super::condition::{Condition, Each, FieldTest, Operator, Quantifier};
-use super::path::Candidate;
+use super::path::{Candidate, Element};
 use crate::doc::{Node, Pos, Value};
 
 /// Longest observed value kept in evidence; longer values are cut with a marker.
@@ -32,6 +38,17 @@ pub struct Evidence {
     pub observed: String,
     /// Where the value is, or where its nearest parent is when absent.
     pub pos: Pos,
+    /// The element of a list of objects the value belongs to, when the check requires something of
+    /// every element.
+    pub element: Option<Element>,
+}
+
+/// Drops element attribution: the verdict is about the whole, not about one element.
+fn collective(mut v: Verdict) -> Verdict {
+    for e in &mut v.evidence {
+        e.element = None;
+    }
+    v
 }
 
 /// Evaluates `cond` over `doc`.
@@ -51,14 +68,14 @@ pub fn evaluate(cond: &Condition, doc: &Node) -> Verdict {
             let verdicts: Vec<Verdict> = items.iter().map(|c| evaluate(c, doc)).collect();
             match verdicts.iter().position(|v| v.passed) {
                 Some(i) => verdicts.into_iter().nth(i).expect("index from position"),
-                None => Verdict {
+                None => collective(Verdict {
                     passed: false,
                     evidence: verdicts.into_iter().flat_map(|v| v.evidence).collect(),
-                },
+                }),
             }
         }
         Condition::Not(inner) => {
-            let v = evaluate(inner, doc);
+            let v = collective(evaluate(inner, doc));
             Verdict {
                 passed: !v.passed,
                 evidence: v.evidence,
@@ -84,6 +101,16 @@ fn evaluate_each(each: &Each, doc: &Node) -> Verdict {
             continue;
         }
         let v = evaluate(&each.check, element);
+        // Under `every`, a failure is this element's own; an element reached through an earlier
+        // wildcard of the `each` path (the pod of a list of pods) takes precedence.
+        let owner = (each.quantifier == Quantifier::Every)
+            .then(|| {
+                candidate
+                    .element
+                    .clone()
+                    .or_else(|| Element::of(&candidate.path, element))
+            })
+            .flatten();
         let mut evidence: Vec<Evidence> = v
             .evidence
             .into_iter()
@@ -92,6 +119,7 @@ fn evaluate_each(each: &Each, doc: &Node) -> Verdict {
                 if e.pos.line == 0 {
                     e.pos = element.pos;
                 }
+                e.element = owner.clone();
                 e
             })
             .collect();
@@ -107,6 +135,7 @@ fn evaluate_each(each: &Each, doc: &Node) -> Verdict {
                 }
                 .into(),
                 pos: element.pos,
+                element: owner,
             });
         }
         if v.passed {
@@ -134,6 +163,9 @@ fn evaluate_field(test: &FieldTest, doc: &Node) -> Verdict {
             path: candidate.path,
             observed: observed_text(candidate.node.as_ref(), candidate.defaulted),
             pos: candidate.pos,
+            element: candidate
+                .element
+                .filter(|_| test.quantifier == Quantifier::Every),
         };
         if ok {
             passing.push(ev);
@@ -151,6 +183,7 @@ fn evaluate_field(test: &FieldTest, doc: &Node) -> Verdict {
             path: test.path.to_string(),
             observed: "(no value)".into(),
             pos: Pos::default(),
+            element: None,
         });
     }
     let evidence = if passed { passing } else { failing };
@@ -163,6 +196,7 @@ struct Expanded {
     node: Option<Node>,
     pos: Pos,
     defaulted: bool,
+    element: Option<Element>,
 }
 
 fn expand(test: &FieldTest, candidates: Vec<Candidate<'_>>) -> Vec<Expanded> {
@@ -181,7 +215,12 @@ fn expand(test: &FieldTest, candidates: Vec<Candidate<'_>>) -> Vec<Expanded> {
                     pos,
                 }),
             ) => {
-                let pos = if pos.line > 0 { pos } else { c.pos };
+                // A default comes from the policy: its position is not the target's.
+                let pos = if pos.line > 0 && !defaulted {
+                    pos
+                } else {
+                    c.pos
+                };
                 for (i, part) in s
                     .split(sep.as_str())
                     .map(str::trim)
@@ -193,6 +232,7 @@ fn expand(test: &FieldTest, candidates: Vec<Candidate<'_>>) -> Vec<Expanded> {
                         node: Some(Node::str(pos, part)),
                         pos,
                         defaulted,
+                        element: c.element.clone(),
                     });
                 }
             }
@@ -207,6 +247,7 @@ fn expand(test: &FieldTest, candidates: Vec<Candidate<'_>>) -> Vec<Expanded> {
                     node,
                     pos,
                     defaulted,
+                    element: c.element,
                 });
             }
         }
@@ -339,6 +380,53 @@ mod tests {
         assert!(!v.passed);
         assert_eq!(v.evidence[0].observed, "3des-cbc");
         assert_eq!(v.evidence[0].path, "Ciphers[1]");
+        let v = check(
+            "{key: MACs, split: ',', default: 'hmac-md5', in: ['hmac-sha2-512']}",
+            doc,
+        );
+        assert!(!v.passed);
+        assert_eq!(
+            v.evidence[0].pos.line, 0,
+            "a default has no line in the target (not the policy's line)"
+        );
+    }
+
+    #[test]
+    fn every_attributes_failures_to_their_elements_and_some_does_not() {
+        let v = check(
+            "{key: 'spec.containers[*].securityContext.privileged', default: false, equals: false}",
+            POD,
+        );
+        let owners: Vec<&str> = v
+            .evidence
+            .iter()
+            .map(|e| e.element.as_ref().unwrap().path.as_str())
+            .collect();
+        assert_eq!(owners, ["spec.containers[0]", "spec.containers[2]"]);
+        let v = check(
+            "{key: 'spec.containers[*].name', quantifier: some, equals: z}",
+            POD,
+        );
+        assert!(!v.passed);
+        assert!(v.evidence.iter().all(|e| e.element.is_none()));
+        let v = check(
+            "each: 'spec.containers[*]'\ncheck: {key: securityContext.privileged, default: false, equals: false}\n",
+            POD,
+        );
+        let owners: Vec<(&str, u32)> = v
+            .evidence
+            .iter()
+            .map(|e| {
+                let el = e.element.as_ref().unwrap();
+                (el.path.as_str(), el.pos.line)
+            })
+            .collect();
+        assert_eq!(
+            owners,
+            [("spec.containers[0]", 3), ("spec.containers[2]", 6)]
+        );
+        let v = check("not: {key: 'spec.containers[*].name', equals: a}", POD);
+        assert!(v.evidence.iter().all(|e| e.element.is_none()));
     }
 
     #[test]

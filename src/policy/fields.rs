@@ -9,7 +9,7 @@ pub struct Fields<'n> {
     map: Option<&'n Map>,
     pos: Pos,
     what: &'static str,
-    allowed: &'static [&'static str],
+    allowed: Vec<&'static str>,
 }
 
 impl<'n> Fields<'n> {
@@ -17,7 +17,7 @@ impl<'n> Fields<'n> {
     pub fn new(
         node: &'n Node,
         what: &'static str,
-        allowed: &'static [&'static str],
+        allowed: &[&'static str],
         diags: &mut Diagnostics,
     ) -> Fields<'n> {
         let map = node.as_map();
@@ -31,7 +31,7 @@ impl<'n> Fields<'n> {
             map,
             pos: node.pos,
             what,
-            allowed,
+            allowed: allowed.to_vec(),
         };
         fields.check_unknown(diags);
         fields

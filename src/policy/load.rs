@@ -7,10 +7,10 @@ use sha2::{Digest, Sha256};
 use super::condition::Condition;
 use super::diag::{Diagnostic, Diagnostics, suggest};
 use super::fields::{Fields, describe, string_list};
-use super::model::{Check, Control, Policy, Severity, TargetKind, TargetSpec};
+use super::model::{Check, Control, Policy, Severity, TargetSpec};
 use super::pattern::PatternCheck;
-use crate::collect::config::Format;
 use crate::collect::walk::glob_set;
+use crate::collect::{Registry, Source};
 use crate::doc::{Node, Value};
 
 const PACK_FIELDS: &[&str] = &["policy", "title", "version", "description", "controls"];
@@ -26,7 +26,8 @@ const CONTROL_FIELDS: &[&str] = &[
     "target",
     "check",
 ];
-const TARGET_FIELDS: &[&str] = &["kind", "paths", "exclude", "format", "when"];
+/// Target fields every kind accepts; a collector adds its own options (`format`).
+const TARGET_FIELDS: &[&str] = &["kind", "paths", "exclude", "tags", "when"];
 
 /// The result of loading one policy file: the policy when it is usable, and every diagnostic.
 #[derive(Debug)]
@@ -37,10 +38,11 @@ pub struct Loaded {
     pub diagnostics: Vec<Diagnostic>,
 }
 
-/// Loads one policy from its text. `source` names it in diagnostics and results.
-pub fn load_policy(source: &str, text: &str) -> Loaded {
+/// Loads one policy from its text, checking target kinds against `registry`. `source` names it in
+/// diagnostics and results.
+pub fn load_policy(source: &str, text: &str, registry: &Registry) -> Loaded {
     let mut diags = Diagnostics::new(source, text);
-    let policy = parse(source, text, &mut diags);
+    let policy = parse(source, text, registry, &mut diags);
     let policy = if diags.has_errors() { None } else { policy };
     Loaded {
         policy,
@@ -48,7 +50,7 @@ pub fn load_policy(source: &str, text: &str) -> Loaded {
     }
 }
 
-fn parse(source: &str, text: &str, diags: &mut Diagnostics) -> Option<Policy> {
+fn parse(source: &str, text: &str, registry: &Registry, diags: &mut Diagnostics) -> Option<Policy> {
     let docs = match crate::yaml::parse_documents(text) {
         Ok(d) => d,
         Err(e) => {
@@ -110,7 +112,7 @@ fn parse(source: &str, text: &str, diags: &mut Diagnostics) -> Option<Policy> {
                     }
                     seen.insert(cid.to_string(), item.pos);
                 }
-                if let Some(c) = parse_control(item, id.as_deref().unwrap_or(""), diags) {
+                if let Some(c) = parse_control(item, id.as_deref().unwrap_or(""), registry, diags) {
                     controls.push(c);
                 }
             }
@@ -180,7 +182,12 @@ fn check_id(id: &str, node: &Node, what: &str, diags: &mut Diagnostics) {
     }
 }
 
-fn parse_control(node: &Node, policy: &str, diags: &mut Diagnostics) -> Option<Control> {
+fn parse_control(
+    node: &Node,
+    policy: &str,
+    registry: &Registry,
+    diags: &mut Diagnostics,
+) -> Option<Control> {
     let f = Fields::new(node, "control", CONTROL_FIELDS, diags);
     if !f.is_map() {
         return None;
@@ -218,10 +225,10 @@ fn parse_control(node: &Node, policy: &str, diags: &mut Diagnostics) -> Option<C
     let secret = f.opt_bool("secret", diags).unwrap_or(false);
     let target = f
         .require("target", diags)
-        .and_then(|t| parse_target(t, diags));
+        .and_then(|t| parse_target(t, registry, diags));
     let check = f
         .require("check", diags)
-        .and_then(|c| parse_check(c, target.as_ref(), diags));
+        .and_then(|c| parse_check(c, target.as_ref(), registry, diags));
     Some(Control {
         id: id?,
         policy: policy.to_string(),
@@ -267,23 +274,62 @@ fn parse_references(
     Some(refs)
 }
 
-fn parse_target(node: &Node, diags: &mut Diagnostics) -> Option<TargetSpec> {
-    let f = Fields::new(node, "target", TARGET_FIELDS, diags);
+fn parse_target(node: &Node, registry: &Registry, diags: &mut Diagnostics) -> Option<TargetSpec> {
+    let kind_node = node.get("kind");
+    let kinds = registry.kinds();
+    let kind = kind_node.and_then(|n| {
+        let names: Vec<&str> = kinds.iter().map(|k| k.name).collect();
+        one_of(n, "target kind", &names, |s| registry.kind(s), diags)
+    });
+    // The fields a target may have: the common ones, and the options of the kind's collectors.
+    let producers: Vec<_> = kind
+        .map(|k| registry.producers(k).collect())
+        .unwrap_or_default();
+    let mut allowed = TARGET_FIELDS.to_vec();
+    for (_, c) in &producers {
+        allowed.extend(c.options().iter().map(|o| o.name));
+    }
+    if kind.is_none() {
+        // Unknown kind: do not also report its options as unknown fields.
+        for c in registry.collectors() {
+            allowed.extend(c.options().iter().map(|o| o.name));
+        }
+    }
+    let f = Fields::new(node, "target", &allowed, diags);
     if !f.is_map() {
         return None;
     }
-    let kind = f.require("kind", diags).and_then(|n| {
-        let names = TargetKind::ALL.map(TargetKind::as_str);
-        let parse = |s: &str| TargetKind::ALL.into_iter().find(|k| k.as_str() == s);
-        one_of(n, "target kind", &names, parse, diags)
-    });
+    f.require("kind", diags);
     let paths = f.str_list("paths", diags);
     let exclude = f.str_list("exclude", diags);
-    if f.node("paths").is_none() || paths.is_empty() {
-        diags.error(
-            f.pos(),
-            "target needs `paths`: globs of the files the control applies to",
-        );
+    let tags = f.str_list("tags", diags);
+    let reads_files = producers.iter().any(|(_, c)| c.source() == Source::File);
+    let reads_others = producers.iter().any(|(_, c)| c.source() != Source::File);
+    if let Some(k) = kind {
+        if reads_files && !reads_others && (f.node("paths").is_none() || paths.is_empty()) {
+            diags.error(
+                f.pos(),
+                format!("target needs `paths`: globs of the files the control applies to (kind `{k}` is read from files)"),
+            );
+        }
+        if !reads_files {
+            for key in ["paths", "exclude"] {
+                if let Some(n) = f.node(key) {
+                    diags.error(
+                        n.pos,
+                        format!("`{key}` selects files, and kind `{k}` is not read from files; select with `tags`"),
+                    );
+                }
+            }
+        }
+        if !reads_others {
+            if let Some(n) = f.node("tags") {
+                diags.error(
+                    n.pos,
+                    format!("`tags` select endpoints and hosts, and kind `{k}` is read from files; select with `paths`"),
+                );
+            }
+        }
     }
     for (key, globs) in [("paths", &paths), ("exclude", &exclude)] {
         for g in globs.iter() {
@@ -293,46 +339,63 @@ fn parse_target(node: &Node, diags: &mut Diagnostics) -> Option<TargetSpec> {
             }
         }
     }
-    let format = match f.node("format") {
-        None => Some(None),
-        Some(n) => {
-            let names = Format::ALL.map(Format::as_str);
-            let fmt = one_of(n, "format", &names, Format::parse, diags);
-            if fmt.is_none() {
-                None
-            } else if kind.is_some_and(|k| k != TargetKind::Config) {
-                diags.error(n.pos, "`format` applies only to targets of kind `config`");
-                None
-            } else {
-                Some(fmt)
+    let mut options = BTreeMap::new();
+    let mut options_ok = true;
+    for option in producers.iter().flat_map(|(_, c)| c.options()) {
+        let Some(n) = f.node(option.name) else {
+            continue;
+        };
+        let accept = |s: &str| option.values.contains(&s).then(|| s.to_string());
+        match one_of(n, option.name, option.values, accept, diags) {
+            Some(v) => {
+                options.insert(option.name.to_string(), v);
             }
+            None => options_ok = false,
         }
-    };
+    }
     let when = match f.node("when") {
         None => Some(None),
         Some(n) => Condition::parse(n, diags).map(Some),
     };
+    if !options_ok {
+        return None;
+    }
     Some(TargetSpec {
-        kind: kind?,
+        kind: kind?.to_string(),
         paths,
         exclude,
-        format: format?,
+        tags,
+        options,
         when: when?,
     })
 }
 
-fn parse_check(node: &Node, target: Option<&TargetSpec>, diags: &mut Diagnostics) -> Option<Check> {
+fn parse_check(
+    node: &Node,
+    target: Option<&TargetSpec>,
+    registry: &Registry,
+    diags: &mut Diagnostics,
+) -> Option<Check> {
     let is_pattern = node.as_map().is_some_and(|m| m.contains_key("pattern"));
     if is_pattern {
-        if let Some(t) = target.filter(|t| t.kind != TargetKind::File) {
-            diags.error(
-                node.pos,
-                format!(
-                    "a `pattern` check reads raw text and needs a target of kind `file`, not `{}`",
-                    t.kind.as_str()
-                ),
-            );
-            return None;
+        if let Some(t) = target {
+            if !registry.producers(&t.kind).any(|(_, c)| c.reads_text()) {
+                let text_kinds: Vec<&str> = registry
+                    .collectors()
+                    .iter()
+                    .filter(|c| c.reads_text())
+                    .flat_map(|c| c.kinds().iter().map(|k| k.name))
+                    .collect();
+                diags.error(
+                    node.pos,
+                    format!(
+                        "a `pattern` check reads raw text and needs a target of kind `{}`, not `{}`",
+                        text_kinds.join("` or `"),
+                        t.kind
+                    ),
+                );
+                return None;
+            }
         }
         return PatternCheck::parse(node, diags).map(Check::Pattern);
     }
@@ -358,7 +421,7 @@ controls:
 "#;
 
     fn errors(text: &str) -> Vec<String> {
-        load_policy("p.yaml", text)
+        load_policy("p.yaml", text, &Registry::builtin())
             .diagnostics
             .iter()
             .map(|d| format!("{}:{}: {}", d.pos.line, d.pos.col, d.message))
@@ -367,7 +430,7 @@ controls:
 
     #[test]
     fn loads_a_valid_policy() {
-        let l = load_policy("p.yaml", GOOD);
+        let l = load_policy("p.yaml", GOOD, &Registry::builtin());
         assert!(l.diagnostics.is_empty(), "{:?}", l.diagnostics);
         let p = l.policy.unwrap();
         assert_eq!(p.controls[0].severity, Severity::High);

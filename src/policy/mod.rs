@@ -17,8 +17,10 @@ pub mod pattern;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use crate::collect::Registry;
+
 pub use diag::{Diagnostic, Level};
-pub use model::{Check, Control, Policy, Severity, TargetKind, TargetSpec};
+pub use model::{Check, Control, Policy, Severity, TargetSpec};
 
 /// The packs shipped inside the binary, applied when no `--policy` is given.
 pub const BUILTIN: &[(&str, &str)] = &[
@@ -84,8 +86,14 @@ impl PolicySet {
         )
     }
 
-    /// Loads policy files, or every `*.yaml`/`*.yml` file of a directory (sorted by name).
+    /// Loads policy files, or every `*.yaml`/`*.yml` file of a directory (sorted by name),
+    /// against the built-in collectors.
     pub fn load(paths: &[PathBuf]) -> Result<PolicySet, PolicyError> {
+        PolicySet::load_with(&Registry::builtin(), paths)
+    }
+
+    /// Loads policy files against the collectors of `registry`.
+    pub fn load_with(registry: &Registry, paths: &[PathBuf]) -> Result<PolicySet, PolicyError> {
         let mut texts = Vec::new();
         for path in policy_files(paths)? {
             let text = std::fs::read_to_string(&path).map_err(|source| PolicyError::Io {
@@ -94,11 +102,20 @@ impl PolicySet {
             })?;
             texts.push((path.display().to_string(), text));
         }
-        PolicySet::from_texts(texts)
+        PolicySet::from_texts_with(registry, texts)
     }
 
-    /// Loads policies from (source name, text) pairs, checking ids across them.
+    /// Loads policies from (source name, text) pairs against the built-in collectors.
     pub fn from_texts(
+        texts: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<PolicySet, PolicyError> {
+        PolicySet::from_texts_with(&Registry::builtin(), texts)
+    }
+
+    /// Loads policies from (source name, text) pairs, checking kinds against `registry` and ids
+    /// across the policies.
+    pub fn from_texts_with(
+        registry: &Registry,
         texts: impl IntoIterator<Item = (String, String)>,
     ) -> Result<PolicySet, PolicyError> {
         let mut policies: Vec<Policy> = Vec::new();
@@ -106,7 +123,7 @@ impl PolicySet {
         let mut control_owner: HashMap<String, String> = HashMap::new();
         let mut failed = false;
         for (source, text) in texts {
-            let loaded = load::load_policy(&source, &text);
+            let loaded = load::load_policy(&source, &text, registry);
             failed |= loaded.policy.is_none();
             diagnostics.extend(loaded.diagnostics);
             let Some(policy) = loaded.policy else {

@@ -10,7 +10,6 @@ use serde::{Deserialize, Serialize};
 
 use super::condition::Condition;
 use super::pattern::PatternCheck;
-use crate::collect::config::Format;
 use crate::doc::Pos;
 
 /// A policy pack: a versioned set of controls loaded from one YAML file.
@@ -112,52 +111,23 @@ impl fmt::Display for Severity {
     }
 }
 
-/// The kind of target a control applies to; each kind has one collector.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum TargetKind {
-    /// Any file, as raw text (pattern checks) and metadata (size, mode).
-    File,
-    /// A configuration file parsed into a structured document.
-    Config,
-    /// An X.509 certificate found in any file (PEM block, base64-wrapped PEM, DER).
-    Certificate,
-    /// A private key found in any file (PKCS#1, PKCS#8, SEC1, OpenSSH).
-    #[serde(rename = "private_key")]
-    PrivateKey,
-}
-
-impl TargetKind {
-    /// Every kind, as written in policies.
-    pub const ALL: [TargetKind; 4] = [
-        TargetKind::File,
-        TargetKind::Config,
-        TargetKind::Certificate,
-        TargetKind::PrivateKey,
-    ];
-
-    /// The name used in policies.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TargetKind::File => "file",
-            TargetKind::Config => "config",
-            TargetKind::Certificate => "certificate",
-            TargetKind::PrivateKey => "private_key",
-        }
-    }
-}
-
 /// Which targets a control applies to.
 #[derive(Debug, Clone)]
 pub struct TargetSpec {
-    /// The collector that produces the facts.
-    pub kind: TargetKind,
-    /// Globs matched against each walked path (relative to the scan root and as given).
+    /// The kind of fact document judged (`config`, `certificate`...), as a collector of the
+    /// registry names it.
+    pub kind: String,
+    /// File targets: globs matched against each walked path (relative to the scan root and as
+    /// given). Without them the control judges no file.
     pub paths: Vec<String>,
-    /// Globs that remove paths matched by `paths`.
+    /// File targets: globs that remove paths matched by `paths`.
     pub exclude: Vec<String>,
-    /// The config format; inferred from the file name when absent.
-    pub format: Option<Format>,
+    /// Endpoint and host targets: the control applies only to those carrying one of these tags
+    /// (to all when empty).
+    pub tags: Vec<String>,
+    /// Fields of the target that the kind's collector defines (`format` for `config`), validated
+    /// against it.
+    pub options: BTreeMap<String, String>,
     /// Applicability filter: documents for which it is false are not judged by this control.
     pub when: Option<Condition>,
 }

@@ -37,6 +37,38 @@ pub struct Candidate<'d> {
     pub node: Option<&'d Node>,
     /// Position of the value, or of its nearest present ancestor when it is absent.
     pub pos: Pos,
+    /// The first object of a list that a wildcard went through (one container of a pod): the
+    /// element a failure of this value is attributed to.
+    pub element: Option<Element>,
+}
+
+/// One object of a list that a check ranges over: a container, an nginx server block, an sshd
+/// `Match` block. Each failing element gets a finding of its own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Element {
+    /// Its concrete path: `containers[1]`.
+    pub path: String,
+    /// The name its collector gave it (`container "web"`), when it has one.
+    pub label: Option<String>,
+    /// Where it starts.
+    pub pos: Pos,
+}
+
+impl Element {
+    /// The element for list item `node` at concrete `path`, when the item is an object.
+    pub fn of(path: &str, node: &Node) -> Option<Element> {
+        let map = node.as_map()?;
+        Some(Element {
+            path: path.to_string(),
+            label: map.label().map(str::to_string),
+            pos: node.pos,
+        })
+    }
+
+    /// How the element is named in a finding: its label, or its path.
+    pub fn name(&self) -> &str {
+        self.label.as_deref().unwrap_or(&self.path)
+    }
 }
 
 impl FieldPath {
@@ -113,26 +145,40 @@ impl FieldPath {
         let mut out = Vec::new();
         // The root's own position is not inherited: a key missing at the top of a document has no
         // better location than "the whole file".
-        walk(
-            &self.segments,
-            Some(root),
-            Pos::default(),
-            String::new(),
-            &mut out,
-        );
+        let start = Step {
+            node: Some(root),
+            pos: Pos::default(),
+            path: String::new(),
+            element: None,
+        };
+        walk(&self.segments, start, &mut out);
         out
     }
 }
 
-fn walk<'d>(
-    segments: &[Segment],
+/// Where the walk is: the node reached (if present), the nearest known position, the concrete path
+/// so far and the element it went through.
+struct Step<'d> {
     node: Option<&'d Node>,
     pos: Pos,
     path: String,
-    out: &mut Vec<Candidate<'d>>,
-) {
+    element: Option<Element>,
+}
+
+fn walk<'d>(segments: &[Segment], at: Step<'d>, out: &mut Vec<Candidate<'d>>) {
+    let Step {
+        node,
+        pos,
+        path,
+        element,
+    } = at;
     let Some((first, rest)) = segments.split_first() else {
-        out.push(Candidate { path, node, pos });
+        out.push(Candidate {
+            path,
+            node,
+            pos,
+            element,
+        });
         return;
     };
     let here = match node {
@@ -159,26 +205,52 @@ fn walk<'d>(
                     }
                 }
             }
-            let p = if path.is_empty() {
+            let path = if path.is_empty() {
                 key
             } else {
                 format!("{path}.{key}")
             };
-            walk(&segments[used..], child, here, p, out);
+            let next = Step {
+                node: child,
+                pos: here,
+                path,
+                element,
+            };
+            walk(&segments[used..], next, out);
         }
         Segment::Index(i) => {
             let child = node.and_then(|n| n.as_list()).and_then(|l| l.get(*i));
-            walk(rest, child, here, format!("{path}[{i}]"), out);
+            let next = Step {
+                node: child,
+                pos: here,
+                path: format!("{path}[{i}]"),
+                element,
+            };
+            walk(rest, next, out);
         }
         Segment::Wildcard => match node.map(|n| &n.value) {
             Some(Value::List(items)) => {
                 for (i, item) in items.iter().enumerate() {
-                    walk(rest, Some(item), here, format!("{path}[{i}]"), out);
+                    let path = format!("{path}[{i}]");
+                    let element = element.clone().or_else(|| Element::of(&path, item));
+                    let next = Step {
+                        node: Some(item),
+                        pos: here,
+                        path,
+                        element,
+                    };
+                    walk(rest, next, out);
                 }
             }
             Some(Value::Map(m)) => {
                 for (k, v) in m.iter() {
-                    walk(rest, Some(v), here, format!("{path}[\"{k}\"]"), out);
+                    let next = Step {
+                        node: Some(v),
+                        pos: here,
+                        path: format!("{path}[\"{k}\"]"),
+                        element: element.clone(),
+                    };
+                    walk(rest, next, out);
                 }
             }
             // A wildcard over nothing yields nothing: "every container" of a pod without init
@@ -274,6 +346,8 @@ mod tests {
         assert_eq!(c[0].node.unwrap().value, Value::Bool(true));
         assert!(c[1].node.is_none());
         assert_eq!(c[1].pos.line, 5, "absent value points at its container");
+        let e = c[1].element.as_ref().expect("the container is the element");
+        assert_eq!((e.path.as_str(), e.pos.line), ("spec.containers[1]", 5));
         let none = FieldPath::parse("spec.initContainers[*].name").unwrap();
         assert!(none.resolve(doc).is_empty());
     }

@@ -1,11 +1,14 @@
 //! Console output: failures and errors grouped by severity, most severe first, each with its
-//! evidence; then a one-line summary made for CI logs.
+//! evidence. Rendered at the end from the aggregate: every control shows its first findings and
+//! says how many more the JSON result holds. The one-line summary for CI logs is
+//! [`summary_line`].
 
 use std::io::{self, Write};
 
-use super::Style;
+use super::aggregate::{Aggregate, ControlFindings};
+use super::{Style, message, observed};
 use crate::policy::Severity;
-use crate::results::{Finding, ScanRun, State};
+use crate::results::{ControlInfo, Finding, Header, Inventory, Sink, State, Summary, Trailer};
 
 const RESET: &str = "\x1b[0m";
 const BOLD: &str = "\x1b[1m";
@@ -44,68 +47,134 @@ impl Painter {
     }
 }
 
-/// Writes the console report: the findings, then the summary line.
-pub fn write(run: &ScanRun, out: &mut dyn Write, style: &Style) -> io::Result<()> {
-    write_findings(run, out, style)?;
-    writeln!(out, "{}", summary_line(run, None))
+/// The console report, written when the result is complete.
+pub struct ConsoleSink<'w> {
+    out: Box<dyn Write + 'w>,
+    color: bool,
+    verbose: bool,
+    aggregate: Aggregate,
 }
 
-/// Writes failures and errors (everything with `verbose`) grouped by severity.
-pub fn write_findings(run: &ScanRun, out: &mut dyn Write, style: &Style) -> io::Result<()> {
-    let p = Painter { on: style.color };
-    let shown = |f: &&Finding| style.verbose || matches!(f.state, State::Fail | State::Error);
-    for sev in Severity::ALL_DESCENDING {
-        let group: Vec<&Finding> = run
-            .findings
-            .iter()
-            .filter(|f| f.severity == sev)
-            .filter(shown)
-            .collect();
-        if group.is_empty() {
-            continue;
+impl<'w> ConsoleSink<'w> {
+    /// A sink writing to `out` with `style`'s colour and verbosity.
+    pub fn new(out: Box<dyn Write + 'w>, style: &Style) -> ConsoleSink<'w> {
+        ConsoleSink {
+            out,
+            color: style.color,
+            verbose: style.verbose,
+            aggregate: Aggregate::default(),
         }
-        let title = format!("{} ({})", sev.as_str().to_uppercase(), group.len());
-        writeln!(out, "{}", p.paint(severity_color(sev), &title))?;
-        for f in group {
-            write_finding(out, &p, run, f)?;
-        }
-        writeln!(out)?;
     }
-    Ok(())
 }
 
-fn write_finding(out: &mut dyn Write, p: &Painter, run: &ScanRun, f: &Finding) -> io::Result<()> {
-    let title = run
-        .controls
-        .iter()
-        .find(|c| c.id == f.control)
-        .map(|c| c.title.as_str())
-        .unwrap_or("");
+impl Sink for ConsoleSink<'_> {
+    fn begin(&mut self, header: &Header) -> io::Result<()> {
+        self.aggregate = Aggregate::new(header);
+        Ok(())
+    }
+
+    fn finding(&mut self, f: &Finding<'_>, control: usize, _canonical: &[u8]) -> io::Result<()> {
+        self.aggregate.add(f, control);
+        Ok(())
+    }
+
+    fn finish(&mut self, header: &Header, _trailer: &Trailer) -> io::Result<()> {
+        let p = Painter { on: self.color };
+        for sev in Severity::ALL_DESCENDING {
+            let group: Vec<(&ControlInfo, &ControlFindings)> = header
+                .controls
+                .iter()
+                .zip(&self.aggregate.controls)
+                .filter(|(c, _)| c.severity == sev)
+                .collect();
+            let total: u64 = group
+                .iter()
+                .map(|(_, f)| {
+                    if self.verbose {
+                        f.counts.values().sum()
+                    } else {
+                        f.bad_count()
+                    }
+                })
+                .sum();
+            if total == 0 {
+                continue;
+            }
+            let title = format!("{} ({total})", sev.as_str().to_uppercase());
+            writeln!(self.out, "{}", p.paint(severity_color(sev), &title))?;
+            for (c, found) in group {
+                let mut shown = 0u64;
+                let rows = found.bad.iter().chain(
+                    self.verbose
+                        .then_some(found.rest.iter().chain(&self.aggregate.waived))
+                        .into_iter()
+                        .flatten()
+                        .filter(|f| f.control == c.id),
+                );
+                for f in rows {
+                    write_finding(&mut self.out, &p, c, f)?;
+                    shown += 1;
+                }
+                let all = if self.verbose {
+                    found.counts.values().sum()
+                } else {
+                    found.bad_count()
+                };
+                if all > shown {
+                    writeln!(
+                        self.out,
+                        "  {}",
+                        p.paint(
+                            DIM,
+                            &format!(
+                                "… {} more {} findings are in the JSON result",
+                                all - shown,
+                                c.id
+                            )
+                        )
+                    )?;
+                }
+            }
+            writeln!(self.out)?;
+        }
+        self.out.flush()
+    }
+}
+
+fn write_finding(
+    out: &mut dyn Write,
+    p: &Painter,
+    c: &ControlInfo,
+    f: &Finding<'_>,
+) -> io::Result<()> {
     let state = p.paint(state_color(f.state), &format!("{:<5}", f.state.as_str()));
-    writeln!(out, "  {state} {} {}", p.paint(BOLD, &f.control), title)?;
-    let mut place = f.target.path.clone();
+    writeln!(out, "  {state} {} {}", p.paint(BOLD, &f.control), c.title)?;
+    let mut place = f.target.name().unwrap_or("(whole scan)").to_string();
     if let Some(loc) = &f.location {
         if let Some(other) = &loc.path {
             place = format!("{place} (via {other})");
         }
         place.push_str(&format!(":{}", loc.line));
-        if let Some(c) = loc.column {
-            place.push_str(&format!(":{c}"));
+        if let Some(col) = loc.column {
+            place.push_str(&format!(":{col}"));
         }
     }
     if let Some(obj) = &f.target.object {
         place.push_str(&format!(" [{obj}]"));
     }
+    if let Some(el) = &f.target.element {
+        place.push_str(&format!(" {el}"));
+    }
     writeln!(out, "        {place}")?;
-    writeln!(out, "        {}", f.message)?;
+    writeln!(out, "        {}", message(f, c))?;
     if f.state == State::Fail && f.evidence.is_empty() {
-        writeln!(out, "        observed: {}", f.observed)?;
+        writeln!(out, "        observed: {}", observed(f))?;
     }
     if f.state == State::Fail {
         writeln!(
             out,
             "        {}",
-            p.paint(DIM, &format!("expected: {}", f.expected))
+            p.paint(DIM, &format!("expected: {}", c.expected))
         )?;
     }
     Ok(())
@@ -113,33 +182,38 @@ fn write_finding(out: &mut dyn Write, p: &Painter, run: &ScanRun, f: &Finding) -
 
 /// One line for CI logs: counts by state and severity and, when given, the `--fail-on` threshold and
 /// the exit code.
-pub fn summary_line(run: &ScanRun, verdict: Option<(&str, u8)>) -> String {
-    let count = |s: State| run.summary.by_state.get(&s).copied().unwrap_or(0);
+pub fn summary_line(
+    controls: usize,
+    inventory: &Inventory,
+    summary: &Summary,
+    verdict: Option<(&str, u8)>,
+) -> String {
     let sev: Vec<String> = Severity::ALL_DESCENDING
         .iter()
         .filter_map(|s| {
-            let n = run
-                .findings
-                .iter()
-                .filter(|f| f.state == State::Fail && f.severity == *s)
-                .count();
+            let n = summary.failures(*s);
             (n > 0).then(|| format!("{n} {s}"))
         })
         .collect();
+    let mut targets = format!("{} files read", inventory.files_read);
+    if inventory.endpoints > 0 {
+        targets.push_str(&format!(", {} endpoints", inventory.endpoints));
+    }
+    if inventory.hosts > 0 {
+        targets.push_str(&format!(", {} hosts", inventory.hosts));
+    }
     let mut line = format!(
-        "vigil: {} controls, {} files read: {} failed{}, {} errors, {} passed, {} waived, {} not applicable",
-        run.controls.len(),
-        run.inventory.files_read,
-        count(State::Fail),
+        "vigil: {controls} controls, {targets}: {} failed{}, {} errors, {} passed, {} waived, {} not applicable",
+        summary.count(State::Fail),
         if sev.is_empty() {
             String::new()
         } else {
             format!(" ({})", sev.join(", "))
         },
-        count(State::Error),
-        count(State::Pass),
-        count(State::Waived),
-        count(State::NotApplicable),
+        summary.count(State::Error),
+        summary.count(State::Pass),
+        summary.count(State::Waived),
+        summary.count(State::NotApplicable),
     );
     if let Some((threshold, code)) = verdict {
         line.push_str(&format!("; fail-on {threshold}; exit {code}"));

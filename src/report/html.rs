@@ -8,26 +8,30 @@
 //! uses the triple-stash on such data) and is never placed inside `<script>`, a URL or an unquoted
 //! attribute.
 //!
-//! Long evidence lists are cut: a control shows its first [`VISIBLE_ROWS`] findings, folds the next
-//! ones up to [`MAX_ROWS`], and states how many more the JSON result holds. A report of 100,000
-//! findings therefore stays small enough to open in a browser; full evidence stays in the JSON.
+//! The report is rendered at the end of the scan from the aggregate (counts and the first findings
+//! of every control), so it costs the same memory for ten findings or ten million. A control shows
+//! its first [`VISIBLE_ROWS`] findings, folds the next ones up to [`MAX_ROWS`], and states how many
+//! more the JSON result holds. A report of 100,000 findings therefore stays small enough to open in a
+//! browser; full evidence stays in the JSON.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::io::{self, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
 use handlebars::Handlebars;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use super::aggregate::{Aggregate, ControlFindings, SAMPLES_PER_CONTROL};
+use super::{message, observed};
 use crate::policy::Severity;
-use crate::results::{ControlInfo, Finding, ScanRun, State};
+use crate::results::{ControlInfo, Finding, Header, Sink, State, Trailer};
 
 /// Findings shown per control before the fold.
 pub const VISIBLE_ROWS: usize = 10;
 /// Findings rendered per control at most; the rest are counted and left to the JSON.
-pub const MAX_ROWS: usize = 200;
+pub const MAX_ROWS: usize = SAMPLES_PER_CONTROL;
 
 const TEMPLATE: &str = include_str!("../../reports/report.html.hbs");
 const CSS: &str = include_str!("../../reports/report.css");
@@ -54,7 +58,7 @@ struct View<'a> {
     severities: Vec<&'static str>,
     states: Vec<&'static str>,
     control_count: usize,
-    finding_count: usize,
+    finding_count: u64,
 }
 
 #[derive(Serialize)]
@@ -142,7 +146,7 @@ struct ControlView<'a> {
     visible: Vec<RowView>,
     folded: Vec<RowView>,
     folded_count: usize,
-    omitted: usize,
+    omitted: u64,
 }
 
 #[derive(Serialize, Clone)]
@@ -155,47 +159,25 @@ struct RowView {
     message: String,
 }
 
-/// The worst state of a set of findings: fail > error > waived > pass > not_applicable.
-fn worst(states: impl IntoIterator<Item = State>) -> State {
-    let rank = |s: State| match s {
-        State::NotApplicable => 0,
-        State::Pass => 1,
-        State::Waived => 2,
-        State::Error => 3,
-        State::Fail => 4,
-    };
-    states
-        .into_iter()
-        .max_by_key(|s| rank(*s))
-        .unwrap_or(State::NotApplicable)
-}
-
-fn row(f: &Finding) -> RowView {
-    let mut target = f.target.path.clone();
+fn row(f: &Finding<'_>, c: &ControlInfo) -> RowView {
+    let mut target = f.target.name().unwrap_or("(whole scan)").to_string();
     if let Some(o) = &f.target.object {
         target.push_str(&format!(" [{o}]"));
     }
-    let location = match &f.location {
-        None => String::new(),
-        Some(l) => {
-            let mut s = String::new();
-            if let Some(p) = &l.path {
-                s.push_str(&format!("{p}:"));
-            }
-            s.push_str(&format!("line {}", l.line));
-            if let Some(c) = l.column {
-                s.push_str(&format!(", column {c}"));
-            }
-            s
-        }
-    };
+    if let Some(e) = &f.target.element {
+        target.push_str(&format!(" {e}"));
+    }
     RowView {
-        control: f.control.clone(),
+        control: f.control.to_string(),
         state: f.state.as_str(),
         target,
-        location,
-        observed: f.observed.clone(),
-        message: f.message.clone(),
+        location: f
+            .location
+            .as_ref()
+            .map(|l| l.describe())
+            .unwrap_or_default(),
+        observed: observed(f).to_string(),
+        message: message(f, c),
     }
 }
 
@@ -269,30 +251,81 @@ fn quote_args(args: &[String]) -> String {
         .join(" ")
 }
 
-fn build<'a>(run: &'a ScanRun, css: &str, js: &str) -> View<'a> {
-    let mut by_control: BTreeMap<&str, Vec<&Finding>> = BTreeMap::new();
-    for f in &run.findings {
-        by_control.entry(f.control.as_str()).or_default().push(f);
-    }
-    let control_state = |c: &ControlInfo| {
-        worst(
-            by_control
-                .get(c.id.as_str())
-                .into_iter()
-                .flatten()
-                .map(|f| f.state),
-        )
-    };
-    let count = |s: State| run.summary.by_state.get(&s).copied().unwrap_or(0);
-    let judged = count(State::Pass) + count(State::Fail) + count(State::Error);
-    let pass_rate = if judged == 0 {
-        "n/a".to_string()
+fn control_view<'a>(c: &'a ControlInfo, found: &ControlFindings) -> ControlView<'a> {
+    // Failures and errors first, then the rest, each in result order.
+    let rows: Vec<RowView> = found
+        .bad
+        .iter()
+        .chain(&found.rest)
+        .take(MAX_ROWS)
+        .map(|f| row(f, c))
+        .collect();
+    let omitted = found.shown_count().saturating_sub(rows.len() as u64);
+    let (visible, folded) = if rows.len() > VISIBLE_ROWS {
+        let mut v = rows;
+        let f = v.split_off(VISIBLE_ROWS);
+        (v, f)
     } else {
-        format!("{:.1}%", count(State::Pass) as f64 * 100.0 / judged as f64)
+        (rows, Vec::new())
     };
+    let counts: Vec<String> = State::ALL
+        .iter()
+        .filter_map(|&s| {
+            let n = found.count(s);
+            (n > 0).then(|| format!("{n} {}", s.as_str().replace('_', " ")))
+        })
+        .collect();
+    ControlView {
+        id: &c.id,
+        title: &c.title,
+        policy: &c.policy,
+        severity: c.severity.as_str(),
+        state: found.state().as_str(),
+        rationale: &c.rationale,
+        remediation: &c.remediation,
+        expected: &c.expected,
+        references: c
+            .references
+            .iter()
+            .map(|(fw, ids)| Pair {
+                label: fw.clone(),
+                value: ids.join(", "),
+            })
+            .collect(),
+        counts: counts.join(" · "),
+        folded_count: folded.len(),
+        visible,
+        folded,
+        omitted,
+    }
+}
+
+fn build<'a>(
+    header: &'a Header,
+    agg: &Aggregate,
+    trailer: &'a Trailer,
+    css: &str,
+    js: &str,
+) -> View<'a> {
+    let summary = &trailer.summary;
+    let control_state: BTreeMap<&str, State> = header
+        .controls
+        .iter()
+        .zip(&agg.controls)
+        .map(|(c, f)| (c.id.as_str(), f.state()))
+        .collect();
+    let state_of = |c: &ControlInfo| {
+        control_state
+            .get(c.id.as_str())
+            .copied()
+            .unwrap_or(State::NotApplicable)
+    };
+    let pass_rate = summary
+        .pass_rate()
+        .map_or("n/a".to_string(), |r| format!("{r:.1}%"));
 
     let mut frameworks: BTreeMap<&str, BTreeMap<&str, Vec<&ControlInfo>>> = BTreeMap::new();
-    for c in &run.controls {
+    for c in &header.controls {
         for (fw, ids) in &c.references {
             for id in ids {
                 frameworks
@@ -305,81 +338,24 @@ fn build<'a>(run: &'a ScanRun, css: &str, js: &str) -> View<'a> {
         }
     }
 
-    let mut groups = Vec::new();
-    for p in &run.policies {
-        let controls =
-            run.controls
-                .iter()
-                .filter(|c| c.policy == p.id)
-                .map(|c| {
-                    let findings = by_control.get(c.id.as_str()).cloned().unwrap_or_default();
-                    // Failures and errors first, then the rest, each in result order.
-                    let mut ordered: Vec<&Finding> = findings
-                        .iter()
-                        .copied()
-                        .filter(|f| matches!(f.state, State::Fail | State::Error))
-                        .collect();
-                    ordered.extend(findings.iter().copied().filter(|f| {
-                        !matches!(f.state, State::Fail | State::Error | State::Waived)
-                    }));
-                    let rows: Vec<RowView> =
-                        ordered.iter().take(MAX_ROWS).map(|f| row(f)).collect();
-                    let omitted = ordered.len().saturating_sub(MAX_ROWS);
-                    let (visible, folded) = if rows.len() > VISIBLE_ROWS {
-                        let mut v = rows;
-                        let f = v.split_off(VISIBLE_ROWS);
-                        (v, f)
-                    } else {
-                        (rows, Vec::new())
-                    };
-                    let mut counts = Vec::new();
-                    for s in State::ALL {
-                        let n = findings.iter().filter(|f| f.state == s).count();
-                        if n > 0 {
-                            counts.push(format!("{n} {}", s.as_str().replace('_', " ")));
-                        }
-                    }
-                    ControlView {
-                        id: &c.id,
-                        title: &c.title,
-                        policy: &c.policy,
-                        severity: c.severity.as_str(),
-                        state: control_state(c).as_str(),
-                        rationale: &c.rationale,
-                        remediation: &c.remediation,
-                        expected: &c.expected,
-                        references: c
-                            .references
-                            .iter()
-                            .map(|(fw, ids)| Pair {
-                                label: fw.clone(),
-                                value: ids.join(", "),
-                            })
-                            .collect(),
-                        counts: counts.join(" · "),
-                        folded_count: folded.len(),
-                        visible,
-                        folded,
-                        omitted,
-                    }
-                })
-                .collect();
-        groups.push(GroupView {
+    let groups = header
+        .policies
+        .iter()
+        .map(|p| GroupView {
             policy: &p.id,
             title: &p.title,
             version: &p.version,
-            controls,
-        });
-    }
+            controls: header
+                .controls
+                .iter()
+                .zip(&agg.controls)
+                .filter(|(c, _)| c.policy == p.id)
+                .map(|(c, found)| control_view(c, found))
+                .collect(),
+        })
+        .collect();
 
-    let mut targets: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
-    for f in run.findings.iter().filter(|f| f.target.path != "*") {
-        targets
-            .entry(f.target.kind.as_str())
-            .or_default()
-            .insert(f.target.path.as_str());
-    }
-    let inv = &run.inventory;
+    let inv = &trailer.inventory;
     let mut inventory = vec![
         Pair {
             label: "paths scanned".into(),
@@ -410,6 +386,14 @@ fn build<'a>(run: &'a ScanRun, css: &str, js: &str) -> View<'a> {
             value: inv.files_too_large.to_string(),
         },
     ];
+    for (label, n) in [("endpoints", inv.endpoints), ("hosts", inv.hosts)] {
+        if n > 0 {
+            inventory.push(Pair {
+                label: label.into(),
+                value: n.to_string(),
+            });
+        }
+    }
     for (format, n) in &inv.documents {
         inventory.push(Pair {
             label: format!("{format} documents"),
@@ -422,22 +406,23 @@ fn build<'a>(run: &'a ScanRun, css: &str, js: &str) -> View<'a> {
         b64_sha256(css),
         b64_sha256(js)
     );
+    let run = &trailer.run;
     View {
         csp,
         css: css.to_string(),
         js: js.to_string(),
-        tool_version: &run.tool.version,
-        schema_version: &run.schema_version,
-        digest: &run.integrity.digest,
+        tool_version: &header.tool.version,
+        schema_version: &header.schema_version,
+        digest: &trailer.integrity.digest,
         run: RunView {
-            started_at: &run.run.started_at,
-            finished_at: &run.run.finished_at,
-            duration: human_duration(run.run.duration_ms),
-            evaluated_at: &run.run.evaluated_at,
-            host: &run.run.host,
-            arguments: quote_args(&run.run.arguments),
+            started_at: &run.started_at,
+            finished_at: &run.finished_at,
+            duration: human_duration(run.duration_ms),
+            evaluated_at: &run.evaluated_at,
+            host: &run.host,
+            arguments: quote_args(&run.arguments),
         },
-        policies: run
+        policies: header
             .policies
             .iter()
             .map(|p| PolicyView {
@@ -450,11 +435,12 @@ fn build<'a>(run: &'a ScanRun, css: &str, js: &str) -> View<'a> {
             })
             .collect(),
         inventory,
-        targets: targets
-            .into_iter()
-            .map(|(k, v)| Pair {
-                label: k.to_string(),
-                value: v.len().to_string(),
+        targets: inv
+            .targets
+            .iter()
+            .map(|(k, n)| Pair {
+                label: k.clone(),
+                value: n.to_string(),
             })
             .collect(),
         pass_rate,
@@ -464,7 +450,7 @@ fn build<'a>(run: &'a ScanRun, css: &str, js: &str) -> View<'a> {
                 .map(|s| {
                     (
                         s.as_str().replace('_', " "),
-                        count(*s),
+                        summary.count(*s),
                         format!("state-{}", s.as_str()),
                     )
                 })
@@ -476,11 +462,7 @@ fn build<'a>(run: &'a ScanRun, css: &str, js: &str) -> View<'a> {
                 .map(|s| {
                     (
                         s.as_str().to_string(),
-                        run.summary
-                            .failures_by_severity
-                            .get(s)
-                            .copied()
-                            .unwrap_or(0),
+                        summary.failures(*s),
                         format!("sev-{}", s.as_str()),
                     )
                 })
@@ -494,13 +476,13 @@ fn build<'a>(run: &'a ScanRun, css: &str, js: &str) -> View<'a> {
                     .into_iter()
                     .map(|(id, cs)| RequirementView {
                         id,
-                        state: worst(cs.iter().map(|c| control_state(c))).as_str(),
+                        state: State::worst(cs.iter().map(|c| state_of(c))).as_str(),
                         controls: cs
                             .iter()
                             .map(|c| ControlRef {
                                 id: &c.id,
                                 title: &c.title,
-                                state: control_state(c).as_str(),
+                                state: state_of(c).as_str(),
                             })
                             .collect(),
                     })
@@ -508,19 +490,18 @@ fn build<'a>(run: &'a ScanRun, css: &str, js: &str) -> View<'a> {
             })
             .collect(),
         groups,
-        waived: run
-            .findings
+        waived: agg
+            .waived
             .iter()
-            .filter(|f| f.state == State::Waived)
-            .map(row)
+            .filter_map(|f| header.control(&f.control).map(|(_, c)| row(f, c)))
             .collect(),
         severities: Severity::ALL_DESCENDING
             .iter()
             .map(|s| s.as_str())
             .collect(),
         states: State::ALL.iter().map(|s| s.as_str()).collect(),
-        control_count: run.controls.len(),
-        finding_count: run.findings.len(),
+        control_count: header.controls.len(),
+        finding_count: summary.total,
     }
 }
 
@@ -536,8 +517,13 @@ fn load(dir: Option<&Path>, name: &str, builtin: &str) -> io::Result<String> {
     }
 }
 
-/// Renders the report to a string.
-pub fn render(run: &ScanRun, template_dir: Option<&Path>) -> io::Result<String> {
+/// Renders the report from the header, the aggregate and the trailer.
+pub fn render(
+    header: &Header,
+    agg: &Aggregate,
+    trailer: &Trailer,
+    template_dir: Option<&Path>,
+) -> io::Result<String> {
     let template = load(template_dir, "report.html.hbs", TEMPLATE)?;
     let css = load(template_dir, "report.css", CSS)?;
     let js = load(template_dir, "report.js", JS)?;
@@ -545,13 +531,49 @@ pub fn render(run: &ScanRun, template_dir: Option<&Path>) -> io::Result<String> 
     hb.set_strict_mode(true);
     hb.register_template_string("report", template)
         .map_err(|e| io::Error::other(format!("invalid report template: {e}")))?;
-    hb.render("report", &build(run, &css, &js))
+    hb.render("report", &build(header, agg, trailer, &css, &js))
         .map_err(|e| io::Error::other(format!("cannot render the report: {e}")))
 }
 
-/// Writes the report.
-pub fn write(run: &ScanRun, out: &mut dyn Write, template_dir: Option<&Path>) -> io::Result<()> {
-    out.write_all(render(run, template_dir)?.as_bytes())
+/// The HTML report, rendered when the result is complete.
+pub struct HtmlSink<'w> {
+    out: Box<dyn Write + 'w>,
+    template_dir: Option<PathBuf>,
+    aggregate: Aggregate,
+}
+
+impl<'w> HtmlSink<'w> {
+    /// A sink writing to `out`, with templates from `template_dir` where it has them.
+    pub fn new(out: Box<dyn Write + 'w>, template_dir: Option<PathBuf>) -> HtmlSink<'w> {
+        HtmlSink {
+            out,
+            template_dir,
+            aggregate: Aggregate::default(),
+        }
+    }
+}
+
+impl Sink for HtmlSink<'_> {
+    fn begin(&mut self, header: &Header) -> io::Result<()> {
+        self.aggregate = Aggregate::new(header);
+        Ok(())
+    }
+
+    fn finding(&mut self, f: &Finding<'_>, control: usize, _canonical: &[u8]) -> io::Result<()> {
+        self.aggregate.add(f, control);
+        Ok(())
+    }
+
+    fn finish(&mut self, header: &Header, trailer: &Trailer) -> io::Result<()> {
+        let html = render(
+            header,
+            &self.aggregate,
+            trailer,
+            self.template_dir.as_deref(),
+        )?;
+        self.out.write_all(html.as_bytes())?;
+        self.out.flush()
+    }
 }
 
 #[cfg(test)]
@@ -567,7 +589,7 @@ mod tests {
             "vigil 'a b' --at=x"
         );
         assert_eq!(
-            worst([State::Pass, State::Error, State::NotApplicable]),
+            State::worst([State::Pass, State::Error, State::NotApplicable]),
             State::Error
         );
     }

@@ -6,8 +6,9 @@
 
 use std::io::{self, Write};
 
+use super::aggregate::{Aggregate, ControlFindings, SAMPLES_PER_CONTROL};
 use crate::policy::Severity;
-use crate::results::{Finding, ScanRun, State};
+use crate::results::{ControlInfo, Finding, Header, Sink, State, Trailer};
 
 /// How many failures are listed before the fold.
 const TOP: usize = 10;
@@ -31,66 +32,108 @@ pub fn escape(s: &str) -> String {
     out
 }
 
-fn place(f: &Finding) -> String {
-    let mut s = f.target.path.clone();
+fn place(f: &Finding<'_>) -> String {
+    let mut s = f.target.name().unwrap_or("(whole scan)").to_string();
     if let Some(l) = &f.location {
         s.push_str(&format!(":{}", l.line));
     }
     if let Some(o) = &f.target.object {
         s.push_str(&format!(" ({o})"));
     }
+    if let Some(e) = &f.target.element {
+        s.push_str(&format!(" {e}"));
+    }
     escape(&s)
 }
 
-fn row(f: &Finding, title: &str) -> String {
+fn row(f: &Finding<'_>, c: &ControlInfo) -> String {
     format!(
         "| {} | {} | `{}` {} | {} | {} |\n",
-        f.severity.as_str(),
+        c.severity.as_str(),
         f.state.as_str(),
         escape(&f.control),
-        escape(title),
+        escape(&c.title),
         place(f),
-        escape(&f.observed)
+        escape(f.observed.as_deref().unwrap_or("(not evaluated)"))
     )
 }
 
-/// Writes the summary.
-pub fn write(run: &ScanRun, out: &mut dyn Write) -> io::Result<()> {
-    let count = |s: State| run.summary.by_state.get(&s).copied().unwrap_or(0);
-    let mut bad: Vec<&Finding> = run
-        .findings
-        .iter()
-        .filter(|f| matches!(f.state, State::Fail | State::Error))
-        .collect();
-    // Most severe first; the result order (control, target) within a severity.
-    bad.sort_by_key(|f| std::cmp::Reverse(f.severity));
-    let mark = if bad.is_empty() { "✅" } else { "❌" };
+/// The Markdown summary, written when the result is complete.
+pub struct MarkdownSink<'w> {
+    out: Box<dyn Write + 'w>,
+    aggregate: Aggregate,
+}
+
+impl<'w> MarkdownSink<'w> {
+    /// A sink writing to `out`.
+    pub fn new(out: Box<dyn Write + 'w>) -> MarkdownSink<'w> {
+        MarkdownSink {
+            out,
+            aggregate: Aggregate::default(),
+        }
+    }
+}
+
+impl Sink for MarkdownSink<'_> {
+    fn begin(&mut self, header: &Header) -> io::Result<()> {
+        self.aggregate = Aggregate::new(header);
+        Ok(())
+    }
+
+    fn finding(&mut self, f: &Finding<'_>, control: usize, _canonical: &[u8]) -> io::Result<()> {
+        self.aggregate.add(f, control);
+        Ok(())
+    }
+
+    fn finish(&mut self, header: &Header, trailer: &Trailer) -> io::Result<()> {
+        let text = render(header, &self.aggregate, trailer);
+        self.out.write_all(text.as_bytes())?;
+        self.out.flush()
+    }
+}
+
+fn render(header: &Header, agg: &Aggregate, trailer: &Trailer) -> String {
+    let summary = &trailer.summary;
+    let controls: Vec<(&ControlInfo, &ControlFindings)> =
+        header.controls.iter().zip(&agg.controls).collect();
+    // Most severe first; within a severity, control order, then result order.
+    let mut bad: Vec<(&ControlInfo, &Finding<'static>)> = Vec::new();
+    for sev in Severity::ALL_DESCENDING {
+        for (c, found) in controls.iter().filter(|(c, _)| c.severity == sev) {
+            bad.extend(found.bad.iter().map(|f| (*c, f)));
+        }
+    }
+    let bad_total: u64 = controls.iter().map(|(_, f)| f.bad_count()).sum();
+    let mark = if bad_total == 0 { "✅" } else { "❌" };
     let mut s = format!(
         "## {mark} vigil: {} failed, {} errors, {} passed\n\n",
-        count(State::Fail),
-        count(State::Error),
-        count(State::Pass)
+        summary.count(State::Fail),
+        summary.count(State::Error),
+        summary.count(State::Pass)
     );
+    let digest = &trailer.integrity.digest;
     s.push_str(&format!(
         "{} controls from {} · {} files read · evaluated at {} on `{}` · result digest `{}`\n\n",
-        run.controls.len(),
-        run.policies
+        header.controls.len(),
+        header
+            .policies
             .iter()
             .map(|p| format!("`{}` {}", escape(&p.id), escape(&p.version)))
             .collect::<Vec<_>>()
             .join(", "),
-        run.inventory.files_read,
-        run.run.evaluated_at,
-        escape(&run.run.host),
-        &run.integrity.digest[..run.integrity.digest.len().min(16)]
+        trailer.inventory.files_read,
+        trailer.run.evaluated_at,
+        escape(&trailer.run.host),
+        &digest[..digest.len().min(16)]
     ));
     s.push_str("| severity | failed | errors |\n|---|---:|---:|\n");
     for sev in Severity::ALL_DESCENDING {
-        let of = |st: State| {
-            run.findings
+        let of = |st: State| -> u64 {
+            controls
                 .iter()
-                .filter(|f| f.severity == sev && f.state == st)
-                .count()
+                .filter(|(c, _)| c.severity == sev)
+                .map(|(_, f)| f.count(st))
+                .sum()
         };
         s.push_str(&format!(
             "| {} | {} | {} |\n",
@@ -99,44 +142,39 @@ pub fn write(run: &ScanRun, out: &mut dyn Write) -> io::Result<()> {
             of(State::Error)
         ));
     }
-    let title = |f: &Finding| {
-        run.controls
-            .iter()
-            .find(|c| c.id == f.control)
-            .map(|c| c.title.clone())
-            .unwrap_or_default()
-    };
-    let header = "| severity | state | control | target | observed |\n|---|---|---|---|---|\n";
+    let header_row = "| severity | state | control | target | observed |\n|---|---|---|---|---|\n";
     if !bad.is_empty() {
-        s.push_str(&format!("\n### Top {}\n\n{header}", TOP.min(bad.len())));
-        for f in bad.iter().take(TOP) {
-            s.push_str(&row(f, &title(f)));
+        s.push_str(&format!("\n### Top {}\n\n{header_row}", TOP.min(bad.len())));
+        for (c, f) in bad.iter().take(TOP) {
+            s.push_str(&row(f, c));
         }
         s.push_str(&format!(
-            "\n<details><summary>All {} failures and errors</summary>\n\n{header}",
-            bad.len()
+            "\n<details><summary>All {bad_total} failures and errors</summary>\n\n{header_row}"
         ));
-        for f in &bad {
-            s.push_str(&row(f, &title(f)));
+        for (c, f) in &bad {
+            s.push_str(&row(f, c));
+        }
+        let left_out = bad_total.saturating_sub(bad.len() as u64);
+        if left_out > 0 {
+            s.push_str(&format!(
+                "\n{left_out} more are in the JSON result ({SAMPLES_PER_CONTROL} are shown per control).\n"
+            ));
         }
         s.push_str("\n</details>\n");
     }
-    let waived: Vec<&Finding> = run
-        .findings
-        .iter()
-        .filter(|f| f.state == State::Waived)
-        .collect();
-    if !waived.is_empty() {
+    if agg.waived_total > 0 {
         s.push_str(&format!(
-            "\n<details><summary>{} waived</summary>\n\n{header}",
-            waived.len()
+            "\n<details><summary>{} waived</summary>\n\n{header_row}",
+            agg.waived_total
         ));
-        for f in waived {
-            s.push_str(&row(f, &title(f)));
+        for f in &agg.waived {
+            if let Some((_, c)) = header.control(&f.control) {
+                s.push_str(&row(f, c));
+            }
         }
         s.push_str("\n</details>\n");
     }
-    out.write_all(s.as_bytes())
+    s
 }
 
 #[cfg(test)]

@@ -1,21 +1,29 @@
-//! Reports: renderings of a [`ScanRun`]. Every format is a pure function of the result document, so
-//! a report rendered later from saved JSON (`vigil report`) is the same as one written at scan time.
+//! Reports: the outputs a result is written to, each a [`Sink`] fed as the scan runs.
 //!
-//! Scanned content (paths, observed values, messages) reaches every format already redacted where the
-//! control is a secret check; each renderer escapes it for its own syntax (HTML, XML, Markdown), so a
-//! scanned `<script>` is shown as text.
+//! - JSON, SARIF and JUnit are written as findings arrive (JUnit groups test cases per policy
+//!   through a [`spool`] on disk);
+//! - console, Markdown and HTML are rendered at the end from an [`aggregate`]: counts of every
+//!   control's findings and the first of them; the full list is in the JSON result.
+//!
+//! Every format is a function of the result alone, so a report rendered later from saved JSON
+//! (`vigil report`) is the same as one written at scan time. Scanned content (paths, observed
+//! values, messages) reaches every format already redacted where the control is a secret check;
+//! each renderer escapes it for its own syntax (HTML, XML, Markdown), so a scanned `<script>` is
+//! shown as text.
 
+pub mod aggregate;
 pub mod console;
 pub mod html;
 pub mod json;
 pub mod junit;
 pub mod markdown;
 pub mod sarif;
+mod spool;
 
 use std::io::{self, IsTerminal, Write};
 use std::path::Path;
 
-use crate::results::ScanRun;
+use crate::results::{ControlInfo, Document, Finding, Sink};
 
 /// An output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum)]
@@ -86,14 +94,34 @@ impl Style {
     }
 }
 
-/// Writes `run` in `format`.
-pub fn write(format: Format, run: &ScanRun, out: &mut dyn Write, style: &Style) -> io::Result<()> {
+/// The sink that writes `format` to `out`.
+pub fn sink<'w>(format: Format, out: Box<dyn Write + 'w>, style: &Style) -> Box<dyn Sink + 'w> {
     match format {
-        Format::Console => console::write(run, out, style),
-        Format::Json => json::write(run, out),
-        Format::Html => html::write(run, out, style.template_dir.as_deref()),
-        Format::Sarif => sarif::write(run, out),
-        Format::Junit => junit::write(run, out),
-        Format::Markdown => markdown::write(run, out),
+        Format::Console => Box::new(console::ConsoleSink::new(out, style)),
+        Format::Json => Box::new(json::JsonSink::new(out)),
+        Format::Html => Box::new(html::HtmlSink::new(out, style.template_dir.clone())),
+        Format::Sarif => Box::new(sarif::SarifSink::new(out)),
+        Format::Junit => Box::new(junit::JunitSink::new(out)),
+        Format::Markdown => Box::new(markdown::MarkdownSink::new(out)),
     }
+}
+
+/// Renders a result held in memory in one format.
+pub fn render(doc: &Document, format: Format, style: &Style) -> io::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    doc.replay(vec![sink(format, Box::new(&mut out), style)])?;
+    Ok(out)
+}
+
+/// The message of a finding: its own, or for a compact pass the control's title.
+pub fn message(f: &Finding<'_>, control: &ControlInfo) -> String {
+    match &f.message {
+        Some(m) => m.clone(),
+        None => format!("Satisfied: {}.", control.title),
+    }
+}
+
+/// The observed value of a finding, or `-` when it records none (a compact pass).
+pub fn observed<'f>(f: &'f Finding<'_>) -> &'f str {
+    f.observed.as_deref().unwrap_or("-")
 }

@@ -6,8 +6,11 @@
 //! - Results keep the finding's state: `fail` and `error` as `kind: fail` and `kind: review`, `pass` and
 //!   `not_applicable` as `pass` and `notApplicable` with level `none`, `waived` as a failure with an
 //!   external suppression, so nothing in the result document is dropped.
-//! - File findings have a physical location (file, line, columns); objects inside files (a Kubernetes
-//!   workload, a certificate) and whole-scan verdicts have logical locations.
+//! - File findings have a physical location (file, line, columns); endpoints and hosts, objects
+//!   inside targets (a Kubernetes workload, a certificate), their elements (a container) and
+//!   whole-scan verdicts have logical locations.
+//! - Results are written as findings arrive, one per line; the invocation (which needs the end
+//!   time) follows them.
 //! - `partialFingerprints` holds the finding's fingerprint, which does not depend on line numbers, so
 //!   a finding keeps its identity when lines shift.
 
@@ -16,27 +19,11 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
+use super::message;
 use crate::policy::Severity;
-use crate::results::{ControlInfo, Finding, ScanRun, State};
+use crate::results::{ControlInfo, Finding, Header, Sink, State, Trailer};
 
 const SCHEMA: &str = "https://json.schemastore.org/sarif-2.1.0.json";
-
-#[derive(Serialize)]
-struct Log<'a> {
-    #[serde(rename = "$schema")]
-    schema: &'static str,
-    version: &'static str,
-    runs: Vec<Run<'a>>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Run<'a> {
-    tool: Tool<'a>,
-    invocations: Vec<Invocation<'a>>,
-    results: Vec<SarifResult>,
-    properties: RunProperties<'a>,
-}
 
 #[derive(Serialize)]
 struct Tool<'a> {
@@ -110,18 +97,19 @@ struct RunProperties<'a> {
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct SarifResult {
-    rule_id: String,
+struct SarifResult<'a> {
+    rule_id: &'a str,
     rule_index: usize,
     kind: &'static str,
     level: &'static str,
     message: Text,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     locations: Vec<Location>,
-    partial_fingerprints: BTreeMap<&'static str, String>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    partial_fingerprints: BTreeMap<&'static str, &'a str>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     suppressions: Vec<Suppression>,
-    properties: ResultProperties,
+    properties: ResultProperties<'a>,
 }
 
 #[derive(Serialize)]
@@ -170,11 +158,12 @@ struct Suppression {
 }
 
 #[derive(Serialize)]
-struct ResultProperties {
+struct ResultProperties<'a> {
     state: State,
     severity: Severity,
-    observed: String,
-    expected: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    observed: Option<&'a str>,
+    expected: &'a str,
 }
 
 /// SARIF `level` for a severity.
@@ -270,7 +259,7 @@ fn rule(c: &ControlInfo) -> Rule<'_> {
     }
 }
 
-fn result(f: &Finding, rule_index: usize) -> SarifResult {
+fn result<'a>(f: &'a Finding<'_>, c: &'a ControlInfo, rule_index: usize) -> SarifResult<'a> {
     let (kind, level) = match f.state {
         State::Fail | State::Waived => ("fail", level(f.severity)),
         State::Error => ("review", "error"),
@@ -281,17 +270,13 @@ fn result(f: &Finding, rule_index: usize) -> SarifResult {
         physical_location: None,
         logical_locations: Vec::new(),
     };
-    if f.target.path == "*" {
-        location.logical_locations.push(LogicalLocation {
-            fully_qualified_name: "scan".into(),
-            kind: "module",
-        });
-    } else {
+    let t = &f.target;
+    if let Some(file) = &t.file {
         let file = f
             .location
             .as_ref()
             .and_then(|l| l.path.clone())
-            .unwrap_or_else(|| f.target.path.clone());
+            .unwrap_or_else(|| file.to_string());
         location.physical_location = Some(PhysicalLocation {
             artifact_location: ArtifactLocation { uri: uri(&file) },
             region: f.location.as_ref().map(|l| Region {
@@ -300,97 +285,159 @@ fn result(f: &Finding, rule_index: usize) -> SarifResult {
                 end_column: l.end_column,
             }),
         });
+    } else if let Some(name) = t.endpoint.as_deref().or(t.host.as_deref()) {
+        location.logical_locations.push(LogicalLocation {
+            fully_qualified_name: name.to_string(),
+            kind: "resource",
+        });
+    } else {
+        location.logical_locations.push(LogicalLocation {
+            fully_qualified_name: "scan".into(),
+            kind: "module",
+        });
     }
-    if let Some(object) = &f.target.object {
+    if let Some(object) = &t.object {
         location.logical_locations.push(LogicalLocation {
             fully_qualified_name: object.clone(),
             kind: "object",
         });
     }
+    if let Some(element) = &t.element {
+        let parent = t.object.as_deref().or(t.name()).unwrap_or("scan");
+        location.logical_locations.push(LogicalLocation {
+            fully_qualified_name: format!("{parent}/{element}"),
+            kind: "member",
+        });
+    }
+    let text = message(f, c);
     let suppressions = if f.state == State::Waived {
         vec![Suppression {
             kind: "external",
-            justification: f.message.clone(),
+            justification: text.clone(),
         }]
     } else {
         Vec::new()
     };
     SarifResult {
-        rule_id: f.control.clone(),
+        rule_id: &f.control,
         rule_index,
         kind,
         level,
-        message: Text {
-            text: f.message.clone(),
-        },
+        message: Text { text },
         locations: vec![location],
-        partial_fingerprints: BTreeMap::from([("vigilFingerprint/v1", f.fingerprint.clone())]),
+        partial_fingerprints: f
+            .fingerprint
+            .as_deref()
+            .map(|fp| BTreeMap::from([("vigilFingerprint/v1", fp)]))
+            .unwrap_or_default(),
         suppressions,
         properties: ResultProperties {
             state: f.state,
             severity: f.severity,
-            observed: f.observed.clone(),
-            expected: f.expected.clone(),
+            observed: f.observed.as_deref(),
+            expected: &c.expected,
         },
     }
 }
 
-/// Writes the SARIF log.
-pub fn write(run: &ScanRun, out: &mut dyn Write) -> io::Result<()> {
-    let index: BTreeMap<&str, usize> = run
-        .controls
-        .iter()
-        .enumerate()
-        .map(|(i, c)| (c.id.as_str(), i))
-        .collect();
-    let policies = run
-        .policies
-        .iter()
-        .map(|p| {
-            BTreeMap::from([
-                ("id", p.id.as_str()),
-                ("version", p.version.as_str()),
-                ("sha256", p.sha256.as_str()),
-                ("source", p.source.as_str()),
-            ])
-        })
-        .collect();
-    let log = Log {
-        schema: SCHEMA,
-        version: "2.1.0",
-        runs: vec![Run {
-            tool: Tool {
-                driver: Driver {
-                    name: "vigil",
-                    version: &run.tool.version,
-                    semantic_version: &run.tool.version,
-                    rules: run.controls.iter().map(rule).collect(),
-                },
-            },
-            invocations: vec![Invocation {
-                execution_successful: run.scan_errors.is_empty(),
-                start_time_utc: &run.run.started_at,
-                end_time_utc: &run.run.finished_at,
-                arguments: &run.run.arguments,
-                machine: &run.run.host,
-            }],
-            results: run
-                .findings
-                .iter()
-                .map(|f| result(f, index.get(f.control.as_str()).copied().unwrap_or(0)))
-                .collect(),
-            properties: RunProperties {
-                evaluated_at: &run.run.evaluated_at,
-                result_digest: &run.integrity.digest,
-                policies,
-            },
-        }],
-    };
-    serde_json::to_writer_pretty(&mut *out, &log).map_err(|e| match e.io_error_kind() {
+fn json_error(e: serde_json::Error) -> io::Error {
+    match e.io_error_kind() {
         Some(kind) => io::Error::new(kind, e),
         None => io::Error::other(e),
-    })?;
-    out.write_all(b"\n")
+    }
+}
+
+/// Pretty JSON of `v`, its lines after the first indented by `indent` spaces.
+fn nested(v: &impl Serialize, indent: usize) -> io::Result<String> {
+    let text = serde_json::to_string_pretty(v).map_err(json_error)?;
+    Ok(text.replace('\n', &format!("\n{}", " ".repeat(indent))))
+}
+
+/// The SARIF log.
+pub struct SarifSink<'w> {
+    out: Box<dyn Write + 'w>,
+    controls: Vec<ControlInfo>,
+    results: u64,
+}
+
+impl<'w> SarifSink<'w> {
+    /// A sink writing to `out`.
+    pub fn new(out: Box<dyn Write + 'w>) -> SarifSink<'w> {
+        SarifSink {
+            out,
+            controls: Vec::new(),
+            results: 0,
+        }
+    }
+}
+
+impl Sink for SarifSink<'_> {
+    fn begin(&mut self, header: &Header) -> io::Result<()> {
+        self.controls = header.controls.clone();
+        let tool = Tool {
+            driver: Driver {
+                name: "vigil",
+                version: &header.tool.version,
+                semantic_version: &header.tool.version,
+                rules: header.controls.iter().map(rule).collect(),
+            },
+        };
+        write!(
+            self.out,
+            "{{\n  \"$schema\": \"{SCHEMA}\",\n  \"version\": \"2.1.0\",\n  \"runs\": [\n    {{\n      \"tool\": {},\n      \"results\": [",
+            nested(&tool, 6)?
+        )
+    }
+
+    fn finding(&mut self, f: &Finding<'_>, control: usize, _canonical: &[u8]) -> io::Result<()> {
+        let Some(c) = self.controls.get(control) else {
+            return Ok(());
+        };
+        let r = result(f, c, control);
+        self.out.write_all(if self.results == 0 {
+            b"\n        "
+        } else {
+            b",\n        "
+        })?;
+        serde_json::to_writer(&mut self.out, &r).map_err(json_error)?;
+        self.results += 1;
+        Ok(())
+    }
+
+    fn finish(&mut self, header: &Header, trailer: &Trailer) -> io::Result<()> {
+        let run = &trailer.run;
+        let invocations = vec![Invocation {
+            execution_successful: trailer.scan_errors.is_empty(),
+            start_time_utc: &run.started_at,
+            end_time_utc: &run.finished_at,
+            arguments: &run.arguments,
+            machine: &run.host,
+        }];
+        let properties = RunProperties {
+            evaluated_at: &run.evaluated_at,
+            result_digest: &trailer.integrity.digest,
+            policies: header
+                .policies
+                .iter()
+                .map(|p| {
+                    BTreeMap::from([
+                        ("id", p.id.as_str()),
+                        ("version", p.version.as_str()),
+                        ("sha256", p.sha256.as_str()),
+                        ("source", p.source.as_str()),
+                    ])
+                })
+                .collect(),
+        };
+        let close = if self.results == 0 { "]" } else { "\n      ]" };
+        write!(
+            self.out,
+            "{close},\n      \"invocations\": {},\n      \"properties\": {}\n    }}\n  ]\n}}\n",
+            nested(&invocations, 6)?,
+            nested(&properties, 6)?
+        )?;
+        self.out.flush()
+    }
 }
 
 #[cfg(test)]

@@ -35,18 +35,43 @@ pub fn scan_json(args: &[&str]) -> (i32, Value) {
     (out.status.code().expect("exit code"), json)
 }
 
-/// One line per finding: `CONTROL state path[:line][ in included-file] [object]`, in result order.
+/// The file, endpoint or host a finding is about, or `*` for the whole scan.
+pub fn target_name(f: &Value) -> &str {
+    let t = &f["target"];
+    t["file"]
+        .as_str()
+        .or(t["endpoint"].as_str())
+        .or(t["host"].as_str())
+        .unwrap_or("*")
+}
+
+/// One line per finding: `CONTROL state target[:line][ in included-file] [object] element`, grouped
+/// by control in control order; within a control, in result order (target order).
 pub fn lines(result: &Value) -> Vec<String> {
-    result["findings"]
+    let order: Vec<&str> = result["controls"]
+        .as_array()
+        .expect("controls")
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    let mut findings: Vec<&Value> = result["findings"]
         .as_array()
         .expect("findings")
+        .iter()
+        .collect();
+    findings.sort_by_key(|f| {
+        order
+            .iter()
+            .position(|c| *c == f["control"].as_str().unwrap())
+    });
+    findings
         .iter()
         .map(|f| {
             let mut s = format!(
                 "{} {} {}",
                 f["control"].as_str().unwrap(),
                 f["state"].as_str().unwrap(),
-                f["target"]["path"].as_str().unwrap()
+                target_name(f)
             );
             if let Some(l) = f["location"]["line"].as_u64() {
                 s.push_str(&format!(":{l}"));
@@ -56,6 +81,9 @@ pub fn lines(result: &Value) -> Vec<String> {
             }
             if let Some(o) = f["target"]["object"].as_str() {
                 s.push_str(&format!(" [{o}]"));
+            }
+            if let Some(e) = f["target"]["element"].as_str() {
+                s.push_str(&format!(" {e}"));
             }
             s
         })

@@ -9,7 +9,7 @@ use x509_parser::certificate::X509Certificate;
 
 use super::store::TrustStore;
 use super::x509::short_name;
-use crate::engine::rfc3339;
+use crate::clock::rfc3339;
 
 /// The outcome of validating one end-entity certificate.
 #[derive(Debug, Clone, PartialEq, Eq)]

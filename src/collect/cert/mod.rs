@@ -21,8 +21,86 @@ use time::OffsetDateTime;
 
 pub use store::{StoreError, TrustStore};
 
-use super::Document;
+use super::{
+    Collected, Collector, Document, Input, Kind, PrepareError, Prepared, Request, Settings, Source,
+};
 use crate::doc::{Map, Node, Pos, Value};
+
+/// Kinds `certificate` and `private_key`: every certificate and key found in a file by its
+/// content, read once for both kinds.
+pub struct CertCollector;
+
+const CERTIFICATE: &str = "certificate";
+const PRIVATE_KEY: &str = "private_key";
+
+impl Collector for CertCollector {
+    fn source(&self) -> Source {
+        Source::File
+    }
+
+    fn kinds(&self) -> &'static [Kind] {
+        &[
+            Kind {
+                name: CERTIFICATE,
+                summary: "an X.509 certificate found in any file (PEM block, base64-wrapped PEM, DER), with dates at the evaluation clock and its chain validated",
+            },
+            Kind {
+                name: PRIVATE_KEY,
+                summary: "a private key found in any file (PKCS#1, PKCS#8, SEC1, OpenSSH): algorithm, size, encryption; never its material",
+            },
+        ]
+    }
+
+    /// Loads the trust store once. An unreadable `--trust-store` stops the scan; a system store
+    /// that cannot be read leaves no anchor (every chain fails), which is reported.
+    fn prepare(&self, settings: &Settings) -> Result<Prepared, PrepareError> {
+        let mut warnings = Vec::new();
+        let store = match &settings.trust_store {
+            Some(path) => TrustStore::from_path(path).map_err(|e| PrepareError(e.to_string()))?,
+            None => TrustStore::system().unwrap_or_else(|e| {
+                warnings.push((
+                    "(system trust store)".to_string(),
+                    format!("{e}; certificate chains cannot validate (use --trust-store)"),
+                ));
+                TrustStore::default()
+            }),
+        };
+        Ok(Prepared {
+            state: Box::new(CertContext {
+                at: settings.at,
+                store,
+            }),
+            warnings,
+        })
+    }
+
+    fn collect(&self, input: &Input<'_>, request: &Request<'_>, out: &mut Vec<Collected>) {
+        let (Some(entry), Some(bytes)) = (input.target.file(), input.bytes) else {
+            return;
+        };
+        let Some(ctx) = request.state.downcast_ref::<CertContext>() else {
+            return;
+        };
+        let found = read(&entry.path, &entry.display, bytes, ctx);
+        for e in found.errors {
+            out.push(Collected::Error {
+                kind: e.kind.map(DocKind::name),
+                variant: None,
+                pos: e.line.map(|l| Pos::line(l as usize)),
+                message: e.message,
+            });
+        }
+        for (kind, docs) in [(CERTIFICATE, found.certificates), (PRIVATE_KEY, found.keys)] {
+            if request.wants(kind) {
+                out.extend(docs.into_iter().map(|document| Collected::Document {
+                    kind,
+                    variant: None,
+                    document,
+                }));
+            }
+        }
+    }
+}
 
 /// File extensions that announce a certificate or key: a file so named that holds neither is an
 /// error, not an empty result.
@@ -35,6 +113,16 @@ pub enum DocKind {
     Certificate,
     /// A private key.
     PrivateKey,
+}
+
+impl DocKind {
+    /// The kind's name in policies.
+    pub fn name(self) -> &'static str {
+        match self {
+            DocKind::Certificate => CERTIFICATE,
+            DocKind::PrivateKey => PRIVATE_KEY,
+        }
+    }
 }
 
 /// What the collector needs besides a file: the evaluation clock and the trust store.
@@ -59,7 +147,7 @@ pub struct CollectError {
 
 /// Everything the collector found in one file.
 #[derive(Debug, Default)]
-pub struct Collected {
+pub struct Contents {
     /// One document per certificate, in file order.
     pub certificates: Vec<Document>,
     /// One document per private key, in file order.
@@ -139,8 +227,8 @@ struct Found {
 const BASE64_BEGIN: &[u8] = b"LS0tLS1CRUdJTi";
 
 /// Collects every certificate and key of a file. `display` is the path as shown in findings.
-pub fn collect(path: &Path, display: &str, bytes: &[u8], ctx: &CertContext) -> Collected {
-    let mut out = Collected::default();
+pub fn read(path: &Path, display: &str, bytes: &[u8], ctx: &CertContext) -> Contents {
+    let mut out = Contents::default();
     let mut certs: Vec<Found> = Vec::new();
     let named = path
         .extension()
@@ -198,7 +286,7 @@ fn read_blocks(
     wrapped_at: Option<u32>,
     display: &str,
     certs: &mut Vec<Found>,
-    out: &mut Collected,
+    out: &mut Contents,
 ) {
     let context = |line: u32| match wrapped_at {
         Some(at) => (at, format!("in the base64-encoded PEM at line {at}, ")),
@@ -289,13 +377,13 @@ fn key_document(k: &key::KeyFacts, display: &str, line: Option<u32>, encoding: &
     }
     source_fields(&mut f, display, line, encoding);
     Document {
-        root: f.finish(),
         label: Some(k.label()),
-        included: Vec::new(),
+        anchor: line.map(|l| position(Some(l))),
+        ..Document::new(f.finish())
     }
 }
 
-fn certificate_documents(found: &[Found], display: &str, ctx: &CertContext, out: &mut Collected) {
+fn certificate_documents(found: &[Found], display: &str, ctx: &CertContext, out: &mut Contents) {
     let mut parsed = Vec::new();
     for f in found {
         match x509::parse(&f.der) {
@@ -332,9 +420,9 @@ fn certificate_documents(found: &[Found], display: &str, ctx: &CertContext, out:
         );
         let sha256 = x509::fingerprint(m.der);
         out.certificates.push(Document {
-            root: f.finish(),
             label: Some(x509::label(m.cert, &sha256)),
-            included: Vec::new(),
+            anchor: line.map(|l| position(Some(l))),
+            ..Document::new(f.finish())
         });
     }
 }

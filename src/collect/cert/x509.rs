@@ -12,7 +12,7 @@ use x509_parser::x509::X509Name;
 
 use super::{Facts, chain::ChainOutcome};
 use super::{der, names};
-use crate::engine::rfc3339;
+use crate::clock::rfc3339;
 
 /// Seconds in a day.
 const DAY: i64 = 86_400;

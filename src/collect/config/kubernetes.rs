@@ -8,6 +8,9 @@
 //! - `containers`: every container of that pod: `containers`, then `initContainers`, then
 //!   `ephemeralContainers`, each keeping its own line numbers.
 //!
+//! Containers, volumes and sysctls are named as elements (`container "web"`), so a check over every
+//! container gives a failing container a finding of its own.
+//!
 //! `kind: List` objects are unpacked into their items. Documents that are not Kubernetes objects
 //! (no `apiVersion` or `kind`) produce nothing, so a Kubernetes control is not applicable to them.
 
@@ -70,7 +73,11 @@ fn collect(doc: Node, out: &mut Vec<Object>) {
     let mut root = doc;
     let pod = (!pod_path.is_empty())
         .then(|| pod_path.iter().try_fold(&root, |n, k| n.get(k)).cloned())
-        .flatten();
+        .flatten()
+        .map(|mut pod| {
+            label_pod_elements(&mut pod);
+            pod
+        });
     if let (Some(pod), Value::Map(map)) = (pod, &mut root.value) {
         let mut containers = Vec::new();
         for field in ["containers", "initContainers", "ephemeralContainers"] {
@@ -83,6 +90,47 @@ fn collect(doc: Node, out: &mut Vec<Object>) {
         map.insert("containers", Node::new(pos, Value::List(containers)));
     }
     out.push(Object { root, label });
+}
+
+/// The element lists of a pod spec and what their items are called.
+const POD_ELEMENTS: [(&str, &str); 4] = [
+    ("containers", "container"),
+    ("initContainers", "init container"),
+    ("ephemeralContainers", "ephemeral container"),
+    ("volumes", "volume"),
+];
+
+/// Names the containers, volumes and sysctls of a pod spec: `container "web"`, or
+/// `container #2` when it has no name.
+fn label_pod_elements(pod: &mut Node) {
+    let Value::Map(map) = &mut pod.value else {
+        return;
+    };
+    for (field, what) in POD_ELEMENTS {
+        if let Some(list) = map.get_mut(field) {
+            label_items(list, what);
+        }
+    }
+    if let Some(Value::Map(ctx)) = map.get_mut("securityContext").map(|n| &mut n.value) {
+        if let Some(sysctls) = ctx.get_mut("sysctls") {
+            label_items(sysctls, "sysctl");
+        }
+    }
+}
+
+fn label_items(list: &mut Node, what: &str) {
+    let Value::List(items) = &mut list.value else {
+        return;
+    };
+    for (i, item) in items.iter_mut().enumerate() {
+        if let Value::Map(m) = &mut item.value {
+            let label = match m.get("name").and_then(Node::as_str) {
+                Some(name) => format!("{what} \"{name}\""),
+                None => format!("{what} #{}", i + 1),
+            };
+            m.set_label(label);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -99,6 +147,11 @@ mod tests {
         assert_eq!(c.len(), 2);
         assert_eq!(c[0].get("name").unwrap().as_str(), Some("main"));
         assert_eq!(c[0].pos.line, 11);
+        assert_eq!(c[0].as_map().unwrap().label(), Some("container \"main\""));
+        assert_eq!(
+            c[1].as_map().unwrap().label(),
+            Some("init container \"init\"")
+        );
         assert!(objs[1].root.get("podSpec").is_none());
     }
 }

@@ -13,13 +13,106 @@ mod sshd;
 mod sysctl;
 mod toml;
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::Path;
 
 use serde::Serialize;
 
-use super::Document;
-use crate::doc::Node;
+use super::{Collected, Collector, Document, Input, Kind, Request, Source, Target, TargetOption};
+use crate::doc::{Node, Pos};
+
+/// Kind `config`: a configuration file parsed into a structured document, in the format the
+/// control names (`format:`) or the one its file name implies.
+pub struct ConfigCollector;
+
+/// The format names, as the `format` option accepts them.
+const FORMAT_NAMES: [&str; 9] = [
+    "sshd",
+    "sysctl",
+    "keyvalue",
+    "ini",
+    "yaml",
+    "json",
+    "toml",
+    "nginx",
+    "kubernetes",
+];
+
+impl Collector for ConfigCollector {
+    fn source(&self) -> Source {
+        Source::File
+    }
+
+    fn kinds(&self) -> &'static [Kind] {
+        &[Kind {
+            name: "config",
+            summary: "a configuration file parsed into a document: sshd, sysctl, keyvalue, ini, yaml, json, toml, nginx, kubernetes",
+        }]
+    }
+
+    fn options(&self) -> &'static [TargetOption] {
+        &[TargetOption {
+            name: "format",
+            values: &FORMAT_NAMES,
+        }]
+    }
+
+    fn variant(
+        &self,
+        _kind: &'static str,
+        options: &BTreeMap<String, String>,
+        target: &Target,
+    ) -> Result<Option<&'static str>, String> {
+        let given = options.get("format").and_then(|f| Format::parse(f));
+        let inferred = || target.file().and_then(|e| Format::infer(&e.path));
+        given.or_else(inferred).map(|f| Some(f.as_str())).ok_or_else(|| {
+            "cannot tell the config format from the file name; set `format:` in the control's target".to_string()
+        })
+    }
+
+    fn collect(&self, input: &Input<'_>, request: &Request<'_>, out: &mut Vec<Collected>) {
+        let (Some(entry), Some(bytes)) = (input.target.file(), input.bytes) else {
+            return;
+        };
+        let text = if input.binary {
+            Err("binary file: a config format cannot be parsed from it".to_string())
+        } else {
+            std::str::from_utf8(bytes).map_err(|e| {
+                format!("not valid UTF-8 text (invalid byte at offset {}): a config format cannot be parsed from it", e.valid_up_to())
+            })
+        };
+        for w in request.wanted {
+            let Some(format) = w.variant.and_then(Format::parse) else {
+                continue;
+            };
+            let error = |pos: Option<Pos>, message: String| Collected::Error {
+                kind: Some(w.kind),
+                variant: w.variant,
+                pos,
+                message,
+            };
+            let text = match &text {
+                Ok(t) => t,
+                Err(m) => {
+                    out.push(error(None, m.clone()));
+                    continue;
+                }
+            };
+            match format.parse_text(&entry.path, text) {
+                Ok(docs) => out.extend(docs.into_iter().map(|document| Collected::Document {
+                    kind: w.kind,
+                    variant: w.variant,
+                    document,
+                })),
+                Err(e) => out.push(error(
+                    (e.line > 0).then(|| Pos::new(e.line as usize, e.col as usize)),
+                    format!("cannot parse as {format}: {}", e.message),
+                )),
+            }
+        }
+    }
+}
 
 /// A configuration file format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -46,7 +139,7 @@ pub enum Format {
 }
 
 impl Format {
-    /// Every format, as named in policies.
+    /// Every format, as named in policies (in the order of [`FORMAT_NAMES`]).
     pub const ALL: [Format; 9] = [
         Format::Sshd,
         Format::Sysctl,
@@ -125,9 +218,8 @@ impl Format {
             Format::Sshd => {
                 let parsed = sshd::parse(path, text)?;
                 vec![Document {
-                    root: parsed.root,
-                    label: None,
                     included: parsed.included,
+                    ..Document::new(parsed.root)
                 }]
             }
             Format::Sysctl => sysctl::parse(path, text)?,
@@ -143,9 +235,8 @@ impl Format {
             Format::Kubernetes => kubernetes::parse(text)?
                 .into_iter()
                 .map(|o| Document {
-                    root: o.root,
                     label: Some(o.label),
-                    included: Vec::new(),
+                    ..Document::new(o.root)
                 })
                 .collect(),
         })

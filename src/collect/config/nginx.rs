@@ -301,6 +301,17 @@ fn effective(server: &Map, http: Option<&Map>, pos: Pos) -> Node {
         .any(|l| l.split_whitespace().any(|w| w == "ssl" || w == "quic"))
         || strings("ssl").iter().any(|s| s == "on");
     let server_name = strings("server_name").join(" ");
+    // The element name: the server's names and where it listens, which tell two blocks apart
+    // (the port 80 and port 443 blocks of one site) without depending on line numbers.
+    let mut label = match server_name.as_str() {
+        "" => "server (no server_name)".to_string(),
+        names => format!("server \"{names}\""),
+    };
+    let listen = strings("listen");
+    if !listen.is_empty() {
+        label.push_str(&format!(" listen {}", listen.join(", ")));
+    }
+    eff.set_label(label);
     eff.insert("tls", Node::new(pos, Value::Bool(tls)));
     eff.insert("server_name", Node::str(pos, server_name));
     Node::new(pos, Value::Map(eff))
@@ -362,7 +373,15 @@ http {
             headers[0].as_str(),
             Some("Strict-Transport-Security max-age=63072000 always")
         );
+        assert_eq!(
+            a.as_map().unwrap().label(),
+            Some("server \"example.org\" listen 443 ssl")
+        );
         let b = &servers[1];
+        assert_eq!(
+            b.as_map().unwrap().label(),
+            Some("server (no server_name) listen 80")
+        );
         assert_eq!(b.get("tls").unwrap().value, Value::Bool(false));
         assert_eq!(
             b.get("ssl_protocols").unwrap().as_list().unwrap()[0]

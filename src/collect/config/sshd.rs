@@ -67,6 +67,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Parsed, ParseError> {
             .into_iter()
             .map(|(pos, criteria, settings)| {
                 let mut m = Map::new();
+                m.set_label(format!("Match {criteria}"));
                 m.insert("criteria", Node::str(pos, criteria));
                 m.insert("settings", Node::new(pos, Value::Map(settings)));
                 Node::new(pos, Value::Map(m))

@@ -89,9 +89,8 @@ pub fn parse(path: &Path, text: &str) -> Result<Vec<Document>, ParseError> {
         }
     }
     Ok(vec![Document {
-        root: Node::new(Pos::line(1), Value::Map(merged)),
-        label: None,
         included,
+        ..Document::new(Node::new(Pos::line(1), Value::Map(merged)))
     }])
 }
 

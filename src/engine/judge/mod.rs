@@ -1,292 +1,289 @@
-//! Judging one file: read it once, then run every control that applies to it.
+//! Judging one target: read a file once, ask the collectors that the applicable controls need for
+//! their documents, and run every control over the documents of its kind.
 //!
-//! One submodule per kind of check: [`pattern`] (raw bytes), [`config`] (parsed config documents)
-//! and [`cert`] (certificates and private keys). They share the verdict and finding helpers here.
+//! Nothing here knows a collector: the plan says which collector produces a control's kind for the
+//! target's source, and the collector says what it found. One submodule builds verdicts from
+//! evaluations ([`verdicts`]), one runs `pattern` checks over raw text ([`pattern`]).
 
-mod cert;
-mod config;
 mod pattern;
+mod verdicts;
 
 use std::collections::BTreeMap;
 
-use super::plan::Plan;
-use crate::collect::cert::CertContext;
-use crate::collect::walk::{Entry, EntryKind};
-use crate::collect::{Document, file};
-use crate::doc::Node;
-use crate::policy::eval::{self, Verdict, clip};
-use crate::policy::{Check, Control, TargetKind};
-use crate::redact::redact;
-use crate::results::{Evidence, Finding, Location, State, Target};
+pub use verdicts::Verdict;
 
-/// Everything one file contributed to the scan.
+use super::plan::Plan;
+use crate::collect::walk::EntryKind;
+use crate::collect::{Collected, Input, Request, Settings, Target, Wanted, file};
+use crate::policy::{Check, eval};
+
+/// How much evidence passing verdicts carry.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum PassEvidence {
+    /// Control, target and location only; a pattern that matched nowhere is one verdict for the
+    /// whole scan.
+    #[default]
+    Compact,
+    /// Observed values, evidence and a message, and a verdict for every file a pattern was
+    /// searched in.
+    Full,
+}
+
+/// What judging needs besides the target.
+pub struct Context<'a> {
+    /// The compiled policies.
+    pub plan: &'a Plan<'a>,
+    /// Scan-wide settings for collectors.
+    pub settings: &'a Settings,
+    /// Larger files are not read.
+    pub max_file_size: u64,
+    /// Evidence of passing verdicts.
+    pub pass_evidence: PassEvidence,
+}
+
+/// What one target contributed to the inventory.
 #[derive(Debug, Default)]
-pub struct FileResult {
-    /// Findings, in no particular order (the engine sorts).
-    pub findings: Vec<Finding>,
-    /// Controls with `expect: absent` patterns that scanned this file and found nothing.
-    pub clean: Vec<usize>,
-    /// Whether the file was read.
+pub struct Stats {
+    /// A regular file was found.
+    pub file_seen: bool,
+    /// A symbolic link was not followed.
+    pub symlink_skipped: bool,
+    /// The file was read.
     pub read: bool,
     /// Bytes read.
     pub bytes: u64,
-    /// Whether text checks skipped it as binary.
+    /// Text checks skipped it as binary.
     pub binary_skipped: bool,
-    /// Whether it exceeded the size limit.
+    /// It exceeded the size limit.
     pub too_large: bool,
-    /// Documents judged, by config format or collector (`sshd`, `certificate`, `private_key`).
+    /// Documents judged, by variant or kind (`sshd`, `certificate`).
     pub documents: BTreeMap<&'static str, u64>,
 }
 
-/// What judging needs besides the plan and the file.
-pub struct Context<'a> {
-    /// Larger files are not read.
-    pub max_size: u64,
-    /// The clock and trust store of the certificate collector; `None` when no control needs it.
-    pub certs: Option<&'a CertContext>,
+/// Everything one target contributed to the scan.
+#[derive(Debug, Default)]
+pub struct Judged {
+    /// Verdicts, sorted (control, object, element, location) and fingerprinted.
+    pub verdicts: Vec<Verdict>,
+    /// Controls with `expect: absent` patterns that searched this file and found nothing.
+    pub clean: Vec<usize>,
+    /// Inventory counts.
+    pub stats: Stats,
 }
 
-/// Judges `entry` against the controls at `applicable` (indices into `plan.controls`). `buf` is the
-/// calling thread's read buffer, reused from file to file.
-pub fn judge(
-    plan: &Plan<'_>,
-    entry: &Entry,
-    applicable: &[usize],
-    ctx: &Context<'_>,
-    buf: &mut Vec<u8>,
-) -> FileResult {
-    let mut out = FileResult::default();
-    let controls = || applicable.iter().map(|&i| (i, plan.controls[i]));
-    let max_size = ctx.max_size;
-    match &entry.kind {
-        EntryKind::File => {}
-        EntryKind::Symlink => return out,
-        EntryKind::Error(message) => {
-            for (_, c) in controls() {
-                out.findings.push(error(c, entry, None, message.clone()));
-            }
-            return out;
-        }
-    }
-    match file::read_into(&entry.path, max_size, buf) {
-        Ok(file::Loaded::Read) => {}
-        Ok(file::Loaded::TooLarge { size }) => {
-            out.too_large = true;
-            for (_, c) in controls() {
-                out.findings.push(error(
-                    c,
-                    entry,
-                    None,
-                    format!("file is {size} bytes, above the --max-file-size limit of {max_size} bytes; it was not read"),
-                ));
-            }
-            return out;
-        }
-        Err(e) => {
-            for (_, c) in controls() {
-                out.findings
-                    .push(error(c, entry, None, format!("cannot read file: {e}")));
-            }
-            return out;
-        }
-    }
-    let bytes: &[u8] = buf;
-    out.read = true;
-    out.bytes = bytes.len() as u64;
-    let binary = file::is_binary(bytes);
-    let mut file_facts: Option<Node> = None;
-    let mut facts = || {
-        file_facts
-            .get_or_insert_with(|| file::facts(&entry.path, &entry.display, bytes))
-            .clone()
-    };
-
-    // Controls of kind `file`: patterns over the raw bytes, conditions over the metadata.
-    let mut pattern_controls = Vec::new();
-    for (i, c) in controls().filter(|(_, c)| c.target.kind == TargetKind::File) {
-        if let Some(w) = &c.target.when {
-            if !eval::evaluate(w, &facts()).passed {
-                continue;
-            }
-        }
-        match &c.check {
-            Check::Pattern(_) => pattern_controls.push(i),
-            Check::Condition(cond) => {
-                let doc = Document::new(facts());
-                let v = eval::evaluate(cond, &doc.root);
-                out.findings.push(verdict(c, entry, &doc, None, v));
-            }
-        }
-    }
-    if !pattern_controls.is_empty() {
-        if binary {
-            out.binary_skipped = true;
-        } else {
-            pattern::run(plan, entry, bytes, &pattern_controls, &mut out);
-        }
-    }
-
-    let of_kind = |kind: TargetKind| -> Vec<&Control> {
-        controls()
-            .filter(|(_, c)| c.target.kind == kind)
-            .map(|(_, c)| c)
-            .collect()
-    };
-    config::judge(&of_kind(TargetKind::Config), entry, bytes, binary, &mut out);
-    let certificate = of_kind(TargetKind::Certificate);
-    let key = of_kind(TargetKind::PrivateKey);
-    if let Some(certs) = ctx.certs {
-        cert::judge(&certificate, &key, entry, bytes, certs, &mut out);
-    }
-    out
-}
-
-/// Judges every document with every control whose `when` admits it, naming documents by their
-/// label (or their rank, when a file holds several unlabelled ones).
-fn judge_documents(cs: &[&Control], entry: &Entry, docs: &[Document], out: &mut FileResult) {
-    let many = docs.len() > 1;
-    for (n, doc) in docs.iter().enumerate() {
-        let object = doc
-            .label
-            .clone()
-            .or_else(|| many.then(|| format!("document {}", n + 1)));
-        for c in cs {
-            if let Some(w) = &c.target.when {
-                if !eval::evaluate(w, &doc.root).passed {
-                    continue;
+/// Judges one target. `buf` is the calling worker's read buffer, reused from file to file.
+pub fn judge(ctx: &Context<'_>, target: &Target, buf: &mut Vec<u8>) -> Judged {
+    let mut out = Judged::default();
+    let applicable = ctx.plan.applicable(target);
+    match target {
+        Target::File(entry) => {
+            match &entry.kind {
+                EntryKind::File => out.stats.file_seen = true,
+                EntryKind::Symlink => {
+                    out.stats.symlink_skipped = true;
+                    return out;
+                }
+                EntryKind::Error(message) => {
+                    for &c in &applicable {
+                        out.verdicts
+                            .push(Verdict::error(c, None, None, message.clone()));
+                    }
+                    return finish(ctx, target, out);
                 }
             }
-            let Check::Condition(cond) = &c.check else {
-                continue;
-            };
-            let v = eval::evaluate(cond, &doc.root);
-            out.findings.push(verdict(c, entry, doc, object.clone(), v));
-        }
-    }
-}
-
-/// The target of a finding about `entry`.
-fn target(c: &Control, entry: &Entry, object: Option<String>) -> Target {
-    Target {
-        kind: c.target.kind,
-        path: entry.display.clone(),
-        object,
-    }
-}
-
-/// Builds a finding with an empty fingerprint (filled once all findings are sorted).
-pub fn finding(
-    c: &Control,
-    state: State,
-    target: Target,
-    location: Option<Location>,
-    observed: String,
-    message: String,
-    evidence: Vec<Evidence>,
-) -> Finding {
-    Finding {
-        control: c.id.clone(),
-        policy: c.policy.clone(),
-        severity: c.severity,
-        state,
-        target,
-        location,
-        observed,
-        expected: expected(c),
-        message,
-        evidence,
-        fingerprint: String::new(),
-    }
-}
-
-/// The control's check in words.
-pub fn expected(c: &Control) -> String {
-    match &c.check {
-        Check::Condition(cond) => cond.to_string(),
-        Check::Pattern(p) => p.describe(),
-    }
-}
-
-/// An `error` finding: the target could not be judged.
-fn error(c: &Control, entry: &Entry, location: Option<Location>, message: String) -> Finding {
-    finding(
-        c,
-        State::Error,
-        target(c, entry, None),
-        location,
-        "(not evaluated)".into(),
-        message,
-        Vec::new(),
-    )
-}
-
-fn verdict(
-    c: &Control,
-    entry: &Entry,
-    doc: &Document,
-    object: Option<String>,
-    v: Verdict,
-) -> Finding {
-    let show = |s: &str| if c.secret { redact(s) } else { s.to_string() };
-    let source = |file: u16| -> Option<String> {
-        (file > 0)
-            .then(|| doc.included.get(usize::from(file) - 1))
-            .flatten()
-            .map(|p| p.to_string_lossy().to_string())
-    };
-    let evidence: Vec<Evidence> = v
-        .evidence
-        .iter()
-        .map(|e| Evidence {
-            field: e.path.clone(),
-            observed: show(&e.observed),
-            line: e.pos.known_line(),
-            path: source(e.pos.file),
-        })
-        .collect();
-    let first = v.evidence.iter().find(|e| e.pos.line > 0);
-    let location = first.map(|e| Location {
-        path: source(e.pos.file),
-        line: e.pos.line,
-        column: (e.pos.col > 0).then_some(e.pos.col),
-        end_column: None,
-    });
-    let observed = match evidence.as_slice() {
-        [] => "(nothing to check)".to_string(),
-        [one] => one.observed.clone(),
-        many => {
-            let shown: Vec<&str> = many.iter().take(5).map(|e| e.observed.as_str()).collect();
-            let more = many.len().saturating_sub(5);
-            let mut s = shown.join(", ");
-            if more > 0 {
-                s.push_str(&format!(" (+{more} more)"));
+            if applicable.is_empty() {
+                return out;
             }
-            s
+            let max = ctx.max_file_size;
+            let failure = match file::read_into(&entry.path, max, buf) {
+                Ok(file::Loaded::Read) => None,
+                Ok(file::Loaded::TooLarge { size }) => {
+                    out.stats.too_large = true;
+                    Some(format!(
+                        "file is {size} bytes, above the --max-file-size limit of {max} bytes; it was not read"
+                    ))
+                }
+                Err(e) => Some(format!("cannot read file: {e}")),
+            };
+            if let Some(message) = failure {
+                for &c in &applicable {
+                    out.verdicts
+                        .push(Verdict::error(c, None, None, message.clone()));
+                }
+                return finish(ctx, target, out);
+            }
+            out.stats.read = true;
+            out.stats.bytes = buf.len() as u64;
+            let input = Input {
+                target,
+                bytes: Some(buf),
+                binary: file::is_binary(buf),
+            };
+            judge_input(ctx, &input, &applicable, &mut out);
         }
-    };
-    let (state, message) = if v.passed {
-        (State::Pass, format!("Satisfied: {}.", c.title))
-    } else {
-        let at = match (evidence.first(), location.as_ref()) {
-            (Some(e), Some(l)) => format!("`{}` is {} at line {}", e.field, e.observed, l.line),
-            (Some(e), None) => format!("`{}` is {}", e.field, e.observed),
-            _ => "nothing satisfies the check".to_string(),
+        _ => {
+            if applicable.is_empty() {
+                return out;
+            }
+            let input = Input {
+                target,
+                bytes: None,
+                binary: false,
+            };
+            judge_input(ctx, &input, &applicable, &mut out);
+        }
+    }
+    finish(ctx, target, out)
+}
+
+/// A control waiting for the documents of its kind and variant.
+struct Member {
+    control: usize,
+    wanted: Wanted,
+}
+
+fn judge_input(ctx: &Context<'_>, input: &Input<'_>, applicable: &[usize], out: &mut Judged) {
+    let plan = ctx.plan;
+    let source = input.target.source();
+    let mut patterns: Vec<usize> = Vec::new();
+    let mut by_collector: BTreeMap<usize, Vec<Member>> = BTreeMap::new();
+    for &ci in applicable {
+        let c = plan.controls[ci];
+        let Some(coll) = plan.producer(ci, source) else {
+            continue;
         };
-        let more = evidence.len().saturating_sub(1);
-        let more = if more > 0 {
-            format!(" (and {more} more)")
-        } else {
-            String::new()
+        // A pattern without `when` needs the raw text only, not the collector's document.
+        if matches!(c.check, Check::Pattern(_)) && c.target.when.is_none() {
+            patterns.push(ci);
+            continue;
+        }
+        let kind = plan.kinds[ci];
+        match plan.collectors[coll].variant(kind, &c.target.options, input.target) {
+            Ok(variant) => by_collector.entry(coll).or_default().push(Member {
+                control: ci,
+                wanted: Wanted { kind, variant },
+            }),
+            Err(message) => out.verdicts.push(Verdict::error(ci, None, None, message)),
+        }
+    }
+    let mut collected = Vec::new();
+    for (coll, members) in by_collector {
+        let mut wanted: Vec<Wanted> = members.iter().map(|m| m.wanted).collect();
+        wanted.sort();
+        wanted.dedup();
+        let state = plan.prepared[coll]
+            .as_ref()
+            .map(|p| p.state.as_ref())
+            .unwrap_or(&());
+        let request = Request {
+            wanted: &wanted,
+            settings: ctx.settings,
+            state,
         };
-        (State::Fail, format!("Not satisfied: {at}{more}."))
-    };
-    finding(
-        c,
-        state,
-        target(c, entry, object),
-        location,
-        clip(&observed),
-        message,
-        evidence,
-    )
+        collected.clear();
+        plan.collectors[coll].collect(input, &request, &mut collected);
+        judge_collected(ctx, &members, &collected, &mut patterns, out);
+    }
+    if !patterns.is_empty() {
+        if input.binary {
+            out.stats.binary_skipped = true;
+        } else if let Some(bytes) = input.bytes {
+            patterns.sort_unstable();
+            patterns.dedup();
+            pattern::run(ctx, bytes, &patterns, out);
+        }
+    }
+}
+
+/// Judges what one collector found with the controls that asked for it.
+fn judge_collected(
+    ctx: &Context<'_>,
+    members: &[Member],
+    collected: &[Collected],
+    patterns: &mut Vec<usize>,
+    out: &mut Judged,
+) {
+    // Several unlabelled documents of one kind (a multi-document YAML file) are told apart by rank.
+    let mut totals: BTreeMap<Wanted, usize> = BTreeMap::new();
+    for c in collected {
+        if let Collected::Document { kind, variant, .. } = c {
+            *totals
+                .entry(Wanted {
+                    kind,
+                    variant: *variant,
+                })
+                .or_default() += 1;
+        }
+    }
+    let mut ranks: BTreeMap<Wanted, usize> = BTreeMap::new();
+    for c in collected {
+        match c {
+            Collected::Document {
+                kind,
+                variant,
+                document,
+            } => {
+                let w = Wanted {
+                    kind,
+                    variant: *variant,
+                };
+                *out.stats
+                    .documents
+                    .entry(variant.unwrap_or(kind))
+                    .or_default() += 1;
+                let rank = ranks.entry(w).or_default();
+                *rank += 1;
+                let object = document.label.clone().or_else(|| {
+                    (totals.get(&w).copied().unwrap_or(0) > 1).then(|| format!("document {rank}"))
+                });
+                for m in members.iter().filter(|m| m.wanted == w) {
+                    let c = ctx.plan.controls[m.control];
+                    if let Some(when) = &c.target.when {
+                        if !eval::evaluate(when, &document.root).passed {
+                            continue;
+                        }
+                    }
+                    match &c.check {
+                        Check::Pattern(_) => patterns.push(m.control),
+                        Check::Condition(cond) => {
+                            let v = eval::evaluate(cond, &document.root);
+                            out.verdicts.extend(verdicts::from_evaluation(
+                                c,
+                                m.control,
+                                document,
+                                object.clone(),
+                                v,
+                                ctx.pass_evidence,
+                            ));
+                        }
+                    }
+                }
+            }
+            Collected::Error {
+                kind,
+                variant,
+                pos,
+                message,
+            } => {
+                let blocked = members.iter().filter(|m| {
+                    kind.is_none_or(|k| k == m.wanted.kind)
+                        && variant.is_none_or(|v| Some(v) == m.wanted.variant)
+                });
+                for m in blocked {
+                    let location = pos
+                        .filter(|p| p.line > 0)
+                        .map(|p| verdicts::location(p, None));
+                    out.verdicts
+                        .push(Verdict::error(m.control, None, location, message.clone()));
+                }
+            }
+        }
+    }
+}
+
+/// Sorts the verdicts of a target and gives failures their fingerprints.
+fn finish(ctx: &Context<'_>, target: &Target, mut out: Judged) -> Judged {
+    out.verdicts.sort_by(Verdict::order);
+    verdicts::fingerprint(ctx.plan, target, &mut out.verdicts);
+    out
 }

@@ -2,9 +2,7 @@
 //! `engine::patterns` for the grouping), each
 //! kept match located by line and column.
 
-use super::{FileResult, finding, target};
-use crate::collect::walk::Entry;
-use crate::engine::plan::Plan;
+use super::{Context, Judged, PassEvidence, Verdict};
 use crate::policy::Check;
 use crate::policy::eval::clip;
 use crate::policy::pattern::{Expect, PatternCheck};
@@ -70,8 +68,9 @@ fn matches_of(check: &PatternCheck, bytes: &[u8]) -> Vec<Hit> {
     hits
 }
 
-/// Runs the pattern controls at `wanted` (indices into `plan.controls`) over `bytes`.
-pub fn run(plan: &Plan<'_>, entry: &Entry, bytes: &[u8], wanted: &[usize], out: &mut FileResult) {
+/// Runs the pattern controls at `wanted` (indices into the plan's controls) over `bytes`.
+pub fn run(ctx: &Context<'_>, bytes: &[u8], wanted: &[usize], out: &mut Judged) {
+    let plan = ctx.plan;
     let matched = plan.patterns.matching(bytes, wanted);
     let mut lines: Option<LineIndex> = None;
     for &ci in wanted {
@@ -86,48 +85,48 @@ pub fn run(plan: &Plan<'_>, entry: &Entry, bytes: &[u8], wanted: &[usize], out: 
         };
         if hits.is_empty() {
             match check.expect {
+                Expect::Absent if ctx.pass_evidence == PassEvidence::Full => {
+                    out.verdicts.push(Verdict {
+                        observed: Some("(no match)".into()),
+                        message: Some(format!("Satisfied: {} (no match in the file).", c.title)),
+                        ..Verdict::new(ci, State::Pass)
+                    });
+                }
                 Expect::Absent => out.clean.push(ci),
-                Expect::Present => out.findings.push(finding(
-                    c,
-                    State::Fail,
-                    target(c, entry, None),
-                    None,
-                    "(no match)".into(),
-                    "Not satisfied: the file has no line matching the required pattern.".into(),
-                    Vec::new(),
-                )),
+                Expect::Present => out.verdicts.push(Verdict {
+                    observed: Some("(no match)".into()),
+                    message: Some(
+                        "Not satisfied: the file has no line matching the required pattern.".into(),
+                    ),
+                    ..Verdict::new(ci, State::Fail)
+                }),
             }
             continue;
         }
         let index = lines.get_or_insert_with(|| LineIndex::new(bytes));
-        let located: Vec<(Location, String)> = hits
-            .iter()
-            .map(|h| {
-                let (line, column) = index.position(h.start);
-                let line_end = index
-                    .newlines
-                    .get(usize::try_from(line).unwrap_or(0).saturating_sub(1))
-                    .copied()
-                    .unwrap_or(bytes.len())
-                    .min(h.end);
-                let end_column =
-                    column + u32::try_from(char_count(&bytes[h.start..line_end])).unwrap_or(0);
-                let shown = if c.secret {
-                    redact(&h.value)
-                } else {
-                    clip(&h.value)
-                };
-                (
-                    Location {
-                        path: None,
-                        line,
-                        column: Some(column),
-                        end_column: Some(end_column),
-                    },
-                    shown,
-                )
-            })
-            .collect();
+        let located = hits.iter().map(|h| {
+            let (line, column) = index.position(h.start);
+            let line_end = index
+                .newlines
+                .get(usize::try_from(line).unwrap_or(0).saturating_sub(1))
+                .copied()
+                .unwrap_or(bytes.len())
+                .min(h.end);
+            let end_column =
+                column + u32::try_from(char_count(&bytes[h.start..line_end])).unwrap_or(0);
+            let shown = if c.secret {
+                redact(&h.value)
+            } else {
+                clip(&h.value)
+            };
+            let location = Location {
+                column: Some(column),
+                end_column: Some(end_column),
+                line,
+                path: None,
+            };
+            (location, shown)
+        });
         match check.expect {
             Expect::Absent => {
                 for (loc, shown) in located {
@@ -136,29 +135,28 @@ pub fn run(plan: &Plan<'_>, entry: &Entry, bytes: &[u8], wanted: &[usize], out: 
                         loc.line,
                         loc.column.unwrap_or(0)
                     );
-                    out.findings.push(finding(
-                        c,
-                        State::Fail,
-                        target(c, entry, None),
-                        Some(loc),
-                        shown,
-                        message,
-                        Vec::new(),
-                    ));
+                    out.verdicts.push(Verdict {
+                        location: Some(loc),
+                        observed: Some(shown),
+                        message: Some(message),
+                        ..Verdict::new(ci, State::Fail)
+                    });
                 }
             }
             Expect::Present => {
-                let (loc, shown) = located.into_iter().next().expect("hits is not empty");
-                let message = format!("Satisfied: {} (line {}).", c.title, loc.line);
-                out.findings.push(finding(
-                    c,
-                    State::Pass,
-                    target(c, entry, None),
-                    Some(loc),
-                    shown,
-                    message,
-                    Vec::new(),
-                ));
+                let Some((loc, shown)) = located.into_iter().next() else {
+                    continue;
+                };
+                let mut pass = Verdict {
+                    location: Some(loc),
+                    ..Verdict::new(ci, State::Pass)
+                };
+                if ctx.pass_evidence == PassEvidence::Full {
+                    let line = pass.location.as_ref().map_or(0, |l| l.line);
+                    pass.message = Some(format!("Satisfied: {} (line {line}).", c.title));
+                    pass.observed = Some(shown);
+                }
+                out.verdicts.push(pass);
             }
         }
     }

@@ -1,0 +1,263 @@
+//! Verdicts: what a control concluded about a target, with its evidence, before it is written.
+//!
+//! A failing check gives one verdict per failing element (each container, each server block) and
+//! one for what failed outside any element; a passing check gives one verdict. A verdict carries
+//! its control as an index and no copy of the control's texts: those are written once, with the
+//! control.
+
+use std::collections::HashMap;
+
+use sha2::{Digest, Sha256};
+
+use super::PassEvidence;
+use crate::collect::{Document, Target};
+use crate::doc::Pos;
+use crate::engine::plan::Plan;
+use crate::policy::Control;
+use crate::policy::eval::{self, clip};
+use crate::policy::path::Element;
+use crate::redact::redact;
+use crate::results::{Evidence, Location, State};
+
+/// One control's conclusion about one target (or one object or element in it).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verdict {
+    /// The control's index in the plan.
+    pub control: usize,
+    /// The outcome.
+    pub state: State,
+    /// The object inside the target (`Deployment/prod/web`).
+    pub object: Option<String>,
+    /// The element of the object (`container "web"`).
+    pub element: Option<String>,
+    /// Where the evidence is.
+    pub location: Option<Location>,
+    /// What was observed.
+    pub observed: Option<String>,
+    /// Why, in one sentence.
+    pub message: Option<String>,
+    /// The values that decided it.
+    pub evidence: Vec<Evidence>,
+    /// Identity across runs (failures and errors).
+    pub fingerprint: Option<String>,
+}
+
+impl Verdict {
+    /// A verdict with nothing but its control and state.
+    pub fn new(control: usize, state: State) -> Verdict {
+        Verdict {
+            control,
+            state,
+            object: None,
+            element: None,
+            location: None,
+            observed: None,
+            message: None,
+            evidence: Vec::new(),
+            fingerprint: None,
+        }
+    }
+
+    /// An `error`: the target (or `object` in it) could not be judged.
+    pub fn error(
+        control: usize,
+        object: Option<String>,
+        location: Option<Location>,
+        message: String,
+    ) -> Verdict {
+        Verdict {
+            object,
+            location,
+            message: Some(message),
+            ..Verdict::new(control, State::Error)
+        }
+    }
+
+    /// The order of verdicts within a target: control, object, element, location, then what was
+    /// observed and said, so that the order is total.
+    pub fn order(&self, other: &Verdict) -> std::cmp::Ordering {
+        (self.control, &self.object, &self.element, &self.location)
+            .cmp(&(
+                other.control,
+                &other.object,
+                &other.element,
+                &other.location,
+            ))
+            .then_with(|| (&self.observed, &self.message).cmp(&(&other.observed, &other.message)))
+    }
+}
+
+/// The location of a position: in the target itself, or in `included` (an sshd `Include`d file).
+pub fn location(pos: Pos, included: Option<&Document>) -> Location {
+    Location {
+        column: (pos.col > 0).then_some(pos.col),
+        end_column: None,
+        line: pos.line,
+        path: source_file(pos, included),
+    }
+}
+
+fn source_file(pos: Pos, doc: Option<&Document>) -> Option<String> {
+    let doc = doc?;
+    (pos.file > 0)
+        .then(|| doc.included.get(usize::from(pos.file) - 1))
+        .flatten()
+        .map(|p| p.to_string_lossy().into_owned())
+}
+
+/// The verdicts of one evaluation of control `c` (index `ci`) over `doc`.
+pub fn from_evaluation(
+    c: &Control,
+    ci: usize,
+    doc: &Document,
+    object: Option<String>,
+    v: eval::Verdict,
+    pass_evidence: PassEvidence,
+) -> Vec<Verdict> {
+    if v.passed {
+        let mut pass = Verdict {
+            object,
+            location: first_location(&v.evidence, doc),
+            ..Verdict::new(ci, State::Pass)
+        };
+        if pass_evidence == PassEvidence::Full {
+            let evidence = convert(c, doc, &v.evidence);
+            pass.observed = Some(observed(&evidence));
+            pass.message = Some(format!("Satisfied: {}.", c.title));
+            pass.evidence = evidence;
+        }
+        return vec![pass];
+    }
+    // One verdict per failing element, in the order the elements fail; what failed outside any
+    // element comes first.
+    let mut groups: Vec<(Option<&Element>, Vec<&eval::Evidence>)> = Vec::new();
+    let mut index: HashMap<Option<&str>, usize> = HashMap::new();
+    let mut ordered: Vec<&eval::Evidence> = v.evidence.iter().collect();
+    ordered.sort_by_key(|e| e.element.is_some());
+    for e in ordered {
+        let key = e.element.as_ref();
+        let g = *index
+            .entry(key.map(|k| k.path.as_str()))
+            .or_insert_with(|| {
+                groups.push((key, Vec::new()));
+                groups.len() - 1
+            });
+        groups[g].1.push(e);
+    }
+    if groups.is_empty() {
+        groups.push((None, Vec::new()));
+    }
+    groups
+        .into_iter()
+        .map(|(element, items)| {
+            let items: Vec<eval::Evidence> = items.into_iter().cloned().collect();
+            let evidence = convert(c, doc, &items);
+            let location = first_location(&items, doc).or_else(|| {
+                element
+                    .filter(|e| e.pos.line > 0)
+                    .map(|e| location(e.pos, Some(doc)))
+            });
+            let message = fail_message(&evidence, location.as_ref());
+            Verdict {
+                object: object.clone(),
+                element: element.map(|e| e.name().to_string()),
+                observed: Some(observed(&evidence)),
+                message: Some(message),
+                location,
+                evidence,
+                ..Verdict::new(ci, State::Fail)
+            }
+        })
+        .collect()
+}
+
+/// The first evidence position in the target, else the document's anchor.
+fn first_location(evidence: &[eval::Evidence], doc: &Document) -> Option<Location> {
+    evidence
+        .iter()
+        .find(|e| e.pos.line > 0)
+        .map(|e| location(e.pos, Some(doc)))
+        .or_else(|| doc.anchor.filter(|p| p.line > 0).map(|p| location(p, None)))
+}
+
+fn convert(c: &Control, doc: &Document, evidence: &[eval::Evidence]) -> Vec<Evidence> {
+    evidence
+        .iter()
+        .map(|e| Evidence {
+            field: e.path.clone(),
+            line: e.pos.known_line(),
+            observed: if c.secret {
+                redact(&e.observed)
+            } else {
+                e.observed.clone()
+            },
+            path: source_file(e.pos, Some(doc)),
+        })
+        .collect()
+}
+
+/// The observed values in one line: the first five, and how many more.
+fn observed(evidence: &[Evidence]) -> String {
+    let s = match evidence {
+        [] => "(nothing to check)".to_string(),
+        [one] => one.observed.clone(),
+        many => {
+            let shown: Vec<&str> = many.iter().take(5).map(|e| e.observed.as_str()).collect();
+            let more = many.len().saturating_sub(5);
+            let mut s = shown.join(", ");
+            if more > 0 {
+                s.push_str(&format!(" (+{more} more)"));
+            }
+            s
+        }
+    };
+    clip(&s)
+}
+
+fn fail_message(evidence: &[Evidence], location: Option<&Location>) -> String {
+    let at = match (evidence.first(), location) {
+        (Some(e), Some(l)) => format!("`{}` is {} at line {}", e.field, e.observed, l.line),
+        (Some(e), None) => format!("`{}` is {}", e.field, e.observed),
+        _ => "nothing satisfies the check".to_string(),
+    };
+    let more = evidence.len().saturating_sub(1);
+    let more = if more > 0 {
+        format!(" (and {more} more)")
+    } else {
+        String::new()
+    };
+    format!("Not satisfied: {at}{more}.")
+}
+
+/// Gives failures and errors a fingerprint: control, kind, target, object, element and what was
+/// observed, but no line, so that a finding keeps its identity when lines shift. Identical
+/// verdicts in one target are told apart by their rank. Verdicts must be sorted.
+pub fn fingerprint(plan: &Plan<'_>, target: &Target, verdicts: &mut [Verdict]) {
+    let mut seen: HashMap<String, u32> = HashMap::new();
+    for v in verdicts.iter_mut() {
+        if matches!(v.state, State::Pass | State::NotApplicable) {
+            continue;
+        }
+        let mut h = Sha256::new();
+        for part in [
+            plan.controls[v.control].id.as_str(),
+            plan.kinds[v.control],
+            target.name(),
+            v.object.as_deref().unwrap_or(""),
+            v.element.as_deref().unwrap_or(""),
+            v.observed.as_deref().unwrap_or(""),
+        ] {
+            h.update(part.as_bytes());
+            h.update([0]);
+        }
+        for e in &v.evidence {
+            h.update(e.field.as_bytes());
+            h.update([0]);
+        }
+        let base = crate::integrity::hex(&h.finalize()[..16]);
+        let n = seen.entry(base.clone()).or_insert(0);
+        *n += 1;
+        let n = *n;
+        v.fingerprint = Some(if n == 1 { base } else { format!("{base}-{n}") });
+    }
+}
