@@ -341,3 +341,55 @@ fn verify_detects_a_changed_result() {
         "no report from an altered result"
     );
 }
+
+#[test]
+fn results_of_schema_1_0_still_verify_and_render() {
+    let v1 = "tests/golden/results-schema-1.0.json";
+    let old: Value =
+        serde_json::from_str(&std::fs::read_to_string(common::root(v1)).unwrap()).unwrap();
+    assert_eq!(old["schema_version"], "1.0");
+    let ok = vigil(&["verify", v1]);
+    assert_eq!(
+        ok.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let out = vigil(&[
+        "report",
+        v1,
+        "--format",
+        "json,html",
+        "--output-dir",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let upgraded: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("results.json")).unwrap())
+            .unwrap();
+    assert_eq!(upgraded["schema_version"], "2.0");
+    let (old_findings, new_findings) = (
+        old["findings"].as_array().unwrap(),
+        upgraded["findings"].as_array().unwrap(),
+    );
+    assert_eq!(old_findings.len(), new_findings.len());
+    for (o, n) in old_findings.iter().zip(new_findings) {
+        assert_eq!(o["control"], n["control"]);
+        assert_eq!(o["state"], n["state"]);
+        match o["target"]["path"].as_str().unwrap() {
+            "*" => assert!(n["target"]["file"].is_null()),
+            path => assert_eq!(n["target"]["file"], path),
+        }
+    }
+    assert_eq!(upgraded["summary"]["by_state"], old["summary"]["by_state"]);
+    let again = vigil(&["verify", dir.path().join("results.json").to_str().unwrap()]);
+    assert_eq!(again.status.code(), Some(0));
+    let html = std::fs::read_to_string(dir.path().join("report.html")).unwrap();
+    assert!(html.contains("Not satisfied: &#x60;PermitRootLogin&#x60; is yes at line 5."));
+}

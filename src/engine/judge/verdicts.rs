@@ -73,17 +73,11 @@ impl Verdict {
         }
     }
 
-    /// The order of verdicts within a target: control, object, element, location, then what was
-    /// observed and said, so that the order is total.
+    /// The order of verdicts within a target: by control. A stable sort keeps, within a control,
+    /// the order they were made in, which is the target's own order (documents in file order,
+    /// elements in list order, matches by position) and does not depend on scheduling.
     pub fn order(&self, other: &Verdict) -> std::cmp::Ordering {
-        (self.control, &self.object, &self.element, &self.location)
-            .cmp(&(
-                other.control,
-                &other.object,
-                &other.element,
-                &other.location,
-            ))
-            .then_with(|| (&self.observed, &self.message).cmp(&(&other.observed, &other.message)))
+        self.control.cmp(&other.control)
     }
 }
 

@@ -1,0 +1,171 @@
+//! On a generated tree of a few thousand files of every kind (configs, manifests, secrets,
+//! certificates): the JSON result is byte-identical whatever the thread count (apart from the run
+//! metadata), its integrity digest verifies and detects a change in any finding, and a result
+//! rendered again from the saved JSON is the same document, digest included.
+
+mod common;
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use common::{AT, vigil};
+use serde_json::Value;
+
+/// A tree of `n` projects, each with an sshd_config, a manifest, an nginx file, a source file with
+/// a seeded credential now and then, and a certificate. Deterministic: file `i` depends on `i` only.
+fn generate(root: &Path, n: usize) {
+    let certs: Vec<Vec<u8>> = [
+        "good/server-rsa.pem",
+        "defects/expired.pem",
+        "defects/rsa-1024.pem",
+    ]
+    .iter()
+    .map(|p| std::fs::read(common::root(&format!("testdata/certs/{p}"))).unwrap())
+    .collect();
+    for i in 0..n {
+        let dir = root.join(format!("project-{i:04}"));
+        std::fs::create_dir_all(dir.join("etc/ssh")).unwrap();
+        std::fs::create_dir_all(dir.join("deploy")).unwrap();
+        std::fs::create_dir_all(dir.join("etc/nginx")).unwrap();
+        std::fs::create_dir_all(dir.join("src")).unwrap();
+        let sshd = format!(
+            "Port 22\nPermitRootLogin {}\nPasswordAuthentication {}\nMaxAuthTries {}\nX11Forwarding no\n",
+            if i % 3 == 0 { "yes" } else { "no" },
+            if i % 5 == 0 { "yes" } else { "no" },
+            3 + i % 4
+        );
+        std::fs::write(dir.join("etc/ssh/sshd_config"), sshd).unwrap();
+        let mut k8s = String::new();
+        for d in 0..(1 + i % 3) {
+            let _ = write!(
+                k8s,
+                "---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: app-{i}-{d}}}\nspec:\n  template:\n    spec:\n      containers:\n        - name: web\n          image: app:{}\n          securityContext: {{privileged: {}}}\n        - name: sidecar\n          image: proxy:1.{d}\n",
+                if i % 4 == 0 { "latest" } else { "1.0" },
+                i % 7 == 0
+            );
+        }
+        std::fs::write(dir.join("deploy/app.yaml"), k8s).unwrap();
+        let nginx = format!(
+            "events {{}}\nhttp {{\n  server_tokens off;\n  server {{\n    listen 443 ssl;\n    server_name s{i}.example.org;\n    ssl_protocols {};\n  }}\n  server {{\n    listen 80;\n  }}\n}}\n",
+            if i % 6 == 0 {
+                "TLSv1 TLSv1.2"
+            } else {
+                "TLSv1.2 TLSv1.3"
+            }
+        );
+        std::fs::write(dir.join("etc/nginx/nginx.conf"), nginx).unwrap();
+        let mut src = format!("# module {i}\nimport os\n\nTIMEOUT = {}\n", i % 60);
+        if i % 10 == 0 {
+            // An AWS-shaped access key id, different per file.
+            let id: String = (0..16)
+                .map(|k| b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"[(i * 7 + k * 13) % 32] as char)
+                .collect();
+            let _ = writeln!(src, "AWS_ACCESS_KEY_ID = \"AKIA{id}\"");
+        }
+        std::fs::write(dir.join("src/settings.py"), src).unwrap();
+        std::fs::write(dir.join("deploy/tls.pem"), &certs[i % certs.len()]).unwrap();
+    }
+}
+
+fn scan(tree: &Path, threads: &str, out: &Path) -> Value {
+    let o = vigil(&[
+        "scan",
+        tree.to_str().unwrap(),
+        "--at",
+        AT,
+        "--threads",
+        threads,
+        "--fail-on",
+        "none",
+        "--allow-errors",
+        "--format",
+        "json",
+        "--output",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    serde_json::from_str(&std::fs::read_to_string(out).unwrap()).unwrap()
+}
+
+fn without_run(mut v: Value) -> String {
+    let m = v.as_object_mut().unwrap();
+    m.remove("run");
+    m.remove("integrity");
+    serde_json::to_string(&v).unwrap()
+}
+
+#[test]
+fn a_large_tree_gives_the_same_result_whatever_the_threads_and_the_digest_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("tree");
+    generate(&tree, 400);
+    let results: Vec<(std::path::PathBuf, Value)> = ["1", "3", "8"]
+        .iter()
+        .map(|t| {
+            let out = dir.path().join(format!("results-{t}.json"));
+            let v = scan(&tree, t, &out);
+            (out, v)
+        })
+        .collect();
+    let first = &results[0].1;
+    let findings = first["findings"].as_array().unwrap();
+    assert!(findings.len() > 5_000, "{} findings", findings.len());
+    assert_eq!(first["inventory"]["files_read"], 2_000);
+    for state in ["pass", "fail"] {
+        assert!(findings.iter().any(|f| f["state"] == state));
+    }
+    for (_, other) in &results[1..] {
+        assert!(
+            without_run(first.clone()) == without_run(other.clone()),
+            "results differ between thread counts"
+        );
+    }
+    for (path, v) in &results {
+        let o = vigil(&["verify", path.to_str().unwrap()]);
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let digest = v["integrity"]["digest"].as_str().unwrap();
+        assert!(String::from_utf8_lossy(&o.stdout).contains(digest));
+    }
+
+    // Rendering the saved result again gives the same document, byte for byte.
+    let (saved, _) = &results[1];
+    let again = dir.path().join("again.json");
+    let o = vigil(&[
+        "report",
+        saved.to_str().unwrap(),
+        "--format",
+        "json",
+        "--output",
+        again.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(std::fs::read(saved).unwrap() == std::fs::read(&again).unwrap());
+
+    // Changing one verdict deep in the findings is detected.
+    let text = std::fs::read_to_string(saved).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let target = lines
+        .iter()
+        .rposition(|l| l.contains("\"state\":\"fail\""))
+        .unwrap();
+    let mut tampered: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
+    tampered[target] = tampered[target].replace("\"state\":\"fail\"", "\"state\":\"pass\"");
+    std::fs::write(saved, tampered.join("\n") + "\n").unwrap();
+    let o = vigil(&["verify", saved.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+}
