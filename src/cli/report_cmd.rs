@@ -6,8 +6,8 @@ use clap::Args;
 
 use super::output::{OutputArgs, print_summary};
 use super::{EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, usage_error};
-use crate::integrity::{self, VerifyError};
 use crate::report::console::summary_line;
+use crate::results::integrity::{self, VerifyError};
 use crate::results::read;
 
 #[derive(Debug, Args)]

@@ -15,6 +15,7 @@
 //! its policy) live once on the control; `summary`, `inventory` and `run` follow the findings.
 //! [`read`] reads both versions.
 
+pub mod integrity;
 pub mod read;
 mod stream;
 mod tally;
@@ -24,8 +25,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::integrity::Integrity;
 use crate::policy::Severity;
+use integrity::Integrity;
 
 pub use stream::{Capture, Recorder, Sink};
 pub use tally::Tally;
@@ -521,7 +522,7 @@ mod tests {
         let value: serde_json::Value = serde_json::from_slice(&compact).unwrap();
         assert_eq!(
             String::from_utf8(compact).unwrap(),
-            crate::integrity::canonical_string(&value)
+            crate::results::integrity::canonical_string(&value)
         );
         let back: Finding<'static> = serde_json::from_value(value).unwrap();
         assert_eq!(back, f);

@@ -3,8 +3,8 @@
 
 use std::io;
 
+use super::integrity::{DigestBuilder, Integrity};
 use super::{Finding, Header, Inventory, RunInfo, ScanError, Tally, Trailer};
-use crate::integrity::DigestBuilder;
 
 /// An output that receives the result as it is made: the header, each finding in order, then the
 /// trailer. JSON, SARIF and JUnit write as findings arrive; console, Markdown and HTML aggregate and
@@ -95,7 +95,7 @@ impl<'s> Recorder<'s> {
             inventory,
             summary: self.tally.summary(),
             run,
-            integrity: crate::integrity::Integrity::default(),
+            integrity: Integrity::default(),
         };
         trailer.integrity = self.digest.finish(&self.header, &trailer);
         for s in &mut self.sinks {

@@ -68,7 +68,7 @@ fn extension_name(oid: &str) -> &str {
 
 /// The SHA-256 fingerprint of a certificate's DER, lowercase hex.
 pub fn fingerprint(der: &[u8]) -> String {
-    crate::integrity::hex(&Sha256::digest(der))
+    crate::results::integrity::hex(&Sha256::digest(der))
 }
 
 /// The common name of a distinguished name, when it has one.
@@ -131,7 +131,7 @@ pub fn facts(cert: &X509Certificate<'_>, ctx: &Context<'_>, f: &mut Facts) {
         f.str("issuer_cn", cn);
     }
     let serial = tbs.raw_serial();
-    f.str("serial", crate::integrity::hex(serial));
+    f.str("serial", crate::results::integrity::hex(serial));
     f.int("serial_octets", serial.len() as i64);
     f.bool(
         "serial_negative",
@@ -323,6 +323,6 @@ fn ip_text(b: &[u8]) -> String {
             a.copy_from_slice(b);
             std::net::Ipv6Addr::from(a).to_string()
         }
-        _ => crate::integrity::hex(b),
+        _ => crate::results::integrity::hex(b),
     }
 }
