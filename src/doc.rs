@@ -6,6 +6,7 @@
 //!
 //! The same tree also carries parsed policy files, so a policy error can name its line and column.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
@@ -92,7 +93,8 @@ pub enum Value {
 /// beats hashing them.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Map {
-    entries: Vec<(String, Pos, Node)>,
+    /// Keys are often the collector's own constant names (`not_after`), which cost no allocation.
+    entries: Vec<(Cow<'static, str>, Pos, Node)>,
     /// When set, [`Map::get`] falls back to an ASCII case-insensitive match, as sshd does for its
     /// keywords.
     case_insensitive: bool,
@@ -168,13 +170,18 @@ impl Map {
 
     /// Appends an entry whose key sits where its value starts (line-oriented configs); callers that
     /// must reject duplicates check [`Map::contains_key`] first.
-    pub fn insert(&mut self, key: impl Into<String>, node: Node) {
+    pub fn insert(&mut self, key: impl Into<Cow<'static, str>>, node: Node) {
         let pos = node.pos;
         self.entries.push((key.into(), pos, node));
     }
 
     /// Appends an entry whose key has its own position (YAML, TOML).
-    pub fn insert_with_key_pos(&mut self, key: impl Into<String>, key_pos: Pos, node: Node) {
+    pub fn insert_with_key_pos(
+        &mut self,
+        key: impl Into<Cow<'static, str>>,
+        key_pos: Pos,
+        node: Node,
+    ) {
         self.entries.push((key.into(), key_pos, node));
     }
 
@@ -188,19 +195,19 @@ impl Map {
             }) => items.push(node),
             _ => {
                 let pos = node.pos;
-                self.insert(key, Node::new(pos, Value::List(vec![node])));
+                self.insert(key.to_string(), Node::new(pos, Value::List(vec![node])));
             }
         }
     }
 
     /// The entries in source order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &Node)> {
-        self.entries.iter().map(|(k, _, v)| (k.as_str(), v))
+        self.entries.iter().map(|(k, _, v)| (k.as_ref(), v))
     }
 
     /// The entries in source order, with the position of each key.
     pub fn iter_with_key_pos(&self) -> impl Iterator<Item = (&str, Pos, &Node)> {
-        self.entries.iter().map(|(k, p, v)| (k.as_str(), *p, v))
+        self.entries.iter().map(|(k, p, v)| (k.as_ref(), *p, v))
     }
 
     /// Number of entries.
@@ -302,6 +309,14 @@ impl Value {
         }
     }
 
+    /// [`Value::scalar_text`] without copying a string.
+    pub fn scalar_str(&self) -> Option<Cow<'_, str>> {
+        match self {
+            Value::Str(s) => Some(Cow::Borrowed(s)),
+            other => other.scalar_text().map(Cow::Owned),
+        }
+    }
+
     /// The scalar as text, the way a check compares it: `true`, `4`, `no`. `None` for lists and maps.
     pub fn scalar_text(&self) -> Option<String> {
         match self {
@@ -318,19 +333,23 @@ impl Value {
 impl fmt::Display for Value {
     /// Compact, single-line rendering used in evidence: scalars as themselves, containers as JSON.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.scalar_text() {
+        match self.scalar_str() {
             Some(s) => f.write_str(&s),
-            None => {
-                let node = Node::new(Pos::default(), self.clone());
-                f.write_str(&serde_json::to_string(&node).unwrap_or_default())
-            }
+            None => f.write_str(&serde_json::to_string(self).unwrap_or_default()),
         }
     }
 }
 
 impl Serialize for Node {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match &self.value {
+        self.value.serialize(s)
+    }
+}
+
+impl Serialize for Value {
+    /// Plain JSON: positions and labels are not part of the value.
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
             Value::Null => s.serialize_unit(),
             Value::Bool(b) => s.serialize_bool(*b),
             Value::Int(i) => s.serialize_i64(*i),
@@ -339,14 +358,14 @@ impl Serialize for Node {
             Value::List(l) => {
                 let mut seq = s.serialize_seq(Some(l.len()))?;
                 for n in l {
-                    seq.serialize_element(n)?;
+                    seq.serialize_element(&n.value)?;
                 }
                 seq.end()
             }
             Value::Map(m) => {
                 let mut map = s.serialize_map(Some(m.len()))?;
                 for (k, v) in m.iter() {
-                    map.serialize_entry(k, v)?;
+                    map.serialize_entry(k, &v.value)?;
                 }
                 map.end()
             }

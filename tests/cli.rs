@@ -129,3 +129,55 @@ fn the_documented_example_policy_is_valid() {
     assert_eq!(code, 0);
     assert!(text.contains("APP-002"));
 }
+
+#[test]
+fn control_selection_keeps_only_the_controls_named_and_rejects_a_pattern_that_matches_none() {
+    let (_, all) = common::scan_json(&["testdata/ssh", "--fail-on", "none"]);
+    let (code, picked) = common::scan_json(&[
+        "testdata/ssh",
+        "--fail-on",
+        "none",
+        "--control",
+        "SSH-00[1-3]",
+        "--allow-errors",
+        "--control",
+        "K8S-*",
+        "--skip-control",
+        "SSH-002",
+    ]);
+    assert_eq!(code, 0);
+    let ids = |v: &Value| {
+        let mut ids: Vec<String> = v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["control"].as_str().unwrap().to_string())
+            .collect();
+        ids.sort();
+        ids.dedup();
+        ids
+    };
+    let picked_ids = ids(&picked);
+    let ssh: Vec<&String> = picked_ids.iter().filter(|i| i.starts_with("SSH-")).collect();
+    assert_eq!(ssh, ["SSH-001", "SSH-003"]);
+    assert!(picked_ids.iter().all(|i| i.starts_with("SSH-") || i.starts_with("K8S-")));
+    assert!(ids(&all).len() > 10, "without a selection every control runs");
+    let policies: Vec<&str> = picked["policies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(policies, ["ssh-hardening", "kubernetes-pod-security"]);
+
+    let out = vigil(&["scan", "testdata/ssh", "--control", "SSH-1*"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--control SSH-1*: matches no control"),
+        "{err}"
+    );
+    let (code, listed) = stdout(&["policy", "list", "--control", "CERT-01?"]);
+    assert_eq!(code, 0);
+    assert!(listed.contains("CERT-017") && !listed.contains("CERT-001 "), "{listed}");
+}

@@ -12,7 +12,7 @@ use super::{emit, usage_error};
 use crate::collect::config::Format;
 use crate::collect::walk::{self, EntryKind, WalkOptions};
 use crate::collect::{
-    Collected, Input, Prepared, Registry, Request, Settings, Source, Target, Wanted, file,
+    Collected, Fields, Input, Prepared, Registry, Request, Settings, Source, Target, Wanted, file,
 };
 use crate::engine::DEFAULT_MAX_FILE_SIZE;
 
@@ -153,6 +153,7 @@ fn file_facts(
         }
         let request = Request {
             wanted: &wanted,
+            fields: &Fields::All,
             settings,
             state: prepared.state.as_ref(),
         };

@@ -80,16 +80,26 @@ pub struct PolicySource {
     /// Policy file or directory (repeatable). Without it, the built-in packs apply.
     #[arg(long = "policy", short = 'p', value_name = "PATH")]
     pub policies: Vec<PathBuf>,
+
+    /// Only these controls: an id or a glob over ids such as `CERT-00*` (repeatable)
+    #[arg(long = "control", value_name = "ID|GLOB")]
+    pub only: Vec<String>,
+
+    /// Leave out these controls: an id or a glob over ids (repeatable)
+    #[arg(long = "skip-control", value_name = "ID|GLOB")]
+    pub skip: Vec<String>,
 }
 
 impl PolicySource {
-    /// Loads the policies this source names.
+    /// Loads the policies this source names, keeping the selected controls.
     pub fn load(&self) -> Result<crate::policy::PolicySet, crate::policy::PolicyError> {
-        if self.policies.is_empty() {
+        let mut set = if self.policies.is_empty() {
             crate::policy::PolicySet::builtin()
         } else {
             crate::policy::PolicySet::load(&self.policies)
-        }
+        }?;
+        set.select(&self.only, &self.skip)?;
+        Ok(set)
     }
 }
 

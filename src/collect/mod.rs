@@ -121,10 +121,55 @@ pub struct Wanted {
     pub variant: Option<&'static str>,
 }
 
+/// The top-level fields of a fact document that the loaded controls read: a collector may skip
+/// computing the others (the certificate collector validates chains only when a control reads
+/// `chain_valid`, `chain_error` or `chain`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fields {
+    /// Every field (`vigil facts`, or a path that starts with a wildcard).
+    All,
+    /// These keys, sorted and without repetition.
+    Some(Vec<String>),
+}
+
+impl Fields {
+    /// No field.
+    pub fn none() -> Fields {
+        Fields::Some(Vec::new())
+    }
+
+    /// Adds a key.
+    pub fn add(&mut self, key: &str) {
+        if let Fields::Some(keys) = self {
+            if let Err(at) = keys.binary_search_by(|k| k.as_str().cmp(key)) {
+                keys.insert(at, key.to_string());
+            }
+        }
+    }
+
+    /// Everything in `self` or `other`.
+    pub fn merge(&mut self, other: &Fields) {
+        match other {
+            Fields::All => *self = Fields::All,
+            Fields::Some(keys) => keys.iter().for_each(|k| self.add(k)),
+        }
+    }
+
+    /// Whether `key` is read.
+    pub fn contains(&self, key: &str) -> bool {
+        match self {
+            Fields::All => true,
+            Fields::Some(keys) => keys.binary_search_by(|k| k.as_str().cmp(key)).is_ok(),
+        }
+    }
+}
+
 /// What the engine asks of a collector for one target.
 pub struct Request<'a> {
     /// The kinds and variants the applicable controls judge.
     pub wanted: &'a [Wanted],
+    /// The fields the controls of this collector read; others may be left out.
+    pub fields: &'a Fields,
     /// Scan-wide settings.
     pub settings: &'a Settings,
     /// What [`Collector::prepare`] returned.

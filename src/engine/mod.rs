@@ -44,8 +44,12 @@ pub const DEFAULT_MAX_FILE_SIZE: u64 = 64 << 20;
 /// Default for `--concurrency`: network targets probed at once.
 pub const DEFAULT_CONCURRENCY: usize = 64;
 
-/// Targets taken and not yet written, per worker thread: bounds the memory of the pipeline.
-const WINDOW_PER_THREAD: usize = 256;
+/// Files a worker takes at a time: handing targets over one by one would cost more in locking and
+/// waking threads than judging a small file does.
+const FILES_PER_BATCH: usize = 32;
+
+/// Batches taken and not yet written, per worker thread: bounds the memory of the pipeline.
+const WINDOW_PER_THREAD: usize = 8;
 
 /// What to scan and how.
 #[derive(Debug, Clone)]
@@ -180,12 +184,14 @@ pub fn scan_with(
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let file_threads = opts.threads.unwrap_or(cores).max(1);
     if let Some(entries) = walk {
-        run(&ctx, entries.map(Target::File), file_threads, &mut emitter)?;
+        let files = entries.map(Target::File);
+        run(&ctx, files, file_threads, FILES_PER_BATCH, &mut emitter)?;
     }
+    // Network targets one at a time: each may wait on its peer.
     let endpoints = opts.endpoints.iter().cloned().map(Target::Endpoint);
-    run(&ctx, endpoints, opts.concurrency.max(1), &mut emitter)?;
+    run(&ctx, endpoints, opts.concurrency.max(1), 1, &mut emitter)?;
     let hosts = opts.hosts.iter().cloned().map(Target::Host);
-    run(&ctx, hosts, 1, &mut emitter)?;
+    run(&ctx, hosts, 1, 1, &mut emitter)?;
     emitter.whole_scan_verdicts()?;
     let Emitter {
         recorder,
@@ -207,27 +213,42 @@ pub fn scan_with(
     Ok(Outcome { header, trailer })
 }
 
-/// Judges `targets` on `threads` workers and writes their verdicts in target order.
+/// Judges `targets`, `batch` at a time, on `threads` workers and writes their verdicts in target
+/// order.
 fn run(
     ctx: &judge::Context<'_>,
-    targets: impl Iterator<Item = Target> + Send,
+    mut targets: impl Iterator<Item = Target> + Send,
     threads: usize,
+    batch: usize,
     emitter: &mut Emitter<'_, '_>,
 ) -> Result<(), EngineError> {
+    let batches = std::iter::from_fn(move || {
+        let b: Vec<Target> = targets.by_ref().take(batch).collect();
+        (!b.is_empty()).then_some(b)
+    });
     pipeline::ordered(
-        targets,
+        batches,
         threads,
         threads * WINDOW_PER_THREAD,
         Vec::new,
-        |buf, target| {
-            // A collector that panics on a hostile target costs that target, not the scan.
-            let judged = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                judge::judge(ctx, &target, buf)
-            }))
-            .unwrap_or_else(|_| internal_error(ctx, &target));
-            (target, judged)
+        |buf, batch| {
+            batch
+                .into_iter()
+                .map(|target| {
+                    // A collector that panics on a hostile target costs that target, not the scan.
+                    let judged = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        judge::judge(ctx, &target, buf)
+                    }))
+                    .unwrap_or_else(|_| internal_error(ctx, &target));
+                    (target, judged)
+                })
+                .collect::<Vec<_>>()
         },
-        |(target, judged)| emitter.emit(&target, judged),
+        |judged| {
+            judged
+                .into_iter()
+                .try_for_each(|(target, judged)| emitter.emit(&target, judged))
+        },
     )
 }
 
@@ -317,7 +338,7 @@ impl Emitter<'_, '_> {
         inv.binary_files_skipped += u64::from(stats.binary_skipped);
         inv.files_too_large += u64::from(stats.too_large);
         for (d, n) in stats.documents {
-            *inv.documents.entry(d.to_string()).or_default() += n;
+            count(&mut inv.documents, d, n);
         }
         for c in clean {
             self.clean[c] += 1;
@@ -328,14 +349,14 @@ impl Emitter<'_, '_> {
                 Source::Endpoint => inv.endpoints += 1,
                 Source::Host => inv.hosts += 1,
             }
-            let mut kinds: Vec<&str> = verdicts
-                .iter()
-                .map(|v| self.plan.kinds[v.control])
-                .collect();
-            kinds.sort_unstable();
-            kinds.dedup();
-            for k in kinds {
-                *inv.targets.entry(k.to_string()).or_default() += 1;
+            // A target counts once for each kind it has verdicts of.
+            let mut seen: Vec<&str> = Vec::new();
+            for v in &verdicts {
+                let kind = self.plan.kinds[v.control];
+                if !seen.contains(&kind) {
+                    seen.push(kind);
+                    count(&mut inv.targets, kind, 1);
+                }
             }
         }
         for v in verdicts {
@@ -394,6 +415,16 @@ fn not_applicable_reason(c: &Control) -> String {
             "No target in this scan matched the control ({}).",
             selectors.join("; ")
         )
+    }
+}
+
+/// Adds `n` under `key` without allocating the key when it is already counted.
+fn count(map: &mut std::collections::BTreeMap<String, u64>, key: &str, n: u64) {
+    match map.get_mut(key) {
+        Some(c) => *c += n,
+        None => {
+            map.insert(key.to_string(), n);
+        }
     }
 }
 

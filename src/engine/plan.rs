@@ -8,7 +8,7 @@ use globset::GlobSet;
 
 use super::patterns::PatternScanner;
 use crate::collect::walk::{WalkError, glob_set};
-use crate::collect::{Collector, PrepareError, Registry, Settings, Source, Target};
+use crate::collect::{Collector, Fields, PrepareError, Registry, Settings, Source, Target};
 use crate::policy::{Check, Control, PolicySet};
 
 /// Compiled policies.
@@ -23,6 +23,8 @@ pub struct Plan<'p> {
     pub collectors: Vec<&'p dyn Collector>,
     /// What each collector prepared for this scan (`None` for collectors no control uses).
     pub prepared: Vec<Option<crate::collect::Prepared>>,
+    /// For each collector, the fact fields its controls read.
+    pub fields: Vec<Fields>,
     /// All `paths` globs of all target groups.
     paths: GlobSet,
     /// For each glob of `paths`, the target group it belongs to.
@@ -75,6 +77,7 @@ impl<'p> Plan<'p> {
         let mut kinds = Vec::new();
         let mut producers = Vec::new();
         let mut used = vec![false; collectors.len()];
+        let mut fields = vec![Fields::none(); collectors.len()];
         let mut non_file: BTreeMap<Source, Vec<usize>> = BTreeMap::new();
         let mut keys: Vec<(&[String], &[String])> = Vec::new();
         let mut targets: Vec<TargetGroup> = Vec::new();
@@ -93,8 +96,16 @@ impl<'p> Plan<'p> {
             for (ci, coll) in registry.producers(kind) {
                 by_source.entry(coll.source()).or_insert(ci);
             }
+            let mut read = match &c.check {
+                Check::Condition(cond) => cond.fields(),
+                Check::Pattern(_) => Fields::none(),
+            };
+            if let Some(when) = &c.target.when {
+                read.merge(&when.fields());
+            }
             for (&source, &ci) in &by_source {
                 used[ci] = true;
+                fields[ci].merge(&read);
                 if source != Source::File {
                     non_file.entry(source).or_default().push(i);
                 }
@@ -145,6 +156,7 @@ impl<'p> Plan<'p> {
             producers,
             collectors,
             prepared,
+            fields,
             path_owner,
             targets,
             non_file,

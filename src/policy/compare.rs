@@ -61,8 +61,8 @@ pub fn loose_eq(a: &Value, b: &Value, ignore_case: bool) -> bool {
                 return x == y;
             }
             let (x, y) = (
-                a.scalar_text().unwrap_or_default(),
-                b.scalar_text().unwrap_or_default(),
+                a.scalar_str().unwrap_or_default(),
+                b.scalar_str().unwrap_or_default(),
             );
             if ignore_case {
                 x.eq_ignore_ascii_case(&y)

@@ -20,6 +20,7 @@ use super::compare::Conversion;
 use super::diag::{Diagnostics, suggest};
 use super::fields::{describe, string_of};
 use super::path::FieldPath;
+use crate::collect::Fields;
 use crate::doc::{Node, Pos, Value};
 
 /// Largest compiled size of a regex taken from a policy, so a hostile pattern cannot exhaust memory.
@@ -125,6 +126,31 @@ const COMBINATORS: [&str; 4] = ["all", "any", "not", "each"];
 const EACH_FIELDS: [&str; 4] = ["each", "where", "check", "quantifier"];
 
 impl Condition {
+    /// The top-level fields the condition reads, so that a collector can skip facts nobody asks
+    /// for (the certificate collector skips chain validation).
+    pub fn fields(&self) -> Fields {
+        let mut f = Fields::none();
+        self.collect_fields(&mut f);
+        f
+    }
+
+    fn collect_fields(&self, out: &mut Fields) {
+        let mut add = |path: &FieldPath| match path.segments.first() {
+            Some(super::path::Segment::Key(k)) => out.add(k),
+            _ => *out = Fields::All,
+        };
+        match self {
+            Condition::All(items) | Condition::Any(items) => {
+                items.iter().for_each(|c| c.collect_fields(out));
+            }
+            Condition::Not(inner) => inner.collect_fields(out),
+            Condition::Field(test) => add(&test.path),
+            // The elements' own fields are relative to the element: the path's first step is what
+            // the document is asked for.
+            Condition::Each(each) => add(&each.path),
+        }
+    }
+
     /// Parses a condition from a policy node, recording every problem in `diags`. Returns `None` when
     /// the condition is unusable.
     pub fn parse(node: &Node, diags: &mut Diagnostics) -> Option<Condition> {

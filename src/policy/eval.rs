@@ -10,6 +10,7 @@
 //! (`some` element must match, `any` of several tests, `not`), the attribution is dropped: no single
 //! element is at fault.
 
+use std::borrow::Cow;
 use std::cmp::Ordering;
 
 use super::compare::{compare, loose_eq};
@@ -86,6 +87,39 @@ pub fn evaluate(cond: &Condition, doc: &Node) -> Verdict {
     }
 }
 
+/// Whether `cond` holds over `doc`: [`evaluate`]'s `passed`, without gathering evidence. Used
+/// where only the answer counts (a control's `when`, an `each` filter), so that a pod spec is not
+/// written out as evidence for every control that asks whether the document has one.
+pub fn holds(cond: &Condition, doc: &Node) -> bool {
+    match cond {
+        Condition::All(items) => items.iter().all(|c| holds(c, doc)),
+        Condition::Any(items) => items.iter().any(|c| holds(c, doc)),
+        Condition::Not(inner) => !holds(inner, doc),
+        Condition::Field(test) => {
+            let mut results = expand(test, test.path.resolve(doc))
+                .into_iter()
+                .map(|c| test_value(test, c.node.as_deref()));
+            match test.quantifier {
+                Quantifier::Every => results.all(|ok| ok),
+                Quantifier::Some => results.any(|ok| ok),
+            }
+        }
+        Condition::Each(each) => {
+            let mut results = each
+                .path
+                .resolve(doc)
+                .into_iter()
+                .filter_map(|c| c.node)
+                .filter(|e| each.filter.as_ref().is_none_or(|w| holds(w, e)))
+                .map(|e| holds(&each.check, e));
+            match each.quantifier {
+                Quantifier::Every => results.all(|ok| ok),
+                Quantifier::Some => results.any(|ok| ok),
+            }
+        }
+    }
+}
+
 fn evaluate_each(each: &Each, doc: &Node) -> Verdict {
     let mut passing = Vec::new();
     let mut failing = Vec::new();
@@ -93,11 +127,7 @@ fn evaluate_each(each: &Each, doc: &Node) -> Verdict {
         let Some(element) = candidate.node else {
             continue;
         };
-        if each
-            .filter
-            .as_ref()
-            .is_some_and(|w| !evaluate(w, element).passed)
-        {
+        if each.filter.as_ref().is_some_and(|w| !holds(w, element)) {
             continue;
         }
         let v = evaluate(&each.check, element);
@@ -158,10 +188,10 @@ fn evaluate_field(test: &FieldTest, doc: &Node) -> Verdict {
     let mut passing = Vec::new();
     let mut failing = Vec::new();
     for candidate in expand(test, test.path.resolve(doc)) {
-        let ok = test_value(test, candidate.node.as_ref());
+        let ok = test_value(test, candidate.node.as_deref());
         let ev = Evidence {
             path: candidate.path,
-            observed: observed_text(candidate.node.as_ref(), candidate.defaulted),
+            observed: observed_text(candidate.node.as_deref(), candidate.defaulted),
             pos: candidate.pos,
             element: candidate
                 .element
@@ -190,31 +220,36 @@ fn evaluate_field(test: &FieldTest, doc: &Node) -> Verdict {
     Verdict { passed, evidence }
 }
 
-/// A value under test after `default` and `split` were applied.
-struct Expanded {
+/// A value under test after `default` and `split` were applied: the document's own node where
+/// possible, so that testing a value never copies it.
+struct Expanded<'d> {
     path: String,
-    node: Option<Node>,
+    node: Option<Cow<'d, Node>>,
     pos: Pos,
     defaulted: bool,
     element: Option<Element>,
 }
 
-fn expand(test: &FieldTest, candidates: Vec<Candidate<'_>>) -> Vec<Expanded> {
+fn expand<'d>(test: &'d FieldTest, candidates: Vec<Candidate<'d>>) -> Vec<Expanded<'d>> {
     let mut out = Vec::new();
     for c in candidates {
         let (node, defaulted) = match (c.node, &test.default) {
-            (Some(n), _) => (Some(n.clone()), false),
-            (None, Some(d)) if !matches!(test.op, Operator::Exists(_)) => (Some(d.clone()), true),
+            (Some(n), _) => (Some(n), false),
+            (None, Some(d)) if !matches!(test.op, Operator::Exists(_)) => (Some(d), true),
             (None, _) => (None, false),
         };
-        match (&test.split, node) {
+        let split = match (&test.split, node) {
             (
                 Some(sep),
                 Some(Node {
                     value: Value::Str(s),
                     pos,
                 }),
-            ) => {
+            ) => Some((sep, s, *pos)),
+            _ => None,
+        };
+        match split {
+            Some((sep, s, pos)) => {
                 // A default comes from the policy: its position is not the target's.
                 let pos = if pos.line > 0 && !defaulted {
                     pos
@@ -229,22 +264,21 @@ fn expand(test: &FieldTest, candidates: Vec<Candidate<'_>>) -> Vec<Expanded> {
                 {
                     out.push(Expanded {
                         path: format!("{}[{i}]", c.path),
-                        node: Some(Node::str(pos, part)),
+                        node: Some(Cow::Owned(Node::str(pos, part))),
                         pos,
                         defaulted,
                         element: c.element.clone(),
                     });
                 }
             }
-            (_, node) => {
+            None => {
                 let pos = node
-                    .as_ref()
                     .filter(|n| n.pos.line > 0 && !defaulted)
                     .map(|n| n.pos)
                     .unwrap_or(c.pos);
                 out.push(Expanded {
                     path: c.path,
-                    node,
+                    node: node.map(Cow::Borrowed),
                     pos,
                     defaulted,
                     element: c.element,
@@ -303,8 +337,64 @@ fn contains(haystack: &Value, needle: &Value, ic: bool) -> bool {
 fn observed_text(node: Option<&Node>, defaulted: bool) -> String {
     match (node, defaulted) {
         (None, _) => "(absent)".to_string(),
-        (Some(n), true) => format!("(absent; default: {})", clip(&n.value.to_string())),
-        (Some(n), false) => clip(&n.value.to_string()),
+        (Some(n), true) => format!("(absent; default: {})", observed_value(&n.value)),
+        (Some(n), false) => observed_value(&n.value),
+    }
+}
+
+/// A value as evidence text, cut like [`clip`]. A map or a list (a whole pod spec, say) is written
+/// as JSON only as far as it is shown, without copying it; its full length is still counted.
+fn observed_value(value: &Value) -> String {
+    match value.scalar_str() {
+        Some(s) => clip(&s),
+        None => {
+            let mut out = Clipped::default();
+            // Writing into memory cannot fail, and the value serializes infallibly.
+            let _ = serde_json::to_writer(&mut out, value);
+            out.finish()
+        }
+    }
+}
+
+/// A writer that keeps the first [`MAX_OBSERVED`] characters and counts the rest.
+#[derive(Default)]
+struct Clipped {
+    kept: Vec<u8>,
+    chars: usize,
+}
+
+impl std::io::Write for Clipped {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let starts_char = |b: &u8| b & 0xC0 != 0x80;
+        if self.chars > MAX_OBSERVED {
+            self.chars += buf.iter().filter(|b| starts_char(b)).count();
+            return Ok(buf.len());
+        }
+        for b in buf {
+            if starts_char(b) {
+                self.chars += 1;
+            }
+            if self.chars <= MAX_OBSERVED {
+                self.kept.push(*b);
+            }
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Clipped {
+    fn finish(self) -> String {
+        // Bytes are kept up to a character boundary of valid UTF-8 (serde_json writes UTF-8).
+        let text = String::from_utf8_lossy(&self.kept).into_owned();
+        if self.chars <= MAX_OBSERVED {
+            text
+        } else {
+            format!("{text}… ({} characters)", self.chars)
+        }
     }
 }
 
@@ -327,7 +417,11 @@ mod tests {
         let c = &parse_documents(cond).unwrap()[0];
         let mut d = Diagnostics::new("t", cond);
         let c = Condition::parse(c, &mut d).unwrap_or_else(|| panic!("{:?}", d.items));
-        evaluate(&c, &parse_documents(doc).unwrap()[0])
+        let doc = &parse_documents(doc).unwrap()[0];
+        let verdict = evaluate(&c, doc);
+        // Every case below also checks that the evidence-free answer agrees.
+        assert_eq!(holds(&c, doc), verdict.passed, "holds disagrees on {cond}");
+        verdict
     }
 
     const POD: &str = "spec:\n  containers:\n    - name: a\n      securityContext: {privileged: true}\n    - name: b\n    - name: c\n      securityContext: {privileged: true}\n";
@@ -460,5 +554,26 @@ mod tests {
         assert!(check("{key: l, excludes: z}", "l: [y, x]\n").passed);
         assert!(check("{key: s, matches: '^TLSv1\\.[23]$'}", "s: TLSv1.3\n").passed);
         assert!(check("{key: s, equals: NO, ignore_case: true}", "s: no\n").passed);
+    }
+
+    #[test]
+    fn a_long_map_is_shown_as_clipped_json_with_its_full_length() {
+        let doc = format!(
+            "m:\n{}",
+            (0..100)
+                .map(|i| format!("  k{i}: é{i}\n"))
+                .collect::<String>()
+        );
+        let v = check("{key: m, equals: 1}", &doc);
+        let observed = &v.evidence[0].observed;
+        let parsed = &parse_documents(&doc).unwrap()[0];
+        let m = parsed.as_map().and_then(|m| m.get("m")).unwrap();
+        let full = serde_json::to_string(&m.value).unwrap();
+        let shown: String = full.chars().take(MAX_OBSERVED).collect();
+        assert_eq!(
+            observed,
+            &format!("{shown}… ({} characters)", full.chars().count())
+        );
+        assert!(full.starts_with(r#"{"k0":"é0","k1":"é1""#));
     }
 }

@@ -67,6 +67,17 @@ pub enum PolicyError {
     /// One or more policy files are invalid; every problem is listed.
     #[error("{}", render(.0))]
     Invalid(Vec<Diagnostic>),
+    /// A control selection is not a valid glob, or selects no control: a typo must not silently
+    /// drop a check from an audit.
+    #[error("--{option} {pattern}: {reason}")]
+    Selection {
+        /// `control` or `skip-control`.
+        option: &'static str,
+        /// The pattern as given.
+        pattern: String,
+        /// What is wrong with it.
+        reason: String,
+    },
 }
 
 fn render(diags: &[Diagnostic]) -> String {
@@ -173,11 +184,76 @@ impl PolicySet {
         self.policies.iter().flat_map(|p| p.controls.iter())
     }
 
+    /// Keeps the controls whose id matches a pattern of `only` (every control when `only` is
+    /// empty) and no pattern of `skip`; a policy left without controls is dropped. Patterns are
+    /// globs over control ids (`CERT-00[1-3]`, `K8S-*`), matched case-sensitively.
+    pub fn select(&mut self, only: &[String], skip: &[String]) -> Result<(), PolicyError> {
+        let only = ControlPatterns::new("control", only)?;
+        let skip = ControlPatterns::new("skip-control", skip)?;
+        only.each_matches_some(self)?;
+        skip.each_matches_some(self)?;
+        for p in &mut self.policies {
+            p.controls
+                .retain(|c| (only.is_empty() || only.matches(&c.id)) && !skip.matches(&c.id));
+        }
+        self.policies.retain(|p| !p.controls.is_empty());
+        Ok(())
+    }
+
     /// The control with this id, and its policy.
     pub fn find(&self, id: &str) -> Option<(&Policy, &Control)> {
         self.policies
             .iter()
             .find_map(|p| p.controls.iter().find(|c| c.id == id).map(|c| (p, c)))
+    }
+}
+
+/// The `--control` or `--skip-control` patterns.
+struct ControlPatterns {
+    option: &'static str,
+    patterns: Vec<(String, globset::GlobMatcher)>,
+}
+
+impl ControlPatterns {
+    fn new(option: &'static str, patterns: &[String]) -> Result<Self, PolicyError> {
+        let patterns = patterns
+            .iter()
+            .map(|p| {
+                globset::GlobBuilder::new(p)
+                    .literal_separator(false)
+                    .build()
+                    .map(|g| (p.clone(), g.compile_matcher()))
+                    .map_err(|e| PolicyError::Selection {
+                        option,
+                        pattern: p.clone(),
+                        reason: e.kind().to_string(),
+                    })
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(ControlPatterns { option, patterns })
+    }
+
+    fn is_empty(&self) -> bool {
+        self.patterns.is_empty()
+    }
+
+    fn matches(&self, id: &str) -> bool {
+        self.patterns.iter().any(|(_, g)| g.is_match(id))
+    }
+
+    fn each_matches_some(&self, set: &PolicySet) -> Result<(), PolicyError> {
+        for (pattern, glob) in &self.patterns {
+            if !set.controls().any(|c| glob.is_match(&c.id)) {
+                return Err(PolicyError::Selection {
+                    option: self.option,
+                    pattern: pattern.clone(),
+                    reason: "matches no control of the policies loaded (`vigil policy list` \
+                             shows them)"
+                        .into(),
+                });
+            }
+        }
+        Ok(())
     }
 }
 

@@ -22,7 +22,8 @@ use time::OffsetDateTime;
 pub use store::{StoreError, TrustStore};
 
 use super::{
-    Collected, Collector, Document, Input, Kind, PrepareError, Prepared, Request, Settings, Source,
+    Collected, Collector, Document, Fields, Input, Kind, PrepareError, Prepared, Request, Settings,
+    Source,
 };
 use crate::doc::{Map, Node, Pos, Value};
 
@@ -81,7 +82,7 @@ impl Collector for CertCollector {
         let Some(ctx) = request.state.downcast_ref::<CertContext>() else {
             return;
         };
-        let found = read(&entry.path, &entry.display, bytes, ctx);
+        let found = read(&entry.path, &entry.display, bytes, ctx, request.fields);
         for e in found.errors {
             out.push(Collected::Error {
                 kind: e.kind.map(DocKind::name),
@@ -172,23 +173,23 @@ impl Facts {
     }
 
     /// A string field.
-    pub fn str(&mut self, key: &str, value: impl Into<String>) {
+    pub fn str(&mut self, key: &'static str, value: impl Into<String>) {
         self.map.insert(key, Node::str(self.pos, value));
     }
 
     /// An integer field.
-    pub fn int(&mut self, key: &str, value: i64) {
+    pub fn int(&mut self, key: &'static str, value: i64) {
         self.map.insert(key, Node::new(self.pos, Value::Int(value)));
     }
 
     /// A boolean field.
-    pub fn bool(&mut self, key: &str, value: bool) {
+    pub fn bool(&mut self, key: &'static str, value: bool) {
         self.map
             .insert(key, Node::new(self.pos, Value::Bool(value)));
     }
 
     /// A list of strings.
-    pub fn strs(&mut self, key: &str, values: impl IntoIterator<Item = String>) {
+    pub fn strs(&mut self, key: &'static str, values: impl IntoIterator<Item = String>) {
         let items = values.into_iter().map(|v| Node::str(self.pos, v)).collect();
         self.map
             .insert(key, Node::new(self.pos, Value::List(items)));
@@ -227,7 +228,15 @@ struct Found {
 const BASE64_BEGIN: &[u8] = b"LS0tLS1CRUdJTi";
 
 /// Collects every certificate and key of a file. `display` is the path as shown in findings.
-pub fn read(path: &Path, display: &str, bytes: &[u8], ctx: &CertContext) -> Contents {
+/// Certificate facts that no control reads (`fields`) are not computed: chain validation and
+/// signature checks are the costly ones.
+pub fn read(
+    path: &Path,
+    display: &str,
+    bytes: &[u8],
+    ctx: &CertContext,
+    fields: &Fields,
+) -> Contents {
     let mut out = Contents::default();
     let mut certs: Vec<Found> = Vec::new();
     let named = path
@@ -277,7 +286,7 @@ pub fn read(path: &Path, display: &str, bytes: &[u8], ctx: &CertContext) -> Cont
             },
         }
     }
-    certificate_documents(&certs, display, ctx, &mut out);
+    certificate_documents(&certs, display, ctx, fields, &mut out);
     out
 }
 
@@ -383,7 +392,16 @@ fn key_document(k: &key::KeyFacts, display: &str, line: Option<u32>, encoding: &
     }
 }
 
-fn certificate_documents(found: &[Found], display: &str, ctx: &CertContext, out: &mut Contents) {
+fn certificate_documents(
+    found: &[Found],
+    display: &str,
+    ctx: &CertContext,
+    fields: &Fields,
+    out: &mut Contents,
+) {
+    let chains = ["chain_valid", "chain_error", "chain"]
+        .iter()
+        .any(|k| fields.contains(k));
     let mut parsed = Vec::new();
     for f in found {
         match x509::parse(&f.der) {
@@ -407,8 +425,12 @@ fn certificate_documents(found: &[Found], display: &str, ctx: &CertContext, out:
         let context = x509::Context {
             der: m.der,
             at: ctx.at,
-            in_trust_store: ctx.store.contains(m.cert),
-            chain: (!x509::is_ca(m.cert)).then(|| chain::validate(m, &members, &ctx.store, ctx.at)),
+            in_trust_store: fields
+                .contains("in_trust_store")
+                .then(|| ctx.store.contains(m.cert)),
+            chain: (chains && !x509::is_ca(m.cert))
+                .then(|| chain::validate(m, &members, &ctx.store, ctx.at)),
+            self_signed: fields.contains("self_signed"),
         };
         let mut f = Facts::new(position(line));
         x509::facts(m.cert, &context, &mut f);

@@ -135,55 +135,62 @@ pub fn blocks(bytes: &[u8], strict: bool) -> Vec<Result<Block, BlockError>> {
     let keep = |block: &Open| strict || block.confirmed;
     for (i, raw) in bytes.split(|&b| b == b'\n').enumerate() {
         let line_no = u32::try_from(i + 1).unwrap_or(u32::MAX);
-        let line = String::from_utf8_lossy(raw);
-        if let Some(label) = marker_label(&line, BEGIN) {
-            if line.contains(END) {
-                if let Some(block) = inline_block(&line, label, line_no) {
-                    if let Some(prev) = open.take().filter(keep) {
-                        out.push(Err(unterminated(prev, line_no)));
+        // Base64 has no `-`: most lines of a block, and of any other file, skip the marker
+        // searches and are never decoded as text.
+        if memchr::memchr(b'-', raw).is_some() {
+            let line = String::from_utf8_lossy(raw);
+            if let Some(label) = marker_label(&line, BEGIN) {
+                if line.contains(END) {
+                    if let Some(block) = inline_block(&line, label, line_no) {
+                        if let Some(prev) = open.take().filter(keep) {
+                            out.push(Err(unterminated(prev, line_no)));
+                        }
+                        out.push(Ok(block));
+                        continue;
                     }
-                    out.push(Ok(block));
-                    continue;
                 }
-            }
-            if let Some(prev) = open.take().filter(keep) {
-                out.push(Err(unterminated(prev, line_no)));
-            }
-            open = Some(Open {
-                label: label.to_string(),
-                line: line_no,
-                headers: Vec::new(),
-                body: String::new(),
-                in_headers: true,
-                confirmed: false,
-                error: None,
-            });
-            continue;
-        }
-        let Some(block) = open.as_mut() else { continue };
-        if let Some(label) = marker_label(&line, END) {
-            let mut block = open.take().expect("a block is open");
-            if !keep(&block) {
+                if let Some(prev) = open.take().filter(keep) {
+                    out.push(Err(unterminated(prev, line_no)));
+                }
+                open = Some(Open {
+                    label: label.to_string(),
+                    line: line_no,
+                    headers: Vec::new(),
+                    body: String::new(),
+                    in_headers: true,
+                    confirmed: false,
+                    error: None,
+                });
                 continue;
             }
-            if label != block.label && block.error.is_none() {
-                block.error = Some(format!(
-                    "ends with `{END}{label}-----` at line {line_no} instead of `{END}{}-----`",
-                    block.label
-                ));
+            if let (Some(label), Some(_)) = (marker_label(&line, END), open.as_ref()) {
+                let mut block = open.take().expect("a block is open");
+                if !keep(&block) {
+                    continue;
+                }
+                if label != block.label && block.error.is_none() {
+                    block.error = Some(format!(
+                        "ends with `{END}{label}-----` at line {line_no} instead of `{END}{}-----`",
+                        block.label
+                    ));
+                }
+                out.push(block.finish());
+                continue;
             }
-            out.push(block.finish());
-            continue;
         }
+        let Some(block) = open.as_mut() else { continue };
         if block.error.is_some() {
             continue;
         }
-        let content = line.trim();
+        let content = raw.trim_ascii();
         if block.in_headers {
-            if let Some((k, v)) = content.split_once(':') {
-                block
-                    .headers
-                    .push((k.trim().to_string(), v.trim().to_string()));
+            if memchr::memchr(b':', content).is_some() {
+                let text = String::from_utf8_lossy(content);
+                if let Some((k, v)) = text.split_once(':') {
+                    block
+                        .headers
+                        .push((k.trim().to_string(), v.trim().to_string()));
+                }
                 continue;
             }
             if content.is_empty() {
@@ -192,21 +199,27 @@ pub fn blocks(bytes: &[u8], strict: bool) -> Vec<Result<Block, BlockError>> {
             block.in_headers = false;
         }
         let bad = content
-            .char_indices()
-            .find(|(_, c)| !(c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '=')));
-        if let Some((offset, c)) = bad {
+            .iter()
+            .position(|&c| !(c.is_ascii_alphanumeric() || matches!(c, b'+' | b'/' | b'=')));
+        if let Some(offset) = bad {
             if !block.confirmed && !strict {
                 open = None;
                 continue;
             }
-            let column = line.find(content).unwrap_or(0) + offset + 1;
+            let leading = raw.len() - raw.trim_ascii_start().len();
+            let text = String::from_utf8_lossy(&content[offset..]);
+            let c = text.chars().next().unwrap_or('\u{fffd}');
+            let column = leading + offset + 1;
             block.error = Some(format!(
                 "invalid base64 character {c:?} at line {line_no}, column {column}"
             ));
             continue;
         }
         block.confirmed = true;
-        block.body.push_str(content);
+        // Only base64 characters: ASCII.
+        block
+            .body
+            .push_str(std::str::from_utf8(content).unwrap_or_default());
     }
     if let Some(block) = open.filter(keep) {
         let message = format!(

@@ -113,10 +113,14 @@ pub struct Context<'a> {
     pub der: &'a [u8],
     /// The evaluation clock.
     pub at: OffsetDateTime,
-    /// Whether the trust store holds this certificate (same subject and key).
-    pub in_trust_store: bool,
-    /// The chain validation of an end-entity certificate; `None` for CA certificates.
+    /// Whether the trust store holds this certificate (same subject and key); `None` when no
+    /// control reads it.
+    pub in_trust_store: Option<bool>,
+    /// The chain validation of an end-entity certificate; `None` for CA certificates and when no
+    /// control reads it.
     pub chain: Option<ChainOutcome>,
+    /// Whether to verify a self-issued certificate's signature with its own key (`self_signed`).
+    pub self_signed: bool,
 }
 
 /// The fact document of one certificate.
@@ -203,8 +207,12 @@ pub fn facts(cert: &X509Certificate<'_>, ctx: &Context<'_>, f: &mut Facts) {
         "self_issued",
         cert.subject().as_raw() == cert.issuer().as_raw(),
     );
-    f.bool("self_signed", self_signed(cert));
-    f.bool("in_trust_store", ctx.in_trust_store);
+    if ctx.self_signed {
+        f.bool("self_signed", self_signed(cert));
+    }
+    if let Some(t) = ctx.in_trust_store {
+        f.bool("in_trust_store", t);
+    }
     if let Some(chain) = &ctx.chain {
         f.bool("chain_valid", chain.valid);
         match &chain.error {

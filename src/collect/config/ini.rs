@@ -69,7 +69,7 @@ pub fn parse(text: &str) -> Result<Node, ParseError> {
         };
         match map.get_mut(key) {
             Some(existing) => *existing = node,
-            None => map.insert(key, node),
+            None => map.insert(key.to_string(), node),
         }
     }
     for (name, pos, map) in sections {

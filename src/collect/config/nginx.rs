@@ -217,7 +217,7 @@ fn parse_block(
                             let mut with_args = Map::new();
                             with_args.insert("args", Node::str(name_pos, args.join(" ")));
                             for (k, p, v) in block.iter_with_key_pos() {
-                                with_args.insert_with_key_pos(k, p, v.clone());
+                                with_args.insert_with_key_pos(k.to_string(), p, v.clone());
                             }
                             map.push_to_list(name, Node::new(name_pos, Value::Map(with_args)));
                             break;

@@ -162,7 +162,7 @@ fn set(map: &mut Map, kw: &str, value: Node) {
     if ACCUMULATING.contains(&kw) {
         map.push_to_list(kw, value);
     } else if !map.contains_key(kw) {
-        map.insert(kw, value);
+        map.insert(kw.to_string(), value);
     }
 }
 

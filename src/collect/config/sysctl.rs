@@ -84,7 +84,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Vec<Document>, ParseError> {
             v.pos.file = file_index;
             match merged.get_mut(k) {
                 Some(existing) => *existing = v,
-                None => merged.insert(k, v),
+                None => merged.insert(k.to_string(), v),
             }
         }
     }

@@ -177,6 +177,7 @@ fn judge_input(ctx: &Context<'_>, input: &Input<'_>, applicable: &[usize], out: 
             .unwrap_or(&());
         let request = Request {
             wanted: &wanted,
+            fields: &plan.fields[coll],
             settings: ctx.settings,
             state,
         };
@@ -239,7 +240,7 @@ fn judge_collected(
                 for m in members.iter().filter(|m| m.wanted == w) {
                     let c = ctx.plan.controls[m.control];
                     if let Some(when) = &c.target.when {
-                        if !eval::evaluate(when, &document.root).passed {
+                        if !eval::holds(when, &document.root) {
                             continue;
                         }
                     }
