@@ -156,7 +156,8 @@ pub fn blocks(bytes: &[u8], strict: bool) -> Vec<Result<Block, BlockError>> {
                     label: label.to_string(),
                     line: line_no,
                     headers: Vec::new(),
-                    body: String::new(),
+                    // A certificate's base64 is 1-2 KiB: grow once, not line by line.
+                    body: String::with_capacity(2048),
                     in_headers: true,
                     confirmed: false,
                     error: None,

@@ -1,0 +1,400 @@
+#!/usr/bin/env bash
+# Scale benchmark: `vigil scan` with every bundled pack against ripgrep reading the same generated
+# tree, at several tree sizes, so that the growth of wall time and peak memory is visible.
+# See bench/README-scale.md.
+#
+# usage: bench/scale.sh [SIZES...]      (default: 10000 100000 1000000 files)
+# environment:
+#   TREE_ROOT=dir   where the trees live (default: ${TMPDIR:-/tmp}/vigil-bench-scale): one tree
+#                   TREE_ROOT/tree-N per size, its manifest tree-N.manifest.json and the full
+#                   result document of one vigil run, tree-N.results.json
+#   RUNS=3          hyperfine timed runs per command (after 1 warmup run)
+#   SEED=1          generator seed
+#   VIGIL_BIN=path  benchmark this binary instead of building target/release/vigil
+#
+# Writes only under TREE_ROOT and bench/results/ (besides cargo's target/ when it builds vigil):
+# bench/results/scale-summary.md (tracked) and, untracked, bench/results/scale-N-* (hyperfine JSON,
+# GNU time output, counts).
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(dirname "$here")
+results=$here/results
+tree_root=${TREE_ROOT:-${TMPDIR:-/tmp}/vigil-bench-scale}
+runs=${RUNS:-3}
+seed=${SEED:-1}
+needle=vigil-needle-not-present
+max_ratio=1.5
+max_rss_mib=150
+
+if [ $# -eq 0 ]; then
+    set -- 10000 100000 1000000
+fi
+for n in "$@" "$runs" "$seed"; do
+    case $n in '' | *[!0-9]*) echo "scale.sh: SIZES, RUNS and SEED must be integers (got '$n')" >&2; exit 2 ;; esac
+done
+for n in "$@"; do
+    [ "$n" -gt 0 ] || { echo "scale.sh: a size must be positive" >&2; exit 2; }
+done
+[ "$runs" -gt 0 ] || { echo "scale.sh: RUNS must be positive" >&2; exit 2; }
+
+# --- tools ---------------------------------------------------------------------------------------
+missing=0
+need() {
+    if ! command -v "$1" >/dev/null 2>&1; then
+        echo "scale.sh: \`$1\` not found. Install it with: $2" >&2
+        missing=1
+    fi
+}
+need python3 "sudo apt-get install python3"
+need hyperfine "sudo apt-get install hyperfine   (or: cargo install --locked hyperfine)"
+need rg "sudo apt-get install ripgrep   (or: cargo install --locked ripgrep)"
+[ -x /usr/bin/time ] || { echo "scale.sh: GNU time (/usr/bin/time) not found. Install it with: sudo apt-get install time" >&2; missing=1; }
+[ -n "${VIGIL_BIN:-}" ] || need cargo "https://rustup.rs (or set VIGIL_BIN to a built vigil binary)"
+[ "$missing" = 0 ] || exit 2
+
+# --- vigil ---------------------------------------------------------------------------------------
+if [ -n "${VIGIL_BIN:-}" ]; then
+    vigil=$VIGIL_BIN
+else
+    echo "== building vigil (cargo build --release)"
+    (cd "$root" && cargo build --release --quiet)
+    vigil=$root/target/release/vigil
+fi
+[ -x "$vigil" ] || { echo "scale.sh: $vigil is not executable" >&2; exit 2; }
+vigil=$(python3 -c 'import os, sys; print(os.path.abspath(sys.argv[1]))' "$vigil")
+
+mkdir -p "$tree_root" "$results"
+tree_root=$(cd "$tree_root" && pwd)
+cores=$(nproc)
+q() { printf '%q' "$1"; }
+
+# What a tree's manifest must say for the tree to be reused: files, seed, generator versions, complete.
+gen_version=$(python3 -B -c '
+import sys
+sys.path.insert(0, sys.argv[1])
+import gen_scale_tree, gen_tree
+print(gen_scale_tree.GENERATOR_VERSION, gen_tree.GENERATOR_VERSION)' "$here")
+manifest_field() {
+    python3 -c '
+import json, sys
+try:
+    m = json.load(open(sys.argv[1]))
+except (OSError, ValueError):
+    sys.exit(0)
+if sys.argv[2] == "key":
+    p = m.get("parameters", {})
+    print(p.get("files"), p.get("seed"), m.get("generator_version"), m.get("gen_tree_version"), m.get("complete"))
+elif sys.argv[2] == "owner":
+    print(m.get("generator", ""), m.get("tree", ""))
+else:
+    print(m[sys.argv[2]])' "$1" "$2"
+}
+
+# Busy (non-idle) CPU time of the whole machine, in clock ticks (see bench/run.sh).
+busy_ticks() {
+    local _c u n s i w q sq st rest
+    read -r _c u n s i w q sq st rest </proc/stat
+    echo $((u + n + s + q + sq + st))
+}
+
+sizes=()
+for files in "$@"; do
+    tree=$tree_root/tree-$files
+    manifest=$tree.manifest.json
+    echo
+    echo "=== $files files: $tree"
+
+    # --- tree ------------------------------------------------------------------------------------
+    want="$files $seed $gen_version True"
+    have=$(manifest_field "$manifest" key)
+    owner=$(manifest_field "$manifest" owner)
+    if [ -d "$tree" ] && [ "$have" = "$want" ] && [ "$owner" = "bench/gen_scale_tree.py $tree" ]; then
+        echo "== reusing the tree (manifest matches: $files files, seed $seed)"
+    else
+        if [ -e "$tree" ] || [ -e "$tree.partial" ]; then
+            # Only ever delete a tree that gen_scale_tree.py wrote: its manifest names it.
+            if [ "$owner" != "bench/gen_scale_tree.py $tree" ]; then
+                echo "scale.sh: $tree exists but $manifest does not say bench/gen_scale_tree.py wrote it; remove it or pick another TREE_ROOT" >&2
+                exit 2
+            fi
+            echo "== the tree was generated with other parameters or is incomplete (files seed versions complete: $have; wanted: $want); regenerating"
+            rm -rf -- "$tree" "$tree.partial"
+        fi
+        rm -f -- "$manifest" "$tree.results.json"
+        echo "== generating: $files files, seed $seed"
+        python3 "$here/gen_scale_tree.py" "$tree" --files "$files" --seed "$seed"
+    fi
+    [ ! -e "$tree/.git" ] || { echo "scale.sh: $tree contains .git (the secrets pack excludes it, ripgrep would not)" >&2; exit 2; }
+
+    tree_bytes=$(manifest_field "$manifest" bytes)
+    page_bytes=$(manifest_field "$manifest" bytes_in_4k_pages)
+    # The page cache holds whole pages, and every file also costs an inode and a dentry (~1 KiB).
+    need_bytes=$((page_bytes + files * 1024))
+    avail_kib=$(awk '/^MemAvailable:/ {print $2}' /proc/meminfo 2>/dev/null || echo 0)
+    if [ "$avail_kib" -gt 0 ] && [ $((avail_kib * 1024)) -lt $((need_bytes * 3 / 2)) ]; then
+        echo "scale.sh: warning: $((avail_kib / 1024)) MiB of available memory may not keep the tree in the page cache" \
+            "($((tree_bytes >> 20)) MiB of files, about $((need_bytes >> 20)) MiB with pages and inodes); timings would include disk reads" >&2
+    fi
+
+    # --- commands --------------------------------------------------------------------------------
+    vigil_cmd="$(q "$vigil") scan $(q "$tree") --fail-on none --allow-errors --format json --output /dev/null"
+    rg_cmd="rg -c -F --hidden --no-ignore $needle $(q "$tree")"
+    # Both tools with their default thread count (one per core): neither is given -j.
+    printf '%s\n%s\n' "$vigil_cmd" "$rg_cmd" >"$results/scale-$files-commands.sh"
+
+    echo "== warming the page cache (ripgrep reads every file, twice)"
+    for _ in 1 2; do
+        rc=0
+        rg -c -F --hidden --no-ignore "$needle" "$tree" >/dev/null || rc=$?
+        # Exit 1: no match, which is the point; anything else is an error.
+        [ "$rc" -eq 1 ] || { echo "scale.sh: ripgrep exited $rc while warming $tree (is '$needle' in the tree?)" >&2; exit 1; }
+    done
+
+    echo "== counting what vigil finds (one untimed run, full result document)"
+    "$vigil" scan "$tree" --fail-on none --allow-errors --format json --output "$tree.results.json"
+
+    ticks_before=$(busy_ticks)
+    t_before=$(date +%s.%N)
+    echo "== hyperfine: 1 warmup + $runs runs each, $cores cores, default thread counts"
+    # ripgrep exits 1 when the literal is not found; exit codes are checked from the JSON afterwards.
+    hyperfine --warmup 1 --runs "$runs" --output=pipe --ignore-failure \
+        --export-json "$results/scale-$files-hyperfine.json" \
+        -n vigil "$vigil_cmd" \
+        -n ripgrep "$rg_cmd"
+    ticks_after=$(busy_ticks)
+    t_after=$(date +%s.%N)
+
+    echo "== peak memory (GNU time -v, one run each)"
+    eval "/usr/bin/time -v -o $(q "$results/scale-$files-vigil-time.txt") $vigil_cmd" 2>/dev/null
+    rc=0
+    eval "/usr/bin/time -v -o $(q "$results/scale-$files-rg-time.txt") $rg_cmd" >/dev/null || rc=$?
+    [ "$rc" -eq 1 ] || { echo "scale.sh: ripgrep exited $rc under /usr/bin/time" >&2; exit 1; }
+
+    # How much of the tree was still in the page cache after the timing (memory pressure or proactive
+    # reclaim can evict it, and then the timings include disk reads).
+    resident="unknown"
+    if command -v fincore >/dev/null 2>&1; then
+        resident=$(cd "$tree" && find . -type f -print0 | xargs -0 fincore -b -n 2>/dev/null |
+            awk -v total="$page_bytes" '{r += $1} END {p = 100 * r / total; if (p > 100) p = 100; printf "%.0f%%", p}')
+        echo "   tree in the page cache after the timing: $resident"
+    fi
+
+    # --- counts (streamed: the result document of a 1M-file tree is over a GiB) -----------------
+    python3 - "$tree.results.json" "$manifest" "$results/scale-$files-hyperfine.json" "$results/scale-$files-counts.json" \
+        "$((ticks_after - ticks_before))" "$(getconf CLK_TCK)" "$t_before" "$t_after" "$cores" "$tree" "$resident" <<'PY'
+import collections, json, re, sys
+
+path, manifest, hyper, out, ticks, hz, t0, t1, cores, tree, resident = sys.argv[1:]
+CHUNK = 16 << 20
+dec = json.JSONDecoder()
+states, packs, errors = collections.Counter(), collections.Counter(), collections.Counter()
+examples = {}
+with open(path, encoding="utf-8") as f:
+    buf = ""
+    while True:
+        at = buf.find('\n  "findings": [')  # a key of the top-level object (the document is indented by 2)
+        if at >= 0:
+            i = buf.index("[", at) + 1
+            break
+        more = f.read(CHUNK)
+        if not more:
+            sys.exit(f"{path}: no findings array")
+        buf += more
+    while True:
+        while i < len(buf) and buf[i] in " \t\r\n,":
+            i += 1
+        if i == len(buf):
+            more = f.read(CHUNK)
+            if not more:
+                sys.exit(f"{path}: truncated")
+            buf, i = more, 0
+            continue
+        if buf[i] == "]":
+            i += 1
+            break
+        try:
+            finding, end = dec.raw_decode(buf, i)
+        except json.JSONDecodeError:
+            more = f.read(CHUNK)
+            if not more:
+                raise
+            buf, i = buf[i:] + more, 0
+            continue
+        states[finding["state"]] += 1
+        packs[(finding["control"].split("-")[0], finding["state"])] += 1
+        if finding["state"] == "error":
+            key = (finding["control"], re.sub(r"\d+", "N", finding.get("message", "")))
+            errors[key] += 1
+            target = finding.get("target", {})
+            examples.setdefault(key, (target.get("file") or target.get("path") or "?").replace(tree + "/", "", 1))
+        i = end
+        if i > CHUNK:
+            buf, i = buf[i:], 0
+    rest = (buf[i:] + f.read()).strip().lstrip(",")
+doc = json.loads("{" + rest)
+m = json.load(open(manifest))
+v, r = json.load(open(hyper))["results"]  # in command order
+codes = {"vigil": sorted(set(v.get("exit_codes", []))), "ripgrep": sorted(set(r.get("exit_codes", [])))}
+if codes["vigil"] not in ([], [0]) or codes["ripgrep"] not in ([], [1]):
+    sys.exit(f"unexpected exit codes in the timed runs: {codes} (vigil must exit 0, ripgrep 1)")
+wall = float(t1) - float(t0)
+busy = int(ticks) / int(hz)
+ours = sum((x["user"] + x["system"]) * (len(x["times"]) + 1) for x in (v, r))
+record = {
+    "files": m["files"],
+    "bytes": m["bytes"],
+    "generation_seconds": m["seconds"],
+    "findings": sum(states.values()),
+    "findings_by_state": dict(sorted(states.items())),
+    "findings_by_pack_and_state": {f"{p} {s}": n for (p, s), n in sorted(packs.items())},
+    "errors": [{"control": c, "message": msg, "count": n, "example": examples[(c, msg)]} for (c, msg), n in errors.most_common()],
+    "summary": doc.get("summary"),
+    "inventory": doc.get("inventory"),
+    "scan_errors": len(doc.get("scan_errors") or []),
+    "resident_after_timing": resident,
+    "other_cpu_share": 100 * max(0.0, busy - ours) / (wall * int(cores)) if wall > 0 else 0.0,
+    "expected_secret_findings": m["expected_vigil_secret_findings_by_control"],
+}
+json.dump(record, open(out, "w"), indent=2)
+inv = record["inventory"] or {}
+print(f"   vigil: {record['findings']} findings {record['findings_by_state']}, files_read {inv.get('files_read')}, "
+      f"{len(errors)} kinds of error finding; other processes used {record['other_cpu_share']:.1f}% of the CPU during the timing")
+if record["other_cpu_share"] > 3:
+    print(f"scale.sh: warning: other processes used {record['other_cpu_share']:.1f}% of the CPU time during the timing; "
+          "rerun on a quiet machine", file=sys.stderr)
+PY
+    sizes+=("$files")
+done
+
+# --- report --------------------------------------------------------------------------------------
+commit=$(git -C "$root" describe --always --dirty 2>/dev/null || echo "?")
+python3 - "$results" "$vigil" "$root" "$tree_root" "$cores" "$runs" "$seed" "$max_ratio" "$max_rss_mib" "$commit" "${sizes[@]}" <<'PY'
+import json, os, platform, subprocess, sys, time
+
+results, vigil, root, tree_root, cores, runs, seed, max_ratio, max_rss, commit, *sizes = sys.argv[1:]
+max_ratio, max_rss = float(max_ratio), float(max_rss)
+
+
+def rss_mib(name):
+    for line in open(os.path.join(results, name)):
+        if "Maximum resident set size" in line:
+            return int(line.rsplit(":", 1)[1]) / 1024
+    return float("nan")
+
+
+def version(cmd):
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True).stdout.splitlines()[0].strip()
+    except Exception:
+        return "?"
+
+
+def meminfo(key):
+    for line in open("/proc/meminfo"):
+        if line.startswith(key + ":"):
+            return int(line.split()[1]) // 1024
+    return 0
+
+
+def cpu():
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "?"
+
+
+def show(path):
+    """A path as the summary shows it: relative to the repository or to TREE_ROOT."""
+    return path.replace(tree_root + "/", "$TREE_ROOT/").replace(root + "/", "")
+
+
+def human(n):
+    return f"{n / 2**30:.2f} GiB" if n >= 2**30 else f"{n / 2**20:.0f} MiB"
+
+
+rows = []
+for n in sizes:
+    v, r = json.load(open(os.path.join(results, f"scale-{n}-hyperfine.json")))["results"]
+    for x in (v, r):
+        x["stddev"] = x["stddev"] or 0.0
+    c = json.load(open(os.path.join(results, f"scale-{n}-counts.json")))
+    cmds = open(os.path.join(results, f"scale-{n}-commands.sh")).read().splitlines()
+    rows.append({"n": int(n), "v": v, "r": r, "c": c, "cmds": cmds,
+                 "vrss": rss_mib(f"scale-{n}-vigil-time.txt"), "rrss": rss_mib(f"scale-{n}-rg-time.txt")})
+
+lines = [
+    "# Scale benchmark: vigil (every bundled pack) vs ripgrep",
+    "",
+    f"Measured {time.strftime('%Y-%m-%d')} by `bench/scale.sh {' '.join(sizes)}`: `{version([vigil, '--version'])}` "
+    f"(`{show(vigil)}`), repository at {commit}.",
+    "",
+    f"- Machine: {cpu()}, {cores} cores, {meminfo('MemTotal')} MiB of memory, Linux {platform.release()}; "
+    f"{version(['rg', '--version'])}, {version(['hyperfine', '--version'])}.",
+    f"- Trees: `bench/gen_scale_tree.py TREE_ROOT/tree-N --files N --seed {seed}` (see bench/README-scale.md).",
+    f"- hyperfine: 1 warmup + {runs} runs per command, warm page cache (ripgrep read the tree twice before), output through a pipe; "
+    "both tools with their default thread count (one per core). Peak RSS: one more run of each under `/usr/bin/time -v`.",
+    "",
+    "| files | tree size | vigil mean ± σ | ripgrep mean ± σ | vigil / ripgrep | vigil peak RSS | ripgrep peak RSS |",
+    "|---:|---:|---:|---:|---:|---:|---:|",
+]
+for x in rows:
+    v, r = x["v"], x["r"]
+    lines.append(f"| {x['n']:,} | {human(x['c']['bytes'])} | {v['mean']:.3f} s ± {v['stddev']:.3f} s | {r['mean']:.3f} s ± {r['stddev']:.3f} s "
+                 f"| {v['mean'] / r['mean']:.2f} | {x['vrss']:.1f} MiB | {x['rrss']:.1f} MiB |")
+lines += ["", "CPU time per run (user + system), throughput, the share of the machine's CPU time other processes used during the timing, "
+          "and the share of the tree still in the page cache after it (`fincore`):", "",
+          "| files | vigil CPU | ripgrep CPU | vigil files/s | ripgrep files/s | other processes | tree in page cache |",
+          "|---:|---:|---:|---:|---:|---:|---:|"]
+for x in rows:
+    v, r = x["v"], x["r"]
+    lines.append(f"| {x['n']:,} | {v['user'] + v['system']:.2f} s | {r['user'] + r['system']:.2f} s | {x['n'] / v['mean']:,.0f} "
+                 f"| {x['n'] / r['mean']:,.0f} | {x['c']['other_cpu_share']:.1f}% | {x['c']['resident_after_timing']} |")
+if len(rows) > 1:
+    a, b = rows[0], rows[-1]
+    f = b["n"] / a["n"]
+    lines += ["", f"Growth from {a['n']:,} to {b['n']:,} files (×{f:g}): vigil wall time ×{b['v']['mean'] / a['v']['mean']:.1f}, "
+              f"peak RSS ×{b['vrss'] / a['vrss']:.2f}; ripgrep wall time ×{b['r']['mean'] / a['r']['mean']:.1f}, peak RSS ×{b['rrss'] / a['rrss']:.2f}."]
+big = rows[-1]
+ratio = big["v"]["mean"] / big["r"]["mean"]
+lines += [
+    "",
+    f"Goals, at the largest size measured ({big['n']:,} files; the goals are stated for 1,000,000):",
+    "",
+    f"- vigil wall time within {max_ratio}× of ripgrep: **{ratio:.2f}×**, {'met' if ratio <= max_ratio else 'NOT met'}.",
+    f"- vigil peak RSS under {max_rss:.0f} MiB: **{big['vrss']:.1f} MiB**, {'met' if big['vrss'] < max_rss else 'NOT met'}.",
+    "",
+    "What vigil reported (a separate, untimed run of each size with `--output TREE_ROOT/tree-N.results.json`):",
+    "",
+    "| files | files_read | bytes_read | findings | fail | error | pass | secrets fail (expected) |",
+    "|---:|---:|---:|---:|---:|---:|---:|---:|",
+]
+for x in rows:
+    c = x["c"]
+    inv, st = c["inventory"] or {}, c["findings_by_state"]
+    sec = c["findings_by_pack_and_state"].get("SEC fail", 0)
+    lines.append(f"| {x['n']:,} | {inv.get('files_read', '?'):,} | {inv.get('bytes_read', 0):,} | {c['findings']:,} | {st.get('fail', 0):,} "
+                 f"| {st.get('error', 0):,} | {st.get('pass', 0):,} | {sec:,} ({sum(c['expected_secret_findings'].values()):,}) |")
+errs = [(x["n"], e) for x in rows for e in x["c"]["errors"]]
+if errs:
+    lines += ["", "Error findings (the generated files are valid for their format, so each is a generator or a vigil bug):", "",
+              "| files | control | count | message (digits as N) | example |", "|---:|---|---:|---|---|"]
+    for n, e in errs[:30]:
+        msg = e["message"].replace("|", "\\|")
+        lines.append(f"| {n:,} | {e['control']} | {e['count']} | {msg} | `{e['example']}` |")
+else:
+    lines += ["", "No error findings."]
+lines += ["", "Commands (as run by hyperfine; TREE_ROOT defaults to `${TMPDIR:-/tmp}/vigil-bench-scale`):", "", "```sh"]
+for x in rows:
+    lines += [show(c) for c in x["cmds"]]
+lines += ["```"]
+summary = "\n".join(lines) + "\n"
+with open(os.path.join(results, "scale-summary.md"), "w") as f:
+    f.write(summary)
+print()
+print(summary)
+PY
+echo "results: bench/results/scale-summary.md; raw (not tracked): bench/results/scale-N-{hyperfine.json,vigil-time.txt,rg-time.txt,counts.json,commands.sh}, $tree_root/tree-N.results.json"
