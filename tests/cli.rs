@@ -158,10 +158,20 @@ fn control_selection_keeps_only_the_controls_named_and_rejects_a_pattern_that_ma
         ids
     };
     let picked_ids = ids(&picked);
-    let ssh: Vec<&String> = picked_ids.iter().filter(|i| i.starts_with("SSH-")).collect();
+    let ssh: Vec<&String> = picked_ids
+        .iter()
+        .filter(|i| i.starts_with("SSH-"))
+        .collect();
     assert_eq!(ssh, ["SSH-001", "SSH-003"]);
-    assert!(picked_ids.iter().all(|i| i.starts_with("SSH-") || i.starts_with("K8S-")));
-    assert!(ids(&all).len() > 10, "without a selection every control runs");
+    assert!(
+        picked_ids
+            .iter()
+            .all(|i| i.starts_with("SSH-") || i.starts_with("K8S-"))
+    );
+    assert!(
+        ids(&all).len() > 10,
+        "without a selection every control runs"
+    );
     let policies: Vec<&str> = picked["policies"]
         .as_array()
         .unwrap()
@@ -179,5 +189,8 @@ fn control_selection_keeps_only_the_controls_named_and_rejects_a_pattern_that_ma
     );
     let (code, listed) = stdout(&["policy", "list", "--control", "CERT-01?"]);
     assert_eq!(code, 0);
-    assert!(listed.contains("CERT-017") && !listed.contains("CERT-001 "), "{listed}");
+    assert!(
+        listed.contains("CERT-017") && !listed.contains("CERT-001 "),
+        "{listed}"
+    );
 }
