@@ -32,7 +32,7 @@ fn chromium() -> Option<PathBuf> {
 }
 
 /// Runs headless Chromium on a local file and returns the DOM after scripts ran.
-fn dump_dom(browser: &Path, page: &Path, extra: &[&str]) -> (String, Duration) {
+fn dump_dom(browser: &Path, page: &Path, extra: &[&str]) -> String {
     let profile = tempfile::tempdir().unwrap();
     let start = Instant::now();
     let mut child = Command::new(browser)
@@ -61,19 +61,20 @@ fn dump_dom(browser: &Path, page: &Path, extra: &[&str]) -> (String, Duration) {
         let mut dom = String::new();
         std::io::Read::read_to_string(&mut stdout, &mut dom).map(|_| dom)
     });
-    let deadline = start + Duration::from_secs(120);
+    // A guard against a browser that hangs, not a performance limit.
+    let deadline = start + Duration::from_secs(600);
     loop {
         if child.try_wait().unwrap().is_some() {
             break;
         }
         if Instant::now() > deadline {
             let _ = child.kill();
-            panic!("chromium did not finish within 120 s");
+            panic!("chromium did not finish within 600 s");
         }
         std::thread::sleep(Duration::from_millis(50));
     }
     let dom = reader.join().unwrap().unwrap_or_default();
-    (dom, start.elapsed())
+    dom
 }
 
 /// A loopback listener that counts HTTP requests (connections that send bytes). Chromium may open a
@@ -145,7 +146,7 @@ fn injected_markup_does_not_run_and_every_control_is_rendered() {
         String::from_utf8_lossy(&out.stderr)
     );
 
-    let (dom, _) = dump_dom(&browser, &report, &[]);
+    let dom = dump_dom(&browser, &report, &[]);
     assert!(
         dom.contains("<title>vigil compliance report</title>"),
         "the title is unchanged"
@@ -233,7 +234,7 @@ fn the_content_security_policy_blocks_requests_a_template_would_make() {
             .unwrap()
             .contains(&format!("127.0.0.1:{}/img.png", net.port))
     );
-    let (dom, _) = dump_dom(&browser, &report, &[]);
+    let dom = dump_dom(&browser, &report, &[]);
     assert!(dom.contains("controls shown"), "the page rendered");
     std::thread::sleep(Duration::from_millis(200));
     assert_eq!(
@@ -279,8 +280,9 @@ fn a_report_of_100000_findings_stays_small_and_opens() {
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     assert_eq!(results["findings"].as_array().unwrap().len(), 100_000);
 
+    // How fast this renders is measured in bench/report.sh, not here: a timing limit fails on a
+    // loaded machine.
     let report = dir.path().join("report.html");
-    let start = Instant::now();
     let out = vigil(&[
         "report",
         json.to_str().unwrap(),
@@ -290,22 +292,13 @@ fn a_report_of_100000_findings_stays_small_and_opens() {
         report.to_str().unwrap(),
     ]);
     assert_eq!(out.status.code(), Some(0));
-    let render_time = start.elapsed();
     let size = std::fs::metadata(&report).unwrap().len();
     // Documented in the README: at most 200 findings per control in the HTML, the rest stay in the JSON.
     assert!(size < 1_000_000, "report is {size} bytes");
     let html = std::fs::read_to_string(&report).unwrap();
     assert!(html.contains("99800 further findings of this control are in the JSON result."));
-    assert!(
-        render_time < Duration::from_secs(30),
-        "rendering took {render_time:?}"
-    );
 
     let Some(browser) = chromium() else { return };
-    let (dom, took) = dump_dom(&browser, &report, &[]);
+    let dom = dump_dom(&browser, &report, &[]);
     assert!(dom.contains("1 of 1 controls shown"));
-    assert!(
-        took < Duration::from_secs(60),
-        "the browser needed {took:?}"
-    );
 }

@@ -327,19 +327,46 @@ fn verify_detects_a_changed_result() {
     let bad = vigil(&["verify", path.to_str().unwrap()]);
     assert_eq!(bad.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("digest mismatch"));
+    // The report is rendered and verified in one pass: an altered result writes nothing, neither
+    // a file nor a streamed format on standard output.
+    let html = dir.path().join("report.html");
     let report = vigil(&[
         "report",
         path.to_str().unwrap(),
         "--format",
         "html",
         "-o",
-        "/dev/null",
+        html.to_str().unwrap(),
     ]);
     assert_eq!(
         report.status.code(),
         Some(2),
         "no report from an altered result"
     );
+    assert!(String::from_utf8_lossy(&report.stderr).contains("digest mismatch"));
+    assert!(!html.exists(), "no file is left behind");
+    let sarif = vigil(&["report", path.to_str().unwrap(), "--format", "sarif"]);
+    assert_eq!(sarif.status.code(), Some(2));
+    assert!(sarif.stdout.is_empty(), "nothing reaches standard output");
+    let both = dir.path().join("out");
+    let dir_report = vigil(&[
+        "report",
+        path.to_str().unwrap(),
+        "--format",
+        "json,junit,markdown,console",
+        "--output-dir",
+        both.to_str().unwrap(),
+    ]);
+    assert_eq!(dir_report.status.code(), Some(2));
+    assert!(dir_report.stdout.is_empty());
+    assert_eq!(std::fs::read_dir(&both).map(|d| d.count()).unwrap_or(0), 0);
+
+    // The unaltered result renders, to files and to standard output alike.
+    std::fs::write(&path, &text).unwrap();
+    let good = vigil(&["report", path.to_str().unwrap(), "--format", "sarif"]);
+    assert_eq!(good.status.code(), Some(0));
+    let sarif: Value = serde_json::from_slice(&good.stdout).unwrap();
+    assert_eq!(sarif["version"], "2.1.0");
 }
 
 #[test]

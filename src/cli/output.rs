@@ -9,12 +9,15 @@
 //! goes to standard error so that CI logs still show the verdict. Files are created when the first
 //! byte is written, so a scan that stops before it starts (a missing path) leaves none behind.
 
+use std::cell::RefCell;
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 use clap::Args;
 
+use crate::report::spool::Spool;
 use crate::report::{self, Format, Style};
 use crate::results::Sink;
 
@@ -88,6 +91,24 @@ impl OutputArgs {
     /// The sinks for every format asked for: files first, then standard output (a streamed format,
     /// then the console report, which is written at the end).
     pub fn sinks(&self) -> Result<Vec<Box<dyn Sink + 'static>>, String> {
+        self.build(None)
+    }
+
+    /// [`OutputArgs::sinks`] whose output is held back until [`Held::commit`]: nothing reaches a
+    /// file or standard output before then.
+    pub fn held_sinks(&self) -> Result<(Vec<Box<dyn Sink + 'static>>, Held), String> {
+        let mut held = Held::default();
+        let sinks = self.build(Some(&mut held))?;
+        Ok((sinks, held))
+    }
+
+    fn build(&self, mut held: Option<&mut Held>) -> Result<Vec<Box<dyn Sink + 'static>>, String> {
+        let mut route = |out: Box<dyn Write>| -> Result<Box<dyn Write>, String> {
+            match held.as_deref_mut() {
+                Some(h) => h.hold(out).map_err(|e| format!("cannot hold output: {e}")),
+                None => Ok(out),
+            }
+        };
         if let Some(dir) = &self.output_dir {
             std::fs::create_dir_all(dir)
                 .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
@@ -100,17 +121,55 @@ impl OutputArgs {
                 (None, Some(dir)) => Box::new(LazyFile::new(&dir.join(format.file_name()))),
                 (None, None) => Box::new(Stdout::new()),
             };
-            sinks.push(report::sink(format, out, &style));
+            sinks.push(report::sink(format, route(out)?, &style));
         }
         if self.console() {
             let style = Style::for_stdout(self.verbose);
             sinks.push(report::sink(
                 Format::Console,
-                Box::new(Stdout::new()),
+                route(Box::new(Stdout::new()))?,
                 &style,
             ));
         }
         Ok(sinks)
+    }
+}
+
+/// Outputs held back in anonymous temporary files until [`Held::commit`] writes them to their
+/// destinations: `vigil report` checks a result's digest while it renders it, and writes nothing
+/// from a result that turns out to have been altered.
+#[derive(Default)]
+pub struct Held {
+    parts: Vec<(Box<dyn Write>, Rc<RefCell<Spool>>)>,
+}
+
+impl Held {
+    fn hold(&mut self, destination: Box<dyn Write>) -> io::Result<Box<dyn Write>> {
+        let spool = Rc::new(RefCell::new(Spool::new()?));
+        self.parts.push((destination, Rc::clone(&spool)));
+        Ok(Box::new(HeldWriter(spool)))
+    }
+
+    /// Writes every held output to its destination, in the order the sinks were made.
+    pub fn commit(self) -> io::Result<()> {
+        for (mut destination, spool) in self.parts {
+            spool.borrow_mut().drain_into(&mut *destination)?;
+            destination.flush()?;
+        }
+        Ok(())
+    }
+}
+
+/// The writer a held sink writes to.
+struct HeldWriter(Rc<RefCell<Spool>>);
+
+impl Write for HeldWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.borrow_mut().write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.borrow_mut().flush()
     }
 }
 

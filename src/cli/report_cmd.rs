@@ -8,7 +8,6 @@ use super::output::{OutputArgs, print_summary};
 use super::{EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, usage_error};
 use crate::report::console::summary_line;
 use crate::results::integrity::{self, VerifyError};
-use crate::results::read;
 
 #[derive(Debug, Args)]
 pub struct ReportArgs {
@@ -25,15 +24,16 @@ pub fn run(args: ReportArgs) -> u8 {
     if let Err(e) = args.output.validate() {
         return usage_error(e);
     }
-    if let Err(e) = integrity::verify_file(&args.results) {
-        return usage_error(format!("{}: {e}", args.results.display()));
-    }
-    let sinks = match args.output.sinks() {
+    let (sinks, held) = match args.output.held_sinks() {
         Ok(s) => s,
         Err(e) => return usage_error(e),
     };
-    match read::replay(&args.results, sinks) {
-        Ok(trailer) => {
+    // One pass renders and verifies; the output is written only once the digest matched.
+    match integrity::replay_verified(&args.results, sinks) {
+        Ok((trailer, _)) => {
+            if let Err(e) = held.commit() {
+                return usage_error(format!("cannot write the report: {e}"));
+            }
             // Every control is counted once, under its worst state.
             let controls: u64 = trailer.summary.controls_by_state.values().sum();
             let line = summary_line(

@@ -18,7 +18,7 @@ pub mod json;
 pub mod junit;
 pub mod markdown;
 pub mod sarif;
-mod spool;
+pub(crate) mod spool;
 
 use std::io::{self, IsTerminal, Write};
 use std::path::Path;

@@ -225,6 +225,30 @@ pub fn verify_file(path: &Path) -> Result<String, VerifyError> {
             (first.members, d)
         }
     };
+    check(&members, computed)
+}
+
+/// Replays a result into `sinks` (as [`read::replay`]) and checks its digest in the same pass.
+/// The sinks have seen the whole document when the digest is known: a caller that must not show
+/// an altered result holds their output back until this returns `Ok` (as `vigil report` does).
+pub fn replay_verified(
+    path: &Path,
+    sinks: Vec<Box<dyn super::Sink + '_>>,
+) -> Result<(super::Trailer, String), VerifyError> {
+    let mut hashing = Hashing::new(None);
+    let trailer = read::replay_observed(path, sinks, &mut |e| hashing.on(e))
+        .map_err(|e| VerifyError::NotAResult(e.to_string()))?;
+    let pass = hashing.finish();
+    let digest = match pass.digest {
+        Some(d) => check(&pass.members, d)?,
+        // Members out of vigil's order: the digest needs a pass of its own.
+        None => verify_file(path)?,
+    };
+    Ok((trailer, digest))
+}
+
+/// Compares a computed digest with the document's integrity record.
+fn check(members: &[(String, Value)], computed: String) -> Result<String, VerifyError> {
     let record = members
         .iter()
         .find(|(k, _)| k == "integrity")
@@ -260,25 +284,49 @@ struct Pass {
 fn hash_file(path: &Path, known: Option<&[(String, Value)]>) -> Result<Pass, VerifyError> {
     let file = std::fs::File::open(path)
         .map_err(|e| VerifyError::NotAResult(format!("cannot read {}: {e}", path.display())))?;
-    let mut members: Vec<(String, Value)> = Vec::new();
-    let mut hasher: Option<Sha256> = None;
-    let mut hashed_before: Vec<String> = Vec::new();
-    let mut findings = 0u64;
-    let mut saw_findings = false;
+    let mut hashing = Hashing::new(known);
     read::events(std::io::BufReader::new(file), &mut |event| {
+        hashing.on(&event)
+    })?;
+    Ok(hashing.finish())
+}
+
+/// The canonical-form hash of a document, fed its events in file order.
+struct Hashing<'k> {
+    known: Option<&'k [(String, Value)]>,
+    members: Vec<(String, Value)>,
+    hasher: Option<Sha256>,
+    hashed_before: Vec<String>,
+    findings: u64,
+    saw_findings: bool,
+}
+
+impl<'k> Hashing<'k> {
+    fn new(known: Option<&'k [(String, Value)]>) -> Self {
+        Hashing {
+            known,
+            members: Vec::new(),
+            hasher: None,
+            hashed_before: Vec::new(),
+            findings: 0,
+            saw_findings: false,
+        }
+    }
+
+    fn on(&mut self, event: &Event) -> Result<(), String> {
         match event {
             Event::Member(key, value) => {
-                if members.iter().any(|(k, _)| *k == key) || key == "findings" {
+                if self.members.iter().any(|(k, _)| k == key) || key == "findings" {
                     return Err(format!("duplicate member `{key}`"));
                 }
-                members.push((key, value));
+                self.members.push((key.clone(), value.clone()));
             }
             Event::FindingsStart => {
-                if saw_findings {
+                if self.saw_findings {
                     return Err("duplicate member `findings`".into());
                 }
-                saw_findings = true;
-                let source = known.unwrap_or(&members);
+                self.saw_findings = true;
+                let source = self.known.unwrap_or(&self.members);
                 let mut before: Vec<&(String, Value)> = source
                     .iter()
                     .filter(|(k, _)| k != "integrity" && key_order(k, "findings").is_lt())
@@ -291,62 +339,66 @@ fn hash_file(path: &Path, known: Option<&[(String, Value)]>) -> Result<Pass, Ver
                     h.update(b":");
                     hash_value(&mut h, v);
                     h.update(b",");
-                    hashed_before.push(k.clone());
+                    self.hashed_before.push(k.clone());
                 }
                 h.update(b"\"findings\":[");
-                hasher = Some(h);
+                self.hasher = Some(h);
             }
             Event::Finding(v) => {
-                let h = hasher.as_mut().expect("findings start first");
-                if findings > 0 {
+                let h = self.hasher.as_mut().expect("findings start first");
+                if self.findings > 0 {
                     h.update(b",");
                 }
-                hash_value(h, &v);
-                findings += 1;
+                hash_value(h, v);
+                self.findings += 1;
             }
             Event::FindingsEnd => {}
         }
         Ok(())
-    })?;
-    let mut rest: Vec<&(String, Value)> =
-        members.iter().filter(|(k, _)| k != "integrity").collect();
-    rest.sort_by(|a, b| key_order(&a.0, &b.0));
-    let digest = match hasher {
-        None => {
-            // No findings member at all: hash the members as they are.
-            let mut h = Sha256::new();
-            let object: serde_json::Map<String, Value> =
-                rest.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-            hash_value(&mut h, &Value::Object(object));
-            Some(hex(&h.finalize()))
-        }
-        Some(mut h) => {
-            let before: Vec<&String> = rest
-                .iter()
-                .map(|(k, _)| k)
-                .filter(|k| key_order(k, "findings").is_lt())
-                .collect();
-            if before.len() != hashed_before.len()
-                || before.iter().zip(&hashed_before).any(|(a, b)| *a != b)
-            {
-                None
-            } else {
-                h.update(b"]");
-                for (k, v) in rest
-                    .iter()
-                    .filter(|(k, _)| key_order(k, "findings").is_gt())
-                {
-                    h.update(b",");
-                    hash_value(&mut h, &Value::String(k.clone()));
-                    h.update(b":");
-                    hash_value(&mut h, v);
-                }
-                h.update(b"}");
+    }
+
+    fn finish(self) -> Pass {
+        let members = self.members;
+        let mut rest: Vec<&(String, Value)> =
+            members.iter().filter(|(k, _)| k != "integrity").collect();
+        rest.sort_by(|a, b| key_order(&a.0, &b.0));
+        let digest = match self.hasher {
+            None => {
+                // No findings member at all: hash the members as they are.
+                let mut h = Sha256::new();
+                let object: serde_json::Map<String, Value> =
+                    rest.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+                hash_value(&mut h, &Value::Object(object));
                 Some(hex(&h.finalize()))
             }
-        }
-    };
-    Ok(Pass { members, digest })
+            Some(mut h) => {
+                let before: Vec<&String> = rest
+                    .iter()
+                    .map(|(k, _)| k)
+                    .filter(|k| key_order(k, "findings").is_lt())
+                    .collect();
+                if before.len() != self.hashed_before.len()
+                    || before.iter().zip(&self.hashed_before).any(|(a, b)| *a != b)
+                {
+                    None
+                } else {
+                    h.update(b"]");
+                    for (k, v) in rest
+                        .iter()
+                        .filter(|(k, _)| key_order(k, "findings").is_gt())
+                    {
+                        h.update(b",");
+                        hash_value(&mut h, &Value::String(k.clone()));
+                        h.update(b":");
+                        hash_value(&mut h, v);
+                    }
+                    h.update(b"}");
+                    Some(hex(&h.finalize()))
+                }
+            }
+        };
+        Pass { members, digest }
+    }
 }
 
 #[cfg(test)]

@@ -206,13 +206,24 @@ enum Flow<'s> {
 
 /// Reads a saved result and feeds it to `sinks` as a scan would: the header, every finding in
 /// order, the trailer (with the summary and digest recomputed: for an unaltered schema 2.0
-/// document they are the recorded ones). Verify the document first: this does not.
+/// document they are the recorded ones). This does not verify the document:
+/// [`super::integrity::replay_verified`] does both in one pass.
 pub fn replay(path: &Path, sinks: Vec<Box<dyn Sink + '_>>) -> Result<Trailer, ReadError> {
+    replay_observed(path, sinks, &mut |_| Ok(()))
+}
+
+/// [`replay`], showing every event to `observe` first (the integrity check hashes them).
+pub fn replay_observed(
+    path: &Path,
+    sinks: Vec<Box<dyn Sink + '_>>,
+    observe: &mut dyn FnMut(&Event) -> Result<(), String>,
+) -> Result<Trailer, ReadError> {
     let file = std::fs::File::open(path)?;
     let mut members: Vec<(String, Value)> = Vec::new();
     let mut schema = None;
     let mut flow = Flow::Waiting(sinks);
     let mut on = |event: Event| -> Result<(), String> {
+        observe(&event)?;
         match event {
             Event::Member(k, v) => members.push((k, v)),
             Event::FindingsStart => {
