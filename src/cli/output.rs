@@ -140,21 +140,30 @@ impl OutputArgs {
 /// from a result that turns out to have been altered.
 #[derive(Default)]
 pub struct Held {
-    parts: Vec<(Box<dyn Write>, Rc<RefCell<Spool>>)>,
+    parts: Vec<HeldOutput>,
+}
+
+/// One held output: where it goes, and what was written so far.
+struct HeldOutput {
+    destination: Box<dyn Write>,
+    spool: Rc<RefCell<Spool>>,
 }
 
 impl Held {
     fn hold(&mut self, destination: Box<dyn Write>) -> io::Result<Box<dyn Write>> {
         let spool = Rc::new(RefCell::new(Spool::new()?));
-        self.parts.push((destination, Rc::clone(&spool)));
+        self.parts.push(HeldOutput {
+            destination,
+            spool: Rc::clone(&spool),
+        });
         Ok(Box::new(HeldWriter(spool)))
     }
 
     /// Writes every held output to its destination, in the order the sinks were made.
     pub fn commit(self) -> io::Result<()> {
-        for (mut destination, spool) in self.parts {
-            spool.borrow_mut().drain_into(&mut *destination)?;
-            destination.flush()?;
+        for mut part in self.parts {
+            part.spool.borrow_mut().drain_into(&mut *part.destination)?;
+            part.destination.flush()?;
         }
         Ok(())
     }
