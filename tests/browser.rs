@@ -73,8 +73,7 @@ fn dump_dom(browser: &Path, page: &Path, extra: &[&str]) -> String {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    let dom = reader.join().unwrap().unwrap_or_default();
-    dom
+    reader.join().unwrap().unwrap_or_default()
 }
 
 /// A loopback listener that counts HTTP requests (connections that send bytes). Chromium may open a
