@@ -250,7 +250,9 @@ fn secrets_pack() {
             "SEC-007 fail testdata/secrets/app/config.yaml:4",
             "SEC-008 fail testdata/secrets/app/.env:7",
             "SEC-009 fail testdata/secrets/app/config.yaml:6",
-            "SEC-010 fail testdata/secrets/deploy/id_ed25519:1",
+            "SEC-010 fail testdata/secrets/deploy/id_ed25519:1 [ed25519 256-bit private key (openssh)]",
+            "SEC-010 pass testdata/secrets/keys/id_rsa_encrypted:1 [rsa 3072-bit private key (openssh)]",
+            "SEC-010 pass testdata/secrets/keys/rsa-pkcs1-encrypted.key:1 [rsa private key (pkcs1)]",
             "SEC-011 fail testdata/secrets/deploy/tokens.txt:2",
             "SEC-012 fail testdata/secrets/app/.env:4",
             "SEC-012 fail testdata/secrets/app/main.go:7",
@@ -262,10 +264,90 @@ fn secrets_pack() {
             "SEC-016 fail testdata/secrets/deploy/tokens.txt:7",
             "SEC-017 fail testdata/secrets/deploy/tokens.txt:8",
             "SEC-018 fail testdata/secrets/deploy/tokens.txt:9",
+            "SEC-019 fail testdata/secrets/deploy/release-signing.asc:1",
         ],
     );
     assert_eq!(
         r["inventory"]["binary_files_skipped"], 1,
         "the binary blob is not searched"
     );
+}
+
+/// A default applies because the file does not set a key: it has no line in the file, and the
+/// finding must not borrow the position of the policy's `default:` (line 258 of the ssh pack once).
+#[test]
+fn a_defaulted_value_has_no_line_in_the_target() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("sshd_config");
+    std::fs::write(&config, "PermitRootLogin no\n").unwrap();
+    let (_, r) = scan_json(&[
+        config.to_str().unwrap(),
+        "--policy",
+        "policies/ssh-hardening.yaml",
+        "--fail-on",
+        "none",
+    ]);
+    let findings = r["findings"].as_array().unwrap();
+    let macs = findings
+        .iter()
+        .find(|f| f["control"] == "SSH-010")
+        .expect("SSH-010 judged");
+    assert_eq!(macs["state"], "fail");
+    assert!(macs.get("location").is_none(), "{macs}");
+    assert!(
+        macs["observed"]
+            .as_str()
+            .unwrap()
+            .starts_with("(absent; default: ")
+    );
+    for f in findings {
+        if let Some(line) = f["location"]["line"].as_u64() {
+            assert_eq!(line, 1, "only line 1 exists: {f}");
+        }
+    }
+}
+
+/// The secrets pack and the certificates pack judge a private key from the same facts: an
+/// encrypted key (PKCS#1 with `Proc-Type: 4,ENCRYPTED`, encrypted PKCS#8, OpenSSH with a cipher)
+/// passes both, an unencrypted one fails both.
+#[test]
+fn secrets_and_certificates_agree_on_every_key() {
+    let (_, r) = scan_json(&[
+        "testdata/certs/keys",
+        "--control",
+        "SEC-010",
+        "--control",
+        "CERT-015",
+        "--fail-on",
+        "none",
+    ]);
+    let mut by_key: std::collections::BTreeMap<String, Vec<(String, String)>> = Default::default();
+    for f in r["findings"].as_array().unwrap() {
+        let key = format!(
+            "{}:{}",
+            f["target"]["file"].as_str().unwrap(),
+            f["location"]["line"]
+        );
+        by_key.entry(key).or_default().push((
+            f["control"].as_str().unwrap().to_string(),
+            f["state"].as_str().unwrap().to_string(),
+        ));
+    }
+    let encrypted = [
+        "testdata/certs/keys/id_rsa_encrypted:1",
+        "testdata/certs/keys/rsa-pkcs1-encrypted.key:1",
+        "testdata/certs/keys/rsa-pkcs8-encrypted.pem:1",
+    ];
+    assert!(by_key.len() >= 8, "{by_key:?}");
+    for (key, verdicts) in &by_key {
+        let want = if encrypted.contains(&key.as_str()) {
+            "pass"
+        } else {
+            "fail"
+        };
+        assert_eq!(verdicts.len(), 2, "{key}: {verdicts:?}");
+        for (control, state) in verdicts {
+            assert_eq!(state, want, "{control} on {key}");
+        }
+    }
 }
