@@ -64,7 +64,7 @@ fn policy_lint_reports_every_problem() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.ends_with("1 policy file(s) checked: 6 error(s), 1 warning(s)\n"),
+        err.ends_with("1 policy file checked: 6 errors, 1 warning\n"),
         "{err}"
     );
     let ok = vigil(&["policy", "lint", "policies"]);

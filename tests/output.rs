@@ -211,7 +211,91 @@ fn console_summary_line_for_ci_logs() {
     let last = text.lines().last().unwrap();
     assert_eq!(
         last,
-        "vigil: 18 controls, 1 files read: 16 failed (6 high, 8 medium, 2 low), 0 errors, 2 passed, 0 waived, 0 not applicable; fail-on high; exit 1"
+        "vigil: 18 controls, 1 file read: 16 failed (6 high, 8 medium, 2 low), 0 errors, 2 passed, 0 waived, 0 not applicable; fail-on high; exit 1"
     );
-    assert!(text.starts_with("HIGH (6)\n  fail  SSH-001 Root login over SSH is disabled\n        testdata/ssh/weak/sshd_config:5:1\n"), "{text}");
+    assert!(text.starts_with("HIGH: 6 failed\n  fail  SSH-001 Root login over SSH is disabled\n        testdata/ssh/weak/sshd_config:5:1\n"), "{text}");
+}
+
+/// One definition of each count in every format: "failed" is `fail` findings, errors are counted
+/// apart, and a pass rate is over judged verdicts (pass, fail, error) only.
+#[test]
+fn every_format_counts_the_same_way() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = vigil(&[
+        "scan",
+        "testdata",
+        "--at",
+        AT,
+        "--fail-on",
+        "none",
+        "--allow-errors",
+        "--format",
+        "console,json,html,markdown",
+        "--output-dir",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    let console = String::from_utf8(out.stdout).unwrap();
+    let json: Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("results.json")).unwrap())
+            .unwrap();
+    let findings = json["findings"].as_array().unwrap();
+    let count = |state: &str, severity: Option<&str>| {
+        findings
+            .iter()
+            .filter(|f| f["state"] == state && severity.is_none_or(|s| f["severity"] == s))
+            .count() as u64
+    };
+    let errors = count("error", None);
+    assert!(
+        errors > 0,
+        "the fixtures include unreadable and broken files"
+    );
+    for sev in ["critical", "high", "medium", "low"] {
+        let failed = count("fail", Some(sev));
+        assert_eq!(
+            json["summary"]["failures_by_severity"][sev], failed,
+            "{sev}"
+        );
+        // The console's heading for the severity and the summary line say the same.
+        let heading = console
+            .lines()
+            .find(|l| l.starts_with(&format!("{}: ", sev.to_uppercase())))
+            .unwrap_or_else(|| panic!("no {sev} heading in {console}"));
+        assert!(
+            heading.starts_with(&format!("{}: {failed} failed", sev.to_uppercase())),
+            "{heading}"
+        );
+        let errors_here = count("error", Some(sev));
+        if errors_here > 0 {
+            assert!(
+                heading.ends_with(&format!(
+                    ", {errors_here} error{}",
+                    if errors_here == 1 { "" } else { "s" }
+                )),
+                "{heading}"
+            );
+        }
+        assert!(
+            console
+                .lines()
+                .last()
+                .unwrap()
+                .contains(&format!("{failed} {sev}"))
+        );
+    }
+    let html = std::fs::read_to_string(dir.path().join("report.html")).unwrap();
+    let (pass, fail) = (count("pass", None), count("fail", None));
+    let judged = pass + fail + errors;
+    let rate = format!("{:.1}%", pass as f64 * 100.0 / judged as f64);
+    assert!(
+        html.contains(&format!(
+            "Pass rate: <strong>{rate}</strong> of judged verdicts ({pass} passed of {judged} judged"
+        )),
+        "the pass rate and its counts agree"
+    );
+    let md = std::fs::read_to_string(dir.path().join("summary.md")).unwrap();
+    assert!(md.contains(&format!(
+        "vigil: {fail} failed, {errors} errors, {pass} passed"
+    )));
 }

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use super::{EXIT_OK, EXIT_USAGE, PolicySource, emit, usage_error};
 use crate::policy::{self, Check, Level, PolicyError, PolicySet};
+use crate::report::counted;
 
 /// Validates policy files and prints every diagnostic. Exit 2 when any file has errors.
 pub fn lint(paths: &[PathBuf]) -> u8 {
@@ -33,8 +34,10 @@ pub fn lint(paths: &[PathBuf]) -> u8 {
         .count();
     let warnings = diagnostics.len() - errors;
     eprintln!(
-        "{} policy file(s) checked: {errors} error(s), {warnings} warning(s)",
-        files.len()
+        "{} checked: {}, {}",
+        counted(files.len() as u64, "policy file", "policy files"),
+        counted(errors as u64, "error", "errors"),
+        counted(warnings as u64, "warning", "warnings")
     );
     if errors > 0 { EXIT_USAGE } else { EXIT_OK }
 }

@@ -379,10 +379,14 @@ impl Emitter<'_, '_> {
                 matches!(&c.check, Check::Pattern(p) if p.expect == Expect::Absent);
             let v = if absent_pattern && self.clean[i] > 0 {
                 Verdict {
-                    observed: Some(format!("no match in {} file(s)", self.clean[i])),
+                    observed: Some(format!(
+                        "no match in {}",
+                        crate::report::counted(self.clean[i], "file", "files")
+                    )),
                     message: Some(format!(
-                        "Satisfied: {} ({} file(s) checked).",
-                        c.title, self.clean[i]
+                        "Satisfied: {} ({} checked).",
+                        c.title,
+                        crate::report::counted(self.clean[i], "file", "files")
                     )),
                     ..Verdict::new(i, State::Pass)
                 }

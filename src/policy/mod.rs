@@ -83,7 +83,11 @@ pub enum PolicyError {
 fn render(diags: &[Diagnostic]) -> String {
     let errors = diags.iter().filter(|d| d.level == Level::Error).count();
     let mut s: Vec<String> = diags.iter().map(ToString::to_string).collect();
-    s.push(format!("{errors} error(s) in policy files"));
+    s.push(crate::report::counted(
+        errors as u64,
+        "error in policy files",
+        "errors in policy files",
+    ));
     s.join("\n")
 }
 

@@ -6,7 +6,7 @@
 use std::io::{self, Write};
 
 use super::aggregate::{Aggregate, ControlFindings};
-use super::{Style, message, observed};
+use super::{Style, counted, message, observed};
 use crate::policy::Severity;
 use crate::results::{ControlInfo, Finding, Header, Inventory, Sink, State, Summary, Trailer};
 
@@ -87,20 +87,23 @@ impl Sink for ConsoleSink<'_> {
                 .zip(&self.aggregate.controls)
                 .filter(|(c, _)| c.severity == sev)
                 .collect();
-            let total: u64 = group
+            // The same words and counts as the summary line: "failed" is fail findings only.
+            let shown: &[State] = if self.verbose {
+                &State::ALL
+            } else {
+                &[State::Fail, State::Error]
+            };
+            let counts: Vec<String> = shown
                 .iter()
-                .map(|(_, f)| {
-                    if self.verbose {
-                        f.counts.values().sum()
-                    } else {
-                        f.bad_count()
-                    }
+                .filter_map(|state| {
+                    let n: u64 = group.iter().map(|(_, f)| f.count(*state)).sum();
+                    (n > 0).then(|| state_count(n, *state))
                 })
-                .sum();
-            if total == 0 {
+                .collect();
+            if counts.is_empty() {
                 continue;
             }
-            let title = format!("{} ({total})", sev.as_str().to_uppercase());
+            let title = format!("{}: {}", sev.as_str().to_uppercase(), counts.join(", "));
             writeln!(self.out, "{}", p.paint(severity_color(sev), &title))?;
             for (c, found) in group {
                 let mut shown = 0u64;
@@ -195,22 +198,26 @@ pub fn summary_line(
             (n > 0).then(|| format!("{n} {s}"))
         })
         .collect();
-    let mut targets = format!("{} files read", inventory.files_read);
+    let mut targets = counted(inventory.files_read, "file read", "files read");
     if inventory.endpoints > 0 {
-        targets.push_str(&format!(", {} endpoints", inventory.endpoints));
+        targets.push_str(&format!(
+            ", {}",
+            counted(inventory.endpoints, "endpoint", "endpoints")
+        ));
     }
     if inventory.hosts > 0 {
-        targets.push_str(&format!(", {} hosts", inventory.hosts));
+        targets.push_str(&format!(", {}", counted(inventory.hosts, "host", "hosts")));
     }
     let mut line = format!(
-        "vigil: {controls} controls, {targets}: {} failed{}, {} errors, {} passed, {} waived, {} not applicable",
+        "vigil: {}, {targets}: {} failed{}, {}, {} passed, {} waived, {} not applicable",
+        counted(controls as u64, "control", "controls"),
         summary.count(State::Fail),
         if sev.is_empty() {
             String::new()
         } else {
             format!(" ({})", sev.join(", "))
         },
-        summary.count(State::Error),
+        counted(summary.count(State::Error), "error", "errors"),
         summary.count(State::Pass),
         summary.count(State::Waived),
         summary.count(State::NotApplicable),
@@ -219,4 +226,15 @@ pub fn summary_line(
         line.push_str(&format!("; fail-on {threshold}; exit {code}"));
     }
     line
+}
+
+/// `n` findings of a state, in the summary line's words: "3 failed", "1 error".
+fn state_count(n: u64, state: State) -> String {
+    match state {
+        State::Fail => format!("{n} failed"),
+        State::Error => counted(n, "error", "errors"),
+        State::Pass => format!("{n} passed"),
+        State::Waived => format!("{n} waived"),
+        State::NotApplicable => format!("{n} not applicable"),
+    }
 }

@@ -59,6 +59,9 @@ struct View<'a> {
     states: Vec<&'static str>,
     control_count: usize,
     finding_count: u64,
+    judged_count: u64,
+    passed_count: u64,
+    unjudged: String,
 }
 
 #[derive(Serialize)]
@@ -106,6 +109,8 @@ struct Bar {
 #[derive(Serialize)]
 struct FrameworkView<'a> {
     name: &'a str,
+    /// "1 requirement", "12 requirements".
+    count: String,
     requirements: Vec<RequirementView<'a>>,
 }
 
@@ -472,6 +477,7 @@ fn build<'a>(
             .into_iter()
             .map(|(name, reqs)| FrameworkView {
                 name,
+                count: super::counted(reqs.len() as u64, "requirement", "requirements"),
                 requirements: reqs
                     .into_iter()
                     .map(|(id, cs)| RequirementView {
@@ -502,6 +508,9 @@ fn build<'a>(
         states: State::ALL.iter().map(|s| s.as_str()).collect(),
         control_count: header.controls.len(),
         finding_count: summary.total,
+        judged_count: summary.judged(),
+        passed_count: summary.count(State::Pass),
+        unjudged: unjudged(summary),
     }
 }
 
@@ -592,5 +601,22 @@ mod tests {
             State::worst([State::Pass, State::Error, State::NotApplicable]),
             State::Error
         );
+    }
+}
+
+/// The findings a pass rate leaves out, in words: "; 3 waived and 12 not applicable, not judged".
+fn unjudged(summary: &crate::results::Summary) -> String {
+    let parts: Vec<String> = [
+        (State::Waived, "waived"),
+        (State::NotApplicable, "not applicable"),
+    ]
+    .iter()
+    .filter(|(s, _)| summary.count(*s) > 0)
+    .map(|(s, word)| format!("{} {word}", summary.count(*s)))
+    .collect();
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!("; {}, not judged", parts.join(" and "))
     }
 }

@@ -106,22 +106,22 @@ fn render(header: &Header, agg: &Aggregate, trailer: &Trailer) -> String {
     let bad_total: u64 = controls.iter().map(|(_, f)| f.bad_count()).sum();
     let mark = if bad_total == 0 { "✅" } else { "❌" };
     let mut s = format!(
-        "## {mark} vigil: {} failed, {} errors, {} passed\n\n",
+        "## {mark} vigil: {} failed, {}, {} passed\n\n",
         summary.count(State::Fail),
-        summary.count(State::Error),
+        super::counted(summary.count(State::Error), "error", "errors"),
         summary.count(State::Pass)
     );
     let digest = &trailer.integrity.digest;
     s.push_str(&format!(
-        "{} controls from {} · {} files read · evaluated at {} on `{}` · result digest `{}`\n\n",
-        header.controls.len(),
+        "{} from {} · {} · evaluated at {} on `{}` · result digest `{}`\n\n",
+        super::counted(header.controls.len() as u64, "control", "controls"),
         header
             .policies
             .iter()
             .map(|p| format!("`{}` {}", escape(&p.id), escape(&p.version)))
             .collect::<Vec<_>>()
             .join(", "),
-        trailer.inventory.files_read,
+        super::counted(trailer.inventory.files_read, "file read", "files read"),
         trailer.run.evaluated_at,
         escape(&trailer.run.host),
         &digest[..digest.len().min(16)]

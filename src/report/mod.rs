@@ -125,3 +125,12 @@ pub fn message(f: &Finding<'_>, control: &ControlInfo) -> String {
 pub fn observed<'f>(f: &'f Finding<'_>) -> &'f str {
     f.observed.as_deref().unwrap_or("-")
 }
+
+/// `n` with the singular or the plural noun: "1 file read", "2 files read", "0 errors".
+pub fn counted(n: u64, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {many}")
+    }
+}

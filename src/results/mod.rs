@@ -440,9 +440,14 @@ impl Summary {
             .unwrap_or(0)
     }
 
-    /// The pass rate over judged verdicts (pass, fail, error), as a percentage.
+    /// Judged verdicts: pass, fail and error. Waived and not-applicable verdicts are not judged.
+    pub fn judged(&self) -> u64 {
+        self.count(State::Pass) + self.count(State::Fail) + self.count(State::Error)
+    }
+
+    /// The pass rate over judged verdicts ([`Summary::judged`]), as a percentage.
     pub fn pass_rate(&self) -> Option<f64> {
-        let judged = self.count(State::Pass) + self.count(State::Fail) + self.count(State::Error);
+        let judged = self.judged();
         (judged > 0).then(|| self.count(State::Pass) as f64 * 100.0 / judged as f64)
     }
 }
