@@ -585,6 +585,23 @@ impl Sink for HtmlSink<'_> {
     }
 }
 
+/// The findings a pass rate leaves out, in words: "; 3 waived and 12 not applicable, not judged".
+fn unjudged(summary: &crate::results::Summary) -> String {
+    let parts: Vec<String> = [
+        (State::Waived, "waived"),
+        (State::NotApplicable, "not applicable"),
+    ]
+    .iter()
+    .filter(|(s, _)| summary.count(*s) > 0)
+    .map(|(s, word)| format!("{} {word}", summary.count(*s)))
+    .collect();
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!("; {}, not judged", parts.join(" and "))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -601,22 +618,5 @@ mod tests {
             State::worst([State::Pass, State::Error, State::NotApplicable]),
             State::Error
         );
-    }
-}
-
-/// The findings a pass rate leaves out, in words: "; 3 waived and 12 not applicable, not judged".
-fn unjudged(summary: &crate::results::Summary) -> String {
-    let parts: Vec<String> = [
-        (State::Waived, "waived"),
-        (State::NotApplicable, "not applicable"),
-    ]
-    .iter()
-    .filter(|(s, _)| summary.count(*s) > 0)
-    .map(|(s, word)| format!("{} {word}", summary.count(*s)))
-    .collect();
-    if parts.is_empty() {
-        String::new()
-    } else {
-        format!("; {}, not judged", parts.join(" and "))
     }
 }
