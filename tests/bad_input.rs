@@ -151,7 +151,10 @@ fn oversize_binary_and_empty_inputs() {
     assert_eq!(r["inventory"]["files_too_large"], 1);
 
     let empty = d.join("empty").to_string_lossy().into_owned();
+    // Nothing judged: the result is still written, and the exit code says the scan was empty.
     let (code, r) = scan_json(&[&empty, "--policy", &policy]);
+    assert_eq!(code, 2);
+    let (code, _) = scan_json(&[&empty, "--policy", &policy, "--allow-empty"]);
     assert_eq!(code, 0);
     assert_lines(
         &lines(&r),

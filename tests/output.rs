@@ -299,3 +299,32 @@ fn every_format_counts_the_same_way() {
         "vigil: {fail} failed, {errors} errors, {pass} passed"
     )));
 }
+
+/// A scan that judged nothing says so and does not pass for a clean one.
+#[test]
+fn an_empty_scan_says_so_and_exits_2() {
+    let empty = tempfile::tempdir().unwrap();
+    let out = vigil(&["scan", empty.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("nothing was scanned: no file found under"),
+        "{err}"
+    );
+    let allowed = vigil(&["scan", empty.path().to_str().unwrap(), "--allow-empty"]);
+    assert_eq!(allowed.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&allowed.stderr).contains("nothing was scanned"));
+
+    // Files, but none a control applies to.
+    let none = vigil(&[
+        "scan",
+        "testdata/ssh",
+        "--policy",
+        "policies/nginx-tls.yaml",
+    ]);
+    assert_eq!(none.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&none.stderr)
+            .contains("files found under testdata/ssh, and no control applies to any of them")
+    );
+}

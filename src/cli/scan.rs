@@ -6,7 +6,7 @@ use clap::Args;
 use time::OffsetDateTime;
 
 use super::output::{OutputArgs, print_summary};
-use super::{EXIT_FINDINGS, EXIT_OK, PolicySource, usage_error};
+use super::{EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, PolicySource, usage_error};
 use crate::clock::parse_at;
 use crate::collect::walk::WalkOptions;
 use crate::engine::{self, DEFAULT_MAX_FILE_SIZE, PassEvidence, ScanOptions};
@@ -33,6 +33,10 @@ pub struct ScanArgs {
     /// Do not fail the run because of `error` findings (targets that could not be read or parsed).
     #[arg(long)]
     allow_errors: bool,
+
+    /// Exit 0 when nothing was judged (an empty directory, globs that match nothing) instead of 2.
+    #[arg(long)]
+    allow_empty: bool,
 
     /// Evaluate time-dependent checks at this instant (RFC 3339, or YYYY-MM-DD for midnight UTC).
     #[arg(long, value_name = "TIMESTAMP", value_parser = parse_at)]
@@ -149,12 +153,19 @@ pub fn run(args: ScanArgs) -> u8 {
         Err(e) => return usage_error(e),
     };
     let t = &outcome.trailer;
-    let code = exit_code(
+    let mut code = exit_code(
         &t.summary,
         !t.scan_errors.is_empty(),
         args.fail_on,
         args.allow_errors,
     );
+    let nothing = nothing_judged(t);
+    if let Some(why) = &nothing {
+        eprintln!("vigil: nothing was scanned: {why}");
+        if !args.allow_empty {
+            code = EXIT_USAGE;
+        }
+    }
     let threshold = describe_threshold(args.fail_on);
     let line = summary_line(
         outcome.header.controls.len(),
@@ -164,6 +175,30 @@ pub fn run(args: ScanArgs) -> u8 {
     );
     print_summary(&args.output, &line);
     code
+}
+
+/// Why a scan judged nothing at all, when it did not: a run that checked nothing must not look
+/// like a clean one.
+fn nothing_judged(t: &crate::results::Trailer) -> Option<String> {
+    if t.summary.judged() > 0 || !t.scan_errors.is_empty() {
+        return None;
+    }
+    let inv = &t.inventory;
+    let paths = inv.paths.join(", ");
+    Some(
+        if inv.files_seen == 0 && inv.endpoints == 0 && inv.hosts == 0 {
+            format!(
+                "no file found under {paths} (after --include and --exclude); \
+             --allow-empty accepts an empty scan"
+            )
+        } else {
+            format!(
+                "{} found under {paths}, and no control applies to any of them; \
+             --allow-empty accepts an empty scan",
+                crate::report::counted(inv.files_seen, "file", "files")
+            )
+        },
+    )
 }
 
 fn describe_threshold(f: FailOn) -> String {
