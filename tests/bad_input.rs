@@ -47,7 +47,7 @@ fn malformed_policy_exits_2_naming_file_line_and_column() {
     let err = String::from_utf8_lossy(&out.stderr);
     for expected in [
         "testdata/policies/invalid.yaml:8:5: error: unknown field `sevrity` in control; did you mean `severity`?",
-        "testdata/policies/invalid.yaml:7:15: error: unknown severity the string `urgent`",
+        "testdata/policies/invalid.yaml:7:15: error: unknown severity `urgent`",
         "testdata/policies/invalid.yaml:14:7: error: unknown operator `equal`; did you mean `equals`?",
         "testdata/policies/invalid.yaml:23:16: error: invalid regular expression: unclosed group",
         "testdata/policies/invalid.yaml:24:5: error: duplicate control id `BAD-1` (first defined at line 5)",

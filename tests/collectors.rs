@@ -190,7 +190,7 @@ fn a_policy_for_an_unregistered_kind_is_rejected_with_its_position() {
         .expect_err("the built-in registry has no memory_endpoint collector");
     let text = err.to_string();
     assert!(
-        text.contains("memory.yaml:11:20: error: unknown target kind the string `memory_endpoint`"),
+        text.contains("memory.yaml:11:20: error: unknown target kind `memory_endpoint`"),
         "{text}"
     );
 }

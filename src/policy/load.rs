@@ -154,11 +154,15 @@ fn one_of<T>(
 ) -> Option<T> {
     let parsed = node.as_str().and_then(parse);
     if parsed.is_none() {
+        // "unknown severity `hgih`" for a string; "unknown severity: a list" for anything else.
+        let given = match node.as_str() {
+            Some(s) => format!(" `{s}`"),
+            None => format!(": {}", describe(node)),
+        };
         diags.error(
             node.pos,
             format!(
-                "unknown {what} {}{}; expected one of: {}",
-                describe(node),
+                "unknown {what}{given}{}; expected one of: {}",
                 node.as_str()
                     .map(|g| suggest(g, names.iter().copied()))
                     .unwrap_or_default(),
@@ -450,11 +454,11 @@ controls:
             "{e:?}"
         );
         assert!(
-            e[1].starts_with("7:15: unknown severity the string `hgih`; did you mean `high`?"),
+            e[1].starts_with("7:15: unknown severity `hgih`; did you mean `high`?"),
             "{e:?}"
         );
         assert!(
-            e[2].starts_with("12:63: unknown format the string `sshd_config`"),
+            e[2].starts_with("12:63: unknown format `sshd_config`"),
             "{e:?}"
         );
     }

@@ -208,10 +208,22 @@ fn observed(evidence: &[Evidence]) -> String {
     clip(&s)
 }
 
+/// An observed value as a message quotes it, so that a value that is itself a sentence ("not yet
+/// valid: ...") does not read as part of the message; markers such as `(absent)` stay as they are.
+fn quoted(observed: &str) -> String {
+    if observed.starts_with('(') {
+        observed.to_string()
+    } else if observed.contains('`') {
+        format!("\"{observed}\"")
+    } else {
+        format!("`{observed}`")
+    }
+}
+
 fn fail_message(evidence: &[Evidence], location: Option<&Location>) -> String {
     let at = match (evidence.first(), location) {
-        (Some(e), Some(l)) => format!("`{}` is {} at line {}", e.field, e.observed, l.line),
-        (Some(e), None) => format!("`{}` is {}", e.field, e.observed),
+        (Some(e), Some(l)) => format!("`{}` is {} at line {}", e.field, quoted(&e.observed), l.line),
+        (Some(e), None) => format!("`{}` is {}", e.field, quoted(&e.observed)),
         _ => "nothing satisfies the check".to_string(),
     };
     let more = evidence.len().saturating_sub(1);
