@@ -25,14 +25,21 @@ pub fn parse(der: &[u8]) -> Result<X509Certificate<'_>, String> {
         x509_parser::nom::Err::Incomplete(_) => {
             "truncated DER: the certificate ends before its declared length".to_string()
         }
-        x509_parser::nom::Err::Error(e) | x509_parser::nom::Err::Failure(e) => e.to_string(),
+        x509_parser::nom::Err::Error(e) | x509_parser::nom::Err::Failure(e) => match e {
+            x509_parser::error::X509Error::Der(ber) => {
+                der_problem(&x509_parser::nom::Err::Error(ber))
+            }
+            x509_parser::error::X509Error::NomError(_) => "the encoding is malformed".into(),
+            other => other.to_string(),
+        },
     })?;
     for ext in cert.extensions() {
         if let ParsedExtension::ParseError { error } = ext.parsed_extension() {
             return Err(format!(
-                "extension {} ({}) cannot be parsed: {error}",
+                "extension {} ({}) cannot be parsed: {}",
                 extension_name(&ext.oid.to_id_string()),
-                ext.oid.to_id_string()
+                ext.oid.to_id_string(),
+                der_problem(error)
             ));
         }
     }
@@ -48,6 +55,54 @@ pub fn parse(der: &[u8]) -> Result<X509Certificate<'_>, String> {
         r.map_err(|e| format!("extension {what} is invalid: {e}"))?;
     }
     Ok(cert)
+}
+
+/// A DER decoding error in words: "expected a SEQUENCE, found a BOOLEAN" rather than the parser's
+/// `UnexpectedTag { expected: Some(Tag(16)), actual: Tag(1) }`.
+fn der_problem(e: &x509_parser::nom::Err<x509_parser::der_parser::error::BerError>) -> String {
+    use x509_parser::asn1_rs::Error as E;
+    let e = match e {
+        x509_parser::nom::Err::Incomplete(_) => return "the encoding is truncated".into(),
+        x509_parser::nom::Err::Error(e) | x509_parser::nom::Err::Failure(e) => e,
+    };
+    match e {
+        E::UnexpectedTag { expected, actual } => format!(
+            "expected {}, found {}",
+            expected.map_or("another type".to_string(), tag_name),
+            tag_name(*actual)
+        ),
+        E::UnexpectedClass { .. } => "a value has an unexpected tag class".into(),
+        E::InvalidValue { tag, .. } => format!("{} has an invalid value", tag_name(*tag)),
+        E::UnknownTag(t) => format!("unknown tag number {t}"),
+        E::DerConstraintFailed(_) => "the encoding breaks a DER rule".into(),
+        E::Incomplete(_) => "the encoding is truncated".into(),
+        E::NomError(_) => "the encoding is malformed".into(),
+        // The other variants display as plain words ("Invalid Length").
+        other => other.to_string().to_lowercase(),
+    }
+}
+
+/// An ASN.1 universal tag by name: `a SEQUENCE`, `a BOOLEAN`, or `tag 42`.
+fn tag_name(tag: x509_parser::asn1_rs::Tag) -> String {
+    let name = match tag.0 {
+        1 => "a BOOLEAN",
+        2 => "an INTEGER",
+        3 => "a BIT STRING",
+        4 => "an OCTET STRING",
+        5 => "a NULL",
+        6 => "an OBJECT IDENTIFIER",
+        10 => "an ENUMERATED",
+        12 => "a UTF8String",
+        16 => "a SEQUENCE",
+        17 => "a SET",
+        19 => "a PrintableString",
+        22 => "an IA5String",
+        23 => "a UTCTime",
+        24 => "a GeneralizedTime",
+        30 => "a BMPString",
+        n => return format!("tag {n}"),
+    };
+    name.to_string()
 }
 
 fn extension_name(oid: &str) -> &str {

@@ -222,7 +222,12 @@ fn quoted(observed: &str) -> String {
 
 fn fail_message(evidence: &[Evidence], location: Option<&Location>) -> String {
     let at = match (evidence.first(), location) {
-        (Some(e), Some(l)) => format!("`{}` is {} at line {}", e.field, quoted(&e.observed), l.line),
+        (Some(e), Some(l)) => format!(
+            "`{}` is {} at line {}",
+            e.field,
+            quoted(&e.observed),
+            l.line
+        ),
         (Some(e), None) => format!("`{}` is {}", e.field, quoted(&e.observed)),
         _ => "nothing satisfies the check".to_string(),
     };
