@@ -45,6 +45,13 @@ fn policy_explain_prints_the_documentation_of_a_control() {
     let out = vigil(&["policy", "explain", "K8S-01"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("did you mean `K8S-001`?"));
+    // Ids are matched regardless of case, and so are suggestions.
+    let (code, lower) = stdout(&["policy", "explain", "k8s-001"]);
+    assert_eq!(code, 0);
+    assert_eq!(lower, text);
+    let out = vigil(&["policy", "explain", "ssh-01"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("did you mean `SSH-001`?"));
 }
 
 /// The documents of `kind` that `vigil facts` printed for its first file.
@@ -141,7 +148,7 @@ fn control_selection_keeps_only_the_controls_named_and_rejects_a_pattern_that_ma
         "SSH-00[1-3]",
         "--allow-errors",
         "--control",
-        "K8S-*",
+        "k8s-*",
         "--skip-control",
         "SSH-002",
     ]);

@@ -86,7 +86,13 @@ pub fn explain(id: &str, source: &PolicySource) -> u8 {
         Ok(s) => s,
         Err(e) => return usage_error(e),
     };
-    let Some((p, c)) = set.find(id) else {
+    // Ids are matched exactly first, then regardless of case (`ssh-001` finds `SSH-001`).
+    let found = set.find(id).or_else(|| {
+        set.controls()
+            .find(|c| c.id.eq_ignore_ascii_case(id))
+            .and_then(|c| set.find(&c.id))
+    });
+    let Some((p, c)) = found else {
         let known: Vec<&str> = set.controls().map(|c| c.id.as_str()).collect();
         return usage_error(format!(
             "no control `{id}` in the loaded policies{}",

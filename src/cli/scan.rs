@@ -9,7 +9,7 @@ use super::output::{OutputArgs, print_summary};
 use super::{EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, PolicySource, usage_error};
 use crate::clock::parse_at;
 use crate::collect::walk::WalkOptions;
-use crate::engine::{self, DEFAULT_MAX_FILE_SIZE, PassEvidence, ScanOptions};
+use crate::engine::{self, PassEvidence, ScanOptions};
 use crate::policy::Severity;
 use crate::report::console::summary_line;
 use crate::results::{State, Summary};
@@ -64,7 +64,7 @@ pub struct ScanArgs {
     follow_symlinks: bool,
 
     /// Largest file read; larger files give an `error` finding. Accepts K, M, G (and KiB, MiB, GiB).
-    #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value_t = DEFAULT_MAX_FILE_SIZE)]
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value = "64MiB")]
     max_file_size: u64,
 
     /// Evidence recorded for passing verdicts: `compact` (control, target, location) or `full`
@@ -227,6 +227,12 @@ pub fn exit_code(summary: &Summary, scan_errors: bool, fail_on: FailOn, allow_er
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::DEFAULT_MAX_FILE_SIZE;
+
+    #[test]
+    fn the_default_size_shown_in_help_is_the_engine_default() {
+        assert_eq!(parse_size("64MiB"), Ok(DEFAULT_MAX_FILE_SIZE));
+    }
 
     #[test]
     fn sizes() {

@@ -110,7 +110,11 @@ impl<'a> Diagnostics<'a> {
 pub fn suggest<'c>(given: &str, candidates: impl IntoIterator<Item = &'c str>) -> String {
     candidates
         .into_iter()
-        .map(|c| (strsim::levenshtein(given, c), c))
+        // Case does not count: `ssh-01` is one edit from `SSH-001`.
+        .map(|c| {
+            let d = strsim::levenshtein(&given.to_lowercase(), &c.to_lowercase());
+            (d, c)
+        })
         .filter(|(d, c)| *d <= 2.max(c.len() / 4))
         .min()
         .map(|(_, c)| format!("; did you mean `{c}`?"))

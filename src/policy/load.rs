@@ -54,10 +54,23 @@ fn parse(source: &str, text: &str, registry: &Registry, diags: &mut Diagnostics)
     let docs = match crate::yaml::parse_documents(text) {
         Ok(d) => d,
         Err(e) => {
-            diags.error(
-                crate::doc::Pos::new(e.line as usize, e.col as usize),
-                format!("invalid YAML: {}", e.message),
-            );
+            let (line, col) = (e.line as usize, e.col as usize);
+            match unclosed_flow(text, line) {
+                // The parser notices a missing `}` or `]` only where the text stops making sense,
+                // often lines later or at the end of the file: point at the bracket instead.
+                Some((at, bracket)) => diags.error(
+                    at,
+                    format!(
+                        "invalid YAML: this `{bracket}` is never closed ({} at line {line}, \
+                         column {col})",
+                        e.message
+                    ),
+                ),
+                None => diags.error(
+                    crate::doc::Pos::new(line, col),
+                    format!("invalid YAML: {}", e.message),
+                ),
+            }
             return None;
         }
     };
@@ -141,6 +154,49 @@ fn parse(source: &str, text: &str, registry: &Registry, diags: &mut Diagnostics)
         sha256: crate::results::integrity::hex(&Sha256::digest(text.as_bytes())),
         controls,
     })
+}
+
+/// The last `{` or `[` left open by the lines before `error_line` (up to it, inclusive), scanning
+/// back from the error: a flow mapping or sequence whose closing bracket is missing. Quoted strings
+/// and comments are skipped; a line is only considered while the brackets of the lines after it
+/// balance, so a bracket closed further down is not blamed.
+fn unclosed_flow(text: &str, error_line: usize) -> Option<(crate::doc::Pos, char)> {
+    let lines: Vec<&str> = text.lines().collect();
+    let last = error_line.min(lines.len());
+    let mut closers_after = 0usize;
+    for n in (1..=last).rev().take(200) {
+        let mut open: Vec<(usize, char)> = Vec::new();
+        let mut closed_here = 0usize;
+        let mut quote: Option<char> = None;
+        let chars: Vec<char> = lines[n - 1].chars().collect();
+        let mut i = 0;
+        while i < chars.len() {
+            let c = chars[i];
+            match (quote, c) {
+                (Some('"'), '\\') => i += 1,
+                (Some(q), c) if c == q => quote = None,
+                (Some(_), _) => {}
+                (None, '"' | '\'') => quote = Some(c),
+                (None, '#') if i == 0 || chars[i - 1].is_whitespace() => break,
+                (None, '{' | '[') => open.push((i, c)),
+                (None, '}' | ']') => {
+                    if open.pop().is_none() {
+                        closed_here += 1;
+                    }
+                }
+                _ => {}
+            }
+            i += 1;
+        }
+        // Brackets this line opens are first matched by closers on the lines after it.
+        let unmatched = open.len().saturating_sub(closers_after);
+        if unmatched > 0 {
+            let (col, bracket) = open[unmatched - 1];
+            return Some((crate::doc::Pos::new(n, col + 1), bracket));
+        }
+        closers_after = closers_after - open.len().min(closers_after) + closed_here;
+    }
+    None
 }
 
 /// A value that must be one of a few names (severity, target kind, format): parsed, or reported as
@@ -483,6 +539,20 @@ controls:
     #[test]
     fn yaml_errors_have_positions() {
         let e = errors("policy: x\ncontrols: [\n");
-        assert!(e[0].starts_with("3:1: invalid YAML"), "{e:?}");
+        assert!(
+            e[0].starts_with("2:11: invalid YAML: this `[` is never closed"),
+            "{e:?}"
+        );
+        // A flow mapping left open is blamed, not the line where the parser gave up.
+        let text = "policy: x\ntitle: t\ncontrols:\n  - id: A-1\n    target: {kind: file, paths: ['{**}']\n    check: {pattern: x}\n";
+        let e = errors(text);
+        assert!(
+            e[0].starts_with("5:13: invalid YAML: this `{` is never closed"),
+            "{e:?}"
+        );
+        // Brackets that are closed, and brackets inside quotes, are not blamed.
+        let e = errors("policy: x\nmeta: {a: '[', b: \"{\"}\ncontrols: [\n  {id: x,\n");
+        assert!(e[0].contains("never closed"), "{e:?}");
+        assert!(!e[0].starts_with("2:"), "{e:?}");
     }
 }

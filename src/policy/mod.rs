@@ -190,7 +190,8 @@ impl PolicySet {
 
     /// Keeps the controls whose id matches a pattern of `only` (every control when `only` is
     /// empty) and no pattern of `skip`; a policy left without controls is dropped. Patterns are
-    /// globs over control ids (`CERT-00[1-3]`, `K8S-*`), matched case-sensitively.
+    /// globs over control ids (`CERT-00[1-3]`, `K8S-*`), matched regardless of case, as
+    /// `vigil policy explain` matches ids.
     pub fn select(&mut self, only: &[String], skip: &[String]) -> Result<(), PolicyError> {
         let only = ControlPatterns::new("control", only)?;
         let skip = ControlPatterns::new("skip-control", skip)?;
@@ -225,6 +226,7 @@ impl ControlPatterns {
             .map(|p| {
                 globset::GlobBuilder::new(p)
                     .literal_separator(false)
+                    .case_insensitive(true)
                     .build()
                     .map(|g| (p.clone(), g.compile_matcher()))
                     .map_err(|e| PolicyError::Selection {
