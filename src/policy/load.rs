@@ -179,11 +179,7 @@ fn unclosed_flow(text: &str, error_line: usize) -> Option<(crate::doc::Pos, char
                 (None, '"' | '\'') => quote = Some(c),
                 (None, '#') if i == 0 || chars[i - 1].is_whitespace() => break,
                 (None, '{' | '[') => open.push((i, c)),
-                (None, '}' | ']') => {
-                    if open.pop().is_none() {
-                        closed_here += 1;
-                    }
-                }
+                (None, '}' | ']') if open.pop().is_none() => closed_here += 1,
                 _ => {}
             }
             i += 1;
