@@ -32,6 +32,19 @@ fn policy_list_shows_every_bundled_control_with_references() {
         text.contains("PCI-DSS-v4.0 8.6.2"),
         "secret controls cite PCI DSS 8.6.2"
     );
+    // References are listed one framework per line, wrapped to 100 columns.
+    let refs: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("                        "))
+        .collect();
+    assert!(refs.len() > 100);
+    for line in refs {
+        assert!(
+            line.chars().count() <= 100,
+            "{} columns: {line}",
+            line.len()
+        );
+    }
 }
 
 #[test]

@@ -113,7 +113,14 @@ fn golden(name: &str, actual: &str) {
 fn every_format_matches_its_golden_file() {
     let run = fixed_result();
     golden("results.json", &render(&run, Format::Json));
-    golden("report.html", &render(&run, Format::Html));
+    let html = render(&run, Format::Html);
+    // States read as words, and the integrity hint names no file this run may not have written.
+    assert!(!html.contains(">not_applicable<"));
+    assert!(html.contains(">not applicable<"));
+    assert!(!html.contains("vigil verify results.json"));
+    // Long tokens break only where they must: no mid-word breaking of every code span.
+    assert!(!html.contains("break-all"));
+    golden("report.html", &html);
     golden("results.sarif", &render(&run, Format::Sarif));
     golden("junit.xml", &render(&run, Format::Junit));
     golden("summary.md", &render(&run, Format::Markdown));

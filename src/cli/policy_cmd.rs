@@ -72,12 +72,44 @@ pub fn list(source: &PolicySource) -> u8 {
                 .map(|(fw, ids)| format!("{fw} {}", ids.join(" ")))
                 .collect();
             w!(out, "  {:<12} {:<8} {}", c.id, c.severity.as_str(), c.title);
-            if !refs.is_empty() {
-                w!(out, "  {:<12} {:<8} {}", "", "", refs.join("; "));
+            // One framework per line, wrapped under the title.
+            for r in refs {
+                for line in wrap(&r, LIST_WIDTH - REFS_INDENT.len(), "  ") {
+                    w!(out, "{REFS_INDENT}{line}");
+                }
             }
         }
     }
     emit(&out)
+}
+
+/// Width of `vigil policy list` lines, and the indent of a control's references under its title.
+const LIST_WIDTH: usize = 100;
+const REFS_INDENT: &str = "                        ";
+
+/// Greedy word wrap at `width` columns; continuation lines start with `hang`. A word longer than
+/// the width stays whole on its own line.
+fn wrap(text: &str, width: usize, hang: &str) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        let prefix = if lines.is_empty() { 0 } else { hang.len() };
+        if !line.is_empty() && prefix + line.chars().count() + 1 + word.chars().count() > width {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    if !line.is_empty() {
+        lines.push(line);
+    }
+    lines
+        .into_iter()
+        .enumerate()
+        .map(|(i, l)| if i == 0 { l } else { format!("{hang}{l}") })
+        .collect()
 }
 
 /// Prints everything about one control.

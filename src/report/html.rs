@@ -538,6 +538,8 @@ pub fn render(
     let js = load(template_dir, "report.js", JS)?;
     let mut hb = Handlebars::new();
     hb.set_strict_mode(true);
+    hb.register_helper("state_words", Box::new(state_words_helper));
+    hb.register_helper("prose", Box::new(prose_helper));
     hb.register_template_string("report", template)
         .map_err(|e| io::Error::other(format!("invalid report template: {e}")))?;
     hb.render("report", &build(header, agg, trailer, &css, &js))
@@ -585,6 +587,62 @@ impl Sink for HtmlSink<'_> {
     }
 }
 
+/// `{{state_words state}}`: a state as words (`not applicable`, not `not_applicable`).
+fn state_words_helper(
+    h: &handlebars::Helper<'_>,
+    _: &Handlebars<'_>,
+    _: &handlebars::Context,
+    _: &mut handlebars::RenderContext<'_, '_>,
+    out: &mut dyn handlebars::Output,
+) -> handlebars::HelperResult {
+    let value = h.param(0).and_then(|p| p.value().as_str()).unwrap_or("");
+    out.write(&handlebars::html_escape(&value.replace('_', " ")))?;
+    Ok(())
+}
+
+/// `{{prose text}}`: policy text (rationale, remediation) escaped, with its `code spans` shown as
+/// code: the one piece of Markdown policy authors use. Everything else stays text.
+fn prose_helper(
+    h: &handlebars::Helper<'_>,
+    _: &Handlebars<'_>,
+    _: &handlebars::Context,
+    _: &mut handlebars::RenderContext<'_, '_>,
+    out: &mut dyn handlebars::Output,
+) -> handlebars::HelperResult {
+    let text = h.param(0).and_then(|p| p.value().as_str()).unwrap_or("");
+    out.write(&prose(text))?;
+    Ok(())
+}
+
+/// Escapes `text` for HTML and turns each pair of backticks into a `<code>` element.
+fn prose(text: &str) -> String {
+    let mut html = String::with_capacity(text.len() + 16);
+    let mut parts = text.split('`');
+    let mut in_code = false;
+    if let Some(first) = parts.next() {
+        html.push_str(&handlebars::html_escape(first));
+    }
+    let rest: Vec<&str> = parts.collect();
+    for (i, part) in rest.iter().enumerate() {
+        let last_unpaired = !in_code && i == rest.len() - 1;
+        if last_unpaired {
+            // A lone backtick is text.
+            html.push('`');
+            html.push_str(&handlebars::html_escape(part));
+            break;
+        }
+        in_code = !in_code;
+        if in_code {
+            html.push_str("<code>");
+            html.push_str(&handlebars::html_escape(part));
+            html.push_str("</code>");
+        } else {
+            html.push_str(&handlebars::html_escape(part));
+        }
+    }
+    html
+}
+
 /// The findings a pass rate leaves out, in words: "; 3 waived and 12 not applicable, not judged".
 fn unjudged(summary: &crate::results::Summary) -> String {
     let parts: Vec<String> = [
@@ -605,6 +663,17 @@ fn unjudged(summary: &crate::results::Summary) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn policy_prose_shows_code_spans_and_escapes_the_rest() {
+        assert_eq!(
+            prose("Set `ssh_protocols TLSv1.3;` then run `nginx -t` & reload <now>."),
+            "Set <code>ssh_protocols TLSv1.3;</code> then run <code>nginx -t</code> &amp; reload &lt;now&gt;."
+        );
+        assert_eq!(prose("`<script>`"), "<code>&lt;script&gt;</code>");
+        assert_eq!(prose("a lone ` stays"), "a lone ` stays");
+        assert_eq!(prose("`a` and ` b"), "<code>a</code> and ` b");
+    }
 
     #[test]
     fn helpers() {

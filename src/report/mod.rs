@@ -83,7 +83,7 @@ impl Style {
         Style {
             color: io::stdout().is_terminal() && !no_color,
             verbose,
-            template_dir: None,
+            ..Style::default()
         }
     }
 
