@@ -241,3 +241,46 @@ fn missing_target_is_a_usage_error() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read does/not/exist"));
 }
+
+/// A target that cannot be read gives one error, not one per control: the error names every
+/// control it blocked, is counted once, and puts each of those controls in `error`.
+#[test]
+fn an_unreadable_target_is_one_error_that_names_the_controls_it_blocks() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("t");
+    fs::create_dir_all(&d).unwrap();
+    fs::write(d.join("sshd_config"), "PermitRootLogin no\n".repeat(100)).unwrap();
+    let target = d.to_string_lossy().into_owned();
+    let (code, r) = scan_json(&[&target, "--max-file-size", "1K", "--fail-on", "none"]);
+    assert_eq!(code, 1, "an error fails the run without --allow-errors");
+    let errors: Vec<&serde_json::Value> = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["state"] == "error")
+        .collect();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    let e = errors[0];
+    assert_eq!(e["target"]["kind"], "file");
+    let blocked: Vec<&str> = e["blocked_controls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b.as_str().unwrap())
+        .collect();
+    assert!(
+        blocked.contains(&"SSH-001") && blocked.contains(&"SEC-001"),
+        "{blocked:?}"
+    );
+    assert!(blocked.contains(&e["control"].as_str().unwrap()));
+    assert_eq!(
+        e["severity"], "critical",
+        "the most severe blocked control names it"
+    );
+    assert!(e["message"].as_str().unwrap().contains(&format!(
+        "; {} controls could not judge it (",
+        blocked.len()
+    )));
+    assert_eq!(r["summary"]["by_state"]["error"], 1);
+    assert!(r["summary"]["controls_by_state"]["error"].as_u64().unwrap() >= blocked.len() as u64);
+}

@@ -445,6 +445,11 @@ fn finding<'a>(plan: &'a Plan<'_>, target: Option<&'a Target>, v: Verdict) -> Fi
         }
     };
     Finding {
+        blocked_controls: v
+            .blocks
+            .iter()
+            .map(|&b| Cow::Borrowed(plan.controls[b].id.as_str()))
+            .collect(),
         control: Cow::Borrowed(&c.id),
         evidence: v.evidence,
         fingerprint: v.fingerprint,
@@ -458,7 +463,7 @@ fn finding<'a>(plan: &'a Plan<'_>, target: Option<&'a Target>, v: Verdict) -> Fi
             endpoint: is(Source::Endpoint),
             file: is(Source::File),
             host: is(Source::Host),
-            kind: Cow::Borrowed(plan.kinds[v.control]),
+            kind: Cow::Borrowed(v.kind.unwrap_or(plan.kinds[v.control])),
             object: v.object,
         },
     }

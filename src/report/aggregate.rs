@@ -21,6 +21,8 @@ pub struct ControlFindings {
     pub bad: Vec<Finding<'static>>,
     /// The first passing and not-applicable findings, in result order.
     pub rest: Vec<Finding<'static>>,
+    /// Errors of other controls that also kept this one from judging a target (counted there).
+    pub blocked: u64,
 }
 
 impl ControlFindings {
@@ -29,9 +31,10 @@ impl ControlFindings {
         self.counts.get(&state).copied().unwrap_or(0)
     }
 
-    /// The control's worst state.
+    /// The control's worst state: a control blocked by an unreadable target is in error.
     pub fn state(&self) -> State {
-        State::worst(self.counts.keys().copied())
+        let blocked = (self.blocked > 0).then_some(State::Error);
+        State::worst(self.counts.keys().copied().chain(blocked))
     }
 
     /// Failures and errors.
@@ -88,6 +91,18 @@ impl Aggregate {
         };
         if group.len() < SAMPLES_PER_CONTROL {
             group.push(f.clone().into_owned());
+        }
+    }
+
+    /// Notes an error of another control that also blocked the control at `control`: the control
+    /// shows it among its failures and errors, without counting it again.
+    pub fn block(&mut self, f: &Finding<'_>, control: usize) {
+        let Some(c) = self.controls.get_mut(control) else {
+            return;
+        };
+        c.blocked += 1;
+        if c.bad.len() < SAMPLES_PER_CONTROL {
+            c.bad.push(f.clone().into_owned());
         }
     }
 }

@@ -575,6 +575,11 @@ impl Sink for HtmlSink<'_> {
         Ok(())
     }
 
+    fn blocked(&mut self, f: &Finding<'_>, control: usize) -> io::Result<()> {
+        self.aggregate.block(f, control);
+        Ok(())
+    }
+
     fn finish(&mut self, header: &Header, trailer: &Trailer) -> io::Result<()> {
         let html = render(
             header,

@@ -246,7 +246,12 @@ impl State {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Finding<'a> {
-    /// The control that judged.
+    /// For an `error` that kept several controls from judging the target (a file that could not be
+    /// read, a document that could not be parsed): every control it blocked, `control` among them.
+    /// The error is one finding, counted once; each of these controls is in `error`.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub blocked_controls: Vec<Cow<'a, str>>,
+    /// The control that judged (for a blocking error, the most severe control it blocked).
     pub control: Cow<'a, str>,
     /// Every value that decided the verdict, in document order (fail, error, and passes with full
     /// evidence).
@@ -276,6 +281,11 @@ impl Finding<'_> {
     /// A copy that owns its strings.
     pub fn into_owned(self) -> Finding<'static> {
         Finding {
+            blocked_controls: self
+                .blocked_controls
+                .into_iter()
+                .map(|c| Cow::Owned(c.into_owned()))
+                .collect(),
             control: Cow::Owned(self.control.into_owned()),
             evidence: self.evidence,
             fingerprint: self.fingerprint,
@@ -496,6 +506,7 @@ mod tests {
     #[test]
     fn compact_json_of_a_finding_is_its_canonical_form() {
         let f = Finding {
+            blocked_controls: Vec::new(),
             control: "K8S-001".into(),
             evidence: vec![Evidence {
                 field: "containers[1].securityContext.privileged".into(),

@@ -154,6 +154,7 @@ fn finding(v: Value, schema: Schema) -> Result<Finding<'static>, String> {
         Schema::V1 => {
             let f: FindingV1 = serde_json::from_value(v).map_err(|e| format!("finding: {e}"))?;
             Ok(Finding {
+                blocked_controls: Vec::new(),
                 control: Cow::Owned(f.control),
                 evidence: f.evidence,
                 fingerprint: (!f.fingerprint.is_empty()).then_some(f.fingerprint),

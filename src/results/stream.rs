@@ -17,6 +17,14 @@ pub trait Sink {
     /// which is also its canonical form.
     fn finding(&mut self, f: &Finding<'_>, control: usize, canonical: &[u8]) -> io::Result<()>;
 
+    /// An `error` finding of another control that also kept the control at `control` from judging
+    /// its target (see [`Finding::blocked_controls`]); called after [`Sink::finding`]. The finding
+    /// is not one of this control's: it is counted once, under its own control.
+    fn blocked(&mut self, f: &Finding<'_>, control: usize) -> io::Result<()> {
+        let _ = (f, control);
+        Ok(())
+    }
+
     /// The trailer, after the last finding.
     fn finish(&mut self, header: &Header, trailer: &Trailer) -> io::Result<()>;
 }
@@ -73,6 +81,18 @@ impl<'s> Recorder<'s> {
         self.tally.add(f, control);
         for s in &mut self.sinks {
             s.finding(f, control, &self.buf)?;
+        }
+        for id in &f.blocked_controls {
+            let Some((other, _)) = self.header.control(id) else {
+                continue;
+            };
+            if other == control {
+                continue;
+            }
+            self.tally.block(other);
+            for s in &mut self.sinks {
+                s.blocked(f, other)?;
+            }
         }
         Ok(())
     }

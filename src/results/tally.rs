@@ -34,6 +34,16 @@ impl Tally {
         }
     }
 
+    /// Records that an error finding of another control kept `control` from judging a target:
+    /// the control is in `error`, and no finding is counted.
+    pub fn block(&mut self, control: usize) {
+        if let Some(w) = self.worst.get_mut(control) {
+            if w.is_none_or(|w| State::Error.rank() > w.rank()) {
+                *w = Some(State::Error);
+            }
+        }
+    }
+
     /// The worst state of control `control` so far.
     pub fn worst(&self, control: usize) -> Option<State> {
         self.worst.get(control).copied().flatten()

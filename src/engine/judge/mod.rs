@@ -84,9 +84,10 @@ pub fn judge(ctx: &Context<'_>, target: &Target, buf: &mut Vec<u8>) -> Judged {
                     return out;
                 }
                 EntryKind::Error(message) => {
-                    for &c in &applicable {
-                        out.verdicts
-                            .push(Verdict::error(c, None, None, message.clone()));
+                    if !applicable.is_empty() {
+                        let mut v = Verdict::blocking(ctx.plan, &applicable, None, message, "");
+                        v.kind = Some("file");
+                        out.verdicts.push(v);
                     }
                     return finish(ctx, target, out);
                 }
@@ -95,6 +96,7 @@ pub fn judge(ctx: &Context<'_>, target: &Target, buf: &mut Vec<u8>) -> Judged {
                 return out;
             }
             let max = ctx.max_file_size;
+            let mut hint = "";
             let failure = match file::read_into(&entry.path, max, buf) {
                 Ok(file::Loaded::Read) => None,
                 Ok(file::Loaded::TooLarge { size }) => {
@@ -103,13 +105,17 @@ pub fn judge(ctx: &Context<'_>, target: &Target, buf: &mut Vec<u8>) -> Judged {
                         "file is {size} bytes, above the --max-file-size limit of {max} bytes; it was not read"
                     ))
                 }
+                Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+                    hint = "; run vigil as a user who can read it, or accept the gap with \
+                            --allow-errors";
+                    Some(format!("cannot read file: {e}"))
+                }
                 Err(e) => Some(format!("cannot read file: {e}")),
             };
             if let Some(message) = failure {
-                for &c in &applicable {
-                    out.verdicts
-                        .push(Verdict::error(c, None, None, message.clone()));
-                }
+                let mut v = Verdict::blocking(ctx.plan, &applicable, None, &message, hint);
+                v.kind = Some("file");
+                out.verdicts.push(v);
                 return finish(ctx, target, out);
             }
             out.stats.read = true;
@@ -266,16 +272,21 @@ fn judge_collected(
                 pos,
                 message,
             } => {
-                let blocked = members.iter().filter(|m| {
-                    kind.is_none_or(|k| k == m.wanted.kind)
-                        && variant.is_none_or(|v| Some(v) == m.wanted.variant)
-                });
-                for m in blocked {
+                let blocked: Vec<usize> = members
+                    .iter()
+                    .filter(|m| {
+                        kind.is_none_or(|k| k == m.wanted.kind)
+                            && variant.is_none_or(|v| Some(v) == m.wanted.variant)
+                    })
+                    .map(|m| m.control)
+                    .collect();
+                if !blocked.is_empty() {
                     let location = pos
                         .filter(|p| p.line > 0)
                         .map(|p| verdicts::location(p, None));
-                    out.verdicts
-                        .push(Verdict::error(m.control, None, location, message.clone()));
+                    out.verdicts.push(Verdict::blocking(
+                        ctx.plan, &blocked, location, &message, "",
+                    ));
                 }
             }
         }

@@ -40,6 +40,12 @@ pub struct Verdict {
     pub evidence: Vec<Evidence>,
     /// Identity across runs (failures and errors).
     pub fingerprint: Option<String>,
+    /// For an error that kept several controls from judging the target: all of them (plan
+    /// indices, `control` among them).
+    pub blocks: Vec<usize>,
+    /// The kind of target the finding names, when it is not the control's own (a file that could
+    /// not be read is a `file`, whatever kinds of facts the blocked controls wanted from it).
+    pub kind: Option<&'static str>,
 }
 
 impl Verdict {
@@ -55,6 +61,58 @@ impl Verdict {
             message: None,
             evidence: Vec::new(),
             fingerprint: None,
+            blocks: Vec::new(),
+            kind: None,
+        }
+    }
+
+    /// One `error` for every control in `controls` that `message` kept from judging the target: a
+    /// single verdict, under the most severe of them, that names them all.
+    pub fn blocking(
+        plan: &Plan<'_>,
+        controls: &[usize],
+        location: Option<Location>,
+        message: &str,
+        hint: &str,
+    ) -> Verdict {
+        let first = controls
+            .iter()
+            .copied()
+            .max_by(|a, b| {
+                plan.controls[*a]
+                    .severity
+                    .cmp(&plan.controls[*b].severity)
+                    .then(b.cmp(a))
+            })
+            .expect("an error blocks at least one control");
+        let message = if controls.len() == 1 {
+            format!("{message}{hint}")
+        } else {
+            let mut ids: Vec<&str> = controls
+                .iter()
+                .take(3)
+                .map(|c| plan.controls[*c].id.as_str())
+                .collect();
+            if controls.len() > 3 {
+                ids.push("…");
+            }
+            format!(
+                "{message}; {} controls could not judge it ({}){hint}",
+                controls.len(),
+                ids.join(", ")
+            )
+        };
+        let mut blocks = controls.to_vec();
+        blocks.sort_unstable();
+        Verdict {
+            location,
+            message: Some(message),
+            blocks: if controls.len() > 1 {
+                blocks
+            } else {
+                Vec::new()
+            },
+            ..Verdict::new(first, State::Error)
         }
     }
 
