@@ -285,7 +285,7 @@ fn judge_collected(
                         .filter(|p| p.line > 0)
                         .map(|p| verdicts::location(p, None));
                     out.verdicts.push(Verdict::blocking(
-                        ctx.plan, &blocked, location, &message, "",
+                        ctx.plan, &blocked, location, message, "",
                     ));
                 }
             }
