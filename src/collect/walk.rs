@@ -1,12 +1,16 @@
 //! The file walk: every path named on the command line, expanded into a sorted list of files.
 //!
-//! The walk only lists; it reads nothing. Symbolic links are not followed unless asked (and then
-//! loops are detected and reported, not followed forever). Whatever cannot be listed is kept as an
-//! entry with its error, so the engine can turn it into an `error` finding for the controls that
-//! would have judged it.
+//! The walk only lists; it reads nothing. Symbolic links are not followed unless asked; then
+//! loops are detected and reported, not followed forever, and a link that leads out of the paths
+//! the user named is not followed (a scan of a tree must not wander into the rest of the machine).
+//! The kernel's pseudo-filesystems (`/proc`, `/sys`, `/dev`) are not entered unless a path named
+//! on the command line is inside them. Whatever cannot be listed is kept as an entry with its
+//! error, so the engine can turn it into an `error` finding for the controls that would have judged
+//! it.
 
+use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 
@@ -109,10 +113,24 @@ pub fn walk(
         checked.push((root.clone(), root_is_dir));
     }
     let follow = opts.follow_symlinks;
+    // Where the named paths really are: a followed link must lead inside one of them.
+    let real_roots: Arc<Vec<PathBuf>> = Arc::new(
+        checked
+            .iter()
+            .filter_map(|(r, _)| std::fs::canonicalize(r).ok())
+            .collect(),
+    );
     Ok(checked.into_iter().flat_map(move |(root, root_is_dir)| {
         let (include, exclude) = (include.clone(), exclude.clone());
         let filter_root = root.clone();
-        walkdir::WalkDir::new(&root)
+        let real_roots = real_roots.clone();
+        let pseudo_ok = std::fs::canonicalize(&root)
+            .map(|r| PSEUDO_FILESYSTEMS.iter().any(|p| r.starts_with(p)))
+            .unwrap_or(false);
+        // Links the filter declined to follow, reported in walk order before the next entry.
+        let declined: Arc<Mutex<VecDeque<PathBuf>>> = Arc::default();
+        let declined_by_filter = declined.clone();
+        let entries = walkdir::WalkDir::new(&root)
             .follow_links(follow)
             .follow_root_links(true)
             .sort_by_file_name()
@@ -122,10 +140,82 @@ pub fn walk(
                     return true;
                 }
                 let (display, rel) = names(&filter_root, e.path(), root_is_dir);
-                !exclude.is_match(&display) && !exclude.is_match(&rel)
-            })
-            .filter_map(move |item| entry(&root, root_is_dir, &include, item))
+                if exclude.is_match(&display) || exclude.is_match(&rel) {
+                    return false;
+                }
+                if e.file_type().is_dir() && !pseudo_ok && is_pseudo_filesystem(e.path()) {
+                    return false;
+                }
+                if follow && e.path_is_symlink() && !leads_inside(e.path(), &real_roots) {
+                    let mut d = declined_by_filter.lock().expect("not poisoned");
+                    d.push_back(e.path().to_path_buf());
+                    return false;
+                }
+                true
+            });
+        Declined {
+            inner: entries,
+            declined,
+            held: None,
+        }
+        .filter_map(move |item| match item {
+            Walked::Item(item) => entry(&root, root_is_dir, &include, item),
+            Walked::Declined(path) => {
+                let (display, relative) = names(&root, &path, root_is_dir);
+                Some(Entry {
+                    path,
+                    display,
+                    relative,
+                    kind: EntryKind::Symlink,
+                })
+            }
+        })
     }))
+}
+
+/// The kernel's pseudo-filesystems: endless or live-changing files, and devices.
+const PSEUDO_FILESYSTEMS: [&str; 3] = ["/proc", "/sys", "/dev"];
+
+fn is_pseudo_filesystem(dir: &Path) -> bool {
+    std::fs::canonicalize(dir)
+        .map(|d| PSEUDO_FILESYSTEMS.iter().any(|p| d == Path::new(p)))
+        .unwrap_or(false)
+}
+
+/// Whether the link at `path` resolves to somewhere inside one of `roots`.
+fn leads_inside(path: &Path, roots: &[PathBuf]) -> bool {
+    match std::fs::canonicalize(path) {
+        Ok(real) => roots.iter().any(|r| real.starts_with(r)),
+        // A broken link: let the walk report it.
+        Err(_) => true,
+    }
+}
+
+/// A walk item, or a link the filter declined to follow.
+enum Walked {
+    Item(walkdir::Result<walkdir::DirEntry>),
+    Declined(PathBuf),
+}
+
+/// Puts the links declined while looking for the next item before that item.
+struct Declined<I> {
+    inner: I,
+    declined: Arc<Mutex<VecDeque<PathBuf>>>,
+    held: Option<walkdir::Result<walkdir::DirEntry>>,
+}
+
+impl<I: Iterator<Item = walkdir::Result<walkdir::DirEntry>>> Iterator for Declined<I> {
+    type Item = Walked;
+
+    fn next(&mut self) -> Option<Walked> {
+        if self.held.is_none() {
+            self.held = self.inner.next();
+        }
+        if let Some(path) = self.declined.lock().expect("not poisoned").pop_front() {
+            return Some(Walked::Declined(path));
+        }
+        self.held.take().map(Walked::Item)
+    }
 }
 
 /// Turns one walkdir item into an entry; `None` for directories, special files and paths left out
@@ -255,6 +345,38 @@ mod tests {
         assert!(errors[0].1.contains("broken symbolic link"));
         assert_eq!(errors[1].0, "sub/up");
         assert!(errors[1].1.contains("loop"));
+    }
+
+    #[test]
+    fn followed_links_stay_inside_the_named_paths_and_out_of_pseudo_filesystems() {
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("elsewhere.txt"), "x").unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::create_dir(d.join("a")).unwrap();
+        std::fs::write(d.join("a/inside.txt"), "x").unwrap();
+        std::os::unix::fs::symlink(d.join("a"), d.join("alias")).unwrap();
+        std::os::unix::fs::symlink(outside.path(), d.join("out")).unwrap();
+        std::os::unix::fs::symlink("/proc/self", d.join("proc")).unwrap();
+        let opts = WalkOptions {
+            follow_symlinks: true,
+            ..WalkOptions::default()
+        };
+        let entries: Vec<(String, EntryKind)> = walk(&[d.to_path_buf()], &opts)
+            .unwrap()
+            .map(|e| (e.relative, e.kind))
+            .collect();
+        assert_eq!(
+            entries,
+            [
+                ("a/inside.txt".to_string(), EntryKind::File),
+                ("alias/inside.txt".to_string(), EntryKind::File),
+                ("out".to_string(), EntryKind::Symlink),
+                ("proc".to_string(), EntryKind::Symlink),
+            ]
+        );
+        assert!(is_pseudo_filesystem(Path::new("/proc")));
+        assert!(!is_pseudo_filesystem(d));
     }
 
     #[test]

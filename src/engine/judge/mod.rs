@@ -284,9 +284,8 @@ fn judge_collected(
                     let location = pos
                         .filter(|p| p.line > 0)
                         .map(|p| verdicts::location(p, None));
-                    out.verdicts.push(Verdict::blocking(
-                        ctx.plan, &blocked, location, message, "",
-                    ));
+                    out.verdicts
+                        .push(Verdict::blocking(ctx.plan, &blocked, location, message, ""));
                 }
             }
         }
