@@ -214,3 +214,85 @@ fn control_selection_keeps_only_the_controls_named_and_rejects_a_pattern_that_ma
         "{listed}"
     );
 }
+
+/// The fields `vigil facts --fields` lists for a closed kind or format.
+fn known_fields(name: &str) -> Vec<String> {
+    let (code, text) = stdout(&["facts", "--fields", name]);
+    assert_eq!(code, 0);
+    text.lines().map(str::to_string).collect()
+}
+
+/// Every fact a collector produces from the fixtures is in the list `vigil facts --fields` gives
+/// and `vigil policy lint` checks keys against: the lists cannot drift from the collectors.
+#[test]
+fn known_field_lists_cover_every_fact_of_the_fixtures() {
+    for (args, wanted) in [
+        (
+            vec!["facts", "testdata/certs", "--at", "2030-01-15"],
+            vec!["certificate", "private_key", "file"],
+        ),
+        (vec!["facts", "testdata/ssh"], vec!["sshd"]),
+        (
+            vec![
+                "facts",
+                "testdata/k8s",
+                "testdata/elements/k8s",
+                "--format",
+                "kubernetes",
+            ],
+            vec!["kubernetes"],
+        ),
+    ] {
+        let (_, text) = stdout(&args);
+        let files: Value = serde_json::from_str(&text).unwrap();
+        let mut checked = 0;
+        for file in files.as_array().unwrap() {
+            for doc in file["documents"].as_array().unwrap() {
+                let name = doc["format"].as_str().or(doc["kind"].as_str()).unwrap();
+                if !wanted.contains(&name) {
+                    continue;
+                }
+                let known = known_fields(name);
+                for key in doc["facts"].as_object().unwrap().keys() {
+                    assert!(
+                        known.iter().any(|k| k.eq_ignore_ascii_case(key)),
+                        "{name} fact `{key}` of {} is not in `vigil facts --fields {name}`",
+                        file["path"]
+                    );
+                }
+                checked += 1;
+            }
+        }
+        assert!(checked >= 2, "{args:?}: {checked} documents checked");
+    }
+}
+
+#[test]
+fn lint_warns_of_a_key_no_document_of_the_format_has() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("p.yaml");
+    std::fs::write(
+        &policy,
+        "policy: x\ntitle: t\nversion: '1'\ncontrols:\n  - id: A-1\n    title: a\n    severity: high\n    references: {CWE: [CWE-1]}\n    rationale: r\n    remediation: m\n    target: {kind: config, format: sshd, paths: ['**/sshd_config']}\n    check: {key: PasswrodAuthentication, default: 'no', equals: 'no'}\n  - id: A-2\n    title: b\n    severity: low\n    references: {CWE: [CWE-1]}\n    rationale: r\n    remediation: m\n    target: {kind: certificate, paths: ['**'], when: {key: is_ca, equals: false}}\n    check: {key: key_bitz, gte: 2048}\n",
+    )
+    .unwrap();
+    let out = vigil(&["policy", "lint", policy.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "a warning, not an error");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("p.yaml:12:12: warning: `PasswrodAuthentication` is not a field of config (sshd) documents, so it is always absent; did you mean `passwordauthentication`?"),
+        "{err}"
+    );
+    assert!(
+        err.contains("`key_bitz` is not a field of certificate documents"),
+        "{err}"
+    );
+    assert!(err.contains("did you mean `key_bits`?"), "{err}");
+    assert!(
+        err.ends_with("1 policy file checked: 0 errors, 2 warnings\n"),
+        "{err}"
+    );
+    // The bundled packs name only fields their documents have.
+    let packs = vigil(&["policy", "lint", "policies"]);
+    assert!(String::from_utf8_lossy(&packs.stderr).contains("0 errors, 0 warnings"));
+}

@@ -19,8 +19,13 @@ use crate::engine::DEFAULT_MAX_FILE_SIZE;
 #[derive(Debug, Args)]
 pub struct FactsArgs {
     /// Files or directories.
-    #[arg(required = true, value_name = "PATH")]
+    #[arg(required_unless_present = "fields", value_name = "PATH")]
     paths: Vec<PathBuf>,
+
+    /// Instead of reading files, list the fields a document of this kind (`certificate`,
+    /// `private_key`, `file`) or config format (`sshd`, `kubernetes`...) can have.
+    #[arg(long, value_name = "KIND|FORMAT", conflicts_with = "paths")]
+    fields: Option<String>,
 
     /// Parse as this config format instead of inferring it from the file name.
     #[arg(long, value_name = "FORMAT", value_parser = parse_format)]
@@ -50,6 +55,9 @@ fn parse_format(s: &str) -> Result<Format, String> {
 
 /// Prints a JSON array with one entry per file.
 pub fn run(args: FactsArgs) -> u8 {
+    if let Some(name) = &args.fields {
+        return list_fields(name);
+    }
     let opts = WalkOptions {
         follow_symlinks: args.follow_symlinks,
         ..WalkOptions::default()
@@ -200,4 +208,46 @@ fn file_facts(
         }
     }
     json!({"path": entry.display, "documents": documents, "errors": errors})
+}
+
+/// `vigil facts --fields NAME`: the fields of a kind or config format, one per line.
+fn list_fields(name: &str) -> u8 {
+    let registry = Registry::builtin();
+    let (kind, options) = match Format::parse(name) {
+        Some(_) => (
+            "config".to_string(),
+            std::collections::BTreeMap::from([("format".to_string(), name.to_string())]),
+        ),
+        None if registry.kind(name).is_some() => (name.to_string(), Default::default()),
+        None => {
+            return usage_error(format!(
+                "`{name}` is neither a kind ({}) nor a config format ({})",
+                registry
+                    .kinds()
+                    .iter()
+                    .map(|k| k.name)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                Format::ALL.map(Format::as_str).join(", ")
+            ));
+        }
+    };
+    let known: Vec<&str> = registry
+        .producers(&kind)
+        .filter_map(|(_, c)| c.known_fields(&kind, &options))
+        .flatten()
+        .copied()
+        .collect();
+    if known.is_empty() {
+        return emit(&format!(
+            "{name} documents have the keys of the file itself: any key may exist \
+             (`vigil facts FILE` shows those of a file)\n"
+        ));
+    }
+    let mut out = String::new();
+    for k in known {
+        out.push_str(k);
+        out.push('\n');
+    }
+    emit(&out)
 }

@@ -9,6 +9,18 @@ use crate::doc::{Map, Node, Pos, Value};
 /// Kind `file`: any file, as raw text (pattern checks) and metadata (size, mode, owner).
 pub struct FileCollector;
 
+/// The facts of a `file` document.
+pub const FIELDS: &[&str] = &[
+    "path",
+    "name",
+    "extension",
+    "size",
+    "binary",
+    "mode",
+    "uid",
+    "gid",
+];
+
 impl Collector for FileCollector {
     fn source(&self) -> Source {
         Source::File
@@ -23,6 +35,14 @@ impl Collector for FileCollector {
 
     fn reads_text(&self) -> bool {
         true
+    }
+
+    fn known_fields(
+        &self,
+        _kind: &str,
+        _options: &std::collections::BTreeMap<String, String>,
+    ) -> Option<&'static [&'static str]> {
+        Some(FIELDS)
     }
 
     fn collect(&self, input: &Input<'_>, _request: &Request<'_>, out: &mut Vec<Collected>) {

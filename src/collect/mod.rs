@@ -243,6 +243,17 @@ pub trait Collector: Send + Sync {
         Ok(None)
     }
 
+    /// The top-level fields a document of `kind` (of the variant a control's `format` names) can
+    /// have, when the collector knows them all; `None` when any field may exist (YAML, sysctl).
+    /// `vigil policy lint` warns of a key outside the list; `vigil facts --fields` prints it.
+    fn known_fields(
+        &self,
+        _kind: &str,
+        _options: &std::collections::BTreeMap<String, String>,
+    ) -> Option<&'static [&'static str]> {
+        None
+    }
+
     /// Collects the wanted documents of one target into `out`.
     fn collect(&self, input: &Input<'_>, request: &Request<'_>, out: &mut Vec<Collected>);
 }

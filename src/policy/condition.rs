@@ -134,6 +134,38 @@ impl Condition {
         f
     }
 
+    /// The first step of every field path the condition reads on the document itself, with where
+    /// it is written (`None` for an `each`, whose position is the condition's): what a misspelt key
+    /// is looked for in.
+    pub fn document_keys(&self) -> Vec<(&str, Option<Pos>)> {
+        let mut out = Vec::new();
+        self.collect_keys(&mut out);
+        out
+    }
+
+    fn collect_keys<'c>(&'c self, out: &mut Vec<(&'c str, Option<Pos>)>) {
+        let first = |path: &'c FieldPath| match path.segments.first() {
+            Some(super::path::Segment::Key(k)) => Some(k.as_str()),
+            _ => None,
+        };
+        match self {
+            Condition::All(items) | Condition::Any(items) => {
+                items.iter().for_each(|c| c.collect_keys(out));
+            }
+            Condition::Not(inner) => inner.collect_keys(out),
+            Condition::Field(test) => {
+                if let Some(k) = first(&test.path) {
+                    out.push((k, Some(test.pos)));
+                }
+            }
+            Condition::Each(each) => {
+                if let Some(k) = first(&each.path) {
+                    out.push((k, None));
+                }
+            }
+        }
+    }
+
     fn collect_fields(&self, out: &mut Fields) {
         let mut add = |path: &FieldPath| match path.segments.first() {
             Some(super::path::Segment::Key(k)) => out.add(k),

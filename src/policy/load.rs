@@ -285,6 +285,15 @@ fn parse_control(
     let check = f
         .require("check", diags)
         .and_then(|c| parse_check(c, target.as_ref(), registry, diags));
+    if let Some(t) = &target {
+        let fallback = f.node("check").map_or(f.pos(), |n| n.pos);
+        if let Some(Check::Condition(c)) = &check {
+            warn_unknown_keys(c, t, registry, fallback, diags);
+        }
+        if let Some(w) = &t.when {
+            warn_unknown_keys(w, t, registry, fallback, diags);
+        }
+    }
     Some(Control {
         id: id?,
         policy: policy.to_string(),
@@ -424,6 +433,45 @@ fn parse_target(node: &Node, registry: &Registry, diags: &mut Diagnostics) -> Op
         options,
         when: when?,
     })
+}
+
+/// Warns of each key a condition reads that documents of the target's kind never have, when the
+/// collector knows every field of that kind (certificates, files, sshd, Kubernetes): a misspelt key
+/// would otherwise be absent everywhere, take its `default`, and pass in silence.
+fn warn_unknown_keys(
+    cond: &Condition,
+    target: &TargetSpec,
+    registry: &Registry,
+    fallback: crate::doc::Pos,
+    diags: &mut Diagnostics,
+) {
+    let known: Vec<&str> = registry
+        .producers(&target.kind)
+        .filter_map(|(_, c)| c.known_fields(&target.kind, &target.options))
+        .flatten()
+        .copied()
+        .collect();
+    if known.is_empty() {
+        return;
+    }
+    for (key, pos) in cond.document_keys() {
+        if known.iter().any(|k| k.eq_ignore_ascii_case(key)) {
+            continue;
+        }
+        let variant = target
+            .options
+            .get("format")
+            .map_or(target.kind.clone(), |f| format!("{} ({f})", target.kind));
+        diags.warning(
+            pos.unwrap_or(fallback),
+            format!(
+                "`{key}` is not a field of {variant} documents, so it is always absent{}; \
+                 `vigil facts --fields {}` lists the fields",
+                suggest(key, known.iter().copied()),
+                target.options.get("format").unwrap_or(&target.kind)
+            ),
+        );
+    }
 }
 
 fn parse_check(

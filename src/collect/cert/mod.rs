@@ -34,7 +34,76 @@ pub struct CertCollector;
 const CERTIFICATE: &str = "certificate";
 const PRIVATE_KEY: &str = "private_key";
 
+/// The facts of a `certificate` document.
+pub const CERTIFICATE_FIELDS: &[&str] = &[
+    "path",
+    "line",
+    "encoding",
+    "subject",
+    "subject_cn",
+    "issuer",
+    "issuer_cn",
+    "serial",
+    "serial_octets",
+    "serial_negative",
+    "sha256",
+    "version",
+    "not_before",
+    "not_after",
+    "days_until_expiry",
+    "validity_days",
+    "expired",
+    "not_yet_valid",
+    "key_algorithm",
+    "key_bits",
+    "key_curve",
+    "signature_algorithm",
+    "signature_hash",
+    "san_dns",
+    "san_ip",
+    "san_email",
+    "san_uri",
+    "has_san",
+    "wildcard",
+    "is_ca",
+    "path_length",
+    "key_usage",
+    "extended_key_usage",
+    "tls_server",
+    "self_issued",
+    "self_signed",
+    "in_trust_store",
+    "chain_valid",
+    "chain_error",
+    "chain",
+];
+
+/// The facts of a `private_key` document.
+pub const PRIVATE_KEY_FIELDS: &[&str] = &[
+    "path",
+    "line",
+    "encoding",
+    "format",
+    "key_algorithm",
+    "key_bits",
+    "key_curve",
+    "encrypted",
+    "encryption",
+];
+
 impl Collector for CertCollector {
+    fn known_fields(
+        &self,
+        kind: &str,
+        _options: &std::collections::BTreeMap<String, String>,
+    ) -> Option<&'static [&'static str]> {
+        Some(if kind == PRIVATE_KEY {
+            PRIVATE_KEY_FIELDS
+        } else {
+            CERTIFICATE_FIELDS
+        })
+    }
+
     fn source(&self) -> Source {
         Source::File
     }

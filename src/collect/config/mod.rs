@@ -7,6 +7,7 @@
 mod ini;
 mod json;
 mod keyvalue;
+pub mod known;
 mod kubernetes;
 mod nginx;
 mod sshd;
@@ -56,6 +57,18 @@ impl Collector for ConfigCollector {
             name: "format",
             values: &FORMAT_NAMES,
         }]
+    }
+
+    fn known_fields(
+        &self,
+        _kind: &str,
+        options: &std::collections::BTreeMap<String, String>,
+    ) -> Option<&'static [&'static str]> {
+        match options.get("format").and_then(|f| Format::parse(f))? {
+            Format::Sshd => Some(known::SSHD),
+            Format::Kubernetes => Some(known::KUBERNETES),
+            _ => None,
+        }
     }
 
     fn variant(
