@@ -505,3 +505,21 @@ fn a_bundle_yields_one_document_per_certificate() {
             && lines.iter().any(|l| l.ends_with("bundle-50.pem:1079"))
     );
 }
+
+/// A value that is itself a sentence is quoted in the message, so that "`chain_error` is expired:
+/// ..." does not read as vigil's own words.
+#[test]
+fn messages_quote_observed_values() {
+    let (_, r) = scan(&["testdata/certs/chain", "--control", "CERT-016"]);
+    let messages: Vec<&str> = findings(&r)
+        .iter()
+        .filter(|f| f["state"] == "fail")
+        .map(|f| f["message"].as_str().unwrap())
+        .collect();
+    assert!(
+        messages.contains(
+            &"Not satisfied: `chain_error` is `expired: issuer CN=Vigil Test Expired Intermediate CA expired at 2029-12-31T00:00:00Z` at line 1 (and 1 more)."
+        ),
+        "{messages:?}"
+    );
+}
