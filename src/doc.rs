@@ -57,6 +57,34 @@ impl Pos {
     }
 }
 
+/// The line starts of a text, so that many byte offsets become positions in logarithmic time each
+/// ([`Pos::at_offset`] scans the text from its start, which is quadratic when called per value).
+pub struct Lines<'t> {
+    text: &'t str,
+    starts: Vec<usize>,
+}
+
+impl<'t> Lines<'t> {
+    /// Indexes `text`.
+    pub fn new(text: &'t str) -> Lines<'t> {
+        let mut starts = vec![0];
+        starts.extend(memchr::memchr_iter(b'\n', text.as_bytes()).map(|i| i + 1));
+        Lines { text, starts }
+    }
+
+    /// The position of byte `offset`, as [`Pos::at_offset`] gives it.
+    pub fn pos(&self, offset: usize) -> Pos {
+        let offset = offset.min(self.text.len());
+        let line = self.starts.partition_point(|&s| s <= offset);
+        let start = self.starts[line - 1];
+        let col = String::from_utf8_lossy(&self.text.as_bytes()[start..offset])
+            .chars()
+            .count()
+            + 1;
+        Pos::new(line, col)
+    }
+}
+
 /// One value in a fact document, with the position it was read from.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Node {
@@ -88,10 +116,11 @@ pub enum Value {
 
 /// An ordered mapping from keys to nodes.
 ///
-/// Insertion order is kept so `vigil facts` prints a document in the order of its source. Lookups are
-/// linear: fact documents have few keys per level, and a linear scan over a handful of short strings
-/// beats hashing them.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// Insertion order is kept so `vigil facts` prints a document in the order of its source. Lookups
+/// are linear while a map is small (a linear scan over a handful of short strings beats hashing
+/// them) and go through a hash index once it holds more than [`INDEX_FROM`] keys, so that a file of
+/// 100,000 keys is parsed and judged in linear time, not quadratic.
+#[derive(Debug, Clone, Default)]
 pub struct Map {
     /// Keys are often the collector's own constant names (`not_after`), which cost no allocation.
     entries: Vec<(Cow<'static, str>, Pos, Node)>,
@@ -102,6 +131,21 @@ pub struct Map {
     /// server block, a `Match` block): `container "web"`. A failing element gets a finding of its
     /// own under this name.
     label: Option<Box<str>>,
+    /// Key (lower-cased when case-insensitive) to the index of its first entry, once the map is
+    /// large.
+    index: Option<std::collections::HashMap<Box<str>, usize>>,
+}
+
+/// Entries from which a map keeps a hash index of its keys.
+pub const INDEX_FROM: usize = 32;
+
+impl PartialEq for Map {
+    /// Equal entries, matching and label; the index is a cache.
+    fn eq(&self, other: &Map) -> bool {
+        self.entries == other.entries
+            && self.case_insensitive == other.case_insensitive
+            && self.label == other.label
+    }
 }
 
 impl Map {
@@ -130,6 +174,9 @@ impl Map {
 
     /// Looks a key up: exactly first, then ignoring case when the map is case-insensitive.
     pub fn get(&self, key: &str) -> Option<&Node> {
+        if self.index.is_some() {
+            return self.indexed(key).map(|i| &self.entries[i].2);
+        }
         self.entries
             .iter()
             .find(|(k, _, _)| k == key)
@@ -147,6 +194,10 @@ impl Map {
 
     /// Mutable lookup with the same matching rules as [`Map::get`].
     pub fn get_mut(&mut self, key: &str) -> Option<&mut Node> {
+        if self.index.is_some() {
+            let i = self.indexed(key)?;
+            return Some(&mut self.entries[i].2);
+        }
         let ci = self.case_insensitive;
         let idx = self
             .entries
@@ -172,7 +223,7 @@ impl Map {
     /// must reject duplicates check [`Map::contains_key`] first.
     pub fn insert(&mut self, key: impl Into<Cow<'static, str>>, node: Node) {
         let pos = node.pos;
-        self.entries.push((key.into(), pos, node));
+        self.push_entry(key.into(), pos, node);
     }
 
     /// Appends an entry whose key has its own position (YAML, TOML).
@@ -182,7 +233,45 @@ impl Map {
         key_pos: Pos,
         node: Node,
     ) {
-        self.entries.push((key.into(), key_pos, node));
+        self.push_entry(key.into(), key_pos, node);
+    }
+
+    fn push_entry(&mut self, key: Cow<'static, str>, pos: Pos, node: Node) {
+        let at = self.entries.len();
+        if let Some(index) = &mut self.index {
+            index
+                .entry(index_key(&key, self.case_insensitive))
+                .or_insert(at);
+        }
+        self.entries.push((key, pos, node));
+        if self.index.is_none() && self.entries.len() > INDEX_FROM {
+            let mut index = std::collections::HashMap::with_capacity(self.entries.len() * 2);
+            for (i, (k, _, _)) in self.entries.iter().enumerate() {
+                index
+                    .entry(index_key(k, self.case_insensitive))
+                    .or_insert(i);
+            }
+            self.index = Some(index);
+        }
+    }
+
+    /// The entry for `key` through the index: for a case-insensitive map, an exact match first
+    /// (as the linear lookup), then any spelling.
+    fn indexed(&self, key: &str) -> Option<usize> {
+        let index = self.index.as_ref()?;
+        if !self.case_insensitive {
+            return index.get(key).copied();
+        }
+        let first = index.get(key.to_ascii_lowercase().as_str()).copied()?;
+        if self.entries[first].0 == key {
+            return Some(first);
+        }
+        // Another spelling came first: an exact match later wins, as in the linear lookup.
+        self.entries[first..]
+            .iter()
+            .position(|(k, _, _)| k == key)
+            .map(|p| first + p)
+            .or(Some(first))
     }
 
     /// Appends `node` to the list stored under `key`, creating the list at the node's position when
@@ -373,6 +462,15 @@ impl Serialize for Value {
     }
 }
 
+/// The index key of `key`.
+fn index_key(key: &str, case_insensitive: bool) -> Box<str> {
+    if case_insensitive {
+        key.to_ascii_lowercase().into_boxed_str()
+    } else {
+        key.into()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -385,6 +483,51 @@ mod tests {
         let mut exact = Map::new();
         exact.insert("permitrootlogin", Node::str(Pos::line(3), "no"));
         assert!(exact.get("PermitRootLogin").is_none());
+    }
+
+    #[test]
+    fn line_index_agrees_with_scanning() {
+        let text = "a: 1\nbé: [x,\n  y]\n\nlast";
+        let lines = Lines::new(text);
+        for offset in 0..=text.len() + 2 {
+            if text.is_char_boundary(offset.min(text.len())) {
+                assert_eq!(lines.pos(offset), Pos::at_offset(text, offset), "{offset}");
+            }
+        }
+    }
+
+    #[test]
+    fn large_maps_find_keys_as_small_ones_do() {
+        for ci in [false, true] {
+            let mut m = if ci {
+                Map::case_insensitive()
+            } else {
+                Map::new()
+            };
+            for i in 0..1000 {
+                m.insert(
+                    format!("Key{i}"),
+                    Node::new(Pos::line(i + 1), Value::Int(i as i64)),
+                );
+            }
+            m.insert("Key5", Node::new(Pos::line(9999), Value::Int(-1)));
+            assert_eq!(m.get("Key999").unwrap().value, Value::Int(999));
+            // The first entry of a repeated key wins.
+            assert_eq!(m.get("Key5").unwrap().value, Value::Int(5));
+            assert_eq!(m.get("key7").is_some(), ci);
+            assert!(m.get("Key1000").is_none());
+            *m.get_mut("Key3").unwrap() = Node::new(Pos::line(1), Value::Bool(true));
+            assert_eq!(m.get("Key3").unwrap().value, Value::Bool(true));
+        }
+        // A case-insensitive map prefers the exact spelling, wherever it is.
+        let mut m = Map::case_insensitive();
+        for i in 0..40 {
+            m.insert(format!("k{i}"), Node::new(Pos::line(1), Value::Int(i)));
+        }
+        m.insert("PORT", Node::str(Pos::line(2), "upper"));
+        m.insert("port", Node::str(Pos::line(3), "lower"));
+        assert_eq!(m.get("port").and_then(Node::as_str), Some("lower"));
+        assert_eq!(m.get("Port").and_then(Node::as_str), Some("upper"));
     }
 
     #[test]

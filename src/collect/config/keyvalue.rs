@@ -5,13 +5,20 @@
 //! (`net/ipv4/ip_forward`) is normalised to dots, and its leading `-` ("ignore errors") is dropped,
 //! so the key is the one a policy names. Values keep their text; checks compare numbers loosely.
 
-use super::{ParseError, content_lines, unquote};
+use super::{ParseError, unquote};
 use crate::doc::{Map, Node, Pos, Value};
 
 /// Parses the text of a key/value file.
 pub fn parse(text: &str) -> Result<Node, ParseError> {
     let mut map = Map::new();
-    for (line, t) in content_lines(text) {
+    for (i, raw) in text.lines().enumerate() {
+        let line = i + 1;
+        // `#` (and `;`) start a comment only at the start of a line: sysctl and login.defs treat a
+        // mid-line `#` as data.
+        let t = raw.trim();
+        if t.is_empty() || t.starts_with('#') || t.starts_with(';') {
+            continue;
+        }
         let t = t.strip_prefix("export ").unwrap_or(t);
         let (key, value) = match t.find(['=', ' ', '\t', ':']) {
             Some(i) => {
@@ -36,9 +43,8 @@ pub fn parse(text: &str) -> Result<Node, ParseError> {
             return Err(ParseError::new(line, 1, "missing key before `=`"));
         }
         let value = unquote(value);
-        let col = text.lines().nth(line - 1).map_or(1, |l| {
-            l.find(value).map_or(1, |c| l[..c].chars().count() + 1)
-        });
+        // The value's column in its own line (looking the line up again would be quadratic).
+        let col = raw.find(value).map_or(1, |c| raw[..c].chars().count() + 1);
         let node = Node::str(Pos::new(line, col), value);
         match map.get_mut(&key) {
             Some(existing) => *existing = node,

@@ -305,16 +305,6 @@ pub(crate) fn unquote(v: &str) -> &str {
     v
 }
 
-/// Splits a line-oriented config into (1-based line number, line without its comment) pairs,
-/// skipping blank and comment-only lines. `#` starts a comment only at the start of a line: sshd,
-/// sysctl and login.defs all treat a mid-line `#` as data.
-pub(crate) fn content_lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
-    text.lines().enumerate().filter_map(|(i, line)| {
-        let t = line.trim();
-        (!t.is_empty() && !t.starts_with('#') && !t.starts_with(';')).then_some((i + 1, t))
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

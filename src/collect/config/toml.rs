@@ -3,7 +3,7 @@
 use toml::de::{DeTable, DeValue};
 
 use super::ParseError;
-use crate::doc::{Map, Node, Pos, Value};
+use crate::doc::{Lines, Map, Node, Pos, Value};
 
 /// Parses the text of a TOML file.
 pub fn parse(text: &str) -> Result<Node, ParseError> {
@@ -17,17 +17,18 @@ pub fn parse(text: &str) -> Result<Node, ParseError> {
             e.message().trim().to_string(),
         )
     })?;
-    let pos = Pos::at_offset(text, table.span().start);
+    let lines = Lines::new(text);
+    let pos = lines.pos(table.span().start);
     Ok(Node::new(
         pos,
-        Value::Map(convert_table(text, table.get_ref())),
+        Value::Map(convert_table(&lines, table.get_ref())),
     ))
 }
 
-fn convert_table(text: &str, table: &DeTable<'_>) -> Map {
+fn convert_table(text: &Lines<'_>, table: &DeTable<'_>) -> Map {
     let mut map = Map::new();
     for (k, v) in table.iter() {
-        let key_pos = Pos::at_offset(text, k.span().start);
+        let key_pos = text.pos(k.span().start);
         map.insert_with_key_pos(
             k.get_ref().to_string(),
             key_pos,
@@ -37,8 +38,8 @@ fn convert_table(text: &str, table: &DeTable<'_>) -> Map {
     map
 }
 
-fn convert(text: &str, v: &DeValue<'_>, offset: usize) -> Node {
-    let pos = Pos::at_offset(text, offset);
+fn convert(text: &Lines<'_>, v: &DeValue<'_>, offset: usize) -> Node {
+    let pos = text.pos(offset);
     let value = match v {
         DeValue::String(s) => Value::Str(s.to_string()),
         DeValue::Integer(i) => i64::from_str_radix(&i.as_str().replace('_', ""), i.radix())
