@@ -136,6 +136,11 @@ pub struct Map {
     index: Option<std::collections::HashMap<Box<str>, usize>>,
 }
 
+/// The deepest nesting of blocks, mappings or lists a reader accepts: real configuration files stay
+/// within a dozen levels, and every reader and evaluator of a document recurses, so a deeper file
+/// is an `error` for that file rather than a stack overflow that would end the whole scan.
+pub const MAX_DEPTH: usize = 256;
+
 /// Entries from which a map keeps a hash index of its keys.
 pub const INDEX_FROM: usize = 32;
 
@@ -292,6 +297,11 @@ impl Map {
     /// The entries in source order.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &Node)> {
         self.entries.iter().map(|(k, _, v)| (k.as_ref(), v))
+    }
+
+    /// The entries in source order, taken out of the map.
+    pub fn into_entries(self) -> impl Iterator<Item = (Cow<'static, str>, Pos, Node)> {
+        self.entries.into_iter()
     }
 
     /// The entries in source order, with the position of each key.

@@ -28,6 +28,7 @@ pub mod policy;
 pub mod redact;
 pub mod report;
 pub mod results;
+pub mod scrub;
 pub mod yaml;
 
 pub use results::integrity;

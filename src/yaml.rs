@@ -16,7 +16,7 @@ use crate::doc::{Map, Node, Pos, Value};
 const MAX_ALIAS_EXPANSION: usize = 100_000;
 
 /// Deepest nesting accepted, so a hostile file cannot overflow the stack of later tree walks.
-const MAX_DEPTH: usize = 256;
+use crate::doc::MAX_DEPTH;
 
 /// A YAML syntax or structure error, at a 1-based line and column.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

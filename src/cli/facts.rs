@@ -70,6 +70,7 @@ pub fn run(args: FactsArgs) -> u8 {
     let settings = Settings {
         at: args.at.unwrap_or_else(OffsetDateTime::now_utc),
         trust_store: args.trust_store.clone(),
+        gate: crate::collect::gate::Gate::for_paths(&args.paths, DEFAULT_MAX_FILE_SIZE),
     };
     let mut prepared: Vec<Option<Prepared>> = Vec::new();
     for c in registry.collectors() {

@@ -1,6 +1,5 @@
 //! The `file` collector: a file's bytes (for pattern checks) and its metadata facts.
 
-use std::io::Read;
 use std::path::Path;
 
 use super::{Collected, Collector, Document, Input, Kind, Request, Source};
@@ -81,20 +80,12 @@ pub enum Loaded {
 /// unless its size exceeds `limit`. The size is taken from the open file, and reading stops past
 /// `limit` even if the file grew in the meantime.
 pub fn read_into(path: &Path, limit: u64, buf: &mut Vec<u8>) -> std::io::Result<Loaded> {
-    buf.clear();
-    let f = std::fs::File::open(path)?;
-    let size = f.metadata()?.len();
-    if size > limit {
-        return Ok(Loaded::TooLarge { size });
+    match super::gate::read(path, limit, buf) {
+        Ok(()) => Ok(Loaded::Read),
+        Err(super::gate::GateError::TooLarge { size, .. }) => Ok(Loaded::TooLarge { size }),
+        Err(super::gate::GateError::Io(e)) => Err(e),
+        Err(other) => Err(std::io::Error::other(other.to_string())),
     }
-    buf.reserve(usize::try_from(size).unwrap_or(0) + 1);
-    f.take(limit + 1).read_to_end(buf)?;
-    if buf.len() as u64 > limit {
-        return Ok(Loaded::TooLarge {
-            size: buf.len() as u64,
-        });
-    }
-    Ok(Loaded::Read)
 }
 
 /// The metadata facts of a file: `path`, `name`, `extension`, `size`, `binary`, and on Unix `mode`

@@ -9,6 +9,7 @@
 pub mod cert;
 pub mod config;
 pub mod file;
+pub mod gate;
 mod registry;
 mod target;
 pub mod walk;
@@ -76,6 +77,8 @@ pub struct Settings {
     pub at: OffsetDateTime,
     /// Trust anchors for certificate chains (`--trust-store`); the system store when `None`.
     pub trust_store: Option<PathBuf>,
+    /// What files a collector may open beyond its target (included files, drop-ins).
+    pub gate: gate::Gate,
 }
 
 /// What a collector prepared once per scan (a loaded trust store), handed back on every call.

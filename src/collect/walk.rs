@@ -173,6 +173,20 @@ pub fn walk(
     }))
 }
 
+/// Why a special file named on the command line is not read.
+fn special_file(ft: std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if ft.is_fifo() {
+        "a FIFO, not a regular file: it is never read (reading it could block the scan)"
+    } else if ft.is_socket() {
+        "a socket, not a regular file: it is never read"
+    } else if ft.is_block_device() || ft.is_char_device() {
+        "a device, not a regular file: it is never read"
+    } else {
+        "not a regular file: it is never read"
+    }
+}
+
 /// The kernel's pseudo-filesystems: endless or live-changing files, and devices.
 const PSEUDO_FILESYSTEMS: [&str; 3] = ["/proc", "/sys", "/dev"];
 
@@ -240,8 +254,11 @@ fn entry(
                 EntryKind::Symlink
             } else if ft.is_file() {
                 EntryKind::File
+            } else if e.depth() == 0 {
+                // Named on the command line: say why nothing was read.
+                EntryKind::Error(special_file(ft).to_string())
             } else {
-                // Sockets, FIFOs, devices: never read (a FIFO would block the scan).
+                // Sockets, FIFOs, devices inside a tree: never read (a FIFO would block the scan).
                 return None;
             };
             Some(Entry {

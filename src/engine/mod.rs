@@ -142,6 +142,7 @@ pub fn scan_with(
     let settings = Settings {
         at: opts.at.unwrap_or(started),
         trust_store: opts.trust_store.clone(),
+        gate: crate::collect::gate::Gate::for_paths(&opts.paths, opts.max_file_size),
     };
     let plan = Plan::new(policies, registry, &settings)?;
     // Every root is checked before anything is written.
@@ -437,6 +438,12 @@ fn finding<'a>(plan: &'a Plan<'_>, target: Option<&'a Target>, v: Verdict) -> Fi
     let c = plan.controls[v.control];
     let name = target.map(|t| Cow::Borrowed(t.name()));
     let source = target.map(Target::source);
+    // Whatever the control, nothing the secrets pack would recognise leaves unredacted.
+    let scrub = crate::scrub::scrub_owned;
+    let name = name.map(|n: Cow<'a, str>| match crate::scrub::scrub(&n) {
+        Cow::Borrowed(_) => n,
+        Cow::Owned(s) => Cow::Owned(s),
+    });
     let is = |s: Source| {
         if source == Some(s) {
             name.clone()
@@ -444,6 +451,14 @@ fn finding<'a>(plan: &'a Plan<'_>, target: Option<&'a Target>, v: Verdict) -> Fi
             None
         }
     };
+    let evidence = v
+        .evidence
+        .into_iter()
+        .map(|mut e| {
+            e.observed = scrub(e.observed);
+            e
+        })
+        .collect();
     Finding {
         blocked_controls: v
             .blocks
@@ -451,11 +466,11 @@ fn finding<'a>(plan: &'a Plan<'_>, target: Option<&'a Target>, v: Verdict) -> Fi
             .map(|&b| Cow::Borrowed(plan.controls[b].id.as_str()))
             .collect(),
         control: Cow::Borrowed(&c.id),
-        evidence: v.evidence,
+        evidence,
         fingerprint: v.fingerprint,
         location: v.location,
-        message: v.message,
-        observed: v.observed,
+        message: v.message.map(|m| scrub(clip_message(m))),
+        observed: v.observed.map(scrub),
         severity: c.severity,
         state: v.state,
         target: crate::results::Target {
@@ -464,7 +479,23 @@ fn finding<'a>(plan: &'a Plan<'_>, target: Option<&'a Target>, v: Verdict) -> Fi
             file: is(Source::File),
             host: is(Source::Host),
             kind: Cow::Borrowed(v.kind.unwrap_or(plan.kinds[v.control])),
-            object: v.object,
+            object: v.object.map(scrub),
         },
     }
+}
+
+/// The longest message a finding carries; a longer one (a parse error quoting a 10 MB line) is cut
+/// with its full length shown.
+pub const MAX_MESSAGE: usize = 1000;
+
+fn clip_message(m: String) -> String {
+    if m.len() <= MAX_MESSAGE {
+        return m;
+    }
+    let total = m.chars().count();
+    if total <= MAX_MESSAGE {
+        return m;
+    }
+    let cut: String = m.chars().take(MAX_MESSAGE).collect();
+    format!("{cut}… ({total} characters)")
 }

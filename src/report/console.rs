@@ -6,7 +6,7 @@
 use std::io::{self, Write};
 
 use super::aggregate::{Aggregate, ControlFindings};
-use super::{Style, counted, message, observed};
+use super::{Style, counted, message, observed, printable};
 use crate::policy::Severity;
 use crate::results::{ControlInfo, Finding, Header, Inventory, Sink, State, Summary, Trailer};
 
@@ -168,10 +168,10 @@ fn write_finding(
     if let Some(el) = &f.target.element {
         place.push_str(&format!(" {el}"));
     }
-    writeln!(out, "        {place}")?;
-    writeln!(out, "        {}", message(f, c))?;
+    writeln!(out, "        {}", printable(&place))?;
+    writeln!(out, "        {}", printable(&message(f, c)))?;
     if f.state == State::Fail && f.evidence.is_empty() {
-        writeln!(out, "        observed: {}", observed(f))?;
+        writeln!(out, "        observed: {}", printable(observed(f)))?;
     }
     if f.state == State::Fail {
         writeln!(

@@ -22,6 +22,13 @@ pub fn escape(s: &str) -> String {
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
             '\n' | '\r' => out.push(' '),
+            // Other control characters (ESC, BEL, DEL, C1) and bidirectional overrides: escaped,
+            // never passed to a terminal or a log that shows the summary.
+            c if c.is_control()
+                || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}') =>
+            {
+                out.push_str(&super::printable(&c.to_string()));
+            }
             '\\' | '`' | '*' | '_' | '[' | ']' | '|' | '#' | '~' | '{' | '}' | '!' => {
                 out.push('\\');
                 out.push(c);

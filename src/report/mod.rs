@@ -126,6 +126,32 @@ pub fn observed<'f>(f: &'f Finding<'_>) -> &'f str {
     f.observed.as_deref().unwrap_or("-")
 }
 
+/// Text from a scanned target made safe for a terminal or a log: control characters (ESC, CR, LF,
+/// BEL, DEL, the C1 range) and the bidirectional overrides that reorder what a reader sees are
+/// written as escapes (`\x1b`, `\r`, `\u{202e}`), so a file name cannot clear a screen, recolour
+/// the output or forge a line of it.
+pub fn printable(s: &str) -> std::borrow::Cow<'_, str> {
+    let unsafe_char =
+        |c: char| c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+    if !s.chars().any(unsafe_char) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if unsafe_char(c) && (c as u32) < 0x100 => {
+                out.push_str(&format!("\\x{:02x}", c as u32));
+            }
+            c if unsafe_char(c) => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// `n` with the singular or the plural noun: "1 file read", "2 files read", "0 errors".
 pub fn counted(n: u64, one: &str, many: &str) -> String {
     if n == 1 {

@@ -112,7 +112,7 @@ impl Collector for ConfigCollector {
                     continue;
                 }
             };
-            match format.parse_text(&entry.path, text) {
+            match format.parse_text(&entry.path, text, &request.settings.gate) {
                 Ok(docs) => out.extend(docs.into_iter().map(|document| Collected::Document {
                     kind: w.kind,
                     variant: w.variant,
@@ -225,17 +225,22 @@ impl Format {
 
     /// Parses `text` (the contents of `path`) into fact documents: one for most formats, one per
     /// YAML document, one per Kubernetes object.
-    pub fn parse_text(self, path: &Path, text: &str) -> Result<Vec<Document>, ParseError> {
+    pub fn parse_text(
+        self,
+        path: &Path,
+        text: &str,
+        gate: &super::gate::Gate,
+    ) -> Result<Vec<Document>, ParseError> {
         let single = |root: Node| vec![Document::new(root)];
         Ok(match self {
             Format::Sshd => {
-                let parsed = sshd::parse(path, text)?;
+                let parsed = sshd::parse(path, text, gate)?;
                 vec![Document {
                     included: parsed.included,
                     ..Document::new(parsed.root)
                 }]
             }
-            Format::Sysctl => sysctl::parse(path, text)?,
+            Format::Sysctl => sysctl::parse(path, text, gate)?,
             Format::Keyvalue => single(keyvalue::parse(text)?),
             Format::Ini => single(ini::parse(text)?),
             Format::Yaml => crate::yaml::parse_documents(text)?

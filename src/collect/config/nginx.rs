@@ -140,7 +140,7 @@ fn tokenize(text: &str) -> Result<Vec<(Tok, Pos)>, ParseError> {
 pub fn parse(text: &str) -> Result<Node, ParseError> {
     let toks = tokenize(text)?;
     let mut i = 0;
-    let mut root = parse_block(&toks, &mut i, None)?;
+    let mut root = parse_block(&toks, &mut i, None, 0)?;
     let servers = effective_servers(&root, None);
     root.insert("servers", Node::new(Pos::line(0), Value::List(servers)));
     Ok(Node::new(Pos::line(1), Value::Map(root)))
@@ -150,7 +150,18 @@ fn parse_block(
     toks: &[(Tok, Pos)],
     i: &mut usize,
     opened_at: Option<Pos>,
+    depth: usize,
 ) -> Result<Map, ParseError> {
+    if let (Some(p), true) = (opened_at, depth > crate::doc::MAX_DEPTH) {
+        return Err(ParseError::new(
+            p.line as usize,
+            p.col as usize,
+            format!(
+                "blocks are nested more than {} levels deep here; the file is not judged",
+                crate::doc::MAX_DEPTH
+            ),
+        ));
+    }
     let mut map = Map::new();
     loop {
         let Some((tok, pos)) = toks.get(*i) else {
@@ -213,11 +224,13 @@ fn parse_block(
                                 ));
                             }
                             *i += 1;
-                            let block = parse_block(toks, i, Some(open_pos))?;
+                            let block = parse_block(toks, i, Some(open_pos), depth + 1)?;
                             let mut with_args = Map::new();
                             with_args.insert("args", Node::str(name_pos, args.join(" ")));
-                            for (k, p, v) in block.iter_with_key_pos() {
-                                with_args.insert_with_key_pos(k.to_string(), p, v.clone());
+                            // Moved, not copied: copying every level's subtree is quadratic in
+                            // the depth.
+                            for (k, p, v) in block.into_entries() {
+                                with_args.insert_with_key_pos(k, p, v);
                             }
                             map.push_to_list(name, Node::new(name_pos, Value::Map(with_args)));
                             break;

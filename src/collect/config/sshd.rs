@@ -13,6 +13,7 @@
 use std::path::{Path, PathBuf};
 
 use super::ParseError;
+use crate::collect::gate::Gate;
 use crate::doc::{Map, Node, Pos, Value};
 
 /// Keywords whose every occurrence adds to a list rather than being ignored after the first.
@@ -33,9 +34,6 @@ const ACCUMULATING: [&str; 11] = [
 /// How deep `Include` may nest, as in sshd.
 const MAX_INCLUDE_DEPTH: usize = 16;
 
-/// Largest included file read.
-const MAX_INCLUDE_SIZE: u64 = 4 << 20;
-
 /// The parsed configuration plus the files it included, in the order they were read.
 #[derive(Debug)]
 pub struct Parsed {
@@ -45,9 +43,10 @@ pub struct Parsed {
     pub included: Vec<PathBuf>,
 }
 
-/// Parses `text`, read from `path`.
-pub fn parse(path: &Path, text: &str) -> Result<Parsed, ParseError> {
+/// Parses `text`, read from `path`; included files are opened through `gate`.
+pub fn parse(path: &Path, text: &str, gate: &Gate) -> Result<Parsed, ParseError> {
     let mut state = State {
+        gate,
         global: Map::case_insensitive(),
         matches: Vec::new(),
         included: Vec::new(),
@@ -81,7 +80,8 @@ pub fn parse(path: &Path, text: &str) -> Result<Parsed, ParseError> {
     })
 }
 
-struct State {
+struct State<'g> {
+    gate: &'g Gate,
     global: Map,
     /// `Match` blocks: where each starts, its criteria, its settings.
     matches: Vec<(Pos, String, Map)>,
@@ -89,7 +89,7 @@ struct State {
     includes: Vec<Node>,
 }
 
-impl State {
+impl State<'_> {
     fn read(&mut self, path: &Path, text: &str, file: u16, depth: usize) -> Result<(), ParseError> {
         for (idx, raw) in text.lines().enumerate() {
             let line = idx + 1;
@@ -126,11 +126,12 @@ impl State {
                     }
                     for pattern in args.split_whitespace() {
                         for inc in expand_include(path, pattern) {
-                            let text = read_included(&inc).map_err(|e| {
+                            // The path is named, never the content of a file that was not read.
+                            let text = self.gate.read_included(&inc).map_err(|e| {
                                 ParseError::new(
                                     line,
                                     col,
-                                    format!("cannot read included file {}: {e}", inc.display()),
+                                    format!("included file {}: {e}", inc.display()),
                                 )
                             })?;
                             self.included.push(inc.clone());
@@ -213,23 +214,14 @@ fn expand_include(from: &Path, pattern: &str) -> Vec<PathBuf> {
     found
 }
 
-fn read_included(path: &Path) -> std::io::Result<String> {
-    let meta = std::fs::metadata(path)?;
-    if meta.len() > MAX_INCLUDE_SIZE {
-        return Err(std::io::Error::other(format!(
-            "larger than {MAX_INCLUDE_SIZE} bytes"
-        )));
-    }
-    let bytes = std::fs::read(path)?;
-    String::from_utf8(bytes).map_err(|_| std::io::Error::other("not UTF-8 text"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn doc(text: &str) -> Node {
-        parse(Path::new("sshd_config"), text).unwrap().root
+        parse(Path::new("sshd_config"), text, &Gate::default())
+            .unwrap()
+            .root
     }
 
     #[test]
@@ -269,7 +261,7 @@ mod tests {
 
     #[test]
     fn missing_argument_is_an_error() {
-        let e = parse(Path::new("x"), "PermitRootLogin\n").unwrap_err();
+        let e = parse(Path::new("x"), "PermitRootLogin\n", &Gate::default()).unwrap_err();
         assert_eq!((e.line, e.col), (1, 16));
     }
 
@@ -286,6 +278,7 @@ mod tests {
         let p = parse(
             &main,
             "Include sshd_config.d/*.conf\nPasswordAuthentication yes\n",
+            &Gate::default(),
         )
         .unwrap();
         let v = p.root.get("passwordauthentication").unwrap();

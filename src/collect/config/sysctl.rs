@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 
 use super::{ParseError, keyvalue};
 use crate::collect::Document;
+use crate::collect::gate::Gate;
 use crate::doc::{Map, Node, Pos, Value};
 
 /// The files of the root `path` belongs to, in the order sysctl applies them.
@@ -41,7 +42,7 @@ fn root_files(path: &Path) -> (PathBuf, Vec<PathBuf>) {
 }
 
 /// Parses the root that `path` (whose contents are `text`) belongs to.
-pub fn parse(path: &Path, text: &str) -> Result<Vec<Document>, ParseError> {
+pub fn parse(path: &Path, text: &str, gate: &Gate) -> Result<Vec<Document>, ParseError> {
     let (_, files) = root_files(path);
     let representative = files
         .iter()
@@ -65,9 +66,10 @@ pub fn parse(path: &Path, text: &str) -> Result<Vec<Document>, ParseError> {
         let (own_text, file_index) = if same_file(source, path) {
             (text.to_string(), 0u16)
         } else {
-            let t = std::fs::read_to_string(source).map_err(|e| {
-                ParseError::new(0, 0, format!("cannot read {}: {e}", source.display()))
-            })?;
+            // Drop-ins go through the gate: regular files, the size limit, the named paths.
+            let t = gate
+                .read_included(source)
+                .map_err(|e| ParseError::new(0, 0, format!("drop-in {}: {e}", source.display())))?;
             included.push(source.clone());
             (t, u16::try_from(included.len()).unwrap_or(u16::MAX))
         };
@@ -119,7 +121,7 @@ mod tests {
         std::fs::write(d.join("sysctl.d/20-b.conf"), "kernel.dmesg_restrict = 0\n").unwrap();
         let main = "net.ipv4.ip_forward = 0\n";
         std::fs::write(d.join("sysctl.conf"), main).unwrap();
-        let docs = parse(&d.join("sysctl.conf"), main).unwrap();
+        let docs = parse(&d.join("sysctl.conf"), main, &Gate::default()).unwrap();
         let root = &docs[0].root;
         let fwd = root.get("net.ipv4.ip_forward").unwrap();
         assert_eq!(
@@ -130,7 +132,12 @@ mod tests {
         let dm = root.get("kernel.dmesg_restrict").unwrap();
         assert_eq!((dm.as_str(), dm.pos.file), (Some("0"), 2));
         assert_eq!(docs[0].included[1], d.join("sysctl.d/20-b.conf"));
-        let again = parse(&d.join("sysctl.d/10-a.conf"), "net.ipv4.ip_forward = 1\n").unwrap();
+        let again = parse(
+            &d.join("sysctl.d/10-a.conf"),
+            "net.ipv4.ip_forward = 1\n",
+            &Gate::default(),
+        )
+        .unwrap();
         assert!(
             again.is_empty(),
             "the root is judged once, through sysctl.conf"
@@ -144,15 +151,24 @@ mod tests {
         std::fs::create_dir(d.join("sysctl.d")).unwrap();
         std::fs::write(d.join("sysctl.d/10-a.conf"), "fs.suid_dumpable = 0\n").unwrap();
         std::fs::write(d.join("sysctl.d/20-b.conf"), "fs.suid_dumpable = 2\n").unwrap();
-        let docs = parse(&d.join("sysctl.d/10-a.conf"), "fs.suid_dumpable = 0\n").unwrap();
+        let docs = parse(
+            &d.join("sysctl.d/10-a.conf"),
+            "fs.suid_dumpable = 0\n",
+            &Gate::default(),
+        )
+        .unwrap();
         assert_eq!(
             docs[0].root.get("fs.suid_dumpable").unwrap().as_str(),
             Some("2")
         );
         assert!(
-            parse(&d.join("sysctl.d/20-b.conf"), "fs.suid_dumpable = 2\n")
-                .unwrap()
-                .is_empty()
+            parse(
+                &d.join("sysctl.d/20-b.conf"),
+                "fs.suid_dumpable = 2\n",
+                &Gate::default()
+            )
+            .unwrap()
+            .is_empty()
         );
     }
 }

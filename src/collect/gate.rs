@@ -1,0 +1,171 @@
+//! The one gate every file the scan opens goes through, whether the walk found it or a config
+//! reached it through `Include`, `include` or a drop-in directory: regular files only (a FIFO
+//! would block the scan, `/dev/zero` never ends), opened without blocking, no larger than
+//! `--max-file-size`, and, for files a config pulls in, inside the paths the user named: the content
+//! of `/etc/shadow` must not reach a report because a scanned file includes it.
+
+use std::io::Read;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+/// What may be opened.
+#[derive(Debug, Clone)]
+pub struct Gate {
+    /// The largest file read.
+    pub max_file_size: u64,
+    /// Where included files may be read from: each directory named on the command line, and the
+    /// directory of each file named (its drop-ins sit next to it). Canonical paths; empty means
+    /// anywhere (a library caller that names no roots).
+    pub roots: Vec<PathBuf>,
+}
+
+/// Why a file was not read.
+#[derive(Debug, thiserror::Error)]
+pub enum GateError {
+    /// The file could not be opened or read.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    /// A FIFO, socket, device or directory.
+    #[error("not a regular file ({0}); it is never read")]
+    NotRegular(&'static str),
+    /// Larger than `--max-file-size`.
+    #[error("{size} bytes, above the --max-file-size limit of {limit} bytes; it was not read")]
+    TooLarge {
+        /// The file's size.
+        size: u64,
+        /// The limit.
+        limit: u64,
+    },
+    /// An included file outside the named paths.
+    #[error(
+        "outside the paths named on the command line, so it was not read (name it to judge it)"
+    )]
+    Outside,
+    /// Not UTF-8 text.
+    #[error("not UTF-8 text")]
+    NotText,
+}
+
+impl Default for Gate {
+    fn default() -> Gate {
+        Gate {
+            max_file_size: crate::engine::DEFAULT_MAX_FILE_SIZE,
+            roots: Vec::new(),
+        }
+    }
+}
+
+impl Gate {
+    /// A gate for a scan of `paths`.
+    pub fn for_paths(paths: &[PathBuf], max_file_size: u64) -> Gate {
+        let roots = paths
+            .iter()
+            .filter_map(|p| {
+                let real = std::fs::canonicalize(p).ok()?;
+                if real.is_dir() {
+                    Some(real)
+                } else {
+                    real.parent().map(Path::to_path_buf)
+                }
+            })
+            .collect();
+        Gate {
+            max_file_size,
+            roots,
+        }
+    }
+
+    /// Reads a file a config includes, as text, through the gate.
+    pub fn read_included(&self, path: &Path) -> Result<String, GateError> {
+        if !self.roots.is_empty() {
+            let real = std::fs::canonicalize(path)?;
+            if !self.roots.iter().any(|r| real.starts_with(r)) {
+                return Err(GateError::Outside);
+            }
+        }
+        let mut buf = Vec::new();
+        read(path, self.max_file_size, &mut buf)?;
+        String::from_utf8(buf).map_err(|_| GateError::NotText)
+    }
+}
+
+/// Reads a whole file into `buf` (cleared first) through the gate: regular files only, opened
+/// without blocking, stopping past `limit` even if the file grows while it is read.
+pub fn read(path: &Path, limit: u64, buf: &mut Vec<u8>) -> Result<(), GateError> {
+    buf.clear();
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)?;
+    let meta = f.metadata()?;
+    let ft = meta.file_type();
+    if !ft.is_file() {
+        use std::os::unix::fs::FileTypeExt;
+        let what = if ft.is_fifo() {
+            "a FIFO"
+        } else if ft.is_socket() {
+            "a socket"
+        } else if ft.is_block_device() || ft.is_char_device() {
+            "a device"
+        } else if ft.is_dir() {
+            "a directory"
+        } else {
+            "a special file"
+        };
+        return Err(GateError::NotRegular(what));
+    }
+    let size = meta.len();
+    if size > limit {
+        return Err(GateError::TooLarge { size, limit });
+    }
+    buf.reserve(usize::try_from(size).unwrap_or(0) + 1);
+    f.take(limit + 1).read_to_end(buf)?;
+    if buf.len() as u64 > limit {
+        return Err(GateError::TooLarge {
+            size: buf.len() as u64,
+            limit,
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_regular_files_within_the_limit_and_the_roots() {
+        let dir = tempfile::tempdir().unwrap();
+        let inside = dir.path().join("a.conf");
+        std::fs::write(&inside, "x 1\n").unwrap();
+        let gate = Gate::for_paths(&[dir.path().to_path_buf()], 10);
+        assert_eq!(gate.read_included(&inside).unwrap(), "x 1\n");
+        std::fs::write(&inside, "x".repeat(11)).unwrap();
+        assert!(matches!(
+            gate.read_included(&inside),
+            Err(GateError::TooLarge {
+                size: 11,
+                limit: 10
+            })
+        ));
+        assert!(matches!(
+            gate.read_included(Path::new("/etc/hostname")),
+            Err(GateError::Outside) | Err(GateError::Io(_))
+        ));
+        let mut buf = Vec::new();
+        assert!(matches!(
+            read(Path::new("/dev/zero"), 1 << 20, &mut buf),
+            Err(GateError::NotRegular("a device"))
+        ));
+        let fifo = dir.path().join("fifo");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        assert!(matches!(
+            read(&fifo, 1 << 20, &mut buf),
+            Err(GateError::NotRegular("a FIFO"))
+        ));
+    }
+}

@@ -1,0 +1,284 @@
+//! Hostile input: trees and files an attacker or an unlucky user prepared. Each case asserts the
+//! behaviour (an `error` for that file, the rest of the scan intact, nothing quoted that must not
+//! be); how fast the scan stays is measured in `bench/`, not here.
+
+mod common;
+
+use std::fs;
+use std::path::Path;
+
+use common::{scan_json, vigil};
+use serde_json::Value;
+
+fn findings(r: &Value) -> &Vec<Value> {
+    r["findings"].as_array().unwrap()
+}
+
+/// The findings about files whose path ends with `suffix`.
+fn about<'r>(r: &'r Value, suffix: &str) -> Vec<&'r Value> {
+    findings(r)
+        .iter()
+        .filter(|f| {
+            f["target"]["file"]
+                .as_str()
+                .is_some_and(|p| p.ends_with(suffix))
+        })
+        .collect()
+}
+
+fn ssh_pack(dir: &Path, extra: &[&str]) -> (i32, Value) {
+    let mut args = vec![
+        dir.to_str().unwrap(),
+        "--policy",
+        "policies/ssh-hardening.yaml",
+        "--fail-on",
+        "none",
+    ];
+    args.extend_from_slice(extra);
+    scan_json(&args)
+}
+
+#[test]
+fn deep_nginx_nesting_is_an_error_for_that_file_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let deep = dir.path().join("deep/nginx.conf");
+    fs::create_dir_all(deep.parent().unwrap()).unwrap();
+    let depth = 10_000;
+    let text = format!(
+        "http {{ server {{ {} {} }} }}\n",
+        "location /a { ".repeat(depth),
+        "} ".repeat(depth)
+    );
+    fs::write(&deep, text).unwrap();
+    let good = dir.path().join("good/nginx.conf");
+    fs::create_dir_all(good.parent().unwrap()).unwrap();
+    fs::copy(common::root("testdata/nginx/hardened/nginx.conf"), &good).unwrap();
+    let (_, r) = scan_json(&[
+        dir.path().to_str().unwrap(),
+        "--policy",
+        "policies/nginx-tls.yaml",
+        "--fail-on",
+        "none",
+    ]);
+    let deep = about(&r, "deep/nginx.conf");
+    assert_eq!(deep.len(), 1, "{deep:?}");
+    assert_eq!(deep[0]["state"], "error");
+    assert!(
+        deep[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("nested more than 256 levels deep")
+    );
+    assert!(
+        about(&r, "good/nginx.conf")
+            .iter()
+            .all(|f| f["state"] == "pass"),
+        "the good file in the same tree is judged"
+    );
+}
+
+#[test]
+fn includes_of_devices_fifos_and_files_outside_the_scan_are_not_read() {
+    let secret_dir = tempfile::tempdir().unwrap();
+    let shadow = secret_dir.path().join("shadow");
+    fs::write(
+        &shadow,
+        "root:$6$saltsalt$hashhashhashhash:19000:0:99999:7:::\n",
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("pipe.conf");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    for (name, include) in [
+        ("zero", "/dev/zero".to_string()),
+        ("fifo", fifo.display().to_string()),
+        ("shadow", shadow.display().to_string()),
+    ] {
+        let d = dir.path().join(name);
+        fs::create_dir_all(&d).unwrap();
+        fs::write(
+            d.join("sshd_config"),
+            format!("PermitRootLogin no\nInclude {include}\n"),
+        )
+        .unwrap();
+    }
+    let (_, r) = ssh_pack(dir.path(), &[]);
+    let text = r.to_string();
+    assert!(
+        !text.contains("saltsalt") && !text.contains("root:"),
+        "no quote of the file"
+    );
+    for (name, why) in [
+        (
+            "zero/sshd_config",
+            "outside the paths named on the command line",
+        ),
+        ("fifo/sshd_config", "not a regular file (a FIFO)"),
+        (
+            "shadow/sshd_config",
+            "outside the paths named on the command line",
+        ),
+    ] {
+        let found = about(&r, name);
+        assert_eq!(found.len(), 1, "{name}: one error, not one per control");
+        assert_eq!(found[0]["state"], "error");
+        let message = found[0]["message"].as_str().unwrap();
+        assert!(message.contains(why), "{name}: {message}");
+    }
+}
+
+#[test]
+fn drop_ins_obey_the_size_limit_and_messages_are_capped() {
+    let dir = tempfile::tempdir().unwrap();
+    let etc = dir.path().join("etc");
+    fs::create_dir_all(etc.join("sysctl.d")).unwrap();
+    fs::write(etc.join("sysctl.conf"), "net.ipv4.ip_forward = 0\n").unwrap();
+    fs::write(
+        etc.join("sysctl.d/99-big.conf"),
+        format!("kernel.x = {}\n", "y".repeat(200_000)),
+    )
+    .unwrap();
+    let (_, r) = scan_json(&[
+        etc.to_str().unwrap(),
+        "--policy",
+        "policies/linux-sysctl.yaml",
+        "--max-file-size",
+        "100K",
+        "--fail-on",
+        "none",
+    ]);
+    let errors: Vec<&Value> = findings(&r)
+        .iter()
+        .filter(|f| f["state"] == "error")
+        .collect();
+    assert!(!errors.is_empty());
+    for e in &errors {
+        let m = e["message"].as_str().unwrap();
+        assert!(m.contains("above the --max-file-size limit"), "{m}");
+    }
+
+    // A line quoted by a parse error is cut, with its length.
+    let long = dir.path().join("long");
+    fs::create_dir_all(&long).unwrap();
+    fs::write(
+        long.join("sshd_config"),
+        format!("{}\n", "x".repeat(100_000)),
+    )
+    .unwrap();
+    let (_, r) = ssh_pack(&long, &[]);
+    for f in findings(&r) {
+        if let Some(m) = f["message"].as_str() {
+            assert!(m.chars().count() < 1100, "{} characters", m.len());
+        }
+    }
+    assert!(
+        r.to_string().len() < 200_000,
+        "the result does not copy the line"
+    );
+}
+
+#[test]
+fn secrets_are_redacted_from_every_control_and_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = format!("ghp_{}", "Zx9Qw8Er7Ty6".repeat(3));
+    let aws = "AKIAZ7QWERTYUIOPLKJH";
+    fs::create_dir_all(dir.path().join("ssh")).unwrap();
+    fs::write(
+        dir.path().join("ssh/sshd_config"),
+        format!("PermitRootLogin {token}\nBanner /etc/{aws}\n"),
+    )
+    .unwrap();
+    fs::write(dir.path().join("dup.yaml"), format!("{aws}: 1\n{aws}: 2\n")).unwrap();
+    let out = vigil(&[
+        "scan",
+        dir.path().to_str().unwrap(),
+        "--format",
+        "console,json,markdown,sarif,junit,html",
+        "--output-dir",
+        dir.path().join("out").to_str().unwrap(),
+        "--fail-on",
+        "none",
+        "--verbose",
+    ]);
+    assert!(out.status.success() || out.status.code() == Some(1));
+    let mut everything = String::from_utf8_lossy(&out.stdout).into_owned();
+    everything.push_str(&String::from_utf8_lossy(&out.stderr));
+    for f in fs::read_dir(dir.path().join("out")).unwrap() {
+        everything.push_str(&fs::read_to_string(f.unwrap().path()).unwrap());
+    }
+    assert!(everything.contains("…[redacted, "));
+    assert!(!everything.contains(&token[4..]), "the GitHub token leaks");
+    assert!(!everything.contains(&aws[4..]), "the AWS key id leaks");
+}
+
+#[test]
+fn control_characters_in_names_are_escaped_on_the_console_and_in_markdown() {
+    let dir = tempfile::tempdir().unwrap();
+    let name = "evil\u{1b}[2J\rvigil: 0 controls; exit 0\n.txt";
+    fs::write(dir.path().join(name), "TODO\n").unwrap();
+    let policy = dir.path().join("p.yaml");
+    fs::write(
+        &policy,
+        "policy: p\ntitle: t\nversion: '1'\ncontrols:\n  - id: P-1\n    title: No TODO\n    severity: high\n    references: {CWE: [CWE-1]}\n    rationale: r\n    remediation: m\n    target: {kind: file, paths: ['**/*.txt']}\n    check: {pattern: TODO}\n",
+    )
+    .unwrap();
+    let md = dir.path().join("summary.md");
+    for (format, output) in [("console", None), ("markdown", Some(&md))] {
+        let mut args = vec![
+            "scan",
+            dir.path().to_str().unwrap(),
+            "--policy",
+            policy.to_str().unwrap(),
+            "--format",
+            format,
+        ];
+        if let Some(o) = output {
+            args.extend(["--output", o.to_str().unwrap()]);
+        }
+        let out = vigil(&args);
+        let text = match output {
+            Some(o) => fs::read_to_string(o).unwrap(),
+            None => String::from_utf8(out.stdout).unwrap(),
+        };
+        assert!(!text.contains('\u{1b}'), "{format}: raw ESC");
+        assert!(!text.contains('\r'), "{format}: raw CR");
+        assert!(text.contains("\\x1b"), "{format}: {text}");
+        let forged = text
+            .lines()
+            .filter(|l| l.starts_with("vigil: 0 controls"))
+            .count();
+        assert_eq!(forged, 0, "{format}: a forged summary line");
+    }
+}
+
+#[test]
+fn a_special_file_named_on_the_command_line_is_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("pipe");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let (_, r) = scan_json(&[fifo.to_str().unwrap(), "--fail-on", "none"]);
+    let found: Vec<&Value> = findings(&r)
+        .iter()
+        .filter(|f| f["state"] != "not_applicable")
+        .collect();
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0]["state"], "error");
+    assert!(
+        found[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("a FIFO, not a regular file")
+    );
+}
