@@ -142,7 +142,7 @@ pub struct Map {
 pub const MAX_DEPTH: usize = 256;
 
 /// Entries from which a map keeps a hash index of its keys.
-pub const INDEX_FROM: usize = 32;
+pub const INDEX_FROM: usize = 128;
 
 impl PartialEq for Map {
     /// Equal entries, matching and label; the index is a cache.

@@ -330,6 +330,7 @@ impl Emitter<'_, '_> {
             verdicts,
             clean,
             stats,
+            shown_name: shown,
         } = judged;
         let inv = &mut self.inventory;
         inv.files_seen += u64::from(stats.file_seen);
@@ -363,7 +364,7 @@ impl Emitter<'_, '_> {
         for v in verdicts {
             let control = v.control;
             self.judged[control] = true;
-            let f = finding(self.plan, Some(target), v);
+            let f = finding(self.plan, Some(target), shown.as_deref(), v);
             self.recorder.record_indexed(&f, control)?;
         }
         Ok(())
@@ -397,7 +398,7 @@ impl Emitter<'_, '_> {
                     ..Verdict::new(i, State::NotApplicable)
                 }
             };
-            let f = finding(self.plan, None, v);
+            let f = finding(self.plan, None, None, v);
             self.recorder.record_indexed(&f, i)?;
         }
         Ok(())
@@ -433,17 +434,17 @@ fn count(map: &mut std::collections::BTreeMap<String, u64>, key: &str, n: u64) {
     }
 }
 
-/// The finding of a verdict about `target` (`None`: the whole scan).
-fn finding<'a>(plan: &'a Plan<'_>, target: Option<&'a Target>, v: Verdict) -> Finding<'a> {
+/// The finding of a verdict about `target` (`None`: the whole scan), named `shown` when the
+/// target's name had to be redacted.
+fn finding<'a>(
+    plan: &'a Plan<'_>,
+    target: Option<&'a Target>,
+    shown: Option<&'a str>,
+    v: Verdict,
+) -> Finding<'a> {
     let c = plan.controls[v.control];
-    let name = target.map(|t| Cow::Borrowed(t.name()));
+    let name = target.map(|t| Cow::Borrowed(shown.unwrap_or(t.name())));
     let source = target.map(Target::source);
-    // Whatever the control, nothing the secrets pack would recognise leaves unredacted.
-    let scrub = crate::scrub::scrub_owned;
-    let name = name.map(|n: Cow<'a, str>| match crate::scrub::scrub(&n) {
-        Cow::Borrowed(_) => n,
-        Cow::Owned(s) => Cow::Owned(s),
-    });
     let is = |s: Source| {
         if source == Some(s) {
             name.clone()
@@ -451,14 +452,6 @@ fn finding<'a>(plan: &'a Plan<'_>, target: Option<&'a Target>, v: Verdict) -> Fi
             None
         }
     };
-    let evidence = v
-        .evidence
-        .into_iter()
-        .map(|mut e| {
-            e.observed = scrub(e.observed);
-            e
-        })
-        .collect();
     Finding {
         blocked_controls: v
             .blocks
@@ -466,11 +459,11 @@ fn finding<'a>(plan: &'a Plan<'_>, target: Option<&'a Target>, v: Verdict) -> Fi
             .map(|&b| Cow::Borrowed(plan.controls[b].id.as_str()))
             .collect(),
         control: Cow::Borrowed(&c.id),
-        evidence,
+        evidence: v.evidence,
         fingerprint: v.fingerprint,
         location: v.location,
-        message: v.message.map(|m| scrub(clip_message(m))),
-        observed: v.observed.map(scrub),
+        message: v.message,
+        observed: v.observed,
         severity: c.severity,
         state: v.state,
         target: crate::results::Target {
@@ -479,23 +472,7 @@ fn finding<'a>(plan: &'a Plan<'_>, target: Option<&'a Target>, v: Verdict) -> Fi
             file: is(Source::File),
             host: is(Source::Host),
             kind: Cow::Borrowed(v.kind.unwrap_or(plan.kinds[v.control])),
-            object: v.object.map(scrub),
+            object: v.object,
         },
     }
-}
-
-/// The longest message a finding carries; a longer one (a parse error quoting a 10 MB line) is cut
-/// with its full length shown.
-pub const MAX_MESSAGE: usize = 1000;
-
-fn clip_message(m: String) -> String {
-    if m.len() <= MAX_MESSAGE {
-        return m;
-    }
-    let total = m.chars().count();
-    if total <= MAX_MESSAGE {
-        return m;
-    }
-    let cut: String = m.chars().take(MAX_MESSAGE).collect();
-    format!("{cut}… ({total} characters)")
 }

@@ -69,6 +69,8 @@ pub struct Judged {
     pub clean: Vec<usize>,
     /// Inventory counts.
     pub stats: Stats,
+    /// The target's name as findings show it, when it had to be redacted.
+    pub shown_name: Option<String>,
 }
 
 /// Judges one target. `buf` is the calling worker's read buffer, reused from file to file.
@@ -296,5 +298,31 @@ fn judge_collected(
 fn finish(ctx: &Context<'_>, target: &Target, mut out: Judged) -> Judged {
     out.verdicts.sort_by(Verdict::order);
     verdicts::fingerprint(ctx.plan, target, &mut out.verdicts);
+    // Whatever the control, nothing the secrets pack would recognise leaves the scanner: every
+    // string a verdict carries is redacted here, on the worker, before it is written.
+    let scrub = crate::scrub::scrub_owned;
+    // Every control's verdict about an object names it: each name is checked once per target.
+    let mut objects: Vec<(String, String)> = Vec::new();
+    for v in &mut out.verdicts {
+        v.message = v.message.take().map(|m| scrub(verdicts::clip_message(m)));
+        v.observed = v.observed.take().map(scrub);
+        v.object = v.object.take().map(|o| {
+            if let Some((_, shown)) = objects.iter().find(|(raw, _)| *raw == o) {
+                return shown.clone();
+            }
+            let shown = scrub(o.clone());
+            objects.push((o, shown.clone()));
+            shown
+        });
+        v.element = v.element.take().map(scrub);
+        for e in &mut v.evidence {
+            e.observed = scrub(std::mem::take(&mut e.observed));
+        }
+    }
+    if !out.verdicts.is_empty() {
+        if let std::borrow::Cow::Owned(s) = crate::scrub::scrub(target.name()) {
+            out.shown_name = Some(s);
+        }
+    }
     out
 }

@@ -330,3 +330,19 @@ pub fn fingerprint(plan: &Plan<'_>, target: &Target, verdicts: &mut [Verdict]) {
         v.fingerprint = Some(if n == 1 { base } else { format!("{base}-{n}") });
     }
 }
+
+/// The longest message a finding carries; a longer one (a parse error quoting a 10 MB line) is cut
+/// with its full length shown.
+pub const MAX_MESSAGE: usize = 1000;
+
+pub fn clip_message(m: String) -> String {
+    if m.len() <= MAX_MESSAGE {
+        return m;
+    }
+    let total = m.chars().count();
+    if total <= MAX_MESSAGE {
+        return m;
+    }
+    let cut: String = m.chars().take(MAX_MESSAGE).collect();
+    format!("{cut}… ({total} characters)")
+}
