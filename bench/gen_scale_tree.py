@@ -30,6 +30,7 @@ removed when the manifest says this generator wrote it.
 """
 
 import argparse
+import base64
 import hashlib
 import json
 import math
@@ -49,7 +50,7 @@ import gen_tree  # noqa: E402  (word lists, filler line pools, secret formats an
 from gen_tree import ALNUM, DECOYS, FORBIDDEN, PASSWORD_KEYS, SECRET_TYPES, WORDS, camel_case  # noqa: E402
 
 GENERATOR = "bench/gen_scale_tree.py"
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 REPO = os.path.dirname(HERE)
 FIXTURES = os.path.join(REPO, "testdata", "certs")
 
@@ -112,6 +113,20 @@ SEC010 = re.compile(r"-----BEGIN (?:RSA |EC |DSA |OPENSSH |PGP )?PRIVATE KEY(?: 
 # Fixtures
 
 
+def encrypted_key(pem):
+    """Whether a PEM private key is protected by a passphrase: a legacy `Proc-Type` header, PKCS#8
+    `ENCRYPTED PRIVATE KEY`, or an OpenSSH key whose cipher is not `none`."""
+    if "ENCRYPTED" in pem:
+        return True
+    if "OPENSSH PRIVATE KEY" in pem:
+        body = "".join(l for l in pem.splitlines() if l and not l.startswith("-----"))
+        blob = base64.b64decode(body)
+        magic = b"openssh-key-v1\x00"
+        n = int.from_bytes(blob[len(magic):len(magic) + 4], "big")
+        return blob[len(magic) + 4:len(magic) + 4 + n] != b"none"
+    return False
+
+
 def load_fixtures():
     """Certificate and key PEM text from testdata/certs: (name, text) lists."""
     def pems(sub):
@@ -126,8 +141,9 @@ def load_fixtures():
     good, defects, keys = pems("good"), pems("defects"), pems("keys")
     if not (good and defects and keys):
         sys.exit(f"gen_scale_tree.py: certificate fixtures not found under {FIXTURES}")
-    # Unencrypted keys the secrets pack reports (SEC-010): the seeded private-key secrets use them.
-    plain_keys = [(n, t) for n, t in keys if SEC010.search(t) and "ENCRYPTED" not in t]
+    # Unencrypted keys the secrets pack reports (SEC-010 decodes each key: a passphrase-protected
+    # one passes): the seeded private-key secrets use them.
+    plain_keys = [(n, t) for n, t in keys if SEC010.search(t) and not encrypted_key(t)]
     return {"good": good, "defects": defects, "keys": keys, "plain_keys": plain_keys}
 
 

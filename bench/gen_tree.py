@@ -40,7 +40,15 @@ import string
 import sys
 import time
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 3
+
+# Unencrypted private keys from the repository's fixtures: real keys, as leaked ones are, so that
+# the secrets pack decodes each one and judges it unencrypted (a random body would be an undecodable
+# block, reported as an error rather than a failure).
+KEY_FIXTURES = [
+    os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "testdata", "certs", "keys", name)
+    for name in ("rsa-pkcs1.key", "ec-sec1.key", "id_ed25519", "rsa-pkcs8.pem")
+]
 
 WORDS = """
 account action active address adapter agent alert alpha analytics archive array audit backend
@@ -335,10 +343,9 @@ def b64url_json(obj):
 
 
 def pem_block(rng):
-    label = rng.choice(["RSA PRIVATE KEY", "EC PRIVATE KEY", "OPENSSH PRIVATE KEY", "PRIVATE KEY"])
-    # 64-character body lines without '=' padding: nothing in the body can match another pattern.
-    body = [rand(rng, B64, 64) for _ in range(rng.randint(5, 25))]
-    return [f"-----BEGIN {label}-----", *body, f"-----END {label}-----"]
+    # PKCS#1, SEC1, OpenSSH and PKCS#8 keys; no other pattern of the pack matches their text.
+    with open(rng.choice(KEY_FIXTURES), encoding="ascii") as f:
+        return f.read().splitlines()
 
 
 def password(rng):
@@ -558,7 +565,10 @@ def generate(out, files, size_mb, seed):
                     stype = rng.choices(list(SECRET_TYPES), weights=[t[0] for t in SECRET_TYPES.values()])[0]
                     inserts.append(secret_lines(kind, stype, rng))
                     seeded[stype] += 1
-                    rg_lines += 1
+                    # Private keys are judged by decoding them (SEC-010), not by a pattern that
+                    # ripgrep could be given.
+                    if stype != "private_key_pem":
+                        rg_lines += 1
                     for c in SECRET_TYPES[stype][3]:
                         expected[c] = expected.get(c, 0) + 1
             if kind in DECOY_KINDS and rng.random() < DECOY_FILE_RATE:
@@ -567,8 +577,10 @@ def generate(out, files, size_mb, seed):
                 decoys[f"{key}={value}"] += 1
                 decoy_lines += 1
                 rg_lines += 1
-            for lines in inserts:
-                at = rng.randrange(len(body) + 1)
+            # Positions in the original body, filled from the end: an insert never lands inside
+            # another (a key block split by a second secret would no longer be a key).
+            spots = sorted((rng.randrange(len(body) + 1) for _ in inserts), reverse=True)
+            for at, lines in zip(spots, inserts):
                 body[at:at] = lines
             text = "\n".join(HEADERS.get(kind, []) + body + FOOTERS.get(kind, [])) + "\n"
             data = text.encode()

@@ -171,7 +171,7 @@ vigil_rss, rg_rss = rss_mib("vigil-time.txt"), rss_mib("rg-time.txt")
 doc = json.load(open(os.path.join(results, "vigil-findings.json")))
 fails = [f for f in doc["findings"] if f["state"] == "fail"]
 by_control = collections.Counter(f["control"] for f in fails)
-vigil_files = len({f["target"]["path"] for f in fails})
+vigil_files = len({f["target"].get("file") or f["target"].get("path") for f in fails})
 inv = doc["inventory"]
 rg_lines = rg_files = 0
 for line in open(os.path.join(results, "rg-counts.txt")):

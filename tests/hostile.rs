@@ -26,6 +26,16 @@ fn about<'r>(r: &'r Value, suffix: &str) -> Vec<&'r Value> {
         .collect()
 }
 
+/// Makes a FIFO at `path` (with the system's mkfifo: no unsafe code in tests).
+fn mkfifo(path: &Path) -> std::path::PathBuf {
+    let made = std::process::Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    path.to_path_buf()
+}
+
 fn ssh_pack(dir: &Path, extra: &[&str]) -> (i32, Value) {
     let mut args = vec![
         dir.to_str().unwrap(),
@@ -87,14 +97,7 @@ fn includes_of_devices_fifos_and_files_outside_the_scan_are_not_read() {
     )
     .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let fifo = dir.path().join("pipe.conf");
-    assert!(
-        std::process::Command::new("mkfifo")
-            .arg(&fifo)
-            .status()
-            .unwrap()
-            .success()
-    );
+    let fifo = mkfifo(&dir.path().join("pipe.conf"));
     for (name, include) in [
         ("zero", "/dev/zero".to_string()),
         ("fifo", fifo.display().to_string()),
@@ -260,14 +263,7 @@ fn control_characters_in_names_are_escaped_on_the_console_and_in_markdown() {
 #[test]
 fn a_special_file_named_on_the_command_line_is_reported() {
     let dir = tempfile::tempdir().unwrap();
-    let fifo = dir.path().join("pipe");
-    assert!(
-        std::process::Command::new("mkfifo")
-            .arg(&fifo)
-            .status()
-            .unwrap()
-            .success()
-    );
+    let fifo = mkfifo(&dir.path().join("pipe"));
     let (_, r) = scan_json(&[fifo.to_str().unwrap(), "--fail-on", "none"]);
     let found: Vec<&Value> = findings(&r)
         .iter()

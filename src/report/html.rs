@@ -600,9 +600,7 @@ fn state_words_helper(
     _: &mut handlebars::RenderContext<'_, '_>,
     out: &mut dyn handlebars::Output,
 ) -> handlebars::HelperResult {
-    let value = h.param(0).and_then(|p| p.value().as_str()).unwrap_or("");
-    out.write(&handlebars::html_escape(&value.replace('_', " ")))?;
-    Ok(())
+    text_helper(h, out, |s| handlebars::html_escape(&s.replace('_', " ")))
 }
 
 /// `{{prose text}}`: policy text (rationale, remediation) escaped, with its `code spans` shown as
@@ -614,8 +612,17 @@ fn prose_helper(
     _: &mut handlebars::RenderContext<'_, '_>,
     out: &mut dyn handlebars::Output,
 ) -> handlebars::HelperResult {
+    text_helper(h, out, prose)
+}
+
+/// Writes `render` of a helper's first parameter, which is text.
+fn text_helper(
+    h: &handlebars::Helper<'_>,
+    out: &mut dyn handlebars::Output,
+    render: impl Fn(&str) -> String,
+) -> handlebars::HelperResult {
     let text = h.param(0).and_then(|p| p.value().as_str()).unwrap_or("");
-    out.write(&prose(text))?;
+    out.write(&render(text))?;
     Ok(())
 }
 
