@@ -28,30 +28,18 @@ tree=$(python3 -c 'import os, sys; print(os.path.abspath(sys.argv[1]))' "$tree")
 manifest=$tree/manifest.json
 
 # --- tools ---------------------------------------------------------------------------------------
-missing=0
-need() {
-    if ! command -v "$1" >/dev/null 2>&1; then
-        echo "certs.sh: \`$1\` not found. Install it with: $2" >&2
-        missing=1
-    fi
-}
+script=certs.sh
+. "$here/lib.sh"
 need python3 "sudo apt-get install python3"
 need hyperfine "sudo apt-get install hyperfine   (or: cargo install --locked hyperfine)"
-[ -x /usr/bin/time ] || { echo "certs.sh: GNU time (/usr/bin/time) not found. Install it with: sudo apt-get install time" >&2; missing=1; }
-[ -n "${VIGIL_BIN:-}" ] || need cargo "https://rustup.rs (or set VIGIL_BIN to a built vigil binary)"
-[ "$missing" = 0 ] || exit 2
+need_gnu_time
+need_vigil_build
+tools_ok
 python3 -c 'import cryptography' 2>/dev/null ||
     { echo "certs.sh: python3 needs the cryptography package (pip install cryptography)" >&2; exit 2; }
 
 # --- vigil ---------------------------------------------------------------------------------------
-if [ -n "${VIGIL_BIN:-}" ]; then
-    vigil=$VIGIL_BIN
-else
-    echo "== building vigil (cargo build --release)"
-    cargo build --release --quiet
-    vigil=target/release/vigil
-fi
-[ -x "$vigil" ] || { echo "certs.sh: $vigil is not executable" >&2; exit 2; }
+vigil_binary
 
 # --- tree ----------------------------------------------------------------------------------------
 gen_version=$(sed -n 's/^GENERATOR_VERSION = \([0-9]*\).*/\1/p' bench/gen_certs.py)
@@ -101,13 +89,6 @@ echo "== counting what each tool reads and finds (separate runs, not timed)"
     --fail-on none --format json --output "$results/certs-vigil.json"
 python3 bench/certs_pyca.py "$tree" --at "$at" | tee "$results/certs-pyca.txt"
 
-# Busy (non-idle) CPU time of the whole machine, in clock ticks: compared, around the timing, with
-# the CPU time hyperfine reports for the benchmarked commands, it shows how much other processes ran.
-busy_ticks() {
-    local _c u n s i w q sq st rest
-    read -r _c u n s i w q sq st rest </proc/stat
-    echo $((u + n + s + q + sq + st))
-}
 ticks_before=$(busy_ticks)
 t_before=$(date +%s.%N)
 echo "== hyperfine: 1 warmup + $runs runs each"

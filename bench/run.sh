@@ -31,29 +31,17 @@ tree=$(python3 -c 'import os, sys; print(os.path.abspath(sys.argv[1]))' "$tree" 
 manifest=$tree.manifest.json
 
 # --- tools ---------------------------------------------------------------------------------------
-missing=0
-need() {
-    if ! command -v "$1" >/dev/null 2>&1; then
-        echo "run.sh: \`$1\` not found. Install it with: $2" >&2
-        missing=1
-    fi
-}
+script=run.sh
+. "$here/lib.sh"
 need python3 "sudo apt-get install python3"
 need hyperfine "sudo apt-get install hyperfine   (or: cargo install --locked hyperfine)"
 need rg "sudo apt-get install ripgrep   (or: cargo install --locked ripgrep)"
-[ -x /usr/bin/time ] || { echo "run.sh: GNU time (/usr/bin/time) not found. Install it with: sudo apt-get install time" >&2; missing=1; }
-[ -n "${VIGIL_BIN:-}" ] || need cargo "https://rustup.rs (or set VIGIL_BIN to a built vigil binary)"
-[ "$missing" = 0 ] || exit 2
+need_gnu_time
+need_vigil_build
+tools_ok
 
 # --- vigil ---------------------------------------------------------------------------------------
-if [ -n "${VIGIL_BIN:-}" ]; then
-    vigil=$VIGIL_BIN
-else
-    echo "== building vigil (cargo build --release)"
-    (cd "$root" && cargo build --release --quiet)
-    vigil=$root/target/release/vigil
-fi
-[ -x "$vigil" ] || { echo "run.sh: $vigil is not executable" >&2; exit 2; }
+vigil_binary
 
 # --- tree ----------------------------------------------------------------------------------------
 gen_version=$(python3 -B -c 'import sys; sys.path.insert(0, sys.argv[1]); import gen_tree; print(gen_tree.GENERATOR_VERSION)' "$here")
@@ -112,13 +100,6 @@ rc=0
 eval "$rg_cmd" >"$results/rg-counts.txt" || rc=$?
 [ "$rc" -le 1 ] || { echo "run.sh: ripgrep failed (exit $rc)" >&2; exit 1; }
 
-# Busy (non-idle) CPU time of the whole machine, in clock ticks: compared, around the timing, with
-# the CPU time hyperfine reports for the benchmarked commands, it shows how much other processes ran.
-busy_ticks() {
-    local _c u n s i w q sq st rest
-    read -r _c u n s i w q sq st rest </proc/stat
-    echo $((u + n + s + q + sq + st))
-}
 ticks_before=$(busy_ticks)
 t_before=$(date +%s.%N)
 echo "== hyperfine: 1 warmup + $runs runs each, $cores cores, default thread counts"

@@ -39,30 +39,17 @@ done
 [ "$runs" -gt 0 ] || { echo "scale.sh: RUNS must be positive" >&2; exit 2; }
 
 # --- tools ---------------------------------------------------------------------------------------
-missing=0
-need() {
-    if ! command -v "$1" >/dev/null 2>&1; then
-        echo "scale.sh: \`$1\` not found. Install it with: $2" >&2
-        missing=1
-    fi
-}
+script=scale.sh
+. "$here/lib.sh"
 need python3 "sudo apt-get install python3"
 need hyperfine "sudo apt-get install hyperfine   (or: cargo install --locked hyperfine)"
 need rg "sudo apt-get install ripgrep   (or: cargo install --locked ripgrep)"
-[ -x /usr/bin/time ] || { echo "scale.sh: GNU time (/usr/bin/time) not found. Install it with: sudo apt-get install time" >&2; missing=1; }
-[ -n "${VIGIL_BIN:-}" ] || need cargo "https://rustup.rs (or set VIGIL_BIN to a built vigil binary)"
-[ "$missing" = 0 ] || exit 2
+need_gnu_time
+need_vigil_build
+tools_ok
 
 # --- vigil ---------------------------------------------------------------------------------------
-if [ -n "${VIGIL_BIN:-}" ]; then
-    vigil=$VIGIL_BIN
-else
-    echo "== building vigil (cargo build --release)"
-    (cd "$root" && cargo build --release --quiet)
-    vigil=$root/target/release/vigil
-fi
-[ -x "$vigil" ] || { echo "scale.sh: $vigil is not executable" >&2; exit 2; }
-vigil=$(python3 -c 'import os, sys; print(os.path.abspath(sys.argv[1]))' "$vigil")
+vigil_binary
 
 mkdir -p "$tree_root" "$results"
 tree_root=$(cd "$tree_root" && pwd)
@@ -91,12 +78,6 @@ else:
     print(m[sys.argv[2]])' "$1" "$2"
 }
 
-# Busy (non-idle) CPU time of the whole machine, in clock ticks (see bench/run.sh).
-busy_ticks() {
-    local _c u n s i w q sq st rest
-    read -r _c u n s i w q sq st rest </proc/stat
-    echo $((u + n + s + q + sq + st))
-}
 
 sizes=()
 for files in "$@"; do

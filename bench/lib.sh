@@ -1,0 +1,42 @@
+# Shared by the benchmark scripts (sourced, not run): tool checks, the vigil binary, and the busy CPU
+# time of the machine. The sourcing script sets `script` (its name, for messages) and `root`.
+
+# Records a missing command with how to install it; `tools_ok` stops when any was missing.
+missing=0
+need() {
+    if ! command -v "$1" >/dev/null 2>&1; then
+        echo "$script: \`$1\` not found. Install it with: $2" >&2
+        missing=1
+    fi
+}
+need_gnu_time() {
+    [ -x /usr/bin/time ] ||
+        { echo "$script: GNU time (/usr/bin/time) not found. Install it with: sudo apt-get install time" >&2; missing=1; }
+}
+need_vigil_build() {
+    [ -n "${VIGIL_BIN:-}" ] || need cargo "https://rustup.rs (or set VIGIL_BIN to a built vigil binary)"
+}
+tools_ok() {
+    [ "$missing" = 0 ] || exit 2
+}
+
+# Sets `vigil` to VIGIL_BIN, or builds target/release/vigil; an absolute path either way.
+vigil_binary() {
+    if [ -n "${VIGIL_BIN:-}" ]; then
+        vigil=$VIGIL_BIN
+    else
+        echo "== building vigil (cargo build --release)"
+        (cd "$root" && cargo build --release --quiet)
+        vigil=$root/target/release/vigil
+    fi
+    [ -x "$vigil" ] || { echo "$script: $vigil is not executable" >&2; exit 2; }
+    vigil=$(cd "$(dirname "$vigil")" && pwd)/$(basename "$vigil")
+}
+
+# Busy (non-idle) CPU time of the whole machine, in clock ticks: compared, around a timing, with the
+# CPU time hyperfine reports for the benchmarked commands, it shows how much other processes ran.
+busy_ticks() {
+    local _c u n s i w q sq st rest
+    read -r _c u n s i w q sq st rest </proc/stat
+    echo $((u + n + s + q + sq + st))
+}
