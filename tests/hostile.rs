@@ -278,3 +278,37 @@ fn a_special_file_named_on_the_command_line_is_reported() {
             .contains("a FIFO, not a regular file")
     );
 }
+
+/// A pattern too large for the scan's pattern sets is a policy error at its line and column, from
+/// `vigil policy lint` as from `vigil scan`, not a scan that stops with no location.
+#[test]
+fn a_pattern_too_large_to_compile_is_reported_where_it_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let words: Vec<String> = (0..150_000u32)
+        .map(|i| format!("w{:08x}", i.wrapping_mul(2_654_435_761)))
+        .collect();
+    let policy = dir.path().join("p.yaml");
+    fs::write(
+        &policy,
+        format!(
+            "policy: a\ntitle: t\nversion: '1'\ncontrols:\n  - id: A-1\n    title: t\n    severity: low\n    references: {{CWE: [CWE-1]}}\n    rationale: r\n    remediation: m\n    target: {{kind: file, paths: ['**']}}\n    check: {{pattern: '(?:{})'}}\n",
+            words.join("|")
+        ),
+    )
+    .unwrap();
+    for args in [
+        vec!["policy", "lint", policy.to_str().unwrap()],
+        vec!["scan", "testdata/ssh", "--policy", policy.to_str().unwrap()],
+    ] {
+        let out = vigil(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(
+                "p.yaml:12:22: error: invalid regular expression: Compiled regex exceeds size limit"
+            ),
+            "{err}"
+        );
+        assert!(err.len() < 5_000, "the excerpt is cut: {} bytes", err.len());
+    }
+}

@@ -12,7 +12,7 @@
 //! scheduling, and nothing holds more than a bounded window of targets.
 
 mod judge;
-mod patterns;
+pub(crate) mod patterns;
 mod pipeline;
 mod plan;
 

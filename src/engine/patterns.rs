@@ -24,6 +24,40 @@ struct Group {
     owners: Vec<usize>,
 }
 
+/// Compiles `members` as one group; when the group is too large to compile (a huge alternation
+/// beside others), as two halves, down to one pattern per group: every pattern compiled alone when
+/// its policy was loaded, so a grouping, which is only an optimisation, never fails a scan.
+fn build(members: &[&(String, usize)], groups: &mut Vec<Group>) -> Result<(), regex::Error> {
+    if members.is_empty() {
+        return Ok(());
+    }
+    let sources: Vec<&str> = members.iter().map(|p| p.0.as_str()).collect();
+    match compile_set(&sources) {
+        Ok(set) => {
+            groups.push(Group {
+                set,
+                owners: members.iter().map(|p| p.1).collect(),
+            });
+            Ok(())
+        }
+        Err(_) if members.len() > 1 => {
+            let (a, b) = members.split_at(members.len() / 2);
+            build(a, groups)?;
+            build(b, groups)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Compiles patterns into one set, as the scan does: bytes, ASCII classes, a size limit per pattern.
+pub fn compile_set(sources: &[&str]) -> Result<RegexSet, regex::Error> {
+    RegexSetBuilder::new(sources)
+        .unicode(false)
+        .size_limit(REGEX_SIZE_LIMIT * sources.len())
+        .dfa_size_limit(REGEX_SIZE_LIMIT * 4)
+        .build()
+}
+
 /// Every pattern of every pattern control, grouped for fast matching.
 pub struct PatternScanner {
     groups: Vec<Group>,
@@ -62,18 +96,7 @@ impl PatternScanner {
         }
         let mut groups = Vec::new();
         for members in literal_groups.into_iter().map(|(_, m)| m).chain(Some(rest)) {
-            if members.is_empty() {
-                continue;
-            }
-            let set = RegexSetBuilder::new(members.iter().map(|p| p.0.as_str()))
-                .unicode(false)
-                .size_limit(REGEX_SIZE_LIMIT * members.len())
-                .dfa_size_limit(REGEX_SIZE_LIMIT * 4)
-                .build()?;
-            groups.push(Group {
-                set,
-                owners: members.iter().map(|p| p.1).collect(),
-            });
+            build(&members, &mut groups)?;
         }
         Ok(PatternScanner { groups })
     }

@@ -95,7 +95,16 @@ impl<'a> Diagnostics<'a> {
         let snippet = (pos.line > 0)
             .then(|| self.text.lines().nth(pos.line as usize - 1))
             .flatten()
-            .map(|l| l.trim_end().to_string());
+            .map(|l| {
+                // A line of a megabyte (a huge alternation) is shown only around its column.
+                let l = l.trim_end();
+                let keep = (pos.col as usize + 60).max(160);
+                if l.chars().count() > keep {
+                    format!("{}…", l.chars().take(keep).collect::<String>())
+                } else {
+                    l.to_string()
+                }
+            });
         self.items.push(Diagnostic {
             level,
             file: self.file.to_string(),

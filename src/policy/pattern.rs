@@ -61,7 +61,13 @@ impl PatternCheck {
         let f = Fields::new(node, "pattern check", FIELDS, diags);
         let pat_node = f.require("pattern", diags)?;
         let source = string_of(pat_node, "pattern", diags)?;
-        let regex = match compile(&source) {
+        // Also as the scan compiles it, in a pattern set: a pattern that fits alone but not there
+        // is reported here, at its line and column, not as a failed scan.
+        let regex = match compile(&source).and_then(|r| {
+            crate::engine::patterns::compile_set(&[source.as_str()])
+                .map(|_| r)
+                .map_err(|e| one_line(&e.to_string()))
+        }) {
             Ok(r) => Some(r),
             Err(e) => {
                 diags.error(pat_node.pos, format!("invalid regular expression: {e}"));
