@@ -50,7 +50,7 @@ import gen_tree  # noqa: E402  (word lists, filler line pools, secret formats an
 from gen_tree import ALNUM, DECOYS, FORBIDDEN, PASSWORD_KEYS, SECRET_TYPES, WORDS, camel_case  # noqa: E402
 
 GENERATOR = "bench/gen_scale_tree.py"
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 REPO = os.path.dirname(HERE)
 FIXTURES = os.path.join(REPO, "testdata", "certs")
 
@@ -933,7 +933,8 @@ def write_unit(job):
                     stats["pem"]["keys"] += 1
                 else:
                     stats["pem"]["certificates"] += 1
-                for _ in SEC010.finditer(t):
+                # SEC-010 fails an unencrypted key; a passphrase-protected one passes.
+                if SEC010.search(t) and not encrypted_key(t):
                     stats["expected"]["SEC-010"] = stats["expected"].get("SEC-010", 0) + 1
             put(f"{word}-{n}{ext}", text, kind)
             continue
