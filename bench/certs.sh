@@ -109,6 +109,7 @@ eval "/usr/bin/time -v -o $(q "$results/certs-pyca-time.txt") $pyca_cmd" >/dev/n
 python3 - "$results" "$manifest" "$cores" "$runs" "$((ticks_after - ticks_before))" "$(getconf CLK_TCK)" \
     "$t_before" "$t_after" "$vigil" "$vigil_cmd" "$vigil_same_cmd" "$pyca_cmd" "$warm_bytes" <<'PY'
 import collections, json, math, os, platform, re, subprocess, sys, time
+from machine import cpu, version, commit as commit_of
 
 (results, manifest_path, cores, runs, ticks, hz, t0, t1, vigil, vigil_cmd, vigil_same_cmd, pyca_cmd,
  tree_bytes) = sys.argv[1:]
@@ -160,28 +161,11 @@ expected = m["expected_failures"]
 agree = all(pyca_fail.get(c) == sum(fails[x] for x in xs) == expected[c] for c, xs in controls.items())
 
 
-def version(cmd):
-    try:
-        return subprocess.run(cmd, capture_output=True, text=True).stdout.splitlines()[0].strip()
-    except Exception:
-        return "?"
 
 
-def cpu():
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "?"
 
 
-try:
-    commit = subprocess.run(["git", "describe", "--always", "--dirty"], capture_output=True,
-                            text=True).stdout.strip() or "?"
-except Exception:
-    commit = "?"
+commit = commit_of(".")
 pyca_version = version(["python3", "-c", "import cryptography; print(cryptography.__version__)"])
 keys = m["leaves_by_key"]
 

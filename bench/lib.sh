@@ -1,6 +1,9 @@
 # Shared by the benchmark scripts (sourced, not run): tool checks, the vigil binary, and the busy CPU
 # time of the machine. The sourcing script sets `script` (its name, for messages) and `root`.
 
+# The report steps import bench/machine.py.
+export PYTHONPATH="$root/bench${PYTHONPATH:+:$PYTHONPATH}"
+
 # Records a missing command with how to install it; `tools_ok` stops when any was missing.
 missing=0
 need() {

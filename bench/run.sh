@@ -124,6 +124,7 @@ echo "   tree in page cache after timing: $resident"
 # --- report --------------------------------------------------------------------------------------
 python3 - "$results" "$manifest" "$max_ratio" "$max_rss_mib" "$cores" "$runs" "$((ticks_after - ticks_before))" "$(getconf CLK_TCK)" "$t_before" "$t_after" "$resident" "$vigil" <<'PY'
 import collections, json, math, os, platform, subprocess, sys, time
+from machine import cpu, version, commit as commit_of
 
 results, manifest_path, max_ratio, max_rss, cores, runs, ticks, hz, t0, t1, resident, vigil = sys.argv[1:]
 max_ratio, max_rss = float(max_ratio), float(max_rss)
@@ -160,26 +161,9 @@ for line in open(os.path.join(results, "rg-counts.txt")):
         rg_lines += int(line.rsplit(":", 1)[1])
         rg_files += 1
 
-def version(cmd):
-    try:
-        return subprocess.run(cmd, capture_output=True, text=True).stdout.splitlines()[0].strip()
-    except Exception:
-        return "?"
 
-def cpu():
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "?"
 
-try:
-    commit = subprocess.run(["git", "-C", os.path.dirname(results), "describe", "--always", "--dirty"],
-                            capture_output=True, text=True).stdout.strip() or "?"
-except Exception:
-    commit = "?"
+commit = commit_of(os.path.dirname(results))
 
 ok_ratio, ok_rss = ratio <= max_ratio, vigil_rss < max_rss
 exp = m["expected_vigil_fail_findings_by_control"]

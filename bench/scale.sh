@@ -249,9 +249,10 @@ PY
 done
 
 # --- report --------------------------------------------------------------------------------------
-commit=$(git -C "$root" describe --always --dirty 2>/dev/null || echo "?")
+commit=$(python3 -c 'import sys, machine; print(machine.commit(sys.argv[1]))' "$root")
 python3 - "$results" "$vigil" "$root" "$tree_root" "$cores" "$runs" "$seed" "$max_ratio" "$max_rss_mib" "$commit" "${sizes[@]}" <<'PY'
 import json, os, platform, subprocess, sys, time
+from machine import cpu, version
 
 results, vigil, root, tree_root, cores, runs, seed, max_ratio, max_rss, commit, *sizes = sys.argv[1:]
 max_ratio, max_rss = float(max_ratio), float(max_rss)
@@ -264,11 +265,6 @@ def rss_mib(name):
     return float("nan")
 
 
-def version(cmd):
-    try:
-        return subprocess.run(cmd, capture_output=True, text=True).stdout.splitlines()[0].strip()
-    except Exception:
-        return "?"
 
 
 def meminfo(key):
@@ -278,14 +274,6 @@ def meminfo(key):
     return 0
 
 
-def cpu():
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "?"
 
 
 def show(path):
