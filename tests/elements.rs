@@ -24,17 +24,22 @@ fn failures(r: &Value) -> Vec<(String, String, u64, String)> {
         .collect()
 }
 
-#[test]
-fn every_failing_container_has_its_own_finding() {
-    let (_, r) = scan_json(&[
-        "testdata/elements/k8s",
-        "--policy",
-        "policies/kubernetes-pod-security.yaml",
-    ]);
-    let failed: Vec<String> = lines(&r)
+/// The result of scanning `dir` with `policy`, and its failures as `lines` shows them.
+fn scan_failures(dir: &str, policy: &str) -> (Value, Vec<String>) {
+    let (_, r) = scan_json(&[dir, "--policy", policy]);
+    let failed = lines(&r)
         .into_iter()
         .filter(|l| l.contains(" fail "))
         .collect();
+    (r, failed)
+}
+
+#[test]
+fn every_failing_container_has_its_own_finding() {
+    let (r, failed) = scan_failures(
+        "testdata/elements/k8s",
+        "policies/kubernetes-pod-security.yaml",
+    );
     assert_lines(
         &failed,
         &[
@@ -71,15 +76,7 @@ fn every_failing_container_has_its_own_finding() {
 
 #[test]
 fn every_failing_server_block_has_its_own_finding() {
-    let (_, r) = scan_json(&[
-        "testdata/elements/nginx",
-        "--policy",
-        "policies/nginx-tls.yaml",
-    ]);
-    let failed: Vec<String> = lines(&r)
-        .into_iter()
-        .filter(|l| l.contains(" fail "))
-        .collect();
+    let (r, failed) = scan_failures("testdata/elements/nginx", "policies/nginx-tls.yaml");
     assert_lines(
         &failed,
         &[
