@@ -400,11 +400,17 @@ impl Clipped {
 
 /// Cuts a long observed value to [`MAX_OBSERVED`] characters.
 pub fn clip(s: &str) -> String {
-    if s.chars().count() <= MAX_OBSERVED {
+    clip_to(s, MAX_OBSERVED)
+}
+
+/// Cuts `s` to `max` characters, marking the cut with the full length: `abc… (4000 characters)`.
+pub fn clip_to(s: &str, max: usize) -> String {
+    let total = s.chars().count();
+    if total <= max {
         return s.to_string();
     }
-    let cut: String = s.chars().take(MAX_OBSERVED).collect();
-    format!("{cut}… ({} characters)", s.chars().count())
+    let cut: String = s.chars().take(max).collect();
+    format!("{cut}… ({total} characters)")
 }
 
 #[cfg(test)]

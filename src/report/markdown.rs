@@ -24,9 +24,7 @@ pub fn escape(s: &str) -> String {
             '\n' | '\r' => out.push(' '),
             // Other control characters (ESC, BEL, DEL, C1) and bidirectional overrides: escaped,
             // never passed to a terminal or a log that shows the summary.
-            c if c.is_control()
-                || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}') =>
-            {
+            c if super::unsafe_char(c) => {
                 out.push_str(&super::printable(&c.to_string()));
             }
             '\\' | '`' | '*' | '_' | '[' | ']' | '|' | '#' | '~' | '{' | '}' | '!' => {

@@ -131,8 +131,6 @@ pub fn observed<'f>(f: &'f Finding<'_>) -> &'f str {
 /// written as escapes (`\x1b`, `\r`, `\u{202e}`), so a file name cannot clear a screen, recolour
 /// the output or forge a line of it.
 pub fn printable(s: &str) -> std::borrow::Cow<'_, str> {
-    let unsafe_char =
-        |c: char| c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
     if !s.chars().any(unsafe_char) {
         return std::borrow::Cow::Borrowed(s);
     }
@@ -150,6 +148,11 @@ pub fn printable(s: &str) -> std::borrow::Cow<'_, str> {
         }
     }
     std::borrow::Cow::Owned(out)
+}
+
+/// Control characters and the bidirectional overrides: what [`printable`] escapes.
+pub fn unsafe_char(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
 /// `n` with the singular or the plural noun: "1 file read", "2 files read", "0 errors".

@@ -336,13 +336,9 @@ pub fn fingerprint(plan: &Plan<'_>, target: &Target, verdicts: &mut [Verdict]) {
 pub const MAX_MESSAGE: usize = 1000;
 
 pub fn clip_message(m: String) -> String {
+    // Most messages are short: no copy, and no count of characters, for them.
     if m.len() <= MAX_MESSAGE {
         return m;
     }
-    let total = m.chars().count();
-    if total <= MAX_MESSAGE {
-        return m;
-    }
-    let cut: String = m.chars().take(MAX_MESSAGE).collect();
-    format!("{cut}… ({total} characters)")
+    eval::clip_to(&m, MAX_MESSAGE)
 }
