@@ -24,6 +24,7 @@ pub mod clock;
 pub mod collect;
 pub mod doc;
 pub mod engine;
+pub mod harness;
 pub mod policy;
 pub mod redact;
 pub mod report;

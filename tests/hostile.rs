@@ -312,3 +312,83 @@ fn a_pattern_too_large_to_compile_is_reported_where_it_is_written() {
         assert!(err.len() < 5_000, "the excerpt is cut: {} bytes", err.len());
     }
 }
+
+/// A pattern whose automaton thrashes on a file is an `error` for that control on that file, found
+/// at once (the matching budget), while the same pattern still judges a small file, and a pattern
+/// too large for the regex crate's own search of that file is searched by the budgeted engines.
+#[test]
+fn a_pattern_over_its_matching_budget_is_an_error_for_that_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("tree");
+    fs::create_dir(&tree).unwrap();
+    fs::write(
+        tree.join("letters.txt"),
+        "a".repeat(1 << 20) + "\nmarker-42 marker-7\n",
+    )
+    .unwrap();
+    fs::write(tree.join("small.txt"), "b".repeat(10_000) + "\n").unwrap();
+    let control = |id: &str, pattern: &str| {
+        format!(
+            "  - id: {id}\n    title: t\n    severity: low\n    references: {{CWE: [CWE-1]}}\n    rationale: r\n    remediation: m\n    target: {{kind: file, paths: ['**']}}\n    check: {{pattern: '{pattern}'}}\n"
+        )
+    };
+    let policy = dir.path().join("p.yaml");
+    fs::write(
+        &policy,
+        format!(
+            "policy: a\ntitle: t\nversion: '1'\ncontrols:\n{}{}",
+            control("A-1", "(?:[a-z]{100}){100}"),
+            control("A-2", "marker-[0-9]{1,300}")
+        ),
+    )
+    .unwrap();
+    let (code, r) = scan_json(&[
+        tree.to_str().unwrap(),
+        "--policy",
+        policy.to_str().unwrap(),
+        "--pass-evidence",
+        "full",
+    ]);
+    assert_eq!(code, 1, "{r}");
+    let verdict = |file: &str, control: &str| -> Vec<(String, String)> {
+        about(&r, file)
+            .into_iter()
+            .filter(|f| f["control"] == control)
+            .map(|f| {
+                (
+                    f["state"].as_str().unwrap().to_string(),
+                    f["message"].as_str().unwrap_or_default().to_string(),
+                )
+            })
+            .collect()
+    };
+    let letters = verdict("letters.txt", "A-1");
+    assert_eq!(letters.len(), 1, "{letters:?}");
+    assert_eq!(letters[0].0, "error");
+    assert!(
+        letters[0].1.contains("exceeded its matching budget")
+            && letters[0].1.contains("over 1048596 bytes"),
+        "{letters:?}"
+    );
+    let small = verdict("small.txt", "A-1");
+    assert_eq!(small.len(), 1, "{small:?}");
+    assert_eq!(small[0].0, "fail", "a small file is judged: {small:?}");
+    let found: Vec<(String, Value, String)> = about(&r, "letters.txt")
+        .into_iter()
+        .filter(|f| f["control"] == "A-2")
+        .map(|f| {
+            (
+                f["state"].as_str().unwrap().to_string(),
+                f["location"].clone(),
+                f["observed"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(found.len(), 2, "{found:?}");
+    assert_eq!(found[0].0, "fail");
+    assert_eq!(found[0].1["line"], 2);
+    assert_eq!(found[0].1["column"], 1);
+    assert_eq!(found[0].2, "marker-42");
+    assert_eq!(found[1].1["column"], 11);
+    assert_eq!(found[1].2, "marker-7");
+}

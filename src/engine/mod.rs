@@ -11,6 +11,7 @@
 //! that made them; the pipeline releases them in target order, so the output does not depend on
 //! scheduling, and nothing holds more than a bounded window of targets.
 
+pub mod budget;
 mod judge;
 pub(crate) mod patterns;
 mod pipeline;

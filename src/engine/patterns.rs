@@ -13,6 +13,7 @@
 use regex::bytes::{RegexSet, RegexSetBuilder};
 use regex_syntax::hir::literal::{ExtractKind, Extractor};
 
+use super::budget::Budgeted;
 use crate::policy::condition::REGEX_SIZE_LIMIT;
 
 /// Most prefix literals in one group before a new group is started.
@@ -20,6 +21,8 @@ pub const LITERAL_BUDGET: usize = 48;
 
 struct Group {
     set: RegexSet,
+    /// The same patterns, for files too large for `set` to search within the matching budget.
+    budgeted: Budgeted,
     /// For each pattern of the set, the control it belongs to.
     owners: Vec<usize>,
 }
@@ -32,10 +35,16 @@ fn build(members: &[&(String, usize)], groups: &mut Vec<Group>) -> Result<(), re
         return Ok(());
     }
     let sources: Vec<&str> = members.iter().map(|p| p.0.as_str()).collect();
-    match compile_set(&sources) {
-        Ok(set) => {
+    let compiled = compile_set(&sources).and_then(|set| {
+        Budgeted::new(&sources)
+            .map(|budgeted| (set, budgeted))
+            .map_err(regex::Error::Syntax)
+    });
+    match compiled {
+        Ok((set, budgeted)) => {
             groups.push(Group {
                 set,
+                budgeted,
                 owners: members.iter().map(|p| p.1).collect(),
             });
             Ok(())
@@ -101,11 +110,22 @@ impl PatternScanner {
         Ok(PatternScanner { groups })
     }
 
-    /// The controls (indices) among `wanted` whose pattern matches somewhere in `bytes`.
+    /// The controls (indices) among `wanted` whose pattern may match somewhere in `bytes`: every
+    /// one that does, and, where a group was too costly to search within the matching budget
+    /// (`engine::budget`), the group's others too, for each pattern's own budgeted search to decide.
     pub fn matching(&self, bytes: &[u8], wanted: &[usize]) -> Vec<usize> {
         let mut hits = Vec::new();
         for g in &self.groups {
-            if !g.owners.iter().any(|o| wanted.contains(o)) || !g.set.is_match(bytes) {
+            if !g.owners.iter().any(|o| wanted.contains(o)) {
+                continue;
+            }
+            if !g.budgeted.unrestricted(bytes.len()) {
+                if g.budgeted.is_match(bytes) != Ok(false) {
+                    hits.extend(g.owners.iter().filter(|o| wanted.contains(o)));
+                }
+                continue;
+            }
+            if !g.set.is_match(bytes) {
                 continue;
             }
             let matched = g.set.matches(bytes);

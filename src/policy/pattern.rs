@@ -15,6 +15,7 @@ use super::condition::{REGEX_SIZE_LIMIT, one_line};
 use super::diag::Diagnostics;
 use super::fields::{Fields, describe, string_of};
 use crate::doc::{Node, Value};
+use crate::engine::budget::Budgeted;
 
 /// Whether a pattern must be absent from, or present in, a file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,6 +31,8 @@ pub enum Expect {
 pub struct PatternCheck {
     /// The compiled expression.
     pub regex: Regex,
+    /// The same expression, for files too large for `regex` to search within the matching budget.
+    pub budgeted: Budgeted,
     /// The expression as written, for descriptions and for building a combined matcher.
     pub source: String,
     /// Absent or present.
@@ -65,8 +68,9 @@ impl PatternCheck {
         // is reported here, at its line and column, not as a failed scan.
         let regex = match compile(&source).and_then(|r| {
             crate::engine::patterns::compile_set(&[source.as_str()])
-                .map(|_| r)
-                .map_err(|e| one_line(&e.to_string()))
+                .map_err(|e| one_line(&e.to_string()))?;
+            let budgeted = Budgeted::new(&[source.as_str()]).map_err(|e| one_line(&e))?;
+            Ok((r, budgeted))
         }) {
             Ok(r) => Some(r),
             Err(e) => {
@@ -93,7 +97,7 @@ impl PatternCheck {
         };
         let capture = match (f.node("capture"), &regex) {
             (None, _) => Some(0),
-            (Some(n), Some(re)) => {
+            (Some(n), Some((re, _))) => {
                 let found = match &n.value {
                     Value::Int(i) => usize::try_from(*i).ok().filter(|i| *i < re.captures_len()),
                     Value::Str(name) => re.capture_names().position(|c| c == Some(name.as_str())),
@@ -147,8 +151,10 @@ impl PatternCheck {
         if !allow_ok {
             return None;
         }
+        let (regex, budgeted) = regex?;
         Some(PatternCheck {
-            regex: regex?,
+            regex,
+            budgeted,
             source,
             expect: expect?,
             capture: capture?,

@@ -2,7 +2,10 @@
 //! `engine::patterns` for the grouping), each
 //! kept match located by line and column.
 
+use std::ops::Range;
+
 use super::{Context, Judged, PassEvidence, Verdict};
+use crate::engine::budget::OverBudget;
 use crate::policy::Check;
 use crate::policy::eval::clip;
 use crate::policy::pattern::{Expect, PatternCheck};
@@ -50,22 +53,29 @@ struct Hit {
     value: String,
 }
 
-fn matches_of(check: &PatternCheck, bytes: &[u8]) -> Vec<Hit> {
-    let mut hits = Vec::new();
-    for caps in check.regex.captures_iter(bytes) {
-        let Some(whole) = caps.get(0) else { continue };
-        let judged = caps.get(check.capture).unwrap_or(whole);
-        if !check.keeps(judged.as_bytes()) {
-            continue;
-        }
-        // The location is the judged value (the secret), not the context around it.
-        hits.push(Hit {
-            start: judged.start(),
-            end: judged.end(),
-            value: String::from_utf8_lossy(judged.as_bytes()).into_owned(),
-        });
-    }
-    hits
+/// Every kept match of `check` in `bytes`, located at its judged value (the secret, not the
+/// context around it); searched by the regex crate when that fits the matching budget, by the
+/// budgeted engines otherwise.
+fn matches_of(check: &PatternCheck, bytes: &[u8]) -> Result<Vec<Hit>, OverBudget> {
+    let spans: Vec<Range<usize>> = if check.budgeted.unrestricted(bytes.len()) {
+        check
+            .regex
+            .captures_iter(bytes)
+            .filter_map(|caps| caps.get(check.capture).or_else(|| caps.get(0)))
+            .map(|m| m.range())
+            .collect()
+    } else {
+        check.budgeted.spans(bytes, check.capture)?
+    };
+    Ok(spans
+        .into_iter()
+        .filter(|span| check.keeps(&bytes[span.clone()]))
+        .map(|span| Hit {
+            value: String::from_utf8_lossy(&bytes[span.clone()]).into_owned(),
+            start: span.start,
+            end: span.end,
+        })
+        .collect())
 }
 
 /// Runs the pattern controls at `wanted` (indices into the plan's controls) over `bytes`.
@@ -79,7 +89,16 @@ pub fn run(ctx: &Context<'_>, bytes: &[u8], wanted: &[usize], out: &mut Judged) 
             continue;
         };
         let hits = if matched.contains(&ci) {
-            matches_of(check, bytes)
+            match matches_of(check, bytes) {
+                Ok(hits) => hits,
+                Err(over) => {
+                    out.verdicts.push(Verdict {
+                        message: Some(over.to_string()),
+                        ..Verdict::new(ci, State::Error)
+                    });
+                    continue;
+                }
+            }
         } else {
             Vec::new()
         };

@@ -1,0 +1,98 @@
+//! Entry points over arbitrary bytes, as a scan calls each reader: the fuzz targets in `fuzz/` run
+//! them, and `tests/fuzz_regressions.rs` runs every input the fuzzers ever found a defect with.
+
+use std::path::Path;
+use std::sync::OnceLock;
+
+use crate::collect::config::Format;
+use crate::collect::gate::Gate;
+
+/// The directory config files are read as if from; it does not exist and is the gate's only root,
+/// so an `Include` is never read, whatever it names: the fuzzer never reads the machine's files.
+const ROOT: &str = "/nonexistent-vigil-fuzz-root";
+
+/// Every fuzz target, by name, as `fuzz/run.sh` names them.
+pub const TARGETS: [&str; 12] = [
+    "sshd",
+    "nginx",
+    "sysctl",
+    "ini",
+    "toml",
+    "json",
+    "env",
+    "kubernetes",
+    "yaml",
+    "policy",
+    "pem",
+    "der",
+];
+
+/// Runs the reader of fuzz target `target` over `data`; `false` for an unknown target.
+pub fn run(target: &str, data: &[u8]) -> bool {
+    match target {
+        "sshd" => config(Format::Sshd, &format!("{ROOT}/sshd_config"), data),
+        "nginx" => config(Format::Nginx, &format!("{ROOT}/nginx.conf"), data),
+        "sysctl" => config(Format::Sysctl, &format!("{ROOT}/sysctl.conf"), data),
+        "ini" => config(Format::Ini, "fuzz.ini", data),
+        "toml" => config(Format::Toml, "fuzz.toml", data),
+        "json" => config(Format::Json, "fuzz.json", data),
+        "env" => config(Format::Keyvalue, ".env", data),
+        "kubernetes" => config(Format::Kubernetes, "fuzz.yaml", data),
+        "yaml" => config(Format::Yaml, "fuzz.yaml", data),
+        "policy" => policy(data),
+        // PEM blocks, base64-wrapped PEM (kubeconfig data) and private keys of every kind.
+        "pem" => certificates("fuzz.pem", data),
+        // One DER certificate, or a DER private key (PKCS#1, PKCS#8, SEC1).
+        "der" => certificates("fuzz.der", data),
+        _ => return false,
+    }
+    true
+}
+
+/// Parses `data` as a config file of `format`, as the config collector does: text that is not
+/// UTF-8 is refused before any parser sees it.
+fn config(format: Format, path: &str, data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    static GATE: OnceLock<Gate> = OnceLock::new();
+    let gate = GATE.get_or_init(|| Gate {
+        roots: vec![ROOT.into()],
+        ..Gate::default()
+    });
+    let _ = format.parse_text(Path::new(path), text, gate);
+}
+
+/// Loads `data` as a policy file against the built-in collectors and renders every diagnostic,
+/// as `vigil policy lint` does.
+fn policy(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    static REGISTRY: OnceLock<crate::collect::Registry> = OnceLock::new();
+    let registry = REGISTRY.get_or_init(crate::collect::Registry::builtin);
+    let loaded = crate::policy::load::load_policy("fuzz.yaml", text, registry);
+    for d in &loaded.diagnostics {
+        std::hint::black_box(d.to_string());
+    }
+}
+
+/// Reads `data` as a certificate or key file named `path` (its extension decides whether an
+/// unreadable file is reported), computing every certificate and key fact, chain validation
+/// included, against an empty trust store.
+fn certificates(path: &str, data: &[u8]) {
+    use crate::collect::Fields;
+    use crate::collect::cert::{CertContext, TrustStore};
+    static CONTEXT: OnceLock<CertContext> = OnceLock::new();
+    let ctx = CONTEXT.get_or_init(|| CertContext {
+        at: time::OffsetDateTime::UNIX_EPOCH + time::Duration::days(20_000),
+        store: TrustStore::default(),
+    });
+    std::hint::black_box(crate::collect::cert::read(
+        Path::new(path),
+        path,
+        data,
+        ctx,
+        &Fields::All,
+    ));
+}
