@@ -64,7 +64,7 @@ PY
 
 cases=(
     "pem-10000 pem-100000 --policy $root/policies/certificates.yaml"
-    "deploy-10000 deploy-100000 --policy $root/policies/kubernetes.yaml"
+    "deploy-10000 deploy-100000 --policy $root/policies/kubernetes-pod-security.yaml"
     "aws-1mb aws-10mb --policy $root/policies/secrets.yaml"
     "letters-1mb letters-10mb --policy $work/budget.yaml"
 )
@@ -74,9 +74,10 @@ for c in "${cases[@]}"; do
     row=()
     for dir in "$small" "$large"; do
         cmd="$vigil scan $work/$dir $policy_flag $policy --at 2026-01-01 --format json -o $work/out.json --fail-on none"
-        hyperfine -i --runs "$runs" --export-json "$work/h.json" --output=null "$cmd" >/dev/null
+        "$vigil" policy lint $policy >/dev/null 2>&1 || { echo "$script: cannot load $policy" >&2; exit 2; }
+        hyperfine -i --runs "$runs" --export-json "$work/h.json" --output=null "$cmd" >/dev/null 2>&1
         mean=$(python3 -c "import json,sys; print('%.2f' % json.load(open(sys.argv[1]))['results'][0]['mean'])" "$work/h.json")
-        kib=$(/usr/bin/time -f '%M' $cmd 2>&1 >/dev/null | tail -1)
+        kib=$( (/usr/bin/time -f '%M' $cmd 2>&1 >/dev/null || true) | tail -1)
         row+=("$mean" "$((kib / 1024))")
     done
     printf '%-22s %12s %12s %10s %10s\n' "${small%-*}" "${row[0]}" "${row[2]}" "${row[1]}" "${row[3]}"

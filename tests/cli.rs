@@ -21,7 +21,7 @@ fn policy_list_shows_every_bundled_control_with_references() {
         "ssh-hardening 1.0.0 (OpenSSH server hardening): 18 controls",
         "secrets 1.1.0 (Secrets in files): 19 controls",
         "kubernetes-pod-security 1.0.0 (Kubernetes Pod Security Standards): 15 controls",
-        "linux-sysctl 1.0.0 (Linux kernel and network parameters): 22 controls",
+        "linux-sysctl 1.1.0 (Linux kernel and network parameters): 22 controls",
         "nginx-tls 1.0.0 (nginx TLS configuration): 7 controls",
         "certificates 1.0.0 (X.509 certificates and private keys): 17 controls",
     ] {

@@ -76,9 +76,9 @@ fn linux_sysctl_pack() {
             "SYS-008 pass testdata/sysctl/hardened/sysctl.conf:10",
             "SYS-008 fail testdata/sysctl/weak/sysctl.conf",
             "SYS-009 pass testdata/sysctl/hardened/sysctl.conf:11",
-            "SYS-009 fail testdata/sysctl/weak/sysctl.conf",
+            "SYS-009 pass testdata/sysctl/weak/sysctl.conf",
             "SYS-010 pass testdata/sysctl/hardened/sysctl.conf:12",
-            "SYS-010 fail testdata/sysctl/weak/sysctl.conf",
+            "SYS-010 pass testdata/sysctl/weak/sysctl.conf",
             "SYS-011 pass testdata/sysctl/hardened/sysctl.conf:13",
             "SYS-011 fail testdata/sysctl/weak/sysctl.conf:7",
             "SYS-012 pass testdata/sysctl/hardened/sysctl.conf:14",
@@ -313,4 +313,69 @@ fn secrets_and_certificates_agree_on_every_key() {
             assert_eq!(state, want, "{control} on {key}");
         }
     }
+}
+
+/// A Debian root as its packages leave it: systemd's vendor drop-in (globs, `-key` exclusions)
+/// merged with the site's own by file name; a parameter no file sets is judged by the kernel's
+/// default and says so; one whose default depends on the kernel build fails when unset.
+#[test]
+fn linux_sysctl_pack_on_a_debian_root() {
+    let (_, r) = scan_json(&[
+        "testdata/real/sysctl",
+        "--policy",
+        "policies/linux-sysctl.yaml",
+        "--pass-evidence",
+        "full",
+    ]);
+    let vendor = "testdata/real/sysctl/debian-13/usr/lib/sysctl.d/50-default.conf";
+    let site = "testdata/real/sysctl/debian-13/etc/sysctl.d/99-hardening.conf";
+    let got: Vec<String> = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            assert_eq!(f["target"]["file"], vendor, "the root is judged once");
+            let at = match (
+                f["location"]["line"].as_u64(),
+                f["location"]["path"].as_str(),
+            ) {
+                (Some(l), Some(p)) if p == site => format!(" site:{l}"),
+                (Some(l), None) => format!(" vendor:{l}"),
+                _ => String::new(),
+            };
+            format!(
+                "{} {}{at} {}",
+                f["control"].as_str().unwrap(),
+                f["state"].as_str().unwrap(),
+                f["observed"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_lines(
+        &got,
+        &[
+            "SYS-001 pass (absent; default: 0)",
+            "SYS-002 pass site:2 0",
+            "SYS-003 pass site:3 0",
+            "SYS-004 fail (absent; default: 1)",
+            "SYS-005 fail (absent; default: 1)",
+            "SYS-006 pass (absent; default: 0)",
+            "SYS-007 fail (absent; default: 0)",
+            "SYS-008 pass site:4 1",
+            "SYS-009 pass (absent; default: 1)",
+            "SYS-010 pass (absent; default: 1)",
+            "SYS-011 pass (absent; default: 1)",
+            "SYS-012 fail (absent; default: 1)",
+            "SYS-013 fail (absent; default: 1)",
+            "SYS-014 pass (absent; default: 2)",
+            "SYS-015 pass site:5 1",
+            "SYS-016 pass (absent; default: 0)",
+            "SYS-017 pass vendor:23 1",
+            "SYS-018 pass vendor:24 1",
+            "SYS-019 fail (absent)",
+            "SYS-020 fail (absent)",
+            "SYS-021 fail (absent)",
+            "SYS-022 fail (absent; default: 0)",
+        ],
+    );
 }

@@ -75,6 +75,14 @@ impl Gate {
         }
     }
 
+    /// Whether a file or directory at `path` lies inside the named paths (any path when none were
+    /// named), so that a config may read it.
+    pub fn reaches(&self, path: &Path) -> bool {
+        self.roots.is_empty()
+            || std::fs::canonicalize(path)
+                .is_ok_and(|real| self.roots.iter().any(|r| real.starts_with(r)))
+    }
+
     /// Reads a file a config includes, as text, through the gate.
     pub fn read_included(&self, path: &Path) -> Result<String, GateError> {
         if !self.roots.is_empty() {

@@ -12,40 +12,9 @@ use crate::doc::{Map, Node, Pos, Value};
 pub fn parse(text: &str) -> Result<Node, ParseError> {
     let mut map = Map::new();
     for (i, raw) in text.lines().enumerate() {
-        let line = i + 1;
-        // `#` (and `;`) start a comment only at the start of a line: sysctl and login.defs treat a
-        // mid-line `#` as data.
-        let t = raw.trim();
-        if t.is_empty() || t.starts_with('#') || t.starts_with(';') {
+        let Some((key, node)) = parse_line(raw, i + 1)? else {
             continue;
-        }
-        let t = t.strip_prefix("export ").unwrap_or(t);
-        let (key, value) = match t.find(['=', ' ', '\t', ':']) {
-            Some(i) => {
-                let key = t[..i].trim_end();
-                let rest = t[i..].trim_start();
-                let rest = rest
-                    .strip_prefix('=')
-                    .or_else(|| rest.strip_prefix(':'))
-                    .unwrap_or(rest);
-                (key, rest.trim())
-            }
-            None => {
-                return Err(ParseError::new(
-                    line,
-                    t.len() + 1,
-                    format!("expected `key = value`, found `{t}`"),
-                ));
-            }
         };
-        let key = normalise_key(key.strip_prefix('-').unwrap_or(key));
-        if key.is_empty() {
-            return Err(ParseError::new(line, 1, "missing key before `=`"));
-        }
-        let value = unquote(value);
-        // The value's column in its own line (looking the line up again would be quadratic).
-        let col = raw.find(value).map_or(1, |c| raw[..c].chars().count() + 1);
-        let node = Node::str(Pos::new(line, col), value);
         match map.get_mut(&key) {
             Some(existing) => *existing = node,
             None => map.insert(key, node),
@@ -54,8 +23,40 @@ pub fn parse(text: &str) -> Result<Node, ParseError> {
     Ok(Node::new(Pos::line(1), Value::Map(map)))
 }
 
+/// One line (number `line`): its key and value, or nothing for a blank line or a comment.
+pub(super) fn parse_line(raw: &str, line: usize) -> Result<Option<(String, Node)>, ParseError> {
+    // `#` (and `;`) start a comment only at the start of a line: sysctl and login.defs treat a
+    // mid-line `#` as data.
+    let t = raw.trim();
+    if t.is_empty() || t.starts_with('#') || t.starts_with(';') {
+        return Ok(None);
+    }
+    let t = t.strip_prefix("export ").unwrap_or(t);
+    let Some(i) = t.find(['=', ' ', '\t', ':']) else {
+        return Err(ParseError::new(
+            line,
+            t.len() + 1,
+            format!("expected `key = value`, found `{t}`"),
+        ));
+    };
+    let rest = t[i..].trim_start();
+    let rest = rest
+        .strip_prefix('=')
+        .or_else(|| rest.strip_prefix(':'))
+        .unwrap_or(rest);
+    let key = t[..i].trim_end();
+    let key = normalise_key(key.strip_prefix('-').unwrap_or(key));
+    if key.is_empty() {
+        return Err(ParseError::new(line, 1, "missing key before `=`"));
+    }
+    let value = unquote(rest.trim());
+    // The value's column in its own line (looking the line up again would be quadratic).
+    let col = raw.find(value).map_or(1, |c| raw[..c].chars().count() + 1);
+    Ok(Some((key, Node::str(Pos::new(line, col), value))))
+}
+
 /// sysctl: when the first separator is `/`, the roles of `/` and `.` are swapped.
-fn normalise_key(key: &str) -> String {
+pub(super) fn normalise_key(key: &str) -> String {
     match key.find(['.', '/']) {
         Some(i) if key.as_bytes()[i] == b'/' => key
             .chars()

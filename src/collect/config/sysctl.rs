@@ -1,15 +1,22 @@
 //! Kernel parameters as sysctl would apply them at boot: one merged document per configuration root.
 //!
-//! `sysctl --system` reads `/etc/sysctl.d/*.conf` in lexical order and `/etc/sysctl.conf` last; a
-//! later assignment of a key wins. Judging each file alone would be wrong both ways (a drop-in
-//! without `ip_forward` is not a failure; a setting in sysctl.conf overrides a drop-in), so this
-//! format merges the files of one root (`<dir>/sysctl.conf` and `<dir>/sysctl.d/*.conf`) into a
-//! single document. The document is produced once, for the root's representative file: its
-//! sysctl.conf when there is one (Debian 13 no longer ships one), else its first drop-in; the other
-//! files of the root produce no document, so each root is judged once.
+//! `sysctl --system` (and systemd-sysctl) read the drop-ins of `/etc/sysctl.d`, `/run/sysctl.d`,
+//! `/usr/local/lib/sysctl.d`, `/usr/lib/sysctl.d` and `/lib/sysctl.d` in the lexical order of their
+//! file names, a file of an earlier directory masking one of the same name in a later one, and
+//! `/etc/sysctl.conf` last; a later assignment of a key wins. Judging each file alone would be wrong
+//! both ways (a drop-in without `ip_forward` is not a failure; a setting in sysctl.conf overrides a
+//! drop-in), so this format merges the files of one root into a single document, produced once, for
+//! the root's representative file: its sysctl.conf when there is one (Debian 13 no longer ships
+//! one), else its first drop-in. A root is a filesystem root when the file sits in one of those
+//! directories (`R/etc/sysctl.conf`, `R/usr/lib/sysctl.d/50-default.conf`: root `R`), otherwise the
+//! file's own directory with its `sysctl.d`. Vendor directories outside the paths named on the
+//! command line are not read (name the filesystem root to merge them all).
 //!
-//! Runtime-only directories (`/run/sysctl.d`, `/usr/lib/sysctl.d`) are not read.
+//! As systemd-sysctl does: a key may be a glob (`net.ipv4.conf.*.rp_filter = 2`), which sets the
+//! `all` and `default` interface keys unless they are assigned explicitly, anywhere; a bare `-key`
+//! line keeps a glob off that key; a leading `-` on an assignment (ignore errors) is dropped.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use super::{ParseError, keyvalue};
@@ -17,33 +24,75 @@ use crate::collect::Document;
 use crate::collect::gate::Gate;
 use crate::doc::{Map, Node, Pos, Value};
 
-/// The files of the root `path` belongs to, in the order sysctl applies them.
-fn root_files(path: &Path) -> (PathBuf, Vec<PathBuf>) {
+/// Drop-in directories under a filesystem root, in order of precedence.
+const DROPIN_DIRS: [&str; 5] = [
+    "etc/sysctl.d",
+    "run/sysctl.d",
+    "usr/local/lib/sysctl.d",
+    "usr/lib/sysctl.d",
+    "lib/sysctl.d",
+];
+
+/// The drop-in directories and the main file of the root `path` belongs to.
+fn root_of(path: &Path) -> (Vec<PathBuf>, PathBuf) {
     let parent = path.parent().unwrap_or(Path::new(""));
     let in_dropin_dir = parent.file_name().is_some_and(|n| n == "sysctl.d");
-    let root = if in_dropin_dir {
-        parent.parent().unwrap_or(Path::new("")).to_path_buf()
+    let dir = if in_dropin_dir {
+        parent.parent().unwrap_or(Path::new(""))
     } else {
-        parent.to_path_buf()
+        parent
     };
-    let mut files: Vec<PathBuf> = std::fs::read_dir(root.join("sysctl.d"))
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "conf") && p.is_file())
-        .collect();
-    files.sort();
-    let main = root.join("sysctl.conf");
-    if main.is_file() {
+    let fs_root = if in_dropin_dir {
+        DROPIN_DIRS.iter().find_map(|d| {
+            let above = Path::new(d).parent()?;
+            let n = above.components().count();
+            dir.ends_with(above).then(|| ancestor(dir, n))
+        })
+    } else if dir.ends_with("etc") {
+        Some(ancestor(dir, 1))
+    } else {
+        None
+    };
+    match fs_root {
+        Some(r) => (
+            DROPIN_DIRS.iter().map(|d| r.join(d)).collect(),
+            r.join("etc/sysctl.conf"),
+        ),
+        None => (vec![dir.join("sysctl.d")], dir.join("sysctl.conf")),
+    }
+}
+
+/// `dir` without its last `n` components.
+fn ancestor(dir: &Path, n: usize) -> PathBuf {
+    dir.ancestors()
+        .nth(n)
+        .unwrap_or(Path::new(""))
+        .to_path_buf()
+}
+
+/// The files of the root `path` belongs to, in the order sysctl applies them; directories the gate
+/// does not reach (outside the named paths) are left out.
+fn root_files(path: &Path, gate: &Gate) -> Vec<PathBuf> {
+    let (dirs, main) = root_of(path);
+    let mut by_name: BTreeMap<std::ffi::OsString, PathBuf> = BTreeMap::new();
+    for dir in dirs.iter().filter(|d| gate.reaches(d)) {
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let p = entry.path();
+            if p.extension().is_some_and(|e| e == "conf") && p.is_file() {
+                by_name.entry(entry.file_name()).or_insert(p);
+            }
+        }
+    }
+    let mut files: Vec<PathBuf> = by_name.into_values().collect();
+    if main.is_file() && gate.reaches(&main) {
         files.push(main);
     }
-    (root, files)
+    files
 }
 
 /// Parses the root that `path` (whose contents are `text`) belongs to.
 pub fn parse(path: &Path, text: &str, gate: &Gate) -> Result<Vec<Document>, ParseError> {
-    let (_, files) = root_files(path);
+    let files = root_files(path, gate);
     let representative = files
         .iter()
         .find(|f| f.file_name().is_some_and(|n| n == "sysctl.conf"))
@@ -55,7 +104,7 @@ pub fn parse(path: &Path, text: &str, gate: &Gate) -> Result<Vec<Document>, Pars
     if !is_representative {
         return Ok(Vec::new());
     }
-    let mut merged = Map::new();
+    let mut merged = Merged::default();
     let mut included = Vec::new();
     let sources: Vec<PathBuf> = if files.is_empty() {
         vec![path.to_path_buf()]
@@ -73,27 +122,100 @@ pub fn parse(path: &Path, text: &str, gate: &Gate) -> Result<Vec<Document>, Pars
             included.push(source.clone());
             (t, u16::try_from(included.len()).unwrap_or(u16::MAX))
         };
-        let doc = keyvalue::parse(&own_text).map_err(|e| {
+        merged.apply(&own_text, file_index).map_err(|e| {
             if file_index == 0 {
                 e
             } else {
                 ParseError::new(0, 0, format!("in {}: {e}", source.display()))
             }
         })?;
-        let Some(map) = doc.as_map() else { continue };
-        for (k, v) in map.iter() {
-            let mut v = v.clone();
-            v.pos.file = file_index;
-            match merged.get_mut(k) {
-                Some(existing) => *existing = v,
-                None => merged.insert(k.to_string(), v),
-            }
-        }
     }
     Ok(vec![Document {
         included,
-        ..Document::new(Node::new(Pos::line(1), Value::Map(merged)))
+        ..Document::new(Node::new(Pos::line(1), Value::Map(merged.finish())))
     }])
+}
+
+/// The assignments of a root so far.
+#[derive(Default)]
+struct Merged {
+    /// Keys assigned by name, the last assignment winning.
+    explicit: Map,
+    /// Glob assignments, in order.
+    globs: Vec<(String, Node)>,
+    /// Keys a bare `-key` line keeps globs off.
+    excluded: BTreeSet<String>,
+}
+
+impl Merged {
+    /// Applies one file.
+    fn apply(&mut self, text: &str, file: u16) -> Result<(), ParseError> {
+        for (i, raw) in text.lines().enumerate() {
+            let t = raw.trim();
+            if let Some(key) = t.strip_prefix('-')
+                && !key.is_empty()
+                && !key.contains(['=', ' ', '\t'])
+            {
+                self.excluded.insert(keyvalue::normalise_key(key));
+                continue;
+            }
+            let Some(map) = keyvalue::parse_line(raw, i + 1)? else {
+                continue;
+            };
+            let (key, mut value) = map;
+            value.pos.file = file;
+            if key.contains(['*', '?']) {
+                self.globs.push((key.clone(), value.clone()));
+            }
+            match self.explicit.get_mut(&key) {
+                Some(existing) => *existing = value,
+                None => self.explicit.insert(key, value),
+            }
+        }
+        Ok(())
+    }
+
+    /// The document: explicit keys, and the interface keys globs set.
+    fn finish(mut self) -> Map {
+        let mut from_globs: BTreeMap<String, Node> = BTreeMap::new();
+        for (pattern, value) in self.globs {
+            for key in interface_keys(&pattern) {
+                if !self.excluded.contains(&key) {
+                    from_globs.insert(key, value.clone());
+                }
+            }
+        }
+        for (key, value) in from_globs {
+            if self.explicit.get(&key).is_none() {
+                self.explicit.insert(key, value);
+            }
+        }
+        self.explicit
+    }
+}
+
+/// The `all` and `default` keys a glob over interface names sets (`net.ipv4.conf.*.rp_filter`);
+/// a glob anywhere else names keys that only the running kernel knows, and sets none here.
+fn interface_keys(pattern: &str) -> Vec<String> {
+    let parts: Vec<&str> = pattern.split('.').collect();
+    let Some(at) = parts
+        .iter()
+        .position(|p| *p == "*")
+        .filter(|&i| i > 0 && matches!(parts[i - 1], "conf" | "neigh"))
+    else {
+        return Vec::new();
+    };
+    if parts.iter().skip(at + 1).any(|p| p.contains(['*', '?'])) {
+        return Vec::new();
+    }
+    ["all", "default"]
+        .iter()
+        .map(|name| {
+            let mut p = parts.clone();
+            p[at] = name;
+            p.join(".")
+        })
+        .collect()
 }
 
 fn same_file(a: &Path, b: &Path) -> bool {
@@ -122,6 +244,7 @@ mod tests {
         let main = "net.ipv4.ip_forward = 0\n";
         std::fs::write(d.join("sysctl.conf"), main).unwrap();
         let docs = parse(&d.join("sysctl.conf"), main, &Gate::default()).unwrap();
+        assert_eq!(docs.len(), 1);
         let root = &docs[0].root;
         let fwd = root.get("net.ipv4.ip_forward").unwrap();
         assert_eq!(
@@ -169,6 +292,93 @@ mod tests {
             )
             .unwrap()
             .is_empty()
+        );
+    }
+
+    #[test]
+    fn a_filesystem_root_merges_vendor_drop_ins_by_name_with_globs_as_systemd_applies_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let r = dir.path();
+        let write = |rel: &str, text: &str| {
+            let p = r.join(rel);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        };
+        // systemd's stock file: a glob, and the `all` key kept off it.
+        write(
+            "usr/lib/sysctl.d/50-default.conf",
+            "net.ipv4.conf.default.rp_filter = 2\nnet.ipv4.conf.*.rp_filter = 2\n-net.ipv4.conf.all.rp_filter\nnet.ipv4.conf.*.accept_source_route = 0\nkernel.*_restrict = 1\n",
+        );
+        // Masked by /etc's file of the same name.
+        write("usr/lib/sysctl.d/60-masked.conf", "fs.suid_dumpable = 2\n");
+        write("etc/sysctl.d/60-masked.conf", "fs.suid_dumpable = 0\n");
+        // An explicit key wins over a glob, whatever the order.
+        write(
+            "etc/sysctl.d/10-explicit.conf",
+            "net.ipv4.conf.default.accept_source_route = 1\n",
+        );
+        let main = "net.ipv4.ip_forward = 0\n";
+        write("etc/sysctl.conf", main);
+        let gate = Gate::default();
+        let docs = parse(&r.join("etc/sysctl.conf"), main, &gate).unwrap();
+        let root = &docs[0].root;
+        let get = |k: &str| root.get(k).and_then(|n| n.as_str()).map(str::to_string);
+        assert_eq!(
+            get("net.ipv4.conf.all.rp_filter"),
+            None,
+            "kept off the glob"
+        );
+        assert_eq!(get("net.ipv4.conf.default.rp_filter").as_deref(), Some("2"));
+        assert_eq!(
+            get("net.ipv4.conf.all.accept_source_route").as_deref(),
+            Some("0")
+        );
+        assert_eq!(
+            get("net.ipv4.conf.default.accept_source_route").as_deref(),
+            Some("1"),
+            "explicit beats glob"
+        );
+        assert_eq!(
+            get("fs.suid_dumpable").as_deref(),
+            Some("0"),
+            "/etc masks /usr/lib"
+        );
+        assert_eq!(
+            get("kernel.dmesg_restrict"),
+            None,
+            "a non-interface glob names no key"
+        );
+        let names: Vec<String> = docs[0]
+            .included
+            .iter()
+            .map(|p| p.strip_prefix(r).unwrap().display().to_string())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "etc/sysctl.d/10-explicit.conf",
+                "usr/lib/sysctl.d/50-default.conf",
+                "etc/sysctl.d/60-masked.conf"
+            ]
+        );
+        for vendor in [
+            "usr/lib/sysctl.d/50-default.conf",
+            "etc/sysctl.d/10-explicit.conf",
+        ] {
+            assert!(
+                parse(&r.join(vendor), "", &gate).unwrap().is_empty(),
+                "{vendor}: the root is judged once, through etc/sysctl.conf"
+            );
+        }
+        let etc_only = Gate {
+            roots: vec![std::fs::canonicalize(r.join("etc")).unwrap()],
+            ..Gate::default()
+        };
+        let docs = parse(&r.join("etc/sysctl.conf"), main, &etc_only).unwrap();
+        assert_eq!(
+            docs[0].included.len(),
+            2,
+            "vendor directories outside the named paths are not read"
         );
     }
 }
