@@ -11,8 +11,9 @@
 //!   engine stays within the budget;
 //! - otherwise only the lazy DFA runs, configured to give up as the regex crate's own does when its
 //!   cache thrashes, and the captures of each match are computed on the match alone, each charged
-//!   against the budget. A lazy DFA that gives up, or matches whose captures would exceed the
-//!   budget, make the search [`OverBudget`]: an `error` verdict for that control on that file.
+//!   against the budget (plus [`CAPTURE_STEPS_PER_BYTE`] per byte of the file). A lazy DFA that
+//!   gives up, or matches whose captures would exceed the budget, make the search [`OverBudget`]:
+//!   an `error` verdict for that control on that file.
 //!
 //! Every decision depends on the pattern and the bytes only, never on the clock, so results stay
 //! deterministic.
@@ -32,6 +33,11 @@ use crate::policy::condition::REGEX_SIZE_LIMIT;
 /// Steps of one NFA state over one byte that one pattern may take on one file: about a second of
 /// the slowest engine on one core.
 pub const MATCH_BUDGET: u64 = 1 << 28;
+
+/// Steps per byte of the file that computing captures may take on top of [`MATCH_BUDGET`]: the
+/// captures of non-overlapping matches cost at most states × bytes, so a pattern of up to this many
+/// states never runs out, however many matches a large file holds.
+pub const CAPTURE_STEPS_PER_BYTE: u64 = 256;
 
 /// The lazy DFA's cache, per search: large enough for every bundled pattern to run without a
 /// single cache clear on any input.
@@ -133,6 +139,8 @@ impl Budgeted {
         let mut caps = self.pike.create_captures();
         let mut searcher = Searcher::new(Input::new(bytes));
         let mut spent: u64 = 0;
+        let allowed =
+            MATCH_BUDGET.saturating_add(CAPTURE_STEPS_PER_BYTE.saturating_mul(bytes.len() as u64));
         let mut out = Vec::new();
         loop {
             let found = searcher.try_advance(|input| self.lazy.try_search(&mut cache, input));
@@ -142,7 +150,7 @@ impl Budgeted {
                 Err(_) => return Err(self.over(bytes)),
             };
             spent = spent.saturating_add((self.states as u64).saturating_mul(m.len() as u64 + 1));
-            if spent > MATCH_BUDGET {
+            if spent > allowed {
                 return Err(self.over(bytes));
             }
             let on_match = Input::new(bytes)
@@ -207,5 +215,19 @@ mod tests {
             "the lazy DFA gives up instead of falling back to the slow engine"
         );
         assert!(b.unrestricted(1000), "a small file is searched as usual");
+    }
+
+    #[test]
+    fn a_large_file_full_of_matches_of_a_small_pattern_is_searched_to_the_end() {
+        let b = Budgeted::new(&["(AKIA[A-Z2-7]{16})"]).unwrap();
+        let line = b"AKIAABCDEFGHIJKLMNOP\n";
+        let text: Vec<u8> = line
+            .iter()
+            .copied()
+            .cycle()
+            .take(line.len() * 500_000)
+            .collect();
+        assert!(!b.unrestricted(text.len()));
+        assert_eq!(b.spans(&text, 1).unwrap().len(), 500_000);
     }
 }
