@@ -11,6 +11,7 @@ pub mod known;
 mod kubernetes;
 mod nginx;
 mod sshd;
+mod sshd_algorithms;
 mod sysctl;
 mod toml;
 

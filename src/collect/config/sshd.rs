@@ -7,13 +7,21 @@
 //!   `AllowUsers`...) become lists of every value;
 //! - `Match` blocks do not change the global settings: each one is kept under `match` with its
 //!   criteria and its own settings;
-//! - `Include` is read in place (a relative pattern is resolved against the including file's
-//!   directory), so an included file's first value wins over a later line of the main file.
+//! - `Include` is read in place, glob matches in lexical order, so a drop-in's first value wins over
+//!   a later line of the main file; a `Match` in an included file ends with that file; a pattern
+//!   that matches nothing is skipped, as sshd skips it. A relative pattern is resolved against the
+//!   main file's directory (sshd's `/etc/ssh`); an absolute one inside the scanned tree when the main
+//!   file sits at the same place there (`Include /etc/ssh/sshd_config.d/*.conf` in
+//!   `ROOT/etc/ssh/sshd_config` reads `ROOT/etc/ssh/sshd_config.d/`);
+//! - algorithm lists that start with `+`, `-` or `^` are resolved against OpenSSH's defaults
+//!   (append, remove matching, prepend), so the fact is the list sshd would offer.
 
 use std::path::{Path, PathBuf};
 
-use super::ParseError;
-use crate::collect::gate::Gate;
+use std::io::ErrorKind;
+
+use super::{ParseError, sshd_algorithms as algorithms};
+use crate::collect::gate::{Gate, GateError};
 use crate::doc::{Map, Node, Pos, Value};
 
 /// Keywords whose every occurrence adds to a list rather than being ignored after the first.
@@ -47,12 +55,14 @@ pub struct Parsed {
 pub fn parse(path: &Path, text: &str, gate: &Gate) -> Result<Parsed, ParseError> {
     let mut state = State {
         gate,
+        base: path.parent().unwrap_or(Path::new("")).to_path_buf(),
         global: Map::case_insensitive(),
         matches: Vec::new(),
+        current: None,
         included: Vec::new(),
         includes: Vec::new(),
     };
-    state.read(path, text, 0, 0)?;
+    state.read(text, 0, 0)?;
     let mut root = state.global;
     if !state.includes.is_empty() {
         root.insert(
@@ -82,15 +92,19 @@ pub fn parse(path: &Path, text: &str, gate: &Gate) -> Result<Parsed, ParseError>
 
 struct State<'g> {
     gate: &'g Gate,
+    /// The main file's directory: what sshd's `/etc/ssh` is for this configuration.
+    base: PathBuf,
     global: Map,
     /// `Match` blocks: where each starts, its criteria, its settings.
     matches: Vec<(Pos, String, Map)>,
+    /// The `Match` block lines now belong to (`None`: the global settings).
+    current: Option<usize>,
     included: Vec<PathBuf>,
     includes: Vec<Node>,
 }
 
 impl State<'_> {
-    fn read(&mut self, path: &Path, text: &str, file: u16, depth: usize) -> Result<(), ParseError> {
+    fn read(&mut self, text: &str, file: u16, depth: usize) -> Result<(), ParseError> {
         for (idx, raw) in text.lines().enumerate() {
             let line = idx + 1;
             let t = raw.trim();
@@ -118,6 +132,7 @@ impl State<'_> {
                         return Err(ParseError::new(line, col, "`Match` needs criteria"));
                     }
                     self.matches.push((pos, args, Map::case_insensitive()));
+                    self.current = Some(self.matches.len() - 1);
                 }
                 "include" => {
                     self.includes.push(Node::str(pos, args.clone()));
@@ -125,33 +140,44 @@ impl State<'_> {
                         return Err(ParseError::new(line, col, "`Include` nested too deeply"));
                     }
                     for pattern in args.split_whitespace() {
-                        for inc in expand_include(path, pattern) {
+                        for inc in expand_include(&self.base, pattern) {
                             // The path is named, never the content of a file that was not read.
-                            let text = self.gate.read_included(&inc).map_err(|e| {
-                                ParseError::new(
-                                    line,
-                                    col,
-                                    format!("included file {}: {e}", inc.display()),
-                                )
-                            })?;
+                            let text = match self.gate.read_included(&inc) {
+                                Ok(text) => text,
+                                // sshd skips a pattern that matches nothing.
+                                Err(GateError::Io(e)) if e.kind() == ErrorKind::NotFound => {
+                                    continue;
+                                }
+                                Err(e) => {
+                                    return Err(ParseError::new(
+                                        line,
+                                        col,
+                                        format!("included file {}: {e}", inc.display()),
+                                    ));
+                                }
+                            };
                             self.included.push(inc.clone());
                             let idx = u16::try_from(self.included.len()).unwrap_or(u16::MAX);
-                            self.read(&inc, &text, idx, depth + 1).map_err(|e| {
+                            // A `Match` in the included file ends with it, as in sshd.
+                            let current = self.current;
+                            self.read(&text, idx, depth + 1).map_err(|e| {
                                 ParseError::new(
                                     line,
                                     col,
                                     format!("in included file {}: {e}", inc.display()),
                                 )
                             })?;
+                            self.current = current;
                         }
                     }
                 }
                 _ => {
-                    let target = match self.matches.last_mut() {
+                    let target = match self.current.and_then(|i| self.matches.get_mut(i)) {
                         Some((_, _, settings)) => settings,
                         None => &mut self.global,
                     };
-                    set(target, &kw, Node::str(pos, args));
+                    let value = algorithms::resolve(&kw, &args).unwrap_or(args);
+                    set(target, &kw, Node::str(pos, value));
                 }
             }
         }
@@ -183,12 +209,14 @@ fn split_keyword(line: &str) -> (&str, String) {
     (keyword, unquoted.to_string())
 }
 
-fn expand_include(from: &Path, pattern: &str) -> Vec<PathBuf> {
+/// The files an `Include` pattern names, in the order sshd reads them. `base` is the main file's
+/// directory, which stands for `/etc/ssh`.
+fn expand_include(base: &Path, pattern: &str) -> Vec<PathBuf> {
     let p = Path::new(pattern);
     let full = if p.is_absolute() {
-        p.to_path_buf()
+        within_scanned_root(base, p)
     } else {
-        from.parent().unwrap_or(Path::new(".")).join(p)
+        base.join(p)
     };
     let name = full
         .file_name()
@@ -212,6 +240,31 @@ fn expand_include(from: &Path, pattern: &str) -> Vec<PathBuf> {
     // sshd reads glob matches in lexical order.
     found.sort();
     found
+}
+
+/// An absolute include path as it lies in the scanned tree: when the main file's directory ends
+/// with the leading directories of `absolute` (`ROOT/etc/ssh` and `/etc/ssh/sshd_config.d/*.conf`),
+/// the tree is a root filesystem and the path is read under `ROOT`; otherwise (a live `/etc/ssh`, or
+/// a config copied elsewhere) the path is left as written.
+fn within_scanned_root(base: &Path, absolute: &Path) -> PathBuf {
+    let parts: Vec<&std::ffi::OsStr> = absolute
+        .components()
+        .filter_map(|c| match c {
+            std::path::Component::Normal(n) => Some(n),
+            _ => None,
+        })
+        .collect();
+    for k in (1..parts.len()).rev() {
+        let lead: PathBuf = parts[..k].iter().collect();
+        if base.ends_with(&lead) {
+            let root: PathBuf = base
+                .components()
+                .take(base.components().count() - k)
+                .collect();
+            return root.join(parts.iter().collect::<PathBuf>());
+        }
+    }
+    absolute.to_path_buf()
 }
 
 #[cfg(test)]
@@ -266,7 +319,7 @@ mod tests {
     }
 
     #[test]
-    fn includes_are_read_in_place_relative_to_the_file() {
+    fn includes_are_read_in_place_relative_to_the_main_file() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("sshd_config.d")).unwrap();
         std::fs::write(
@@ -284,5 +337,58 @@ mod tests {
         let v = p.root.get("passwordauthentication").unwrap();
         assert_eq!((v.as_str(), v.pos.line, v.pos.file), (Some("no"), 1, 1));
         assert_eq!(p.included, vec![dir.path().join("sshd_config.d/10-a.conf")]);
+    }
+
+    /// A root filesystem as a cloud image leaves it: the stock absolute `Include`, a drop-in that
+    /// sets a value first, a drop-in whose `Match` must end with it, a pattern that matches nothing,
+    /// and a relative include inside a drop-in, resolved against the main file's directory.
+    #[test]
+    fn drop_ins_as_sshd_reads_them_in_a_scanned_root() {
+        let dir = tempfile::tempdir().unwrap();
+        let ssh = dir.path().join("image/etc/ssh");
+        std::fs::create_dir_all(ssh.join("sshd_config.d")).unwrap();
+        std::fs::create_dir_all(ssh.join("extra")).unwrap();
+        std::fs::write(
+            ssh.join("sshd_config.d/50-cloud-init.conf"),
+            "PasswordAuthentication yes\nInclude extra/*.conf\n",
+        )
+        .unwrap();
+        std::fs::write(ssh.join("extra/macs.conf"), "MACs -hmac-sha1*,umac-64*\n").unwrap();
+        std::fs::write(
+            ssh.join("sshd_config.d/60-backup.conf"),
+            "Match User backup\n  ForceCommand internal-sftp\n",
+        )
+        .unwrap();
+        let main = ssh.join("sshd_config");
+        let text = "Include /etc/ssh/sshd_config.d/*.conf\nInclude /etc/ssh/missing.conf\nPasswordAuthentication no\nPermitRootLogin no\n";
+        let p = parse(&main, text, &Gate::default()).unwrap();
+        let get = |k: &str| {
+            let n = p.root.get(k).unwrap();
+            (n.as_str().unwrap().to_string(), n.pos.line, n.pos.file)
+        };
+        assert_eq!(
+            get("passwordauthentication"),
+            ("yes".into(), 1, 1),
+            "the drop-in wins"
+        );
+        assert_eq!(
+            get("permitrootlogin"),
+            ("no".into(), 4, 0),
+            "the Match of a drop-in ends with it"
+        );
+        assert_eq!(
+            get("macs").0,
+            "umac-128-etm@openssh.com,hmac-sha2-256-etm@openssh.com,hmac-sha2-512-etm@openssh.com,umac-128@openssh.com,hmac-sha2-256,hmac-sha2-512"
+        );
+        assert_eq!(
+            p.included,
+            vec![
+                ssh.join("sshd_config.d/50-cloud-init.conf"),
+                ssh.join("extra/macs.conf"),
+                ssh.join("sshd_config.d/60-backup.conf"),
+            ]
+        );
+        let m = &p.root.get("match").unwrap().as_list().unwrap()[0];
+        assert_eq!(m.get("criteria").unwrap().as_str(), Some("User backup"));
     }
 }
