@@ -379,3 +379,28 @@ fn linux_sysctl_pack_on_a_debian_root() {
         ],
     );
 }
+
+/// Debian's and Ubuntu's layout: the drop-in directory included first by absolute path, so
+/// cloud-init's `PasswordAuthentication yes` beats the administrator's later `no`; the drop-in's
+/// `Match` ends with it; `MACs -hmac-sha1*,umac-64*` leaves only strong MACs.
+#[test]
+fn ssh_pack_on_a_cloud_image_root() {
+    let (_, r) = scan_json(&[
+        "testdata/real/ssh",
+        "--policy",
+        "policies/ssh-hardening.yaml",
+        "--control",
+        "SSH-00[124]",
+        "--control",
+        "SSH-010",
+    ]);
+    assert_lines(
+        &lines(&r),
+        &[
+            "SSH-001 pass testdata/real/ssh/ubuntu-cloud/etc/ssh/sshd_config:17",
+            "SSH-002 fail testdata/real/ssh/ubuntu-cloud/etc/ssh/sshd_config:1 in testdata/real/ssh/ubuntu-cloud/etc/ssh/sshd_config.d/50-cloud-init.conf",
+            "SSH-004 fail testdata/real/ssh/ubuntu-cloud/etc/ssh/sshd_config:10",
+            "SSH-010 pass testdata/real/ssh/ubuntu-cloud/etc/ssh/sshd_config:18",
+        ],
+    );
+}
