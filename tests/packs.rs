@@ -164,18 +164,18 @@ fn kubernetes_pod_security_pack() {
             "K8S-007 fail testdata/k8s/cronjob.yaml:19 [CronJob/nightly-report] container \"report\"",
             "K8S-007 pass testdata/k8s/hardened-deployment.yaml:46 [Deployment/shop/web]",
             "K8S-007 fail testdata/k8s/privileged-daemonset.yaml:34 [DaemonSet/kube-system/node-agent] container \"agent\"",
-            "K8S-008 pass testdata/k8s/cronjob.yaml:19 [CronJob/nightly-report]",
-            "K8S-008 pass testdata/k8s/hardened-deployment.yaml:46 [Deployment/shop/web]",
-            "K8S-008 fail testdata/k8s/privileged-daemonset.yaml:18 [DaemonSet/kube-system/node-agent]",
+            "K8S-008 pass testdata/k8s/cronjob.yaml:14 [CronJob/nightly-report]",
+            "K8S-008 pass testdata/k8s/hardened-deployment.yaml:27 [Deployment/shop/web]",
+            "K8S-008 fail testdata/k8s/privileged-daemonset.yaml:34 [DaemonSet/kube-system/node-agent] container \"agent\"",
             "K8S-009 pass testdata/k8s/cronjob.yaml [CronJob/nightly-report]",
             "K8S-009 pass testdata/k8s/hardened-deployment.yaml:50 [Deployment/shop/web]",
             "K8S-009 fail testdata/k8s/privileged-daemonset.yaml:37 [DaemonSet/kube-system/node-agent] container \"agent\"",
             "K8S-010 fail testdata/k8s/cronjob.yaml:19 [CronJob/nightly-report] container \"report\"",
             "K8S-010 pass testdata/k8s/hardened-deployment.yaml:49 [Deployment/shop/web]",
             "K8S-010 fail testdata/k8s/privileged-daemonset.yaml:37 [DaemonSet/kube-system/node-agent] container \"agent\"",
-            "K8S-011 fail testdata/k8s/cronjob.yaml:20 [CronJob/nightly-report]",
-            "K8S-011 pass testdata/k8s/hardened-deployment.yaml:46 [Deployment/shop/web]",
-            "K8S-011 fail testdata/k8s/privileged-daemonset.yaml:18 [DaemonSet/kube-system/node-agent]",
+            "K8S-011 fail testdata/k8s/cronjob.yaml:20 [CronJob/nightly-report] container \"report\"",
+            "K8S-011 pass testdata/k8s/hardened-deployment.yaml:30 [Deployment/shop/web]",
+            "K8S-011 fail testdata/k8s/privileged-daemonset.yaml:34 [DaemonSet/kube-system/node-agent] container \"agent\"",
             "K8S-012 fail testdata/k8s/cronjob.yaml:17 [CronJob/nightly-report] container \"report\"",
             "K8S-012 pass testdata/k8s/hardened-deployment.yaml:42 [Deployment/shop/web]",
             "K8S-012 fail testdata/k8s/privileged-daemonset.yaml:29 [DaemonSet/kube-system/node-agent]",
@@ -188,6 +188,9 @@ fn kubernetes_pod_security_pack() {
             "K8S-015 pass testdata/k8s/cronjob.yaml [CronJob/nightly-report]",
             "K8S-015 pass testdata/k8s/hardened-deployment.yaml [Deployment/shop/web]",
             "K8S-015 fail testdata/k8s/privileged-daemonset.yaml:19 [DaemonSet/kube-system/node-agent] sysctl \"kernel.msgmax\"",
+            "K8S-016 pass testdata/k8s/cronjob.yaml:19 [CronJob/nightly-report]",
+            "K8S-016 pass testdata/k8s/hardened-deployment.yaml:28 [Deployment/shop/web]",
+            "K8S-016 pass testdata/k8s/privileged-daemonset.yaml:34 [DaemonSet/kube-system/node-agent]",
         ],
     );
 }
@@ -402,5 +405,37 @@ fn ssh_pack_on_a_cloud_image_root() {
             "SSH-004 fail testdata/real/ssh/ubuntu-cloud/etc/ssh/sshd_config:10",
             "SSH-010 pass testdata/real/ssh/ubuntu-cloud/etc/ssh/sshd_config:18",
         ],
+    );
+}
+
+/// Helm-rendered output (`# Source:` comments, empty documents) and a typed list from the API:
+/// each container is judged with the pod's security context where it sets none of its own, a
+/// container's `runAsUser: 0` is found at its line, ephemeral containers are judged but not held
+/// to resource limits.
+#[test]
+fn kubernetes_pack_on_rendered_and_listed_workloads() {
+    let (_, r) = scan_json(&[
+        "testdata/real/k8s",
+        "--policy",
+        "policies/kubernetes-pod-security.yaml",
+    ]);
+    let failed: Vec<String> = lines(&r)
+        .into_iter()
+        .filter(|l| !l.contains(" pass "))
+        .collect();
+    assert_lines(
+        &failed,
+        &[
+            "K8S-007 fail testdata/real/k8s/kubectl-get.yaml:28 [Deployment/prod/cache] ephemeral container \"debugger\"",
+            "K8S-008 fail testdata/real/k8s/kubectl-get.yaml:28 [Deployment/prod/cache] ephemeral container \"debugger\"",
+            "K8S-010 fail testdata/real/k8s/kubectl-get.yaml:28 [Deployment/prod/cache] ephemeral container \"debugger\"",
+            "K8S-011 fail testdata/real/k8s/kubectl-get.yaml:29 [Deployment/prod/cache] ephemeral container \"debugger\"",
+            "K8S-016 fail testdata/real/k8s/helm-rendered.yaml:43 [Deployment/shop] container \"metrics\"",
+        ],
+    );
+    assert_eq!(
+        lines(&r).iter().filter(|l| l.contains(" pass ")).count(),
+        15 + 12,
+        "every other control passes on both workloads"
     );
 }

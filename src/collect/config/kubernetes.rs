@@ -6,16 +6,22 @@
 //!   `spec.template.spec` for Deployments, StatefulSets, DaemonSets, ReplicaSets, Jobs and
 //!   ReplicationControllers, `spec.jobTemplate.spec.template.spec` for CronJobs);
 //! - `containers`: every container of that pod: `containers`, then `initContainers`, then
-//!   `ephemeralContainers`, each keeping its own line numbers.
+//!   `ephemeralContainers`, each keeping its own line numbers, with two derived fields of its own:
+//!   `role` (`container`, `init` or `ephemeral`) and `effectiveSecurityContext`, the container's
+//!   `securityContext` with the pod-level fields it does not override filled in from the pod's
+//!   (`runAsUser`, `runAsGroup`, `runAsNonRoot`, `seccompProfile`, `seLinuxOptions`,
+//!   `appArmorProfile`, `windowsOptions`), as the kubelet applies them; each value keeps the line it
+//!   was written on, the container's or the pod's.
 //!
 //! Containers, volumes and sysctls are named as elements (`container "web"`), so a check over every
 //! container gives a failing container a finding of its own.
 //!
-//! `kind: List` objects are unpacked into their items. Documents that are not Kubernetes objects
-//! (no `apiVersion` or `kind`) produce nothing, so a Kubernetes control is not applicable to them.
+//! `kind: List` and typed lists (`DeploymentList`) are unpacked into their items (an item without
+//! `kind` or `apiVersion` takes the list's). Documents that are not Kubernetes objects (no
+//! `apiVersion` or `kind`) produce nothing, so a Kubernetes control is not applicable to them.
 
 use super::ParseError;
-use crate::doc::{Node, Value};
+use crate::doc::{Map, Node, Value};
 
 /// One Kubernetes object: its fact document and a label such as `Deployment/web`.
 pub struct Object {
@@ -42,10 +48,20 @@ fn collect(doc: Node, out: &mut Vec<Object>) {
     ) else {
         return;
     };
-    if kind == "List" {
+    if let Some(item_kind) = kind.strip_suffix("List") {
+        let api = doc.get("apiVersion").cloned();
         if let Some(items) = doc.get("items").and_then(Node::as_list) {
             for item in items {
-                collect(item.clone(), out);
+                let mut item = item.clone();
+                if let (Value::Map(m), false) = (&mut item.value, item_kind.is_empty()) {
+                    if m.get("kind").is_none() {
+                        m.insert("kind", Node::str(item.pos, item_kind));
+                    }
+                    if let (None, Some(api)) = (m.get("apiVersion"), &api) {
+                        m.insert("apiVersion", api.clone());
+                    }
+                }
+                collect(item, out);
             }
         }
         return;
@@ -80,9 +96,18 @@ fn collect(doc: Node, out: &mut Vec<Object>) {
         });
     if let (Some(pod), Value::Map(map)) = (pod, &mut root.value) {
         let mut containers = Vec::new();
-        for field in ["containers", "initContainers", "ephemeralContainers"] {
+        let pod_context = pod.get("securityContext").and_then(Node::as_map);
+        for (field, role) in [
+            ("containers", "container"),
+            ("initContainers", "init"),
+            ("ephemeralContainers", "ephemeral"),
+        ] {
             if let Some(list) = pod.get(field).and_then(Node::as_list) {
-                containers.extend(list.iter().cloned());
+                containers.extend(
+                    list.iter()
+                        .cloned()
+                        .map(|c| with_derived_fields(c, role, pod_context)),
+                );
             }
         }
         let pos = pod.pos;
@@ -90,6 +115,46 @@ fn collect(doc: Node, out: &mut Vec<Object>) {
         map.insert("containers", Node::new(pos, Value::List(containers)));
     }
     out.push(Object { root, label });
+}
+
+/// Pod-level security settings a container inherits unless it sets its own.
+const INHERITED_CONTEXT: [&str; 7] = [
+    "runAsUser",
+    "runAsGroup",
+    "runAsNonRoot",
+    "seccompProfile",
+    "seLinuxOptions",
+    "appArmorProfile",
+    "windowsOptions",
+];
+
+/// A container with its `role` and `effectiveSecurityContext`.
+fn with_derived_fields(mut container: Node, role: &str, pod_context: Option<&Map>) -> Node {
+    let pos = container.pos;
+    let Value::Map(map) = &mut container.value else {
+        return container;
+    };
+    let own = map.get("securityContext");
+    let mut effective = match own.and_then(Node::as_map) {
+        Some(m) => m.clone(),
+        None => Map::new(),
+    };
+    let at = own.map_or(pos, |n| n.pos);
+    if let Some(pod) = pod_context {
+        for key in INHERITED_CONTEXT {
+            if effective.get(key).is_none()
+                && let Some(v) = pod.get(key)
+            {
+                effective.insert(key, v.clone());
+            }
+        }
+    }
+    map.insert("role", Node::str(pos, role));
+    map.insert(
+        "effectiveSecurityContext",
+        Node::new(at, Value::Map(effective)),
+    );
+    container
 }
 
 /// The element lists of a pod spec and what their items are called.
@@ -153,5 +218,54 @@ mod tests {
             Some("init container \"init\"")
         );
         assert!(objs[1].root.get("podSpec").is_none());
+    }
+
+    #[test]
+    fn containers_inherit_the_pod_security_context_they_do_not_override() {
+        let text = "apiVersion: apps/v1\nkind: DeploymentList\nitems:\n  - metadata: {name: web}\n    spec:\n      template:\n        spec:\n          securityContext:\n            runAsNonRoot: true\n            runAsUser: 0\n            seccompProfile: {type: RuntimeDefault}\n          containers:\n            - name: app\n              securityContext: {runAsUser: 1000, allowPrivilegeEscalation: false}\n            - name: sidecar\n          ephemeralContainers:\n            - name: debug\n              securityContext: {seccompProfile: {type: Unconfined}}\n";
+        let objs = parse(text).unwrap();
+        assert_eq!(objs.len(), 1, "a typed list is unpacked");
+        assert_eq!(objs[0].label, "Deployment/web");
+        let c = objs[0].root.get("containers").unwrap().as_list().unwrap();
+        let ctx = |i: usize, key: &str| {
+            let n = c[i]
+                .get("effectiveSecurityContext")
+                .unwrap()
+                .get(key)
+                .unwrap();
+            (
+                n.value.scalar_text().unwrap_or_default().to_string(),
+                n.pos.line,
+            )
+        };
+        assert_eq!(
+            ctx(0, "runAsUser"),
+            ("1000".into(), 14),
+            "the container's own"
+        );
+        assert_eq!(
+            ctx(0, "runAsNonRoot"),
+            ("true".into(), 9),
+            "the pod's, at its line"
+        );
+        assert_eq!(ctx(1, "runAsUser"), ("0".into(), 10));
+        let seccomp = |i: usize| {
+            c[i].get("effectiveSecurityContext")
+                .unwrap()
+                .get("seccompProfile")
+                .unwrap()
+                .get("type")
+                .unwrap()
+                .as_str()
+                .unwrap()
+                .to_string()
+        };
+        assert_eq!(seccomp(1), "RuntimeDefault");
+        assert_eq!(seccomp(2), "Unconfined");
+        let roles: Vec<&str> = c
+            .iter()
+            .map(|x| x.get("role").unwrap().as_str().unwrap())
+            .collect();
+        assert_eq!(roles, ["container", "container", "ephemeral"]);
     }
 }
