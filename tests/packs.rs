@@ -408,7 +408,8 @@ fn ssh_pack_on_a_cloud_image_root() {
     );
 }
 
-/// Helm-rendered output (`# Source:` comments, empty documents) and a typed list from the API:
+/// Helm-rendered output (`# Source:` comments, empty documents) and a typed list from the API
+/// (`PodList`, items without `kind`):
 /// each container is judged with the pod's security context where it sets none of its own, a
 /// container's `runAsUser: 0` is found at its line, ephemeral containers are judged but not held
 /// to resource limits.
@@ -426,10 +427,10 @@ fn kubernetes_pack_on_rendered_and_listed_workloads() {
     assert_lines(
         &failed,
         &[
-            "K8S-007 fail testdata/real/k8s/kubectl-get.yaml:28 [Deployment/prod/cache] ephemeral container \"debugger\"",
-            "K8S-008 fail testdata/real/k8s/kubectl-get.yaml:28 [Deployment/prod/cache] ephemeral container \"debugger\"",
-            "K8S-010 fail testdata/real/k8s/kubectl-get.yaml:28 [Deployment/prod/cache] ephemeral container \"debugger\"",
-            "K8S-011 fail testdata/real/k8s/kubectl-get.yaml:29 [Deployment/prod/cache] ephemeral container \"debugger\"",
+            "K8S-007 fail testdata/real/k8s/kubectl-get.yaml:27 [Pod/prod/cache-0] ephemeral container \"debugger\"",
+            "K8S-008 fail testdata/real/k8s/kubectl-get.yaml:27 [Pod/prod/cache-0] ephemeral container \"debugger\"",
+            "K8S-010 fail testdata/real/k8s/kubectl-get.yaml:27 [Pod/prod/cache-0] ephemeral container \"debugger\"",
+            "K8S-011 fail testdata/real/k8s/kubectl-get.yaml:28 [Pod/prod/cache-0] ephemeral container \"debugger\"",
             "K8S-016 fail testdata/real/k8s/helm-rendered.yaml:43 [Deployment/shop] container \"metrics\"",
         ],
     );
@@ -437,5 +438,54 @@ fn kubernetes_pack_on_rendered_and_listed_workloads() {
         lines(&r).iter().filter(|l| l.contains(" pass ")).count(),
         15 + 12,
         "every other control passes on both workloads"
+    );
+}
+
+/// Debian's nginx layout: `include /etc/nginx/conf.d/*.conf` and `sites-enabled/*` read in place
+/// inside the scanned root, so each site inherits the http-level TLS settings and conf.d's
+/// hardening, a site's own `ssl_protocols` overrides them, and the included files are judged once,
+/// through nginx.conf, each value at its own file and line.
+#[test]
+fn nginx_pack_on_a_debian_root() {
+    let (_, r) = scan_json(&[
+        "testdata/real/nginx",
+        "--policy",
+        "policies/nginx-tls.yaml",
+        "--pass-evidence",
+        "full",
+    ]);
+    let root = "testdata/real/nginx/debian/etc/nginx/";
+    let got: Vec<String> = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            assert_eq!(
+                f["target"]["file"].as_str().unwrap(),
+                format!("{root}nginx.conf")
+            );
+            let file = f["location"]["path"]
+                .as_str()
+                .map_or("nginx.conf", |p| p.strip_prefix(root).unwrap());
+            format!(
+                "{} {} {file}:{} {}",
+                f["control"].as_str().unwrap(),
+                f["state"].as_str().unwrap(),
+                f["location"]["line"],
+                f["target"]["element"].as_str().unwrap_or("-")
+            )
+        })
+        .collect();
+    assert_lines(
+        &got,
+        &[
+            "NGX-001 fail sites-enabled/legacy:5 server \"legacy.example.org\" listen 8443 ssl",
+            "NGX-002 pass conf.d/security.conf:3 -",
+            "NGX-003 pass conf.d/security.conf:2 -",
+            "NGX-004 pass conf.d/security.conf:4 -",
+            "NGX-005 pass nginx.conf:17 -",
+            "NGX-006 pass nginx.conf:18 -",
+            "NGX-007 pass sites-enabled/legacy:6 -",
+        ],
     );
 }

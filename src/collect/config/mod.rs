@@ -4,6 +4,7 @@
 //! and column where it found it. A file that does not parse becomes an `error` finding; the scan goes
 //! on with the next file.
 
+mod include;
 mod ini;
 mod json;
 mod keyvalue;
@@ -250,7 +251,13 @@ impl Format {
                 .collect(),
             Format::Json => single(json::parse(text)?),
             Format::Toml => single(toml::parse(text)?),
-            Format::Nginx => single(nginx::parse(text)?),
+            Format::Nginx => match nginx::parse_file(path, text, gate)? {
+                Some(parsed) => vec![Document {
+                    included: parsed.included,
+                    ..Document::new(parsed.root)
+                }],
+                None => Vec::new(),
+            },
             Format::Kubernetes => kubernetes::parse(text)?
                 .into_iter()
                 .map(|o| Document {

@@ -11,11 +11,24 @@
 //!   Each entry also has `tls` (true when a `listen` has `ssl`/`quic` or `ssl on` is set) and
 //!   `server_name`.
 //!
-//! `include` directives are recorded but not followed: included files are usually in the scanned
-//! tree themselves (`conf.d/*.conf`, `sites-enabled/*`) and are judged on their own.
+//! `include` is read in place, as nginx reads it: the included files' directives belong to the
+//! context of the `include` (so a `server` in `conf.d/site.conf` inherits the `http` settings of
+//! `nginx.conf`), a relative path is resolved against the main file's directory (nginx's conf
+//! prefix), glob matches are read in lexical order, and every value keeps the file and line it came
+//! from. A file that the `nginx.conf` of its configuration includes is judged through that file,
+//! once, and produces no document of its own; one that nothing includes is judged alone.
 
-use super::ParseError;
+use std::path::{Path, PathBuf};
+
+use super::{ParseError, include};
+use crate::collect::gate::{Gate, GateError};
 use crate::doc::{Map, Node, Pos, Value};
+
+/// How deep `include` may nest (nginx itself stops only at a cycle's exhaustion).
+const MAX_INCLUDE_DEPTH: usize = 16;
+
+/// Directives that are not inherited by a `server` from its `http` block.
+const NOT_INHERITED: [&str; 2] = ["args", "include"];
 
 /// Directives whose argument list is followed by a block. A block after any other directive is
 /// almost always a missing `;` (`server_tokens off` on the line before `server {`), so it is reported
@@ -136,111 +149,233 @@ fn tokenize(text: &str) -> Result<Vec<(Tok, Pos)>, ParseError> {
     Ok(out)
 }
 
-/// Parses the text of an nginx configuration file.
-pub fn parse(text: &str) -> Result<Node, ParseError> {
-    let toks = tokenize(text)?;
-    let mut i = 0;
-    let mut root = parse_block(&toks, &mut i, None, 0)?;
-    let servers = effective_servers(&root, None);
-    root.insert("servers", Node::new(Pos::line(0), Value::List(servers)));
-    Ok(Node::new(Pos::line(1), Value::Map(root)))
+/// A parsed configuration and the files it included, in the order they were read.
+pub struct Parsed {
+    /// The fact document.
+    pub root: Node,
+    /// Included files; a value with `pos.file == n` came from `included[n - 1]`.
+    pub included: Vec<PathBuf>,
 }
 
-fn parse_block(
-    toks: &[(Tok, Pos)],
-    i: &mut usize,
-    opened_at: Option<Pos>,
-    depth: usize,
-) -> Result<Map, ParseError> {
-    if let (Some(p), true) = (opened_at, depth > crate::doc::MAX_DEPTH) {
-        return Err(ParseError::new(
-            p.line as usize,
-            p.col as usize,
-            format!(
-                "blocks are nested more than {} levels deep here; the file is not judged",
-                crate::doc::MAX_DEPTH
-            ),
-        ));
+/// Parses `text`, read from `path`: `None` when the `nginx.conf` of its configuration includes it,
+/// so that it is judged through that file. Included files are opened through `gate`.
+pub fn parse_file(path: &Path, text: &str, gate: &Gate) -> Result<Option<Parsed>, ParseError> {
+    if included_by_main(path, gate) {
+        return Ok(None);
     }
-    let mut map = Map::new();
-    loop {
-        let Some((tok, pos)) = toks.get(*i) else {
-            return match opened_at {
-                Some(p) => Err(ParseError::new(
-                    p.line as usize,
-                    p.col as usize,
-                    "block opened here is never closed with `}`",
-                )),
-                None => Ok(map),
+    let base = path.parent().unwrap_or(Path::new("")).to_path_buf();
+    let mut reader = Reader {
+        gate,
+        follow: true,
+        base,
+        included: Vec::new(),
+    };
+    let mut root = reader.parse_text(text, 0, 0)?;
+    let servers = effective_servers(&root, None);
+    root.insert("servers", Node::new(Pos::line(0), Value::List(servers)));
+    Ok(Some(Parsed {
+        root: Node::new(Pos::line(1), Value::Map(root)),
+        included: reader.included,
+    }))
+}
+
+/// Whether `path` is read through the `nginx.conf` of its configuration: one in its directory's
+/// parent (`conf.d/site.conf`, `sites-enabled/site`) whose includes reach it.
+fn included_by_main(path: &Path, gate: &Gate) -> bool {
+    if path.file_name().is_some_and(|n| n == "nginx.conf") {
+        return false;
+    }
+    let Some(main) = path
+        .parent()
+        .and_then(Path::parent)
+        .map(|d| d.join("nginx.conf"))
+    else {
+        return false;
+    };
+    let Ok(text) = gate.read_included(&main) else {
+        return false;
+    };
+    let mut reader = Reader {
+        gate,
+        follow: true,
+        base: main.parent().unwrap_or(Path::new("")).to_path_buf(),
+        included: Vec::new(),
+    };
+    if reader.parse_text(&text, 0, 0).is_err() {
+        return false;
+    }
+    let me = std::fs::canonicalize(path).ok();
+    reader
+        .included
+        .iter()
+        .any(|inc| me.is_some() && std::fs::canonicalize(inc).ok() == me)
+}
+
+/// Reads a configuration and the files it includes.
+struct Reader<'g> {
+    gate: &'g Gate,
+    /// Whether `include` is read (a file parsed without its path records it only).
+    follow: bool,
+    /// The main file's directory: where relative includes resolve.
+    base: PathBuf,
+    included: Vec<PathBuf>,
+}
+
+impl Reader<'_> {
+    /// The directives of one file's text (`file`: its index in `included`, 0 for the main file).
+    fn parse_text(&mut self, text: &str, file: u16, depth: usize) -> Result<Map, ParseError> {
+        let mut toks = tokenize(text)?;
+        for (_, pos) in &mut toks {
+            pos.file = file;
+        }
+        let mut i = 0;
+        self.parse_block(&toks, &mut i, None, depth)
+    }
+
+    /// Reads the files `include ARGS` names into `map`, at `pos` (of the directive) and `depth`.
+    fn include(
+        &mut self,
+        map: &mut Map,
+        args: &str,
+        pos: Pos,
+        depth: usize,
+    ) -> Result<(), ParseError> {
+        let err = |message: String| ParseError::new(pos.line as usize, pos.col as usize, message);
+        if depth >= MAX_INCLUDE_DEPTH {
+            return Err(err("`include` nested too deeply".into()));
+        }
+        for file in include::expand(&self.base, args) {
+            // The path is named, never the content of a file that was not read.
+            let text = match self.gate.read_included(&file) {
+                Ok(text) => text,
+                Err(GateError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {
+                    return Err(err(format!(
+                        "included file {} does not exist",
+                        file.display()
+                    )));
+                }
+                Err(e) => return Err(err(format!("included file {}: {e}", file.display()))),
             };
-        };
-        match tok {
-            Tok::Close => {
-                if opened_at.is_none() {
+            self.included.push(file.clone());
+            let idx = u16::try_from(self.included.len()).unwrap_or(u16::MAX);
+            let inner = self
+                .parse_text(&text, idx, depth + 1)
+                .map_err(|e| err(format!("in included file {}: {e}", file.display())))?;
+            for (k, _, v) in inner.into_entries() {
+                let Value::List(items) = v.value else {
+                    continue;
+                };
+                for item in items {
+                    map.push_to_list(&k, item);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn parse_block(
+        &mut self,
+        toks: &[(Tok, Pos)],
+        i: &mut usize,
+        opened_at: Option<Pos>,
+        depth: usize,
+    ) -> Result<Map, ParseError> {
+        if let (Some(p), true) = (opened_at, depth > crate::doc::MAX_DEPTH) {
+            return Err(ParseError::new(
+                p.line as usize,
+                p.col as usize,
+                format!(
+                    "blocks are nested more than {} levels deep here; the file is not judged",
+                    crate::doc::MAX_DEPTH
+                ),
+            ));
+        }
+        let mut map = Map::new();
+        loop {
+            let Some((tok, pos)) = toks.get(*i) else {
+                return match opened_at {
+                    Some(p) => Err(ParseError::new(
+                        p.line as usize,
+                        p.col as usize,
+                        "block opened here is never closed with `}`",
+                    )),
+                    None => Ok(map),
+                };
+            };
+            match tok {
+                Tok::Close => {
+                    if opened_at.is_none() {
+                        return Err(ParseError::new(
+                            pos.line as usize,
+                            pos.col as usize,
+                            "unexpected `}`",
+                        ));
+                    }
+                    *i += 1;
+                    return Ok(map);
+                }
+                Tok::Semi | Tok::Open => {
                     return Err(ParseError::new(
                         pos.line as usize,
                         pos.col as usize,
-                        "unexpected `}`",
+                        "expected a directive name",
                     ));
                 }
-                *i += 1;
-                return Ok(map);
-            }
-            Tok::Semi | Tok::Open => {
-                return Err(ParseError::new(
-                    pos.line as usize,
-                    pos.col as usize,
-                    "expected a directive name",
-                ));
-            }
-            Tok::Word(name) => {
-                let name_pos = *pos;
-                *i += 1;
-                let mut args = Vec::new();
-                loop {
-                    match toks.get(*i) {
-                        Some((Tok::Word(w), _)) => {
-                            args.push(w.clone());
-                            *i += 1;
-                        }
-                        Some((Tok::Semi, _)) => {
-                            *i += 1;
-                            map.push_to_list(name, Node::str(name_pos, args.join(" ")));
-                            break;
-                        }
-                        Some((Tok::Open, open_pos)) => {
-                            let open_pos = *open_pos;
-                            if !BLOCK_DIRECTIVES.contains(&name.as_str())
-                                && !name.ends_with("_block")
-                            {
-                                let hint = match args.last() {
-                                    Some(last) => format!("; is a `;` missing before `{last}`?"),
-                                    None => String::new(),
-                                };
+                Tok::Word(name) => {
+                    let name_pos = *pos;
+                    *i += 1;
+                    let mut args = Vec::new();
+                    loop {
+                        match toks.get(*i) {
+                            Some((Tok::Word(w), _)) => {
+                                args.push(w.clone());
+                                *i += 1;
+                            }
+                            Some((Tok::Semi, _)) => {
+                                *i += 1;
+                                let joined = args.join(" ");
+                                if name == "include" && self.follow {
+                                    self.include(&mut map, &joined, name_pos, depth)?;
+                                }
+                                map.push_to_list(name, Node::str(name_pos, joined));
+                                break;
+                            }
+                            Some((Tok::Open, open_pos)) => {
+                                let open_pos = *open_pos;
+                                if !BLOCK_DIRECTIVES.contains(&name.as_str())
+                                    && !name.ends_with("_block")
+                                {
+                                    let hint = match args.last() {
+                                        Some(last) => {
+                                            format!("; is a `;` missing before `{last}`?")
+                                        }
+                                        None => String::new(),
+                                    };
+                                    return Err(ParseError::new(
+                                        name_pos.line as usize,
+                                        name_pos.col as usize,
+                                        format!("directive `{name}` does not take a block{hint}"),
+                                    ));
+                                }
+                                *i += 1;
+                                let block = self.parse_block(toks, i, Some(open_pos), depth + 1)?;
+                                let mut with_args = Map::new();
+                                with_args.insert("args", Node::str(name_pos, args.join(" ")));
+                                // Moved, not copied: copying every level's subtree is quadratic in
+                                // the depth.
+                                for (k, p, v) in block.into_entries() {
+                                    with_args.insert_with_key_pos(k, p, v);
+                                }
+                                map.push_to_list(name, Node::new(name_pos, Value::Map(with_args)));
+                                break;
+                            }
+                            Some((Tok::Close, _)) | None => {
                                 return Err(ParseError::new(
                                     name_pos.line as usize,
                                     name_pos.col as usize,
-                                    format!("directive `{name}` does not take a block{hint}"),
+                                    format!("directive `{name}` is not terminated by `;`"),
                                 ));
                             }
-                            *i += 1;
-                            let block = parse_block(toks, i, Some(open_pos), depth + 1)?;
-                            let mut with_args = Map::new();
-                            with_args.insert("args", Node::str(name_pos, args.join(" ")));
-                            // Moved, not copied: copying every level's subtree is quadratic in
-                            // the depth.
-                            for (k, p, v) in block.into_entries() {
-                                with_args.insert_with_key_pos(k, p, v);
-                            }
-                            map.push_to_list(name, Node::new(name_pos, Value::Map(with_args)));
-                            break;
-                        }
-                        Some((Tok::Close, _)) | None => {
-                            return Err(ParseError::new(
-                                name_pos.line as usize,
-                                name_pos.col as usize,
-                                format!("directive `{name}` is not terminated by `;`"),
-                            ));
                         }
                     }
                 }
@@ -281,7 +416,7 @@ fn effective(server: &Map, http: Option<&Map>, pos: Pos) -> Node {
     let simple = |m: &Map| -> Vec<(String, Node)> {
         m.iter()
             .filter(|(k, v)| {
-                *k != "args"
+                !NOT_INHERITED.contains(k)
                     && v.as_list()
                         .is_some_and(|l| l.iter().all(|o| o.as_str().is_some()))
             })
@@ -333,6 +468,21 @@ fn effective(server: &Map, http: Option<&Map>, pos: Pos) -> Node {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Parses the text of one nginx configuration file, without following `include`.
+    fn parse(text: &str) -> Result<Node, ParseError> {
+        let gate = Gate::default();
+        let mut reader = Reader {
+            gate: &gate,
+            follow: false,
+            base: PathBuf::new(),
+            included: Vec::new(),
+        };
+        let mut root = reader.parse_text(text, 0, 0)?;
+        let servers = effective_servers(&root, None);
+        root.insert("servers", Node::new(Pos::line(0), Value::List(servers)));
+        Ok(Node::new(Pos::line(1), Value::Map(root)))
+    }
 
     const CONF: &str = r#"
 user www-data;

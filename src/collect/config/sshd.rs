@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 
 use std::io::ErrorKind;
 
-use super::{ParseError, sshd_algorithms as algorithms};
+use super::{ParseError, include, sshd_algorithms as algorithms};
 use crate::collect::gate::{Gate, GateError};
 use crate::doc::{Map, Node, Pos, Value};
 
@@ -140,7 +140,7 @@ impl State<'_> {
                         return Err(ParseError::new(line, col, "`Include` nested too deeply"));
                     }
                     for pattern in args.split_whitespace() {
-                        for inc in expand_include(&self.base, pattern) {
+                        for inc in include::expand(&self.base, pattern) {
                             // The path is named, never the content of a file that was not read.
                             let text = match self.gate.read_included(&inc) {
                                 Ok(text) => text,
@@ -207,64 +207,6 @@ fn split_keyword(line: &str) -> (&str, String) {
         .filter(|r| !r.contains('"'))
         .unwrap_or(rest);
     (keyword, unquoted.to_string())
-}
-
-/// The files an `Include` pattern names, in the order sshd reads them. `base` is the main file's
-/// directory, which stands for `/etc/ssh`.
-fn expand_include(base: &Path, pattern: &str) -> Vec<PathBuf> {
-    let p = Path::new(pattern);
-    let full = if p.is_absolute() {
-        within_scanned_root(base, p)
-    } else {
-        base.join(p)
-    };
-    let name = full
-        .file_name()
-        .map(|n| n.to_string_lossy().to_string())
-        .unwrap_or_default();
-    if !name.contains(['*', '?', '[']) {
-        return vec![full];
-    }
-    let dir = full.parent().unwrap_or(Path::new("."));
-    let Ok(glob) = globset::Glob::new(&name) else {
-        return Vec::new();
-    };
-    let matcher = glob.compile_matcher();
-    let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.file_name().is_some_and(|n| matcher.is_match(n)) && p.is_file())
-        .collect();
-    // sshd reads glob matches in lexical order.
-    found.sort();
-    found
-}
-
-/// An absolute include path as it lies in the scanned tree: when the main file's directory ends
-/// with the leading directories of `absolute` (`ROOT/etc/ssh` and `/etc/ssh/sshd_config.d/*.conf`),
-/// the tree is a root filesystem and the path is read under `ROOT`; otherwise (a live `/etc/ssh`, or
-/// a config copied elsewhere) the path is left as written.
-fn within_scanned_root(base: &Path, absolute: &Path) -> PathBuf {
-    let parts: Vec<&std::ffi::OsStr> = absolute
-        .components()
-        .filter_map(|c| match c {
-            std::path::Component::Normal(n) => Some(n),
-            _ => None,
-        })
-        .collect();
-    for k in (1..parts.len()).rev() {
-        let lead: PathBuf = parts[..k].iter().collect();
-        if base.ends_with(&lead) {
-            let root: PathBuf = base
-                .components()
-                .take(base.components().count() - k)
-                .collect();
-            return root.join(parts.iter().collect::<PathBuf>());
-        }
-    }
-    absolute.to_path_buf()
 }
 
 #[cfg(test)]
