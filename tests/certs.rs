@@ -60,6 +60,7 @@ fn each_fixture_fails_exactly_its_controls() {
     assert_lines(
         &in_state(&r, "fail"),
         &[
+            "CERT-001 testdata/certs/bad/negative-path-length-rsa-512.pem:1",
             "CERT-001 testdata/certs/chain/expired-intermediate.pem:20",
             "CERT-001 testdata/certs/defects/expired.pem:1",
             "CERT-001 testdata/certs/embedded/values.yaml:4",
@@ -68,6 +69,7 @@ fn each_fixture_fails_exactly_its_controls() {
             "CERT-002 testdata/certs/defects/expires-in-17-days.pem:1",
             "CERT-003 testdata/certs/defects/expires-in-59-days.pem:1",
             "CERT-004 testdata/certs/defects/not-yet-valid.pem:1",
+            "CERT-005 testdata/certs/bad/negative-path-length-rsa-512.pem:1",
             "CERT-005 testdata/certs/defects/rsa-1024.pem:1",
             "CERT-006 testdata/certs/defects/ec-p224.pem:1",
             "CERT-007 testdata/certs/defects/md5-signature.pem:1",
@@ -101,15 +103,21 @@ fn each_fixture_fails_exactly_its_controls() {
             "CERT-016 testdata/certs/embedded/values.yaml:4",
             "CERT-016 testdata/certs/real/www.google.com-2023.pem:1",
             "CERT-017 testdata/certs/keys/rsa-1024.key:1",
+            "CERT-018 testdata/certs/bad/bad-extension.pem:1",
+            "CERT-018 testdata/certs/bad/negative-path-length-rsa-512.pem:1",
         ],
     );
     let docs = &r["inventory"]["documents"];
-    assert_eq!(docs["certificate"], 84, "every certificate of every file");
+    assert_eq!(docs["certificate"], 86, "every certificate of every file");
     assert_eq!(docs["private_key"], 11);
     // Every verdict about a certificate names it by subject and SHA-256 fingerprint.
     let object = findings(&r)
         .iter()
-        .find(|f| f["control"] == "CERT-005" && f["state"] == "fail")
+        .find(|f| {
+            f["control"] == "CERT-005"
+                && f["state"] == "fail"
+                && f["target"]["file"] == "testdata/certs/defects/rsa-1024.pem"
+        })
         .and_then(|f| f["target"]["object"].as_str())
         .unwrap();
     let sha = object.split("sha256:").nth(1).unwrap();
@@ -179,6 +187,11 @@ const PAIRS: &[(&str, &str, &str)] = &[
         "chain/fullchain.pem",
     ),
     ("CERT-017", "keys/rsa-1024.key", "keys/rsa-pkcs1.key"),
+    (
+        "CERT-018",
+        "bad/negative-path-length-rsa-512.pem",
+        "good/server-rsa.pem",
+    ),
 ];
 
 #[test]
@@ -347,8 +360,10 @@ fn bad_input_is_an_error_with_a_precise_reason_and_the_scan_goes_on() {
             "error no PEM block and not DER: no certificate or private key could be read",
         ),
         (
+            // One malformed extension does not hide the rest: expiry is judged (CERT-018 names
+            // the extension, below).
             "bad/bad-extension.pem",
-            "error certificate at line 1 cannot be parsed: extension basicConstraints (2.5.29.19) cannot be parsed: expected a SEQUENCE, found a BOOLEAN",
+            "pass Satisfied: The certificate has not expired.",
         ),
         (
             "good/server-rsa.pem",
@@ -521,5 +536,60 @@ fn messages_quote_observed_values() {
             &"Not satisfied: `chain_error` is `expired: issuer CN=Vigil Test Expired Intermediate CA expired at 2029-12-31T00:00:00Z` at line 1 (and 1 more)."
         ),
         "{messages:?}"
+    );
+}
+
+/// A certificate with malformed extensions (a negative path length, inhibitAnyPolicy encoded as a
+/// BOOLEAN) is still judged on everything else, as openssl still shows it: its expiry and its
+/// 512-bit key fail, and the broken extensions are a finding of their own, not an `error` that
+/// would hide the rest. Facts of the broken basicConstraints are left out, so leaf-only controls
+/// do not pass on a CA flag that could not be read.
+#[test]
+fn a_malformed_extension_is_its_own_finding_and_hides_nothing_else() {
+    let (_, r) = scan(&["testdata/certs/bad/negative-path-length-rsa-512.pem"]);
+    let verdict = |control: &str| -> (String, String) {
+        let f = findings(&r)
+            .iter()
+            .find(|f| f["control"] == control)
+            .unwrap_or_else(|| panic!("no {control} verdict"));
+        (
+            f["state"].as_str().unwrap().to_string(),
+            f["observed"].as_str().unwrap_or_default().to_string(),
+        )
+    };
+    assert_eq!(
+        verdict("CERT-001"),
+        ("fail".into(), "true".into()),
+        "expired"
+    );
+    assert_eq!(
+        verdict("CERT-005"),
+        ("fail".into(), "512".into()),
+        "RSA-512"
+    );
+    let (state, observed) = verdict("CERT-018");
+    assert_eq!(state, "fail");
+    assert!(
+        observed.contains("extension basicConstraints (2.5.29.19) cannot be parsed: invalid length")
+            && observed.contains(
+                "extension inhibitAnyPolicy (2.5.29.54) cannot be parsed: expected an INTEGER, found a BOOLEAN"
+            ),
+        "{observed}"
+    );
+    assert!(
+        findings(&r).iter().all(|f| f["state"] != "error"),
+        "no error hides the certificate"
+    );
+    let out = vigil(&[
+        "facts",
+        "testdata/certs/bad/negative-path-length-rsa-512.pem",
+    ]);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let facts = &facts_of(&v, "certificate")[0]["facts"];
+    assert!(facts.get("is_ca").is_none(), "{facts}");
+    assert_eq!(facts["key_bits"], 512);
+    assert_eq!(
+        facts["san_dns"],
+        serde_json::json!(["legacy-ca.example.org"])
     );
 }

@@ -76,6 +76,7 @@ pub const CERTIFICATE_FIELDS: &[&str] = &[
     "chain_valid",
     "chain_error",
     "chain",
+    "extension_errors",
 ];
 
 /// The facts of a `private_key` document.

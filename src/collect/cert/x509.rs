@@ -17,9 +17,10 @@ use crate::clock::rfc3339;
 /// Seconds in a day.
 const DAY: i64 = 86_400;
 
-/// Parses one DER certificate, refusing trailing garbage inside its outer SEQUENCE and any
-/// extension that does not parse: a certificate judged without its extensions could pass a check
-/// it should fail.
+/// Parses one DER certificate, refusing trailing garbage inside its outer SEQUENCE. An extension
+/// that does not parse does not make the certificate unreadable (openssl still shows its key,
+/// dates and names, and an expired 512-bit key must still be judged): [`extension_errors`] names
+/// it, and the facts drawn from that extension are left out, so no check passes on them.
 pub fn parse(der: &[u8]) -> Result<X509Certificate<'_>, String> {
     let (_, cert) = X509Certificate::from_der(der).map_err(|e| match e {
         x509_parser::nom::Err::Incomplete(_) => {
@@ -33,9 +34,15 @@ pub fn parse(der: &[u8]) -> Result<X509Certificate<'_>, String> {
             other => other.to_string(),
         },
     })?;
+    Ok(cert)
+}
+
+/// The extensions of `cert` that do not parse or are invalid, each in words.
+pub fn extension_errors(cert: &X509Certificate<'_>) -> Vec<String> {
+    let mut out = Vec::new();
     for ext in cert.extensions() {
         if let ParsedExtension::ParseError { error } = ext.parsed_extension() {
-            return Err(format!(
+            out.push(format!(
                 "extension {} ({}) cannot be parsed: {}",
                 extension_name(&ext.oid.to_id_string()),
                 ext.oid.to_id_string(),
@@ -52,9 +59,14 @@ pub fn parse(der: &[u8]) -> Result<X509Certificate<'_>, String> {
             cert.subject_alternative_name().map(|_| ()),
         ),
     ] {
-        r.map_err(|e| format!("extension {what} is invalid: {e}"))?;
+        if let Err(e) = r {
+            let message = format!("extension {what} is invalid: {e}");
+            if !out.iter().any(|m| m.contains(what)) {
+                out.push(message);
+            }
+        }
     }
-    Ok(cert)
+    out
 }
 
 /// A DER decoding error in words: "expected a SEQUENCE, found a BOOLEAN" rather than the parser's
@@ -114,8 +126,12 @@ fn extension_name(oid: &str) -> &str {
         "2.5.29.30" => "nameConstraints",
         "2.5.29.31" => "cRLDistributionPoints",
         "2.5.29.32" => "certificatePolicies",
+        "2.5.29.33" => "policyMappings",
         "2.5.29.35" => "authorityKeyIdentifier",
+        "2.5.29.36" => "policyConstraints",
         "2.5.29.37" => "extendedKeyUsage",
+        "2.5.29.54" => "inhibitAnyPolicy",
+        "1.3.6.1.4.1.11129.2.4.2" => "signedCertificateTimestampList",
         "1.3.6.1.5.5.7.1.1" => "authorityInfoAccess",
         _ => "unnamed",
     }
@@ -202,14 +218,25 @@ pub fn facts(cert: &X509Certificate<'_>, ctx: &Context<'_>, f: &mut Facts) {
     validity(cert, ctx.at, f);
     public_key(cert, f);
     signature(cert, f);
-    let (dns, has_san) = subject_alt_names(cert, f);
-    let wildcard = dns.iter().any(|d| d.starts_with("*."))
-        || common_name(cert.subject()).is_some_and(|cn| cn.starts_with("*."));
-    f.bool("has_san", has_san);
-    f.bool("wildcard", wildcard);
+    // Facts drawn from an extension that does not parse are left out (absent fails closed); the
+    // extension is named in `extension_errors`.
+    let errors = extension_errors(cert);
+    let broken = |what: &str| errors.iter().any(|e| e.contains(what));
+    if !broken("subjectAltName") {
+        let (dns, has_san) = subject_alt_names(cert, f);
+        let wildcard = dns.iter().any(|d| d.starts_with("*."))
+            || common_name(cert.subject()).is_some_and(|cn| cn.starts_with("*."));
+        f.bool("has_san", has_san);
+        f.bool("wildcard", wildcard);
+    }
+    if !errors.is_empty() {
+        f.strs("extension_errors", errors.iter().cloned());
+    }
 
     let is_ca = is_ca(cert);
-    f.bool("is_ca", is_ca);
+    if !broken("basicConstraints") {
+        f.bool("is_ca", is_ca);
+    }
     let bc = cert.basic_constraints().ok().flatten();
     if let Some(len) = bc.and_then(|b| b.value.path_len_constraint) {
         f.int("path_length", i64::from(len));
@@ -257,7 +284,9 @@ pub fn facts(cert: &X509Certificate<'_>, ctx: &Context<'_>, f: &mut Facts) {
         server_capable = e.server_auth || e.any;
         f.strs("extended_key_usage", list);
     }
-    f.bool("tls_server", !is_ca && server_capable);
+    if !broken("basicConstraints") && !broken("extendedKeyUsage") {
+        f.bool("tls_server", !is_ca && server_capable);
+    }
     f.bool(
         "self_issued",
         cert.subject().as_raw() == cert.issuer().as_raw(),
