@@ -71,6 +71,7 @@ fn each_fixture_fails_exactly_its_controls() {
             "CERT-004 testdata/certs/defects/not-yet-valid.pem:1",
             "CERT-005 testdata/certs/bad/negative-path-length-rsa-512.pem:1",
             "CERT-005 testdata/certs/defects/rsa-1024.pem:1",
+            "CERT-005 testdata/certs/self-signed/rsa-1024-sha256.pem:1",
             "CERT-006 testdata/certs/defects/ec-p224.pem:1",
             "CERT-007 testdata/certs/defects/md5-signature.pem:1",
             "CERT-007 testdata/certs/defects/sha1-signature.pem:1",
@@ -78,7 +79,14 @@ fn each_fixture_fails_exactly_its_controls() {
             "CERT-008 testdata/certs/defects/version-1.pem:1",
             "CERT-009 testdata/certs/defects/validity-730-days.pem:1",
             "CERT-010 testdata/certs/defects/leaf-ca-true.pem:1",
+            "CERT-011 testdata/certs/bad/negative-path-length-rsa-512.pem:1",
             "CERT-011 testdata/certs/defects/self-signed.pem:1",
+            "CERT-011 testdata/certs/self-signed/dsa-2048-sha256.pem:1",
+            "CERT-011 testdata/certs/self-signed/ec-p256-sha512.pem:1",
+            "CERT-011 testdata/certs/self-signed/ec-p521-sha512.pem:1",
+            "CERT-011 testdata/certs/self-signed/ec-secp256k1-sha256.pem:1",
+            "CERT-011 testdata/certs/self-signed/rsa-1024-sha256.pem:1",
+            "CERT-011 testdata/certs/self-signed/rsa-2048-exponent-3.pem:1",
             "CERT-012 testdata/certs/defects/version-1.pem:1",
             "CERT-012 testdata/certs/defects/wrong-key-usage.pem:1",
             "CERT-013 testdata/certs/defects/serial-21-octets.pem:1",
@@ -108,7 +116,7 @@ fn each_fixture_fails_exactly_its_controls() {
         ],
     );
     let docs = &r["inventory"]["documents"];
-    assert_eq!(docs["certificate"], 86, "every certificate of every file");
+    assert_eq!(docs["certificate"], 93, "every certificate of every file");
     assert_eq!(docs["private_key"], 11);
     // Every verdict about a certificate names it by subject and SHA-256 fingerprint.
     let object = findings(&r)
@@ -591,5 +599,41 @@ fn a_malformed_extension_is_its_own_finding_and_hides_nothing_else() {
     assert_eq!(
         facts["san_dns"],
         serde_json::json!(["legacy-ca.example.org"])
+    );
+}
+
+/// Self-signed means self-issued and verified with the certificate's own key, for every algorithm
+/// a certificate may use, not only those the chain validator accepts (ring rejects DSA, RSA below
+/// 2048 bits or with exponent 3, P-521, secp256k1 and P-256 with SHA-512).
+#[test]
+fn self_signed_is_verified_for_every_signature_algorithm() {
+    let out = vigil(&["facts", "testdata/certs/self-signed"]);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let got: Vec<String> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|file| {
+            let name = file["path"].as_str().unwrap().rsplit('/').next().unwrap();
+            let cert = file["documents"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|d| d["kind"] == "certificate")
+                .unwrap();
+            format!("{name} {}", cert["facts"]["self_signed"])
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            "dsa-2048-sha256.pem true",
+            "ec-p256-sha512.pem true",
+            "ec-p521-sha512.pem true",
+            "ec-secp256k1-sha256.pem true",
+            "rsa-1024-sha256.pem true",
+            "rsa-2048-exponent-3.pem true",
+            "self-issued-other-key.pem false",
+        ]
     );
 }

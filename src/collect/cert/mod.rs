@@ -11,6 +11,7 @@ mod der;
 pub mod key;
 mod names;
 pub mod pem;
+mod selfsig;
 pub mod store;
 pub mod x509;
 

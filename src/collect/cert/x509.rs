@@ -165,9 +165,9 @@ pub fn label(cert: &X509Certificate<'_>, sha256: &str) -> String {
 }
 
 /// Whether the certificate is self-issued (subject equals issuer) and its signature verifies with
-/// its own public key.
+/// its own public key, whatever the algorithm (`selfsig`).
 pub fn self_signed(cert: &X509Certificate<'_>) -> bool {
-    cert.subject().as_raw() == cert.issuer().as_raw() && cert.verify_signature(None).is_ok()
+    cert.subject().as_raw() == cert.issuer().as_raw() && super::selfsig::verifies_with_own_key(cert)
 }
 
 /// Whether basicConstraints says `cA: TRUE` (the certificate may issue others).
