@@ -443,8 +443,9 @@ fn kubernetes_pack_on_rendered_and_listed_workloads() {
 
 /// Debian's nginx layout: `include /etc/nginx/conf.d/*.conf` and `sites-enabled/*` read in place
 /// inside the scanned root, so each site inherits the http-level TLS settings and conf.d's
-/// hardening, a site's own `ssl_protocols` overrides them, and the included files are judged once,
-/// through nginx.conf, each value at its own file and line.
+/// hardening, a site's own `ssl_protocols` overrides them, a location's own `add_header` drops the
+/// inherited HSTS header there, and the included files are judged once, through nginx.conf, each
+/// value at its own file and line.
 #[test]
 fn nginx_pack_on_a_debian_root() {
     let (_, r) = scan_json(&[
@@ -482,7 +483,7 @@ fn nginx_pack_on_a_debian_root() {
             "NGX-001 fail sites-enabled/legacy:5 server \"legacy.example.org\" listen 8443 ssl",
             "NGX-002 pass conf.d/security.conf:3 -",
             "NGX-003 pass conf.d/security.conf:2 -",
-            "NGX-004 pass conf.d/security.conf:4 -",
+            "NGX-004 fail sites-enabled/shop:10 server \"shop.example.org\" listen 443 ssl, [::]:443 ssl",
             "NGX-005 pass nginx.conf:17 -",
             "NGX-006 pass nginx.conf:18 -",
             "NGX-007 pass sites-enabled/legacy:6 -",

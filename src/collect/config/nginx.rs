@@ -460,9 +460,38 @@ fn effective(server: &Map, http: Option<&Map>, pos: Pos) -> Node {
         label.push_str(&format!(" listen {}", listen.join(", ")));
     }
     eff.set_label(label);
+    let mut locations = Vec::new();
+    effective_locations(server, eff.get("add_header"), &mut locations);
+    if !locations.is_empty() {
+        eff.insert("locations", Node::new(pos, Value::List(locations)));
+    }
     eff.insert("tls", Node::new(pos, Value::Bool(tls)));
     eff.insert("server_name", Node::str(pos, server_name));
     Node::new(pos, Value::Map(eff))
+}
+
+/// Every `location` under `ctx` (a server or a location), nested ones included, each with its path
+/// and the `add_header` list in effect there: its own when it has any (nginx then drops every
+/// inherited header), else the one it inherits.
+fn effective_locations(ctx: &Map, inherited: Option<&Node>, out: &mut Vec<Node>) {
+    let Some(list) = ctx.get("location").and_then(Node::as_list) else {
+        return;
+    };
+    for location in list {
+        let Some(map) = location.as_map() else {
+            continue;
+        };
+        let headers = map.get("add_header").or(inherited);
+        let path = map.get("args").and_then(Node::as_str).unwrap_or_default();
+        let mut eff = Map::new();
+        eff.set_label(format!("location {path}"));
+        eff.insert("path", Node::str(location.pos, path));
+        if let Some(h) = headers {
+            eff.insert("add_header", h.clone());
+        }
+        out.push(Node::new(location.pos, Value::Map(eff)));
+        effective_locations(map, headers, out);
+    }
 }
 
 #[cfg(test)]
