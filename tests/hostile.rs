@@ -392,3 +392,72 @@ fn a_pattern_over_its_matching_budget_is_an_error_for_that_file() {
     assert_eq!(found[1].1["column"], 11);
     assert_eq!(found[1].2, "marker-7");
 }
+
+/// Findings cost in proportion to their input: a file of 2,000 invalid PEM blocks gives one
+/// `error` per block that names the controls it blocks in one short message (not one error per
+/// control and block), and a Deployment of 2,000 containers one finding per failing container;
+/// the whole result stays within a fixed number of bytes per block or container. How fast is in
+/// `bench/hostile.sh`.
+#[test]
+fn findings_stay_proportional_to_hostile_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let n = 2_000;
+    fs::write(
+        dir.path().join("bundle.pem"),
+        (0..n)
+            .map(|i| {
+                format!(
+                    "-----BEGIN CERTIFICATE-----\nnot base64 {i} !!\n-----END CERTIFICATE-----\n"
+                )
+            })
+            .collect::<String>(),
+    )
+    .unwrap();
+    let containers: String = (0..n)
+        .map(|i| format!("        - name: c{i}\n          image: registry.example/app:{i}\n"))
+        .collect();
+    fs::write(
+        dir.path().join("deploy.yaml"),
+        format!("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: big\nspec:\n  template:\n    spec:\n      containers:\n{containers}"),
+    )
+    .unwrap();
+    let out = vigil(&[
+        "scan",
+        dir.path().to_str().unwrap(),
+        "--policy",
+        "policies/certificates.yaml",
+        "--policy",
+        "policies/kubernetes-pod-security.yaml",
+        "--format",
+        "json",
+        "--fail-on",
+        "none",
+        "--allow-errors",
+    ]);
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let pem = about(&r, "bundle.pem");
+    assert_eq!(pem.len(), n, "one error per invalid block");
+    assert!(
+        pem.iter()
+            .all(|f| f["state"] == "error" && f["message"].as_str().unwrap().len() < 400)
+    );
+    let deploy = about(&r, "deploy.yaml");
+    let per_container = deploy
+        .iter()
+        .filter(|f| {
+            f["target"]["element"]
+                .as_str()
+                .is_some_and(|e| e.starts_with("container \"c"))
+        })
+        .count();
+    assert!(
+        per_container >= n && per_container <= 16 * n,
+        "{per_container}"
+    );
+    assert!(
+        out.stdout.len() < (n + per_container) * 1_000,
+        "{} bytes for {} findings",
+        out.stdout.len(),
+        n + per_container
+    );
+}
