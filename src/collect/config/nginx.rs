@@ -15,8 +15,8 @@
 //! context of the `include` (so a `server` in `conf.d/site.conf` inherits the `http` settings of
 //! `nginx.conf`), a relative path is resolved against the main file's directory (nginx's conf
 //! prefix), glob matches are read in lexical order, and every value keeps the file and line it came
-//! from. A file that the `nginx.conf` of its configuration includes is judged through that file,
-//! once, and produces no document of its own; one that nothing includes is judged alone.
+//! from. A file that the `nginx.conf` of its configuration includes directly is judged through that
+//! file, once, and produces no document of its own; one that nothing includes is judged alone.
 
 use std::path::{Path, PathBuf};
 
@@ -180,7 +180,9 @@ pub fn parse_file(path: &Path, text: &str, gate: &Gate) -> Result<Option<Parsed>
 }
 
 /// Whether `path` is read through the `nginx.conf` of its configuration: one in its directory's
-/// parent (`conf.d/site.conf`, `sites-enabled/site`) whose includes reach it.
+/// parent (`conf.d/site.conf`, `sites-enabled/site`) that includes it directly. Only that file's
+/// own `include` lines are looked at, so each file of a large `sites-enabled/` costs one read of
+/// `nginx.conf`, not a read of every site.
 fn included_by_main(path: &Path, gate: &Gate) -> bool {
     if path.file_name().is_some_and(|n| n == "nginx.conf") {
         return false;
@@ -195,20 +197,21 @@ fn included_by_main(path: &Path, gate: &Gate) -> bool {
     let Ok(text) = gate.read_included(&main) else {
         return false;
     };
-    let mut reader = Reader {
-        gate,
-        follow: true,
-        base: main.parent().unwrap_or(Path::new("")).to_path_buf(),
-        included: Vec::new(),
-    };
-    if reader.parse_text(&text, 0, 0).is_err() {
+    let Ok(toks) = tokenize(&text) else {
         return false;
-    }
-    let me = std::fs::canonicalize(path).ok();
-    reader
-        .included
-        .iter()
-        .any(|inc| me.is_some() && std::fs::canonicalize(inc).ok() == me)
+    };
+    let Ok(me) = std::fs::canonicalize(path) else {
+        return false;
+    };
+    let base = main.parent().unwrap_or(Path::new(""));
+    toks.windows(3).any(|w| match w {
+        [(Tok::Word(d), _), (Tok::Word(pattern), _), (Tok::Semi, _)] if d == "include" => {
+            include::expand(base, pattern)
+                .iter()
+                .any(|f| std::fs::canonicalize(f).is_ok_and(|c| c == me))
+        }
+        _ => false,
+    })
 }
 
 /// Reads a configuration and the files it includes.
