@@ -163,20 +163,13 @@ pub fn parse_file(path: &Path, text: &str, gate: &Gate) -> Result<Option<Parsed>
     if included_by_main(path, gate) {
         return Ok(None);
     }
-    let base = path.parent().unwrap_or(Path::new("")).to_path_buf();
-    let mut reader = Reader {
+    let reader = Reader {
         gate,
         follow: true,
-        base,
+        base: path.parent().unwrap_or(Path::new("")).to_path_buf(),
         included: Vec::new(),
     };
-    let mut root = reader.parse_text(text, 0, 0)?;
-    let servers = effective_servers(&root, None);
-    root.insert("servers", Node::new(Pos::line(0), Value::List(servers)));
-    Ok(Some(Parsed {
-        root: Node::new(Pos::line(1), Value::Map(root)),
-        included: reader.included,
-    }))
+    reader.document(text).map(Some)
 }
 
 /// Whether `path` is read through the `nginx.conf` of its configuration: one in its directory's
@@ -225,6 +218,17 @@ struct Reader<'g> {
 }
 
 impl Reader<'_> {
+    /// The fact document of the main file's `text`: its directives and the derived `servers`.
+    fn document(mut self, text: &str) -> Result<Parsed, ParseError> {
+        let mut root = self.parse_text(text, 0, 0)?;
+        let servers = effective_servers(&root, None);
+        root.insert("servers", Node::new(Pos::line(0), Value::List(servers)));
+        Ok(Parsed {
+            root: Node::new(Pos::line(1), Value::Map(root)),
+            included: self.included,
+        })
+    }
+
     /// The directives of one file's text (`file`: its index in `included`, 0 for the main file).
     fn parse_text(&mut self, text: &str, file: u16, depth: usize) -> Result<Map, ParseError> {
         let mut toks = tokenize(text)?;
@@ -504,16 +508,13 @@ mod tests {
     /// Parses the text of one nginx configuration file, without following `include`.
     fn parse(text: &str) -> Result<Node, ParseError> {
         let gate = Gate::default();
-        let mut reader = Reader {
+        let reader = Reader {
             gate: &gate,
             follow: false,
             base: PathBuf::new(),
             included: Vec::new(),
         };
-        let mut root = reader.parse_text(text, 0, 0)?;
-        let servers = effective_servers(&root, None);
-        root.insert("servers", Node::new(Pos::line(0), Value::List(servers)));
-        Ok(Node::new(Pos::line(1), Value::Map(root)))
+        reader.document(text).map(|p| p.root)
     }
 
     const CONF: &str = r#"
