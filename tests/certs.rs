@@ -66,6 +66,7 @@ fn each_fixture_fails_exactly_its_controls() {
             "CERT-001 testdata/certs/embedded/values.yaml:4",
             "CERT-001 testdata/certs/real/www.google.com-2023.pem:1",
             "CERT-001 testdata/certs/real/www.google.com-2023.pem:32",
+            "CERT-001 testdata/certs/time/expired-utc-no-seconds.pem:1",
             "CERT-002 testdata/certs/defects/expires-in-17-days.pem:1",
             "CERT-003 testdata/certs/defects/expires-in-59-days.pem:1",
             "CERT-004 testdata/certs/defects/not-yet-valid.pem:1",
@@ -87,6 +88,11 @@ fn each_fixture_fails_exactly_its_controls() {
             "CERT-011 testdata/certs/self-signed/ec-secp256k1-sha256.pem:1",
             "CERT-011 testdata/certs/self-signed/rsa-1024-sha256.pem:1",
             "CERT-011 testdata/certs/self-signed/rsa-2048-exponent-3.pem:1",
+            "CERT-011 testdata/certs/time/expired-utc-no-seconds.pem:1",
+            "CERT-011 testdata/certs/time/generalized-before-2050.pem:1",
+            "CERT-011 testdata/certs/time/generalized-fraction.pem:1",
+            "CERT-011 testdata/certs/time/utc-no-seconds.pem:1",
+            "CERT-011 testdata/certs/time/utc-offset.pem:1",
             "CERT-012 testdata/certs/defects/version-1.pem:1",
             "CERT-012 testdata/certs/defects/wrong-key-usage.pem:1",
             "CERT-013 testdata/certs/defects/serial-21-octets.pem:1",
@@ -110,13 +116,23 @@ fn each_fixture_fails_exactly_its_controls() {
             "CERT-016 testdata/certs/defects/version-1.pem:1",
             "CERT-016 testdata/certs/embedded/values.yaml:4",
             "CERT-016 testdata/certs/real/www.google.com-2023.pem:1",
+            "CERT-016 testdata/certs/time/expired-utc-no-seconds.pem:1",
+            "CERT-016 testdata/certs/time/generalized-before-2050.pem:1",
+            "CERT-016 testdata/certs/time/generalized-fraction.pem:1",
+            "CERT-016 testdata/certs/time/utc-no-seconds.pem:1",
+            "CERT-016 testdata/certs/time/utc-offset.pem:1",
             "CERT-017 testdata/certs/keys/rsa-1024.key:1",
             "CERT-018 testdata/certs/bad/bad-extension.pem:1",
             "CERT-018 testdata/certs/bad/negative-path-length-rsa-512.pem:1",
+            "CERT-019 testdata/certs/time/expired-utc-no-seconds.pem:1",
+            "CERT-019 testdata/certs/time/generalized-before-2050.pem:1",
+            "CERT-019 testdata/certs/time/generalized-fraction.pem:1",
+            "CERT-019 testdata/certs/time/utc-no-seconds.pem:1",
+            "CERT-019 testdata/certs/time/utc-offset.pem:1",
         ],
     );
     let docs = &r["inventory"]["documents"];
-    assert_eq!(docs["certificate"], 93, "every certificate of every file");
+    assert_eq!(docs["certificate"], 98, "every certificate of every file");
     assert_eq!(docs["private_key"], 11);
     // Every verdict about a certificate names it by subject and SHA-256 fingerprint.
     let object = findings(&r)
@@ -200,6 +216,7 @@ const PAIRS: &[(&str, &str, &str)] = &[
         "bad/negative-path-length-rsa-512.pem",
         "good/server-rsa.pem",
     ),
+    ("CERT-019", "time/utc-offset.pem", "good/server-rsa.pem"),
 ];
 
 #[test]
@@ -600,6 +617,55 @@ fn a_malformed_extension_is_its_own_finding_and_hides_nothing_else() {
         facts["san_dns"],
         serde_json::json!(["legacy-ca.example.org"])
     );
+}
+
+/// Validity dates encoded against RFC 5280 (no seconds, a time-zone offset, fractional seconds, a
+/// GeneralizedTime before 2050) are read as openssl reads them, so expiry is judged on the real
+/// dates, and the encoding is named by CERT-019.
+#[test]
+fn an_odd_time_encoding_is_its_own_finding_and_the_dates_are_still_judged() {
+    let out = vigil(&["facts", "testdata/certs/time/utc-offset.pem"]);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let facts = &facts_of(&v, "certificate")[0]["facts"];
+    // 291201000000+0100 and 301201000000-0500, in UTC.
+    assert_eq!(facts["not_before"], "2029-11-30T23:00:00Z");
+    assert_eq!(facts["not_after"], "2030-12-01T05:00:00Z");
+    assert_eq!(
+        facts["time_encoding_errors"],
+        serde_json::json!([
+            "notBefore 291201000000+0100 has a time-zone offset (RFC 5280 requires Z, UTC)",
+            "notAfter 301201000000-0500 has a time-zone offset (RFC 5280 requires Z, UTC)"
+        ])
+    );
+    let (_, r) = scan(&["testdata/certs/time"]);
+    let observed = |control: &str, file: &str| -> (String, String) {
+        let f = findings(&r)
+            .iter()
+            .find(|f| f["control"] == control && target_name(f).ends_with(file))
+            .unwrap_or_else(|| panic!("no {control} verdict on {file}"));
+        (
+            f["state"].as_str().unwrap().to_string(),
+            f["observed"].as_str().unwrap_or_default().to_string(),
+        )
+    };
+    let (state, text) = observed("CERT-019", "/utc-no-seconds.pem");
+    assert_eq!(state, "fail");
+    assert!(
+        text.contains("notAfter 3012010000Z is a UTCTime without seconds"),
+        "{text}"
+    );
+    let (_, text) = observed("CERT-019", "generalized-before-2050.pem");
+    assert!(
+        text.contains("GeneralizedTime for a year before 2050 (2029;"),
+        "{text}"
+    );
+    let (_, text) = observed("CERT-019", "generalized-fraction.pem");
+    assert!(text.contains("fractional seconds"), "{text}");
+    // The expired one is judged expired; the others are not.
+    assert_eq!(observed("CERT-001", "expired-utc-no-seconds.pem").0, "fail");
+    assert_eq!(observed("CERT-001", "/utc-no-seconds.pem").0, "pass");
+    assert_eq!(observed("CERT-002", "utc-offset.pem").0, "pass");
+    assert!(findings(&r).iter().all(|f| f["state"] != "error"));
 }
 
 /// Self-signed means self-issued and verified with the certificate's own key, for every algorithm

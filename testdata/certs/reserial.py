@@ -46,18 +46,15 @@ def children(buf, start, end):
     return out
 
 
-def main():
-    src, serial, key, dst = sys.argv[1], int(sys.argv[2], 0), sys.argv[3], sys.argv[4]
-    pem = open(src).read()
+def load(path):
+    """The DER bytes of the first certificate in a PEM file."""
+    pem = open(path).read()
     body = pem.split("-----BEGIN CERTIFICATE-----")[1].split("-----END CERTIFICATE-----")[0]
-    der = base64.b64decode("".join(body.split()))
-    _, head, length = read(der, 0)
-    tbs, alg, _sig = children(der, head, head + length)
-    _, thead, tlen = read(tbs, 0)
-    fields = children(tbs, thead, thead + tlen)
-    # fields[0] is the [0] version, fields[1] the serial number.
-    fields[1] = integer(serial)
-    new_tbs = encode(0x30, b"".join(fields))
+    return base64.b64decode("".join(body.split()))
+
+
+def save(new_tbs, alg, key, dst):
+    """Signs a to-be-signed certificate with the issuer's key (SHA-256) and writes it as PEM."""
     signature = subprocess.run(
         ["openssl", "dgst", "-sha256", "-sign", key],
         input=new_tbs, capture_output=True, check=True,
@@ -67,6 +64,18 @@ def main():
     lines = [text[i : i + 64] for i in range(0, len(text), 64)]
     with open(dst, "w") as out:
         out.write("-----BEGIN CERTIFICATE-----\n" + "\n".join(lines) + "\n-----END CERTIFICATE-----\n")
+
+
+def main():
+    src, serial, key, dst = sys.argv[1], int(sys.argv[2], 0), sys.argv[3], sys.argv[4]
+    der = load(src)
+    _, head, length = read(der, 0)
+    tbs, alg, _sig = children(der, head, head + length)
+    _, thead, tlen = read(tbs, 0)
+    fields = children(tbs, thead, thead + tlen)
+    # fields[0] is the [0] version, fields[1] the serial number.
+    fields[1] = integer(serial)
+    save(encode(0x30, b"".join(fields)), alg, key, dst)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ mod names;
 pub mod pem;
 mod selfsig;
 pub mod store;
+mod time_encoding;
 pub mod x509;
 
 use std::path::Path;
@@ -78,6 +79,7 @@ pub const CERTIFICATE_FIELDS: &[&str] = &[
     "chain_error",
     "chain",
     "extension_errors",
+    "time_encoding_errors",
 ];
 
 /// The facts of a `private_key` document.

@@ -11,7 +11,7 @@ use x509_parser::public_key::PublicKey;
 use x509_parser::x509::X509Name;
 
 use super::{Facts, chain::ChainOutcome};
-use super::{der, names};
+use super::{der, names, time_encoding};
 use crate::clock::rfc3339;
 
 /// Seconds in a day.
@@ -231,6 +231,11 @@ pub fn facts(cert: &X509Certificate<'_>, ctx: &Context<'_>, f: &mut Facts) {
     }
     if !errors.is_empty() {
         f.strs("extension_errors", errors.iter().cloned());
+    }
+    // Odd date encodings are read leniently above (the dates are still judged) and named here.
+    let time_errors = time_encoding::problems(ctx.der);
+    if !time_errors.is_empty() {
+        f.strs("time_encoding_errors", time_errors);
     }
 
     let is_ca = is_ca(cert);
