@@ -22,7 +22,7 @@ fn policy_list_shows_every_bundled_control_with_references() {
         "secrets 1.2.0 (Secrets in files): 19 controls",
         "kubernetes-pod-security 1.1.0 (Kubernetes Pod Security Standards): 16 controls",
         "linux-sysctl 1.1.0 (Linux kernel and network parameters): 22 controls",
-        "nginx-tls 1.1.0 (nginx TLS configuration): 7 controls",
+        "nginx-tls 1.2.0 (nginx TLS configuration): 7 controls",
         "certificates 1.2.0 (X.509 certificates and private keys): 19 controls",
     ] {
         assert!(text.contains(header), "missing {header:?}");

@@ -391,35 +391,44 @@ impl Reader<'_> {
     }
 }
 
-/// The `server` blocks under `ctx` (the file or an `http` block), each with its effective settings.
-fn effective_servers(ctx: &Map, inherited: Option<&Map>) -> Vec<Node> {
+/// The `server` blocks under `ctx` (the file, or an `http`, `stream` or `mail` block), each with its
+/// effective settings and the protocol of the block it sits in: `stream` and `mail` servers take
+/// `ssl_protocols` and `ssl_ciphers` as `http` servers do, and inherit them from their own block.
+fn effective_servers(ctx: &Map, inherited: Option<(&Map, &'static str)>) -> Vec<Node> {
     let mut out = Vec::new();
     for (name, occurrences) in ctx.iter() {
         let Some(list) = occurrences.as_list() else {
             continue;
         };
-        match name {
-            "http" => {
-                for http in list {
-                    if let Some(h) = http.as_map() {
-                        out.extend(effective_servers(h, Some(h)));
-                    }
-                }
-            }
+        let protocol = match name {
+            "http" => "http",
+            "stream" => "stream",
+            "mail" => "mail",
             "server" => {
                 for server in list {
                     if let Some(s) = server.as_map() {
                         out.push(effective(s, inherited, server.pos));
                     }
                 }
+                continue;
             }
-            _ => {}
+            _ => continue,
+        };
+        for block in list {
+            if let Some(b) = block.as_map() {
+                out.extend(effective_servers(b, Some((b, protocol))));
+            }
         }
     }
     out
 }
 
-fn effective(server: &Map, http: Option<&Map>, pos: Pos) -> Node {
+fn effective(server: &Map, outer: Option<(&Map, &'static str)>, pos: Pos) -> Node {
+    // A `server` outside any block is read as nginx reads a site file included from `http`.
+    let (http, protocol) = match outer {
+        Some((block, protocol)) => (Some(block), protocol),
+        None => (None, "http"),
+    };
     let simple = |m: &Map| -> Vec<(String, Node)> {
         m.iter()
             .filter(|(k, v)| {
@@ -454,13 +463,20 @@ fn effective(server: &Map, http: Option<&Map>, pos: Pos) -> Node {
     let tls = strings("listen")
         .iter()
         .any(|l| l.split_whitespace().any(|w| w == "ssl" || w == "quic"))
-        || strings("ssl").iter().any(|s| s == "on");
+        || strings("ssl").iter().any(|s| s == "on")
+        // A mail server upgraded with STARTTLS speaks TLS with the same settings.
+        || (protocol == "mail" && strings("starttls").iter().any(|s| s == "on" || s == "only"));
     let server_name = strings("server_name").join(" ");
     // The element name: the server's names and where it listens, which tell two blocks apart
     // (the port 80 and port 443 blocks of one site) without depending on line numbers.
+    let kind = match protocol {
+        "http" => "server",
+        "stream" => "stream server",
+        _ => "mail server",
+    };
     let mut label = match server_name.as_str() {
-        "" => "server (no server_name)".to_string(),
-        names => format!("server \"{names}\""),
+        "" => format!("{kind} (no server_name)"),
+        names => format!("{kind} \"{names}\""),
     };
     let listen = strings("listen");
     if !listen.is_empty() {
@@ -473,6 +489,7 @@ fn effective(server: &Map, http: Option<&Map>, pos: Pos) -> Node {
         eff.insert("locations", Node::new(pos, Value::List(locations)));
     }
     eff.insert("tls", Node::new(pos, Value::Bool(tls)));
+    eff.insert("protocol", Node::str(pos, protocol));
     eff.insert("server_name", Node::str(pos, server_name));
     Node::new(pos, Value::Map(eff))
 }
@@ -584,6 +601,53 @@ http {
                 .pos
                 .line,
             15
+        );
+    }
+
+    #[test]
+    fn stream_and_mail_servers_inherit_from_their_own_block() {
+        let d = parse(
+            "http {\n  ssl_protocols TLSv1.2;\n}\n\
+             stream {\n  ssl_protocols TLSv1 TLSv1.2;\n  server {\n    listen 5432 ssl;\n  }\n  server {\n    listen 53;\n  }\n}\n\
+             mail {\n  server {\n    listen 143;\n    starttls on;\n  }\n}\n",
+        )
+        .unwrap();
+        let servers = d.get("servers").unwrap().as_list().unwrap();
+        let facts: Vec<(Option<&str>, Option<&str>, bool, Option<u32>)> = servers
+            .iter()
+            .map(|s| {
+                (
+                    s.as_map().unwrap().label(),
+                    s.get("protocol").unwrap().as_str(),
+                    s.get("tls").unwrap().value == Value::Bool(true),
+                    s.get("ssl_protocols")
+                        .map(|p| p.as_list().unwrap()[0].pos.line),
+                )
+            })
+            .collect();
+        assert_eq!(
+            facts,
+            [
+                (
+                    Some("stream server (no server_name) listen 5432 ssl"),
+                    Some("stream"),
+                    true,
+                    Some(5)
+                ),
+                (
+                    Some("stream server (no server_name) listen 53"),
+                    Some("stream"),
+                    false,
+                    Some(5)
+                ),
+                (
+                    Some("mail server (no server_name) listen 143"),
+                    Some("mail"),
+                    true,
+                    None
+                ),
+            ],
+            "http's ssl_protocols does not reach stream or mail servers"
         );
     }
 
