@@ -12,7 +12,8 @@ use super::{emit, usage_error};
 use crate::collect::config::Format;
 use crate::collect::walk::{self, EntryKind, WalkOptions};
 use crate::collect::{
-    Collected, Fields, Input, Prepared, Registry, Request, Settings, Source, Target, Wanted, file,
+    Collected, Input, KindFields, Prepared, Registry, Request, Settings, Source, Target, Wanted,
+    file,
 };
 use crate::engine::DEFAULT_MAX_FILE_SIZE;
 
@@ -162,7 +163,7 @@ fn file_facts(
         }
         let request = Request {
             wanted: &wanted,
-            fields: &Fields::All,
+            fields: &KindFields::all(),
             settings,
             state: prepared.state.as_ref(),
         };

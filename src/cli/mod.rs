@@ -40,7 +40,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Scan files and directories against policies.
-    Scan(scan::ScanArgs),
+    Scan(Box<scan::ScanArgs>),
     /// Inspect, validate and explain policies.
     #[command(subcommand)]
     Policy(PolicyCommand),
@@ -114,7 +114,7 @@ pub fn main() -> ExitCode {
         }
     };
     let code = match cli.command {
-        Command::Scan(args) => scan::run(args),
+        Command::Scan(args) => scan::run(*args),
         Command::Policy(PolicyCommand::Lint { files }) => policy_cmd::lint(&files),
         Command::Policy(PolicyCommand::List(source)) => policy_cmd::list(&source),
         Command::Policy(PolicyCommand::Explain { control, source }) => {

@@ -8,6 +8,7 @@ use time::OffsetDateTime;
 use super::output::{OutputArgs, print_summary};
 use super::{EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, PolicySource, usage_error};
 use crate::clock::parse_at;
+use crate::collect::Host;
 use crate::collect::walk::WalkOptions;
 use crate::engine::{self, PassEvidence, ScanOptions};
 use crate::policy::Severity;
@@ -17,8 +18,14 @@ use crate::results::{State, Summary};
 #[derive(Debug, Args)]
 pub struct ScanArgs {
     /// Files and directories to scan.
-    #[arg(required = true, value_name = "PATH")]
+    #[arg(required_unless_present = "root", value_name = "PATH")]
     paths: Vec<PathBuf>,
+
+    /// Audit a machine through its root filesystem: `/` for the live machine (live kernel
+    /// parameters and mounts), or a mounted image, chroot or container filesystem. Read-only: no
+    /// command is run and nothing is written. Controls of the host kinds judge it.
+    #[arg(long, value_name = "DIR")]
+    root: Option<PathBuf>,
 
     #[command(flatten)]
     source: PolicySource,
@@ -143,6 +150,7 @@ pub fn run(args: ScanArgs) -> u8 {
         threads: args.threads,
         trust_store: args.trust_store.clone(),
         pass_evidence: args.pass_evidence,
+        hosts: args.root.iter().map(|r| host_of(r)).collect(),
         arguments: std::env::args_os()
             .map(|a| a.to_string_lossy().into_owned())
             .collect(),
@@ -175,6 +183,24 @@ pub fn run(args: ScanArgs) -> u8 {
     );
     print_summary(&args.output, &line);
     code
+}
+
+/// The host a `--root` names: the machine's host name for the live root, else the directory.
+fn host_of(root: &std::path::Path) -> Host {
+    let live = std::fs::canonicalize(root).is_ok_and(|r| r == std::path::Path::new("/"));
+    let name = if live {
+        hostname::get().map_or_else(
+            |_| "localhost".to_string(),
+            |h| h.to_string_lossy().into_owned(),
+        )
+    } else {
+        root.display().to_string()
+    };
+    Host {
+        name,
+        root: root.to_path_buf(),
+        tags: Vec::new(),
+    }
 }
 
 /// Why a scan judged nothing at all, when it did not: a run that checked nothing must not look

@@ -10,6 +10,7 @@ pub mod cert;
 pub mod config;
 pub mod file;
 pub mod gate;
+pub mod host;
 mod registry;
 mod target;
 pub mod walk;
@@ -167,12 +168,51 @@ impl Fields {
     }
 }
 
+/// The fields the controls read, for each kind of document a collector produces: kinds keyed by
+/// names a policy chooses (host paths, sysctl keys, unit names) read only the names asked of them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KindFields {
+    /// Every field of every kind (`vigil facts`).
+    all: bool,
+    by_kind: std::collections::BTreeMap<&'static str, Fields>,
+}
+
+/// What [`KindFields::of`] returns for a kind nobody reads, and for every kind of `all()`.
+static NO_FIELDS: Fields = Fields::Some(Vec::new());
+static ALL_FIELDS: Fields = Fields::All;
+
+impl KindFields {
+    /// Every field of every kind.
+    pub fn all() -> KindFields {
+        KindFields {
+            all: true,
+            by_kind: Default::default(),
+        }
+    }
+
+    /// Adds the fields read of `kind`.
+    pub fn add(&mut self, kind: &'static str, fields: &Fields) {
+        self.by_kind
+            .entry(kind)
+            .or_insert_with(Fields::none)
+            .merge(fields);
+    }
+
+    /// The fields read of `kind`.
+    pub fn of(&self, kind: &str) -> &Fields {
+        if self.all {
+            return &ALL_FIELDS;
+        }
+        self.by_kind.get(kind).unwrap_or(&NO_FIELDS)
+    }
+}
+
 /// What the engine asks of a collector for one target.
 pub struct Request<'a> {
     /// The kinds and variants the applicable controls judge.
     pub wanted: &'a [Wanted],
-    /// The fields the controls of this collector read; others may be left out.
-    pub fields: &'a Fields,
+    /// The fields the controls read, by kind; others may be left out.
+    pub fields: &'a KindFields,
     /// Scan-wide settings.
     pub settings: &'a Settings,
     /// What [`Collector::prepare`] returned.

@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use super::{Collector, Kind, Source, cert, config, file};
+use super::{Collector, Kind, Source, cert, config, file, host};
 
 /// Every collector a scan can use.
 #[derive(Clone)]
@@ -21,6 +21,7 @@ impl Registry {
             .with(file::FileCollector)
             .with(config::ConfigCollector)
             .with(cert::CertCollector)
+            .with(host::HostCollector)
     }
 
     /// A registry with no collector.

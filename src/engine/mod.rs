@@ -143,7 +143,16 @@ pub fn scan_with(
     let settings = Settings {
         at: opts.at.unwrap_or(started),
         trust_store: opts.trust_store.clone(),
-        gate: crate::collect::gate::Gate::for_paths(&opts.paths, opts.max_file_size),
+        // Collectors may read the named paths and the roots of the hosts audited.
+        gate: crate::collect::gate::Gate::for_paths(
+            &opts
+                .paths
+                .iter()
+                .chain(opts.hosts.iter().map(|h| &h.root))
+                .cloned()
+                .collect::<Vec<_>>(),
+            opts.max_file_size,
+        ),
     };
     let plan = Plan::new(policies, registry, &settings)?;
     // Every root is checked before anything is written.

@@ -8,7 +8,9 @@ use globset::GlobSet;
 
 use super::patterns::PatternScanner;
 use crate::collect::walk::{WalkError, glob_set};
-use crate::collect::{Collector, Fields, PrepareError, Registry, Settings, Source, Target};
+use crate::collect::{
+    Collector, Fields, KindFields, PrepareError, Registry, Settings, Source, Target,
+};
 use crate::policy::{Check, Control, PolicySet};
 
 /// Compiled policies.
@@ -24,7 +26,7 @@ pub struct Plan<'p> {
     /// What each collector prepared for this scan (`None` for collectors no control uses).
     pub prepared: Vec<Option<crate::collect::Prepared>>,
     /// For each collector, the fact fields its controls read.
-    pub fields: Vec<Fields>,
+    pub fields: Vec<KindFields>,
     /// All `paths` globs of all target groups.
     paths: GlobSet,
     /// For each glob of `paths`, the target group it belongs to.
@@ -77,7 +79,7 @@ impl<'p> Plan<'p> {
         let mut kinds = Vec::new();
         let mut producers = Vec::new();
         let mut used = vec![false; collectors.len()];
-        let mut fields = vec![Fields::none(); collectors.len()];
+        let mut fields = vec![KindFields::default(); collectors.len()];
         let mut non_file: BTreeMap<Source, Vec<usize>> = BTreeMap::new();
         let mut keys: Vec<(&[String], &[String])> = Vec::new();
         let mut targets: Vec<TargetGroup> = Vec::new();
@@ -105,7 +107,7 @@ impl<'p> Plan<'p> {
             }
             for (&source, &ci) in &by_source {
                 used[ci] = true;
-                fields[ci].merge(&read);
+                fields[ci].add(kind, &read);
                 if source != Source::File {
                     non_file.entry(source).or_default().push(i);
                 }

@@ -20,11 +20,14 @@ pub enum Conversion {
     Duration,
     /// Compare as plain text.
     Text,
+    /// Compare as Debian package versions, in dpkg's order (epochs, `~` before anything).
+    DebianVersion,
 }
 
 impl Conversion {
     /// Names accepted by `as:`.
-    pub const NAMES: [&'static str; 4] = ["number", "version", "duration", "string"];
+    pub const NAMES: [&'static str; 5] =
+        ["number", "version", "duration", "string", "debian-version"];
 
     /// Parses a name accepted by `as:`.
     pub fn parse(s: &str) -> Option<Conversion> {
@@ -33,6 +36,7 @@ impl Conversion {
             "version" => Conversion::Version,
             "duration" => Conversion::Duration,
             "string" => Conversion::Text,
+            "debian-version" => Conversion::DebianVersion,
             _ => return None,
         })
     }
@@ -81,6 +85,10 @@ pub fn compare(a: &Value, b: &Value, conversion: Option<Conversion>) -> Option<O
         Some(Conversion::Duration) => Some(as_duration(a)?.cmp(&as_duration(b)?)),
         Some(Conversion::Version) => Some(version_cmp(&text(a)?, &text(b)?)?),
         Some(Conversion::Text) => Some(text(a)?.cmp(&text(b)?)),
+        Some(Conversion::DebianVersion) => {
+            let parse = |v: &Value| text(v)?.trim().parse::<debversion::Version>().ok();
+            Some(parse(a)?.cmp(&parse(b)?))
+        }
         None => {
             if let (Some(x), Some(y)) = (as_number(a), as_number(b)) {
                 return x.partial_cmp(&y);
@@ -238,6 +246,23 @@ mod tests {
             compare(&s("1.2.10"), &s("1.2.9"), None),
             Some(Ordering::Greater)
         );
+    }
+
+    #[test]
+    fn debian_versions_follow_dpkg() {
+        let deb = |a: &str, b: &str| compare(&s(a), &s(b), Some(Conversion::DebianVersion));
+        assert_eq!(
+            deb("1:9.2p1-2+deb12u3", "9.9p1-1"),
+            Some(Ordering::Greater),
+            "epoch"
+        );
+        assert_eq!(deb("1.0~rc1-1", "1.0-1"), Some(Ordering::Less), "tilde");
+        assert_eq!(
+            deb("2.36-9+deb12u4", "2.36-9+deb12u10"),
+            Some(Ordering::Less)
+        );
+        assert_eq!(deb("1.0-1", "1.0-1"), Some(Ordering::Equal));
+        assert_eq!(deb("not a version!", "1.0"), None);
     }
 
     #[test]

@@ -167,9 +167,23 @@ impl Condition {
     }
 
     fn collect_fields(&self, out: &mut Fields) {
-        let mut add = |path: &FieldPath| match path.segments.first() {
-            Some(super::path::Segment::Key(k)) => out.add(k),
-            _ => *out = Fields::All,
+        // A dotted path may name one top-level key whole (`kernel.randomize_va_space` in a sysctl
+        // document): every dotted prefix of its leading keys is a key the document may be asked for.
+        let mut add = |path: &FieldPath| {
+            let mut prefix = String::new();
+            for segment in &path.segments {
+                let super::path::Segment::Key(k) = segment else {
+                    break;
+                };
+                if !prefix.is_empty() {
+                    prefix.push('.');
+                }
+                prefix.push_str(k);
+                out.add(&prefix);
+            }
+            if prefix.is_empty() {
+                *out = Fields::All;
+            }
         };
         match self {
             Condition::All(items) | Condition::Any(items) => {

@@ -155,7 +155,13 @@ impl Collector for CertCollector {
         let Some(ctx) = request.state.downcast_ref::<CertContext>() else {
             return;
         };
-        let found = read(&entry.path, &entry.display, bytes, ctx, request.fields);
+        let found = read(
+            &entry.path,
+            &entry.display,
+            bytes,
+            ctx,
+            request.fields.of("certificate"),
+        );
         for e in found.errors {
             out.push(Collected::Error {
                 kind: e.kind.map(DocKind::name),

@@ -13,7 +13,7 @@ mod kubernetes;
 mod nginx;
 mod sshd;
 mod sshd_algorithms;
-mod sysctl;
+pub(crate) mod sysctl;
 mod toml;
 
 use std::collections::BTreeMap;

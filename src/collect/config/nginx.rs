@@ -613,7 +613,8 @@ http {
         )
         .unwrap();
         let servers = d.get("servers").unwrap().as_list().unwrap();
-        let facts: Vec<(Option<&str>, Option<&str>, bool, Option<u32>)> = servers
+        type Facts<'a> = (Option<&'a str>, Option<&'a str>, bool, Option<u32>);
+        let facts: Vec<Facts> = servers
             .iter()
             .map(|s| {
                 (

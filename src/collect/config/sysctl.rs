@@ -136,6 +136,24 @@ pub fn parse(path: &Path, text: &str, gate: &Gate) -> Result<Vec<Document>, Pars
     }])
 }
 
+/// The kernel parameters a whole filesystem root sets at boot (`root/etc/sysctl.conf` and the
+/// drop-in directories under `root`), every value naming its file as an included one (`Pos::file`
+/// `n` is the `n`-th path returned): the host collector's view, where no file is the target.
+pub fn merge_root(root: &Path, gate: &Gate) -> Result<(Map, Vec<PathBuf>), ParseError> {
+    let files = root_files(&root.join("etc/sysctl.conf"), gate);
+    let mut merged = Merged::default();
+    for (i, source) in files.iter().enumerate() {
+        let text = gate
+            .read_included(source)
+            .map_err(|e| ParseError::new(0, 0, format!("{}: {e}", source.display())))?;
+        let index = u16::try_from(i + 1).unwrap_or(u16::MAX);
+        merged
+            .apply(&text, index)
+            .map_err(|e| ParseError::new(0, 0, format!("in {}: {e}", source.display())))?;
+    }
+    Ok((merged.finish(), files))
+}
+
 /// The assignments of a root so far.
 #[derive(Default)]
 struct Merged {

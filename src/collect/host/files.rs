@@ -1,0 +1,310 @@
+//! Kinds `file_meta` (the metadata of the paths the controls name) and `filesystem` (a walk of the
+//! directories the controls name, for world-writable and unowned files).
+//!
+//! Both are keyed by absolute paths written in the policy (`["/etc/shadow"].mode`,
+//! `["/usr"].world_writable_files`), and only those keys are read: a control on a new file or
+//! directory needs no Rust, and a scan stats and walks only what its controls judge.
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::Path;
+
+use globset::{GlobBuilder, GlobMatcher};
+
+use super::{Root, accounts};
+use crate::collect::{Document, Fields};
+use crate::doc::{Map, Node, Pos, Value};
+
+/// The paths `vigil facts` shows when no control names any.
+const DEFAULT_PATHS: [&str; 12] = [
+    "/etc/passwd",
+    "/etc/shadow",
+    "/etc/group",
+    "/etc/gshadow",
+    "/etc/ssh/sshd_config",
+    "/etc/crontab",
+    "/etc/cron.d",
+    "/etc/cron.daily",
+    "/etc/cron.hourly",
+    "/etc/cron.weekly",
+    "/etc/cron.monthly",
+    "/etc/cron.d/*",
+];
+
+/// The directories `vigil facts` walks when no control names any.
+const DEFAULT_DIRS: [&str; 2] = ["/etc", "/usr"];
+
+/// How many matches a glob key may have, and how many paths of each list a `filesystem` entry
+/// keeps (the counts are exact): the evidence stays bounded on any tree.
+const MAX_LISTED: usize = 100;
+/// How many entries a glob expansion visits before it stops with an error.
+const MAX_GLOB_VISITS: usize = 100_000;
+
+/// The absolute paths the controls read as keys (or the defaults for `vigil facts`).
+fn keys<'f>(fields: &'f Fields, defaults: &'static [&'static str]) -> Vec<&'f str> {
+    match fields {
+        Fields::All => defaults.to_vec(),
+        // `["/etc"].mode` is asked as `/etc` and `/etc.mode` (a dotted path may name one key
+        // whole): a key that extends another by `.` is that artefact, not a path.
+        Fields::Some(keys) => keys
+            .iter()
+            .map(String::as_str)
+            .filter(|k| k.starts_with('/'))
+            .filter(|k| {
+                !keys.iter().any(|p| {
+                    k.len() > p.len() && k.starts_with(p.as_str()) && k.as_bytes()[p.len()] == b'.'
+                })
+            })
+            .collect(),
+    }
+}
+
+pub fn file_meta(root: &Root<'_>, fields: &Fields) -> Result<Document, String> {
+    let names = accounts::id_names(root)?;
+    let mut map = Map::new();
+    for key in keys(fields, &DEFAULT_PATHS) {
+        let node = if key.contains(['*', '?', '[']) {
+            let mut list = Vec::new();
+            for path in expand(root, key)? {
+                if let Some(mut meta) = stat(root, &path, &names)? {
+                    meta.set_label(path.clone());
+                    list.push(Node::new(Pos::default(), Value::Map(meta)));
+                }
+            }
+            Node::new(Pos::default(), Value::List(list))
+        } else {
+            let meta = stat(root, key, &names)?.unwrap_or_else(|| {
+                let mut m = Map::new();
+                m.insert("path", Node::str(Pos::default(), key));
+                m.insert("exists", Node::new(Pos::default(), Value::Bool(false)));
+                m
+            });
+            Node::new(Pos::default(), Value::Map(meta))
+        };
+        map.insert(key.to_string(), node);
+    }
+    Ok(Document::new(Node::new(Pos::default(), Value::Map(map))))
+}
+
+/// The metadata of `abs` (not following a final symbolic link), `None` when it does not exist.
+fn stat(root: &Root<'_>, abs: &str, names: &accounts::IdNames) -> Result<Option<Map>, String> {
+    let meta = match std::fs::symlink_metadata(root.path(abs)) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(format!("cannot stat {abs}: {e}")),
+    };
+    let p = Pos::default();
+    let mode = meta.mode() & 0o7777;
+    let ft = meta.file_type();
+    let kind = if ft.is_symlink() {
+        "symlink"
+    } else if ft.is_dir() {
+        "directory"
+    } else if ft.is_file() {
+        "file"
+    } else if ft.is_fifo() {
+        "fifo"
+    } else if ft.is_socket() {
+        "socket"
+    } else {
+        "device"
+    };
+    let mut m = Map::new();
+    let boolean = |b: bool| Node::new(p, Value::Bool(b));
+    m.insert("path", Node::str(p, abs));
+    m.insert("exists", boolean(true));
+    m.insert("type", Node::str(p, kind));
+    m.insert("mode", Node::str(p, format!("{mode:04o}")));
+    m.insert("permissions", Node::str(p, permissions(mode)));
+    m.insert("uid", Node::new(p, Value::Int(i64::from(meta.uid()))));
+    m.insert("gid", Node::new(p, Value::Int(i64::from(meta.gid()))));
+    if let Some(name) = names.users.get(&meta.uid()) {
+        m.insert("owner", Node::str(p, name.clone()));
+    }
+    if let Some(name) = names.groups.get(&meta.gid()) {
+        m.insert("group", Node::str(p, name.clone()));
+    }
+    m.insert("size", Node::new(p, Value::Int(meta.size() as i64)));
+    m.insert("setuid", boolean(mode & 0o4000 != 0));
+    m.insert("setgid", boolean(mode & 0o2000 != 0));
+    m.insert("sticky", boolean(mode & 0o1000 != 0));
+    m.insert(
+        "world_writable",
+        boolean(mode & 0o002 != 0 && !ft.is_symlink()),
+    );
+    if ft.is_symlink() {
+        if let Ok(target) = std::fs::read_link(root.path(abs)) {
+            m.insert("symlink_target", Node::str(p, target.to_string_lossy()));
+        }
+    }
+    Ok(Some(m))
+}
+
+/// `ls -l` notation of the permission bits, without the type: `rw-r-----`, `rwsr-xr-x`.
+fn permissions(mode: u32) -> String {
+    let mut s = String::with_capacity(9);
+    for (shift, special, set, unset) in [
+        (6, 0o4000, 's', 'S'),
+        (3, 0o2000, 's', 'S'),
+        (0, 0o1000, 't', 'T'),
+    ] {
+        let bits = (mode >> shift) & 7;
+        s.push(if bits & 4 != 0 { 'r' } else { '-' });
+        s.push(if bits & 2 != 0 { 'w' } else { '-' });
+        s.push(match (bits & 1 != 0, mode & special != 0) {
+            (true, true) => set,
+            (false, true) => unset,
+            (true, false) => 'x',
+            (false, false) => '-',
+        });
+    }
+    s
+}
+
+/// The host paths matching the glob `pattern`, sorted; at most [`MAX_LISTED`].
+fn expand(root: &Root<'_>, pattern: &str) -> Result<Vec<String>, String> {
+    let glob: GlobMatcher = GlobBuilder::new(pattern)
+        .literal_separator(true)
+        .build()
+        .map_err(|e| format!("bad path glob {pattern}: {e}"))?
+        .compile_matcher();
+    // Walk from the longest directory prefix without a glob character.
+    let literal: Vec<&str> = pattern
+        .split('/')
+        .take_while(|c| !c.contains(['*', '?', '[', '{']))
+        .collect();
+    let base = literal.join("/");
+    let base = if base.is_empty() {
+        "/".to_string()
+    } else {
+        base
+    };
+    let depth = if pattern.contains("**") {
+        usize::MAX
+    } else {
+        pattern.split('/').count() - literal.len()
+    };
+    let mut out = Vec::new();
+    let walk = walkdir::WalkDir::new(root.path(&base))
+        .min_depth(1)
+        .max_depth(depth)
+        .same_file_system(true)
+        .sort_by_file_name();
+    for (visited, entry) in walk.into_iter().enumerate() {
+        if visited >= MAX_GLOB_VISITS {
+            return Err(format!(
+                "{pattern} visits more than {MAX_GLOB_VISITS} entries; name a narrower glob"
+            ));
+        }
+        let entry = entry.map_err(|e| format!("cannot expand {pattern}: {e}"))?;
+        let host = host_path(root, entry.path());
+        if glob.is_match(&host) {
+            if out.len() == MAX_LISTED {
+                return Err(format!(
+                    "{pattern} matches more than {MAX_LISTED} paths; name a narrower glob"
+                ));
+            }
+            out.push(host);
+        }
+    }
+    Ok(out)
+}
+
+/// `path` inside the root, as the host sees it (`/etc/passwd`).
+fn host_path(root: &Root<'_>, path: &Path) -> String {
+    let rel = path.strip_prefix(root.dir).unwrap_or(path);
+    format!("/{}", rel.to_string_lossy().trim_start_matches('/'))
+}
+
+pub fn filesystem(root: &Root<'_>, fields: &Fields) -> Result<Document, String> {
+    let names = accounts::id_names(root)?;
+    let mut map = Map::new();
+    for dir in keys(fields, &DEFAULT_DIRS) {
+        map.insert(dir.to_string(), walk(root, dir, &names)?);
+    }
+    Ok(Document::new(Node::new(Pos::default(), Value::Map(map))))
+}
+
+/// What one walk found, by list name.
+#[derive(Default)]
+struct Found {
+    lists: BTreeMap<&'static str, (Vec<String>, i64)>,
+}
+
+impl Found {
+    fn add(&mut self, list: &'static str, path: impl FnOnce() -> String) {
+        let (paths, count) = self.lists.entry(list).or_default();
+        if paths.len() < MAX_LISTED {
+            paths.push(path());
+        }
+        *count += 1;
+    }
+}
+
+/// Walks `dir` on its own filesystem (not into other mounts, /proc or /sys), without following
+/// links. A directory that cannot be read makes the whole entry an error: a partial walk would
+/// pass on files it never saw.
+fn walk(root: &Root<'_>, dir: &str, names: &accounts::IdNames) -> Result<Node, String> {
+    let p = Pos::default();
+    let start = root.path(dir);
+    match std::fs::symlink_metadata(&start) {
+        Ok(m) if m.is_dir() => {}
+        Ok(_) => return Err(format!("cannot walk {dir}: not a directory")),
+        Err(e) => return Err(format!("cannot walk {dir}: {e}")),
+    }
+    let mut found = Found::default();
+    let mut entries: i64 = 0;
+    for entry in walkdir::WalkDir::new(&start)
+        .same_file_system(true)
+        .sort_by_file_name()
+    {
+        let entry = entry.map_err(|e| format!("cannot walk {dir}: {e}"))?;
+        let meta = entry
+            .metadata()
+            .map_err(|e| format!("cannot walk {dir}: {e}"))?;
+        entries += 1;
+        let mode = meta.mode();
+        let ft = meta.file_type();
+        let path = || host_path(root, entry.path());
+        if ft.is_file() && mode & 0o002 != 0 {
+            found.add("world_writable_files", path);
+        }
+        if ft.is_dir() && mode & 0o002 != 0 && mode & 0o1000 == 0 {
+            found.add("world_writable_dirs_without_sticky", path);
+        }
+        if !names.users.contains_key(&meta.uid()) {
+            found.add("unowned", path);
+        }
+        if !names.groups.contains_key(&meta.gid()) {
+            found.add("ungrouped", path);
+        }
+    }
+    let mut m = Map::new();
+    m.insert("entries", Node::new(p, Value::Int(entries)));
+    for list in [
+        "world_writable_files",
+        "world_writable_dirs_without_sticky",
+        "unowned",
+        "ungrouped",
+    ] {
+        let (paths, count) = found.lists.remove(list).unwrap_or_default();
+        let items = paths.into_iter().map(|s| Node::str(p, s)).collect();
+        m.insert(list, Node::new(p, Value::List(items)));
+        m.insert(format!("{list}_count"), Node::new(p, Value::Int(count)));
+    }
+    Ok(Node::new(p, Value::Map(m)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::permissions;
+
+    #[test]
+    fn permissions_read_as_ls_prints_them() {
+        assert_eq!(permissions(0o644), "rw-r--r--");
+        assert_eq!(permissions(0o4755), "rwsr-xr-x");
+        assert_eq!(permissions(0o1777), "rwxrwxrwt");
+        assert_eq!(permissions(0o2640), "rw-r-S---");
+        assert_eq!(permissions(0), "---------");
+    }
+}

@@ -1,0 +1,183 @@
+//! The `host` collectors: facts about a machine, read from its root filesystem (`--root /` for the
+//! live machine, `--root DIR` for a mounted image, a chroot or a container's filesystem), never by
+//! running a command and never by writing.
+//!
+//! Each kind reads its own sources (os-release, stat of named paths, /proc/sys and the sysctl
+//! files, the dpkg status database, passwd/shadow/group and login.defs, systemd unit directories,
+//! /proc/mounts or fstab). Kinds whose documents are keyed by names a policy chooses (file paths,
+//! sysctl keys, unit names) read only the names the loaded controls ask for (`Request::fields`),
+//! so that a new control never needs Rust. What cannot be read is an error for that kind, so that
+//! its controls are `error`, never `pass`.
+
+mod accounts;
+mod files;
+mod mounts;
+mod os;
+mod packages;
+mod services;
+mod sysctl;
+
+use std::path::{Path, PathBuf};
+
+use super::gate::{Gate, GateError};
+use super::{Collected, Collector, Document, Input, Kind, Request, Source};
+use crate::doc::{Node, Pos};
+
+/// Kinds of the host collector.
+pub struct HostCollector;
+
+const KINDS: &[Kind] = &[
+    Kind {
+        name: "os",
+        summary: "the operating system: os-release fields (id, version_id, version_codename, name, pretty_name) and, on the live machine, kernel_release",
+    },
+    Kind {
+        name: "file_meta",
+        summary: "metadata of the absolute paths the controls name as keys (`[\"/etc/shadow\"].mode`); a key with a glob holds a list of the matches: exists, type, mode, permissions, owner, group, uid, gid, size, setuid, setgid, sticky, world_writable, symlink_target",
+    },
+    Kind {
+        name: "filesystem",
+        summary: "a walk of the root's local filesystem: world-writable files, world-writable directories without the sticky bit, files with no owner or group in the root's own passwd and group",
+    },
+    Kind {
+        name: "sysctl_live",
+        summary: "kernel parameters as the running kernel has them (/proc/sys), live machine only: keys are sysctl names",
+    },
+    Kind {
+        name: "sysctl_persisted",
+        summary: "kernel parameters as the root's sysctl.conf and sysctl.d files set them at boot, merged in `sysctl --system` order",
+    },
+    Kind {
+        name: "packages",
+        summary: "installed packages from the dpkg status database: keys are package names, each with version, architecture and status",
+    },
+    Kind {
+        name: "accounts",
+        summary: "users and groups from passwd, shadow, group and gshadow, with password states, ageing fields, duplicates, uid 0 accounts, privileged group members, and login.defs settings",
+    },
+    Kind {
+        name: "services",
+        summary: "systemd units read from the unit directories and their .wants links: keys are unit names, each with state (enabled, disabled, static, masked) and file",
+    },
+    Kind {
+        name: "mounts",
+        summary: "mounted filesystems (/proc/mounts on the live machine, fstab under --root DIR): keys are mount points, each with device, fstype and options",
+    },
+];
+
+impl Collector for HostCollector {
+    fn source(&self) -> Source {
+        Source::Host
+    }
+
+    fn kinds(&self) -> &'static [Kind] {
+        KINDS
+    }
+
+    fn known_fields(
+        &self,
+        kind: &str,
+        _options: &std::collections::BTreeMap<String, String>,
+    ) -> Option<&'static [&'static str]> {
+        match kind {
+            "os" => Some(os::FIELDS),
+
+            "accounts" => Some(accounts::FIELDS),
+            _ => None,
+        }
+    }
+
+    fn collect(&self, input: &Input<'_>, request: &Request<'_>, out: &mut Vec<Collected>) {
+        let super::Target::Host(host) = input.target else {
+            return;
+        };
+        let root = Root::new(&host.root, &request.settings.gate);
+        for kind in KINDS.iter().map(|k| k.name) {
+            if !request.wants(kind) {
+                continue;
+            }
+            let collected = match kind {
+                "os" => os::collect(&root),
+                "file_meta" => files::file_meta(&root, request.fields.of(kind)),
+                "filesystem" => files::filesystem(&root, request.fields.of(kind)),
+                "sysctl_live" => match sysctl::live(&root, request.fields.of(kind)) {
+                    Ok(None) => continue,
+                    Ok(Some(d)) => Ok(d),
+                    Err(e) => Err(e),
+                },
+                "sysctl_persisted" => sysctl::persisted(&root),
+                "packages" => packages::collect(&root),
+                "accounts" => accounts::collect(&root),
+                "services" => services::collect(&root, request.fields.of(kind)),
+                "mounts" => mounts::collect(&root),
+                _ => continue,
+            };
+            out.push(match collected {
+                Ok(document) => Collected::Document {
+                    kind,
+                    variant: None,
+                    document,
+                },
+                Err(message) => Collected::Error {
+                    kind: Some(kind),
+                    variant: None,
+                    pos: None,
+                    message,
+                },
+            });
+        }
+    }
+}
+
+/// The root filesystem of a host, read through the scan's gate.
+pub(crate) struct Root<'a> {
+    dir: &'a Path,
+    gate: &'a Gate,
+    /// Whether this is the running machine (`/`): only then do /proc and the live kernel count.
+    live: bool,
+}
+
+impl<'a> Root<'a> {
+    fn new(dir: &'a Path, gate: &'a Gate) -> Root<'a> {
+        let live = std::fs::canonicalize(dir).is_ok_and(|d| d == Path::new("/"));
+        Root { dir, gate, live }
+    }
+
+    /// The path of `abs` (an absolute path as the host sees it) inside the root.
+    fn path(&self, abs: &str) -> PathBuf {
+        self.dir.join(abs.trim_start_matches('/'))
+    }
+
+    /// The text of `abs`, `None` when it does not exist; any other failure (permission, not a
+    /// regular file, too large, a link leaving the root) is an error naming the file.
+    fn read(&self, abs: &str) -> Result<Option<String>, String> {
+        match self.gate.read_included(&self.path(abs)) {
+            Ok(text) => Ok(Some(text)),
+            Err(GateError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(format!("cannot read {abs}: {e}")),
+        }
+    }
+
+    /// The text of `abs`, which must exist.
+    fn read_required(&self, abs: &str) -> Result<String, String> {
+        self.read(abs)?
+            .ok_or_else(|| format!("cannot read {abs}: it does not exist"))
+    }
+}
+
+/// A document whose values name the files they came from (`files`, as host paths): `Pos::file`
+/// `n` is `files[n - 1]`.
+fn document(root: Node, files: Vec<String>) -> Document {
+    Document {
+        included: files.into_iter().map(PathBuf::from).collect(),
+        ..Document::new(root)
+    }
+}
+
+/// The position of line `line` of the `n`-th (1-based) file of a document.
+fn at(file: u16, line: usize) -> Pos {
+    Pos {
+        file,
+        ..Pos::line(line)
+    }
+}
