@@ -20,8 +20,12 @@ use crate::engine::DEFAULT_MAX_FILE_SIZE;
 #[derive(Debug, Args)]
 pub struct FactsArgs {
     /// Files or directories.
-    #[arg(required_unless_present = "fields", value_name = "PATH")]
+    #[arg(required_unless_present_any = ["fields", "root"], value_name = "PATH")]
     paths: Vec<PathBuf>,
+
+    /// Show the host facts of a machine's root filesystem (`/` for the live machine) instead.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["paths", "fields"])]
+    root: Option<PathBuf>,
 
     /// Instead of reading files, list the fields a document of this kind (`certificate`,
     /// `private_key`, `file`) or config format (`sshd`, `kubernetes`...) can have.
@@ -58,6 +62,9 @@ fn parse_format(s: &str) -> Result<Format, String> {
 pub fn run(args: FactsArgs) -> u8 {
     if let Some(name) = &args.fields {
         return list_fields(name);
+    }
+    if let Some(root) = &args.root {
+        return host_facts(root, &args);
     }
     let opts = WalkOptions {
         follow_symlinks: args.follow_symlinks,
@@ -137,12 +144,25 @@ fn file_facts(
         bytes: Some(&buf),
         binary: file::is_binary(&buf),
     };
-    let mut documents = Vec::new();
-    let mut errors = Vec::new();
     let mut options = std::collections::BTreeMap::new();
     if let Some(f) = format {
         options.insert("format".to_string(), f.as_str().to_string());
     }
+    let (documents, errors) = documents_of(registry, prepared, settings, &input, &options);
+    json!({"path": entry.display, "documents": documents, "errors": errors})
+}
+
+/// Every document the prepared collectors make of one target (each kind, in the variant a control
+/// with `options` would get), and what they could not read, as JSON.
+fn documents_of(
+    registry: &Registry,
+    prepared: &[Option<Prepared>],
+    settings: &Settings,
+    input: &Input<'_>,
+    options: &std::collections::BTreeMap<String, String>,
+) -> (Vec<Value>, Vec<Value>) {
+    let mut documents = Vec::new();
+    let mut errors = Vec::new();
     for (collector, prepared) in registry.collectors().iter().zip(prepared) {
         let Some(prepared) = prepared else { continue };
         // Everything the collector can make of this file: each kind, in the variant a control
@@ -151,7 +171,7 @@ fn file_facts(
             .kinds()
             .iter()
             .filter_map(|k| {
-                let variant = collector.variant(k.name, &options, target).ok()?;
+                let variant = collector.variant(k.name, options, input.target).ok()?;
                 Some(Wanted {
                     kind: k.name,
                     variant,
@@ -168,7 +188,7 @@ fn file_facts(
             state: prepared.state.as_ref(),
         };
         let mut found = Vec::new();
-        collector.collect(&input, &request, &mut found);
+        collector.collect(input, &request, &mut found);
         for c in found {
             match c {
                 Collected::Document {
@@ -209,7 +229,36 @@ fn file_facts(
             }
         }
     }
-    json!({"path": entry.display, "documents": documents, "errors": errors})
+    (documents, errors)
+}
+
+/// `vigil facts --root DIR`: every host document of the machine whose root filesystem is `DIR`.
+fn host_facts(root: &std::path::Path, args: &FactsArgs) -> u8 {
+    let registry = Registry::builtin();
+    let settings = Settings {
+        at: args.at.unwrap_or_else(OffsetDateTime::now_utc),
+        trust_store: None,
+        gate: crate::collect::gate::Gate::for_paths(&[root.to_path_buf()], DEFAULT_MAX_FILE_SIZE),
+    };
+    let prepared: Vec<Option<Prepared>> = registry
+        .collectors()
+        .iter()
+        .map(|c| (c.source() == Source::Host).then(Prepared::nothing))
+        .collect();
+    let host = crate::cli::scan::host_of(root);
+    let target = Target::Host(host);
+    let input = Input {
+        target: &target,
+        bytes: None,
+        binary: false,
+    };
+    let (documents, errors) =
+        documents_of(&registry, &prepared, &settings, &input, &Default::default());
+    let out = json!([{"host": target.name(), "documents": documents, "errors": errors}]);
+    match serde_json::to_string_pretty(&out) {
+        Ok(s) => emit(&(s + "\n")),
+        Err(e) => usage_error(e),
+    }
 }
 
 /// `vigil facts --fields NAME`: the fields of a kind or config format, one per line.

@@ -186,7 +186,7 @@ pub fn run(args: ScanArgs) -> u8 {
 }
 
 /// The host a `--root` names: the machine's host name for the live root, else the directory.
-fn host_of(root: &std::path::Path) -> Host {
+pub(crate) fn host_of(root: &std::path::Path) -> Host {
     let live = std::fs::canonicalize(root).is_ok_and(|r| r == std::path::Path::new("/"));
     let name = if live {
         hostname::get().map_or_else(

@@ -374,6 +374,11 @@ impl Emitter<'_, '_> {
         for v in verdicts {
             let control = v.control;
             self.judged[control] = true;
+            // An error that kept several controls from judging the target was about each of them:
+            // none of them is "not applicable".
+            for &blocked in &v.blocks {
+                self.judged[blocked] = true;
+            }
             let f = finding(self.plan, Some(target), shown.as_deref(), v);
             self.recorder.record_indexed(&f, control)?;
         }
@@ -423,6 +428,9 @@ fn not_applicable_reason(c: &Control) -> String {
     }
     if !t.tags.is_empty() {
         selectors.push(format!("tags: {}", t.tags.join(", ")));
+    }
+    if let Some(when) = &t.when {
+        selectors.push(format!("when: {when}"));
     }
     if selectors.is_empty() {
         format!("No target of kind `{}` in this scan.", t.kind)

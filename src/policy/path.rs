@@ -205,10 +205,15 @@ fn walk<'d>(segments: &[Segment], at: Step<'d>, out: &mut Vec<Candidate<'d>>) {
                     }
                 }
             }
-            let path = if path.is_empty() {
-                key
-            } else {
-                format!("{path}.{key}")
+            // Keys that are not words (host paths, annotation names) are quoted, as a policy
+            // writes them: `["/etc/shadow"].mode`; dotted sysctl names stay readable.
+            let plain = key
+                .chars()
+                .all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.'));
+            let path = match (path.is_empty(), plain) {
+                (true, true) => key,
+                (false, true) => format!("{path}.{key}"),
+                (_, false) => format!("{path}[\"{key}\"]"),
             };
             let next = Step {
                 node: child,

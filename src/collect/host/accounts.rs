@@ -34,10 +34,15 @@ pub struct IdNames {
 }
 
 pub fn id_names(root: &Root<'_>) -> Result<IdNames, String> {
+    // The first entry of an id names it, as getpwuid and getgrgid answer (root, not a later toor).
     let by_id = |text: &str| -> HashMap<u32, String> {
-        records(text)
-            .filter_map(|(_, f)| Some((f.get(2)?.parse().ok()?, f.first()?.to_string())))
-            .collect()
+        let mut names = HashMap::new();
+        for (_, f) in records(text) {
+            if let (Some(id), Some(name)) = (f.get(2).and_then(|i| i.parse().ok()), f.first()) {
+                names.entry(id).or_insert_with(|| name.to_string());
+            }
+        }
+        names
     };
     Ok(IdNames {
         users: by_id(&root.read_required("/etc/passwd")?),

@@ -247,17 +247,23 @@ impl Found {
 fn walk(root: &Root<'_>, dir: &str, names: &accounts::IdNames) -> Result<Node, String> {
     let p = Pos::default();
     let start = root.path(dir);
+    let mut m = Map::new();
     match std::fs::symlink_metadata(&start) {
-        Ok(m) if m.is_dir() => {}
+        Ok(meta) if meta.is_dir() => {}
         Ok(_) => return Err(format!("cannot walk {dir}: not a directory")),
+        // Nothing there, nothing to find (a root without /opt); the facts say it is absent.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            m.insert("exists", Node::new(p, Value::Bool(false)));
+        }
         Err(e) => return Err(format!("cannot walk {dir}: {e}")),
     }
     let mut found = Found::default();
     let mut entries: i64 = 0;
-    for entry in walkdir::WalkDir::new(&start)
+    let missing = m.contains_key("exists");
+    let walk = walkdir::WalkDir::new(&start)
         .same_file_system(true)
-        .sort_by_file_name()
-    {
+        .sort_by_file_name();
+    for entry in walk.into_iter().take_while(|_| !missing) {
         let entry = entry.map_err(|e| format!("cannot walk {dir}: {e}"))?;
         let meta = entry
             .metadata()
@@ -279,7 +285,6 @@ fn walk(root: &Root<'_>, dir: &str, names: &accounts::IdNames) -> Result<Node, S
             found.add("ungrouped", path);
         }
     }
-    let mut m = Map::new();
     m.insert("entries", Node::new(p, Value::Int(entries)));
     for list in [
         "world_writable_files",

@@ -11,6 +11,7 @@
 
 mod accounts;
 mod files;
+mod limits;
 mod mounts;
 mod os;
 mod packages;
@@ -54,6 +55,10 @@ const KINDS: &[Kind] = &[
     Kind {
         name: "accounts",
         summary: "users and groups from passwd, shadow, group and gshadow, with password states, ageing fields, duplicates, uid 0 accounts, privileged group members, and login.defs settings",
+    },
+    Kind {
+        name: "limits",
+        summary: "resource limits set at login by pam_limits (limits.conf, then limits.d/*.conf): `entries`, each with domain, type, item and value",
     },
     Kind {
         name: "services",
@@ -108,6 +113,7 @@ impl Collector for HostCollector {
                 "sysctl_persisted" => sysctl::persisted(&root),
                 "packages" => packages::collect(&root),
                 "accounts" => accounts::collect(&root),
+                "limits" => limits::collect(&root),
                 "services" => services::collect(&root, request.fields.of(kind)),
                 "mounts" => mounts::collect(&root),
                 _ => continue,

@@ -14,13 +14,15 @@ pub fn live(root: &Root<'_>, fields: &Fields) -> Result<Option<Document>, String
         return Ok(None);
     }
     let mut map = Map::new();
-    let keys: Vec<String> = match fields {
-        Fields::Some(keys) => keys
-            .iter()
-            .filter(|k| !k.starts_with('/') && k.contains('.'))
-            .cloned()
-            .collect(),
-        Fields::All => every_key(root),
+    let (keys, listing): (Vec<String>, bool) = match fields {
+        Fields::Some(keys) => (
+            keys.iter()
+                .filter(|k| !k.starts_with('/') && k.contains('.'))
+                .cloned()
+                .collect(),
+            false,
+        ),
+        Fields::All => (every_key(root), true),
     };
     for key in keys {
         let path = format!("/proc/sys/{}", key.replace('.', "/"));
@@ -28,8 +30,13 @@ pub fn live(root: &Root<'_>, fields: &Fields) -> Result<Option<Document>, String
         if root.path(&path).is_dir() {
             continue;
         }
-        // A key the running kernel does not have (a module not loaded) is absent.
-        if let Some(value) = root.read(&path)? {
+        // A key the running kernel does not have (a module not loaded) is absent. Listing every
+        // key for `vigil facts`, the write-only ones are left out; a key a control names must read.
+        let read = root.read(&path);
+        if listing && read.is_err() {
+            continue;
+        }
+        if let Some(value) = read? {
             let value = value.split_whitespace().collect::<Vec<_>>().join(" ");
             map.insert(key, Node::str(Pos::default(), value));
         }
