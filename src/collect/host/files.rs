@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use globset::{GlobBuilder, GlobMatcher};
 
@@ -185,7 +185,12 @@ fn expand(root: &Root<'_>, pattern: &str) -> Result<Vec<String>, String> {
         pattern.split('/').count() - literal.len()
     };
     let mut out = Vec::new();
-    let walk = walkdir::WalkDir::new(root.path(&base))
+    let real_base = root.followed(&base);
+    let shown = Shown {
+        real: &real_base,
+        host: &base,
+    };
+    let walk = walkdir::WalkDir::new(&real_base)
         .min_depth(1)
         .max_depth(depth)
         .same_file_system(true)
@@ -197,7 +202,7 @@ fn expand(root: &Root<'_>, pattern: &str) -> Result<Vec<String>, String> {
             ));
         }
         let entry = entry.map_err(|e| format!("cannot expand {pattern}: {e}"))?;
-        let host = host_path(root, entry.path());
+        let host = shown.of(entry.path());
         if glob.is_match(&host) {
             if out.len() == MAX_LISTED {
                 return Err(format!(
@@ -210,10 +215,29 @@ fn expand(root: &Root<'_>, pattern: &str) -> Result<Vec<String>, String> {
     Ok(out)
 }
 
-/// `path` inside the root, as the host sees it (`/etc/passwd`).
-fn host_path(root: &Root<'_>, path: &Path) -> String {
-    let rel = path.strip_prefix(root.dir).unwrap_or(path);
-    format!("/{}", rel.to_string_lossy().trim_start_matches('/'))
+/// How a walked path is shown: as the host names it under the directory the walk started from,
+/// even when that directory is reached through a link (`/bin/...` for a root whose `/bin` links to
+/// `usr/bin`).
+#[derive(Clone, Copy)]
+struct Shown<'p> {
+    /// The directory walked, inside the root.
+    real: &'p Path,
+    /// Its name on the host.
+    host: &'p str,
+}
+
+impl Shown<'_> {
+    fn of(&self, path: &Path) -> String {
+        let rel = path
+            .strip_prefix(self.real)
+            .unwrap_or(path)
+            .to_string_lossy();
+        match (self.host.trim_end_matches('/'), rel.is_empty()) {
+            (base, true) if base.is_empty() => "/".to_string(),
+            (base, true) => base.to_string(),
+            (base, false) => format!("{base}/{rel}"),
+        }
+    }
 }
 
 pub fn filesystem(root: &Root<'_>, fields: &Fields) -> Result<Document, String> {
@@ -225,11 +249,20 @@ pub fn filesystem(root: &Root<'_>, fields: &Fields) -> Result<Document, String> 
     Ok(Document::new(Node::new(Pos::default(), Value::Map(map))))
 }
 
-/// What one walk found, by list name.
+/// What one walk found, by list name: the first [`MAX_LISTED`] paths of each list and its count.
 #[derive(Default)]
 struct Found {
+    entries: i64,
     lists: BTreeMap<&'static str, (Vec<String>, i64)>,
 }
+
+/// The lists a `filesystem` entry has, in the order they are shown.
+const LISTS: [&str; 4] = [
+    "world_writable_files",
+    "world_writable_dirs_without_sticky",
+    "unowned",
+    "ungrouped",
+];
 
 impl Found {
     fn add(&mut self, list: &'static str, path: impl FnOnce() -> String) {
@@ -239,65 +272,138 @@ impl Found {
         }
         *count += 1;
     }
+
+    /// Appends what a later part of the walk found (walk order is kept: parts merge in order).
+    fn append(&mut self, other: Found) {
+        self.entries += other.entries;
+        for (list, (paths, count)) in other.lists {
+            let (mine, total) = self.lists.entry(list).or_default();
+            let room = MAX_LISTED.saturating_sub(mine.len());
+            mine.extend(paths.into_iter().take(room));
+            *total += count;
+        }
+    }
+
+    /// Judges one entry.
+    fn see(
+        &mut self,
+        shown: Shown<'_>,
+        path: &Path,
+        meta: &std::fs::Metadata,
+        names: &accounts::IdNames,
+    ) {
+        self.entries += 1;
+        let mode = meta.mode();
+        let ft = meta.file_type();
+        let shown = || shown.of(path);
+        if ft.is_file() && mode & 0o002 != 0 {
+            self.add("world_writable_files", shown);
+        }
+        if ft.is_dir() && mode & 0o002 != 0 && mode & 0o1000 == 0 {
+            self.add("world_writable_dirs_without_sticky", shown);
+        }
+        if !names.users.contains_key(&meta.uid()) {
+            self.add("unowned", shown);
+        }
+        if !names.groups.contains_key(&meta.gid()) {
+            self.add("ungrouped", shown);
+        }
+    }
 }
 
 /// Walks `dir` on its own filesystem (not into other mounts, /proc or /sys), without following
-/// links. A directory that cannot be read makes the whole entry an error: a partial walk would
-/// pass on files it never saw.
+/// links, its subdirectories on every core; the result is the same as one sorted walk. A directory
+/// that cannot be read makes the whole entry an error: a partial walk would pass on files it never
+/// saw.
 fn walk(root: &Root<'_>, dir: &str, names: &accounts::IdNames) -> Result<Node, String> {
     let p = Pos::default();
-    let start = root.path(dir);
+    let start = root.followed(dir);
+    let fail = |e: &dyn std::fmt::Display| format!("cannot walk {dir}: {e}");
     let mut m = Map::new();
+    let mut found = Found::default();
     match std::fs::symlink_metadata(&start) {
-        Ok(meta) if meta.is_dir() => {}
+        Ok(meta) if meta.is_dir() => {
+            let shown = Shown {
+                real: &start,
+                host: dir,
+            };
+            found.see(shown, &start, &meta, names);
+            let mut children: Vec<PathBuf> = std::fs::read_dir(&start)
+                .map_err(|e| fail(&e))?
+                .map(|e| e.map(|e| e.path()))
+                .collect::<Result<_, _>>()
+                .map_err(|e| fail(&e))?;
+            children.sort_by(|a, b| a.file_name().cmp(&b.file_name()));
+            for part in in_parallel(&children, |child| {
+                walk_part(shown, child, meta.dev(), names)
+            }) {
+                found.append(part.map_err(|e| fail(&e))?);
+            }
+        }
         Ok(_) => return Err(format!("cannot walk {dir}: not a directory")),
         // Nothing there, nothing to find (a root without /opt); the facts say it is absent.
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             m.insert("exists", Node::new(p, Value::Bool(false)));
         }
-        Err(e) => return Err(format!("cannot walk {dir}: {e}")),
+        Err(e) => return Err(fail(&e)),
     }
-    let mut found = Found::default();
-    let mut entries: i64 = 0;
-    let missing = m.contains_key("exists");
-    let walk = walkdir::WalkDir::new(&start)
-        .same_file_system(true)
-        .sort_by_file_name();
-    for entry in walk.into_iter().take_while(|_| !missing) {
-        let entry = entry.map_err(|e| format!("cannot walk {dir}: {e}"))?;
-        let meta = entry
-            .metadata()
-            .map_err(|e| format!("cannot walk {dir}: {e}"))?;
-        entries += 1;
-        let mode = meta.mode();
-        let ft = meta.file_type();
-        let path = || host_path(root, entry.path());
-        if ft.is_file() && mode & 0o002 != 0 {
-            found.add("world_writable_files", path);
-        }
-        if ft.is_dir() && mode & 0o002 != 0 && mode & 0o1000 == 0 {
-            found.add("world_writable_dirs_without_sticky", path);
-        }
-        if !names.users.contains_key(&meta.uid()) {
-            found.add("unowned", path);
-        }
-        if !names.groups.contains_key(&meta.gid()) {
-            found.add("ungrouped", path);
-        }
-    }
-    m.insert("entries", Node::new(p, Value::Int(entries)));
-    for list in [
-        "world_writable_files",
-        "world_writable_dirs_without_sticky",
-        "unowned",
-        "ungrouped",
-    ] {
+    m.insert("entries", Node::new(p, Value::Int(found.entries)));
+    for list in LISTS {
         let (paths, count) = found.lists.remove(list).unwrap_or_default();
         let items = paths.into_iter().map(|s| Node::str(p, s)).collect();
         m.insert(list, Node::new(p, Value::List(items)));
         m.insert(format!("{list}_count"), Node::new(p, Value::Int(count)));
     }
     Ok(Node::new(p, Value::Map(m)))
+}
+
+/// One child of a walked directory and everything under it on device `dev`.
+fn walk_part(
+    shown: Shown<'_>,
+    child: &Path,
+    dev: u64,
+    names: &accounts::IdNames,
+) -> Result<Found, walkdir::Error> {
+    let mut found = Found::default();
+    // A child that is a link is judged as the link, never followed (walkdir follows a root link
+    // unless told not to).
+    let walk = walkdir::WalkDir::new(child)
+        .follow_root_links(false)
+        .same_file_system(true)
+        .sort_by_file_name();
+    for entry in walk {
+        let entry = entry?;
+        let meta = entry.metadata()?;
+        // A mount point below the walked directory is another filesystem: not walked.
+        if entry.depth() == 0 && meta.dev() != dev {
+            break;
+        }
+        found.see(shown, entry.path(), &meta, names);
+    }
+    Ok(found)
+}
+
+/// `f` over `items` on every core, the results in the order of `items`.
+fn in_parallel<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(items.len().max(1));
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut results: Vec<Option<R>> = (0..items.len()).map(|_| None).collect();
+    let slots = std::sync::Mutex::new(&mut results);
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(item) = items.get(i) else { break };
+                    let r = f(item);
+                    slots.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(r);
+                }
+            });
+        }
+    });
+    results.into_iter().flatten().collect()
 }
 
 #[cfg(test)]

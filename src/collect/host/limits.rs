@@ -11,7 +11,7 @@ const DROPINS: &str = "/etc/security/limits.d";
 
 pub fn collect(root: &Root<'_>) -> Result<Document, String> {
     let mut sources = vec![MAIN.to_string()];
-    let mut dropins: Vec<String> = std::fs::read_dir(root.path(DROPINS))
+    let mut dropins: Vec<String> = std::fs::read_dir(root.followed(DROPINS))
         .into_iter()
         .flatten()
         .flatten()

@@ -149,15 +149,67 @@ impl<'a> Root<'a> {
         Root { dir, gate, live }
     }
 
-    /// The path of `abs` (an absolute path as the host sees it) inside the root.
+    /// The path of `abs` (an absolute path as the host sees it) inside the root, its last
+    /// component not followed (as `lstat` sees it). Links in the directories above it resolve as
+    /// the host would resolve them: an absolute link target starts again at the root, never at
+    /// the scanning machine's `/` (a mounted image's `/lib -> /usr/lib`).
     fn path(&self, abs: &str) -> PathBuf {
-        self.dir.join(abs.trim_start_matches('/'))
+        self.resolve(abs, false)
+    }
+
+    /// The path of `abs` inside the root with every link followed, the last one too.
+    fn followed(&self, abs: &str) -> PathBuf {
+        self.resolve(abs, true)
+    }
+
+    fn resolve(&self, abs: &str, follow_last: bool) -> PathBuf {
+        use std::ffi::OsString;
+        use std::path::Component;
+        /// As many links as Linux follows in one lookup.
+        const MAX_LINKS: usize = 40;
+        let normal = |p: &Path| -> Vec<OsString> {
+            p.components()
+                .filter_map(|c| match c {
+                    Component::Normal(n) => Some(n.to_os_string()),
+                    Component::ParentDir => Some(OsString::from("..")),
+                    _ => None,
+                })
+                .collect()
+        };
+        let mut pending: std::collections::VecDeque<OsString> = normal(Path::new(abs)).into();
+        let mut resolved = PathBuf::new();
+        let mut links = 0;
+        while let Some(c) = pending.pop_front() {
+            if c == ".." {
+                resolved.pop();
+                continue;
+            }
+            let candidate = resolved.join(&c);
+            let last = pending.is_empty();
+            if (last && !follow_last) || links == MAX_LINKS {
+                resolved = candidate;
+                continue;
+            }
+            match std::fs::read_link(self.dir.join(&candidate)) {
+                Ok(target) => {
+                    links += 1;
+                    if target.is_absolute() {
+                        resolved = PathBuf::new();
+                    }
+                    for part in normal(&target).into_iter().rev() {
+                        pending.push_front(part);
+                    }
+                }
+                Err(_) => resolved = candidate,
+            }
+        }
+        self.dir.join(resolved)
     }
 
     /// The text of `abs`, `None` when it does not exist; any other failure (permission, not a
     /// regular file, too large, a link leaving the root) is an error naming the file.
     fn read(&self, abs: &str) -> Result<Option<String>, String> {
-        match self.gate.read_included(&self.path(abs)) {
+        match self.gate.read_included(&self.followed(abs)) {
             Ok(text) => Ok(Some(text)),
             Err(GateError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(format!("cannot read {abs}: {e}")),
@@ -185,5 +237,39 @@ fn at(file: u16, line: usize) -> Pos {
     Pos {
         file,
         ..Pos::line(line)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A mounted image's absolute links resolve inside the image, never on the scanning machine.
+    #[test]
+    fn links_resolve_inside_the_root() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::create_dir_all(d.join("usr/lib/systemd")).unwrap();
+        std::fs::create_dir_all(d.join("etc")).unwrap();
+        std::fs::write(d.join("usr/lib/os-release"), "ID=inside\n").unwrap();
+        std::os::unix::fs::symlink("/usr/lib", d.join("lib")).unwrap();
+        std::os::unix::fs::symlink("/usr/lib/os-release", d.join("etc/os-release")).unwrap();
+        std::os::unix::fs::symlink("../../../../etc", d.join("usr/lib/escape")).unwrap();
+        let gate = Gate::for_paths(&[d.to_path_buf()], 1 << 20);
+        let root = Root::new(d, &gate);
+        assert!(!root.live);
+        assert_eq!(root.followed("/lib/systemd"), d.join("usr/lib/systemd"));
+        assert_eq!(root.path("/etc/os-release"), d.join("etc/os-release"));
+        assert_eq!(
+            root.followed("/etc/os-release"),
+            d.join("usr/lib/os-release")
+        );
+        assert_eq!(
+            root.read("/etc/os-release").unwrap().as_deref(),
+            Some("ID=inside\n")
+        );
+        // `..` stops at the root, as it does at `/`.
+        assert_eq!(root.followed("/lib/escape"), d.join("etc"));
+        assert_eq!(root.read("/etc/missing").unwrap(), None);
     }
 }

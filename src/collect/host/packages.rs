@@ -13,7 +13,7 @@ const RPM_DATABASES: [&str; 2] = ["/var/lib/rpm", "/usr/lib/sysimage/rpm"];
 
 pub fn collect(root: &Root<'_>) -> Result<Document, String> {
     let Some(text) = root.read(DPKG_STATUS)? else {
-        if RPM_DATABASES.iter().any(|d| root.path(d).is_dir()) {
+        if RPM_DATABASES.iter().any(|d| root.followed(d).is_dir()) {
             return Err(
                 "the rpm package database is not supported (only dpkg's status database is read)"
                     .into(),

@@ -101,7 +101,7 @@ fn unit_file(root: &Root<'_>, unit: &str) -> Option<(String, Option<String>)> {
 fn wants_links(root: &Root<'_>) -> Result<BTreeSet<(String, String)>, String> {
     let mut out = BTreeSet::new();
     for dir in UNIT_DIRS {
-        let Ok(entries) = std::fs::read_dir(root.path(dir)) else {
+        let Ok(entries) = std::fs::read_dir(root.followed(dir)) else {
             continue;
         };
         for entry in entries.flatten() {
@@ -129,25 +129,9 @@ fn wants_links(root: &Root<'_>) -> Result<BTreeSet<(String, String)>, String> {
     Ok(out)
 }
 
-/// Whether the unit file (following a link inside the root) has an `[Install]` section.
+/// Whether the unit file (following links inside the root) has an `[Install]` section.
 fn has_install_section(root: &Root<'_>, file: &str) -> Result<bool, String> {
-    let mut path = file.to_string();
-    // Resolve links as the host would (absolute targets inside the root), a few hops at most.
-    for _ in 0..8 {
-        match std::fs::read_link(root.path(&path)) {
-            Ok(t) => {
-                let t = t.to_string_lossy().into_owned();
-                path = if t.starts_with('/') {
-                    t
-                } else {
-                    let parent = path.rsplit_once('/').map_or("", |(d, _)| d);
-                    format!("{parent}/{t}")
-                };
-            }
-            Err(_) => break,
-        }
-    }
-    let text = root.read(&path)?.unwrap_or_default();
+    let text = root.read(file)?.unwrap_or_default();
     Ok(text.lines().any(|l| l.trim() == "[Install]"))
 }
 
@@ -155,7 +139,7 @@ fn has_install_section(root: &Root<'_>, file: &str) -> Result<bool, String> {
 fn every_unit(root: &Root<'_>) -> Vec<String> {
     let mut names = BTreeSet::new();
     for dir in UNIT_DIRS {
-        for entry in std::fs::read_dir(root.path(dir))
+        for entry in std::fs::read_dir(root.followed(dir))
             .into_iter()
             .flatten()
             .flatten()

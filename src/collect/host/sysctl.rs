@@ -27,7 +27,7 @@ pub fn live(root: &Root<'_>, fields: &Fields) -> Result<Option<Document>, String
     for key in keys {
         let path = format!("/proc/sys/{}", key.replace('.', "/"));
         // `kernel.yama.ptrace_scope` is also asked as `kernel` and `kernel.yama`: directories.
-        if root.path(&path).is_dir() {
+        if root.followed(&path).is_dir() {
             continue;
         }
         // A key the running kernel does not have (a module not loaded) is absent. Listing every
@@ -49,7 +49,7 @@ pub fn live(root: &Root<'_>, fields: &Fields) -> Result<Option<Document>, String
 
 /// Every readable parameter under /proc/sys, in sorted order.
 fn every_key(root: &Root<'_>) -> Vec<String> {
-    let base = root.path("/proc/sys");
+    let base = root.followed("/proc/sys");
     walkdir::WalkDir::new(&base)
         .sort_by_file_name()
         .into_iter()
