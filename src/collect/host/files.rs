@@ -233,7 +233,7 @@ impl Shown<'_> {
             .unwrap_or(path)
             .to_string_lossy();
         match (self.host.trim_end_matches('/'), rel.is_empty()) {
-            (base, true) if base.is_empty() => "/".to_string(),
+            ("", true) => "/".to_string(),
             (base, true) => base.to_string(),
             (base, false) => format!("{base}/{rel}"),
         }
