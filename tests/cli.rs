@@ -24,6 +24,7 @@ fn policy_list_shows_every_bundled_control_with_references() {
         "linux-sysctl 1.1.0 (Linux kernel and network parameters): 22 controls",
         "nginx-tls 1.2.0 (nginx TLS configuration): 7 controls",
         "certificates 1.2.0 (X.509 certificates and private keys): 19 controls",
+        "linux-baseline 1.0.0 (Linux host baseline (Debian)): 62 controls",
     ] {
         assert!(text.contains(header), "missing {header:?}");
     }

@@ -311,3 +311,26 @@ fn the_live_machine_is_read() {
         "{states:?}"
     );
 }
+
+/// Without `--policy`, an audit of a host applies the built-in packs that judge hosts (the Linux
+/// baseline) and lists no pack of files as not applicable; a scan of files does the reverse.
+#[test]
+fn the_built_in_packs_follow_what_is_scanned() {
+    let (_, host) = scan_json(&["--root", "testdata/roots/hardened", "--fail-on", "none"]);
+    let ids: Vec<&str> = host["controls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 62);
+    assert!(ids.iter().all(|id| id.starts_with("LNX-")), "{ids:?}");
+    let (_, files) = scan_json(&["testdata/ssh/hardened", "--fail-on", "none"]);
+    assert!(
+        files["controls"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| !c["id"].as_str().unwrap().starts_with("LNX-"))
+    );
+}

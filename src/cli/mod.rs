@@ -101,6 +101,21 @@ impl PolicySource {
         set.select(&self.only, &self.skip)?;
         Ok(set)
     }
+
+    /// Loads the policies for a scan of targets from `sources`: the built-in packs that judge
+    /// such targets, or every policy given with `--policy`.
+    pub fn load_for(
+        &self,
+        sources: &[crate::collect::Source],
+    ) -> Result<crate::policy::PolicySet, crate::policy::PolicyError> {
+        if !self.policies.is_empty() {
+            return self.load();
+        }
+        let mut set = crate::policy::PolicySet::builtin()?;
+        set.keep_sources(&crate::collect::Registry::builtin(), sources);
+        set.select(&self.only, &self.skip)?;
+        Ok(set)
+    }
 }
 
 /// Parses the command line and runs it; the entry point of the binary.

@@ -127,7 +127,14 @@ pub fn run(args: ScanArgs) -> u8 {
     if let Err(e) = args.output.validate() {
         return usage_error(e);
     }
-    let policies = match args.source.load() {
+    let mut sources = Vec::new();
+    if !args.paths.is_empty() {
+        sources.push(crate::collect::Source::File);
+    }
+    if args.root.is_some() {
+        sources.push(crate::collect::Source::Host);
+    }
+    let policies = match args.source.load_for(&sources) {
         Ok(p) => p,
         Err(e) => return usage_error(e),
     };

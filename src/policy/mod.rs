@@ -42,6 +42,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "certificates",
         include_str!("../../policies/certificates.yaml"),
     ),
+    (
+        "linux-baseline",
+        include_str!("../../policies/linux-baseline.yaml"),
+    ),
 ];
 
 /// A set of loaded policies whose control ids are unique across all of them.
@@ -186,6 +190,19 @@ impl PolicySet {
     /// Every control, in policy order then file order.
     pub fn controls(&self) -> impl Iterator<Item = &Control> {
         self.policies.iter().flat_map(|p| p.controls.iter())
+    }
+
+    /// Keeps the policies with a control that judges targets from one of `sources`: the built-in
+    /// packs of a scan of files do not list the host baseline as not applicable, and an audit of a
+    /// host alone does not list the packs of files.
+    pub fn keep_sources(&mut self, registry: &Registry, sources: &[crate::collect::Source]) {
+        self.policies.retain(|p| {
+            p.controls.iter().any(|c| {
+                registry
+                    .producers(&c.target.kind)
+                    .any(|(_, collector)| sources.contains(&collector.source()))
+            })
+        });
     }
 
     /// Keeps the controls whose id matches a pattern of `only` (every control when `only` is
