@@ -3,8 +3,8 @@
 #
 #   fuzz/run.sh [SECONDS] [TARGET...]     # default: 600 seconds for each of every target
 #
-# Each target starts from a seed corpus taken from testdata/ (and the bundled policies for the
-# policy loader) and runs for SECONDS, two targets at a time. A crash, a timeout (one input taking
+# Each target starts from a seed corpus taken from testdata/ (the bundled policies for the policy
+# loader, the fixture roots for the host files) and runs for SECONDS, two targets at a time. A crash, a timeout (one input taking
 # over 10 s) or an out-of-memory (over 2 GB) stops that target and leaves the input in
 # fuzz/artifacts/TARGET/; fix the defect, then copy the input to fuzz/regressions/TARGET/ so
 # `cargo test --test fuzz_regressions` keeps it fixed. The table at the end gives executions and
@@ -15,7 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 seconds=${1:-600}
 shift || true
-all=(sshd nginx sysctl ini toml json env kubernetes yaml policy pem der)
+all=(sshd nginx sysctl ini toml json env kubernetes yaml policy pem der host)
 targets=("${@:-${all[@]}}")
 [ ${#targets[@]} -eq 0 ] && targets=("${all[@]}")
 
@@ -36,6 +36,20 @@ seed() {
         policy) find_args=(-name '*.yaml' -path '*polic*') ;;
         pem) find_args=(\( -name '*.pem' -o -name '*.crt' -o -name '*.key' -o -name '*.cer' \)) ;;
         der) find_args=(\( -name '*.der' -o -name '*.p8' \)) ;;
+        host)
+            # One seed per fixture root: its files in the harness's order, joined by NUL bytes.
+            for root in ../testdata/roots/*/; do
+                local out
+                out="$dir/$(basename "$root")"
+                : >"$out"
+                for f in etc/passwd etc/shadow etc/group etc/login.defs var/lib/dpkg/status \
+                    etc/fstab etc/security/limits.conf usr/lib/os-release; do
+                    cat "$root$f" >>"$out" 2>/dev/null || true
+                    printf '\0' >>"$out"
+                done
+            done
+            cp -t "$dir" regressions/"$target"/* 2>/dev/null || true
+            return ;;
     esac
     find ../testdata ../policies "${find_args[@]}" -size -8k -exec cp -t "$dir" {} + 2>/dev/null || true
     cp -t "$dir" regressions/"$target"/* 2>/dev/null || true

@@ -12,7 +12,7 @@ use crate::collect::gate::Gate;
 const ROOT: &str = "/nonexistent-vigil-fuzz-root";
 
 /// Every fuzz target, by name, as `fuzz/run.sh` names them.
-pub const TARGETS: [&str; 12] = [
+pub const TARGETS: [&str; 13] = [
     "sshd",
     "nginx",
     "sysctl",
@@ -25,6 +25,7 @@ pub const TARGETS: [&str; 12] = [
     "policy",
     "pem",
     "der",
+    "host",
 ];
 
 /// Runs the reader of fuzz target `target` over `data`; `false` for an unknown target.
@@ -44,9 +45,34 @@ pub fn run(target: &str, data: &[u8]) -> bool {
         "pem" => certificates("fuzz.pem", data),
         // One DER certificate, or a DER private key (PKCS#1, PKCS#8, SEC1).
         "der" => certificates("fuzz.der", data),
+        // The files a host audit reads, split at NUL bytes.
+        "host" => host(data),
         _ => return false,
     }
     true
+}
+
+/// The host files, in the order the fuzz input's NUL-separated parts fill them.
+const HOST_FILES: [&str; 8] = [
+    "/etc/passwd",
+    "/etc/shadow",
+    "/etc/group",
+    "/etc/login.defs",
+    "/var/lib/dpkg/status",
+    "/etc/fstab",
+    "/etc/security/limits.conf",
+    "/etc/os-release",
+];
+
+/// Reads `data` as the files of a host, as `vigil scan --root` reads them.
+fn host(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let files: Vec<(&str, &str)> = HOST_FILES.iter().copied().zip(text.split('\0')).collect();
+    for d in crate::collect::host::read_in_memory(&files) {
+        std::hint::black_box(d.map(|d| d.root.to_json()).ok());
+    }
 }
 
 /// Parses `data` as a config file of `format`, as the config collector does: text that is not

@@ -141,12 +141,19 @@ pub(crate) struct Root<'a> {
     gate: &'a Gate,
     /// Whether this is the running machine (`/`): only then do /proc and the live kernel count.
     live: bool,
+    /// Files given in memory instead of read from `dir` (the fuzz harness).
+    memory: Option<&'a [(&'a str, &'a str)]>,
 }
 
 impl<'a> Root<'a> {
     fn new(dir: &'a Path, gate: &'a Gate) -> Root<'a> {
         let live = std::fs::canonicalize(dir).is_ok_and(|d| d == Path::new("/"));
-        Root { dir, gate, live }
+        Root {
+            dir,
+            gate,
+            live,
+            memory: None,
+        }
     }
 
     /// The path of `abs` (an absolute path as the host sees it) inside the root, its last
@@ -209,6 +216,12 @@ impl<'a> Root<'a> {
     /// The text of `abs`, `None` when it does not exist; any other failure (permission, not a
     /// regular file, too large, a link leaving the root) is an error naming the file.
     fn read(&self, abs: &str) -> Result<Option<String>, String> {
+        if let Some(files) = self.memory {
+            return Ok(files
+                .iter()
+                .find(|(p, _)| *p == abs)
+                .map(|(_, t)| t.to_string()));
+        }
         match self.gate.read_included(&self.followed(abs)) {
             Ok(text) => Ok(Some(text)),
             Err(GateError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
@@ -221,6 +234,25 @@ impl<'a> Root<'a> {
         self.read(abs)?
             .ok_or_else(|| format!("cannot read {abs}: it does not exist"))
     }
+}
+
+/// Runs the readers of host files (os-release, dpkg status, passwd, shadow, group, login.defs,
+/// fstab, limits.conf) over `files`, given in memory as (host path, text): the fuzz harness.
+pub fn read_in_memory(files: &[(&str, &str)]) -> Vec<Result<Document, String>> {
+    let gate = Gate::default();
+    let root = Root {
+        dir: Path::new("/nonexistent-vigil-fuzz-root"),
+        gate: &gate,
+        live: false,
+        memory: Some(files),
+    };
+    vec![
+        os::collect(&root),
+        packages::collect(&root),
+        accounts::collect(&root),
+        mounts::collect(&root),
+        limits::collect(&root),
+    ]
 }
 
 /// A document whose values name the files they came from (`files`, as host paths): `Pos::file`
