@@ -334,3 +334,81 @@ fn the_built_in_packs_follow_what_is_scanned() {
             .all(|c| !c["id"].as_str().unwrap().starts_with("LNX-"))
     );
 }
+
+/// The host kinds read what a policy names, with no change to vigil: a package version compared in
+/// dpkg's order, every match of a path glob as an element, unit states.
+#[test]
+fn policies_name_what_the_host_collectors_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("custom.yaml");
+    std::fs::write(
+        &policy,
+        r#"policy: custom-host
+title: Custom host checks
+version: 1.0.0
+controls:
+  - id: CH-001
+    title: OpenSSH has Debian's fix for CVE-2024-6387 (DSA-5724-1)
+    severity: high
+    references: {NIST-800-53r5: [SI-2]}
+    rationale: regreSSHion gives unauthenticated remote code execution.
+    remediation: Upgrade openssh-server.
+    target: {kind: packages}
+    check: {key: openssh-server.version, as: debian-version, gte: "1:9.2p1-2+deb12u3"}
+  - id: CH-002
+    title: Everything in /etc/cron.d is a regular file
+    severity: low
+    references: {NIST-800-53r5: [CM-6]}
+    rationale: Links in cron.d point cron at files outside it.
+    remediation: Replace links by files.
+    target: {kind: file_meta}
+    check:
+      each: '["/etc/cron.d/*"][*]'
+      check: {key: type, equals: file}
+  - id: CH-003
+    title: rsync is masked and cron enabled
+    severity: low
+    references: {NIST-800-53r5: [CM-7]}
+    rationale: Only what is needed runs.
+    remediation: systemctl mask rsync.
+    target: {kind: services}
+    check:
+      all:
+        - {key: '["rsync.service"].state', equals: masked}
+        - {key: '["cron.service"].state', equals: enabled}
+"#,
+    )
+    .unwrap();
+    let p = policy.to_str().unwrap();
+    let run = |root: &str| -> Vec<String> {
+        let (_, v) = scan_json(&["--root", root, "--policy", p, "--fail-on", "none"]);
+        lines(&v)
+    };
+    assert_lines(
+        &run("testdata/roots/hardened"),
+        &[
+            "CH-001 pass testdata/roots/hardened:39 in /var/lib/dpkg/status",
+            "CH-002 pass testdata/roots/hardened",
+            "CH-003 pass testdata/roots/hardened",
+        ],
+    );
+    assert_lines(
+        &run("testdata/roots/weak"),
+        &[
+            "CH-001 fail testdata/roots/weak:24 in /var/lib/dpkg/status",
+            "CH-002 pass testdata/roots/weak",
+            "CH-003 fail testdata/roots/weak",
+        ],
+    );
+    let out = vigil(&["facts", "--root", "testdata/roots/weak"]);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let meta = v[0]["documents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["kind"] == "file_meta")
+        .unwrap();
+    let cron = meta["facts"]["/etc/cron.d/*"].as_array().unwrap();
+    assert_eq!(cron.len(), 1, "{cron:?}");
+    assert_eq!(cron[0]["path"], "/etc/cron.d/.placeholder");
+}
