@@ -177,12 +177,17 @@ walkers=" file_permissions_unauthorized_world_writable dir_perms_world_writable_
 # --- versions ------------------------------------------------------------------------------------
 deb_version() { dpkg-query -W -f='${Version}' "$1" 2>/dev/null || echo unknown; }
 vigil_version=$("$vigil" --version | awk '{print $2}')
+if [ -n "${VIGIL_BIN:-}" ]; then
+    vigil_origin="VIGIL_BIN=$VIGIL_BIN"
+else
+    vigil_origin="built from the tree at commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- src 2>/dev/null || echo ', src/ modified')"
+fi
 pack_version=$(awk '/^version:/ {print $2; exit}' "$policy")
 lynis_version=$(deb_version lynis)
 oscap_version=$(oscap --version 2>/dev/null | awk 'NR == 1 {print $NF}')
 ssg_version=$(deb_version ssg-debian)
 {
-    echo "vigil $vigil_version, pack linux-baseline $pack_version (tree at commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- src policies 2>/dev/null || echo ', src/ or policies/ modified'))"
+    echo "vigil $vigil_version ($vigil_origin), pack linux-baseline $pack_version"
     echo "Lynis $lynis_version (Debian package lynis)"
     echo "OpenSCAP $oscap_version (Debian package openscap-scanner $(deb_version openscap-scanner)), ssg-debian $ssg_version"
     echo "hyperfine $(hyperfine --version | awk '{print $2}')"
@@ -256,12 +261,12 @@ time_it lynis --runs "$lynis_runs" -n lynis "$lynis_cmd"
 
 # --- report --------------------------------------------------------------------------------------
 python3 - "$out" "$root" "$vigil_version" "$pack_version" "$lynis_version" "$oscap_version" "$ssg_version" \
-    "$offline_note" "$policy" "$profile" <<'PY' | tee "$out/summary.md"
+    "$offline_note" "$policy" "$profile" "$vigil_origin" <<'PY' | tee "$out/summary.md"
 import collections, json, os, platform, re, sys, time
 import xml.etree.ElementTree as ET
-from machine import commit, cpu, version
+from machine import cpu, version
 
-out, root, vv, pv, lv, ov, sv, offline, policy, profile = sys.argv[1:]
+out, root, vv, pv, lv, ov, sv, offline, policy, profile, origin = sys.argv[1:]
 cores = os.cpu_count()
 hf = {}
 busy = {}
@@ -337,7 +342,7 @@ def os_name():
 
 print(f"{time.strftime('%Y-%m-%d')}; {cores} cores ({cpu()}), kernel {platform.release()}; {os_name()}; "
       f"`/.dockerenv` {'exists' if os.path.exists('/.dockerenv') else 'absent'}; "
-      f"vigil tree {commit(root)}; {version(['hyperfine', '--version'])}; peers' network namespace: {offline}.\n")
+      f"vigil {origin}; {version(['hyperfine', '--version'])}; peers' network namespace: {offline}.\n")
 print("| tool | version | command | runs | mean wall time ± sd | peak RSS | time ÷ vigil | RSS ÷ vigil |")
 print("|---|---|---|---:|---:|---:|---:|---:|")
 for name, ver, cmd in rows:
