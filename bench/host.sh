@@ -102,12 +102,30 @@ q() { printf '%q' "$1"; }
 # also makes a user namespace that maps only the caller's uid and gid: files of any other owner or
 # group then show as nobody/nogroup (65534), so /etc/shadow's group `shadow` would read as nogroup
 # and the peers' owner and group checks would judge something that is not on disk.
+# Inside, the loopback interface is brought up (the namespace has no other): with no interface up,
+# oscap 1.3.7 stops at once ("Probe at sd=.. (system_info) reported an error", exit 1).
+netns_run=$work/netns-run
+cat >"$netns_run" <<'SH'
+#!/bin/sh
+# Runs "$@" inside a fresh network namespace after bringing its loopback interface up.
+if command -v ip >/dev/null 2>&1; then
+    ip link set lo up
+else
+    python3 -c '
+import fcntl, socket, struct
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+flags = struct.unpack("16sH22x", fcntl.ioctl(s, 0x8913, struct.pack("16sH22x", b"lo", 0)))[1]  # SIOCGIFFLAGS
+fcntl.ioctl(s, 0x8914, struct.pack("16sH22x", b"lo", flags | 1))  # SIOCSIFFLAGS, IFF_UP'
+fi || { echo "netns-run: cannot bring the loopback interface up" >&2; exit 125; }
+exec "$@"
+SH
+chmod +x "$netns_run"
 offline=()
 if command -v unshare >/dev/null 2>&1; then
-    if [ "$(id -u)" = 0 ] && unshare -n true 2>/dev/null; then
-        offline=(unshare -n)
-    elif unshare -rn true 2>/dev/null; then
-        offline=(unshare -rn)
+    if [ "$(id -u)" = 0 ] && unshare -n "$netns_run" true 2>/dev/null; then
+        offline=(unshare -n "$netns_run")
+    elif unshare -rn "$netns_run" true 2>/dev/null; then
+        offline=(unshare -rn "$netns_run")
         echo "host.sh: warning: the peers run under \`unshare -rn\`, where files not owned by the caller show as nobody/nogroup" >&2
     fi
 fi
@@ -115,7 +133,7 @@ if [ ${#offline[@]} -eq 0 ]; then
     echo "host.sh: warning: cannot make a network namespace (unshare -n / unshare -rn refused); the peers run with the machine's network" >&2
     offline_note="none available: the peers ran with the machine's network"
 else
-    offline_note="\`${offline[*]}\`"
+    offline_note="\`${offline[0]} ${offline[1]}\` (loopback up, no other interface)"
 fi
 # A new network namespace has its own net.* sysctls (copied from the first namespace of the kernel,
 # not from the caller's): Lynis' KRNL-6000 reads those, vigil the machine's. Record both views.
@@ -191,12 +209,12 @@ ssg_version=$(deb_version ssg-debian)
     echo "Lynis $lynis_version (Debian package lynis)"
     echo "OpenSCAP $oscap_version (Debian package openscap-scanner $(deb_version openscap-scanner)), ssg-debian $ssg_version"
     echo "hyperfine $(hyperfine --version | awk '{print $2}')"
-    echo "peers' network namespace: ${offline[*]:-none}"
+    echo "peers' network namespace: $offline_note"
 } >"$out/versions.txt"
 
 # --- commands ------------------------------------------------------------------------------------
 off=""
-[ ${#offline[@]} -eq 0 ] || off="${offline[*]} "
+[ ${#offline[@]} -eq 0 ] || off="${offline[0]} ${offline[1]} $(q "${offline[2]}") "
 vigil_cmd="$(q "$vigil") scan --root / --policy $policy --fail-on none --format json -o $(q "$out/vigil.json")"
 lynis_args="audit system --quick --no-colors --profile $(q "$lynis_prf")"
 lynis_cmd="cd $(q "$work/lynis") && ${off}lynis $lynis_args --log-file $(q "$work/lynis/lynis.log") --report-file $(q "$work/lynis/lynis-report.dat") </dev/null"

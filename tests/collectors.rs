@@ -67,6 +67,7 @@ fn endpoint(name: &str, tags: &[&str]) -> Endpoint {
         host: host.into(),
         port: port.parse().unwrap(),
         tags: tags.iter().map(|t| t.to_string()).collect(),
+        ..Endpoint::default()
     }
 }
 

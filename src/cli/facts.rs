@@ -20,8 +20,17 @@ use crate::engine::DEFAULT_MAX_FILE_SIZE;
 #[derive(Debug, Args)]
 pub struct FactsArgs {
     /// Files or directories.
-    #[arg(required_unless_present_any = ["fields", "root"], value_name = "PATH")]
+    #[arg(required_unless_present_any = ["fields", "root", "host"], value_name = "PATH")]
     paths: Vec<PathBuf>,
+
+    /// Show what a network endpoint answers (HOST:PORT, [IPv6]:PORT, NAME@ADDRESS:PORT;
+    /// repeatable) instead.
+    #[arg(long = "host", value_name = "HOST:PORT", conflicts_with_all = ["paths", "fields", "root"], value_parser = crate::collect::inventory::parse_host)]
+    host: Vec<crate::collect::Endpoint>,
+
+    /// Probes to run on the endpoints: `ssh`, `tls` (default: by port, 22 is SSH).
+    #[arg(long, value_name = "PROBE", value_delimiter = ',', value_parser = ["ssh", "tls"])]
+    probe: Vec<String>,
 
     /// Show the host facts of a machine's root filesystem (`/` for the live machine) instead.
     #[arg(long, value_name = "DIR", conflicts_with_all = ["paths", "fields"])]
@@ -64,7 +73,26 @@ pub fn run(args: FactsArgs) -> u8 {
         return list_fields(name);
     }
     if let Some(root) = &args.root {
-        return host_facts(root, &args);
+        let host = crate::cli::scan::host_of(root);
+        return target_facts(
+            vec![Target::Host(host)],
+            Source::Host,
+            std::slice::from_ref(root),
+            &args,
+        );
+    }
+    if !args.host.is_empty() {
+        let targets = args
+            .host
+            .iter()
+            .map(|e| {
+                Target::Endpoint(crate::collect::Endpoint {
+                    probes: args.probe.clone(),
+                    ..e.clone()
+                })
+            })
+            .collect();
+        return target_facts(targets, Source::Endpoint, &[], &args);
     }
     let opts = WalkOptions {
         follow_symlinks: args.follow_symlinks,
@@ -79,6 +107,7 @@ pub fn run(args: FactsArgs) -> u8 {
         at: args.at.unwrap_or_else(OffsetDateTime::now_utc),
         trust_store: args.trust_store.clone(),
         gate: crate::collect::gate::Gate::for_paths(&args.paths, DEFAULT_MAX_FILE_SIZE),
+        net: Default::default(),
     };
     let mut prepared: Vec<Option<Prepared>> = Vec::new();
     for c in registry.collectors() {
@@ -232,29 +261,43 @@ fn documents_of(
     (documents, errors)
 }
 
-/// `vigil facts --root DIR`: every host document of the machine whose root filesystem is `DIR`.
-fn host_facts(root: &std::path::Path, args: &FactsArgs) -> u8 {
+/// `vigil facts --root DIR` and `--host HOST:PORT`: every document the collectors of `source`
+/// make of each target (a host, endpoints), as JSON.
+fn target_facts(targets: Vec<Target>, source: Source, paths: &[PathBuf], args: &FactsArgs) -> u8 {
     let registry = Registry::builtin();
     let settings = Settings {
         at: args.at.unwrap_or_else(OffsetDateTime::now_utc),
-        trust_store: None,
-        gate: crate::collect::gate::Gate::for_paths(&[root.to_path_buf()], DEFAULT_MAX_FILE_SIZE),
+        trust_store: args.trust_store.clone(),
+        gate: crate::collect::gate::Gate::for_paths(paths, DEFAULT_MAX_FILE_SIZE),
+        net: Default::default(),
     };
-    let prepared: Vec<Option<Prepared>> = registry
-        .collectors()
-        .iter()
-        .map(|c| (c.source() == Source::Host).then(Prepared::nothing))
-        .collect();
-    let host = crate::cli::scan::host_of(root);
-    let target = Target::Host(host);
-    let input = Input {
-        target: &target,
-        bytes: None,
-        binary: false,
-    };
-    let (documents, errors) =
-        documents_of(&registry, &prepared, &settings, &input, &Default::default());
-    let out = json!([{"host": target.name(), "documents": documents, "errors": errors}]);
+    let mut prepared: Vec<Option<Prepared>> = Vec::new();
+    for c in registry.collectors() {
+        if c.source() != source {
+            prepared.push(None);
+            continue;
+        }
+        match c.prepare(&settings) {
+            Ok(p) => prepared.push(Some(p)),
+            Err(e) => return usage_error(e),
+        }
+    }
+    let mut out = Vec::new();
+    for target in &targets {
+        let input = Input {
+            target,
+            bytes: None,
+            binary: false,
+        };
+        let (documents, errors) =
+            documents_of(&registry, &prepared, &settings, &input, &Default::default());
+        let what = if source == Source::Host {
+            "host"
+        } else {
+            "endpoint"
+        };
+        out.push(json!({what: target.name(), "documents": documents, "errors": errors}));
+    }
     match serde_json::to_string_pretty(&out) {
         Ok(s) => emit(&(s + "\n")),
         Err(e) => usage_error(e),

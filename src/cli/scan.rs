@@ -18,8 +18,38 @@ use crate::results::{State, Summary};
 #[derive(Debug, Args)]
 pub struct ScanArgs {
     /// Files and directories to scan.
-    #[arg(required_unless_present = "root", value_name = "PATH")]
+    #[arg(required_unless_present_any = ["root", "host", "targets"], value_name = "PATH")]
     paths: Vec<PathBuf>,
+
+    /// Probe a network endpoint: HOST:PORT, [IPv6]:PORT, or NAME@ADDRESS:PORT to connect to
+    /// ADDRESS and use NAME as the server's name (repeatable). Only the endpoints named are
+    /// contacted.
+    #[arg(long = "host", value_name = "HOST:PORT", value_parser = crate::collect::inventory::parse_host)]
+    host: Vec<crate::collect::Endpoint>,
+
+    /// Probes to run on the `--host` endpoints: `ssh`, `tls` (default: by port, 22 is SSH).
+    #[arg(long, value_name = "PROBE", value_delimiter = ',', value_parser = ["ssh", "tls"])]
+    probe: Vec<String>,
+
+    /// An inventory of endpoints (YAML: hosts with name, address, ports, probes, tags).
+    #[arg(long, value_name = "FILE")]
+    targets: Option<PathBuf>,
+
+    /// Endpoints probed at once.
+    #[arg(long, value_name = "N", default_value_t = crate::engine::DEFAULT_CONCURRENCY)]
+    concurrency: usize,
+
+    /// Time allowed to establish a TCP connection (`5s`, `500ms`).
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
+    connect_timeout: std::time::Duration,
+
+    /// Time allowed for a peer to send the next bytes of its answer.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    timeout: std::time::Duration,
+
+    /// Time allowed for all the probes of one endpoint.
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
+    deadline: std::time::Duration,
 
     /// Audit a machine through its root filesystem: `/` for the live machine (live kernel
     /// parameters and mounts), or a mounted image, chroot or container filesystem. Read-only: no
@@ -106,6 +136,28 @@ fn parse_fail_on(s: &str) -> Result<FailOn, String> {
         .ok_or_else(|| "expected one of: critical, high, medium, low, info, none".to_string())
 }
 
+/// Parses a duration: `5` or `5s` (seconds), `500ms`, `2m`.
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let t = s.trim();
+    let split = t
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("`{s}` is not a duration"))?;
+    let secs = match unit {
+        "" | "s" => n,
+        "ms" => n / 1000.0,
+        "m" => n * 60.0,
+        _ => return Err(format!("unknown unit in `{s}` (use ms, s or m)")),
+    };
+    if !(secs > 0.0 && secs < 86_400.0) {
+        return Err(format!("`{s}` is not a duration between 0 and a day"));
+    }
+    Ok(std::time::Duration::from_secs_f64(secs))
+}
+
 /// Parses a size: `1048576`, `64M`, `64MiB`, `1G`, `512k`.
 pub fn parse_size(s: &str) -> Result<u64, String> {
     let t = s.trim();
@@ -127,9 +179,26 @@ pub fn run(args: ScanArgs) -> u8 {
     if let Err(e) = args.output.validate() {
         return usage_error(e);
     }
+    let mut endpoints = args.host.clone();
+    for e in &mut endpoints {
+        e.probes = args.probe.clone();
+    }
+    if let Some(file) = &args.targets {
+        let text = match std::fs::read_to_string(file) {
+            Ok(t) => t,
+            Err(e) => return usage_error(format!("cannot read {}: {e}", file.display())),
+        };
+        match crate::collect::inventory::load(&file.display().to_string(), &text) {
+            Ok(found) => endpoints.extend(found),
+            Err(errors) => return usage_error(errors.join("\n")),
+        }
+    }
     let mut sources = Vec::new();
     if !args.paths.is_empty() {
         sources.push(crate::collect::Source::File);
+    }
+    if !endpoints.is_empty() {
+        sources.push(crate::collect::Source::Endpoint);
     }
     if args.root.is_some() {
         sources.push(crate::collect::Source::Host);
@@ -158,10 +227,16 @@ pub fn run(args: ScanArgs) -> u8 {
         trust_store: args.trust_store.clone(),
         pass_evidence: args.pass_evidence,
         hosts: args.root.iter().map(|r| host_of(r)).collect(),
+        endpoints,
+        concurrency: args.concurrency.max(1),
+        net: crate::collect::net::Limits {
+            connect: args.connect_timeout,
+            read: args.timeout,
+            deadline: args.deadline,
+        },
         arguments: std::env::args_os()
             .map(|a| a.to_string_lossy().into_owned())
             .collect(),
-        ..ScanOptions::default()
     };
     let outcome = match engine::scan(&policies, &opts, sinks) {
         Ok(o) => o,

@@ -11,6 +11,8 @@ pub mod config;
 pub mod file;
 pub mod gate;
 pub mod host;
+pub mod inventory;
+pub mod net;
 mod registry;
 mod target;
 pub mod walk;
@@ -80,6 +82,8 @@ pub struct Settings {
     pub trust_store: Option<PathBuf>,
     /// What files a collector may open beyond its target (included files, drop-ins).
     pub gate: gate::Gate,
+    /// Time limits of network probes.
+    pub net: net::Limits,
 }
 
 /// What a collector prepared once per scan (a loaded trust store), handed back on every call.

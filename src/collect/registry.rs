@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use super::{Collector, Kind, Source, cert, config, file, host};
+use super::{Collector, Kind, Source, cert, config, file, host, net};
 
 /// Every collector a scan can use.
 #[derive(Clone)]
@@ -22,6 +22,7 @@ impl Registry {
             .with(config::ConfigCollector)
             .with(cert::CertCollector)
             .with(host::HostCollector)
+            .with(net::ssh::SshCollector)
     }
 
     /// A registry with no collector.

@@ -29,16 +29,35 @@ impl Source {
 }
 
 /// A network endpoint to probe.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Endpoint {
     /// How it is shown in results: `example.com:443`, `[::1]:22`.
     pub name: String,
-    /// The host name or address to connect to.
+    /// The host name or address to connect to (and, for TLS, the name sent and checked).
     pub host: String,
     /// The port.
     pub port: u16,
     /// Labels from the inventory; controls may select endpoints by tag.
     pub tags: Vec<String>,
+    /// The address to connect to instead of resolving `host` (`--host NAME@IP:PORT`).
+    pub address: Option<std::net::IpAddr>,
+    /// The probes to run (`ssh`, `tls`); empty: chosen by port (22 is SSH, anything else TLS).
+    pub probes: Vec<String>,
+}
+
+impl Endpoint {
+    /// Whether the probe `name` runs on this endpoint.
+    pub fn probes(&self, name: &str) -> bool {
+        if self.probes.is_empty() {
+            let ssh = self.port == 22;
+            return if name == "ssh" {
+                ssh
+            } else {
+                name == "tls" && !ssh
+            };
+        }
+        self.probes.iter().any(|p| p == name)
+    }
 }
 
 /// A machine to audit.

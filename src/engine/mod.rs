@@ -71,6 +71,8 @@ pub struct ScanOptions {
     pub threads: Option<usize>,
     /// Network targets judged at once.
     pub concurrency: usize,
+    /// Time limits of network probes.
+    pub net: crate::collect::net::Limits,
     /// Trust anchors for certificate chains (`--trust-store FILE|DIR`); the system store when
     /// `None`.
     pub trust_store: Option<PathBuf>,
@@ -91,6 +93,7 @@ impl Default for ScanOptions {
             at: None,
             threads: None,
             concurrency: DEFAULT_CONCURRENCY,
+            net: Default::default(),
             trust_store: None,
             pass_evidence: PassEvidence::default(),
             arguments: Vec::new(),
@@ -153,6 +156,7 @@ pub fn scan_with(
                 .collect::<Vec<_>>(),
             opts.max_file_size,
         ),
+        net: opts.net,
     };
     let plan = Plan::new(policies, registry, &settings)?;
     // Every root is checked before anything is written.

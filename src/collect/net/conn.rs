@@ -1,0 +1,192 @@
+//! Connections to endpoints under time limits, and why a peer could not be read.
+//!
+//! A peer that refuses, never accepts, accepts and stays silent, drips one byte a second, or speaks
+//! another protocol must not stall the scan: every connect and read has a timeout, and a whole
+//! probe of one endpoint has a deadline. Each failure is a [`NetError`] whose text says which.
+
+use std::io::{Read, Write};
+use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
+use std::time::{Duration, Instant};
+
+use crate::collect::Endpoint;
+
+/// Time limits of a probe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Establishing the TCP connection (`--connect-timeout`).
+    pub connect: Duration,
+    /// Waiting for the next bytes of an answer (`--timeout`).
+    pub read: Duration,
+    /// Everything one endpoint's probes may take (`--deadline`).
+    pub deadline: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            connect: Duration::from_secs(5),
+            read: Duration::from_secs(10),
+            deadline: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Why an endpoint could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum NetError {
+    /// The name does not resolve.
+    #[error("cannot resolve {host}: {reason}")]
+    Resolve { host: String, reason: String },
+    /// Nothing listens on the port.
+    #[error("connection refused by {addr}")]
+    Refused { addr: SocketAddr },
+    /// No answer to the TCP handshake in time.
+    #[error("no answer from {addr} within {secs} s (--connect-timeout)", secs = .timeout.as_secs_f64())]
+    ConnectTimeout { addr: SocketAddr, timeout: Duration },
+    /// Any other connection failure (unreachable network, reset).
+    #[error("cannot connect to {addr}: {reason}")]
+    Connect { addr: SocketAddr, reason: String },
+    /// Connected, but the peer sent nothing (or nothing more) in time.
+    #[error("the peer sent nothing for {secs} s (--timeout) {during}", secs = .timeout.as_secs_f64())]
+    Silent { timeout: Duration, during: String },
+    /// The probe ran past the endpoint's deadline (a peer dripping bytes).
+    #[error("the peer did not finish answering within the {secs} s deadline (--deadline) {during}", secs = .deadline.as_secs_f64())]
+    Deadline { deadline: Duration, during: String },
+    /// The peer closed the connection early.
+    #[error("the peer closed the connection {during}")]
+    Closed { during: String },
+    /// The peer answered something the probe's protocol does not allow.
+    #[error("{0}")]
+    Protocol(String),
+    /// Another I/O failure.
+    #[error("{during}: {reason}")]
+    Io { during: String, reason: String },
+}
+
+/// An open connection to an endpoint, with the probe's deadline.
+pub struct Conn {
+    stream: TcpStream,
+    limits: Limits,
+    deadline: Instant,
+    /// What the probe is doing, for error messages (`while reading the SSH identification`).
+    pub during: String,
+}
+
+/// The address to connect to: the one given with `NAME@IP`, the host itself when it is an
+/// address, else the first the resolver gives.
+pub fn address(endpoint: &Endpoint) -> Result<SocketAddr, NetError> {
+    if let Some(ip) = endpoint.address {
+        return Ok(SocketAddr::new(ip, endpoint.port));
+    }
+    let host = endpoint.host.trim_start_matches('[').trim_end_matches(']');
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        return Ok(SocketAddr::new(ip, endpoint.port));
+    }
+    (host, endpoint.port)
+        .to_socket_addrs()
+        .map_err(|e| NetError::Resolve {
+            host: host.to_string(),
+            reason: e.to_string(),
+        })?
+        .next()
+        .ok_or_else(|| NetError::Resolve {
+            host: host.to_string(),
+            reason: "no address".into(),
+        })
+}
+
+impl Conn {
+    /// Connects to `endpoint` within the limits.
+    pub fn open(endpoint: &Endpoint, limits: Limits) -> Result<Conn, NetError> {
+        let started = Instant::now();
+        let addr = address(endpoint)?;
+        let stream =
+            TcpStream::connect_timeout(&addr, limits.connect).map_err(|e| match e.kind() {
+                std::io::ErrorKind::ConnectionRefused => NetError::Refused { addr },
+                std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock => {
+                    NetError::ConnectTimeout {
+                        addr,
+                        timeout: limits.connect,
+                    }
+                }
+                _ => NetError::Connect {
+                    addr,
+                    reason: e.to_string(),
+                },
+            })?;
+        let _ = stream.set_nodelay(true);
+        Ok(Conn {
+            stream,
+            limits,
+            deadline: started + limits.deadline,
+            during: String::new(),
+        })
+    }
+
+    /// Reads some bytes into `buf` (at least one), within the read timeout and the deadline.
+    pub fn read_some(&mut self, buf: &mut [u8]) -> Result<usize, NetError> {
+        let left = self
+            .deadline
+            .checked_duration_since(Instant::now())
+            .filter(|d| !d.is_zero())
+            .ok_or_else(|| self.past_deadline())?;
+        let wait = left.min(self.limits.read);
+        self.stream
+            .set_read_timeout(Some(wait))
+            .map_err(|e| self.io(e))?;
+        match self.stream.read(buf) {
+            Ok(0) => Err(NetError::Closed {
+                during: self.during.clone(),
+            }),
+            Ok(n) => Ok(n),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                if wait < self.limits.read {
+                    Err(self.past_deadline())
+                } else {
+                    Err(NetError::Silent {
+                        timeout: self.limits.read,
+                        during: self.during.clone(),
+                    })
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => Err(NetError::Closed {
+                during: self.during.clone(),
+            }),
+            Err(e) => Err(self.io(e)),
+        }
+    }
+
+    /// Fills `buf` completely.
+    pub fn read_exact(&mut self, buf: &mut [u8]) -> Result<(), NetError> {
+        let mut at = 0;
+        while at < buf.len() {
+            at += self.read_some(&mut buf[at..])?;
+        }
+        Ok(())
+    }
+
+    /// Sends all of `bytes`.
+    pub fn write_all(&mut self, bytes: &[u8]) -> Result<(), NetError> {
+        let _ = self.stream.set_write_timeout(Some(self.limits.read));
+        self.stream.write_all(bytes).map_err(|e| self.io(e))
+    }
+
+    fn past_deadline(&self) -> NetError {
+        NetError::Deadline {
+            deadline: self.limits.deadline,
+            during: self.during.clone(),
+        }
+    }
+
+    fn io(&self, e: std::io::Error) -> NetError {
+        NetError::Io {
+            during: self.during.clone(),
+            reason: e.to_string(),
+        }
+    }
+}
