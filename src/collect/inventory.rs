@@ -4,7 +4,7 @@
 use std::net::IpAddr;
 
 use crate::collect::Endpoint;
-use crate::doc::{Node, Value};
+use crate::doc::{Node, Pos, Value};
 
 /// Probes an inventory may ask for.
 pub const PROBES: [&str; 2] = ["tls", "ssh"];
@@ -97,12 +97,18 @@ pub fn load(file: &str, text: &str) -> Result<Vec<Endpoint>, Vec<String>> {
         return Err(vec![format!("{file}: the inventory is empty")]);
     };
     let Some(hosts) = root.get("hosts").and_then(Node::as_list) else {
-        error(root, "an inventory is a mapping with a `hosts` list".into());
+        error_at(
+            root.pos,
+            "an inventory is a mapping with a `hosts` list".into(),
+        );
         return Err(errors);
     };
     for h in hosts {
         let Some(map) = h.as_map() else {
-            error(h, "each host is a mapping with `name` and `ports`".into());
+            error_at(
+                h.pos,
+                "each host is a mapping with `name` and `ports`".into(),
+            );
             continue;
         };
         for (key, _) in map.iter() {
@@ -114,7 +120,7 @@ pub fn load(file: &str, text: &str) -> Result<Vec<Endpoint>, Vec<String>> {
             }
         }
         let Some(name) = h.get("name").and_then(Node::as_str) else {
-            error(h, "a host needs a `name`".into());
+            error_at(h.pos, "a host needs a `name`".into());
             continue;
         };
         let address = match h.get("address") {
@@ -122,23 +128,23 @@ pub fn load(file: &str, text: &str) -> Result<Vec<Endpoint>, Vec<String>> {
             Some(a) => match a.as_str().and_then(|s| s.parse::<IpAddr>().ok()) {
                 Some(ip) => Some(ip),
                 None => {
-                    error(a, format!("`address` of {name} is not an IP address"));
+                    error_at(a.pos, format!("`address` of {name} is not an IP address"));
                     continue;
                 }
             },
         };
-        let strings = |key: &str| -> Result<Vec<String>, (Node, String)> {
+        let strings = |key: &str| -> Result<Vec<String>, (Pos, String)> {
             match h.get(key) {
                 None => Ok(Vec::new()),
                 Some(n) => n
                     .as_list()
-                    .ok_or_else(|| (n.clone(), format!("`{key}` of {name} is a list")))?
+                    .ok_or_else(|| (n.pos, format!("`{key}` of {name} is a list")))?
                     .iter()
                     .map(|i| {
                         i.value
                             .scalar_text()
                             .filter(|_| !matches!(i.value, Value::Null))
-                            .ok_or_else(|| (i.clone(), format!("`{key}` of {name} holds scalars")))
+                            .ok_or_else(|| (i.pos, format!("`{key}` of {name} holds scalars")))
                     })
                     .collect(),
             }
@@ -146,16 +152,19 @@ pub fn load(file: &str, text: &str) -> Result<Vec<Endpoint>, Vec<String>> {
         let (ports, probes, tags) = match (strings("ports"), strings("probes"), strings("tags")) {
             (Ok(p), Ok(pr), Ok(t)) => (p, pr, t),
             (Err((n, m)), _, _) | (_, Err((n, m)), _) | (_, _, Err((n, m))) => {
-                error(&n, m);
+                error_at(n, m);
                 continue;
             }
         };
         if ports.is_empty() {
-            error(h, format!("{name} has no `ports`"));
+            error_at(h.pos, format!("{name} has no `ports`"));
             continue;
         }
         if let Some(bad) = probes.iter().find(|p| !PROBES.contains(&p.as_str())) {
-            error(h, format!("unknown probe `{bad}` for {name} (tls, ssh)"));
+            error_at(
+                h.pos,
+                format!("unknown probe `{bad}` for {name} (tls, ssh)"),
+            );
             continue;
         }
         for port in ports {
@@ -167,7 +176,7 @@ pub fn load(file: &str, text: &str) -> Result<Vec<Endpoint>, Vec<String>> {
                     tags.clone(),
                     probes.clone(),
                 )),
-                None => error(h, format!("`{port}` is not a port ({name})")),
+                None => error_at(h.pos, format!("`{port}` is not a port ({name})")),
             }
         }
     }
