@@ -87,11 +87,8 @@ pub fn load(file: &str, text: &str) -> Result<Vec<Endpoint>, Vec<String>> {
         Ok(d) => d,
         Err(e) => return Err(vec![format!("{file}:{}:{}: {}", e.line, e.col, e.message)]),
     };
-    let mut error = |node: &Node, message: String| {
-        errors.push(format!(
-            "{file}:{}:{}: {message}",
-            node.pos.line, node.pos.col
-        ));
+    let mut error_at = |pos: Pos, message: String| {
+        errors.push(format!("{file}:{}:{}: {message}", pos.line, pos.col));
     };
     let Some(root) = docs.first() else {
         return Err(vec![format!("{file}: the inventory is empty")]);
