@@ -110,8 +110,8 @@ pub fn load(file: &str, text: &str) -> Result<Vec<Endpoint>, Vec<String>> {
         };
         for (key, _) in map.iter() {
             if !["name", "address", "ports", "probes", "tags"].contains(&key) {
-                error(
-                    h,
+                error_at(
+                    h.pos,
                     format!("unknown key `{key}` (name, address, ports, probes, tags)"),
                 );
             }
