@@ -32,6 +32,9 @@ pub struct FactsArgs {
     #[arg(long, value_name = "PROBE", value_delimiter = ',', value_parser = ["ssh", "tls"])]
     probe: Vec<String>,
 
+    #[command(flatten)]
+    limits: crate::cli::scan::NetLimitArgs,
+
     /// Show the host facts of a machine's root filesystem (`/` for the live machine) instead.
     #[arg(long, value_name = "DIR", conflicts_with_all = ["paths", "fields"])]
     root: Option<PathBuf>,
@@ -269,7 +272,7 @@ fn target_facts(targets: Vec<Target>, source: Source, paths: &[PathBuf], args: &
         at: args.at.unwrap_or_else(OffsetDateTime::now_utc),
         trust_store: args.trust_store.clone(),
         gate: crate::collect::gate::Gate::for_paths(paths, DEFAULT_MAX_FILE_SIZE),
-        net: Default::default(),
+        net: args.limits.limits(),
     };
     let mut prepared: Vec<Option<Prepared>> = Vec::new();
     for c in registry.collectors() {

@@ -39,17 +39,8 @@ pub struct ScanArgs {
     #[arg(long, value_name = "N", default_value_t = crate::engine::DEFAULT_CONCURRENCY)]
     concurrency: usize,
 
-    /// Time allowed to establish a TCP connection (`5s`, `500ms`).
-    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
-    connect_timeout: std::time::Duration,
-
-    /// Time allowed for a peer to send the next bytes of its answer.
-    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
-    timeout: std::time::Duration,
-
-    /// Time allowed for all the probes of one endpoint.
-    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
-    deadline: std::time::Duration,
+    #[command(flatten)]
+    limits: NetLimitArgs,
 
     /// Audit a machine through its root filesystem: `/` for the live machine (live kernel
     /// parameters and mounts), or a mounted image, chroot or container filesystem. Read-only: no
@@ -108,6 +99,33 @@ pub struct ScanArgs {
     /// (observed values and a message, and a verdict for every file a pattern was searched in).
     #[arg(long, value_name = "LEVEL", default_value = "compact", value_parser = parse_pass_evidence)]
     pass_evidence: PassEvidence,
+}
+
+/// Time limits of network probes, shared by `scan` and `facts`.
+#[derive(Debug, Args)]
+pub struct NetLimitArgs {
+    /// Time allowed to establish a TCP connection (`5s`, `500ms`).
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
+    connect_timeout: std::time::Duration,
+
+    /// Time allowed for a peer to send the next bytes of its answer.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    timeout: std::time::Duration,
+
+    /// Time allowed for all the probes of one endpoint.
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
+    deadline: std::time::Duration,
+}
+
+impl NetLimitArgs {
+    /// The limits the collectors apply.
+    pub fn limits(&self) -> crate::collect::net::Limits {
+        crate::collect::net::Limits {
+            connect: self.connect_timeout,
+            read: self.timeout,
+            deadline: self.deadline,
+        }
+    }
 }
 
 fn parse_pass_evidence(s: &str) -> Result<PassEvidence, String> {
@@ -229,11 +247,7 @@ pub fn run(args: ScanArgs) -> u8 {
         hosts: args.root.iter().map(|r| host_of(r)).collect(),
         endpoints,
         concurrency: args.concurrency.max(1),
-        net: crate::collect::net::Limits {
-            connect: args.connect_timeout,
-            read: args.timeout,
-            deadline: args.deadline,
-        },
+        net: args.limits.limits(),
         arguments: std::env::args_os()
             .map(|a| a.to_string_lossy().into_owned())
             .collect(),

@@ -46,6 +46,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "linux-baseline",
         include_str!("../../policies/linux-baseline.yaml"),
     ),
+    (
+        "ssh-baseline",
+        include_str!("../../policies/ssh-baseline.yaml"),
+    ),
 ];
 
 /// A set of loaded policies whose control ids are unique across all of them.

@@ -154,8 +154,14 @@ impl Reader<'_> {
     /// The identification line (`SSH-2.0-OpenSSH_9.2p1 Debian-2`), skipping the lines a server may
     /// send before it.
     fn identification(&mut self) -> Result<String, NetError> {
+        // Lines before the identification are allowed (RFC 4253 4.2), but a peer that sends some
+        // and then stops or hangs up was not an SSH server: say what it sent.
+        let mut first: Option<Vec<u8>> = None;
         for _ in 0..MAX_PRE_LINES {
-            let line = self.line()?;
+            let line = match self.line() {
+                Ok(l) => l,
+                Err(e) => return Err(first.map_or(e, |f| not_ssh(&f))),
+            };
             if line.starts_with(b"SSH-") {
                 return Ok(String::from_utf8_lossy(&line).into_owned());
             }
@@ -165,6 +171,7 @@ impl Reader<'_> {
             {
                 return Err(not_ssh(&line));
             }
+            first.get_or_insert(line);
         }
         Err(NetError::Protocol(format!(
             "not an SSH server: {MAX_PRE_LINES} lines without an identification"
