@@ -308,7 +308,7 @@ def oscap_counts(name):
     for _, el in ET.iterparse(path):
         if el.tag.endswith("}rule-result"):
             for ch in el:
-                if ch.tag.endswith("}result"):
+                if ch.tag.endswith("}result") and ch.text != "notselected":
                     c[ch.text] += 1
             el.clear()
     return c
@@ -338,8 +338,9 @@ base = hf["vigil"][1]["mean"]
 base_rss = rss_kb("vigil")
 def mib(kb):
     return f"{kb / 1024:.1f} MiB" if kb is not None else "?"
-def secs(x):
-    return f"{x:.3f} s" if x < 10 else f"{x:.1f} s"
+def secs(mean, sd):
+    d = 3 if mean < 10 else 1
+    return f"{mean:.{d}f} s ± {sd:.{d}f} s"
 
 print(f"## Host audit: vigil, Lynis and OpenSCAP on this machine\n")
 def os_name():
@@ -368,10 +369,10 @@ for name, ver, cmd in rows:
     rss = rss_kb(name)
     ratio = "1" if name == "vigil" else f"{r['mean'] / base:.0f}×" if r["mean"] / base >= 10 else f"{r['mean'] / base:.1f}×"
     rratio = "1" if name == "vigil" else (f"{rss / base_rss:.1f}×" if rss and base_rss else "?")
-    print(f"| {name} | {ver} | {cmd} | {len(r['times'])} | {secs(r['mean'])} ± {secs(r['stddev'])} | {mib(rss)} | {ratio} | {rratio} |")
+    print(f"| {name} | {ver} | {cmd} | {len(r['times'])} | {secs(r['mean'], r['stddev'])} | {mib(rss)} | {ratio} | {rratio} |")
 print()
 print("Peak RSS: GNU time's \"Maximum resident set size\" of one run, the largest single process of the run "
-      "(Lynis is a shell script that starts hundreds of short processes; oscap and vigil are one process each).")
+      "(Lynis is a shell script that runs many short-lived commands; oscap and vigil are one process each).")
 for group, (b, wall) in busy.items():
     ours = sum((r["user"] + r["system"]) * (len(r["times"]) + (1 if group != "lynis" else 0))
                for g, r in hf.values() if g == group)
@@ -394,11 +395,11 @@ skipped = (field("tests_skipped") or [""])[0].strip("|").split("|")
 warn = [l for l in rep if l.startswith("warning[]=")]
 sugg = [l for l in rep if l.startswith("suggestion[]=")]
 print(f"- Lynis: {len([t for t in executed if t])} tests executed, {len([t for t in skipped if t])} skipped, "
-      f"{len(warn)} warnings, {len(sugg)} suggestions, hardening index {(field('hardening_index') or ['?'])[0]}")
+      f"warnings: {len(warn)}, suggestions: {len(sugg)}, hardening index {(field('hardening_index') or ['?'])[0]}")
 for name in ("oscap", "oscap-deb12", "oscap-deb12-machine", "oscap-rules-deb12", "oscap-rules-deb12-machine"):
     c = oscap_counts(name)
     if c is not None:
-        print(f"- {name}.xml: " + ", ".join(f"{n} {k}" for k, n in sorted(c.items())))
+        print(f"- {name}.xml: {sum(c.values())} rules selected: " + ", ".join(f"{n} {k}" for k, n in sorted(c.items())))
 if (oscap_counts("oscap") or {}).keys() == {"notapplicable"}:
     print("\nThe installed Debian 11 datastream judged nothing on this machine: every rule is `notapplicable`, "
           "and oscap exited 0 all the same.")

@@ -23,6 +23,7 @@ impl Registry {
             .with(cert::CertCollector)
             .with(host::HostCollector)
             .with(net::ssh::SshCollector)
+            .with(net::tls::TlsCollector)
     }
 
     /// A registry with no collector.

@@ -33,7 +33,7 @@ use crate::doc::{Map, Node, Pos, Value};
 /// content, read once for both kinds.
 pub struct CertCollector;
 
-const CERTIFICATE: &str = "certificate";
+pub const CERTIFICATE: &str = "certificate";
 const PRIVATE_KEY: &str = "private_key";
 
 /// The facts of a `certificate` document.
@@ -469,6 +469,27 @@ fn key_document(k: &key::KeyFacts, display: &str, line: Option<u32>, encoding: &
         anchor: line.map(|l| position(Some(l))),
         ..Document::new(f.finish())
     }
+}
+
+/// The certificate documents of a chain a server presented (DER, leaf first), judged like the
+/// certificates of one file: the others are the leaf's intermediates. `display` names the
+/// endpoint.
+pub fn chain_documents(
+    ders: &[Vec<u8>],
+    display: &str,
+    ctx: &CertContext,
+    fields: &Fields,
+) -> Contents {
+    let found: Vec<Found> = ders
+        .iter()
+        .map(|d| Found {
+            der: d.clone(),
+            line: None,
+        })
+        .collect();
+    let mut out = Contents::default();
+    certificate_documents(&found, display, ctx, fields, &mut out);
+    out
 }
 
 fn certificate_documents(

@@ -70,6 +70,8 @@ pub struct Conn {
     deadline: Instant,
     /// What the probe is doing, for error messages (`while reading the SSH identification`).
     pub during: String,
+    /// The last failure behind an `io::Error` handed to a library reading through [`Read`].
+    failed: Option<NetError>,
 }
 
 /// The address to connect to: the one given with `NAME@IP`, the host itself when it is an
@@ -120,6 +122,7 @@ impl Conn {
             limits,
             deadline: started + limits.deadline,
             during: String::new(),
+            failed: None,
         })
     }
 
@@ -176,6 +179,12 @@ impl Conn {
         self.stream.write_all(bytes).map_err(|e| self.io(e))
     }
 
+    /// The failure behind the last `io::Error` this connection gave through [`Read`] or
+    /// [`Write`], if any (a closed connection reads as end of file instead).
+    pub fn take_failure(&mut self) -> Option<NetError> {
+        self.failed.take()
+    }
+
     fn past_deadline(&self) -> NetError {
         NetError::Deadline {
             deadline: self.limits.deadline,
@@ -188,5 +197,35 @@ impl Conn {
             during: self.during.clone(),
             reason: e.to_string(),
         }
+    }
+}
+
+/// Reading for libraries (rustls): a peer that hangs up is the end of the stream; any other
+/// failure is kept for [`Conn::take_failure`].
+impl Read for Conn {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self.read_some(buf) {
+            Ok(n) => Ok(n),
+            Err(NetError::Closed { .. }) => Ok(0),
+            Err(e) => {
+                let message = e.to_string();
+                self.failed = Some(e);
+                Err(std::io::Error::other(message))
+            }
+        }
+    }
+}
+
+impl Write for Conn {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.write_all(buf).map(|()| buf.len()).map_err(|e| {
+            let message = e.to_string();
+            self.failed = Some(e);
+            std::io::Error::other(message)
+        })
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }

@@ -5,6 +5,9 @@
 //! under a per-read timeout and a per-endpoint deadline, and the reasons a peer fails, in words.
 
 pub mod conn;
+pub mod hello;
 pub mod ssh;
+pub mod suites;
+pub mod tls;
 
 pub use conn::Limits;

@@ -1,0 +1,279 @@
+//! A hand-written TLS ClientHello and a reader of the server's first answer (ServerHello or alert),
+//! for what rustls will never send: SSLv3, TLS 1.0 and 1.1, and the weak suites a scan must find.
+//! The handshake stops at the ServerHello; no key is exchanged.
+
+use super::conn::{Conn, Limits, NetError};
+use crate::collect::Endpoint;
+
+/// Protocol versions as they appear on the wire.
+pub const SSL3: u16 = 0x0300;
+pub const TLS1_0: u16 = 0x0301;
+pub const TLS1_1: u16 = 0x0302;
+pub const TLS1_2: u16 = 0x0303;
+
+/// TLS_FALLBACK_SCSV (RFC 7507): "this is a retry at a lower version".
+const FALLBACK_SCSV: u16 = 0x5600;
+/// TLS_EMPTY_RENEGOTIATION_INFO_SCSV (RFC 5746), for SSLv3, which has no extensions.
+const RENEGOTIATION_SCSV: u16 = 0x00ff;
+/// The alert a server sends to a fallback it sees through (RFC 7507).
+pub const ALERT_INAPPROPRIATE_FALLBACK: u8 = 86;
+/// Record and handshake types.
+const HANDSHAKE: u8 = 22;
+const ALERT: u8 = 21;
+const SERVER_HELLO: u8 = 2;
+const CLIENT_HELLO: u8 = 1;
+/// The most handshake bytes read before the ServerHello must be complete.
+const MAX_HELLO: usize = 64 * 1024;
+
+/// The name of a wire version.
+pub fn version_name(v: u16) -> &'static str {
+    match v {
+        SSL3 => "SSLv3",
+        TLS1_0 => "TLSv1.0",
+        TLS1_1 => "TLSv1.1",
+        TLS1_2 => "TLSv1.2",
+        0x0304 => "TLSv1.3",
+        _ => "unknown",
+    }
+}
+
+/// What a ClientHello offers.
+pub struct Offer<'a> {
+    pub version: u16,
+    pub suites: &'a [u16],
+    /// The name sent in server_name (none for an address).
+    pub server_name: Option<&'a str>,
+    /// Mark the hello as a fallback retry (TLS_FALLBACK_SCSV).
+    pub fallback: bool,
+}
+
+/// The server's answer to one ClientHello.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answer {
+    Hello(ServerHello),
+    /// A fatal alert: its description code.
+    Alert(u8),
+    /// The server closed the connection without a word (some do for a version they refuse).
+    Closed,
+}
+
+/// What a ServerHello says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerHello {
+    pub version: u16,
+    pub suite: u16,
+    pub compression: u8,
+    /// The renegotiation_info extension is present (RFC 5746 secure renegotiation).
+    pub secure_renegotiation: bool,
+}
+
+/// Sends one ClientHello on a new connection and reads the answer.
+pub fn ask(endpoint: &Endpoint, limits: Limits, offer: &Offer<'_>) -> Result<Answer, NetError> {
+    let mut conn = Conn::open(endpoint, limits)?;
+    conn.during = format!("after a {} ClientHello", version_name(offer.version));
+    conn.write_all(&client_hello(offer))?;
+    read_answer(&mut conn)
+}
+
+/// The ClientHello record.
+pub fn client_hello(offer: &Offer<'_>) -> Vec<u8> {
+    let mut body = Vec::new();
+    body.extend_from_slice(&offer.version.to_be_bytes());
+    // The random need not be secret: this handshake never completes.
+    body.extend((0..32u8).map(|i| i.wrapping_mul(37).wrapping_add(11)));
+    body.push(0); // no session id
+    let mut suites: Vec<u16> = offer.suites.to_vec();
+    if offer.version == SSL3 {
+        suites.push(RENEGOTIATION_SCSV);
+    }
+    if offer.fallback {
+        suites.push(FALLBACK_SCSV);
+    }
+    body.extend_from_slice(&((suites.len() * 2) as u16).to_be_bytes());
+    for s in suites {
+        body.extend_from_slice(&s.to_be_bytes());
+    }
+    // Offer DEFLATE before null, so that a server that compresses says so.
+    body.extend_from_slice(&[2, 1, 0]);
+    if offer.version > SSL3 {
+        let mut ext = Vec::new();
+        if let Some(name) = offer.server_name {
+            let n = name.as_bytes();
+            let mut sni = Vec::new();
+            sni.extend_from_slice(&((n.len() + 3) as u16).to_be_bytes());
+            sni.push(0);
+            sni.extend_from_slice(&(n.len() as u16).to_be_bytes());
+            sni.extend_from_slice(n);
+            extension(&mut ext, 0, &sni);
+        }
+        // supported_groups: x25519, secp256r1, secp384r1, secp521r1, ffdhe2048.
+        extension(
+            &mut ext,
+            10,
+            &[0, 10, 0, 0x1d, 0, 0x17, 0, 0x18, 0, 0x19, 1, 0],
+        );
+        extension(&mut ext, 11, &[1, 0]); // ec_point_formats: uncompressed
+        if offer.version >= TLS1_2 {
+            // signature_algorithms: ECDSA and RSA (PKCS#1 and PSS) with SHA-256/384/512, and SHA-1.
+            let algs: [u16; 10] = [
+                0x0403, 0x0503, 0x0603, 0x0804, 0x0805, 0x0806, 0x0401, 0x0501, 0x0601, 0x0201,
+            ];
+            let mut sa = ((algs.len() * 2) as u16).to_be_bytes().to_vec();
+            algs.iter()
+                .for_each(|a| sa.extend_from_slice(&a.to_be_bytes()));
+            extension(&mut ext, 13, &sa);
+        }
+        extension(&mut ext, 0xff01, &[0]); // renegotiation_info, empty
+        body.extend_from_slice(&(ext.len() as u16).to_be_bytes());
+        body.extend_from_slice(&ext);
+    }
+    let mut handshake = vec![CLIENT_HELLO];
+    handshake.extend_from_slice(&(body.len() as u32).to_be_bytes()[1..]);
+    handshake.extend_from_slice(&body);
+    let record_version = if offer.version == SSL3 { SSL3 } else { TLS1_0 };
+    let mut record = vec![HANDSHAKE];
+    record.extend_from_slice(&record_version.to_be_bytes());
+    record.extend_from_slice(&(handshake.len() as u16).to_be_bytes());
+    record.extend_from_slice(&handshake);
+    record
+}
+
+fn extension(out: &mut Vec<u8>, kind: u16, data: &[u8]) {
+    out.extend_from_slice(&kind.to_be_bytes());
+    out.extend_from_slice(&(data.len() as u16).to_be_bytes());
+    out.extend_from_slice(data);
+}
+
+/// Reads records until a complete ServerHello or an alert.
+fn read_answer(conn: &mut Conn) -> Result<Answer, NetError> {
+    let mut handshake: Vec<u8> = Vec::new();
+    loop {
+        let mut head = [0u8; 5];
+        match conn.read_exact(&mut head) {
+            Ok(()) => {}
+            Err(NetError::Closed { .. }) if handshake.is_empty() => return Ok(Answer::Closed),
+            Err(e) => return Err(e),
+        }
+        let len = usize::from(u16::from_be_bytes([head[3], head[4]]));
+        if !(20..=23).contains(&head[0]) || head[1] != 3 || len > (1 << 14) + 2048 {
+            return Err(not_tls(&head));
+        }
+        let mut body = vec![0u8; len];
+        conn.read_exact(&mut body)?;
+        match head[0] {
+            ALERT if body.len() >= 2 => return Ok(Answer::Alert(body[1])),
+            HANDSHAKE => {
+                handshake.extend_from_slice(&body);
+                if handshake.len() > MAX_HELLO {
+                    return Err(NetError::Protocol(
+                        "a ServerHello larger than 64 KiB".into(),
+                    ));
+                }
+                if handshake.len() >= 4 {
+                    let msg_len = u32::from_be_bytes([0, handshake[1], handshake[2], handshake[3]]);
+                    if handshake.len() >= 4 + msg_len as usize {
+                        if handshake[0] != SERVER_HELLO {
+                            return Err(NetError::Protocol(format!(
+                                "the server answered a ClientHello with handshake message {}",
+                                handshake[0]
+                            )));
+                        }
+                        return parse_server_hello(&handshake[4..4 + msg_len as usize])
+                            .map(Answer::Hello)
+                            .ok_or_else(|| NetError::Protocol("a malformed ServerHello".into()));
+                    }
+                }
+            }
+            _ => {
+                return Err(NetError::Protocol(
+                    "a record other than a handshake or an alert before the ServerHello".into(),
+                ));
+            }
+        }
+    }
+}
+
+/// The error for a first answer that is not TLS, quoting its bytes.
+fn not_tls(bytes: &[u8]) -> NetError {
+    let shown: String = bytes
+        .iter()
+        .map(|b| match b {
+            0x20..=0x7e => char::from(*b).to_string(),
+            _ => format!("\\x{b:02x}"),
+        })
+        .collect();
+    NetError::Protocol(format!("not a TLS server: it answered \"{shown}\""))
+}
+
+fn parse_server_hello(b: &[u8]) -> Option<ServerHello> {
+    let version = u16::from_be_bytes([*b.first()?, *b.get(1)?]);
+    let mut at = 2 + 32;
+    let sid = usize::from(*b.get(at)?);
+    at += 1 + sid;
+    let suite = u16::from_be_bytes([*b.get(at)?, *b.get(at + 1)?]);
+    let compression = *b.get(at + 2)?;
+    at += 3;
+    let mut secure_renegotiation = false;
+    if b.len() >= at + 2 {
+        let total = usize::from(u16::from_be_bytes([b[at], b[at + 1]]));
+        let mut ext = b.get(at + 2..at + 2 + total)?;
+        while ext.len() >= 4 {
+            let kind = u16::from_be_bytes([ext[0], ext[1]]);
+            let len = usize::from(u16::from_be_bytes([ext[2], ext[3]]));
+            if kind == 0xff01 {
+                secure_renegotiation = true;
+            }
+            ext = ext.get(4 + len..)?;
+        }
+    }
+    Some(ServerHello {
+        version,
+        suite,
+        compression,
+        secure_renegotiation,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_client_hello_is_one_well_formed_record() {
+        let suites = [0x002f, 0xc02f];
+        let r = client_hello(&Offer {
+            version: TLS1_2,
+            suites: &suites,
+            server_name: Some("example.org"),
+            fallback: true,
+        });
+        assert_eq!(&r[..3], &[22, 3, 1]);
+        assert_eq!(usize::from(u16::from_be_bytes([r[3], r[4]])), r.len() - 5);
+        assert_eq!(r[5], CLIENT_HELLO);
+        let body_len = u32::from_be_bytes([0, r[6], r[7], r[8]]) as usize;
+        assert_eq!(body_len, r.len() - 9);
+        // version, then the suites with the fallback SCSV last.
+        assert_eq!(&r[9..11], &[3, 3]);
+        assert_eq!(&r[44..46], &[0, 6]);
+        assert_eq!(&r[46..52], &[0x00, 0x2f, 0xc0, 0x2f, 0x56, 0x00]);
+    }
+
+    #[test]
+    fn server_hellos_are_read() {
+        let mut b = vec![3, 3];
+        b.extend([0u8; 32]);
+        b.push(0);
+        b.extend([0xc0, 0x2f, 0]);
+        b.extend([0, 5, 0xff, 0x01, 0, 1, 0]);
+        assert_eq!(
+            parse_server_hello(&b),
+            Some(ServerHello {
+                version: TLS1_2,
+                suite: 0xc02f,
+                compression: 0,
+                secure_renegotiation: true
+            })
+        );
+        assert_eq!(parse_server_hello(&b[..10]), None);
+    }
+}

@@ -1,0 +1,475 @@
+//! Kind `tls_server` (and the `certificate` documents of the chain it presents): what a TLS
+//! endpoint accepts and shows. TLS 1.3 and TLS 1.2 are negotiated with rustls, which records the
+//! suite, the key exchange group, ALPN, OCSP stapling and the chain; a hand-written ClientHello
+//! ([`super::hello`]) asks what rustls never offers (SSLv3, TLS 1.0 and 1.1) and enumerates every
+//! suite each protocol accepts, and reads secure renegotiation, compression and fallback
+//! protection from the ServerHellos.
+
+use std::sync::{Arc, Mutex};
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{ClientConfig, ClientConnection, DigitallySignedStruct, SignatureScheme};
+
+use super::conn::{Conn, Limits, NetError};
+use super::hello::{self, Answer, Offer};
+use super::suites;
+use crate::collect::cert::{self, CertCollector, CertContext};
+use crate::collect::{
+    Collected, Collector, Document, Endpoint, Fields, Input, Kind, PrepareError, Prepared, Request,
+    Settings, Source, Target,
+};
+use crate::doc::{Map, Node, Pos, Value};
+
+/// Kind `tls_server`, and `certificate` for the presented chain, from endpoints probed with `tls`.
+pub struct TlsCollector;
+
+/// How many ClientHellos one protocol's suite enumeration may send.
+const MAX_ROUNDS: usize = 80;
+
+/// The facts of a `tls_server` document.
+pub const FIELDS: &[&str] = &[
+    "server_name",
+    "protocols",
+    "tls1_3",
+    "tls1_2",
+    "tls1_1",
+    "tls1_0",
+    "ssl3",
+    "cipher_suites",
+    "cipher_suites_tls1_3",
+    "cipher_suites_tls1_2",
+    "cipher_suites_tls1_1",
+    "cipher_suites_tls1_0",
+    "cipher_suites_ssl3",
+    "key_exchange_group",
+    "alpn",
+    "ocsp_stapled",
+    "secure_renegotiation",
+    "compression",
+    "fallback_protection",
+    "chain",
+    "chain_valid",
+    "chain_error",
+    "hostname_matches",
+    "certificate_key_algorithm",
+    "certificate_key_bits",
+];
+
+impl Collector for TlsCollector {
+    fn source(&self) -> Source {
+        Source::Endpoint
+    }
+
+    fn kinds(&self) -> &'static [Kind] {
+        &[
+            Kind {
+                name: "tls_server",
+                summary: "a TLS endpoint: protocols accepted (SSLv3 to TLS 1.3), every cipher suite each accepts, key exchange group, ALPN, OCSP stapling, secure renegotiation, compression, fallback protection, the presented chain's validity and host name match",
+            },
+            Kind {
+                name: cert::CERTIFICATE,
+                summary: "each certificate of the chain a TLS endpoint presents, with the facts of a certificate file",
+            },
+        ]
+    }
+
+    fn known_fields(
+        &self,
+        kind: &str,
+        _options: &std::collections::BTreeMap<String, String>,
+    ) -> Option<&'static [&'static str]> {
+        Some(if kind == "tls_server" {
+            FIELDS
+        } else {
+            cert::CERTIFICATE_FIELDS
+        })
+    }
+
+    /// The trust store, as the certificate collector loads it.
+    fn prepare(&self, settings: &Settings) -> Result<Prepared, PrepareError> {
+        CertCollector.prepare(settings)
+    }
+
+    fn collect(&self, input: &Input<'_>, request: &Request<'_>, out: &mut Vec<Collected>) {
+        let Target::Endpoint(endpoint) = input.target else {
+            return;
+        };
+        let Some(ctx) = request.state.downcast_ref::<CertContext>() else {
+            return;
+        };
+        if !endpoint.probes("tls") {
+            return;
+        }
+        let error = |kind: &'static str, e: &NetError| Collected::Error {
+            kind: Some(kind),
+            variant: None,
+            pos: None,
+            message: e.to_string(),
+        };
+        match probe(
+            endpoint,
+            request.settings.net,
+            ctx,
+            request.fields.of(cert::CERTIFICATE),
+        ) {
+            Ok((server, chain)) => {
+                if request.wants("tls_server") {
+                    out.push(Collected::Document {
+                        kind: "tls_server",
+                        variant: None,
+                        document: Document::new(server),
+                    });
+                }
+                if request.wants(cert::CERTIFICATE) {
+                    for document in chain.certificates {
+                        out.push(Collected::Document {
+                            kind: cert::CERTIFICATE,
+                            variant: None,
+                            document,
+                        });
+                    }
+                    for e in chain.errors {
+                        out.push(error(cert::CERTIFICATE, &NetError::Protocol(e.message)));
+                    }
+                }
+            }
+            Err(e) => {
+                for kind in ["tls_server", cert::CERTIFICATE] {
+                    if request.wants(kind) {
+                        out.push(error(kind, &e));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// What one rustls handshake negotiated.
+struct Negotiated {
+    suite: String,
+    group: Option<String>,
+    alpn: Option<String>,
+    chain: Vec<Vec<u8>>,
+    ocsp: bool,
+}
+
+/// Probes one endpoint: the `tls_server` facts and the presented chain's documents.
+fn probe(
+    endpoint: &Endpoint,
+    limits: Limits,
+    ctx: &CertContext,
+    cert_fields: &Fields,
+) -> Result<(Node, cert::Contents), NetError> {
+    let p = Pos::default();
+    let mut m = Map::new();
+    let mut protocols: Vec<&str> = Vec::new();
+    let mut all_suites: Vec<String> = Vec::new();
+    let name = sni(endpoint);
+    m.insert("server_name", Node::str(p, endpoint.host.clone()));
+
+    let tls13 = handshake(endpoint, limits, &rustls::version::TLS13)?;
+    let tls12 = handshake(endpoint, limits, &rustls::version::TLS12)?;
+    let best = tls13.as_ref().ok().or(tls12.as_ref().ok());
+    if let Ok(n) = &tls13 {
+        protocols.push("TLSv1.3");
+        all_suites.push(n.suite.clone());
+        list(
+            &mut m,
+            "cipher_suites_tls1_3",
+            std::slice::from_ref(&n.suite),
+        );
+    }
+    if let Some(n) = best {
+        if let Some(g) = &n.group {
+            m.insert("key_exchange_group", Node::str(p, g.clone()));
+        }
+        if let Some(a) = &n.alpn {
+            m.insert("alpn", Node::str(p, a.clone()));
+        }
+        m.insert("ocsp_stapled", Node::new(p, Value::Bool(n.ocsp)));
+    }
+
+    // The legacy protocols, and every suite each accepts (TLS 1.2's too: rustls offers few).
+    let mut hellos: Vec<(u16, hello::ServerHello)> = Vec::new();
+    let mut accepted = Vec::new();
+    for (version, key) in [
+        (hello::TLS1_2, "tls1_2"),
+        (hello::TLS1_1, "tls1_1"),
+        (hello::TLS1_0, "tls1_0"),
+        (hello::SSL3, "ssl3"),
+    ] {
+        let (found, first) = enumerate(endpoint, limits, version, name.as_deref())?;
+        let yes = !found.is_empty() || (version == hello::TLS1_2 && tls12.is_ok());
+        m.insert(key, Node::new(p, Value::Bool(yes)));
+        if yes {
+            protocols.push(hello::version_name(version));
+            accepted.push(version);
+        }
+        if let Some(h) = first {
+            hellos.push((version, h));
+        }
+        let mut names: Vec<String> = found.iter().map(|c| suites::name(*c)).collect();
+        if version == hello::TLS1_2
+            && let Ok(n) = &tls12
+            && !names.contains(&n.suite)
+        {
+            names.push(n.suite.clone());
+        }
+        for n in &names {
+            if !all_suites.contains(n) {
+                all_suites.push(n.clone());
+            }
+        }
+        list(&mut m, &format!("cipher_suites_{key}"), &names);
+    }
+    m.insert("tls1_3", Node::new(p, Value::Bool(tls13.is_ok())));
+    let names: Vec<String> = protocols.iter().map(|s| s.to_string()).collect();
+    list(&mut m, "protocols", &names);
+    list(&mut m, "cipher_suites", &all_suites);
+
+    // From the ServerHello of the highest legacy protocol.
+    if let Some((_, h)) = hellos.first() {
+        m.insert(
+            "secure_renegotiation",
+            Node::new(p, Value::Bool(h.secure_renegotiation)),
+        );
+    }
+    if !hellos.is_empty() {
+        let compressed = hellos.iter().any(|(_, h)| h.compression != 0);
+        m.insert("compression", Node::new(p, Value::Bool(compressed)));
+    }
+    // A retry at a lower protocol marked as a fallback must be refused (RFC 7507).
+    if let Some(&lower) = accepted.get(1) {
+        let all: Vec<u16> = suites::SUITES.iter().map(|(c, _)| *c).collect();
+        let answer = hello::ask(
+            endpoint,
+            limits,
+            &Offer {
+                version: lower,
+                suites: &all,
+                server_name: name.as_deref(),
+                fallback: true,
+            },
+        )?;
+        let protected = !matches!(answer, Answer::Hello(_));
+        m.insert("fallback_protection", Node::new(p, Value::Bool(protected)));
+    }
+
+    // The presented chain, judged like a certificate file, and the host name.
+    let chain = best.map(|n| n.chain.clone()).unwrap_or_default();
+    let contents = cert::chain_documents(&chain, &endpoint.name, ctx, cert_fields);
+    if let Some(leaf) = chain.first() {
+        let subjects: Vec<String> = contents
+            .certificates
+            .iter()
+            .filter_map(|d| d.label.clone())
+            .collect();
+        list(&mut m, "chain", &subjects);
+        // The leaf's chain facts, computed whatever the certificate controls read.
+        let with_chain = cert::chain_documents(&chain, &endpoint.name, ctx, &Fields::All);
+        if let Some(leaf_doc) = with_chain.certificates.first() {
+            for key in ["chain_valid", "chain_error"] {
+                if let Some(v) = leaf_doc.root.get(key) {
+                    m.insert(key, Node::new(p, v.value.clone()));
+                }
+            }
+            for (key, from) in [
+                ("certificate_key_algorithm", "key_algorithm"),
+                ("certificate_key_bits", "key_bits"),
+            ] {
+                if let Some(v) = leaf_doc.root.get(from) {
+                    m.insert(key, Node::new(p, v.value.clone()));
+                }
+            }
+        }
+        m.insert(
+            "hostname_matches",
+            Node::new(p, Value::Bool(hostname_matches(leaf, endpoint))),
+        );
+    }
+    Ok((Node::new(p, Value::Map(m)), contents))
+}
+
+fn list(m: &mut Map, key: &str, values: &[String]) {
+    let p = Pos::default();
+    let items = values.iter().map(|v| Node::str(p, v.clone())).collect();
+    m.insert(key.to_string(), Node::new(p, Value::List(items)));
+}
+
+/// The name sent as SNI: the host, unless it is an address.
+fn sni(endpoint: &Endpoint) -> Option<String> {
+    let h = endpoint.host.trim_start_matches('[').trim_end_matches(']');
+    h.parse::<std::net::IpAddr>()
+        .is_err()
+        .then(|| h.to_string())
+}
+
+/// Whether the leaf certificate is valid for the endpoint's name (or address).
+fn hostname_matches(leaf: &[u8], endpoint: &Endpoint) -> bool {
+    let der = CertificateDer::from(leaf.to_vec());
+    let Ok(cert) = webpki::EndEntityCert::try_from(&der) else {
+        return false;
+    };
+    let host = endpoint.host.trim_start_matches('[').trim_end_matches(']');
+    match ServerName::try_from(host.to_string()) {
+        Ok(name) => cert.verify_is_valid_for_subject_name(&name).is_ok(),
+        Err(_) => false,
+    }
+}
+
+/// Every suite `version` accepts, by offering all and removing each one the server picks, and the
+/// first ServerHello. Empty when the protocol is refused.
+fn enumerate(
+    endpoint: &Endpoint,
+    limits: Limits,
+    version: u16,
+    name: Option<&str>,
+) -> Result<(Vec<u16>, Option<hello::ServerHello>), NetError> {
+    let mut offer: Vec<u16> = suites::SUITES
+        .iter()
+        .map(|(c, _)| *c)
+        .filter(|c| c >> 8 != 0x13)
+        .collect();
+    let mut found = Vec::new();
+    let mut first = None;
+    for _ in 0..MAX_ROUNDS {
+        if offer.is_empty() {
+            break;
+        }
+        let answer = hello::ask(
+            endpoint,
+            limits,
+            &Offer {
+                version,
+                suites: &offer,
+                server_name: name,
+                fallback: false,
+            },
+        )?;
+        match answer {
+            Answer::Hello(h) if h.version == version && offer.contains(&h.suite) => {
+                offer.retain(|c| *c != h.suite);
+                found.push(h.suite);
+                first.get_or_insert(h);
+            }
+            _ => break,
+        }
+    }
+    Ok((found, first))
+}
+
+/// One rustls handshake restricted to `version`: what it negotiated, or why the server refused
+/// (`Ok(Err(reason))`). A network failure is an `Err`.
+fn handshake(
+    endpoint: &Endpoint,
+    limits: Limits,
+    version: &'static rustls::SupportedProtocolVersion,
+) -> Result<Result<Negotiated, String>, NetError> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let recorder = Arc::new(Recorder {
+        provider: provider.clone(),
+        seen: Mutex::new(None),
+    });
+    let mut config = ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[version])
+        .map_err(|e| NetError::Protocol(e.to_string()))?
+        .dangerous()
+        .with_custom_certificate_verifier(recorder.clone())
+        .with_no_client_auth();
+    config.resumption = rustls::client::Resumption::disabled();
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    let host = endpoint.host.trim_start_matches('[').trim_end_matches(']');
+    let server_name = match host.parse::<std::net::IpAddr>() {
+        Ok(ip) => ServerName::IpAddress(ip.into()),
+        Err(_) => ServerName::try_from(host.to_string())
+            .map_err(|_| NetError::Protocol(format!("`{host}` is not a valid server name")))?,
+    };
+    let mut client = ClientConnection::new(Arc::new(config), server_name)
+        .map_err(|e| NetError::Protocol(e.to_string()))?;
+    let mut conn = Conn::open(endpoint, limits)?;
+    conn.during = format!("during a {version:?} handshake");
+    while client.is_handshaking() {
+        if let Err(e) = client.complete_io(&mut conn) {
+            if let Some(net) = conn.take_failure() {
+                return Err(net);
+            }
+            return Ok(Err(e.to_string()));
+        }
+    }
+    let suite = client
+        .negotiated_cipher_suite()
+        .map(|s| suites::name(u16::from(s.suite())))
+        .unwrap_or_default();
+    let group = client
+        .negotiated_key_exchange_group()
+        .map(|g| format!("{:?}", g.name()));
+    let alpn = client
+        .alpn_protocol()
+        .map(|a| String::from_utf8_lossy(a).into_owned());
+    let (chain, ocsp) = recorder
+        .seen
+        .lock()
+        .map(|s| s.clone())
+        .unwrap_or_default()
+        .unwrap_or_default();
+    Ok(Ok(Negotiated {
+        suite,
+        group,
+        alpn,
+        chain,
+        ocsp,
+    }))
+}
+
+/// A certificate verifier that records the chain and the OCSP response instead of judging them:
+/// the probe observes what the server presents, and the chain is validated afterwards, against
+/// the scan's trust store, with every reason reported. Handshake signatures are not checked
+/// either, so that a key ring cannot verify (RSA under 2048 bits) still shows its protocol.
+#[derive(Debug)]
+struct Recorder {
+    provider: Arc<rustls::crypto::CryptoProvider>,
+    seen: Mutex<Option<(Vec<Vec<u8>>, bool)>>,
+}
+
+impl ServerCertVerifier for Recorder {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        let mut chain = vec![end_entity.to_vec()];
+        chain.extend(intermediates.iter().map(|c| c.to_vec()));
+        if let Ok(mut seen) = self.seen.lock() {
+            *seen = Some((chain, !ocsp_response.is_empty()));
+        }
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        _message: &[u8],
+        _cert: &CertificateDer<'_>,
+        _dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        Ok(HandshakeSignatureValid::assertion())
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        _message: &[u8],
+        _cert: &CertificateDer<'_>,
+        _dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        Ok(HandshakeSignatureValid::assertion())
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
