@@ -28,9 +28,13 @@ pub struct FactsArgs {
     #[arg(long = "host", value_name = "HOST:PORT", conflicts_with_all = ["paths", "fields", "root"], value_parser = crate::collect::inventory::parse_host)]
     host: Vec<crate::collect::Endpoint>,
 
-    /// Probes to run on the endpoints: `ssh`, `tls` (default: by port, 22 is SSH).
-    #[arg(long, value_name = "PROBE", value_delimiter = ',', value_parser = ["ssh", "tls"])]
+    /// Probes to run on the endpoints: `ssh`, `tls`, `http`; by default by port (22 is SSH).
+    #[arg(long, value_name = "PROBE", value_delimiter = ',', value_parser = ["ssh", "tls", "http"])]
     probe: Vec<String>,
+
+    /// Upgrade the `--host` connections to TLS with this protocol's STARTTLS first.
+    #[arg(long, value_name = "PROTOCOL", value_parser = crate::collect::inventory::STARTTLS)]
+    starttls: Option<String>,
 
     #[command(flatten)]
     limits: crate::cli::scan::NetLimitArgs,
@@ -91,6 +95,7 @@ pub fn run(args: FactsArgs) -> u8 {
             .map(|e| {
                 Target::Endpoint(crate::collect::Endpoint {
                     probes: args.probe.clone(),
+                    starttls: args.starttls.clone(),
                     ..e.clone()
                 })
             })

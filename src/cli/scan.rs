@@ -27,9 +27,14 @@ pub struct ScanArgs {
     #[arg(long = "host", value_name = "HOST:PORT", value_parser = crate::collect::inventory::parse_host)]
     host: Vec<crate::collect::Endpoint>,
 
-    /// Probes to run on the `--host` endpoints: `ssh`, `tls` (default: by port, 22 is SSH).
-    #[arg(long, value_name = "PROBE", value_delimiter = ',', value_parser = ["ssh", "tls"])]
+    /// Probes to run on the `--host` endpoints: `ssh`, `tls`, `http` (HSTS over TLS); by default
+    /// by port (22 is SSH, anything else TLS).
+    #[arg(long, value_name = "PROBE", value_delimiter = ',', value_parser = ["ssh", "tls", "http"])]
     probe: Vec<String>,
+
+    /// Upgrade the `--host` connections to TLS with this protocol's STARTTLS first.
+    #[arg(long, value_name = "PROTOCOL", value_parser = crate::collect::inventory::STARTTLS)]
+    starttls: Option<String>,
 
     /// An inventory of endpoints (YAML: hosts with name, address, ports, probes, tags).
     #[arg(long, value_name = "FILE")]
@@ -200,6 +205,7 @@ pub fn run(args: ScanArgs) -> u8 {
     let mut endpoints = args.host.clone();
     for e in &mut endpoints {
         e.probes = args.probe.clone();
+        e.starttls = args.starttls.clone();
     }
     if let Some(file) = &args.targets {
         let text = match std::fs::read_to_string(file) {

@@ -7,7 +7,10 @@ use crate::collect::Endpoint;
 use crate::doc::{Node, Pos, Value};
 
 /// Probes an inventory may ask for.
-pub const PROBES: [&str; 2] = ["tls", "ssh"];
+pub const PROBES: [&str; 3] = ["tls", "ssh", "http"];
+
+/// Protocols that upgrade a connection to TLS (`starttls:`).
+pub const STARTTLS: [&str; 6] = ["smtp", "imap", "pop3", "ftp", "ldap", "postgres"];
 
 /// Parses `HOST:PORT`, `[IPv6]:PORT` or `NAME@ADDRESS:PORT` (connect to ADDRESS, use NAME as the
 /// server's name).
@@ -65,6 +68,7 @@ fn endpoint(
         tags,
         address,
         probes,
+        starttls: None,
     }
 }
 
@@ -109,10 +113,10 @@ pub fn load(file: &str, text: &str) -> Result<Vec<Endpoint>, Vec<String>> {
             continue;
         };
         for (key, _) in map.iter() {
-            if !["name", "address", "ports", "probes", "tags"].contains(&key) {
+            if !["name", "address", "ports", "probes", "tags", "starttls"].contains(&key) {
                 error_at(
                     h.pos,
-                    format!("unknown key `{key}` (name, address, ports, probes, tags)"),
+                    format!("unknown key `{key}` (name, address, ports, probes, tags, starttls)"),
                 );
             }
         }
@@ -160,19 +164,29 @@ pub fn load(file: &str, text: &str) -> Result<Vec<Endpoint>, Vec<String>> {
         if let Some(bad) = probes.iter().find(|p| !PROBES.contains(&p.as_str())) {
             error_at(
                 h.pos,
-                format!("unknown probe `{bad}` for {name} (tls, ssh)"),
+                format!("unknown probe `{bad}` for {name} (tls, ssh, http)"),
             );
             continue;
         }
+        let starttls = match h.get("starttls") {
+            None => None,
+            Some(n) => match n.as_str().filter(|p| STARTTLS.contains(p)) {
+                Some(p) => Some(p.to_string()),
+                None => {
+                    error_at(
+                        n.pos,
+                        format!("`starttls` of {name} is one of {}", STARTTLS.join(", ")),
+                    );
+                    continue;
+                }
+            },
+        };
         for port in ports {
             match port.parse::<u16>().ok().filter(|p| *p > 0) {
-                Some(p) => out.push(endpoint(
-                    name.to_string(),
-                    p,
-                    address,
-                    tags.clone(),
-                    probes.clone(),
-                )),
+                Some(p) => out.push(Endpoint {
+                    starttls: starttls.clone(),
+                    ..endpoint(name.to_string(), p, address, tags.clone(), probes.clone())
+                }),
                 None => error_at(h.pos, format!("`{port}` is not a port ({name})")),
             }
         }
@@ -215,7 +229,7 @@ mod tests {
             errors,
             [
                 "inv.yaml:7:5: `x` is not a port (b)",
-                "inv.yaml:9:5: unknown probe `ftp` for c (tls, ssh)"
+                "inv.yaml:9:5: unknown probe `ftp` for c (tls, ssh, http)"
             ]
         );
         let ok = load("inv.yaml", &text[..text.find("  - name: b").unwrap()]).unwrap();

@@ -41,8 +41,12 @@ pub struct Endpoint {
     pub tags: Vec<String>,
     /// The address to connect to instead of resolving `host` (`--host NAME@IP:PORT`).
     pub address: Option<std::net::IpAddr>,
-    /// The probes to run (`ssh`, `tls`); empty: chosen by port (22 is SSH, anything else TLS).
+    /// The probes to run (`ssh`, `tls`, `http`); empty: chosen by port (22 is SSH, anything else
+    /// TLS).
     pub probes: Vec<String>,
+    /// The protocol that upgrades the connection to TLS first (`smtp`, `imap`, `pop3`, `ftp`,
+    /// `ldap`, `postgres`).
+    pub starttls: Option<String>,
 }
 
 impl Endpoint {

@@ -492,6 +492,27 @@ pub fn chain_documents(
     out
 }
 
+/// Whether the first of `ders` (a server's leaf) validates to a trust anchor with the others as
+/// intermediates, and why not; a presented leaf is judged even when it claims to be a CA.
+pub fn validate_presented(ders: &[Vec<u8>], ctx: &CertContext) -> (bool, Option<String>) {
+    let parsed: Vec<_> = ders
+        .iter()
+        .filter_map(|d| x509::parse(d).ok().map(|c| (d, c)))
+        .collect();
+    if parsed.len() != ders.len() || parsed.is_empty() {
+        return (
+            false,
+            Some("a presented certificate cannot be parsed".into()),
+        );
+    }
+    let members: Vec<chain::Member<'_>> = parsed
+        .iter()
+        .map(|(d, cert)| chain::Member { der: d, cert })
+        .collect();
+    let outcome = chain::validate(&members[0], &members, &ctx.store, ctx.at);
+    (outcome.valid, outcome.error)
+}
+
 fn certificate_documents(
     found: &[Found],
     display: &str,

@@ -31,6 +31,23 @@ impl Default for Limits {
     }
 }
 
+/// The time one endpoint's probes have: the limits, and the deadline they all share.
+#[derive(Debug, Clone, Copy)]
+pub struct Budget {
+    pub limits: Limits,
+    pub deadline: Instant,
+}
+
+impl Budget {
+    /// A budget starting now.
+    pub fn start(limits: Limits) -> Budget {
+        Budget {
+            limits,
+            deadline: Instant::now() + limits.deadline,
+        }
+    }
+}
+
 /// Why an endpoint could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum NetError {
@@ -98,10 +115,16 @@ pub fn address(endpoint: &Endpoint) -> Result<SocketAddr, NetError> {
 }
 
 impl Conn {
-    /// Connects to `endpoint` within the limits.
-    pub fn open(endpoint: &Endpoint, limits: Limits) -> Result<Conn, NetError> {
-        let started = Instant::now();
+    /// Connects to `endpoint` within the budget (and runs its STARTTLS dialog, if it has one).
+    pub fn open(endpoint: &Endpoint, budget: &Budget) -> Result<Conn, NetError> {
+        let limits = budget.limits;
         let addr = address(endpoint)?;
+        if Instant::now() >= budget.deadline {
+            return Err(NetError::Deadline {
+                deadline: limits.deadline,
+                during: "before a new connection".into(),
+            });
+        }
         let stream =
             TcpStream::connect_timeout(&addr, limits.connect).map_err(|e| match e.kind() {
                 std::io::ErrorKind::ConnectionRefused => NetError::Refused { addr },
@@ -117,13 +140,17 @@ impl Conn {
                 },
             })?;
         let _ = stream.set_nodelay(true);
-        Ok(Conn {
+        let mut conn = Conn {
             stream,
             limits,
-            deadline: started + limits.deadline,
+            deadline: budget.deadline,
             during: String::new(),
             failed: None,
-        })
+        };
+        if let Some(protocol) = &endpoint.starttls {
+            super::starttls::upgrade(&mut conn, protocol)?;
+        }
+        Ok(conn)
     }
 
     /// Reads some bytes into `buf` (at least one), within the read timeout and the deadline.

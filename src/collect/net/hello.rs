@@ -2,7 +2,7 @@
 //! for what rustls will never send: SSLv3, TLS 1.0 and 1.1, and the weak suites a scan must find.
 //! The handshake stops at the ServerHello; no key is exchanged.
 
-use super::conn::{Conn, Limits, NetError};
+use super::conn::{Budget, Conn, NetError};
 use crate::collect::Endpoint;
 
 /// Protocol versions as they appear on the wire.
@@ -65,11 +65,14 @@ pub struct ServerHello {
     pub compression: u8,
     /// The renegotiation_info extension is present (RFC 5746 secure renegotiation).
     pub secure_renegotiation: bool,
+    /// The certificates of the Certificate message that follows (DER, leaf first), when the
+    /// server sent one (SSLv3 to TLS 1.2 send it in clear).
+    pub chain: Vec<Vec<u8>>,
 }
 
 /// Sends one ClientHello on a new connection and reads the answer.
-pub fn ask(endpoint: &Endpoint, limits: Limits, offer: &Offer<'_>) -> Result<Answer, NetError> {
-    let mut conn = Conn::open(endpoint, limits)?;
+pub fn ask(endpoint: &Endpoint, budget: &Budget, offer: &Offer<'_>) -> Result<Answer, NetError> {
+    let mut conn = Conn::open(endpoint, budget)?;
     conn.during = format!("after a {} ClientHello", version_name(offer.version));
     conn.write_all(&client_hello(offer))?;
     read_answer(&mut conn)
@@ -144,53 +147,117 @@ fn extension(out: &mut Vec<u8>, kind: u16, data: &[u8]) {
     out.extend_from_slice(data);
 }
 
-/// Reads records until a complete ServerHello or an alert.
+/// Handshake message types after the ServerHello.
+const CERTIFICATE: u8 = 11;
+const SERVER_HELLO_DONE: u8 = 14;
+
+/// Reads records until a complete ServerHello (and the Certificate message after it, when one
+/// comes) or an alert.
 fn read_answer(conn: &mut Conn) -> Result<Answer, NetError> {
     let mut handshake: Vec<u8> = Vec::new();
+    let mut hello: Option<ServerHello> = None;
     loop {
+        // The next complete handshake message, if the bytes hold one.
+        while handshake.len() >= 4 {
+            let len = u32::from_be_bytes([0, handshake[1], handshake[2], handshake[3]]) as usize;
+            if handshake.len() < 4 + len {
+                break;
+            }
+            let message: Vec<u8> = handshake.drain(..4 + len).collect();
+            match (message[0], &mut hello) {
+                (SERVER_HELLO, None) => {
+                    let h = parse_server_hello(&message[4..])
+                        .ok_or_else(|| NetError::Protocol("a malformed ServerHello".into()))?;
+                    hello = Some(h);
+                }
+                (other, None) => {
+                    return Err(NetError::Protocol(format!(
+                        "the server answered a ClientHello with handshake message {other}"
+                    )));
+                }
+                (CERTIFICATE, Some(h)) => {
+                    h.chain = parse_certificates(&message[4..]);
+                    return Ok(Answer::Hello(
+                        hello.take().unwrap_or_else(|| unreachable!()),
+                    ));
+                }
+                (SERVER_HELLO_DONE, Some(_)) => {
+                    return Ok(Answer::Hello(
+                        hello.take().unwrap_or_else(|| unreachable!()),
+                    ));
+                }
+                _ => {}
+            }
+        }
         let mut head = [0u8; 5];
         match conn.read_exact(&mut head) {
             Ok(()) => {}
-            Err(NetError::Closed { .. }) if handshake.is_empty() => return Ok(Answer::Closed),
+            Err(NetError::Closed { .. }) if handshake.is_empty() && hello.is_none() => {
+                return Ok(Answer::Closed);
+            }
+            // The ServerHello came; what follows it is a bonus.
+            Err(_) if hello.is_some() => {
+                return Ok(Answer::Hello(
+                    hello.take().unwrap_or_else(|| unreachable!()),
+                ));
+            }
             Err(e) => return Err(e),
         }
         let len = usize::from(u16::from_be_bytes([head[3], head[4]]));
         if !(20..=23).contains(&head[0]) || head[1] != 3 || len > (1 << 14) + 2048 {
+            if let Some(h) = hello.take() {
+                return Ok(Answer::Hello(h));
+            }
             return Err(not_tls(&head));
         }
         let mut body = vec![0u8; len];
         conn.read_exact(&mut body)?;
         match head[0] {
-            ALERT if body.len() >= 2 => return Ok(Answer::Alert(body[1])),
+            ALERT if body.len() >= 2 => {
+                return Ok(match hello.take() {
+                    Some(h) => Answer::Hello(h),
+                    None => Answer::Alert(body[1]),
+                });
+            }
             HANDSHAKE => {
                 handshake.extend_from_slice(&body);
                 if handshake.len() > MAX_HELLO {
-                    return Err(NetError::Protocol(
-                        "a ServerHello larger than 64 KiB".into(),
-                    ));
-                }
-                if handshake.len() >= 4 {
-                    let msg_len = u32::from_be_bytes([0, handshake[1], handshake[2], handshake[3]]);
-                    if handshake.len() >= 4 + msg_len as usize {
-                        if handshake[0] != SERVER_HELLO {
-                            return Err(NetError::Protocol(format!(
-                                "the server answered a ClientHello with handshake message {}",
-                                handshake[0]
-                            )));
-                        }
-                        return parse_server_hello(&handshake[4..4 + msg_len as usize])
-                            .map(Answer::Hello)
-                            .ok_or_else(|| NetError::Protocol("a malformed ServerHello".into()));
-                    }
+                    return match hello.take() {
+                        Some(h) => Ok(Answer::Hello(h)),
+                        None => Err(NetError::Protocol(
+                            "a ServerHello larger than 64 KiB".into(),
+                        )),
+                    };
                 }
             }
             _ => {
-                return Err(NetError::Protocol(
-                    "a record other than a handshake or an alert before the ServerHello".into(),
-                ));
+                return match hello.take() {
+                    Some(h) => Ok(Answer::Hello(h)),
+                    None => Err(NetError::Protocol(
+                        "a record other than a handshake or an alert before the ServerHello".into(),
+                    )),
+                };
             }
         }
     }
+}
+
+/// The DER certificates of a Certificate message body.
+fn parse_certificates(body: &[u8]) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    let Some(list) = body.get(3..) else {
+        return out;
+    };
+    let mut rest = list;
+    while rest.len() >= 3 {
+        let len = u32::from_be_bytes([0, rest[0], rest[1], rest[2]]) as usize;
+        let Some(der) = rest.get(3..3 + len) else {
+            break;
+        };
+        out.push(der.to_vec());
+        rest = &rest[3 + len..];
+    }
+    out
 }
 
 /// The error for a first answer that is not TLS, quoting its bytes.
@@ -231,6 +298,7 @@ fn parse_server_hello(b: &[u8]) -> Option<ServerHello> {
         suite,
         compression,
         secure_renegotiation,
+        chain: Vec::new(),
     })
 }
 
@@ -271,7 +339,8 @@ mod tests {
                 version: TLS1_2,
                 suite: 0xc02f,
                 compression: 0,
-                secure_renegotiation: true
+                secure_renegotiation: true,
+                chain: Vec::new(),
             })
         );
         assert_eq!(parse_server_hello(&b[..10]), None);

@@ -7,6 +7,7 @@
 pub mod conn;
 pub mod hello;
 pub mod ssh;
+pub mod starttls;
 pub mod suites;
 pub mod tls;
 

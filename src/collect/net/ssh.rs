@@ -7,7 +7,7 @@
 use base64::Engine as _;
 use sha2::{Digest, Sha256};
 
-use super::conn::{Conn, Limits, NetError};
+use super::conn::{Budget, Conn, Limits, NetError};
 use crate::collect::{Collected, Collector, Document, Input, Kind, Request, Source, Target};
 use crate::doc::{Map, Node, Pos, Value};
 
@@ -97,7 +97,7 @@ impl Collector for SshCollector {
 
 /// Probes one endpoint.
 pub fn probe(endpoint: &crate::collect::Endpoint, limits: Limits) -> Result<Node, NetError> {
-    let mut conn = Conn::open(endpoint, limits)?;
+    let mut conn = Conn::open(endpoint, &Budget::start(limits))?;
     let mut r = Reader {
         conn: &mut conn,
         buf: Vec::new(),

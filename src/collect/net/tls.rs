@@ -11,7 +11,7 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, ClientConnection, DigitallySignedStruct, SignatureScheme};
 
-use super::conn::{Conn, Limits, NetError};
+use super::conn::{Budget, Conn, Limits, NetError};
 use super::hello::{self, Answer, Offer};
 use super::suites;
 use crate::collect::cert::{self, CertCollector, CertContext};
@@ -54,6 +54,12 @@ pub const FIELDS: &[&str] = &[
     "hostname_matches",
     "certificate_key_algorithm",
     "certificate_key_bits",
+    "http_status",
+    "hsts",
+    "hsts_max_age",
+    "hsts_include_subdomains",
+    "http_error",
+    "starttls",
 ];
 
 impl Collector for TlsCollector {
@@ -152,6 +158,8 @@ struct Negotiated {
     alpn: Option<String>,
     chain: Vec<Vec<u8>>,
     ocsp: bool,
+    /// The HTTP check, when it ran.
+    head: Option<Result<Head, String>>,
 }
 
 /// Probes one endpoint: the `tls_server` facts and the presented chain's documents.
@@ -162,23 +170,39 @@ fn probe(
     cert_fields: &Fields,
 ) -> Result<(Node, cert::Contents), NetError> {
     let p = Pos::default();
+    let budget = &Budget::start(limits);
     let mut m = Map::new();
     let mut protocols: Vec<&str> = Vec::new();
     let mut all_suites: Vec<String> = Vec::new();
     let name = sni(endpoint);
     m.insert("server_name", Node::str(p, endpoint.host.clone()));
+    if let Some(proto) = &endpoint.starttls {
+        m.insert("starttls", Node::str(p, proto.clone()));
+    }
 
-    let tls13 = handshake(endpoint, limits, &rustls::version::TLS13)?;
-    let tls12 = handshake(endpoint, limits, &rustls::version::TLS12)?;
+    let tls13 = handshake(endpoint, budget, &rustls::version::TLS13, None, false)?;
+    let tls12 = handshake(endpoint, budget, &rustls::version::TLS12, None, false)?;
     let best = tls13.as_ref().ok().or(tls12.as_ref().ok());
-    if let Ok(n) = &tls13 {
+    if tls13.is_ok() {
         protocols.push("TLSv1.3");
-        all_suites.push(n.suite.clone());
-        list(
-            &mut m,
-            "cipher_suites_tls1_3",
-            std::slice::from_ref(&n.suite),
-        );
+        // Every TLS 1.3 suite rustls knows, one handshake each (all three are AEAD).
+        let mut names = Vec::new();
+        for suite in rustls::crypto::ring::default_provider().cipher_suites {
+            if suite.version() != &rustls::version::TLS13 {
+                continue;
+            }
+            if let Ok(n) = handshake(
+                endpoint,
+                budget,
+                &rustls::version::TLS13,
+                Some(suite),
+                false,
+            )? {
+                names.push(n.suite);
+            }
+        }
+        all_suites.extend(names.iter().cloned());
+        list(&mut m, "cipher_suites_tls1_3", &names);
     }
     if let Some(n) = best {
         if let Some(g) = &n.group {
@@ -188,6 +212,44 @@ fn probe(
             m.insert("alpn", Node::str(p, a.clone()));
         }
         m.insert("ocsp_stapled", Node::new(p, Value::Bool(n.ocsp)));
+    }
+    // HTTPS: `HEAD /` for Strict-Transport-Security, on a server that speaks HTTP over TLS
+    // (its ALPN says so, or it listens on an HTTPS port, or the inventory asks).
+    let https = endpoint.probes("http")
+        || matches!(endpoint.port, 443 | 8443)
+        || best.is_some_and(|n| matches!(n.alpn.as_deref(), Some("h2" | "http/1.1")));
+    if https && best.is_some() {
+        let version = if tls13.is_ok() {
+            &rustls::version::TLS13
+        } else {
+            &rustls::version::TLS12
+        };
+        if let Ok(n) = handshake(endpoint, budget, version, None, true)?
+            && let Some(head) = n.head
+        {
+            match head {
+                Ok(h) => {
+                    m.insert("http_status", Node::new(p, Value::Int(i64::from(h.status))));
+                    if let Some(v) = h.hsts {
+                        let max_age = v
+                            .split(';')
+                            .filter_map(|d| d.trim().split_once('='))
+                            .find(|(k, _)| k.trim().eq_ignore_ascii_case("max-age"))
+                            .and_then(|(_, a)| a.trim().trim_matches('"').parse::<i64>().ok());
+                        if let Some(a) = max_age {
+                            m.insert("hsts_max_age", Node::new(p, Value::Int(a)));
+                        }
+                        let subdomains = v.to_ascii_lowercase().contains("includesubdomains");
+                        m.insert(
+                            "hsts_include_subdomains",
+                            Node::new(p, Value::Bool(subdomains)),
+                        );
+                        m.insert("hsts", Node::str(p, v));
+                    }
+                }
+                Err(e) => m.insert("http_error", Node::str(p, e)),
+            }
+        }
     }
 
     // The legacy protocols, and every suite each accepts (TLS 1.2's too: rustls offers few).
@@ -199,7 +261,7 @@ fn probe(
         (hello::TLS1_0, "tls1_0"),
         (hello::SSL3, "ssl3"),
     ] {
-        let (found, first) = enumerate(endpoint, limits, version, name.as_deref())?;
+        let (found, first) = enumerate(endpoint, budget, version, name.as_deref())?;
         let yes = !found.is_empty() || (version == hello::TLS1_2 && tls12.is_ok());
         m.insert(key, Node::new(p, Value::Bool(yes)));
         if yes {
@@ -244,7 +306,7 @@ fn probe(
         let all: Vec<u16> = suites::SUITES.iter().map(|(c, _)| *c).collect();
         let answer = hello::ask(
             endpoint,
-            limits,
+            budget,
             &Offer {
                 version: lower,
                 suites: &all,
@@ -257,7 +319,16 @@ fn probe(
     }
 
     // The presented chain, judged like a certificate file, and the host name.
-    let chain = best.map(|n| n.chain.clone()).unwrap_or_default();
+    // The chain rustls saw, else the one a legacy protocol's ServerHello was followed by.
+    let chain = best
+        .map(|n| n.chain.clone())
+        .or_else(|| {
+            hellos
+                .iter()
+                .map(|(_, h)| h.chain.clone())
+                .find(|c| !c.is_empty())
+        })
+        .unwrap_or_default();
     let contents = cert::chain_documents(&chain, &endpoint.name, ctx, cert_fields);
     if let Some(leaf) = chain.first() {
         let subjects: Vec<String> = contents
@@ -266,14 +337,12 @@ fn probe(
             .filter_map(|d| d.label.clone())
             .collect();
         list(&mut m, "chain", &subjects);
-        // The leaf's chain facts, computed whatever the certificate controls read.
-        let with_chain = cert::chain_documents(&chain, &endpoint.name, ctx, &Fields::All);
-        if let Some(leaf_doc) = with_chain.certificates.first() {
-            for key in ["chain_valid", "chain_error"] {
-                if let Some(v) = leaf_doc.root.get(key) {
-                    m.insert(key, Node::new(p, v.value.clone()));
-                }
-            }
+        let (valid, error) = cert::validate_presented(&chain, ctx);
+        m.insert("chain_valid", Node::new(p, Value::Bool(valid)));
+        if let Some(e) = error {
+            m.insert("chain_error", Node::str(p, e));
+        }
+        if let Some(leaf_doc) = contents.certificates.first() {
             for (key, from) in [
                 ("certificate_key_algorithm", "key_algorithm"),
                 ("certificate_key_bits", "key_bits"),
@@ -322,7 +391,7 @@ fn hostname_matches(leaf: &[u8], endpoint: &Endpoint) -> bool {
 /// first ServerHello. Empty when the protocol is refused.
 fn enumerate(
     endpoint: &Endpoint,
-    limits: Limits,
+    budget: &Budget,
     version: u16,
     name: Option<&str>,
 ) -> Result<(Vec<u16>, Option<hello::ServerHello>), NetError> {
@@ -339,7 +408,7 @@ fn enumerate(
         }
         let answer = hello::ask(
             endpoint,
-            limits,
+            budget,
             &Offer {
                 version,
                 suites: &offer,
@@ -363,10 +432,16 @@ fn enumerate(
 /// (`Ok(Err(reason))`). A network failure is an `Err`.
 fn handshake(
     endpoint: &Endpoint,
-    limits: Limits,
+    budget: &Budget,
     version: &'static rustls::SupportedProtocolVersion,
+    only: Option<rustls::SupportedCipherSuite>,
+    http: bool,
 ) -> Result<Result<Negotiated, String>, NetError> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut provider = rustls::crypto::ring::default_provider();
+    if let Some(suite) = only {
+        provider.cipher_suites = vec![suite];
+    }
+    let provider = Arc::new(provider);
     let recorder = Arc::new(Recorder {
         provider: provider.clone(),
         seen: Mutex::new(None),
@@ -378,7 +453,11 @@ fn handshake(
         .with_custom_certificate_verifier(recorder.clone())
         .with_no_client_auth();
     config.resumption = rustls::client::Resumption::disabled();
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    config.alpn_protocols = if http {
+        vec![b"http/1.1".to_vec()]
+    } else {
+        vec![b"h2".to_vec(), b"http/1.1".to_vec()]
+    };
     let host = endpoint.host.trim_start_matches('[').trim_end_matches(']');
     let server_name = match host.parse::<std::net::IpAddr>() {
         Ok(ip) => ServerName::IpAddress(ip.into()),
@@ -387,7 +466,7 @@ fn handshake(
     };
     let mut client = ClientConnection::new(Arc::new(config), server_name)
         .map_err(|e| NetError::Protocol(e.to_string()))?;
-    let mut conn = Conn::open(endpoint, limits)?;
+    let mut conn = Conn::open(endpoint, budget)?;
     conn.during = format!("during a {version:?} handshake");
     while client.is_handshaking() {
         if let Err(e) = client.complete_io(&mut conn) {
@@ -413,13 +492,63 @@ fn handshake(
         .map(|s| s.clone())
         .unwrap_or_default()
         .unwrap_or_default();
+    let head = http.then(|| {
+        conn.during = "during the HTTP check".into();
+        head_request(&mut client, &mut conn, host)
+    });
     Ok(Ok(Negotiated {
         suite,
         group,
         alpn,
         chain,
         ocsp,
+        head,
     }))
+}
+
+/// The answer to `HEAD /` on an established TLS connection: status and the
+/// Strict-Transport-Security header.
+struct Head {
+    status: u16,
+    hsts: Option<String>,
+}
+
+fn head_request(
+    client: &mut ClientConnection,
+    conn: &mut Conn,
+    host: &str,
+) -> Result<Head, String> {
+    use std::io::{Read as _, Write as _};
+    let mut stream = rustls::Stream::new(client, conn);
+    let request = format!(
+        "HEAD / HTTP/1.1\r\nHost: {host}\r\nUser-Agent: vigil\r\nConnection: close\r\n\r\n"
+    );
+    stream
+        .write_all(request.as_bytes())
+        .map_err(|e| e.to_string())?;
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    while !buf.windows(4).any(|w| w == b"\r\n\r\n") && buf.len() < 16 * 1024 {
+        match stream.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+    let text = String::from_utf8_lossy(&buf);
+    let mut lines = text.lines();
+    let status = lines
+        .next()
+        .filter(|l| l.starts_with("HTTP/"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| "not an HTTP server: no status line".to_string())?;
+    let hsts = lines
+        .take_while(|l| !l.is_empty())
+        .filter_map(|l| l.split_once(':'))
+        .find(|(k, _)| k.trim().eq_ignore_ascii_case("strict-transport-security"))
+        .map(|(_, v)| v.trim().to_string());
+    Ok(Head { status, hsts })
 }
 
 /// A certificate verifier that records the chain and the OCSP response instead of judging them:
