@@ -50,6 +50,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "ssh-baseline",
         include_str!("../../policies/ssh-baseline.yaml"),
     ),
+    (
+        "tls-baseline",
+        include_str!("../../policies/tls-baseline.yaml"),
+    ),
 ];
 
 /// A set of loaded policies whose control ids are unique across all of them.

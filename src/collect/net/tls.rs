@@ -54,6 +54,11 @@ pub const FIELDS: &[&str] = &[
     "hostname_matches",
     "certificate_key_algorithm",
     "certificate_key_bits",
+    "certificate_signature_hash",
+    "certificate_not_after",
+    "certificate_days_until_expiry",
+    "certificate_expired",
+    "cipher_suite_preferred_tls1_2",
     "http_status",
     "hsts",
     "hsts_max_age",
@@ -113,12 +118,7 @@ impl Collector for TlsCollector {
             pos: None,
             message: e.to_string(),
         };
-        match probe(
-            endpoint,
-            request.settings.net,
-            ctx,
-            request.fields.of(cert::CERTIFICATE),
-        ) {
+        match probe(endpoint, request.settings.net, ctx) {
             Ok((server, chain)) => {
                 if request.wants("tls_server") {
                     out.push(Collected::Document {
@@ -167,7 +167,6 @@ fn probe(
     endpoint: &Endpoint,
     limits: Limits,
     ctx: &CertContext,
-    cert_fields: &Fields,
 ) -> Result<(Node, cert::Contents), NetError> {
     let p = Pos::default();
     let budget = &Budget::start(limits);
@@ -272,6 +271,12 @@ fn probe(
             hellos.push((version, h));
         }
         let mut names: Vec<String> = found.iter().map(|c| suites::name(*c)).collect();
+        // Offered every suite, weakest first, the server's pick says whose preference rules.
+        if version == hello::TLS1_2
+            && let Some(first) = names.first()
+        {
+            m.insert("cipher_suite_preferred_tls1_2", Node::str(p, first.clone()));
+        }
         if version == hello::TLS1_2
             && let Ok(n) = &tls12
             && !names.contains(&n.suite)
@@ -329,7 +334,8 @@ fn probe(
                 .find(|c| !c.is_empty())
         })
         .unwrap_or_default();
-    let contents = cert::chain_documents(&chain, &endpoint.name, ctx, cert_fields);
+    // Every fact of the chain: the server document copies the leaf's (a chain is a few certificates).
+    let contents = cert::chain_documents(&chain, &endpoint.name, ctx, &Fields::All);
     if let Some(leaf) = chain.first() {
         let subjects: Vec<String> = contents
             .certificates
@@ -346,6 +352,10 @@ fn probe(
             for (key, from) in [
                 ("certificate_key_algorithm", "key_algorithm"),
                 ("certificate_key_bits", "key_bits"),
+                ("certificate_signature_hash", "signature_hash"),
+                ("certificate_not_after", "not_after"),
+                ("certificate_days_until_expiry", "days_until_expiry"),
+                ("certificate_expired", "expired"),
             ] {
                 if let Some(v) = leaf_doc.root.get(from) {
                     m.insert(key, Node::new(p, v.value.clone()));
