@@ -12,7 +12,7 @@ use crate::collect::gate::Gate;
 const ROOT: &str = "/nonexistent-vigil-fuzz-root";
 
 /// Every fuzz target, by name, as `fuzz/run.sh` names them.
-pub const TARGETS: [&str; 13] = [
+pub const TARGETS: [&str; 15] = [
     "sshd",
     "nginx",
     "sysctl",
@@ -26,6 +26,8 @@ pub const TARGETS: [&str; 13] = [
     "pem",
     "der",
     "host",
+    "ssh",
+    "tls",
 ];
 
 /// Runs the reader of fuzz target `target` over `data`; `false` for an unknown target.
@@ -47,6 +49,14 @@ pub fn run(target: &str, data: &[u8]) -> bool {
         "der" => certificates("fuzz.der", data),
         // The files a host audit reads, split at NUL bytes.
         "host" => host(data),
+        // What an SSH server sends: identification, KEXINIT, key exchange reply.
+        "ssh" => {
+            let mut wire = crate::collect::net::conn::Replay::new(data);
+            let _ = std::hint::black_box(crate::collect::net::ssh::read_server(&mut wire));
+        }
+        // What a TLS server answers a ClientHello: records up to the Certificate message, and
+        // the certificates in it, judged as a presented chain.
+        "tls" => tls(data),
         _ => return false,
     }
     true
@@ -103,17 +113,40 @@ fn policy(data: &[u8]) {
     }
 }
 
+/// Reads `data` as a TLS server's answer to a ClientHello.
+fn tls(data: &[u8]) {
+    let mut wire = crate::collect::net::conn::Replay::new(data);
+    if let Ok(crate::collect::net::hello::Answer::Hello(h)) =
+        crate::collect::net::hello::read_answer(&mut wire)
+    {
+        let ctx = cert_context();
+        let docs = crate::collect::cert::chain_documents(
+            &h.chain,
+            "fuzz:443",
+            ctx,
+            &crate::collect::Fields::All,
+        );
+        std::hint::black_box(crate::collect::cert::validate_presented(&h.chain, ctx));
+        std::hint::black_box(docs);
+    }
+}
+
+/// The certificate context of the fuzz targets: a fixed clock, an empty trust store.
+fn cert_context() -> &'static crate::collect::cert::CertContext {
+    use crate::collect::cert::{CertContext, TrustStore};
+    static CONTEXT: OnceLock<CertContext> = OnceLock::new();
+    CONTEXT.get_or_init(|| CertContext {
+        at: time::OffsetDateTime::UNIX_EPOCH + time::Duration::days(20_000),
+        store: TrustStore::default(),
+    })
+}
+
 /// Reads `data` as a certificate or key file named `path` (its extension decides whether an
 /// unreadable file is reported), computing every certificate and key fact, chain validation
 /// included, against an empty trust store.
 fn certificates(path: &str, data: &[u8]) {
     use crate::collect::Fields;
-    use crate::collect::cert::{CertContext, TrustStore};
-    static CONTEXT: OnceLock<CertContext> = OnceLock::new();
-    let ctx = CONTEXT.get_or_init(|| CertContext {
-        at: time::OffsetDateTime::UNIX_EPOCH + time::Duration::days(20_000),
-        store: TrustStore::default(),
-    });
+    let ctx = cert_context();
     std::hint::black_box(crate::collect::cert::read(
         Path::new(path),
         path,

@@ -256,3 +256,69 @@ impl Write for Conn {
         Ok(())
     }
 }
+
+/// What a protocol reader needs of a connection: the probes read servers through it, and the fuzz
+/// harness replays bytes through [`Replay`] without a network.
+pub trait Wire {
+    /// Reads some bytes (at least one), or why not.
+    fn read_some(&mut self, buf: &mut [u8]) -> Result<usize, NetError>;
+    /// Sends all of `bytes`.
+    fn send(&mut self, bytes: &[u8]) -> Result<(), NetError>;
+    /// Says what the probe is doing, for error messages.
+    fn doing(&mut self, what: &str);
+
+    /// Fills `buf` completely.
+    fn read_exact(&mut self, buf: &mut [u8]) -> Result<(), NetError> {
+        let mut at = 0;
+        while at < buf.len() {
+            at += self.read_some(&mut buf[at..])?;
+        }
+        Ok(())
+    }
+}
+
+impl Wire for Conn {
+    fn read_some(&mut self, buf: &mut [u8]) -> Result<usize, NetError> {
+        Conn::read_some(self, buf)
+    }
+
+    fn send(&mut self, bytes: &[u8]) -> Result<(), NetError> {
+        self.write_all(bytes)
+    }
+
+    fn doing(&mut self, what: &str) {
+        self.during = what.to_string();
+    }
+}
+
+/// A server's bytes replayed from memory, in chunks of at most 7 bytes (so readers meet split
+/// reads); what is sent is dropped. The end of the bytes is a closed connection.
+pub struct Replay<'a> {
+    data: &'a [u8],
+}
+
+impl<'a> Replay<'a> {
+    pub fn new(data: &'a [u8]) -> Replay<'a> {
+        Replay { data }
+    }
+}
+
+impl Wire for Replay<'_> {
+    fn read_some(&mut self, buf: &mut [u8]) -> Result<usize, NetError> {
+        if self.data.is_empty() {
+            return Err(NetError::Closed {
+                during: String::new(),
+            });
+        }
+        let n = buf.len().min(self.data.len()).min(7);
+        buf[..n].copy_from_slice(&self.data[..n]);
+        self.data = &self.data[n..];
+        Ok(n)
+    }
+
+    fn send(&mut self, _bytes: &[u8]) -> Result<(), NetError> {
+        Ok(())
+    }
+
+    fn doing(&mut self, _what: &str) {}
+}

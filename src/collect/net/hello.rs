@@ -2,7 +2,7 @@
 //! for what rustls will never send: SSLv3, TLS 1.0 and 1.1, and the weak suites a scan must find.
 //! The handshake stops at the ServerHello; no key is exchanged.
 
-use super::conn::{Budget, Conn, NetError};
+use super::conn::{Budget, Conn, NetError, Wire};
 use crate::collect::Endpoint;
 
 /// Protocol versions as they appear on the wire.
@@ -153,7 +153,7 @@ const SERVER_HELLO_DONE: u8 = 14;
 
 /// Reads records until a complete ServerHello (and the Certificate message after it, when one
 /// comes) or an alert.
-fn read_answer(conn: &mut Conn) -> Result<Answer, NetError> {
+pub fn read_answer(conn: &mut impl Wire) -> Result<Answer, NetError> {
     let mut handshake: Vec<u8> = Vec::new();
     let mut hello: Option<ServerHello> = None;
     loop {
@@ -324,6 +324,22 @@ mod tests {
         assert_eq!(&r[9..11], &[3, 3]);
         assert_eq!(&r[44..46], &[0, 6]);
         assert_eq!(&r[46..52], &[0x00, 0x2f, 0xc0, 0x2f, 0x56, 0x00]);
+    }
+
+    /// What OpenSSL 3 answered a TLS 1.2 ClientHello, recorded: the ServerHello and the
+    /// certificate after it.
+    #[test]
+    fn a_recorded_openssl_answer_is_read() {
+        let data = include_bytes!("../../../fuzz/regressions/tls/openssl-server-hello.bin");
+        let mut wire = super::super::conn::Replay::new(data);
+        let Answer::Hello(h) = read_answer(&mut wire).unwrap() else {
+            panic!("no ServerHello");
+        };
+        assert_eq!(h.version, TLS1_2);
+        assert_eq!(h.suite, 0xc02f);
+        assert!(h.secure_renegotiation);
+        assert_eq!(h.chain.len(), 1);
+        assert_eq!(h.chain[0][0], 0x30);
     }
 
     #[test]
