@@ -431,3 +431,26 @@ impl Drop for Sshd {
         let _ = self.child.wait();
     }
 }
+
+/// An IPv6 endpoint, `[::1]:PORT`, where the machine has IPv6 loopback.
+#[test]
+fn ipv6_loopback_endpoints() {
+    let Ok(listener) = TcpListener::bind("[::1]:0") else {
+        eprintln!("skipped: no IPv6 loopback here");
+        return;
+    };
+    let port = listener.local_addr().unwrap().port();
+    thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            thread::spawn(move || {
+                answer(
+                    stream,
+                    Behaviour::Ssh("SSH-2.0-OpenSSH_9.9", Some(TERRAPIN)),
+                )
+            });
+        }
+    });
+    let host = format!("[::1]:{port}");
+    let v = scan_endpoints(std::slice::from_ref(&host), &["--timeout", "1s"]);
+    assert_eq!(finding(&v, "SSHB-001", &host)["state"], "pass");
+}
