@@ -15,7 +15,7 @@
 #   VIGIL_BIN=path    benchmark this binary instead of building target/release/vigil
 #   VIGIL_RUNS=10     hyperfine runs of vigil (after 1 warmup run)
 #   OSCAP_RUNS=10     hyperfine runs of each oscap command (after 1 warmup run)
-#   LYNIS_RUNS=3      hyperfine runs of Lynis (about 70 s each on 2 cores; no warmup run: the run
+#   LYNIS_RUNS=3      hyperfine runs of Lynis (about a minute each on 2 cores; no warmup run: the run
 #                     measured with GNU time just before is one)
 #   OSCAP_RULES=1     0 leaves out the two untimed oscap runs of every SSG rule the pack cites; they
 #                     take minutes, nearly all of it in two rules that walk every local filesystem
@@ -23,8 +23,9 @@
 # Installs what is missing with apt-get (Debian packages lynis, openscap-scanner, ssg-debian,
 # hyperfine, time), the only step that uses the network. Every peer run happens inside an empty
 # network namespace when the system allows one (a warning says so when it does not): Lynis would
-# otherwise run `apt-get update` (test PKGS-7392, also skipped through a profile, below) and look up
-# its latest version in DNS when `dig` or `host` is installed. vigil opens no socket and runs in the
+# otherwise run `apt-get update` (test PKGS-7392, also skipped through a profile, below) and, unless
+# its profile turns the upgrade check off (Debian's does), look its latest version up in DNS with
+# `dig`, `host` or `drill`. vigil opens no socket and runs in the
 # machine's own namespaces, which are the ones it audits (net.* sysctls belong to a network
 # namespace). Run it as root: all three tools read less (/etc/shadow, /etc/gshadow) as another user.
 # Prints Markdown on stdout, progress on stderr.
@@ -135,8 +136,8 @@ if [ ${#offline[@]} -eq 0 ]; then
 else
     offline_note="\`${offline[0]} ${offline[1]}\` (loopback up, no other interface)"
 fi
-# A new network namespace has its own net.* sysctls (copied from the first namespace of the kernel,
-# not from the caller's): Lynis' KRNL-6000 reads those, vigil the machine's. Record both views.
+# A new network namespace has net.* sysctls of its own, which need not equal the machine's: Lynis'
+# KRNL-6000 reads those, vigil the machine's. Record both views.
 {
     echo "# net.ipv4 sysctls: machine's namespace | namespace the peers run in"
     for k in ip_forward conf/all/accept_source_route conf/all/accept_redirects conf/all/send_redirects \
@@ -274,13 +275,13 @@ time_it vigil --warmup 1 --runs "$vigil_runs" -n vigil "$vigil_cmd"
 echo "== hyperfine: oscap (3 datastreams), 1 warmup + $oscap_runs runs each" >&2
 time_it oscap --warmup 1 --runs "$oscap_runs" --ignore-failure \
     -n oscap "$oscap_cmd" -n oscap-deb12 "$oscap12_cmd" -n oscap-deb12-machine "$oscap12m_cmd"
-echo "== hyperfine: Lynis, $lynis_runs runs (about 70 s each on 2 cores)" >&2
+echo "== hyperfine: Lynis, $lynis_runs runs (about a minute each on 2 cores)" >&2
 time_it lynis --runs "$lynis_runs" -n lynis "$lynis_cmd"
 
 # --- report --------------------------------------------------------------------------------------
 python3 - "$out" "$root" "$vigil_version" "$pack_version" "$lynis_version" "$oscap_version" "$ssg_version" \
     "$offline_note" "$policy" "$profile" "$vigil_origin" <<'PY' | tee "$out/summary.md"
-import collections, json, os, platform, re, sys, time
+import collections, json, os, platform, sys, time
 import xml.etree.ElementTree as ET
 from machine import cpu, version
 

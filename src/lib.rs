@@ -30,6 +30,7 @@ pub mod redact;
 pub mod report;
 pub mod results;
 pub mod scrub;
+pub mod workflow;
 pub mod yaml;
 
 pub use results::integrity;

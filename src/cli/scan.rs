@@ -71,6 +71,11 @@ pub struct ScanArgs {
     #[arg(long)]
     allow_empty: bool,
 
+    /// Accepted risks (YAML): failures and errors they match are recorded `waived`, with the
+    /// justification, approver and expiry, until the waiver expires.
+    #[arg(long, value_name = "FILE")]
+    waivers: Option<PathBuf>,
+
     /// Evaluate time-dependent checks at this instant (RFC 3339, or YYYY-MM-DD for midnight UTC).
     #[arg(long, value_name = "TIMESTAMP", value_parser = parse_at)]
     at: Option<OffsetDateTime>,
@@ -217,6 +222,20 @@ pub fn run(args: ScanArgs) -> u8 {
             Err(errors) => return usage_error(errors.join("\n")),
         }
     }
+    let waivers = match &args.waivers {
+        None => None,
+        Some(file) => {
+            let text = match std::fs::read_to_string(file) {
+                Ok(t) => t,
+                Err(e) => return usage_error(format!("cannot read {}: {e}", file.display())),
+            };
+            let at = args.at.unwrap_or_else(OffsetDateTime::now_utc);
+            match crate::workflow::waivers::Waivers::load(&file.display().to_string(), &text, at) {
+                Ok(w) => Some(std::sync::Arc::new(w)),
+                Err(e) => return usage_error(e),
+            }
+        }
+    };
     let mut sources = Vec::new();
     if !args.paths.is_empty() {
         sources.push(crate::collect::Source::File);
@@ -254,6 +273,7 @@ pub fn run(args: ScanArgs) -> u8 {
         endpoints,
         concurrency: args.concurrency.max(1),
         net: args.limits.limits(),
+        waivers,
         arguments: std::env::args_os()
             .map(|a| a.to_string_lossy().into_owned())
             .collect(),
@@ -263,6 +283,24 @@ pub fn run(args: ScanArgs) -> u8 {
         Err(e) => return usage_error(e),
     };
     let t = &outcome.trailer;
+    // Waivers that need someone's attention, on standard error (the result has them all).
+    for w in t.waivers.iter().filter(|w| w.status != "active") {
+        let what = match w.status.as_str() {
+            "expired" => format!("expired on {}; it no longer applies", w.expires),
+            "expiring" => format!("expires on {}", w.expires),
+            _ => "matched no finding".to_string(),
+        };
+        eprintln!(
+            "vigil: waiver {} for {}{} (approved by {}) {what}",
+            w.location,
+            w.control,
+            w.target
+                .as_deref()
+                .map(|t| format!(" on {t}"))
+                .unwrap_or_default(),
+            w.approved_by
+        );
+    }
     let mut code = exit_code(
         &t.summary,
         !t.scan_errors.is_empty(),

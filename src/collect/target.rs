@@ -60,7 +60,10 @@ impl Endpoint {
                 name == "tls" && !ssh
             };
         }
-        self.probes.iter().any(|p| p == name)
+        // The HTTP check runs over TLS: asking for it asks for the TLS probe too.
+        self.probes
+            .iter()
+            .any(|p| p == name || (name == "tls" && p == "http"))
     }
 }
 

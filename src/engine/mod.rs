@@ -73,6 +73,8 @@ pub struct ScanOptions {
     pub concurrency: usize,
     /// Time limits of network probes.
     pub net: crate::collect::net::Limits,
+    /// Accepted risks (`--waivers`), applied to failures and errors as they are recorded.
+    pub waivers: Option<std::sync::Arc<crate::workflow::waivers::Waivers>>,
     /// Trust anchors for certificate chains (`--trust-store FILE|DIR`); the system store when
     /// `None`.
     pub trust_store: Option<PathBuf>,
@@ -94,6 +96,7 @@ impl Default for ScanOptions {
             threads: None,
             concurrency: DEFAULT_CONCURRENCY,
             net: Default::default(),
+            waivers: None,
             trust_store: None,
             pass_evidence: PassEvidence::default(),
             arguments: Vec::new(),
@@ -189,6 +192,8 @@ pub fn scan_with(
         },
         judged: vec![false; plan.controls.len()],
         clean: vec![0; plan.controls.len()],
+        waivers: opts.waivers.as_deref(),
+        waiver_hits: vec![0; opts.waivers.as_ref().map_or(0, |w| w.len())],
     };
     let ctx = judge::Context {
         plan: &plan,
@@ -211,8 +216,11 @@ pub fn scan_with(
     let Emitter {
         recorder,
         inventory,
+        waivers,
+        waiver_hits,
         ..
     } = emitter;
+    let waivers = waivers.map_or_else(Vec::new, |w| w.report(&waiver_hits));
     let finished = OffsetDateTime::now_utc();
     let run_info = RunInfo {
         started_at: rfc3339(started),
@@ -224,7 +232,7 @@ pub fn scan_with(
             .unwrap_or_else(|_| "unknown".into()),
         arguments: opts.arguments.clone(),
     };
-    let trailer = recorder.finish(scan_errors, inventory, run_info)?;
+    let trailer = recorder.finish(scan_errors, inventory, run_info, waivers)?;
     Ok(Outcome { header, trailer })
 }
 
@@ -336,6 +344,9 @@ struct Emitter<'p, 's> {
     judged: Vec<bool>,
     /// Per control, files an `expect: absent` pattern was searched in without a match.
     clean: Vec<u64>,
+    /// The accepted risks (`--waivers`), and how many findings each accepted.
+    waivers: Option<&'p crate::workflow::waivers::Waivers>,
+    waiver_hits: Vec<u64>,
 }
 
 impl Emitter<'_, '_> {
@@ -383,7 +394,14 @@ impl Emitter<'_, '_> {
             for &blocked in &v.blocks {
                 self.judged[blocked] = true;
             }
-            let f = finding(self.plan, Some(target), shown.as_deref(), v);
+            let mut f = finding(self.plan, Some(target), shown.as_deref(), v);
+            if let Some(w) = self.waivers
+                && let Some(i) = w.find(&f, target.tags())
+            {
+                f.state = State::Waived;
+                f.waiver = Some(w.words(i));
+                self.waiver_hits[i] += 1;
+            }
             self.recorder.record_indexed(&f, control)?;
         }
         Ok(())
@@ -496,5 +514,6 @@ fn finding<'a>(
             kind: Cow::Borrowed(v.kind.unwrap_or(plan.kinds[v.control])),
             object: v.object,
         },
+        waiver: None,
     }
 }

@@ -37,6 +37,18 @@ const TEMPLATE: &str = include_str!("../../reports/report.html.hbs");
 const CSS: &str = include_str!("../../reports/report.css");
 const JS: &str = include_str!("../../reports/report.js");
 
+/// One waiver of the waiver file, as the report shows it.
+#[derive(Serialize)]
+struct WaiverView<'a> {
+    control: &'a str,
+    target: &'a str,
+    approved_by: &'a str,
+    expires: &'a str,
+    status: &'a str,
+    matched: u64,
+    location: &'a str,
+}
+
 #[derive(Serialize)]
 struct View<'a> {
     csp: String,
@@ -55,6 +67,8 @@ struct View<'a> {
     frameworks: Vec<FrameworkView<'a>>,
     groups: Vec<GroupView<'a>>,
     waived: Vec<RowView>,
+    /// The waiver file's entries and how each fared (`--waivers`).
+    waivers: Vec<WaiverView<'a>>,
     severities: Vec<&'static str>,
     states: Vec<&'static str>,
     control_count: usize,
@@ -500,6 +514,19 @@ fn build<'a>(
             .waived
             .iter()
             .filter_map(|f| header.control(&f.control).map(|(_, c)| row(f, c)))
+            .collect(),
+        waivers: trailer
+            .waivers
+            .iter()
+            .map(|w| WaiverView {
+                control: &w.control,
+                target: w.target.as_deref().unwrap_or("any"),
+                approved_by: &w.approved_by,
+                expires: &w.expires,
+                status: &w.status,
+                matched: w.matched,
+                location: &w.location,
+            })
             .collect(),
         severities: Severity::ALL_DESCENDING
             .iter()

@@ -66,6 +66,9 @@ impl Sink for JsonSink<'_> {
         self.member("inventory", &trailer.inventory, false)?;
         self.member("summary", &trailer.summary, false)?;
         self.member("run", &trailer.run, false)?;
+        if !trailer.waivers.is_empty() {
+            self.member("waivers", &trailer.waivers, false)?;
+        }
         self.member("integrity", &trailer.integrity, true)?;
         self.out.write_all(b"}\n")?;
         self.out.flush()

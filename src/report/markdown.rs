@@ -169,15 +169,36 @@ fn render(header: &Header, agg: &Aggregate, trailer: &Trailer) -> String {
     }
     if agg.waived_total > 0 {
         s.push_str(&format!(
-            "\n<details><summary>{} waived</summary>\n\n{header_row}",
+            "\n<details><summary>{} waived</summary>\n\n| severity | control | target | accepted |\n|---|---|---|---|\n",
             agg.waived_total
         ));
         for f in &agg.waived {
             if let Some((_, c)) = header.control(&f.control) {
-                s.push_str(&row(f, c));
+                s.push_str(&format!(
+                    "| {} | `{}` {} | {} | {} |\n",
+                    c.severity.as_str(),
+                    escape(&f.control),
+                    escape(&c.title),
+                    place(f),
+                    escape(&super::waiver_words(f).unwrap_or_default())
+                ));
             }
         }
         s.push_str("\n</details>\n");
+    }
+    if !trailer.waivers.is_empty() {
+        s.push_str("\n### Waivers\n\n| control | target | approved by | expires | status | findings |\n|---|---|---|---|---|---|\n");
+        for w in &trailer.waivers {
+            s.push_str(&format!(
+                "| {} | {} | {} | {} | {} | {} |\n",
+                escape(&w.control),
+                escape(w.target.as_deref().unwrap_or("any")),
+                escape(&w.approved_by),
+                escape(&w.expires),
+                escape(&w.status),
+                w.matched
+            ));
+        }
     }
     s
 }

@@ -115,10 +115,29 @@ pub fn render(doc: &Document, format: Format, style: &Style) -> io::Result<Vec<u
 
 /// The message of a finding: its own, or for a compact pass the control's title.
 pub fn message(f: &Finding<'_>, control: &ControlInfo) -> String {
-    match &f.message {
+    let text = match &f.message {
         Some(m) => m.clone(),
         None => format!("Satisfied: {}.", control.title),
+    };
+    match waiver_words(f) {
+        Some(w) => format!("{text} Waived: {w}"),
+        None => text,
     }
+}
+
+/// Who accepted a waived finding, until when and why: "accepted by jane@example.org until
+/// 2027-03-31 (SEC-1234): the host is isolated."
+pub fn waiver_words(f: &Finding<'_>) -> Option<String> {
+    let w = f.waiver.as_ref()?;
+    let ticket = w
+        .ticket
+        .as_deref()
+        .map(|t| format!(" ({t})"))
+        .unwrap_or_default();
+    Some(format!(
+        "accepted by {} until {}{ticket}: {}",
+        w.approved_by, w.expires, w.justification
+    ))
 }
 
 /// The observed value of a finding, or `-` when it records none (a compact pass).

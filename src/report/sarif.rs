@@ -313,7 +313,7 @@ fn result<'a>(f: &'a Finding<'_>, c: &'a ControlInfo, rule_index: usize) -> Sari
     let suppressions = if f.state == State::Waived {
         vec![Suppression {
             kind: "external",
-            justification: text.clone(),
+            justification: super::waiver_words(f).unwrap_or_else(|| text.clone()),
         }]
     } else {
         Vec::new()

@@ -132,7 +132,7 @@ impl DigestBuilder {
     /// Adds the members that sort after `findings` and returns the record.
     pub fn finish(mut self, header: &Header, trailer: &Trailer) -> Integrity {
         self.hasher.update(b"]");
-        let after: [(&str, Value); 7] = [
+        let mut after: Vec<(&str, Value)> = vec![
             ("inventory", to_value(&trailer.inventory)),
             ("policies", to_value(&header.policies)),
             ("run", to_value(&trailer.run)),
@@ -141,6 +141,10 @@ impl DigestBuilder {
             ("summary", to_value(&trailer.summary)),
             ("tool", to_value(&header.tool)),
         ];
+        // Present only when a waiver file was given, so results without one hash as before.
+        if !trailer.waivers.is_empty() {
+            after.push(("waivers", to_value(&trailer.waivers)));
+        }
         for (key, value) in &after {
             self.hasher.update(b",");
             hash_value(&mut self.hasher, &Value::String((*key).to_string()));

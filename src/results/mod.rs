@@ -68,6 +68,8 @@ pub struct Trailer {
     pub run: RunInfo,
     /// SHA-256 over the canonical form of the document (see [`crate::integrity`]).
     pub integrity: Integrity,
+    /// The waivers given with `--waivers`, and how each fared (empty without a waiver file).
+    pub waivers: Vec<WaiverStatus>,
 }
 
 /// The tool's name and version.
@@ -275,6 +277,46 @@ pub struct Finding<'a> {
     pub state: State,
     /// What was judged.
     pub target: Target<'a>,
+    /// The waiver that accepted this failure (state `waived`): who accepted it, why, until when.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub waiver: Option<WaiverRef>,
+}
+
+/// The waiver a finding was accepted under, as the waiver file states it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(deny_unknown_fields)]
+pub struct WaiverRef {
+    /// Who approved it.
+    pub approved_by: String,
+    /// The last day it applies (YYYY-MM-DD).
+    pub expires: String,
+    /// Why the risk is accepted.
+    pub justification: String,
+    /// The change or risk ticket, when given.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub ticket: Option<String>,
+}
+
+/// How a waiver of the waiver file fared in the run.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct WaiverStatus {
+    /// Who approved it.
+    pub approved_by: String,
+    /// The control id or glob it names.
+    pub control: String,
+    /// The last day it applies (YYYY-MM-DD).
+    pub expires: String,
+    /// Where it is written: `waivers.yaml:12`.
+    pub location: String,
+    /// How many findings it accepted.
+    pub matched: u64,
+    /// `active`, `expiring` (applies, ends within 14 days), `expired` (no longer applies) or
+    /// `unused` (applies, matched nothing).
+    pub status: String,
+    /// The target it names, when it names one.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub target: Option<String>,
 }
 
 impl Finding<'_> {
@@ -295,6 +337,7 @@ impl Finding<'_> {
             severity: self.severity,
             state: self.state,
             target: self.target.into_owned(),
+            waiver: self.waiver,
         }
     }
 }
@@ -495,6 +538,7 @@ impl Document {
             self.trailer.scan_errors.clone(),
             self.trailer.inventory.clone(),
             self.trailer.run.clone(),
+            self.trailer.waivers.clone(),
         )
     }
 }
@@ -533,6 +577,13 @@ mod tests {
                 kind: "config".into(),
                 object: Some("Deployment/web".into()),
             },
+            // A waived finding's extra member must keep the compact form canonical too.
+            waiver: Some(WaiverRef {
+                approved_by: "jane@example.org".into(),
+                expires: "2030-06-30".into(),
+                justification: "Isolated host.".into(),
+                ticket: Some("SEC-1".into()),
+            }),
         };
         let compact = serde_json::to_vec(&f).unwrap();
         let value: serde_json::Value = serde_json::from_slice(&compact).unwrap();

@@ -171,6 +171,7 @@ fn finding(v: Value, schema: Schema) -> Result<Finding<'static>, String> {
                     kind: Cow::Owned(f.target.kind),
                     object: f.target.object,
                 },
+                waiver: None,
             })
         }
     }
@@ -269,7 +270,13 @@ pub fn replay_observed(
     let scan_errors: Vec<ScanError> = member(&members, "scan_errors").map_err(invalid)?;
     let inventory: Inventory = member(&members, "inventory").map_err(invalid)?;
     let run: RunInfo = member(&members, "run").map_err(invalid)?;
-    Ok(rec.finish(scan_errors, inventory, run)?)
+    // Only results of a scan with a waiver file have `waivers`.
+    let waivers: Vec<super::WaiverStatus> = if members.iter().any(|(k, _)| k == "waivers") {
+        member(&members, "waivers").map_err(invalid)?
+    } else {
+        Vec::new()
+    };
+    Ok(rec.finish(scan_errors, inventory, run, waivers)?)
 }
 
 /// Findings waiting on disk, one JSON line each.

@@ -109,6 +109,7 @@ impl<'s> Recorder<'s> {
         scan_errors: Vec<ScanError>,
         inventory: Inventory,
         run: RunInfo,
+        waivers: Vec<super::WaiverStatus>,
     ) -> io::Result<Trailer> {
         let mut trailer = Trailer {
             scan_errors,
@@ -116,6 +117,7 @@ impl<'s> Recorder<'s> {
             summary: self.tally.summary(),
             run,
             integrity: Integrity::default(),
+            waivers,
         };
         trailer.integrity = self.digest.finish(&self.header, &trailer);
         for s in &mut self.sinks {
