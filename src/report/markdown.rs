@@ -169,17 +169,18 @@ fn render(header: &Header, agg: &Aggregate, trailer: &Trailer) -> String {
     }
     if agg.waived_total > 0 {
         s.push_str(&format!(
-            "\n<details><summary>{} waived</summary>\n\n| severity | control | target | accepted |\n|---|---|---|---|\n",
+            "\n<details><summary>{} waived</summary>\n\n| severity | control | target | observed | accepted |\n|---|---|---|---|---|\n",
             agg.waived_total
         ));
         for f in &agg.waived {
             if let Some((_, c)) = header.control(&f.control) {
                 s.push_str(&format!(
-                    "| {} | `{}` {} | {} | {} |\n",
+                    "| {} | `{}` {} | {} | {} | {} |\n",
                     c.severity.as_str(),
                     escape(&f.control),
                     escape(&c.title),
                     place(f),
+                    escape(f.observed.as_deref().unwrap_or("(not evaluated)")),
                     escape(&super::waiver_words(f).unwrap_or_default())
                 ));
             }
