@@ -48,10 +48,25 @@ enum Command {
     Facts(facts::FactsArgs),
     /// Render a saved JSON result in other formats (html, sarif, junit, markdown, console).
     Report(report_cmd::ReportArgs),
+    /// Make or inspect baselines of known failures.
+    #[command(subcommand)]
+    Baseline(BaselineCommand),
     /// Check the integrity digest of a saved JSON result; exit 1 when the file was altered.
     Verify {
         /// The JSON result file.
         results: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum BaselineCommand {
+    /// Record the failures of a saved JSON result (their fingerprints) as known.
+    Create {
+        /// The JSON result of a scan.
+        results: PathBuf,
+        /// Where to write the baseline.
+        #[arg(long, short = 'o', value_name = "FILE")]
+        output: PathBuf,
     },
 }
 
@@ -118,6 +133,27 @@ impl PolicySource {
     }
 }
 
+/// `vigil baseline create RESULTS -o FILE`.
+fn baseline_create(results: &std::path::Path, output: &std::path::Path) -> u8 {
+    let baseline = match crate::workflow::baseline::create(results) {
+        Ok(b) => b,
+        Err(e) => return usage_error(e),
+    };
+    let text = match serde_json::to_string_pretty(&baseline) {
+        Ok(t) => t + "\n",
+        Err(e) => return usage_error(e),
+    };
+    if let Err(e) = std::fs::write(output, text) {
+        return usage_error(format!("cannot write {}: {e}", output.display()));
+    }
+    eprintln!(
+        "vigil: {} known failures written to {}",
+        baseline.findings.len(),
+        output.display()
+    );
+    EXIT_OK
+}
+
 /// Parses the command line and runs it; the entry point of the binary.
 pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -138,6 +174,9 @@ pub fn main() -> ExitCode {
         Command::Facts(args) => facts::run(args),
         Command::Report(args) => report_cmd::run(args),
         Command::Verify { results } => report_cmd::verify(&results),
+        Command::Baseline(BaselineCommand::Create { results, output }) => {
+            baseline_create(&results, &output)
+        }
     };
     ExitCode::from(code)
 }

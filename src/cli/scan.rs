@@ -76,6 +76,11 @@ pub struct ScanArgs {
     #[arg(long, value_name = "FILE")]
     waivers: Option<PathBuf>,
 
+    /// Known failures (made by `vigil baseline create`): recorded `baselined`, not counted by
+    /// `--fail-on`; those that no longer fail are reported as fixed.
+    #[arg(long, value_name = "FILE")]
+    baseline: Option<PathBuf>,
+
     /// Evaluate time-dependent checks at this instant (RFC 3339, or YYYY-MM-DD for midnight UTC).
     #[arg(long, value_name = "TIMESTAMP", value_parser = parse_at)]
     at: Option<OffsetDateTime>,
@@ -236,6 +241,13 @@ pub fn run(args: ScanArgs) -> u8 {
             }
         }
     };
+    let baseline = match &args.baseline {
+        None => None,
+        Some(file) => match crate::workflow::baseline::Baseline::load(file) {
+            Ok(b) => Some(std::sync::Arc::new(b)),
+            Err(e) => return usage_error(e),
+        },
+    };
     let mut sources = Vec::new();
     if !args.paths.is_empty() {
         sources.push(crate::collect::Source::File);
@@ -274,6 +286,7 @@ pub fn run(args: ScanArgs) -> u8 {
         concurrency: args.concurrency.max(1),
         net: args.limits.limits(),
         waivers,
+        baseline,
         arguments: std::env::args_os()
             .map(|a| a.to_string_lossy().into_owned())
             .collect(),
@@ -283,6 +296,15 @@ pub fn run(args: ScanArgs) -> u8 {
         Err(e) => return usage_error(e),
     };
     let t = &outcome.trailer;
+    if let Some(k) = &t.known_failures {
+        eprintln!(
+            "vigil: baseline {}: {} known failures, {} still failing, {} fixed",
+            k.baseline,
+            k.known,
+            k.still_failing,
+            k.fixed.len()
+        );
+    }
     // Waivers that need someone's attention, on standard error (the result has them all).
     for w in t.waivers.iter().filter(|w| w.status != "active") {
         let what = match w.status.as_str() {

@@ -75,6 +75,8 @@ pub struct ScanOptions {
     pub net: crate::collect::net::Limits,
     /// Accepted risks (`--waivers`), applied to failures and errors as they are recorded.
     pub waivers: Option<std::sync::Arc<crate::workflow::waivers::Waivers>>,
+    /// Known failures (`--baseline`), recorded `baselined`.
+    pub baseline: Option<std::sync::Arc<crate::workflow::baseline::Baseline>>,
     /// Trust anchors for certificate chains (`--trust-store FILE|DIR`); the system store when
     /// `None`.
     pub trust_store: Option<PathBuf>,
@@ -97,6 +99,7 @@ impl Default for ScanOptions {
             concurrency: DEFAULT_CONCURRENCY,
             net: Default::default(),
             waivers: None,
+            baseline: None,
             trust_store: None,
             pass_evidence: PassEvidence::default(),
             arguments: Vec::new(),
@@ -194,6 +197,8 @@ pub fn scan_with(
         clean: vec![0; plan.controls.len()],
         waivers: opts.waivers.as_deref(),
         waiver_hits: vec![0; opts.waivers.as_ref().map_or(0, |w| w.len())],
+        baseline: opts.baseline.as_deref(),
+        baseline_seen: vec![false; opts.baseline.as_ref().map_or(0, |b| b.len())],
     };
     let ctx = judge::Context {
         plan: &plan,
@@ -218,9 +223,12 @@ pub fn scan_with(
         inventory,
         waivers,
         waiver_hits,
+        baseline,
+        baseline_seen,
         ..
     } = emitter;
     let waivers = waivers.map_or_else(Vec::new, |w| w.report(&waiver_hits));
+    let known_failures = baseline.map(|b| b.report(&baseline_seen));
     let finished = OffsetDateTime::now_utc();
     let run_info = RunInfo {
         started_at: rfc3339(started),
@@ -232,7 +240,7 @@ pub fn scan_with(
             .unwrap_or_else(|_| "unknown".into()),
         arguments: opts.arguments.clone(),
     };
-    let trailer = recorder.finish(scan_errors, inventory, run_info, waivers)?;
+    let trailer = recorder.finish(scan_errors, inventory, run_info, waivers, known_failures)?;
     Ok(Outcome { header, trailer })
 }
 
@@ -347,6 +355,9 @@ struct Emitter<'p, 's> {
     /// The accepted risks (`--waivers`), and how many findings each accepted.
     waivers: Option<&'p crate::workflow::waivers::Waivers>,
     waiver_hits: Vec<u64>,
+    /// The known failures (`--baseline`), and which were seen again.
+    baseline: Option<&'p crate::workflow::baseline::Baseline>,
+    baseline_seen: Vec<bool>,
 }
 
 impl Emitter<'_, '_> {
@@ -401,6 +412,12 @@ impl Emitter<'_, '_> {
                 f.state = State::Waived;
                 f.waiver = Some(w.words(i));
                 self.waiver_hits[i] += 1;
+            }
+            if let Some(b) = self.baseline
+                && let Some(i) = b.find(&f)
+            {
+                f.state = State::Baselined;
+                self.baseline_seen[i] = true;
             }
             self.recorder.record_indexed(&f, control)?;
         }

@@ -46,7 +46,7 @@ impl ControlFindings {
     pub fn shown_count(&self) -> u64 {
         self.counts
             .iter()
-            .filter(|(s, _)| **s != State::Waived)
+            .filter(|(s, _)| !matches!(**s, State::Waived | State::Baselined))
             .map(|(_, n)| n)
             .sum()
     }
@@ -80,7 +80,7 @@ impl Aggregate {
         *c.counts.entry(f.state).or_default() += 1;
         let group = match f.state {
             State::Fail | State::Error => &mut c.bad,
-            State::Waived => {
+            State::Waived | State::Baselined => {
                 self.waived_total += 1;
                 if self.waived.len() < WAIVED_SAMPLES {
                     self.waived.push(f.clone().into_owned());

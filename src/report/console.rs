@@ -29,7 +29,7 @@ fn state_color(s: State) -> &'static str {
         State::Fail => "\x1b[31m",
         State::Error => "\x1b[35m",
         State::Pass => "\x1b[32m",
-        State::Waived | State::NotApplicable => "\x1b[2m",
+        State::Waived | State::Baselined | State::NotApplicable => "\x1b[2m",
     }
 }
 
@@ -222,6 +222,9 @@ pub fn summary_line(
         summary.count(State::Waived),
         summary.count(State::NotApplicable),
     );
+    if summary.count(State::Baselined) > 0 {
+        line.push_str(&format!(", {} baselined", summary.count(State::Baselined)));
+    }
     if let Some((threshold, code)) = verdict {
         line.push_str(&format!("; fail-on {threshold}; exit {code}"));
     }
@@ -235,6 +238,7 @@ fn state_count(n: u64, state: State) -> String {
         State::Error => counted(n, "error", "errors"),
         State::Pass => format!("{n} passed"),
         State::Waived => format!("{n} waived"),
+        State::Baselined => format!("{n} baselined"),
         State::NotApplicable => format!("{n} not applicable"),
     }
 }

@@ -686,6 +686,7 @@ fn prose(text: &str) -> String {
 fn unjudged(summary: &crate::results::Summary) -> String {
     let parts: Vec<String> = [
         (State::Waived, "waived"),
+        (State::Baselined, "baselined"),
         (State::NotApplicable, "not applicable"),
     ]
     .iter()

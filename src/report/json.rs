@@ -69,6 +69,9 @@ impl Sink for JsonSink<'_> {
         if !trailer.waivers.is_empty() {
             self.member("waivers", &trailer.waivers, false)?;
         }
+        if let Some(k) = &trailer.known_failures {
+            self.member("known_failures", k, false)?;
+        }
         self.member("integrity", &trailer.integrity, true)?;
         self.out.write_all(b"}\n")?;
         self.out.flush()

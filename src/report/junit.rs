@@ -28,7 +28,7 @@ impl Counts {
         match state {
             State::Fail => self.failures += 1,
             State::Error => self.errors += 1,
-            State::NotApplicable | State::Waived => self.skipped += 1,
+            State::NotApplicable | State::Waived | State::Baselined => self.skipped += 1,
             State::Pass => {}
         }
     }
@@ -136,7 +136,7 @@ fn write_case(out: &mut dyn Write, f: &Finding<'_>, c: &ControlInfo) -> io::Resu
             )?;
             writeln!(out, "        </testcase>")
         }
-        State::NotApplicable | State::Waived => {
+        State::NotApplicable | State::Waived | State::Baselined => {
             writeln!(out, "{open}>")?;
             let note = format!("{}: {text}", f.state.as_str());
             writeln!(

@@ -261,7 +261,7 @@ fn rule(c: &ControlInfo) -> Rule<'_> {
 
 fn result<'a>(f: &'a Finding<'_>, c: &'a ControlInfo, rule_index: usize) -> SarifResult<'a> {
     let (kind, level) = match f.state {
-        State::Fail | State::Waived => ("fail", level(f.severity)),
+        State::Fail | State::Waived | State::Baselined => ("fail", level(f.severity)),
         State::Error => ("review", "error"),
         State::Pass => ("pass", "none"),
         State::NotApplicable => ("notApplicable", "none"),
@@ -314,6 +314,11 @@ fn result<'a>(f: &'a Finding<'_>, c: &'a ControlInfo, rule_index: usize) -> Sari
         vec![Suppression {
             kind: "external",
             justification: super::waiver_words(f).unwrap_or_else(|| text.clone()),
+        }]
+    } else if f.state == State::Baselined {
+        vec![Suppression {
+            kind: "external",
+            justification: "known failure, accepted in the baseline given with --baseline".into(),
         }]
     } else {
         Vec::new()

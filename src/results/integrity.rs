@@ -141,10 +141,15 @@ impl DigestBuilder {
             ("summary", to_value(&trailer.summary)),
             ("tool", to_value(&header.tool)),
         ];
-        // Present only when a waiver file was given, so results without one hash as before.
+        // Present only when a waiver file or a baseline was given, so results without them hash
+        // as before; in canonical (sorted) order.
         if !trailer.waivers.is_empty() {
             after.push(("waivers", to_value(&trailer.waivers)));
         }
+        if let Some(k) = &trailer.known_failures {
+            after.push(("known_failures", to_value(k)));
+        }
+        after.sort_by(|a, b| a.0.cmp(b.0));
         for (key, value) in &after {
             self.hasher.update(b",");
             hash_value(&mut self.hasher, &Value::String((*key).to_string()));

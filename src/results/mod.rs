@@ -70,6 +70,8 @@ pub struct Trailer {
     pub integrity: Integrity,
     /// The waivers given with `--waivers`, and how each fared (empty without a waiver file).
     pub waivers: Vec<WaiverStatus>,
+    /// What became of the baseline's failures (`--baseline`).
+    pub known_failures: Option<KnownFailures>,
 }
 
 /// The tool's name and version.
@@ -196,14 +198,17 @@ pub enum State {
     NotApplicable,
     /// A failure covered by a waiver.
     Waived,
+    /// A failure already known: its fingerprint is in the baseline given (`--baseline`).
+    Baselined,
 }
 
 impl State {
     /// Every state, in report order.
-    pub const ALL: [State; 5] = [
+    pub const ALL: [State; 6] = [
         State::Fail,
         State::Error,
         State::Waived,
+        State::Baselined,
         State::Pass,
         State::NotApplicable,
     ];
@@ -216,6 +221,7 @@ impl State {
             State::Error => "error",
             State::NotApplicable => "not_applicable",
             State::Waived => "waived",
+            State::Baselined => "baselined",
         }
     }
 
@@ -225,7 +231,7 @@ impl State {
         match self {
             State::NotApplicable => 0,
             State::Pass => 1,
-            State::Waived => 2,
+            State::Waived | State::Baselined => 2,
             State::Error => 3,
             State::Fail => 4,
         }
@@ -295,6 +301,29 @@ pub struct WaiverRef {
     /// The change or risk ticket, when given.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub ticket: Option<String>,
+}
+
+/// What became of the failures of the baseline given with `--baseline`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct KnownFailures {
+    /// The baseline file, as given.
+    pub baseline: String,
+    /// Known failures that no longer fail.
+    pub fixed: Vec<KnownFailure>,
+    /// How many failures it knows.
+    pub known: u64,
+    /// How many of them failed again (recorded `baselined`).
+    pub still_failing: u64,
+}
+
+/// One failure of a baseline.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct KnownFailure {
+    pub control: String,
+    pub fingerprint: String,
+    pub target: String,
 }
 
 /// How a waiver of the waiver file fared in the run.
@@ -539,6 +568,7 @@ impl Document {
             self.trailer.inventory.clone(),
             self.trailer.run.clone(),
             self.trailer.waivers.clone(),
+            self.trailer.known_failures.clone(),
         )
     }
 }

@@ -276,7 +276,13 @@ pub fn replay_observed(
     } else {
         Vec::new()
     };
-    Ok(rec.finish(scan_errors, inventory, run, waivers)?)
+    let known_failures: Option<super::KnownFailures> =
+        if members.iter().any(|(k, _)| k == "known_failures") {
+            Some(member(&members, "known_failures").map_err(invalid)?)
+        } else {
+            None
+        };
+    Ok(rec.finish(scan_errors, inventory, run, waivers, known_failures)?)
 }
 
 /// Findings waiting on disk, one JSON line each.

@@ -110,6 +110,7 @@ impl<'s> Recorder<'s> {
         inventory: Inventory,
         run: RunInfo,
         waivers: Vec<super::WaiverStatus>,
+        known_failures: Option<super::KnownFailures>,
     ) -> io::Result<Trailer> {
         let mut trailer = Trailer {
             scan_errors,
@@ -118,6 +119,7 @@ impl<'s> Recorder<'s> {
             run,
             integrity: Integrity::default(),
             waivers,
+            known_failures,
         };
         trailer.integrity = self.digest.finish(&self.header, &trailer);
         for s in &mut self.sinks {
