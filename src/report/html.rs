@@ -466,6 +466,8 @@ fn build<'a>(
         state_chart: chart(
             State::ALL
                 .iter()
+                // `baselined` only exists in scans given a baseline.
+                .filter(|s| **s != State::Baselined || summary.count(**s) > 0)
                 .map(|s| {
                     (
                         s.as_str().replace('_', " "),
