@@ -213,6 +213,8 @@ pub fn read_answer(conn: &mut impl Wire) -> Result<Answer, NetError> {
         let mut body = vec![0u8; len];
         conn.read_exact(&mut body)?;
         match head[0] {
+            // A warning (level 1, such as unrecognized_name before a ServerHello) is not a refusal.
+            ALERT if body.len() >= 2 && body[0] == 1 => {}
             ALERT if body.len() >= 2 => {
                 return Ok(match hello.take() {
                     Some(h) => Answer::Hello(h),

@@ -59,6 +59,7 @@ pub const FIELDS: &[&str] = &[
     "certificate_days_until_expiry",
     "certificate_expired",
     "cipher_suite_preferred_tls1_2",
+    "https",
     "http_status",
     "hsts",
     "hsts_max_age",
@@ -223,9 +224,15 @@ fn probe(
         } else {
             &rustls::version::TLS12
         };
-        if let Ok(n) = handshake(endpoint, budget, version, None, true)?
-            && let Some(head) = n.head
-        {
+        // An HTTPS endpoint whose check fails still owes HSTS: the HSTS control judges it.
+        m.insert("https", Node::new(p, Value::Bool(true)));
+        let head = match handshake(endpoint, budget, version, None, true)? {
+            Ok(n) => n.head,
+            Err(reason) => Some(Err(format!(
+                "the TLS handshake for the HTTP check failed: {reason}"
+            ))),
+        };
+        if let Some(head) = head {
             match head {
                 Ok(h) => {
                     m.insert("http_status", Node::new(p, Value::Int(i64::from(h.status))));
@@ -253,6 +260,7 @@ fn probe(
 
     // The legacy protocols, and every suite each accepts (TLS 1.2's too: rustls offers few).
     let mut hellos: Vec<(u16, hello::ServerHello)> = Vec::new();
+    let mut spoke_tls = false;
     let mut accepted = Vec::new();
     for (version, key) in [
         (hello::TLS1_2, "tls1_2"),
@@ -260,7 +268,8 @@ fn probe(
         (hello::TLS1_0, "tls1_0"),
         (hello::SSL3, "ssl3"),
     ] {
-        let (found, first) = enumerate(endpoint, budget, version, name.as_deref())?;
+        let (found, first, answered) = enumerate(endpoint, budget, version, name.as_deref())?;
+        spoke_tls |= answered;
         let yes = !found.is_empty() || (version == hello::TLS1_2 && tls12.is_ok());
         m.insert(key, Node::new(p, Value::Bool(yes)));
         if yes {
@@ -291,6 +300,16 @@ fn probe(
         list(&mut m, &format!("cipher_suites_{key}"), &names);
     }
     m.insert("tls1_3", Node::new(p, Value::Bool(tls13.is_ok())));
+    // A peer that accepted nothing and never answered in TLS (it hung up on every hello: a reset
+    // by a firewall, a port that needs STARTTLS) is not a TLS server that refuses everything.
+    let alerted =
+        |r: &Result<Negotiated, String>| r.as_ref().err().is_some_and(|e| e.contains("alert"));
+    spoke_tls |= tls13.is_ok() || tls12.is_ok() || alerted(&tls13) || alerted(&tls12);
+    if !spoke_tls {
+        return Err(NetError::Protocol(
+            "no TLS handshake: the peer closed every connection without a TLS answer".into(),
+        ));
+    }
     let names: Vec<String> = protocols.iter().map(|s| s.to_string()).collect();
     list(&mut m, "protocols", &names);
     list(&mut m, "cipher_suites", &all_suites);
@@ -319,7 +338,8 @@ fn probe(
                 fallback: true,
             },
         )?;
-        let protected = !matches!(answer, Answer::Hello(_));
+        // Only the alert RFC 7507 defines proves the server saw through the fallback.
+        let protected = answer == Answer::Alert(hello::ALERT_INAPPROPRIATE_FALLBACK);
         m.insert("fallback_protection", Node::new(p, Value::Bool(protected)));
     }
 
@@ -404,7 +424,7 @@ fn enumerate(
     budget: &Budget,
     version: u16,
     name: Option<&str>,
-) -> Result<(Vec<u16>, Option<hello::ServerHello>), NetError> {
+) -> Result<(Vec<u16>, Option<hello::ServerHello>, bool), NetError> {
     let mut offer: Vec<u16> = suites::SUITES
         .iter()
         .map(|(c, _)| *c)
@@ -412,6 +432,8 @@ fn enumerate(
         .collect();
     let mut found = Vec::new();
     let mut first = None;
+    // Whether the server answered in TLS at all (a ServerHello or an alert), not just hung up.
+    let mut answered = false;
     for _ in 0..MAX_ROUNDS {
         if offer.is_empty() {
             break;
@@ -426,6 +448,7 @@ fn enumerate(
                 fallback: false,
             },
         )?;
+        answered |= !matches!(answer, Answer::Closed);
         match answer {
             Answer::Hello(h) if h.version == version && offer.contains(&h.suite) => {
                 offer.retain(|c| *c != h.suite);
@@ -435,7 +458,7 @@ fn enumerate(
             _ => break,
         }
     }
-    Ok((found, first))
+    Ok((found, first, answered))
 }
 
 /// One rustls handshake restricted to `version`: what it negotiated, or why the server refused
