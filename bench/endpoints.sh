@@ -8,9 +8,9 @@
 #   OUT_DIR   keep the inputs and outputs there (default: a temporary directory, removed at the end):
 #             the inventories and target lists, each tool's JSON (vigil-tls.json, sslyze-tls.json,
 #             vigil-tls-big.json, vigil-ssh.json, ssh-audit-ssh.json), *.time (GNU time -v of that
-#             run), hyperfine-*.json, ca.crt, commands.sh, versions.txt, servers.json (port,
-#             configuration and certificate of each TLS listener), summary.md (the Markdown
-#             printed on stdout)
+#             run), hyperfine-*.json, server-cpu-*.txt (CPU seconds the servers spent per timed
+#             run), ca.crt, commands.sh, versions.txt, meta.json, servers.json (port, configuration
+#             and certificate of each TLS listener), summary.md (the Markdown printed on stdout)
 # environment:
 #   PEERS_VENV=dir            where the peers' virtualenvs live
 #                             (default: ${XDG_CACHE_HOME:-$HOME/.cache}/vigil-bench-peers)
@@ -306,11 +306,25 @@ json.dump({"tls_endpoints": $tls_count, "tls_big_endpoints": $big_count, "ssh_en
 EOF
 
 # --- runs ----------------------------------------------------------------------------------------
+# server_ticks PID...: CPU time of these processes, in clock ticks: user and system, with that of
+# their reaped children (sshd forks one per connection; the TLS server's threads count as its own).
+server_ticks() {
+    local pid total=0 t
+    for pid in "$@"; do
+        t=$(awk '{sub(/^.*\) /, ""); print $12 + $13 + $14 + $15}' "/proc/$pid/stat")
+        total=$((total + t))
+    done
+    echo "$total"
+}
+hz=$(getconf CLK_TCK)
+
 # measure: one run of KEEP_COMMAND under GNU time -v (peak RSS; its JSON is kept), its exit code
 # checked against EXIT_CODES; then TIMED_COMMAND (the same, writing its JSON to /dev/null) under
-# hyperfine, 1 warmup run and RUNS runs.
-measure() { # NAME EXIT_CODES RUNS KEEP_COMMAND TIMED_COMMAND
-    local name=$1 codes=$2 runs=$3 keep=$4 timed=$5 rc=0
+# hyperfine, 1 warmup run and RUNS runs, with the CPU time the servers (tls or ssh) spent meanwhile.
+measure() { # NAME EXIT_CODES RUNS SERVERS KEEP_COMMAND TIMED_COMMAND
+    local name=$1 codes=$2 runs=$3 servers=$4 keep=$5 timed=$6 rc=0 before after
+    local pids=("$server_pid")
+    [ "$servers" = tls ] || pids=("${sshd_pids[@]}")
     echo "== $name: one run under /usr/bin/time -v" >&2
     eval "/usr/bin/time -v -o $(q "$out/$name.time") $keep" >&2 || rc=$?
     case " $codes " in
@@ -318,19 +332,23 @@ measure() { # NAME EXIT_CODES RUNS KEEP_COMMAND TIMED_COMMAND
     *) echo "endpoints.sh: $name exited $rc (expected one of: $codes); see $out/$name.time" >&2; exit 2 ;;
     esac
     echo "== $name: hyperfine, 1 warmup + $runs runs" >&2
+    before=$(server_ticks "${pids[@]}")
     hyperfine --warmup 1 --runs "$runs" --ignore-failure --output=pipe -n "$name" \
         --export-json "$out/hyperfine-$name.json" "$timed" >&2
+    after=$(server_ticks "${pids[@]}")
+    echo "$after $before $hz $((runs + 1))" |
+        awk '{printf "%.3f\n", ($1 - $2) / $3 / $4}' >"$out/server-cpu-$name.txt"
 }
 # Exit codes: vigil with --fail-on none gives 1 only for an error finding (an endpoint it could not
 # probe: the coverage lines of the summary count them); sslyze gives 0; ssh-audit gives 0 (good),
 # 1 (connection error), 2 (warnings) or 3 (failures): the servers here have warnings and failures.
-measure vigil-tls "0 1" "$vigil_runs" "$(vigil_tls "$out/tls-200.yaml" "$out/vigil-tls.json")" \
+measure vigil-tls "0 1" "$vigil_runs" tls "$(vigil_tls "$out/tls-200.yaml" "$out/vigil-tls.json")" \
     "$(vigil_tls "$out/tls-200.yaml" /dev/null)"
-measure sslyze-tls "0" "$sslyze_runs" "$(sslyze_tls "$out/sslyze-tls.json")" "$(sslyze_tls /dev/null)"
-measure vigil-tls-big "0 1" "$big_runs" "$(vigil_tls "$out/tls-big.yaml" "$out/vigil-tls-big.json")" \
+measure sslyze-tls "0" "$sslyze_runs" tls "$(sslyze_tls "$out/sslyze-tls.json")" "$(sslyze_tls /dev/null)"
+measure vigil-tls-big "0 1" "$big_runs" tls "$(vigil_tls "$out/tls-big.yaml" "$out/vigil-tls-big.json")" \
     "$(vigil_tls "$out/tls-big.yaml" /dev/null)"
-measure vigil-ssh "0 1" "$vigil_runs" "$(vigil_ssh "$out/vigil-ssh.json")" "$(vigil_ssh /dev/null)"
-measure ssh-audit-ssh "0 1 2 3" "$ssh_audit_runs" "$(ssh_audit_ssh "$out/ssh-audit-ssh.json")" \
+measure vigil-ssh "0 1" "$vigil_runs" ssh "$(vigil_ssh "$out/vigil-ssh.json")" "$(vigil_ssh /dev/null)"
+measure ssh-audit-ssh "0 1 2 3" "$ssh_audit_runs" ssh "$(ssh_audit_ssh "$out/ssh-audit-ssh.json")" \
     "$(ssh_audit_ssh /dev/null)"
 
 # --- summary -------------------------------------------------------------------------------------

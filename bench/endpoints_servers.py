@@ -208,12 +208,19 @@ def peak_rss_kib(path):
 
 
 def hyperfine(path):
-    """(mean, stddev, runs) of the one command of a hyperfine JSON export."""
+    """(mean, stddev, runs, mean user + system CPU) of the one command of a hyperfine JSON export."""
     try:
         r = json.load(open(path))["results"][0]
     except (OSError, ValueError, KeyError, IndexError):
         return None
-    return r["mean"], r.get("stddev") or 0.0, len(r["times"])
+    return r["mean"], r.get("stddev") or 0.0, len(r["times"]), r.get("user", 0.0) + r.get("system", 0.0)
+
+
+def server_cpu(path):
+    try:
+        return float(open(path).read())
+    except (OSError, ValueError):
+        return None
 
 
 def load_json(path):
@@ -301,11 +308,12 @@ def summary(out):
     names = ["vigil-tls", "sslyze-tls", "vigil-tls-big", "vigil-ssh", "ssh-audit-ssh"]
     hf = {n: hyperfine(os.path.join(out, f"hyperfine-{n}.json")) for n in names}
     rss = {n: peak_rss_kib(os.path.join(out, n + ".time")) for n in names}
+    srv = {n: server_cpu(os.path.join(out, f"server-cpu-{n}.txt")) for n in names}
 
     def ratio(peer, base):
         t = ""
         if hf[peer] and hf[base]:
-            (m, sd, _), (vm, vsd, _) = hf[peer], hf[base]
+            (m, sd, _, _), (vm, vsd, _, _) = hf[peer], hf[base]
             r = m / vm
             t = f"{r:.1f}× ± {r * ((sd / m) ** 2 + (vsd / vm) ** 2) ** 0.5:.1f} (time)"
         if rss[peer] and rss[base]:
@@ -313,12 +321,14 @@ def summary(out):
         return t
 
     def row(tool, proto, n, name, peer_of=None):
-        t = "–"
+        t = cpu = "–"
         if hf[name]:
-            m, sd, runs = hf[name]
+            m, sd, runs, c = hf[name]
             t = f"{m:.2f} s ± {sd:.2f} ({runs} runs)"
+            cpu = f"{c:.2f} s"
+        server = "–" if srv[name] is None else f"{srv[name]:.2f} s"
         kib = rss[name]
-        return [tool, proto, f"{n:,}", t, "–" if kib is None else f"{kib / 1024:.1f} MiB",
+        return [tool, proto, f"{n:,}", t, cpu, server, "–" if kib is None else f"{kib / 1024:.1f} MiB",
                 ratio(name, peer_of) if peer_of else ""]
 
     v = "vigil " + versions.get("vigil", "")
@@ -332,14 +342,15 @@ def summary(out):
     p = print
     p(f"### Endpoint scans: vigil, sslyze, ssh-audit ({meta['cores']} cores, {meta['date']})")
     p()
-    p("| tool | protocol | endpoints | mean wall time ± σ | peak RSS | peer / vigil |")
-    p("|---|---|---:|---|---:|---|")
+    p("| tool | protocol | endpoints | mean wall time ± σ | tool CPU | servers' CPU | peak RSS | peer / vigil |")
+    p("|---|---|---:|---|---:|---:|---:|---|")
     for r in rows:
         p("| " + " | ".join(r) + " |")
     p()
-    p("Wall times: hyperfine, 1 warmup run then the runs shown; peak RSS: one more run under "
-      "GNU time -v. The ratio's ± propagates both standard deviations. Servers and tools share the "
-      "same cores.")
+    p("Wall times: hyperfine, 1 warmup run then the runs shown; the ratio's ± propagates both "
+      "standard deviations. Tool CPU: user + system time per run (hyperfine). Servers' CPU: what the "
+      "TLS server process or the sshd processes (with their per-connection children) spent per run "
+      "during the timing, on the same cores as the tool. Peak RSS: one more run under GNU time -v.")
     if rss["vigil-tls"] and rss["vigil-tls-big"] and hf["vigil-tls"] and hf["vigil-tls-big"]:
         a, b = rss["vigil-tls"], rss["vigil-tls-big"]
         ta, tb = hf["vigil-tls"][0], hf["vigil-tls-big"][0]

@@ -412,3 +412,52 @@ controls:
     assert_eq!(cron.len(), 1, "{cron:?}");
     assert_eq!(cron[0]["path"], "/etc/cron.d/.placeholder");
 }
+
+/// Account files are read as glibc and pam_unix read them: the first shadow entry of a name wins
+/// (a second one is reported), an empty passwd field is an empty password whatever shadow holds,
+/// and a uid that is not a number makes the accounts facts an error rather than a guess.
+#[test]
+fn account_files_read_as_glibc_and_pam_read_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir_all(d.join("etc")).unwrap();
+    std::fs::write(
+        d.join("etc/passwd"),
+        "root:x:0:0::/root:/bin/bash\nalice::1000:1000::/home/alice:/bin/bash\nbob:x:1001:1001::/home/bob:/bin/sh\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("etc/shadow"),
+        "root:!:19000::::::\nalice:$y$j9T$salt$hash:19000::::::\nbob::19000::::::\nbob:$y$j9T$salt$hash:19000::::::\n",
+    )
+    .unwrap();
+    std::fs::write(d.join("etc/group"), "root:x:0:\n").unwrap();
+    let out = vigil(&["facts", "--root", d.to_str().unwrap()]);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let accounts = &v[0]["documents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["kind"] == "accounts")
+        .unwrap()["facts"];
+    assert_eq!(
+        accounts["empty_password_users"],
+        serde_json::json!(["alice", "bob"])
+    );
+    assert_eq!(
+        accounts["duplicate_user_names"],
+        serde_json::json!(["bob (twice in /etc/shadow)"])
+    );
+    std::fs::write(
+        d.join("etc/passwd"),
+        "root:x:0:0::/root:/bin/bash\ntoor:x:zero:0::/root:/bin/bash\n",
+    )
+    .unwrap();
+    let out = vigil(&["facts", "--root", d.to_str().unwrap()]);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let errors = v[0]["errors"].to_string();
+    assert!(
+        errors.contains("line 2 of /etc/passwd has a uid or gid that is not a number"),
+        "{errors}"
+    );
+}

@@ -80,6 +80,9 @@ pub fn run(args: FactsArgs) -> u8 {
         return list_fields(name);
     }
     if let Some(root) = &args.root {
+        if let Err(e) = crate::cli::scan::check_root(root) {
+            return usage_error(e);
+        }
         let host = crate::cli::scan::host_of(root);
         return target_facts(
             vec![Target::Host(host)],

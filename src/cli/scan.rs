@@ -227,6 +227,11 @@ pub fn run(args: ScanArgs) -> u8 {
             Err(errors) => return usage_error(errors.join("\n")),
         }
     }
+    if let Some(root) = &args.root
+        && let Err(e) = check_root(root)
+    {
+        return usage_error(e);
+    }
     let waivers = match &args.waivers {
         None => None,
         Some(file) => {
@@ -345,6 +350,21 @@ pub fn run(args: ScanArgs) -> u8 {
     );
     print_summary(&args.output, &line);
     code
+}
+
+/// Refuses a `--root` that is not a root filesystem (a mount point whose image did not mount):
+/// an empty directory would pass the controls that judge absence.
+pub(crate) fn check_root(root: &std::path::Path) -> Result<(), String> {
+    if !root.is_dir() {
+        return Err(format!("--root {}: not a directory", root.display()));
+    }
+    if !root.join("etc").is_dir() {
+        return Err(format!(
+            "--root {}: not a root filesystem (it has no etc/ directory)",
+            root.display()
+        ));
+    }
+    Ok(())
 }
 
 /// The host a `--root` names: the machine's host name for the live root, else the directory.

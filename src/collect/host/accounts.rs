@@ -38,7 +38,12 @@ pub fn id_names(root: &Root<'_>) -> Result<IdNames, String> {
     let by_id = |text: &str| -> HashMap<u32, String> {
         let mut names = HashMap::new();
         for (_, f) in records(text) {
-            if let (Some(id), Some(name)) = (f.get(2).and_then(|i| i.parse().ok()), f.first()) {
+            if let (Some(id), Some(name)) = (
+                f.get(2)
+                    .and_then(|i| parse_id(i))
+                    .and_then(|i| u32::try_from(i).ok()),
+                f.first(),
+            ) {
                 names.entry(id).or_insert_with(|| name.to_string());
             }
         }
@@ -58,6 +63,16 @@ fn records(text: &str) -> impl Iterator<Item = (usize, Vec<&str>)> {
         (!t.is_empty() && !t.starts_with('#') && !t.starts_with(['+', '-']))
             .then(|| (n + 1, t.split(':').collect()))
     })
+}
+
+/// A uid or gid as glibc reads it: leading blanks and a `+` allowed, then decimal digits.
+fn parse_id(field: &str) -> Option<i64> {
+    let t = field.trim_start();
+    let t = t.strip_prefix('+').unwrap_or(t);
+    if t.is_empty() || !t.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    t.parse::<u32>().ok().map(i64::from)
 }
 
 /// What a password field says: `hashed`, `empty` (anyone logs in without a password), `locked`
@@ -91,14 +106,19 @@ pub fn collect(root: &Root<'_>) -> Result<Document, String> {
     let group = open("/etc/group", false)?;
     let login_defs = open("/etc/login.defs", false)?;
 
-    let shadow_entries: HashMap<&str, (usize, Vec<&str>)> = shadow
-        .as_ref()
-        .map(|(t, _)| {
-            records(t)
-                .filter_map(|(n, f)| Some((*f.first()?, (n, f))))
-                .collect()
-        })
-        .unwrap_or_default();
+    // getspnam answers with the first entry of a name; a second one is reported as a duplicate.
+    let mut shadow_entries: HashMap<&str, (usize, Vec<&str>)> = HashMap::new();
+    let mut shadow_duplicates: Vec<String> = Vec::new();
+    if let Some((t, _)) = &shadow {
+        for (n, f) in records(t) {
+            let Some(&name) = f.first() else { continue };
+            if shadow_entries.contains_key(name) {
+                shadow_duplicates.push(format!("{name} (twice in /etc/shadow)"));
+            } else {
+                shadow_entries.insert(name, (n, f));
+            }
+        }
+    }
     let p = Pos::default();
     let mut users = Vec::new();
     let mut uid0 = Vec::new();
@@ -114,8 +134,17 @@ pub fn collect(root: &Root<'_>) -> Result<Document, String> {
         let mut u = Map::new();
         u.set_label(format!("user {name}"));
         u.insert("name", Node::str(pos, name));
-        let uid = field(2).parse::<i64>().ok();
-        let gid = field(3).parse::<i64>().ok();
+        let (uid, gid) = match (parse_id(field(2)), parse_id(field(3))) {
+            (Some(u), Some(g)) => (Some(u), Some(g)),
+            // A uid that is not a number cannot be judged (glibc would read ` 0` as root): the
+            // whole accounts document is an error rather than a pass on a guess.
+            _ => {
+                return Err(format!(
+                    "line {line} of /etc/passwd has a uid or gid that is not a number: {:?}",
+                    f.iter().take(4).copied().collect::<Vec<_>>().join(":")
+                ));
+            }
+        };
         for (key, id) in [("uid", uid), ("gid", gid)] {
             if let Some(id) = id {
                 u.insert(key, Node::new(pos, Value::Int(id)));
@@ -131,7 +160,10 @@ pub fn collect(root: &Root<'_>) -> Result<Document, String> {
         let mut state = in_passwd;
         if let Some((sline, s)) = shadow_entries.get(name) {
             let spos = at(shadow.as_ref().map_or(0, |s| s.1), *sline);
-            state = password_state(s.get(1).copied().unwrap_or_default());
+            // An empty passwd field lets pam_unix in without a password, whatever shadow holds.
+            if in_passwd != "empty" {
+                state = password_state(s.get(1).copied().unwrap_or_default());
+            }
             for (i, key) in [
                 (2, "last_change"),
                 (3, "min_days"),
@@ -173,7 +205,7 @@ pub fn collect(root: &Root<'_>) -> Result<Document, String> {
         for (line, f) in records(text) {
             let pos = at(*file, line);
             let name = f.first().copied().unwrap_or_default();
-            let gid = f.get(2).and_then(|g| g.parse::<i64>().ok());
+            let gid = f.get(2).and_then(|g| parse_id(g));
             let mut members: Vec<String> = f
                 .get(3)
                 .map(|m| {
@@ -242,7 +274,11 @@ pub fn collect(root: &Root<'_>) -> Result<Document, String> {
     m.insert("unshadowed_users", Node::new(p, Value::List(unshadowed)));
     m.insert("empty_password_users", Node::new(p, Value::List(empty)));
     m.insert("duplicate_uids", duplicates_by_id(&uids, "uid"));
-    m.insert("duplicate_user_names", duplicate_names(&user_names));
+    let mut names = duplicate_names(&user_names);
+    if let Value::List(items) = &mut names.value {
+        items.extend(shadow_duplicates.into_iter().map(|d| Node::str(p, d)));
+    }
+    m.insert("duplicate_user_names", names);
     m.insert("duplicate_gids", duplicates_by_id(&gids, "gid"));
     m.insert("duplicate_group_names", duplicate_names(&group_names));
     m.insert(
@@ -282,6 +318,14 @@ fn login_defs_map(text: &str, file: u16) -> Map {
 #[cfg(test)]
 mod tests {
     use super::password_state;
+
+    #[test]
+    fn ids_read_as_glibc_reads_them() {
+        assert_eq!(super::parse_id(" 0"), Some(0));
+        assert_eq!(super::parse_id("+1000"), Some(1000));
+        assert_eq!(super::parse_id("x"), None);
+        assert_eq!(super::parse_id(""), None);
+    }
 
     #[test]
     fn password_fields() {

@@ -40,6 +40,46 @@ const MAX_LISTED: usize = 100;
 /// How many entries a glob expansion visits before it stops with an error.
 const MAX_GLOB_VISITS: usize = 100_000;
 
+/// The facts of a path and of a walked directory: what can follow a path key in a field path.
+const FACT_NAMES: [&str; 24] = [
+    "path",
+    "exists",
+    "type",
+    "mode",
+    "permissions",
+    "uid",
+    "gid",
+    "owner",
+    "group",
+    "size",
+    "setuid",
+    "setgid",
+    "sticky",
+    "world_writable",
+    "symlink_target",
+    "entries",
+    "world_writable_files",
+    "world_writable_dirs_without_sticky",
+    "unowned",
+    "ungrouped",
+    "world_writable_files_count",
+    "world_writable_dirs_without_sticky_count",
+    "unowned_count",
+    "ungrouped_count",
+];
+
+/// Whether `key` is another key followed by `.` and one of the facts (`/etc.mode` from
+/// `["/etc"].mode`, since a dotted path is also asked whole), rather than a path of its own
+/// (`/etc/sudoers.d/*` next to `/etc/sudoers`).
+fn is_artefact(key: &str, keys: &[String]) -> bool {
+    keys.iter().any(|p| {
+        key.len() > p.len()
+            && key.starts_with(p.as_str())
+            && key.as_bytes()[p.len()] == b'.'
+            && FACT_NAMES.contains(&key[p.len() + 1..].split(['.', '[']).next().unwrap_or(""))
+    })
+}
+
 /// The absolute paths the controls read as keys (or the defaults for `vigil facts`).
 fn keys<'f>(fields: &'f Fields, defaults: &'static [&'static str]) -> Vec<&'f str> {
     match fields {
@@ -50,11 +90,7 @@ fn keys<'f>(fields: &'f Fields, defaults: &'static [&'static str]) -> Vec<&'f st
             .iter()
             .map(String::as_str)
             .filter(|k| k.starts_with('/'))
-            .filter(|k| {
-                !keys.iter().any(|p| {
-                    k.len() > p.len() && k.starts_with(p.as_str()) && k.as_bytes()[p.len()] == b'.'
-                })
-            })
+            .filter(|k| !is_artefact(k, keys))
             .collect(),
     }
 }
@@ -409,6 +445,21 @@ fn in_parallel<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec
 #[cfg(test)]
 mod tests {
     use super::permissions;
+
+    #[test]
+    fn dotted_field_paths_are_not_paths() {
+        let keys: Vec<String> = [
+            "/etc/sudoers",
+            "/etc/sudoers.d/*",
+            "/etc/sudoers.mode",
+            "/etc",
+        ]
+        .map(String::from)
+        .to_vec();
+        assert!(super::is_artefact("/etc/sudoers.mode", &keys));
+        assert!(!super::is_artefact("/etc/sudoers.d/*", &keys));
+        assert!(!super::is_artefact("/etc", &keys));
+    }
 
     #[test]
     fn permissions_read_as_ls_prints_them() {

@@ -11,10 +11,14 @@ const DROPINS: &str = "/etc/security/limits.d";
 
 pub fn collect(root: &Root<'_>) -> Result<Document, String> {
     let mut sources = vec![MAIN.to_string()];
-    let mut dropins: Vec<String> = std::fs::read_dir(root.followed(DROPINS))
-        .into_iter()
-        .flatten()
-        .flatten()
+    // A drop-in directory that exists but cannot be read could hold the line that matters.
+    let entries = match std::fs::read_dir(root.followed(DROPINS)) {
+        Ok(e) => e.flatten().collect::<Vec<_>>(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(format!("cannot read {DROPINS}: {e}")),
+    };
+    let mut dropins: Vec<String> = entries
+        .iter()
         .filter_map(|e| {
             let name = e.file_name().to_string_lossy().into_owned();
             name.ends_with(".conf").then(|| format!("{DROPINS}/{name}"))

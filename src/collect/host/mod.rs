@@ -54,7 +54,7 @@ const KINDS: &[Kind] = &[
     },
     Kind {
         name: "accounts",
-        summary: "users and groups from passwd, shadow, group and gshadow, with password states, ageing fields, duplicates, uid 0 accounts, privileged group members, and login.defs settings",
+        summary: "users and groups from passwd, shadow and group, with password states, ageing fields, duplicates, uid 0 accounts, privileged group members, and login.defs settings",
     },
     Kind {
         name: "limits",
@@ -193,9 +193,15 @@ impl<'a> Root<'a> {
             }
             let candidate = resolved.join(&c);
             let last = pending.is_empty();
-            if (last && !follow_last) || links == MAX_LINKS {
+            if last && !follow_last {
                 resolved = candidate;
                 continue;
+            }
+            if links == MAX_LINKS {
+                // Linux gives ELOOP here; handing the rest to the kernel would follow an absolute
+                // link from the scanning machine's `/`. A path with a NUL byte fails every file
+                // operation (InvalidInput, never "not found"), so the fact is an error.
+                return self.dir.join("too many levels of symbolic links\0");
             }
             match std::fs::read_link(self.dir.join(&candidate)) {
                 Ok(target) => {
@@ -303,5 +309,9 @@ mod tests {
         // `..` stops at the root, as it does at `/`.
         assert_eq!(root.followed("/lib/escape"), d.join("etc"));
         assert_eq!(root.read("/etc/missing").unwrap(), None);
+        // A chain of links longer than Linux follows is an error, not the machine's own file.
+        std::os::unix::fs::symlink("/loop", d.join("loop")).unwrap();
+        let e = root.read("/loop/passwd").unwrap_err();
+        assert!(e.contains("cannot read /loop/passwd"), "{e}");
     }
 }

@@ -30,10 +30,8 @@ pub fn collect(root: &Root<'_>) -> Result<Document, String> {
         }
         let pos = at(1, n + 1);
         let point = unescape(point);
-        let options: Vec<Node> = f
-            .get(3)
-            .unwrap_or(&"defaults")
-            .split(',')
+        let options: Vec<Node> = effective_options(f.get(3).unwrap_or(&"defaults"))
+            .into_iter()
             .map(|o| Node::str(pos, o))
             .collect();
         let mut m = Map::new();
@@ -52,6 +50,34 @@ pub fn collect(root: &Root<'_>) -> Result<Document, String> {
         Node::new(Pos::default(), Value::Map(map)),
         vec![abs.to_string()],
     ))
+}
+
+/// Pairs of options where the later one wins (`nodev,dev` mounts with devices).
+const OPPOSITES: [(&str, &str); 5] = [
+    ("nodev", "dev"),
+    ("nosuid", "suid"),
+    ("noexec", "exec"),
+    ("ro", "rw"),
+    ("noauto", "auto"),
+];
+
+/// The options a mount ends up with, as mount(8) applies them left to right: of each pair of
+/// opposites only the last written stays; `defaults` stands for `rw,suid,dev,exec,auto`.
+fn effective_options(list: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let expanded = list.split(',').flat_map(|o| match o {
+        "defaults" => vec!["rw", "suid", "dev", "exec", "auto"],
+        other => vec![other],
+    });
+    for o in expanded.filter(|o| !o.is_empty()) {
+        if let Some((a, b)) = OPPOSITES.iter().find(|(a, b)| *a == o || *b == o) {
+            out.retain(|x| x != a && x != b);
+        } else {
+            out.retain(|x| x != o);
+        }
+        out.push(o.to_string());
+    }
+    out
 }
 
 /// Mount tables escape blanks and backslashes as octal (`\040`).
@@ -80,6 +106,18 @@ fn unescape(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::unescape;
+
+    #[test]
+    fn later_options_win() {
+        assert_eq!(
+            super::effective_options("nodev,nosuid,noexec,exec,suid,dev"),
+            ["exec", "suid", "dev"]
+        );
+        assert_eq!(
+            super::effective_options("defaults,nodev"),
+            ["rw", "suid", "exec", "auto", "nodev"]
+        );
+    }
 
     #[test]
     fn octal_escapes() {

@@ -29,8 +29,10 @@ pub fn collect(root: &Root<'_>) -> Result<Document, String> {
         else {
             continue;
         };
-        // `install ok installed`, `hold ok installed`; `deinstall ok config-files` is not installed.
-        if status.split_whitespace().nth(2) != Some("installed") || map.contains_key(package) {
+        // Installed in any state but `not-installed` and `config-files` (its files removed): a
+        // half-configured or trigger-pending package is on the disk.
+        let state = status.split_whitespace().nth(2).unwrap_or("not-installed");
+        if matches!(state, "not-installed" | "config-files") || map.contains_key(package) {
             continue;
         }
         let pos = at(1, line);

@@ -112,7 +112,8 @@ fn wants_links(root: &Root<'_>) -> Result<BTreeSet<(String, String)>, String> {
             else {
                 continue;
             };
-            let links = std::fs::read_dir(entry.path())
+            // The .wants directory itself may be a link: resolved inside the root.
+            let links = std::fs::read_dir(root.followed(&format!("{dir}/{name}")))
                 .map_err(|e| format!("cannot read {dir}/{name}: {e}"))?;
             for link in links.flatten() {
                 let linked = link.file_name().to_string_lossy().into_owned();
