@@ -31,11 +31,14 @@ impl Default for Limits {
     }
 }
 
-/// The time one endpoint's probes have: the limits, and the deadline they all share.
-#[derive(Debug, Clone, Copy)]
+/// The time one endpoint's probes have: the limits, and the deadline they all share; and the
+/// address the name resolved to, once, so that every connection of a probe reaches the same
+/// server (a round-robin name would otherwise mix the answers of several).
+#[derive(Debug, Clone)]
 pub struct Budget {
     pub limits: Limits,
     pub deadline: Instant,
+    addr: std::cell::OnceCell<SocketAddr>,
 }
 
 impl Budget {
@@ -44,6 +47,7 @@ impl Budget {
         Budget {
             limits,
             deadline: Instant::now() + limits.deadline,
+            addr: std::cell::OnceCell::new(),
         }
     }
 }
@@ -118,7 +122,14 @@ impl Conn {
     /// Connects to `endpoint` within the budget (and runs its STARTTLS dialog, if it has one).
     pub fn open(endpoint: &Endpoint, budget: &Budget) -> Result<Conn, NetError> {
         let limits = budget.limits;
-        let addr = address(endpoint)?;
+        let addr = match budget.addr.get() {
+            Some(a) => *a,
+            None => {
+                let a = address(endpoint)?;
+                let _ = budget.addr.set(a);
+                a
+            }
+        };
         if Instant::now() >= budget.deadline {
             return Err(NetError::Deadline {
                 deadline: limits.deadline,

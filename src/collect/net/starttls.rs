@@ -112,15 +112,23 @@ fn line(conn: &mut Conn) -> Result<String, NetError> {
     Err(refused("a line longer than 4 KiB in the STARTTLS dialog"))
 }
 
-/// A reply of SMTP or FTP (`250-...` continuation lines, then `250 ...`) with `code`.
+/// A reply of SMTP or FTP with `code`: one line, or `NNN-` first and every line up to the one
+/// that starts `NNN ` (RFC 959 allows free text in between).
 fn expect_reply(conn: &mut Conn, code: &str) -> Result<(), NetError> {
-    loop {
+    let first = line(conn)?;
+    if first.len() < 4 || first.as_bytes()[3] != b'-' {
+        return ok_or_refused(&first, code);
+    }
+    let end = format!("{} ", &first[..3]);
+    for _ in 0..256 {
         let l = line(conn)?;
-        let done = l.len() < 4 || l.as_bytes()[3] != b'-';
-        if done {
+        if l.starts_with(&end) {
             return ok_or_refused(&l, code);
         }
     }
+    Err(refused(
+        "a multi-line reply of more than 256 lines in the STARTTLS dialog",
+    ))
 }
 
 fn expect_line(conn: &mut Conn, prefix: &str) -> Result<(), NetError> {
