@@ -120,23 +120,8 @@ else
     out_is_temp=1
 fi
 
-# install VENV PACKAGE VERSION: a virtualenv under $venvs holding PACKAGE==VERSION, made once.
-install() {
-    local dir=$venvs/$1 have=""
-    if [ -x "$dir/bin/python" ]; then
-        have=$("$dir/bin/python" -c 'import importlib.metadata as m, sys; print(m.version(sys.argv[1]))' "$2" 2>/dev/null || true)
-    fi
-    if [ "$have" != "$3" ]; then
-        echo "== installing $2 $3 into $dir (pip)" >&2
-        rm -rf -- "$dir"
-        mkdir -p "$venvs"
-        python3 -m venv "$dir"
-        "$dir/bin/pip" install --quiet --disable-pip-version-check "$2==$3" >&2 ||
-            { echo "endpoints.sh: pip could not install $2==$3 (network, or the Python package index unreachable?)" >&2; exit 2; }
-    fi
-}
-install sslyze sslyze "$sslyze_version"
-install ssh-audit ssh-audit "$ssh_audit_version"
+pip_venv "$venvs" sslyze sslyze "$sslyze_version"
+pip_venv "$venvs" ssh-audit ssh-audit "$ssh_audit_version"
 sslyze=$venvs/sslyze/bin/sslyze
 ssh_audit=$venvs/ssh-audit/bin/ssh-audit
 

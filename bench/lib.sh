@@ -43,3 +43,21 @@ busy_ticks() {
     read -r _c u n s i w q sq st rest </proc/stat
     echo $((u + n + s + q + sq + st))
 }
+
+# pip_venv VENVS DIR PACKAGE VERSION: a virtualenv VENVS/DIR holding PACKAGE==VERSION, made once and
+# reused while the version matches (the peers of the comparison scripts; pip is their only network
+# use).
+pip_venv() {
+    local venvs=$1 dir=$1/$2 have=""
+    if [ -x "$dir/bin/python" ]; then
+        have=$("$dir/bin/python" -c 'import importlib.metadata as m, sys; print(m.version(sys.argv[1]))' "$3" 2>/dev/null || true)
+    fi
+    if [ "$have" != "$4" ]; then
+        echo "== installing $3 $4 into $dir (pip)" >&2
+        rm -rf -- "$dir"
+        mkdir -p "$venvs"
+        python3 -m venv "$dir"
+        "$dir/bin/pip" install --quiet --disable-pip-version-check "$3==$4" >&2 ||
+            { echo "$(basename "$0"): pip could not install $3==$4 (network, or the Python package index unreachable?)" >&2; exit 2; }
+    fi
+}

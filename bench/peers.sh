@@ -50,23 +50,8 @@ else
     trap 'rm -rf -- "$out"' EXIT
 fi
 
-# install VENV PACKAGE VERSION: a virtualenv under $venvs holding PACKAGE==VERSION, made once.
-install() {
-    local dir=$venvs/$1 have=""
-    if [ -x "$dir/bin/python" ]; then
-        have=$("$dir/bin/python" -c 'import importlib.metadata as m, sys; print(m.version(sys.argv[1]))' "$2" 2>/dev/null || true)
-    fi
-    if [ "$have" != "$3" ]; then
-        echo "== installing $2 $3 into $dir (pip)" >&2
-        rm -rf -- "$dir"
-        mkdir -p "$venvs"
-        python3 -m venv "$dir"
-        "$dir/bin/pip" install --quiet --disable-pip-version-check "$2==$3" >&2 ||
-            { echo "peers.sh: pip could not install $2==$3 (network, or the Python package index unreachable?)" >&2; exit 2; }
-    fi
-}
-install checkov checkov "$checkov_version"
-install detect-secrets detect-secrets "$detect_secrets_version"
+pip_venv "$venvs" checkov checkov "$checkov_version"
+pip_venv "$venvs" detect-secrets detect-secrets "$detect_secrets_version"
 checkov=$venvs/checkov/bin/checkov
 detect_secrets=$venvs/detect-secrets/bin/detect-secrets
 

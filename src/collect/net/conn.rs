@@ -95,6 +95,19 @@ pub struct Conn {
     failed: Option<NetError>,
 }
 
+/// The first `max` bytes a peer sent, printable ASCII as is and the rest as `\xNN`, for an error
+/// that says what the peer spoke instead.
+pub fn quote(bytes: &[u8], max: usize) -> String {
+    bytes
+        .iter()
+        .take(max)
+        .map(|b| match b {
+            0x20..=0x7e => char::from(*b).to_string(),
+            _ => format!("\\x{b:02x}"),
+        })
+        .collect()
+}
+
 /// The address to connect to: the one given with `NAME@IP`, the host itself when it is an
 /// address, else the first the resolver gives.
 pub fn address(endpoint: &Endpoint) -> Result<SocketAddr, NetError> {

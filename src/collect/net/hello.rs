@@ -264,14 +264,10 @@ fn parse_certificates(body: &[u8]) -> Vec<Vec<u8>> {
 
 /// The error for a first answer that is not TLS, quoting its bytes.
 fn not_tls(bytes: &[u8]) -> NetError {
-    let shown: String = bytes
-        .iter()
-        .map(|b| match b {
-            0x20..=0x7e => char::from(*b).to_string(),
-            _ => format!("\\x{b:02x}"),
-        })
-        .collect();
-    NetError::Protocol(format!("not a TLS server: it answered \"{shown}\""))
+    NetError::Protocol(format!(
+        "not a TLS server: it answered \"{}\"",
+        super::conn::quote(bytes, 32)
+    ))
 }
 
 fn parse_server_hello(b: &[u8]) -> Option<ServerHello> {

@@ -233,16 +233,9 @@ impl<W: Wire> Reader<'_, W> {
 
 /// The error for bytes that are not an SSH identification, quoting their start.
 fn not_ssh(bytes: &[u8]) -> NetError {
-    let shown: String = bytes
-        .iter()
-        .take(32)
-        .map(|b| match b {
-            0x20..=0x7e => char::from(*b).to_string(),
-            _ => format!("\\x{b:02x}"),
-        })
-        .collect();
     NetError::Protocol(format!(
-        "not an SSH server: it sent \"{shown}\" instead of an SSH identification"
+        "not an SSH server: it sent \"{}\" instead of an SSH identification",
+        super::conn::quote(bytes, 32)
     ))
 }
 
