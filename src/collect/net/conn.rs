@@ -215,15 +215,6 @@ impl Conn {
         }
     }
 
-    /// Fills `buf` completely.
-    pub fn read_exact(&mut self, buf: &mut [u8]) -> Result<(), NetError> {
-        let mut at = 0;
-        while at < buf.len() {
-            at += self.read_some(&mut buf[at..])?;
-        }
-        Ok(())
-    }
-
     /// Sends all of `bytes`.
     pub fn write_all(&mut self, bytes: &[u8]) -> Result<(), NetError> {
         let _ = self.stream.set_write_timeout(Some(self.limits.read));

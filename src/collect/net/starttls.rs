@@ -2,7 +2,7 @@
 //! one, so that those servers are audited like HTTPS ones. Each protocol's dialog runs on a fresh
 //! connection before every TLS handshake or ClientHello the probe sends.
 
-use super::conn::{Conn, NetError};
+use super::conn::{Conn, NetError, Wire};
 
 /// Runs the upgrade dialog of `protocol` on `conn`.
 pub fn upgrade(conn: &mut Conn, protocol: &str) -> Result<(), NetError> {
