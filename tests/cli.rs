@@ -297,3 +297,51 @@ fn lint_warns_of_a_key_no_document_of_the_format_has() {
     let packs = vigil(&["policy", "lint", "policies"]);
     assert!(String::from_utf8_lossy(&packs.stderr).contains("0 errors, 0 warnings"));
 }
+
+/// `--quiet` prints nothing but the outputs asked for; without a terminal (CI, a pipe) there is no
+/// progress bar, only the summary line.
+#[test]
+fn quiet_runs_print_only_their_outputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_file = dir.path().join("r.json");
+    let quiet = common::vigil(&[
+        "scan",
+        "testdata/ssh",
+        "--quiet",
+        "--format",
+        "json",
+        "-o",
+        out_file.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        quiet.status.code(),
+        Some(1),
+        "the gate still decides the exit code"
+    );
+    assert!(quiet.stdout.is_empty());
+    assert!(
+        quiet.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&quiet.stderr)
+    );
+    assert!(out_file.exists());
+    let loud = common::vigil(&[
+        "scan",
+        "testdata/ssh",
+        "--format",
+        "json",
+        "-o",
+        out_file.to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&loud.stderr);
+    assert!(
+        err.starts_with("vigil: 101 controls, 4 files read:"),
+        "{err}"
+    );
+    assert_eq!(
+        err.lines().count(),
+        1,
+        "one summary line, no progress bar: {err}"
+    );
+    assert!(!err.contains('\x1b'));
+}

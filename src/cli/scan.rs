@@ -63,6 +63,11 @@ pub struct ScanArgs {
     #[arg(long, default_value = "high", value_parser = parse_fail_on)]
     fail_on: FailOn,
 
+    /// Print nothing but the outputs asked for: no summary line, no notes on waivers and
+    /// baselines, no progress bar (errors are still printed).
+    #[arg(long, short = 'q')]
+    quiet: bool,
+
     /// Do not fail the run because of `error` findings (targets that could not be read or parsed).
     #[arg(long)]
     allow_errors: bool,
@@ -274,6 +279,7 @@ pub fn run(args: ScanArgs) -> u8 {
         Ok(s) => s,
         Err(e) => return usage_error(e),
     };
+    let bar = progress_bar(args.quiet);
     let opts = ScanOptions {
         paths: args.paths.clone(),
         walk: WalkOptions {
@@ -292,16 +298,24 @@ pub fn run(args: ScanArgs) -> u8 {
         net: args.limits.limits(),
         waivers,
         baseline,
+        progress: bar
+            .clone()
+            .map(|b| crate::engine::Progress(std::sync::Arc::new(move |_name: &str| b.inc(1)))),
         arguments: std::env::args_os()
             .map(|a| a.to_string_lossy().into_owned())
             .collect(),
     };
-    let outcome = match engine::scan(&policies, &opts, sinks) {
+    let outcome = engine::scan(&policies, &opts, sinks);
+    // The bar is cleared before anything else is printed.
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    let outcome = match outcome {
         Ok(o) => o,
         Err(e) => return usage_error(e),
     };
     let t = &outcome.trailer;
-    if let Some(k) = &t.known_failures {
+    if let Some(k) = t.known_failures.as_ref().filter(|_| !args.quiet) {
         eprintln!(
             "vigil: baseline {}: {} known failures, {} still failing, {} fixed",
             k.baseline,
@@ -311,7 +325,11 @@ pub fn run(args: ScanArgs) -> u8 {
         );
     }
     // Waivers that need someone's attention, on standard error (the result has them all).
-    for w in t.waivers.iter().filter(|w| w.status != "active") {
+    for w in t
+        .waivers
+        .iter()
+        .filter(|w| w.status != "active" && !args.quiet)
+    {
         let what = match w.status.as_str() {
             "expired" => format!("expired on {}; it no longer applies", w.expires),
             "expiring" => format!("expires on {}", w.expires),
@@ -348,8 +366,26 @@ pub fn run(args: ScanArgs) -> u8 {
         &t.summary,
         Some((&threshold, code)),
     );
-    print_summary(&args.output, &line);
+    if !args.quiet {
+        print_summary(&args.output, &line);
+    }
     code
+}
+
+/// A progress bar on standard error, counting targets, when standard error is a terminal and the
+/// run is neither quiet nor in CI (`CI` set): a log or a pipe gets only the summary line.
+fn progress_bar(quiet: bool) -> Option<indicatif::ProgressBar> {
+    use std::io::IsTerminal;
+    if quiet || std::env::var_os("CI").is_some() || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new_spinner();
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} {pos} targets judged ({elapsed})")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+    );
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    Some(bar)
 }
 
 /// Refuses a `--root` that is not a root filesystem (a mount point whose image did not mount):

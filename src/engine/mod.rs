@@ -77,6 +77,8 @@ pub struct ScanOptions {
     pub waivers: Option<std::sync::Arc<crate::workflow::waivers::Waivers>>,
     /// Known failures (`--baseline`), recorded `baselined`.
     pub baseline: Option<std::sync::Arc<crate::workflow::baseline::Baseline>>,
+    /// Told of each target as its verdicts are written (a progress bar).
+    pub progress: Option<Progress>,
     /// Trust anchors for certificate chains (`--trust-store FILE|DIR`); the system store when
     /// `None`.
     pub trust_store: Option<PathBuf>,
@@ -100,10 +102,21 @@ impl Default for ScanOptions {
             net: Default::default(),
             waivers: None,
             baseline: None,
+            progress: None,
             trust_store: None,
             pass_evidence: PassEvidence::default(),
             arguments: Vec::new(),
         }
+    }
+}
+
+/// A callback told the name of each target once its verdicts are written, in target order.
+#[derive(Clone)]
+pub struct Progress(pub std::sync::Arc<dyn Fn(&str) + Send + Sync>);
+
+impl std::fmt::Debug for Progress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Progress")
     }
 }
 
@@ -199,6 +212,7 @@ pub fn scan_with(
         waiver_hits: vec![0; opts.waivers.as_ref().map_or(0, |w| w.len())],
         baseline: opts.baseline.as_deref(),
         baseline_seen: vec![false; opts.baseline.as_ref().map_or(0, |b| b.len())],
+        progress: opts.progress.as_ref(),
     };
     let ctx = judge::Context {
         plan: &plan,
@@ -358,6 +372,7 @@ struct Emitter<'p, 's> {
     /// The known failures (`--baseline`), and which were seen again.
     baseline: Option<&'p crate::workflow::baseline::Baseline>,
     baseline_seen: Vec<bool>,
+    progress: Option<&'p Progress>,
 }
 
 impl Emitter<'_, '_> {
@@ -420,6 +435,9 @@ impl Emitter<'_, '_> {
                 self.baseline_seen[i] = true;
             }
             self.recorder.record_indexed(&f, control)?;
+        }
+        if let Some(p) = self.progress {
+            (p.0)(target.name());
         }
         Ok(())
     }
