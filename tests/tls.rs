@@ -147,6 +147,42 @@ impl Pki {
     }
 }
 
+/// A rustls server configuration for the chain in `cert` and the key in `key` (PEM files).
+fn server_config(
+    cert: &Path,
+    key: &Path,
+    versions: &[&'static rustls::SupportedProtocolVersion],
+) -> rustls::ServerConfig {
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+        .unwrap()
+        .map(|c| c.unwrap())
+        .collect();
+    let key = PrivateKeyDer::from_pem_file(key).unwrap();
+    rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_protocol_versions(versions)
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .unwrap()
+}
+
+/// The lines of `TLS-001` to `TLS-{last}` for one endpoint shown as `E`: `failing` fail, `skipped`
+/// have no verdict there, the others pass.
+fn tls_lines(last: u32, failing: &[&str], skipped: &[&str]) -> Vec<String> {
+    (1..=last)
+        .map(|n| format!("TLS-{n:03}"))
+        .filter(|c| !skipped.contains(&c.as_str()))
+        .map(|c| {
+            let state = if failing.contains(&c.as_str()) {
+                "fail"
+            } else {
+                "pass"
+            };
+            format!("{c} {state} E")
+        })
+        .collect()
+}
+
 /// An in-process rustls server on 127.0.0.1 that answers `HEAD /` with `hsts` as
 /// Strict-Transport-Security; it serves until the test ends.
 fn rustls_server(
@@ -155,19 +191,7 @@ fn rustls_server(
     versions: &[&'static rustls::SupportedProtocolVersion],
     hsts: &'static str,
 ) -> u16 {
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
-        .unwrap()
-        .map(|c| c.unwrap())
-        .collect();
-    let key = PrivateKeyDer::from_pem_file(key).unwrap();
-    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_protocol_versions(versions)
-    .unwrap()
-    .with_no_client_auth()
-    .with_single_cert(certs, key)
-    .unwrap();
+    let mut config = server_config(cert, key, versions);
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     let config = Arc::new(config);
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -306,22 +330,8 @@ fn modern_servers_with_rustls() {
         &h,
         &["--trust-store", ca.to_str().unwrap(), "--probe", "tls,http"],
     );
-    let passes_but = |failing: &[&str], skipped: &[&str]| -> Vec<String> {
-        (1..=21)
-            .map(|n| format!("TLS-{n:03}"))
-            .filter(|c| !skipped.contains(&c.as_str()))
-            .map(|c| {
-                let state = if failing.contains(&c.as_str()) {
-                    "fail"
-                } else {
-                    "pass"
-                };
-                format!("{c} {state} E")
-            })
-            .collect()
-    };
     let check = |endpoint: &str, failing: &[&str], skipped: &[&str]| {
-        let expected = passes_but(failing, skipped);
+        let expected = tls_lines(21, failing, skipped);
         let expected: Vec<&str> = expected.iter().map(String::as_str).collect();
         assert_lines(&lines_of(&v, endpoint), &expected);
     };
@@ -418,19 +428,8 @@ fn legacy_servers_with_openssl_and_gnutls() {
     let ca = pki.path("ca.pem");
     let h: Vec<&str> = hosts.iter().map(String::as_str).collect();
     let v = scan(&h, &["--trust-store", ca.to_str().unwrap()]);
-    let expected = |failing: &[&str]| -> Vec<String> {
-        (1..=20)
-            .map(|n| format!("TLS-{n:03}"))
-            .map(|c| {
-                let state = if failing.contains(&c.as_str()) {
-                    "fail"
-                } else {
-                    "pass"
-                };
-                format!("{c} {state} E")
-            })
-            .collect()
-    };
+    // Not HTTPS: TLS-021 has no verdict.
+    let expected = |failing: &[&str]| tls_lines(20, failing, &[]);
     let openssl = format!("legacy.test:{op}");
     let want = expected(&["TLS-002", "TLS-003", "TLS-010", "TLS-011"]);
     assert_lines(
@@ -463,21 +462,11 @@ fn legacy_servers_with_openssl_and_gnutls() {
 
 /// A server that speaks `protocol`'s STARTTLS dialog, then TLS with rustls.
 fn starttls_server(protocol: &'static str, cert: &Path, key: &Path) -> u16 {
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
-        .unwrap()
-        .map(|c| c.unwrap())
-        .collect();
-    let key = PrivateKeyDer::from_pem_file(key).unwrap();
-    let config = Arc::new(
-        rustls::ServerConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .unwrap(),
-    );
+    let config = Arc::new(server_config(
+        cert,
+        key,
+        &[&rustls::version::TLS13, &rustls::version::TLS12],
+    ));
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     thread::spawn(move || {
