@@ -12,7 +12,8 @@
 //!                          ▼
 //!                        results::Recorder (in target order): digest, counts
 //!                          ▼
-//!                        report::{json, sarif, junit, console, markdown, html} (Sink)
+//!                        report::{json, sarif, junit, console, markdown, html},
+//!                        history::Recording (SQLite, --history) (Sink)
 //! ```
 //!
 //! Collectors produce facts and know nothing of policies; a control is a predicate over fact fields and
@@ -25,6 +26,7 @@ pub mod collect;
 pub mod doc;
 pub mod engine;
 pub mod harness;
+pub mod history;
 pub mod policy;
 pub mod redact;
 pub mod report;

@@ -91,18 +91,31 @@ impl OutputArgs {
     /// The sinks for every format asked for: files first, then standard output (a streamed format,
     /// then the console report, which is written at the end).
     pub fn sinks(&self) -> Result<Vec<Box<dyn Sink + 'static>>, String> {
-        self.build(None)
+        self.build(None, None)
+    }
+
+    /// [`OutputArgs::sinks`] for a scan stored in a history: the HTML report shows the drift the
+    /// history sink leaves in `drift`.
+    pub fn sinks_with_drift(
+        &self,
+        drift: crate::history::StoredSlot,
+    ) -> Result<Vec<Box<dyn Sink + 'static>>, String> {
+        self.build(None, Some(drift))
     }
 
     /// [`OutputArgs::sinks`] whose output is held back until [`Held::commit`]: nothing reaches a
     /// file or standard output before then.
     pub fn held_sinks(&self) -> Result<(Vec<Box<dyn Sink + 'static>>, Held), String> {
         let mut held = Held::default();
-        let sinks = self.build(Some(&mut held))?;
+        let sinks = self.build(Some(&mut held), None)?;
         Ok((sinks, held))
     }
 
-    fn build(&self, mut held: Option<&mut Held>) -> Result<Vec<Box<dyn Sink + 'static>>, String> {
+    fn build(
+        &self,
+        mut held: Option<&mut Held>,
+        drift: Option<crate::history::StoredSlot>,
+    ) -> Result<Vec<Box<dyn Sink + 'static>>, String> {
         let mut route = |out: Box<dyn Write>| -> Result<Box<dyn Write>, String> {
             match held.as_deref_mut() {
                 Some(h) => h.hold(out).map_err(|e| format!("cannot hold output: {e}")),
@@ -113,7 +126,8 @@ impl OutputArgs {
             std::fs::create_dir_all(dir)
                 .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         }
-        let style = Style::plain(self.verbose).with_templates(self.template_dir.as_deref());
+        let mut style = Style::plain(self.verbose).with_templates(self.template_dir.as_deref());
+        style.drift = drift;
         let mut sinks = Vec::new();
         for format in self.non_console() {
             let out: Box<dyn Write> = match (&self.output, &self.output_dir) {

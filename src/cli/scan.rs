@@ -86,6 +86,12 @@ pub struct ScanArgs {
     #[arg(long, value_name = "FILE")]
     baseline: Option<PathBuf>,
 
+    /// Store the run in this history (SQLite; created when absent): every verdict, the policies
+    /// and the run's metadata. The HTML report then shows what changed since the previous run of
+    /// this host and the trend of the last 30 runs; `vigil diff` and `vigil history` read it.
+    #[arg(long, value_name = "FILE", env = "VIGIL_HISTORY")]
+    history: Option<PathBuf>,
+
     /// Evaluate time-dependent checks at this instant (RFC 3339, or YYYY-MM-DD for midnight UTC).
     #[arg(long, value_name = "TIMESTAMP", value_parser = parse_at)]
     at: Option<OffsetDateTime>,
@@ -275,10 +281,34 @@ pub fn run(args: ScanArgs) -> u8 {
     for w in &policies.warnings {
         eprintln!("{w}");
     }
-    let sinks = match args.output.sinks() {
+    // The history is opened (and a damaged or foreign file refused) before anything is scanned.
+    let mut store = match &args.history {
+        Some(path) => match crate::history::Store::open(path, crate::history::Mode::Write) {
+            Ok(s) => Some(s),
+            Err(e) => return usage_error(e),
+        },
+        None => None,
+    };
+    let stored = crate::history::StoredSlot::default();
+    let outputs = match &store {
+        Some(_) => args.output.sinks_with_drift(stored.clone()),
+        None => args.output.sinks(),
+    };
+    let outputs = match outputs {
         Ok(s) => s,
         Err(e) => return usage_error(e),
     };
+    // The history comes first: the HTML report, rendered last, shows what it found.
+    let mut sinks: Vec<Box<dyn crate::results::Sink + '_>> = Vec::new();
+    if let Some(store) = store.as_mut() {
+        sinks.push(Box::new(crate::history::Recording::new(
+            store,
+            stored.clone(),
+        )));
+    }
+    for s in outputs {
+        sinks.push(s);
+    }
     let bar = progress_bar(args.quiet);
     let opts = ScanOptions {
         paths: args.paths.clone(),
@@ -346,6 +376,9 @@ pub fn run(args: ScanArgs) -> u8 {
             w.approved_by
         );
     }
+    if let (Some(s), false) = (stored.borrow().as_ref(), args.quiet) {
+        eprintln!("{}", history_line(args.history.as_deref(), s));
+    }
     let mut code = exit_code(
         &t.summary,
         !t.scan_errors.is_empty(),
@@ -370,6 +403,23 @@ pub fn run(args: ScanArgs) -> u8 {
         print_summary(&args.output, &line);
     }
     code
+}
+
+/// The note on the stored run: `vigil: history h.db: run 7 stored; since run 6: 2 new, ...`.
+fn history_line(path: Option<&std::path::Path>, s: &crate::history::Stored) -> String {
+    let path = path.map(|p| p.display().to_string()).unwrap_or_default();
+    let since = match s.drift.as_ref().and_then(|d| d.diff.as_ref()) {
+        Some(d) => format!(
+            "since run {}: {} new, {} resolved, {} changed, {} still failing",
+            d.from.run.unwrap_or(0),
+            d.counts.new,
+            d.counts.resolved,
+            d.counts.changed,
+            d.counts.still_failing
+        ),
+        None => "the first run of this host in it".to_string(),
+    };
+    format!("vigil: history {path}: run {} stored; {since}", s.run)
 }
 
 /// A progress bar on standard error, counting targets, when standard error is a terminal and the

@@ -76,6 +76,8 @@ struct View<'a> {
     judged_count: u64,
     passed_count: u64,
     unjudged: String,
+    /// What changed since the previous run in the history (`--history`).
+    drift: Option<super::drift::DriftView>,
 }
 
 #[derive(Serialize)]
@@ -325,6 +327,7 @@ fn build<'a>(
     trailer: &'a Trailer,
     css: &str,
     js: &str,
+    drift: Option<&crate::history::Stored>,
 ) -> View<'a> {
     let summary = &trailer.summary;
     let control_state: BTreeMap<&str, State> = header
@@ -540,6 +543,7 @@ fn build<'a>(
         judged_count: summary.judged(),
         passed_count: summary.count(State::Pass),
         unjudged: unjudged(summary),
+        drift: drift.and_then(|s| s.drift.as_ref().map(|d| super::drift::view(s.run, d))),
     }
 }
 
@@ -561,6 +565,7 @@ pub fn render(
     agg: &Aggregate,
     trailer: &Trailer,
     template_dir: Option<&Path>,
+    drift: Option<&crate::history::Stored>,
 ) -> io::Result<String> {
     let template = load(template_dir, "report.html.hbs", TEMPLATE)?;
     let css = load(template_dir, "report.css", CSS)?;
@@ -571,7 +576,7 @@ pub fn render(
     hb.register_helper("prose", Box::new(prose_helper));
     hb.register_template_string("report", template)
         .map_err(|e| io::Error::other(format!("invalid report template: {e}")))?;
-    hb.render("report", &build(header, agg, trailer, &css, &js))
+    hb.render("report", &build(header, agg, trailer, &css, &js, drift))
         .map_err(|e| io::Error::other(format!("cannot render the report: {e}")))
 }
 
@@ -580,6 +585,7 @@ pub struct HtmlSink<'w> {
     out: Box<dyn Write + 'w>,
     template_dir: Option<PathBuf>,
     aggregate: Aggregate,
+    drift: Option<crate::history::StoredSlot>,
 }
 
 impl<'w> HtmlSink<'w> {
@@ -589,7 +595,14 @@ impl<'w> HtmlSink<'w> {
             out,
             template_dir,
             aggregate: Aggregate::default(),
+            drift: None,
         }
+    }
+
+    /// Shows the drift the history sink leaves in `slot` once the run is stored.
+    pub fn with_drift(mut self, slot: Option<crate::history::StoredSlot>) -> Self {
+        self.drift = slot;
+        self
     }
 }
 
@@ -610,11 +623,13 @@ impl Sink for HtmlSink<'_> {
     }
 
     fn finish(&mut self, header: &Header, trailer: &Trailer) -> io::Result<()> {
+        let stored = self.drift.as_ref().and_then(|s| s.borrow().clone());
         let html = render(
             header,
             &self.aggregate,
             trailer,
             self.template_dir.as_deref(),
+            stored.as_ref(),
         )?;
         self.out.write_all(html.as_bytes())?;
         self.out.flush()

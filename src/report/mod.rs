@@ -13,6 +13,7 @@
 
 pub mod aggregate;
 pub mod console;
+mod drift;
 pub mod html;
 pub mod json;
 pub mod junit;
@@ -66,6 +67,9 @@ pub struct Style {
     /// A directory whose `report.html.hbs`, `report.css` or `report.js` replace the built-in ones
     /// (html).
     pub template_dir: Option<std::path::PathBuf>,
+    /// Filled once the run is stored in a history (`--history`): the HTML report shows what
+    /// changed since the previous run, and the trend.
+    pub drift: Option<crate::history::StoredSlot>,
 }
 
 impl Style {
@@ -99,7 +103,9 @@ pub fn sink<'w>(format: Format, out: Box<dyn Write + 'w>, style: &Style) -> Box<
     match format {
         Format::Console => Box::new(console::ConsoleSink::new(out, style)),
         Format::Json => Box::new(json::JsonSink::new(out)),
-        Format::Html => Box::new(html::HtmlSink::new(out, style.template_dir.clone())),
+        Format::Html => Box::new(
+            html::HtmlSink::new(out, style.template_dir.clone()).with_drift(style.drift.clone()),
+        ),
         Format::Sarif => Box::new(sarif::SarifSink::new(out)),
         Format::Junit => Box::new(junit::JunitSink::new(out)),
         Format::Markdown => Box::new(markdown::MarkdownSink::new(out)),

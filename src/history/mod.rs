@@ -1,0 +1,459 @@
+//! Scan history: every run a scan stores with `--history FILE` (an SQLite database), and what can
+//! be asked of it: the runs (`vigil history list`), one run's result (`vigil history show`), what
+//! changed between two runs (`vigil diff`), the trend of the last runs (the HTML report), and
+//! pruning old runs. `docs/history.md` documents the tables.
+
+mod diff;
+mod record;
+mod schema;
+mod store;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use rusqlite::OptionalExtension;
+use serde::Serialize;
+
+pub use diff::{Counts, DIFF_VERSION, Diff, Item, RunRef};
+pub use record::{Recording, Stored, StoredSlot};
+pub use schema::{APPLICATION_ID, MIGRATIONS};
+pub use store::{HistoryError, Mode, Store};
+
+use crate::policy::Severity;
+use crate::results::{Finding, Header, Sink, State, Trailer};
+
+/// How many runs the trend covers.
+pub const TREND_RUNS: usize = 30;
+
+/// How many findings of each class the drift of a scan's report lists (the counts are exact).
+pub const DRIFT_ITEMS: usize = 50;
+
+/// One run, as `vigil history list` shows it.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct RunRow {
+    pub run: i64,
+    pub host: String,
+    pub started_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<String>,
+    /// False for a run whose scan stopped before its end: it is never compared.
+    pub complete: bool,
+    pub findings: i64,
+    /// Verdicts by state.
+    pub states: BTreeMap<String, i64>,
+    /// Pass rate over pass, fail and error verdicts, in percent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pass_rate: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
+    /// The policies applied, as `id@version`.
+    pub policies: Vec<String>,
+}
+
+/// One run of a trend.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct TrendPoint {
+    pub run: i64,
+    pub started_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pass_rate: Option<f64>,
+    /// `fail` verdicts by severity, most severe first.
+    pub failures: Vec<(Severity, i64)>,
+}
+
+/// What changed since the previous run of the same host, with the trend: the HTML report's
+/// "since the last run" section.
+#[derive(Debug, Clone)]
+pub struct Drift {
+    /// The comparison with the previous run (lists cut to [`DRIFT_ITEMS`]); `None` for the first
+    /// run of a host.
+    pub diff: Option<Diff>,
+    /// The last [`TREND_RUNS`] complete runs of the host, oldest first, this one last.
+    pub trend: Vec<TrendPoint>,
+}
+
+impl Store {
+    fn q<T>(&self, r: rusqlite::Result<T>) -> Result<T, HistoryError> {
+        r.map_err(|e| self.err(e))
+    }
+
+    /// Every run, newest first; only those of `host` when given.
+    pub fn runs(&self, host: Option<&str>) -> Result<Vec<RunRow>, HistoryError> {
+        let mut stmt = self.q(self.conn.prepare(
+            "SELECT id, host, started_at, finished_at, complete, findings, digest FROM runs \
+             WHERE ?1 IS NULL OR host = ?1 ORDER BY id DESC",
+        ))?;
+        let rows = self.q(stmt
+            .query_map([host], |r| {
+                Ok(RunRow {
+                    run: r.get(0)?,
+                    host: r.get(1)?,
+                    started_at: r.get(2)?,
+                    finished_at: r.get(3)?,
+                    complete: r.get::<_, i64>(4)? != 0,
+                    findings: r.get(5)?,
+                    states: BTreeMap::new(),
+                    pass_rate: None,
+                    digest: r.get(6)?,
+                    policies: Vec::new(),
+                })
+            })
+            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>()))?;
+        rows.into_iter()
+            .map(|mut row| {
+                row.states = self.states(row.run)?;
+                row.pass_rate = pass_rate(&row.states);
+                row.policies = self.policies(row.run)?;
+                Ok(row)
+            })
+            .collect()
+    }
+
+    /// One run.
+    pub fn run(&self, id: i64) -> Result<RunRow, HistoryError> {
+        self.runs(None)?
+            .into_iter()
+            .find(|r| r.run == id)
+            .ok_or_else(|| HistoryError::Usage(format!("{}: no run {id}", self.path)))
+    }
+
+    fn states(&self, run: i64) -> Result<BTreeMap<String, i64>, HistoryError> {
+        let mut stmt = self.q(self.conn.prepare_cached(
+            "SELECT state, sum(n) FROM run_counts WHERE run_id = ?1 GROUP BY state",
+        ))?;
+        self.q(stmt
+            .query_map([run], |r| Ok((r.get(0)?, r.get(1)?)))
+            .and_then(|rows| rows.collect()))
+    }
+
+    fn policies(&self, run: i64) -> Result<Vec<String>, HistoryError> {
+        let mut stmt = self.q(self.conn.prepare_cached(
+            "SELECT policy || '@' || version FROM policies WHERE run_id = ?1 ORDER BY policy",
+        ))?;
+        self.q(stmt
+            .query_map([run], |r| r.get(0))
+            .and_then(|rows| rows.collect()))
+    }
+
+    /// The run a user names: its id, `latest`, or `latest~N` (N runs before the latest), among
+    /// complete runs.
+    pub fn resolve(&self, spec: &str) -> Result<i64, HistoryError> {
+        let back = if spec == "latest" {
+            Some(0)
+        } else {
+            spec.strip_prefix("latest~")
+                .and_then(|n| n.parse::<i64>().ok())
+        };
+        let found: Option<i64> = match back {
+            Some(n) => self.q(self
+                .conn
+                .query_row(
+                    "SELECT id FROM runs WHERE complete = 1 ORDER BY id DESC LIMIT 1 OFFSET ?1",
+                    [n],
+                    |r| r.get(0),
+                )
+                .optional())?,
+            None => {
+                let id: i64 = spec.parse().map_err(|_| {
+                    HistoryError::Usage(format!(
+                        "`{spec}` is not a run: give its number (vigil history list), `latest` \
+                         or `latest~1`"
+                    ))
+                })?;
+                self.q(self
+                    .conn
+                    .query_row(
+                        "SELECT id FROM runs WHERE id = ?1 AND complete = 1",
+                        [id],
+                        |r| r.get(0),
+                    )
+                    .optional())?
+            }
+        };
+        found.ok_or_else(|| HistoryError::Usage(format!("{}: no complete run `{spec}`", self.path)))
+    }
+
+    fn run_ref(&self, run: i64) -> Result<RunRef, HistoryError> {
+        self.q(self.conn.query_row(
+            "SELECT host, started_at, coalesce(digest, '') FROM runs WHERE id = ?1",
+            [run],
+            |r| {
+                Ok(RunRef {
+                    run: Some(run),
+                    file: None,
+                    host: r.get(0)?,
+                    started_at: r.get(1)?,
+                    digest: r.get(2)?,
+                })
+            },
+        ))
+    }
+
+    /// The distinct verdicts of a run, by id, with whether each is failing.
+    fn verdict_ids(&self, run: i64) -> Result<Vec<(i64, bool)>, HistoryError> {
+        let mut stmt = self.q(self.conn.prepare(
+            "SELECT rf.finding_id, f.state IN ('fail', 'error') FROM run_findings rf \
+             JOIN findings f ON f.id = rf.finding_id WHERE rf.run_id = ?1",
+        ))?;
+        let mut ids: Vec<(i64, bool)> = self.q(stmt
+            .query_map([run], |r| Ok((r.get(0)?, r.get(1)?)))
+            .and_then(|rows| rows.collect()))?;
+        ids.sort_unstable();
+        ids.dedup();
+        Ok(ids)
+    }
+
+    fn finding(&self, id: i64) -> Result<Finding<'static>, HistoryError> {
+        let mut stmt = self.q(self
+            .conn
+            .prepare_cached("SELECT body FROM findings WHERE id = ?1"))?;
+        let body: String = self.q(stmt.query_row([id], |r| r.get(0)))?;
+        serde_json::from_str(&body).map_err(|e| HistoryError::Damaged {
+            path: self.path.clone(),
+            why: format!("verdict {id} is not a finding: {e}"),
+        })
+    }
+
+    /// What changed from run `old` to run `new`. `limit` cuts the list of findings still failing
+    /// (their count stays exact).
+    pub fn diff(&self, old: i64, new: i64, limit: Option<usize>) -> Result<Diff, HistoryError> {
+        let a = self.verdict_ids(old)?;
+        let b = self.verdict_ids(new)?;
+        let (mut old_only, mut new_only, mut shared_failing) = (Vec::new(), Vec::new(), Vec::new());
+        let mut unchanged = 0u64;
+        let (mut i, mut j) = (0, 0);
+        while i < a.len() || j < b.len() {
+            match (a.get(i), b.get(j)) {
+                (Some(x), Some(y)) if x.0 == y.0 => {
+                    if x.1 {
+                        shared_failing.push(x.0);
+                    } else {
+                        unchanged += 1;
+                    }
+                    i += 1;
+                    j += 1;
+                }
+                (Some(x), Some(y)) if x.0 < y.0 => {
+                    old_only.push(x.0);
+                    i += 1;
+                }
+                (Some(x), None) => {
+                    old_only.push(x.0);
+                    i += 1;
+                }
+                (_, Some(y)) => {
+                    new_only.push(y.0);
+                    j += 1;
+                }
+                (None, None) => break,
+            }
+        }
+        let load = |ids: &[i64]| -> Result<Vec<Finding<'static>>, HistoryError> {
+            ids.iter().map(|&id| self.finding(id)).collect()
+        };
+        let mut diff = Diff {
+            diff_version: DIFF_VERSION,
+            from: self.run_ref(old)?,
+            to: self.run_ref(new)?,
+            counts: Counts {
+                unchanged,
+                still_failing: shared_failing.len() as u64,
+                ..Counts::default()
+            },
+            new: Vec::new(),
+            resolved: Vec::new(),
+            changed: Vec::new(),
+            still_failing: Vec::new(),
+        };
+        let shown = limit.unwrap_or(usize::MAX).min(shared_failing.len());
+        for f in load(&shared_failing[..shown])? {
+            diff.still_failing.push(Item::of(&f));
+        }
+        diff::classify(load(&old_only)?, load(&new_only)?, &mut diff);
+        if let Some(n) = limit {
+            diff.still_failing.truncate(n);
+        }
+        Ok(diff)
+    }
+
+    /// The previous complete run of the host that ran `run`.
+    pub fn previous(&self, run: i64) -> Result<Option<i64>, HistoryError> {
+        self.q(self
+            .conn
+            .query_row(
+                "SELECT p.id FROM runs p JOIN runs r ON r.id = ?1 \
+                 WHERE p.host = r.host AND p.complete = 1 AND p.id < r.id \
+                 ORDER BY p.id DESC LIMIT 1",
+                [run],
+                |r| r.get(0),
+            )
+            .optional())
+    }
+
+    /// The last `n` complete runs of the host that ran `run`, up to it, oldest first.
+    pub fn trend(&self, run: i64, n: usize) -> Result<Vec<TrendPoint>, HistoryError> {
+        let mut stmt = self.q(self.conn.prepare(
+            "SELECT p.id, p.started_at FROM runs p JOIN runs r ON r.id = ?1 \
+             WHERE p.host = r.host AND p.complete = 1 AND p.id <= r.id \
+             ORDER BY p.id DESC LIMIT ?2",
+        ))?;
+        let runs: Vec<(i64, String)> = self.q(stmt
+            .query_map((run, n as i64), |r| Ok((r.get(0)?, r.get(1)?)))
+            .and_then(|rows| rows.collect()))?;
+        let mut counts = self.q(self
+            .conn
+            .prepare("SELECT severity, n FROM run_counts WHERE run_id = ?1 AND state = 'fail'"))?;
+        let mut points = Vec::with_capacity(runs.len());
+        for (id, started_at) in runs.into_iter().rev() {
+            let by: BTreeMap<String, i64> = self.q(counts
+                .query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))
+                .and_then(|rows| rows.collect()))?;
+            let failures = Severity::ALL_DESCENDING
+                .iter()
+                .map(|s| (*s, by.get(s.as_str()).copied().unwrap_or(0)))
+                .collect();
+            points.push(TrendPoint {
+                run: id,
+                started_at,
+                pass_rate: pass_rate(&self.states(id)?),
+                failures,
+            });
+        }
+        Ok(points)
+    }
+
+    /// Feeds a stored run to `sinks` as `vigil report` feeds a result file, and checks that the
+    /// digest recomputed from what is stored is the one recorded when it ran.
+    pub fn replay(
+        &self,
+        run: i64,
+        sinks: Vec<Box<dyn Sink + '_>>,
+    ) -> Result<Trailer, HistoryError> {
+        let (header, trailer, complete): (String, Option<String>, i64) = self
+            .q(self.conn.query_row(
+            "SELECT h.body, r.trailer, r.complete FROM runs r JOIN headers h ON h.id = r.header_id \
+             WHERE r.id = ?1",
+            [run],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        ))?;
+        let damaged = |why: String| HistoryError::Damaged {
+            path: self.path.clone(),
+            why,
+        };
+        let (Some(trailer), 1) = (trailer, complete) else {
+            return Err(HistoryError::Usage(format!(
+                "{}: run {run} did not complete; it has no result",
+                self.path
+            )));
+        };
+        let header: Header =
+            serde_json::from_str(&header).map_err(|e| damaged(format!("run {run} header: {e}")))?;
+        let trailer: Trailer = serde_json::from_str(&trailer)
+            .map_err(|e| damaged(format!("run {run} trailer: {e}")))?;
+        let io = |e: std::io::Error| HistoryError::Io {
+            path: self.path.clone(),
+            why: e.to_string(),
+        };
+        let mut rec = crate::results::Recorder::new(&header, sinks).map_err(io)?;
+        let mut stmt = self.q(self.conn.prepare(
+            "SELECT f.body FROM run_findings rf JOIN findings f ON f.id = rf.finding_id \
+             WHERE rf.run_id = ?1 ORDER BY rf.seq",
+        ))?;
+        let mut rows = self.q(stmt.query([run]))?;
+        while let Some(row) = self.q(rows.next())? {
+            let body: String = self.q(row.get(0))?;
+            let f: Finding<'_> = serde_json::from_str(&body)
+                .map_err(|e| damaged(format!("run {run}: a verdict is not a finding: {e}")))?;
+            rec.record(&f).map_err(io)?;
+        }
+        let again = rec
+            .finish(
+                trailer.scan_errors.clone(),
+                trailer.inventory.clone(),
+                trailer.run.clone(),
+                trailer.waivers.clone(),
+                trailer.known_failures.clone(),
+            )
+            .map_err(io)?;
+        if again.integrity.digest != trailer.integrity.digest {
+            return Err(damaged(format!(
+                "run {run} no longer matches its digest (recorded {}, computed {})",
+                trailer.integrity.digest, again.integrity.digest
+            )));
+        }
+        Ok(again)
+    }
+
+    /// Deletes complete runs that started before `before` (RFC 3339) and incomplete runs that
+    /// started more than a day before it ran, then the verdicts no run refers to any more; the
+    /// freed pages are returned to the file system. Returns (runs, verdicts) deleted.
+    pub fn prune(&mut self, before: &str, stale_before: &str) -> Result<(u64, u64), HistoryError> {
+        let path = self.path.clone();
+        let err = |e| store::classify(&path, e);
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(err)?;
+        let runs = tx
+            .execute(
+                "DELETE FROM runs WHERE (complete = 1 AND started_at < ?1) \
+                 OR (complete = 0 AND started_at < ?2)",
+                (before, stale_before),
+            )
+            .map_err(err)?;
+        // run_findings, policies and run_counts follow their run (ON DELETE CASCADE).
+        let verdicts = tx
+            .execute(
+                "DELETE FROM findings WHERE id NOT IN (SELECT finding_id FROM run_findings)",
+                [],
+            )
+            .map_err(err)?;
+        tx.execute(
+            "DELETE FROM headers WHERE id NOT IN (SELECT header_id FROM runs)",
+            [],
+        )
+        .map_err(err)?;
+        tx.commit().map_err(err)?;
+        self.conn
+            .execute_batch("PRAGMA incremental_vacuum; PRAGMA wal_checkpoint(TRUNCATE);")
+            .map_err(err)?;
+        Ok((runs as u64, verdicts as u64))
+    }
+
+    /// Stores a saved result file as a run (for comparing result files), after checking its
+    /// integrity digest. Returns the run.
+    pub fn import(&mut self, results: &Path) -> Result<i64, HistoryError> {
+        let slot = StoredSlot::default();
+        let sink = Recording::new(self, slot.clone()).without_drift();
+        crate::results::integrity::replay_verified(results, vec![Box::new(sink)])
+            .map_err(|e| HistoryError::Usage(format!("{}: {e}", results.display())))?;
+        let stored = slot.borrow_mut().take();
+        stored.map(|s| s.run).ok_or_else(|| {
+            HistoryError::Usage(format!("{}: not a vigil result", results.display()))
+        })
+    }
+}
+
+fn pass_rate(states: &BTreeMap<String, i64>) -> Option<f64> {
+    let get = |s: State| states.get(s.as_str()).copied().unwrap_or(0);
+    let judged = get(State::Pass) + get(State::Fail) + get(State::Error);
+    (judged > 0).then(|| get(State::Pass) as f64 * 100.0 / judged as f64)
+}
+
+/// The drift of a stored run: the comparison with the previous run of its host, and the trend.
+pub fn drift(store: &Store, run: i64) -> Result<Option<Drift>, HistoryError> {
+    let diff = match store.previous(run)? {
+        Some(prev) => {
+            let mut d = store.diff(prev, run, Some(DRIFT_ITEMS))?;
+            for list in [&mut d.new, &mut d.resolved, &mut d.changed] {
+                list.truncate(DRIFT_ITEMS);
+            }
+            Some(d)
+        }
+        None => None,
+    };
+    Ok(Some(Drift {
+        diff,
+        trend: store.trend(run, TREND_RUNS)?,
+    }))
+}

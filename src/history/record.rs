@@ -1,0 +1,273 @@
+//! Storing a run as it is made: a [`Sink`] that writes each verdict to the history in short
+//! transactions (other scans writing the same history interleave with it) and marks the run
+//! complete only once its last verdict and its trailer are stored, so a scan that dies midway
+//! never leaves a run that looks whole.
+//!
+//! A verdict is stored once, however many runs share it: `findings` holds each distinct verdict
+//! (its canonical JSON, keyed by its SHA-256), and `run_findings` links a run to its verdicts in
+//! order. A night where little changed costs one small row per verdict.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::io;
+use std::rc::Rc;
+
+use rusqlite::{OptionalExtension, TransactionBehavior};
+
+use super::store::{HistoryError, Store};
+use crate::results::{Finding, Header, Sink, Trailer};
+
+/// Verdicts written per transaction: large enough to amortise the commit, small enough that a
+/// concurrent writer never waits long.
+const BATCH: usize = 8192;
+
+/// What a stored run left for the rest of the scan (the summary line, the HTML drift section).
+#[derive(Debug, Clone)]
+pub struct Stored {
+    /// The run's id in the history.
+    pub run: i64,
+    /// What changed since the previous complete run of the same host, with the trend.
+    pub drift: Option<super::Drift>,
+}
+
+/// Shared between the history sink, which fills it once the run is stored, and whoever reports it.
+pub type StoredSlot = Rc<RefCell<Option<Stored>>>;
+
+/// The sink that stores a run.
+pub struct Recording<'s> {
+    store: &'s mut Store,
+    run: i64,
+    seq: i64,
+    batch: Vec<Pending>,
+    counts: BTreeMap<(&'static str, &'static str), i64>,
+    slot: StoredSlot,
+    /// Whether to compare the run with the previous one once stored.
+    drift: bool,
+}
+
+struct Pending {
+    sha256: [u8; 32],
+    body: String,
+    control: String,
+    state: &'static str,
+    severity: &'static str,
+    target: Option<String>,
+    fingerprint: Option<String>,
+}
+
+impl<'s> Recording<'s> {
+    /// A sink storing the run into `store`; `slot` receives the outcome.
+    pub fn new(store: &'s mut Store, slot: StoredSlot) -> Recording<'s> {
+        Recording {
+            store,
+            run: 0,
+            seq: 0,
+            batch: Vec::with_capacity(BATCH),
+            counts: BTreeMap::new(),
+            slot,
+            drift: true,
+        }
+    }
+
+    /// Stores the run without comparing it with the previous one (importing a result file).
+    pub fn without_drift(mut self) -> Self {
+        self.drift = false;
+        self
+    }
+
+    fn begin_run(&mut self, header: &Header) -> Result<(), HistoryError> {
+        let body = serde_json::to_string(header).map_err(|e| HistoryError::Usage(e.to_string()))?;
+        let sha = ring::digest::digest(&ring::digest::SHA256, body.as_bytes());
+        let now = crate::clock::rfc3339(time::OffsetDateTime::now_utc());
+        let host = hostname::get()
+            .map(|h| h.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let path = self.store.path.clone();
+        let err = |e| super::store::classify(&path, e);
+        let tx = self
+            .store
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(err)?;
+        let existing: Option<i64> = tx
+            .query_row(
+                "SELECT id FROM headers WHERE sha256 = ?1",
+                [sha.as_ref()],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(err)?;
+        let header_id = match existing {
+            Some(id) => id,
+            None => {
+                tx.execute(
+                    "INSERT INTO headers (sha256, body) VALUES (?1, ?2)",
+                    (sha.as_ref(), &body),
+                )
+                .map_err(err)?;
+                tx.last_insert_rowid()
+            }
+        };
+        tx.execute(
+            "INSERT INTO runs (header_id, host, started_at, evaluated_at, arguments, tool_version) \
+             VALUES (?1, ?2, ?3, ?3, '[]', ?4)",
+            (header_id, &host, &now, env!("CARGO_PKG_VERSION")),
+        )
+        .map_err(err)?;
+        self.run = tx.last_insert_rowid();
+        tx.commit().map_err(err)
+    }
+
+    fn flush(&mut self) -> Result<(), HistoryError> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        let path = self.store.path.clone();
+        let err = |e| super::store::classify(&path, e);
+        let tx = self
+            .store
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(err)?;
+        {
+            let mut find = tx
+                .prepare_cached("SELECT id FROM findings WHERE sha256 = ?1")
+                .map_err(err)?;
+            let mut add = tx
+                .prepare_cached(
+                    "INSERT INTO findings (sha256, control, state, severity, target, fingerprint, \
+                     body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                )
+                .map_err(err)?;
+            let mut link = tx
+                .prepare_cached(
+                    "INSERT INTO run_findings (run_id, seq, finding_id) VALUES (?1, ?2, ?3)",
+                )
+                .map_err(err)?;
+            for p in self.batch.drain(..) {
+                let key = &p.sha256[..16];
+                let id: i64 = match find
+                    .query_row([key], |r| r.get(0))
+                    .optional()
+                    .map_err(err)?
+                {
+                    Some(id) => id,
+                    None => {
+                        add.execute((
+                            key,
+                            &p.control,
+                            p.state,
+                            p.severity,
+                            &p.target,
+                            &p.fingerprint,
+                            &p.body,
+                        ))
+                        .map_err(err)?;
+                        tx.last_insert_rowid()
+                    }
+                };
+                link.execute((self.run, self.seq, id)).map_err(err)?;
+                self.seq += 1;
+            }
+        }
+        tx.commit().map_err(err)
+    }
+
+    fn finish_run(&mut self, header: &Header, trailer: &Trailer) -> Result<(), HistoryError> {
+        self.flush()?;
+        let path = self.store.path.clone();
+        let err = |e| super::store::classify(&path, e);
+        let arguments = serde_json::to_string(&trailer.run.arguments)
+            .map_err(|e| HistoryError::Usage(e.to_string()))?;
+        let rest =
+            serde_json::to_string(trailer).map_err(|e| HistoryError::Usage(e.to_string()))?;
+        let tx = self
+            .store
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(err)?;
+        for p in &header.policies {
+            tx.execute(
+                "INSERT OR REPLACE INTO policies (run_id, policy, version, sha256, source) \
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                (self.run, &p.id, &p.version, &p.sha256, &p.source),
+            )
+            .map_err(err)?;
+        }
+        for ((state, severity), n) in &self.counts {
+            tx.execute(
+                "INSERT INTO run_counts (run_id, state, severity, n) VALUES (?1, ?2, ?3, ?4)",
+                (self.run, state, severity, n),
+            )
+            .map_err(err)?;
+        }
+        tx.execute(
+            "UPDATE runs SET host = ?2, started_at = ?3, finished_at = ?4, evaluated_at = ?5, \
+             arguments = ?6, findings = ?7, digest = ?8, trailer = ?9, complete = 1 WHERE id = ?1",
+            (
+                self.run,
+                &trailer.run.host,
+                &trailer.run.started_at,
+                &trailer.run.finished_at,
+                &trailer.run.evaluated_at,
+                &arguments,
+                self.seq,
+                &trailer.integrity.digest,
+                &rest,
+            ),
+        )
+        .map_err(err)?;
+        tx.commit().map_err(err)?;
+        let drift = if self.drift {
+            super::drift(self.store, self.run)?
+        } else {
+            None
+        };
+        *self.slot.borrow_mut() = Some(Stored {
+            run: self.run,
+            drift,
+        });
+        Ok(())
+    }
+}
+
+fn io_err(e: HistoryError) -> io::Error {
+    io::Error::other(e.to_string())
+}
+
+impl Sink for Recording<'_> {
+    fn begin(&mut self, header: &Header) -> io::Result<()> {
+        self.begin_run(header).map_err(io_err)
+    }
+
+    fn finding(&mut self, f: &Finding<'_>, _control: usize, canonical: &[u8]) -> io::Result<()> {
+        let body = std::str::from_utf8(canonical)
+            .map_err(io::Error::other)?
+            .to_string();
+        let sha256: [u8; 32] = ring::digest::digest(&ring::digest::SHA256, canonical)
+            .as_ref()
+            .try_into()
+            .expect("SHA-256 is 32 bytes");
+        *self
+            .counts
+            .entry((f.state.as_str(), f.severity.as_str()))
+            .or_default() += 1;
+        self.batch.push(Pending {
+            sha256,
+            body,
+            control: f.control.to_string(),
+            state: f.state.as_str(),
+            severity: f.severity.as_str(),
+            target: f.target.name().map(str::to_string),
+            fingerprint: f.fingerprint.clone(),
+        });
+        if self.batch.len() >= BATCH {
+            self.flush().map_err(io_err)?;
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self, header: &Header, trailer: &Trailer) -> io::Result<()> {
+        self.finish_run(header, trailer).map_err(io_err)
+    }
+}
