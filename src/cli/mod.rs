@@ -6,6 +6,7 @@
 //! - 2: usage, policy or input errors before anything was scanned.
 
 mod facts;
+mod history_cmd;
 mod output;
 mod policy_cmd;
 mod report_cmd;
@@ -51,6 +52,12 @@ enum Command {
     /// Make or inspect baselines of known failures.
     #[command(subcommand)]
     Baseline(BaselineCommand),
+    /// List, show and prune the runs stored with `vigil scan --history FILE`.
+    #[command(subcommand)]
+    History(history_cmd::HistoryCommand),
+    /// What changed between two runs of a history (default: the last two) or two result files:
+    /// new failures, resolved ones, changed states, failures still there.
+    Diff(history_cmd::DiffArgs),
     /// Check the integrity digest of a saved JSON result; exit 1 when the file was altered.
     Verify {
         /// The JSON result file.
@@ -174,6 +181,8 @@ pub fn main() -> ExitCode {
         Command::Facts(args) => facts::run(args),
         Command::Report(args) => report_cmd::run(args),
         Command::Verify { results } => report_cmd::verify(&results),
+        Command::History(cmd) => history_cmd::run(cmd),
+        Command::Diff(args) => history_cmd::diff(args),
         Command::Baseline(BaselineCommand::Create { results, output }) => {
             baseline_create(&results, &output)
         }

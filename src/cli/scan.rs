@@ -171,7 +171,7 @@ pub enum FailOn {
     Never,
 }
 
-fn parse_fail_on(s: &str) -> Result<FailOn, String> {
+pub(crate) fn parse_fail_on(s: &str) -> Result<FailOn, String> {
     if s == "none" {
         return Ok(FailOn::Never);
     }

@@ -12,6 +12,7 @@
 //! shown as text.
 
 pub mod aggregate;
+pub mod changes;
 pub mod console;
 mod drift;
 pub mod html;

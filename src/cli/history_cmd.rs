@@ -1,0 +1,351 @@
+//! `vigil history` (list, show and prune the runs of a history) and `vigil diff` (what changed
+//! between two runs or two result files).
+
+use std::path::{Path, PathBuf};
+
+use clap::{Args, Subcommand, ValueEnum};
+
+use super::output::{OutputArgs, print_summary};
+use super::scan::{FailOn, parse_fail_on};
+use super::{EXIT_FINDINGS, EXIT_OK, emit, usage_error};
+use crate::history::{Diff, HistoryError, Mode, Recording, Store, StoredSlot};
+
+/// The history file a command reads.
+#[derive(Debug, Clone, Args)]
+pub struct HistoryFile {
+    /// The history (written by `vigil scan --history FILE`).
+    #[arg(long, value_name = "FILE", env = "VIGIL_HISTORY")]
+    history: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum HistoryCommand {
+    /// List the runs of a history, newest first: when, where, how many verdicts in each state.
+    List {
+        #[command(flatten)]
+        file: HistoryFile,
+        /// Only the runs of this host.
+        #[arg(long, value_name = "NAME")]
+        host_name: Option<String>,
+        /// `console` (a table) or `json`.
+        #[arg(long, short = 'f', value_enum, default_value = "console")]
+        format: ListFormat,
+    },
+    /// Render one stored run as `vigil report` renders a result file (its digest is checked).
+    Show {
+        /// The run: its number (`vigil history list`), `latest`, or `latest~N`.
+        run: String,
+        #[command(flatten)]
+        file: HistoryFile,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// Delete the runs older than `--keep`, and the verdicts no remaining run refers to.
+    Prune {
+        #[command(flatten)]
+        file: HistoryFile,
+        /// Keep the runs of this last period: `90d`, `12w`, `36h`.
+        #[arg(long, value_name = "AGE", value_parser = parse_age)]
+        keep: time::Duration,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ListFormat {
+    Console,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, ValueEnum)]
+pub enum DiffFormat {
+    Console,
+    Json,
+    Markdown,
+}
+
+/// `vigil diff`.
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The older side: a run of the history (`12`, `latest~1`) or a result JSON file. Default:
+    /// the run before the latest.
+    old: Option<String>,
+
+    /// The newer side, likewise. Default: the latest run.
+    new: Option<String>,
+
+    /// The history the runs are in.
+    #[arg(long, value_name = "FILE", env = "VIGIL_HISTORY")]
+    history: Option<PathBuf>,
+
+    /// Formats, comma-separated: console, json, markdown.
+    #[arg(
+        long,
+        short = 'f',
+        value_delimiter = ',',
+        value_enum,
+        default_value = "console"
+    )]
+    format: Vec<DiffFormat>,
+
+    /// Write the (single, non-console) format to this file instead of standard output.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    output: Option<PathBuf>,
+
+    /// Exit 1 when a new failure is at or above this severity (default: never).
+    #[arg(long, default_value = "none", value_parser = parse_fail_on)]
+    fail_on: FailOn,
+}
+
+fn parse_age(s: &str) -> Result<time::Duration, String> {
+    let (n, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: i64 = n
+        .parse()
+        .map_err(|_| format!("`{s}` is not an age such as 90d"))?;
+    match unit {
+        "d" => Ok(time::Duration::days(n)),
+        "w" => Ok(time::Duration::weeks(n)),
+        "h" => Ok(time::Duration::hours(n)),
+        _ => Err(format!("unknown unit in `{s}` (use d, w or h)")),
+    }
+}
+
+/// Runs a `vigil history` command.
+pub fn run(cmd: HistoryCommand) -> u8 {
+    match cmd {
+        HistoryCommand::List {
+            file,
+            host_name,
+            format,
+        } => list(&file.history, host_name.as_deref(), format),
+        HistoryCommand::Show { run, file, output } => show(&file.history, &run, &output),
+        HistoryCommand::Prune { file, keep } => prune(&file.history, keep),
+    }
+}
+
+fn list(path: &Path, host: Option<&str>, format: ListFormat) -> u8 {
+    let runs = match Store::open(path, Mode::Read).and_then(|s| s.runs(host)) {
+        Ok(r) => r,
+        Err(e) => return usage_error(e),
+    };
+    if format == ListFormat::Json {
+        return match serde_json::to_string_pretty(&runs) {
+            Ok(t) => emit(&(t + "\n")),
+            Err(e) => usage_error(e),
+        };
+    }
+    let mut out = format!(
+        "{:>5}  {:<20}  {:<16}  {:>8}  {:>6}  {:>6}  {:>9}  {}\n",
+        "RUN", "STARTED", "HOST", "VERDICTS", "FAIL", "ERROR", "PASS RATE", "POLICIES"
+    );
+    for r in &runs {
+        let get = |s: &str| r.states.get(s).copied().unwrap_or(0);
+        let rate = match (r.complete, r.pass_rate) {
+            (false, _) => "incomplete".to_string(),
+            (true, Some(p)) => format!("{p:.1}%"),
+            (true, None) => "n/a".to_string(),
+        };
+        out.push_str(&format!(
+            "{:>5}  {:<20}  {:<16}  {:>8}  {:>6}  {:>6}  {:>9}  {}\n",
+            r.run,
+            r.started_at,
+            r.host,
+            r.findings,
+            get("fail"),
+            get("error"),
+            rate,
+            r.policies.join(", ")
+        ));
+    }
+    emit(&out)
+}
+
+fn show(path: &Path, run: &str, output: &OutputArgs) -> u8 {
+    if let Err(e) = output.validate() {
+        return usage_error(e);
+    }
+    let store = match Store::open(path, Mode::Read) {
+        Ok(s) => s,
+        Err(e) => return usage_error(e),
+    };
+    let id = match store.resolve(run) {
+        Ok(id) => id,
+        Err(e) => return usage_error(e),
+    };
+    // As `vigil report`: nothing is written unless the stored run matches its digest.
+    let (sinks, held) = match output.held_sinks() {
+        Ok(s) => s,
+        Err(e) => return usage_error(e),
+    };
+    match store.replay(id, sinks) {
+        Ok(trailer) => {
+            if let Err(e) = held.commit() {
+                return usage_error(format!("cannot write the report: {e}"));
+            }
+            let controls: u64 = trailer.summary.controls_by_state.values().sum();
+            let line = crate::report::console::summary_line(
+                usize::try_from(controls).unwrap_or(usize::MAX),
+                &trailer.inventory,
+                &trailer.summary,
+                None,
+            );
+            print_summary(output, &format!("{line} (run {id})"));
+            EXIT_OK
+        }
+        Err(e) => usage_error(e),
+    }
+}
+
+fn prune(path: &Path, keep: time::Duration) -> u8 {
+    let now = time::OffsetDateTime::now_utc();
+    let before = crate::clock::rfc3339(now - keep);
+    // A run that never completed and is over a day old belongs to a scan that died.
+    let stale = crate::clock::rfc3339(now - time::Duration::days(1));
+    match Store::open(path, Mode::Read).and_then(|mut s| s.prune(&before, &stale)) {
+        Ok((runs, verdicts)) => {
+            eprintln!(
+                "vigil: history {}: {runs} runs started before {before} deleted, with {verdicts} \
+                 verdicts no remaining run refers to",
+                path.display()
+            );
+            EXIT_OK
+        }
+        Err(e) => usage_error(e),
+    }
+}
+
+/// One side of a comparison, as given.
+enum Side<'a> {
+    Run(&'a str),
+    File(&'a Path),
+}
+
+fn side(s: &str) -> Side<'_> {
+    let p = Path::new(s);
+    if p.is_file() || s.ends_with(".json") {
+        Side::File(p)
+    } else {
+        Side::Run(s)
+    }
+}
+
+/// Runs `vigil diff`.
+pub fn diff(args: DiffArgs) -> u8 {
+    let non_console = args
+        .format
+        .iter()
+        .filter(|f| **f != DiffFormat::Console)
+        .count();
+    if non_console > 1 || (args.output.is_some() && non_console != 1) {
+        return usage_error(
+            "--output takes exactly one of json and markdown; without it, one at most goes to \
+             standard output",
+        );
+    }
+    let d = match compare(&args) {
+        Ok(d) => d,
+        Err(e) => return usage_error(e),
+    };
+    let mut formats = args.format.clone();
+    formats.sort();
+    formats.dedup();
+    for f in formats {
+        let text = match f {
+            DiffFormat::Console => crate::report::changes::console(&d),
+            DiffFormat::Markdown => crate::report::changes::markdown(&d),
+            DiffFormat::Json => match serde_json::to_string_pretty(&d) {
+                Ok(t) => t + "\n",
+                Err(e) => return usage_error(e),
+            },
+        };
+        match (&args.output, f) {
+            (Some(path), DiffFormat::Json | DiffFormat::Markdown) => {
+                if let Err(e) = std::fs::write(path, text) {
+                    return usage_error(format!("cannot write {}: {e}", path.display()));
+                }
+            }
+            _ => {
+                let code = emit(&text);
+                if code != EXIT_OK {
+                    return code;
+                }
+            }
+        }
+    }
+    if !args.format.contains(&DiffFormat::Console) {
+        eprintln!("vigil diff: {}", crate::report::changes::counts(&d));
+    }
+    let failing = match args.fail_on {
+        FailOn::At(t) => d.new.iter().any(|i| i.severity >= t),
+        FailOn::Never => false,
+    };
+    if failing { EXIT_FINDINGS } else { EXIT_OK }
+}
+
+/// Builds the comparison the arguments ask for. Two runs of one history are compared in place;
+/// anything else (a result file on either side) is copied into a scratch history first.
+fn compare(args: &DiffArgs) -> Result<Diff, HistoryError> {
+    let (old, new) = match (&args.old, &args.new) {
+        (None, None) => ("latest~1", "latest"),
+        (Some(o), None) => (o.as_str(), "latest"),
+        (Some(o), Some(n)) => (o.as_str(), n.as_str()),
+        (None, Some(_)) => unreachable!("clap fills positionals in order"),
+    };
+    let (old, new) = (side(old), side(new));
+    let history = || -> Result<Store, HistoryError> {
+        let path = args.history.as_deref().ok_or_else(|| {
+            HistoryError::Usage(
+                "name the history with --history FILE (or VIGIL_HISTORY), or compare two result \
+                 files"
+                    .into(),
+            )
+        })?;
+        Store::open(path, Mode::Read)
+    };
+    if let (Side::Run(a), Side::Run(b)) = (&old, &new) {
+        let store = history()?;
+        let (a, b) = (store.resolve(a)?, store.resolve(b)?);
+        return store.diff(a, b, None);
+    }
+    let source = match (&old, &new) {
+        (Side::File(_), Side::File(_)) => None,
+        _ => Some(history()?),
+    };
+    let scratch = tempfile::NamedTempFile::new().map_err(|e| HistoryError::Io {
+        path: "a scratch history".into(),
+        why: e.to_string(),
+    })?;
+    let mut store = Store::open(scratch.path(), Mode::Write)?;
+    let mut ids = Vec::new();
+    let mut files = Vec::new();
+    for s in [&old, &new] {
+        match s {
+            Side::File(p) => {
+                ids.push(store.import(p)?);
+                files.push(Some(p.display().to_string()));
+            }
+            Side::Run(r) => {
+                let src = source.as_ref().expect("a history for runs");
+                let id = src.resolve(r)?;
+                let slot = StoredSlot::default();
+                let sink = Recording::new(&mut store, slot.clone()).without_drift();
+                src.replay(id, vec![Box::new(sink)])?;
+                let stored = slot.borrow_mut().take().map(|s| s.run);
+                ids.push(stored.ok_or_else(|| HistoryError::Usage(format!("run {id} is empty")))?);
+                files.push(None);
+            }
+        }
+    }
+    let mut d = store.diff(ids[0], ids[1], None)?;
+    // The scratch history's run numbers mean nothing to the user: name the files or runs given.
+    for (r, (file, s)) in [&mut d.from, &mut d.to]
+        .into_iter()
+        .zip(files.into_iter().zip([&old, &new]))
+    {
+        r.file = file;
+        r.run = match s {
+            Side::Run(spec) => source.as_ref().and_then(|src| src.resolve(spec).ok()),
+            Side::File(_) => None,
+        };
+    }
+    Ok(d)
+}
