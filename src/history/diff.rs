@@ -4,8 +4,8 @@
 //! Verdicts stored identically in both runs are never read: only those that differ (by their
 //! canonical form) are compared, so comparing two nights where little changed reads little. Two
 //! differing verdicts are the same finding when they share their control and fingerprint (a
-//! failure whose lines moved), or else their control and target (a control that failed and now
-//! passes on the same element).
+//! failure whose lines moved), or, when the newer one has no fingerprint (a pass), their control
+//! and target (a control that failed and now passes on the same element).
 
 use std::collections::HashMap;
 
@@ -132,13 +132,16 @@ pub fn classify(old_only: Vec<Finding<'static>>, new_only: Vec<Finding<'static>>
     let mut by_fp: HashMap<(&str, &str), Vec<usize>> = HashMap::new();
     let mut by_target: HashMap<(&str, String), Vec<usize>> = HashMap::new();
     for (i, f) in new_only.iter().enumerate() {
-        if let Some(fp) = &f.fingerprint {
-            by_fp.entry((&f.control, fp)).or_default().push(i);
+        // Two fingerprinted findings are the same only when their fingerprints are: a failure
+        // whose value changed is another failure. A finding without one (a pass) is matched by
+        // its control and target.
+        match &f.fingerprint {
+            Some(fp) => by_fp.entry((&f.control, fp)).or_default().push(i),
+            None => by_target
+                .entry((&f.control, f.target.describe()))
+                .or_default()
+                .push(i),
         }
-        by_target
-            .entry((&f.control, f.target.describe()))
-            .or_default()
-            .push(i);
     }
     let take = |list: Option<&Vec<usize>>, taken: &mut Vec<bool>| -> Option<usize> {
         let i = *list?.iter().find(|&&i| !taken[i])?;
