@@ -191,10 +191,9 @@ impl Store {
 
     /// The distinct verdicts of a run, by id, with whether each is failing.
     fn verdict_ids(&self, run: i64) -> Result<Vec<(i64, bool)>, HistoryError> {
-        let mut stmt = self.q(self.conn.prepare(
-            "SELECT rf.finding_id, f.state IN ('fail', 'error') FROM run_findings rf \
-             JOIN findings f ON f.id = rf.finding_id WHERE rf.run_id = ?1",
-        ))?;
+        let mut stmt = self.q(self
+            .conn
+            .prepare("SELECT finding_id, failing FROM run_findings WHERE run_id = ?1"))?;
         let mut ids: Vec<(i64, bool)> = self.q(stmt
             .query_map([run], |r| Ok((r.get(0)?, r.get(1)?)))
             .and_then(|rows| rows.collect()))?;

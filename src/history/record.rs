@@ -12,10 +12,10 @@ use std::collections::BTreeMap;
 use std::io;
 use std::rc::Rc;
 
-use rusqlite::{OptionalExtension, TransactionBehavior};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 
 use super::store::{HistoryError, Store};
-use crate::results::{Finding, Header, Sink, Trailer};
+use crate::results::{Finding, Header, Sink, State, Trailer};
 
 /// Verdicts written per transaction: large enough to amortise the commit, small enough that a
 /// concurrent writer never waits long.
@@ -39,14 +39,82 @@ pub struct Recording<'s> {
     run: i64,
     seq: i64,
     batch: Vec<Pending>,
+    previous: Previous,
     counts: BTreeMap<(&'static str, &'static str), i64>,
     slot: StoredSlot,
     /// Whether to compare the run with the previous one once stored.
     drift: bool,
 }
 
+/// The verdicts of the host's previous run, read in order a chunk at a time: a verdict identical
+/// to the one the previous run had at about the same place is linked without a look-up, so a
+/// night where little changed reads the previous run once, in order, and little else.
+#[derive(Default)]
+struct Previous {
+    run: Option<i64>,
+    next_seq: i64,
+    done: bool,
+    queue: std::collections::VecDeque<([u8; 16], i64)>,
+}
+
+/// How far ahead in the previous run a verdict is looked for: verdicts removed since then are
+/// skipped, as long as fewer than this many went in one place.
+const LOOKAHEAD: usize = 64;
+
+impl Previous {
+    /// The id of the previous run's verdict with this hash near the current position, if any;
+    /// the position moves past it.
+    fn take(&mut self, conn: &Connection, sha: &[u8; 16]) -> rusqlite::Result<Option<i64>> {
+        let Some(run) = self.run else {
+            return Ok(None);
+        };
+        if self.queue.len() < LOOKAHEAD && !self.done {
+            let mut stmt = conn.prepare_cached(
+                "SELECT seq, sha256, finding_id FROM run_findings \
+                 WHERE run_id = ?1 AND seq >= ?2 ORDER BY seq LIMIT ?3",
+            )?;
+            let mut rows = stmt.query((run, self.next_seq, BATCH as i64))?;
+            let mut got = 0;
+            while let Some(row) = rows.next()? {
+                let seq: i64 = row.get(0)?;
+                let hash: Vec<u8> = row.get(1)?;
+                if let Ok(hash) = <[u8; 16]>::try_from(hash.as_slice()) {
+                    self.queue.push_back((hash, row.get(2)?));
+                }
+                self.next_seq = seq + 1;
+                got += 1;
+            }
+            self.done = got < BATCH;
+        }
+        let found = self
+            .queue
+            .iter()
+            .take(LOOKAHEAD)
+            .position(|(h, _)| h == sha);
+        Ok(found.map(|k| {
+            let id = self.queue[k].1;
+            self.queue.drain(..=k);
+            id
+        }))
+    }
+}
+
+/// A verdict waiting for the next write transaction.
 struct Pending {
-    sha256: [u8; 32],
+    /// The first half of the SHA-256 of its canonical form: the key verdicts are stored under.
+    key: [u8; 16],
+    failing: bool,
+    verdict: Verdict,
+}
+
+enum Verdict {
+    /// The stored verdict it is: the previous run had it at about this place.
+    Known(i64),
+    /// A verdict to look up, and to store if it is not there.
+    New(NewVerdict),
+}
+
+struct NewVerdict {
     body: String,
     control: String,
     state: &'static str,
@@ -63,6 +131,7 @@ impl<'s> Recording<'s> {
             run: 0,
             seq: 0,
             batch: Vec::with_capacity(BATCH),
+            previous: Previous::default(),
             counts: BTreeMap::new(),
             slot,
             drift: true,
@@ -115,7 +184,9 @@ impl<'s> Recording<'s> {
         )
         .map_err(err)?;
         self.run = tx.last_insert_rowid();
-        tx.commit().map_err(err)
+        tx.commit().map_err(err)?;
+        self.previous.run = self.store.previous(self.run)?;
+        Ok(())
     }
 
     fn flush(&mut self) -> Result<(), HistoryError> {
@@ -141,32 +212,37 @@ impl<'s> Recording<'s> {
                 .map_err(err)?;
             let mut link = tx
                 .prepare_cached(
-                    "INSERT INTO run_findings (run_id, seq, finding_id) VALUES (?1, ?2, ?3)",
+                    "INSERT INTO run_findings (run_id, seq, finding_id, sha256, failing) \
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
                 )
                 .map_err(err)?;
             for p in self.batch.drain(..) {
-                let key = &p.sha256[..16];
-                let id: i64 = match find
-                    .query_row([key], |r| r.get(0))
-                    .optional()
-                    .map_err(err)?
-                {
-                    Some(id) => id,
-                    None => {
-                        add.execute((
-                            key,
-                            &p.control,
-                            p.state,
-                            p.severity,
-                            &p.target,
-                            &p.fingerprint,
-                            &p.body,
-                        ))
-                        .map_err(err)?;
-                        tx.last_insert_rowid()
-                    }
+                let key = p.key;
+                let id: i64 = match p.verdict {
+                    Verdict::Known(id) => id,
+                    Verdict::New(n) => match find
+                        .query_row([&key[..]], |r| r.get(0))
+                        .optional()
+                        .map_err(err)?
+                    {
+                        Some(id) => id,
+                        None => {
+                            add.execute((
+                                &key[..],
+                                &n.control,
+                                n.state,
+                                n.severity,
+                                &n.target,
+                                &n.fingerprint,
+                                &n.body,
+                            ))
+                            .map_err(err)?;
+                            tx.last_insert_rowid()
+                        }
+                    },
                 };
-                link.execute((self.run, self.seq, id)).map_err(err)?;
+                link.execute((self.run, self.seq, id, &key[..], p.failing))
+                    .map_err(err)?;
                 self.seq += 1;
             }
         }
@@ -241,25 +317,36 @@ impl Sink for Recording<'_> {
     }
 
     fn finding(&mut self, f: &Finding<'_>, _control: usize, canonical: &[u8]) -> io::Result<()> {
-        let body = std::str::from_utf8(canonical)
-            .map_err(io::Error::other)?
-            .to_string();
-        let sha256: [u8; 32] = ring::digest::digest(&ring::digest::SHA256, canonical)
-            .as_ref()
+        let sha256 = ring::digest::digest(&ring::digest::SHA256, canonical);
+        let key: [u8; 16] = sha256.as_ref()[..16]
             .try_into()
             .expect("SHA-256 is 32 bytes");
         *self
             .counts
             .entry((f.state.as_str(), f.severity.as_str()))
             .or_default() += 1;
+        // A verdict the previous run had here costs a comparison and a link, nothing more.
+        let known = self
+            .previous
+            .take(&self.store.conn, &key)
+            .map_err(|e| io_err(self.store.err(e)))?;
+        let verdict = match known {
+            Some(id) => Verdict::Known(id),
+            None => Verdict::New(NewVerdict {
+                body: std::str::from_utf8(canonical)
+                    .map_err(io::Error::other)?
+                    .to_string(),
+                control: f.control.to_string(),
+                state: f.state.as_str(),
+                severity: f.severity.as_str(),
+                target: f.target.name().map(str::to_string),
+                fingerprint: f.fingerprint.clone(),
+            }),
+        };
         self.batch.push(Pending {
-            sha256,
-            body,
-            control: f.control.to_string(),
-            state: f.state.as_str(),
-            severity: f.severity.as_str(),
-            target: f.target.name().map(str::to_string),
-            fingerprint: f.fingerprint.clone(),
+            key,
+            failing: matches!(f.state, State::Fail | State::Error),
+            verdict,
         });
         if self.batch.len() >= BATCH {
             self.flush().map_err(io_err)?;

@@ -66,6 +66,8 @@ CREATE TABLE run_findings (
     run_id     INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
     seq        INTEGER NOT NULL,
     finding_id INTEGER NOT NULL REFERENCES findings(id),
+    sha256     BLOB NOT NULL,
+    failing    INTEGER NOT NULL,
     PRIMARY KEY (run_id, seq)
 ) WITHOUT ROWID;
 ",
