@@ -12,9 +12,9 @@
 //! `systemd-analyze` and `kubernetes-validate` are installed by `.ci/run`. Without one of them its
 //! test is skipped locally with a message; under CI (`CI` set) a missing tool is a failure.
 //!
-//! The scheduled examples store their runs with `--history` and compare them with `vigil diff`.
-//! Until that feature is in, `history_commands_of_the_scheduled_examples_run` is ignored, and the
-//! scans of those examples are run here without their `--history` option.
+//! The scheduled examples store their runs with `--history` and compare them with `vigil diff`:
+//! `history_commands_of_the_scheduled_examples_run` runs them over two nights of a changing
+//! machine.
 
 mod common;
 
@@ -511,17 +511,31 @@ fn scheduled_scans_run_without_their_history_option() {
     }
 }
 
-/// The scheduled examples as two nights would run them: every vigil command in order, each night.
-/// The first night has no earlier run to compare with; on the second every command succeeds, the
-/// history is a SQLite database and the diff is written.
+/// The scheduled examples as two nights would run them: every vigil command in order, each night,
+/// on a copy of the fixture root that changes in between (ASLR turned back on, kernel pointers
+/// exposed). On the second night every command succeeds, the diff names exactly those two changes
+/// and the HTML report shows them in its "since the last run" section.
 #[test]
-#[ignore = "needs the history feature"]
 fn history_commands_of_the_scheduled_examples_run() {
     for (file, commands) in scheduled_examples() {
         assert!(commands.iter().all(|c| is_history(c)), "{file}");
         let tmp = tempfile::tempdir().unwrap();
-        let commands: Vec<Vec<String>> = commands.iter().map(|c| localize(c, tmp.path())).collect();
+        let machine = tmp.path().join("machine");
+        copy_tree(&common::root(FIXTURE_ROOT), &machine);
+        let commands: Vec<Vec<String>> = commands
+            .iter()
+            .map(|c| with_root(&localize(c, tmp.path()), &machine))
+            .collect();
         for night in 1..=2 {
+            if night == 2 {
+                let sysctl = machine.join("etc/sysctl.conf");
+                let text = std::fs::read_to_string(&sysctl).unwrap();
+                let changed = text.replace(
+                    "kernel.randomize_va_space = 0",
+                    "kernel.randomize_va_space = 2",
+                ) + "kernel.kptr_restrict = 0\n";
+                std::fs::write(&sysctl, changed).unwrap();
+            }
             for command in &commands {
                 let out = run_vigil(command);
                 if night == 2 || command[0] == "scan" {
@@ -541,7 +555,58 @@ fn history_commands_of_the_scheduled_examples_run() {
         );
         let diff = commands.iter().find(|c| c[0] == "diff").unwrap();
         let written = std::fs::read_to_string(option(diff, "-o").unwrap()).unwrap();
-        assert!(!written.trim().is_empty(), "{file}: the diff is written");
+        assert!(
+            written.contains("**1 new, 1 resolved, 0 changed,"),
+            "{file}: {written}"
+        );
+        let new = &written
+            [written.find("### New failures").unwrap()..written.find("### Resolved").unwrap()];
+        assert!(new.contains("| LNX-027 |"), "{file}: {written}");
+        let resolved = &written[written.find("### Resolved").unwrap()..];
+        assert!(resolved.contains("| LNX-021 |"), "{file}: {written}");
+
+        let reports = PathBuf::from(option(&commands[0], "--output-dir").unwrap());
+        let html = std::fs::read_to_string(reports.join("report.html")).unwrap();
+        let drift = &html[html
+            .find("<section id=\"drift\">")
+            .expect("a drift section")..];
+        let drift = &drift[..drift.find("</section>").unwrap()];
+        assert!(
+            drift.contains("Run 2 of the history, compared with run 1"),
+            "{file}"
+        );
+        assert!(drift.contains("1 new</strong>") && drift.contains("1 resolved</strong>"));
+        assert!(drift.contains("<td>LNX-027</td>") && drift.contains("<td>LNX-021</td>"));
+        assert!(
+            drift.contains("The last 2 runs"),
+            "{file}: the trend has both nights"
+        );
+    }
+}
+
+/// `command` with its `--root` pointing at `root`.
+fn with_root(command: &[String], root: &Path) -> Vec<String> {
+    let mut out = command.to_vec();
+    if let Some(i) = out.iter().position(|w| w == "--root") {
+        out[i + 1] = root.display().to_string();
+    }
+    out
+}
+
+/// Copies a directory tree (regular files and directories; links are recreated as links).
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let kind = entry.file_type().unwrap();
+        let dest = to.join(entry.file_name());
+        if kind.is_dir() {
+            copy_tree(&entry.path(), &dest);
+        } else if kind.is_symlink() {
+            std::os::unix::fs::symlink(std::fs::read_link(entry.path()).unwrap(), &dest).unwrap();
+        } else {
+            std::fs::copy(entry.path(), &dest).unwrap();
+        }
     }
 }
 
