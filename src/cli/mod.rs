@@ -118,19 +118,78 @@ impl PolicySource {
     }
 
     /// Loads the policies for a scan of targets from `sources`: the built-in packs that judge
-    /// such targets, or every policy given with `--policy`.
+    /// such targets, or every policy given with `--policy`. With `inline_suppressions`, a scan of
+    /// files also gets the pack that judges `vigil:ignore` comments
+    /// ([`crate::policy::SUPPRESSIONS`]); without, it never has it.
     pub fn load_for(
         &self,
         sources: &[crate::collect::Source],
-    ) -> Result<crate::policy::PolicySet, crate::policy::PolicyError> {
-        if !self.policies.is_empty() {
-            return self.load();
+        inline_suppressions: bool,
+    ) -> Result<ScanPolicies, crate::policy::PolicyError> {
+        use crate::policy::{PolicyError, PolicySet, SUPPRESSIONS};
+        let builtin = PolicySet::builtin()?;
+        let suppressions_source = format!("builtin:{SUPPRESSIONS}");
+        let mut set = if self.policies.is_empty() {
+            let mut set = builtin.clone();
+            set.keep_sources(&crate::collect::Registry::builtin(), sources);
+            set
+        } else {
+            PolicySet::load(&self.policies)?
+        };
+        let files = sources.contains(&crate::collect::Source::File);
+        set.policies
+            .retain(|p| inline_suppressions && files || p.source != suppressions_source);
+        if inline_suppressions
+            && files
+            && !set.policies.iter().any(|p| p.source == suppressions_source)
+        {
+            let pack = builtin
+                .policies
+                .iter()
+                .find(|p| p.source == suppressions_source)
+                .expect("the suppressions pack is built in");
+            // Its control ids must stay unambiguous in the result.
+            if let Some(c) = pack.controls.iter().find(|c| set.find(&c.id).is_some()) {
+                let owner = set
+                    .find(&c.id)
+                    .map(|(p, _)| p.source.clone())
+                    .unwrap_or_default();
+                return Err(PolicyError::Selection {
+                    option: "policy",
+                    pattern: owner,
+                    reason: format!(
+                        "control id `{}` is also a control of the built-in pack `{}`, which \
+                         judges inline suppressions; rename it, or scan with \
+                         --no-inline-suppressions",
+                        c.id, pack.id
+                    ),
+                });
+            }
+            set.policies.push(pack.clone());
         }
-        let mut set = crate::policy::PolicySet::builtin()?;
-        set.keep_sources(&crate::collect::Registry::builtin(), sources);
+        // Before the selection: a suppression naming a control left out by --control is no typo.
+        let mut known: Vec<String> = set
+            .controls()
+            .chain(builtin.controls())
+            .map(|c| c.id.clone())
+            .collect();
+        known.sort_unstable();
+        known.dedup();
         set.select(&self.only, &self.skip)?;
-        Ok(set)
+        Ok(ScanPolicies {
+            set,
+            known_controls: known,
+        })
     }
+}
+
+/// The policies of a scan, and every control id an inline suppression may name.
+#[derive(Debug)]
+pub struct ScanPolicies {
+    /// The policies that judge, after `--control` and `--skip-control`.
+    pub set: crate::policy::PolicySet,
+    /// The ids of every control loaded before the selection, and of the built-in packs.
+    pub known_controls: Vec<String>,
 }
 
 /// `vigil baseline create RESULTS -o FILE`.
