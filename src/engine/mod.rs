@@ -321,7 +321,7 @@ fn run(
 /// An `error` for every control that applied to a target whose judging panicked.
 fn internal_error(ctx: &judge::Context<'_>, target: &Target) -> Judged {
     let mut out = Judged::default();
-    for c in ctx.plan.applicable(target) {
+    for c in ctx.plan.blockable(&ctx.plan.applicable(target)) {
         out.verdicts.push(Verdict::error(
             c,
             None,

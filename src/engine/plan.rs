@@ -188,6 +188,16 @@ impl<'p> Plan<'p> {
         hits
     }
 
+    /// The controls of `applicable` that a target that cannot be read keeps from judging: all but
+    /// the companion ones, which judge along with them and would only repeat their error.
+    pub fn blockable(&self, applicable: &[usize]) -> Vec<usize> {
+        applicable
+            .iter()
+            .copied()
+            .filter(|&i| !self.companion[i])
+            .collect()
+    }
+
     fn selected(&self, target: &Target) -> Vec<usize> {
         match target {
             Target::File(entry) => self.applicable_file(&entry.display, &entry.relative),

@@ -90,8 +90,9 @@ pub fn judge(ctx: &Context<'_>, target: &Target, buf: &mut Vec<u8>) -> Judged {
                     return out;
                 }
                 EntryKind::Error(message) => {
-                    if !applicable.is_empty() {
-                        let mut v = Verdict::blocking(ctx.plan, &applicable, None, message, "");
+                    let blocked = ctx.plan.blockable(&applicable);
+                    if !blocked.is_empty() {
+                        let mut v = Verdict::blocking(ctx.plan, &blocked, None, message, "");
                         v.kind = Some("file");
                         out.verdicts.push(v);
                     }
@@ -119,7 +120,8 @@ pub fn judge(ctx: &Context<'_>, target: &Target, buf: &mut Vec<u8>) -> Judged {
                 Err(e) => Some(format!("cannot read file: {e}")),
             };
             if let Some(message) = failure {
-                let mut v = Verdict::blocking(ctx.plan, &applicable, None, &message, hint);
+                let blocked = ctx.plan.blockable(&applicable);
+                let mut v = Verdict::blocking(ctx.plan, &blocked, None, &message, hint);
                 v.kind = Some("file");
                 out.verdicts.push(v);
                 return finish(ctx, target, out);
