@@ -493,3 +493,25 @@ fn the_json_is_the_same_whatever_the_thread_count() {
     assert_eq!(findings(&one).len(), findings(&four).len());
     assert_eq!(strip(one), strip(four));
 }
+
+#[test]
+fn past_the_limit_suppressions_are_not_read_and_the_file_is_an_error_for_their_checks() {
+    let mut text = "# vigil:ignore SSH-001 accepted\n".repeat(1000);
+    text.push_str("# vigil:ignore SSH-001 one too many\nPermitRootLogin yes\n");
+    let r = scan_dir(
+        &[("sshd_config", &text)],
+        &["--control", "SSH-001", "--control", "SUP-*"],
+    );
+    // The thousand comments read cover the setting; the checks of the suppressions cannot judge
+    // the one left unread.
+    assert_eq!(state_of(&r, "SSH-001"), ["suppressed sshd_config:1002"]);
+    let errors: Vec<&Value> = findings(&r)
+        .iter()
+        .filter(|f| f["state"] == "error")
+        .collect();
+    assert_eq!(errors.len(), 1);
+    assert_eq!(
+        errors[0]["message"],
+        "more than 1000 inline suppressions in the file: 1 past the first 1000 was not read, and suppresses nothing; 2 controls could not judge it (SUP-001, SUP-002)"
+    );
+}

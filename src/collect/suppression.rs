@@ -44,30 +44,47 @@ impl Collector for SuppressionCollector {
         let Some(bytes) = input.bytes.filter(|_| !input.binary) else {
             return;
         };
-        let found = suppressions::parse(bytes);
-        let known = &request.settings.control_ids;
-        for s in &found.list {
-            let mut document = Document::new(facts(s, known));
-            document.label = Some(label(s));
-            out.push(Collected::Document {
-                kind: "suppression",
-                variant: None,
-                document,
-            });
-        }
-        if found.dropped > 0 {
+        let (documents, dropped) = documents(bytes, &request.settings.control_ids);
+        out.extend(documents.into_iter().map(|document| Collected::Document {
+            kind: "suppression",
+            variant: None,
+            document,
+        }));
+        if dropped > 0 {
             out.push(Collected::Error {
                 kind: Some("suppression"),
                 variant: None,
                 pos: None,
-                message: format!(
-                    "{} more inline suppressions than the {MAX_PER_FILE} read from a file; they \
-                     were not read, and suppress nothing",
-                    found.dropped
-                ),
+                message: {
+                    let (was, suppresses) = if dropped == 1 {
+                        ("was", "suppresses")
+                    } else {
+                        ("were", "suppress")
+                    };
+                    format!(
+                        "more than {MAX_PER_FILE} inline suppressions in the file: {dropped} \
+                         past the first {MAX_PER_FILE} {was} not read, and {suppresses} nothing"
+                    )
+                },
             });
         }
     }
+}
+
+/// The documents of a file's suppression comments, judged against the control ids `known`, and
+/// how many comments past the limit were not read.
+pub fn documents(bytes: &[u8], known: &[String]) -> (Vec<Document>, usize) {
+    let found = suppressions::parse(bytes);
+    let documents = found
+        .list
+        .iter()
+        .map(|s| {
+            let mut document = Document::new(facts(s, known));
+            document.label = Some(label(s));
+            document
+        })
+        .collect();
+    (documents, found.dropped)
 }
 
 /// The facts of one suppression, every one at the comment.
