@@ -515,3 +515,69 @@ fn past_the_limit_suppressions_are_not_read_and_the_file_is_an_error_for_their_c
         "more than 1000 inline suppressions in the file: 1 past the first 1000 was not read, and suppresses nothing; 2 controls could not judge it (SUP-001, SUP-002)"
     );
 }
+
+#[test]
+fn the_pack_loaded_from_its_file_is_not_added_twice() {
+    let (_, r) = scan_json(&["testdata/suppressions/ssh", "--policy", "policies"]);
+    let sup: Vec<&Value> = r["policies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["id"] == "vigil-suppressions")
+        .collect();
+    assert_eq!(sup.len(), 1);
+    assert_eq!(sup[0]["source"], "policies/inline-suppressions.yaml");
+    assert_eq!(the(&r, "SUP-002", "ssh/sshd_config", 9)["state"], "fail");
+    let (_, r) = scan_json(&[
+        "testdata/suppressions/ssh",
+        "--policy",
+        "policies",
+        "--no-inline-suppressions",
+    ]);
+    assert!(
+        !r["controls"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["policy"] == "vigil-suppressions")
+    );
+    // A policy of one's own that uses the pack's ids is refused: findings must name one control.
+    let dir = tempfile::tempdir().unwrap();
+    let own = dir.path().join("own.yaml");
+    std::fs::write(
+        &own,
+        "policy: own\ntitle: t\nversion: '1'\ncontrols:\n  - id: SUP-001\n    title: t\n    severity: low\n    references: {CWE: [CWE-1]}\n    rationale: r\n    remediation: m\n    target: {kind: file, paths: ['**']}\n    check: {pattern: 'x'}\n",
+    )
+    .unwrap();
+    let out = vigil(&[
+        "scan",
+        "testdata/suppressions/ssh",
+        "--policy",
+        own.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("a control id of the built-in pack `vigil-suppressions` (SUP-001, SUP-002), which judges inline suppressions, is used by this policy"),
+        "{err}"
+    );
+    let out = vigil(&[
+        "scan",
+        "testdata/suppressions/ssh",
+        "--policy",
+        own.to_str().unwrap(),
+        "--no-inline-suppressions",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary = text.lines().last().unwrap_or("");
+    assert!(
+        summary.starts_with("vigil: 1 control, 1 file read:"),
+        "{summary}"
+    );
+}

@@ -128,7 +128,12 @@ impl PolicySource {
     ) -> Result<ScanPolicies, crate::policy::PolicyError> {
         use crate::policy::{PolicyError, PolicySet, SUPPRESSIONS};
         let builtin = PolicySet::builtin()?;
-        let suppressions_source = format!("builtin:{SUPPRESSIONS}");
+        let source = format!("builtin:{SUPPRESSIONS}");
+        let pack = builtin
+            .policies
+            .iter()
+            .find(|p| p.source == source)
+            .expect("the suppressions pack is built in");
         let mut set = if self.policies.is_empty() {
             let mut set = builtin.clone();
             set.keep_sources(&crate::collect::Registry::builtin(), sources);
@@ -136,32 +141,25 @@ impl PolicySource {
         } else {
             PolicySet::load(&self.policies)?
         };
-        let files = sources.contains(&crate::collect::Source::File);
-        set.policies
-            .retain(|p| inline_suppressions && files || p.source != suppressions_source);
-        if inline_suppressions
-            && files
-            && !set.policies.iter().any(|p| p.source == suppressions_source)
-        {
-            let pack = builtin
-                .policies
-                .iter()
-                .find(|p| p.source == suppressions_source)
-                .expect("the suppressions pack is built in");
+        // By its id: `--policy policies/` loads it from its file.
+        let wanted = inline_suppressions && sources.contains(&crate::collect::Source::File);
+        set.policies.retain(|p| wanted || p.id != pack.id);
+        if wanted && !set.policies.iter().any(|p| p.id == pack.id) {
             // Its control ids must stay unambiguous in the result.
-            if let Some(c) = pack.controls.iter().find(|c| set.find(&c.id).is_some()) {
-                let owner = set
-                    .find(&c.id)
-                    .map(|(p, _)| p.source.clone())
-                    .unwrap_or_default();
+            if let Some((owner, _)) = pack.controls.iter().find_map(|c| set.find(&c.id)) {
                 return Err(PolicyError::Selection {
                     option: "policy",
-                    pattern: owner,
+                    pattern: owner.source.clone(),
                     reason: format!(
-                        "control id `{}` is also a control of the built-in pack `{}`, which \
-                         judges inline suppressions; rename it, or scan with \
+                        "a control id of the built-in pack `{}` ({}), which judges inline \
+                         suppressions, is used by this policy; rename it, or scan with \
                          --no-inline-suppressions",
-                        c.id, pack.id
+                        pack.id,
+                        pack.controls
+                            .iter()
+                            .map(|c| c.id.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     ),
                 });
             }
