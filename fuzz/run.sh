@@ -15,7 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 seconds=${1:-600}
 shift || true
-all=(sshd nginx sysctl ini toml json env kubernetes yaml policy pem der host ssh tls)
+all=(sshd nginx sysctl ini toml json env kubernetes yaml policy pem der host ssh tls suppressions)
 targets=("${@:-${all[@]}}")
 [ ${#targets[@]} -eq 0 ] && targets=("${all[@]}")
 
@@ -36,6 +36,7 @@ seed() {
         policy) find_args=(-name '*.yaml' -path '*polic*') ;;
         pem) find_args=(\( -name '*.pem' -o -name '*.crt' -o -name '*.key' -o -name '*.cer' \)) ;;
         der) find_args=(\( -name '*.der' -o -name '*.p8' \)) ;;
+        suppressions) find_args=(-path '*testdata/suppressions*' -type f) ;;
         # Server answers recorded from OpenSSH and OpenSSL, kept in regressions/.
         ssh | tls) find_args=(-false) ;;
         host)

@@ -12,7 +12,7 @@ use crate::collect::gate::Gate;
 const ROOT: &str = "/nonexistent-vigil-fuzz-root";
 
 /// Every fuzz target, by name, as `fuzz/run.sh` names them.
-pub const TARGETS: [&str; 15] = [
+pub const TARGETS: [&str; 16] = [
     "sshd",
     "nginx",
     "sysctl",
@@ -28,6 +28,7 @@ pub const TARGETS: [&str; 15] = [
     "host",
     "ssh",
     "tls",
+    "suppressions",
 ];
 
 /// Runs the reader of fuzz target `target` over `data`; `false` for an unknown target.
@@ -57,9 +58,23 @@ pub fn run(target: &str, data: &[u8]) -> bool {
         // What a TLS server answers a ClientHello: records up to the Certificate message, and
         // the certificates in it, judged as a presented chain.
         "tls" => tls(data),
+        // Inline suppression comments, in any file a scan reads, as the judge and the collector
+        // read them.
+        "suppressions" => suppressions(data),
         _ => return false,
     }
     true
+}
+
+/// Reads `data`'s `vigil:ignore` comments as the judge applies them and as the `suppression`
+/// collector describes them.
+fn suppressions(data: &[u8]) {
+    let found = crate::workflow::suppressions::parse(data);
+    for s in &found.list {
+        std::hint::black_box(found.covering("SSH-001", Some(s.line)));
+    }
+    let known = ["K8S-001".to_string(), "SSH-001".to_string()];
+    std::hint::black_box(crate::collect::suppression::documents(data, &known));
 }
 
 /// The host files, in the order the fuzz input's NUL-separated parts fill them.

@@ -232,7 +232,12 @@ fn every_control_has_a_failing_and_a_passing_fixture() {
             .or_default()
             .push(f["state"].as_str().unwrap().to_string());
     }
-    let controls = r["controls"].as_array().unwrap();
+    let controls: Vec<&Value> = r["controls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["policy"] == "certificates")
+        .collect();
     assert_eq!(
         controls.len(),
         PAIRS.len(),

@@ -335,7 +335,7 @@ fn quiet_runs_print_only_their_outputs() {
     ]);
     let err = String::from_utf8_lossy(&loud.stderr);
     assert!(
-        err.starts_with("vigil: 101 controls, 4 files read:"),
+        err.starts_with("vigil: 103 controls, 4 files read:"),
         "{err}"
     );
     assert_eq!(

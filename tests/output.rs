@@ -149,7 +149,8 @@ fn run_metadata_records_policies_and_clock() {
             "kubernetes-pod-security",
             "linux-sysctl",
             "nginx-tls",
-            "certificates"
+            "certificates",
+            "vigil-suppressions"
         ]
     );
     for p in r["policies"].as_array().unwrap() {
@@ -211,7 +212,7 @@ fn console_summary_line_for_ci_logs() {
     let last = text.lines().last().unwrap();
     assert_eq!(
         last,
-        "vigil: 18 controls, 1 file read: 16 failed (6 high, 8 medium, 2 low), 0 errors, 2 passed, 0 waived, 0 not applicable; fail-on high; exit 1"
+        "vigil: 20 controls, 1 file read: 16 failed (6 high, 8 medium, 2 low), 0 errors, 2 passed, 0 waived, 2 not applicable; fail-on high; exit 1"
     );
     assert!(text.starts_with("HIGH: 6 failed\n  fail  SSH-001 Root login over SSH is disabled\n        testdata/ssh/weak/sshd_config:5:1\n"), "{text}");
 }

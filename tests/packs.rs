@@ -5,6 +5,29 @@ mod common;
 
 use common::{assert_lines, lines, scan_json};
 
+/// Whether a finding is of the pack that judges inline suppressions, which `vigil scan` adds to
+/// every scan of files.
+fn is_suppression_pack(f: &serde_json::Value) -> bool {
+    f["control"].as_str().is_some_and(|c| c.starts_with("SUP-"))
+}
+
+/// The findings of that pack, as `CONTROL state`.
+fn suppression_pack(r: &serde_json::Value) -> Vec<String> {
+    r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| is_suppression_pack(f))
+        .map(|f| {
+            format!(
+                "{} {}",
+                f["control"].as_str().unwrap(),
+                f["state"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
 #[test]
 fn ssh_hardening_pack() {
     let (code, r) = scan_json(&["testdata/ssh", "--policy", "policies/ssh-hardening.yaml"]);
@@ -49,6 +72,8 @@ fn ssh_hardening_pack() {
             "SSH-017 pass testdata/ssh/weak/sshd_config",
             "SSH-018 pass testdata/ssh/hardened/sshd_config:39",
             "SSH-018 fail testdata/ssh/weak/sshd_config:24 Match User deploy",
+            "SUP-001 not_applicable *",
+            "SUP-002 not_applicable *",
         ],
     );
 }
@@ -103,6 +128,8 @@ fn linux_sysctl_pack() {
             "SYS-021 fail testdata/sysctl/weak/sysctl.conf",
             "SYS-022 pass testdata/sysctl/hardened/sysctl.conf:5 in testdata/sysctl/hardened/sysctl.d/60-kernel.conf",
             "SYS-022 fail testdata/sysctl/weak/sysctl.conf",
+            "SUP-001 not_applicable *",
+            "SUP-002 not_applicable *",
         ],
     );
 }
@@ -131,6 +158,8 @@ fn nginx_tls_pack() {
             "NGX-006 fail testdata/nginx/weak/nginx.conf:21 stream server (no server_name) listen 5433 ssl",
             "NGX-007 pass testdata/nginx/hardened/nginx.conf:26",
             "NGX-007 pass testdata/nginx/weak/nginx.conf:13",
+            "SUP-001 not_applicable *",
+            "SUP-002 not_applicable *",
         ],
     );
 }
@@ -194,6 +223,8 @@ fn kubernetes_pod_security_pack() {
             "K8S-016 pass testdata/k8s/cronjob.yaml:19 [CronJob/nightly-report]",
             "K8S-016 pass testdata/k8s/hardened-deployment.yaml:28 [Deployment/shop/web]",
             "K8S-016 pass testdata/k8s/privileged-daemonset.yaml:34 [DaemonSet/kube-system/node-agent]",
+            "SUP-001 not_applicable *",
+            "SUP-002 not_applicable *",
         ],
     );
 }
@@ -234,6 +265,8 @@ fn secrets_pack() {
             "SEC-017 fail testdata/secrets/deploy/tokens.txt:8",
             "SEC-018 fail testdata/secrets/deploy/tokens.txt:9",
             "SEC-019 fail testdata/secrets/deploy/release-signing.asc:1",
+            "SUP-001 not_applicable *",
+            "SUP-002 not_applicable *",
         ],
     );
     assert_eq!(
@@ -335,10 +368,16 @@ fn linux_sysctl_pack_on_a_debian_root() {
     ]);
     let vendor = "testdata/real/sysctl/debian-13/usr/lib/sysctl.d/50-default.conf";
     let site = "testdata/real/sysctl/debian-13/etc/sysctl.d/99-hardening.conf";
+    assert_eq!(
+        suppression_pack(&r),
+        ["SUP-001 not_applicable", "SUP-002 not_applicable"],
+        "no file has inline suppressions"
+    );
     let got: Vec<String> = r["findings"]
         .as_array()
         .unwrap()
         .iter()
+        .filter(|f| !is_suppression_pack(f))
         .map(|f| {
             assert_eq!(f["target"]["file"], vendor, "the root is judged once");
             let at = match (
@@ -435,6 +474,8 @@ fn kubernetes_pack_on_rendered_and_listed_workloads() {
             "K8S-010 fail testdata/real/k8s/kubectl-get.yaml:27 [Pod/prod/cache-0] ephemeral container \"debugger\"",
             "K8S-011 fail testdata/real/k8s/kubectl-get.yaml:28 [Pod/prod/cache-0] ephemeral container \"debugger\"",
             "K8S-016 fail testdata/real/k8s/helm-rendered.yaml:43 [Deployment/shop] container \"metrics\"",
+            "SUP-001 not_applicable *",
+            "SUP-002 not_applicable *",
         ],
     );
     assert_eq!(
@@ -459,10 +500,16 @@ fn nginx_pack_on_a_debian_root() {
         "full",
     ]);
     let root = "testdata/real/nginx/debian/etc/nginx/";
+    assert_eq!(
+        suppression_pack(&r),
+        ["SUP-001 not_applicable", "SUP-002 not_applicable"],
+        "no file has inline suppressions"
+    );
     let got: Vec<String> = r["findings"]
         .as_array()
         .unwrap()
         .iter()
+        .filter(|f| !is_suppression_pack(f))
         .map(|f| {
             assert_eq!(
                 f["target"]["file"].as_str().unwrap(),

@@ -65,6 +65,15 @@ pub struct FactsArgs {
     trust_store: Option<PathBuf>,
 }
 
+/// The ids of the built-in controls: what an inline suppression's `known` fact is judged against.
+fn builtin_control_ids() -> std::sync::Arc<[String]> {
+    let mut ids: Vec<String> = crate::policy::PolicySet::builtin()
+        .map(|set| set.controls().map(|c| c.id.clone()).collect())
+        .unwrap_or_default();
+    ids.sort_unstable();
+    ids.into()
+}
+
 fn parse_format(s: &str) -> Result<Format, String> {
     Format::parse(s).ok_or_else(|| {
         format!(
@@ -119,6 +128,7 @@ pub fn run(args: FactsArgs) -> u8 {
         trust_store: args.trust_store.clone(),
         gate: crate::collect::gate::Gate::for_paths(&args.paths, DEFAULT_MAX_FILE_SIZE),
         net: Default::default(),
+        control_ids: builtin_control_ids(),
     };
     let mut prepared: Vec<Option<Prepared>> = Vec::new();
     for c in registry.collectors() {
@@ -281,6 +291,7 @@ fn target_facts(targets: Vec<Target>, source: Source, paths: &[PathBuf], args: &
         trust_store: args.trust_store.clone(),
         gate: crate::collect::gate::Gate::for_paths(paths, DEFAULT_MAX_FILE_SIZE),
         net: args.limits.limits(),
+        control_ids: builtin_control_ids(),
     };
     let mut prepared: Vec<Option<Prepared>> = Vec::new();
     for c in registry.collectors() {

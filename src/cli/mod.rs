@@ -125,19 +125,76 @@ impl PolicySource {
     }
 
     /// Loads the policies for a scan of targets from `sources`: the built-in packs that judge
-    /// such targets, or every policy given with `--policy`.
+    /// such targets, or every policy given with `--policy`. With `inline_suppressions`, a scan of
+    /// files also gets the pack that judges `vigil:ignore` comments
+    /// ([`crate::policy::SUPPRESSIONS`]); without, it never has it.
     pub fn load_for(
         &self,
         sources: &[crate::collect::Source],
-    ) -> Result<crate::policy::PolicySet, crate::policy::PolicyError> {
-        if !self.policies.is_empty() {
-            return self.load();
+        inline_suppressions: bool,
+    ) -> Result<ScanPolicies, crate::policy::PolicyError> {
+        use crate::policy::{PolicyError, PolicySet, SUPPRESSIONS};
+        let builtin = PolicySet::builtin()?;
+        let source = format!("builtin:{SUPPRESSIONS}");
+        let pack = builtin
+            .policies
+            .iter()
+            .find(|p| p.source == source)
+            .expect("the suppressions pack is built in");
+        let mut set = if self.policies.is_empty() {
+            let mut set = builtin.clone();
+            set.keep_sources(&crate::collect::Registry::builtin(), sources);
+            set
+        } else {
+            PolicySet::load(&self.policies)?
+        };
+        // By its id: `--policy policies/` loads it from its file.
+        let wanted = inline_suppressions && sources.contains(&crate::collect::Source::File);
+        set.policies.retain(|p| wanted || p.id != pack.id);
+        if wanted && !set.policies.iter().any(|p| p.id == pack.id) {
+            // Its control ids must stay unambiguous in the result.
+            if let Some((owner, _)) = pack.controls.iter().find_map(|c| set.find(&c.id)) {
+                return Err(PolicyError::Selection {
+                    option: "policy",
+                    pattern: owner.source.clone(),
+                    reason: format!(
+                        "a control id of the built-in pack `{}` ({}), which judges inline \
+                         suppressions, is used by this policy; rename it, or scan with \
+                         --no-inline-suppressions",
+                        pack.id,
+                        pack.controls
+                            .iter()
+                            .map(|c| c.id.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                });
+            }
+            set.policies.push(pack.clone());
         }
-        let mut set = crate::policy::PolicySet::builtin()?;
-        set.keep_sources(&crate::collect::Registry::builtin(), sources);
+        // Before the selection: a suppression naming a control left out by --control is no typo.
+        let mut known: Vec<String> = set
+            .controls()
+            .chain(builtin.controls())
+            .map(|c| c.id.clone())
+            .collect();
+        known.sort_unstable();
+        known.dedup();
         set.select(&self.only, &self.skip)?;
-        Ok(set)
+        Ok(ScanPolicies {
+            set,
+            known_controls: known,
+        })
     }
+}
+
+/// The policies of a scan, and every control id an inline suppression may name.
+#[derive(Debug)]
+pub struct ScanPolicies {
+    /// The policies that judge, after `--control` and `--skip-control`.
+    pub set: crate::policy::PolicySet,
+    /// The ids of every control loaded before the selection, and of the built-in packs.
+    pub known_controls: Vec<String>,
 }
 
 /// `vigil baseline create RESULTS -o FILE`.

@@ -81,6 +81,12 @@ pub struct ScanArgs {
     #[arg(long, value_name = "FILE")]
     waivers: Option<PathBuf>,
 
+    /// Ignore the `vigil:ignore` comments of scanned files: every failure they would suppress is
+    /// reported `fail`, and the pack that judges them (vigil-suppressions) is not applied. For
+    /// auditors who want to see through what the files' owners accepted.
+    #[arg(long)]
+    no_inline_suppressions: bool,
+
     /// Known failures (made by `vigil baseline create`): recorded `baselined`, not counted by
     /// `--fail-on`; those that no longer fail are reported as fixed.
     #[arg(long, value_name = "FILE")]
@@ -274,8 +280,9 @@ pub fn run(args: ScanArgs) -> u8 {
     if args.root.is_some() {
         sources.push(crate::collect::Source::Host);
     }
-    let policies = match args.source.load_for(&sources) {
-        Ok(p) => p,
+    let inline_suppressions = !args.no_inline_suppressions;
+    let (policies, known_controls) = match args.source.load_for(&sources, inline_suppressions) {
+        Ok(p) => (p.set, p.known_controls),
         Err(e) => return usage_error(e),
     };
     for w in &policies.warnings {
@@ -322,6 +329,8 @@ pub fn run(args: ScanArgs) -> u8 {
         threads: args.threads,
         trust_store: args.trust_store.clone(),
         pass_evidence: args.pass_evidence,
+        inline_suppressions,
+        known_controls,
         hosts: args.root.iter().map(|r| host_of(r)).collect(),
         endpoints,
         concurrency: args.concurrency.max(1),

@@ -14,6 +14,7 @@ pub mod host;
 pub mod inventory;
 pub mod net;
 mod registry;
+pub mod suppression;
 mod target;
 pub mod walk;
 
@@ -84,6 +85,9 @@ pub struct Settings {
     pub gate: gate::Gate,
     /// Time limits of network probes.
     pub net: net::Limits,
+    /// The control ids loaded for the scan, sorted: an inline suppression naming none of them is
+    /// reported (the `suppression` kind's `known` fact).
+    pub control_ids: std::sync::Arc<[String]>,
 }
 
 /// What a collector prepared once per scan (a loaded trust store), handed back on every call.
@@ -271,6 +275,14 @@ pub trait Collector: Send + Sync {
 
     /// Whether controls of its kinds may use `pattern` checks over the target's raw text.
     fn reads_text(&self) -> bool {
+        false
+    }
+
+    /// Whether its kinds describe what other controls judge rather than a target of their own
+    /// (the inline suppressions of a file): its controls apply only to targets some other control
+    /// applies to, so they never make a file be read, and their failures cannot be suppressed
+    /// inline.
+    fn companion(&self) -> bool {
         false
     }
 

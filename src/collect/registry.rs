@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use super::{Collector, Kind, Source, cert, config, file, host, net};
+use super::{Collector, Kind, Source, cert, config, file, host, net, suppression};
 
 /// Every collector a scan can use.
 #[derive(Clone)]
@@ -24,6 +24,7 @@ impl Registry {
             .with(host::HostCollector)
             .with(net::ssh::SshCollector)
             .with(net::tls::TlsCollector)
+            .with(suppression::SuppressionCollector)
     }
 
     /// A registry with no collector.

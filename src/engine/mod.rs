@@ -84,6 +84,14 @@ pub struct ScanOptions {
     pub trust_store: Option<PathBuf>,
     /// How much evidence passing verdicts carry.
     pub pass_evidence: PassEvidence,
+    /// Apply the `vigil:ignore` comments of scanned files to their failures (recorded
+    /// `suppressed`, with the reason). `vigil scan --no-inline-suppressions` turns it off. The
+    /// built-in pack `vigil-suppressions` ([`crate::policy::SUPPRESSIONS`]), which `vigil scan`
+    /// adds to scans of files, reports the suppressions that give no reason or name no control.
+    pub inline_suppressions: bool,
+    /// Control ids a suppression may name besides those of the scan's policies (the controls left
+    /// out by `--control`, the built-in packs): a suppression naming none of them is reported.
+    pub known_controls: Vec<String>,
     /// The command line, recorded in the result.
     pub arguments: Vec<String>,
 }
@@ -105,6 +113,8 @@ impl Default for ScanOptions {
             progress: None,
             trust_store: None,
             pass_evidence: PassEvidence::default(),
+            inline_suppressions: true,
+            known_controls: Vec::new(),
             arguments: Vec::new(),
         }
     }
@@ -176,6 +186,16 @@ pub fn scan_with(
             opts.max_file_size,
         ),
         net: opts.net,
+        control_ids: {
+            let mut ids: Vec<String> = policies
+                .controls()
+                .map(|c| c.id.clone())
+                .chain(opts.known_controls.iter().cloned())
+                .collect();
+            ids.sort_unstable();
+            ids.dedup();
+            ids.into()
+        },
     };
     let plan = Plan::new(policies, registry, &settings)?;
     // Every root is checked before anything is written.
@@ -219,6 +239,7 @@ pub fn scan_with(
         settings: &settings,
         max_file_size: opts.max_file_size,
         pass_evidence: opts.pass_evidence,
+        inline_suppressions: opts.inline_suppressions,
     };
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let file_threads = opts.threads.unwrap_or(cores).max(1);
@@ -300,7 +321,7 @@ fn run(
 /// An `error` for every control that applied to a target whose judging panicked.
 fn internal_error(ctx: &judge::Context<'_>, target: &Target) -> Judged {
     let mut out = Judged::default();
-    for c in ctx.plan.applicable(target) {
+    for c in ctx.plan.blockable(&ctx.plan.applicable(target)) {
         out.verdicts.push(Verdict::error(
             c,
             None,
@@ -549,6 +570,7 @@ fn finding<'a>(
             kind: Cow::Borrowed(v.kind.unwrap_or(plan.kinds[v.control])),
             object: v.object,
         },
+        suppression: v.suppression,
         waiver: None,
     }
 }

@@ -19,6 +19,9 @@ pub struct Plan<'p> {
     pub controls: Vec<&'p Control>,
     /// For each control, its kind as registered.
     pub kinds: Vec<&'static str>,
+    /// For each control, whether its kind comes from companion collectors only
+    /// ([`Collector::companion`]): judged only on targets another control applies to.
+    pub companion: Vec<bool>,
     /// For each control and source, the collector (index into `collectors`) that produces its kind.
     producers: Vec<BTreeMap<Source, usize>>,
     /// The registry's collectors.
@@ -77,6 +80,7 @@ impl<'p> Plan<'p> {
         let collectors: Vec<&dyn Collector> =
             registry.collectors().iter().map(|c| c.as_ref()).collect();
         let mut kinds = Vec::new();
+        let mut companion = Vec::new();
         let mut producers = Vec::new();
         let mut used = vec![false; collectors.len()];
         let mut fields = vec![KindFields::default(); collectors.len()];
@@ -94,6 +98,7 @@ impl<'p> Plan<'p> {
                     kind: c.target.kind.clone(),
                 })?;
             kinds.push(kind);
+            companion.push(registry.producers(kind).all(|(_, c)| c.companion()));
             let mut by_source = BTreeMap::new();
             for (ci, coll) in registry.producers(kind) {
                 by_source.entry(coll.source()).or_insert(ci);
@@ -155,6 +160,7 @@ impl<'p> Plan<'p> {
             paths: glob_set(&globs)?,
             controls,
             kinds,
+            companion,
             producers,
             collectors,
             prepared,
@@ -172,8 +178,27 @@ impl<'p> Plan<'p> {
     }
 
     /// The controls that apply to a target, sorted: by `paths` for files (matched as displayed and
-    /// relative to its root), by `tags` for endpoints and hosts.
+    /// relative to its root), by `tags` for endpoints and hosts. Companion controls apply only
+    /// along with another control.
     pub fn applicable(&self, target: &Target) -> Vec<usize> {
+        let mut hits = self.selected(target);
+        if hits.iter().all(|&i| self.companion[i]) {
+            hits.clear();
+        }
+        hits
+    }
+
+    /// The controls of `applicable` that a target that cannot be read keeps from judging: all but
+    /// the companion ones, which judge along with them and would only repeat their error.
+    pub fn blockable(&self, applicable: &[usize]) -> Vec<usize> {
+        applicable
+            .iter()
+            .copied()
+            .filter(|&i| !self.companion[i])
+            .collect()
+    }
+
+    fn selected(&self, target: &Target) -> Vec<usize> {
         match target {
             Target::File(entry) => self.applicable_file(&entry.display, &entry.relative),
             other => {

@@ -240,6 +240,7 @@ mod tests {
             observed: None,
             severity: Severity::High,
             state,
+            suppression: None,
             target: Target {
                 element: None,
                 endpoint: None,

@@ -22,6 +22,10 @@ use crate::collect::Registry;
 pub use diag::{Diagnostic, Level};
 pub use model::{Check, Control, Policy, Severity, TargetSpec};
 
+/// The built-in pack that judges inline suppressions (`vigil:ignore` comments): `vigil scan`
+/// adds it to every scan of files, with or without `--policy`, unless `--no-inline-suppressions`.
+pub const SUPPRESSIONS: &str = "inline-suppressions";
+
 /// The packs shipped inside the binary, applied when no `--policy` is given.
 pub const BUILTIN: &[(&str, &str)] = &[
     (
@@ -53,6 +57,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
     (
         "tls-baseline",
         include_str!("../../policies/tls-baseline.yaml"),
+    ),
+    (
+        SUPPRESSIONS,
+        include_str!("../../policies/inline-suppressions.yaml"),
     ),
 ];
 

@@ -9,8 +9,13 @@ use crate::results::{Finding, Header, State};
 /// Findings kept per control and per group (failures and errors; the rest).
 pub const SAMPLES_PER_CONTROL: usize = 200;
 
-/// Waived findings kept for the waived section.
+/// Waived, suppressed and baselined findings kept for the section they share.
 pub const WAIVED_SAMPLES: usize = 1000;
+
+/// Whether a state is a failure someone accepted: waived, suppressed inline, or baselined.
+pub fn accepted(state: State) -> bool {
+    matches!(state, State::Waived | State::Suppressed | State::Baselined)
+}
 
 /// One control's findings: counts and samples.
 #[derive(Debug, Clone, Default)]
@@ -42,11 +47,12 @@ impl ControlFindings {
         self.count(State::Fail) + self.count(State::Error)
     }
 
-    /// Everything but waived findings (those have a section of their own).
+    /// Everything but accepted findings: waived, suppressed and baselined ones have a section of
+    /// their own.
     pub fn shown_count(&self) -> u64 {
         self.counts
             .iter()
-            .filter(|(s, _)| !matches!(**s, State::Waived | State::Baselined))
+            .filter(|(s, _)| !accepted(**s))
             .map(|(_, n)| n)
             .sum()
     }
@@ -57,9 +63,9 @@ impl ControlFindings {
 pub struct Aggregate {
     /// Per control of the header, in header order.
     pub controls: Vec<ControlFindings>,
-    /// The first waived findings.
+    /// The first accepted findings: waived, suppressed and baselined.
     pub waived: Vec<Finding<'static>>,
-    /// All waived findings.
+    /// All accepted findings.
     pub waived_total: u64,
 }
 
@@ -80,7 +86,7 @@ impl Aggregate {
         *c.counts.entry(f.state).or_default() += 1;
         let group = match f.state {
             State::Fail | State::Error => &mut c.bad,
-            State::Waived | State::Baselined => {
+            State::Waived | State::Suppressed | State::Baselined => {
                 self.waived_total += 1;
                 if self.waived.len() < WAIVED_SAMPLES {
                     self.waived.push(f.clone().into_owned());

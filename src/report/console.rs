@@ -29,7 +29,7 @@ fn state_color(s: State) -> &'static str {
         State::Fail => "\x1b[31m",
         State::Error => "\x1b[35m",
         State::Pass => "\x1b[32m",
-        State::Waived | State::Baselined | State::NotApplicable => "\x1b[2m",
+        State::Waived | State::Suppressed | State::Baselined | State::NotApplicable => "\x1b[2m",
     }
 }
 
@@ -222,8 +222,11 @@ pub fn summary_line(
         summary.count(State::Waived),
         summary.count(State::NotApplicable),
     );
-    if summary.count(State::Baselined) > 0 {
-        line.push_str(&format!(", {} baselined", summary.count(State::Baselined)));
+    for state in [State::Suppressed, State::Baselined] {
+        let n = summary.count(state);
+        if n > 0 {
+            line.push_str(&format!(", {}", state_count(n, state)));
+        }
     }
     if let Some((threshold, code)) = verdict {
         line.push_str(&format!("; fail-on {threshold}; exit {code}"));
@@ -239,6 +242,7 @@ fn state_count(n: u64, state: State) -> String {
         State::Pass => format!("{n} passed"),
         State::Waived => format!("{n} waived"),
         State::Baselined => format!("{n} baselined"),
+        State::Suppressed => format!("{n} suppressed"),
         State::NotApplicable => format!("{n} not applicable"),
     }
 }

@@ -469,8 +469,11 @@ fn build<'a>(
         state_chart: chart(
             State::ALL
                 .iter()
-                // `baselined` only exists in scans given a baseline.
-                .filter(|s| **s != State::Baselined || summary.count(**s) > 0)
+                // `baselined` only exists in scans given a baseline, `suppressed` in scans of files
+                // with inline suppressions.
+                .filter(|s| {
+                    !matches!(**s, State::Baselined | State::Suppressed) || summary.count(**s) > 0
+                })
                 .map(|s| {
                     (
                         s.as_str().replace('_', " "),
@@ -703,6 +706,7 @@ fn prose(text: &str) -> String {
 fn unjudged(summary: &crate::results::Summary) -> String {
     let parts: Vec<String> = [
         (State::Waived, "waived"),
+        (State::Suppressed, "suppressed"),
         (State::Baselined, "baselined"),
         (State::NotApplicable, "not applicable"),
     ]

@@ -1,7 +1,8 @@
 //! JUnit XML: a test suite per policy, a test case per finding.
 //!
-//! `fail` findings are failures, `error` findings are errors, `not_applicable` and `waived` are
-//! skipped, `pass` passes. CI systems show the suites as test results, so a regression names the
+//! `fail` findings are failures, `error` findings are errors, `not_applicable`, `waived`,
+//! `suppressed` and `baselined` are skipped (with the waiver's or the suppression's words), `pass`
+//! passes. CI systems show the suites as test results, so a regression names the
 //! control and file that broke. Findings arrive in target order, so each suite's test cases wait
 //! in a spool on disk until the counts its `<testsuite>` element carries are known. Text is escaped
 //! by quick-xml after dropping the characters XML 1.0 cannot hold.
@@ -28,7 +29,9 @@ impl Counts {
         match state {
             State::Fail => self.failures += 1,
             State::Error => self.errors += 1,
-            State::NotApplicable | State::Waived | State::Baselined => self.skipped += 1,
+            State::NotApplicable | State::Waived | State::Suppressed | State::Baselined => {
+                self.skipped += 1
+            }
             State::Pass => {}
         }
     }
@@ -136,7 +139,7 @@ fn write_case(out: &mut dyn Write, f: &Finding<'_>, c: &ControlInfo) -> io::Resu
             )?;
             writeln!(out, "        </testcase>")
         }
-        State::NotApplicable | State::Waived | State::Baselined => {
+        State::NotApplicable | State::Waived | State::Suppressed | State::Baselined => {
             writeln!(out, "{open}>")?;
             let note = format!("{}: {text}", f.state.as_str());
             writeln!(

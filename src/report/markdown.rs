@@ -168,9 +168,18 @@ fn render(header: &Header, agg: &Aggregate, trailer: &Trailer) -> String {
         s.push_str("\n</details>\n");
     }
     if agg.waived_total > 0 {
+        let counts: Vec<String> = [State::Waived, State::Suppressed, State::Baselined]
+            .iter()
+            .filter(|st| summary.count(**st) > 0)
+            .map(|st| format!("{} {}", summary.count(*st), st.as_str()))
+            .collect();
         s.push_str(&format!(
-            "\n<details><summary>{} waived</summary>\n\n| severity | control | target | observed | accepted |\n|---|---|---|---|---|\n",
-            agg.waived_total
+            "\n<details><summary>{}</summary>\n\n| severity | control | target | observed | accepted |\n|---|---|---|---|---|\n",
+            if counts.is_empty() {
+                format!("{} accepted", agg.waived_total)
+            } else {
+                counts.join(", ")
+            }
         ));
         for f in &agg.waived {
             if let Some((_, c)) = header.control(&f.control) {
@@ -181,7 +190,13 @@ fn render(header: &Header, agg: &Aggregate, trailer: &Trailer) -> String {
                     escape(&c.title),
                     place(f),
                     escape(f.observed.as_deref().unwrap_or("(not evaluated)")),
-                    escape(&super::waiver_words(f).unwrap_or_default())
+                    escape(
+                        &super::waiver_words(f)
+                            .or_else(
+                                || super::suppression_words(f).map(|w| format!("suppressed {w}"))
+                            )
+                            .unwrap_or_default()
+                    )
                 ));
             }
         }

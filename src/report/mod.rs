@@ -126,10 +126,18 @@ pub fn message(f: &Finding<'_>, control: &ControlInfo) -> String {
         Some(m) => m.clone(),
         None => format!("Satisfied: {}.", control.title),
     };
-    match waiver_words(f) {
-        Some(w) => format!("{text} Waived: {w}"),
-        None => text,
+    match (waiver_words(f), suppression_words(f)) {
+        (Some(w), _) => format!("{text} Waived: {w}"),
+        (None, Some(s)) => format!("{text} Suppressed {s}"),
+        (None, None) => text,
     }
+}
+
+/// Where a suppressed finding was accepted and why: "by vigil:ignore at line 12: the backup job
+/// logs in as root until Q3".
+pub fn suppression_words(f: &Finding<'_>) -> Option<String> {
+    let s = f.suppression.as_ref()?;
+    Some(format!("by vigil:ignore at line {}: {}", s.line, s.reason))
 }
 
 /// Who accepted a waived finding, until when and why: "accepted by jane@example.org until

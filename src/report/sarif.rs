@@ -4,8 +4,9 @@
 //!   properties, and a `security-severity` (critical 9.5, high 8.0, medium 5.5, low 3.0, info 0.0) that
 //!   code-scanning dashboards rank by.
 //! - Results keep the finding's state: `fail` and `error` as `kind: fail` and `kind: review`, `pass` and
-//!   `not_applicable` as `pass` and `notApplicable` with level `none`, `waived` as a failure with an
-//!   external suppression, so nothing in the result document is dropped.
+//!   `not_applicable` as `pass` and `notApplicable` with level `none`, `waived` and `baselined` as a
+//!   failure with an external suppression, `suppressed` as a failure with an `inSource` suppression
+//!   whose justification is the comment's reason, so nothing in the result document is dropped.
 //! - File findings have a physical location (file, line, columns); endpoints and hosts, objects
 //!   inside targets (a Kubernetes workload, a certificate), their elements (a container) and
 //!   whole-scan verdicts have logical locations.
@@ -261,7 +262,9 @@ fn rule(c: &ControlInfo) -> Rule<'_> {
 
 fn result<'a>(f: &'a Finding<'_>, c: &'a ControlInfo, rule_index: usize) -> SarifResult<'a> {
     let (kind, level) = match f.state {
-        State::Fail | State::Waived | State::Baselined => ("fail", level(f.severity)),
+        State::Fail | State::Waived | State::Suppressed | State::Baselined => {
+            ("fail", level(f.severity))
+        }
         State::Error => ("review", "error"),
         State::Pass => ("pass", "none"),
         State::NotApplicable => ("notApplicable", "none"),
@@ -314,6 +317,11 @@ fn result<'a>(f: &'a Finding<'_>, c: &'a ControlInfo, rule_index: usize) -> Sari
         vec![Suppression {
             kind: "external",
             justification: super::waiver_words(f).unwrap_or_else(|| text.clone()),
+        }]
+    } else if let (State::Suppressed, Some(s)) = (f.state, &f.suppression) {
+        vec![Suppression {
+            kind: "inSource",
+            justification: s.reason.clone(),
         }]
     } else if f.state == State::Baselined {
         vec![Suppression {

@@ -200,14 +200,17 @@ pub enum State {
     Waived,
     /// A failure already known: its fingerprint is in the baseline given (`--baseline`).
     Baselined,
+    /// A failure accepted by a `vigil:ignore` comment in the file itself, with its reason.
+    Suppressed,
 }
 
 impl State {
     /// Every state, in report order.
-    pub const ALL: [State; 6] = [
+    pub const ALL: [State; 7] = [
         State::Fail,
         State::Error,
         State::Waived,
+        State::Suppressed,
         State::Baselined,
         State::Pass,
         State::NotApplicable,
@@ -222,16 +225,17 @@ impl State {
             State::NotApplicable => "not_applicable",
             State::Waived => "waived",
             State::Baselined => "baselined",
+            State::Suppressed => "suppressed",
         }
     }
 
     /// How much a state weighs when a control's states are summed up into one: fail > error >
-    /// waived > pass > not_applicable.
+    /// waived, suppressed, baselined > pass > not_applicable.
     pub fn rank(self) -> u8 {
         match self {
             State::NotApplicable => 0,
             State::Pass => 1,
-            State::Waived | State::Baselined => 2,
+            State::Waived | State::Baselined | State::Suppressed => 2,
             State::Error => 3,
             State::Fail => 4,
         }
@@ -281,6 +285,10 @@ pub struct Finding<'a> {
     pub severity: Severity,
     /// The verdict.
     pub state: State,
+    /// The inline suppression that accepted this failure (state `suppressed`): the line of the
+    /// `vigil:ignore` comment in the target and the reason it gives.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub suppression: Option<SuppressionRef>,
     /// What was judged.
     pub target: Target<'a>,
     /// The waiver that accepted this failure (state `waived`): who accepted it, why, until when.
@@ -301,6 +309,16 @@ pub struct WaiverRef {
     /// The change or risk ticket, when given.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub ticket: Option<String>,
+}
+
+/// The inline suppression a finding was accepted under: a `vigil:ignore` comment of the file.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(deny_unknown_fields)]
+pub struct SuppressionRef {
+    /// The comment's line in the target.
+    pub line: u32,
+    /// Why, as the comment gives it.
+    pub reason: String,
 }
 
 /// What became of the failures of the baseline given with `--baseline`.
@@ -365,6 +383,7 @@ impl Finding<'_> {
             observed: self.observed,
             severity: self.severity,
             state: self.state,
+            suppression: self.suppression,
             target: self.target.into_owned(),
             waiver: self.waiver,
         }
@@ -504,7 +523,8 @@ pub struct Summary {
     pub by_state: BTreeMap<State, u64>,
     /// `fail` findings by severity (errors are counted in `by_state`).
     pub failures_by_severity: BTreeMap<Severity, u64>,
-    /// Controls by their worst state (fail > error > waived > pass > not_applicable).
+    /// Controls by their worst state (fail > error > waived, suppressed, baselined > pass >
+    /// not_applicable).
     pub controls_by_state: BTreeMap<State, u64>,
 }
 
@@ -522,7 +542,8 @@ impl Summary {
             .unwrap_or(0)
     }
 
-    /// Judged verdicts: pass, fail and error. Waived and not-applicable verdicts are not judged.
+    /// Judged verdicts: pass, fail and error. Waived, suppressed, baselined and not-applicable
+    /// verdicts are not judged.
     pub fn judged(&self) -> u64 {
         self.count(State::Pass) + self.count(State::Fail) + self.count(State::Error)
     }
@@ -599,6 +620,11 @@ mod tests {
             observed: Some("true\u{7f}\u{1f}".into()),
             severity: Severity::Critical,
             state: State::Fail,
+            // So must a suppressed finding's, which sorts between `state` and `target`.
+            suppression: Some(SuppressionRef {
+                line: 21,
+                reason: "Fixture for the \"privileged\" test, see <SEC-9>.".into(),
+            }),
             target: Target {
                 element: Some("container \"sidecar\"".into()),
                 endpoint: None,

@@ -163,6 +163,7 @@ fn finding(v: Value, schema: Schema) -> Result<Finding<'static>, String> {
                 observed: Some(f.observed),
                 severity: f.severity,
                 state: f.state,
+                suppression: None,
                 target: Target {
                     element: None,
                     endpoint: None,

@@ -16,6 +16,8 @@ use super::plan::Plan;
 use crate::collect::walk::EntryKind;
 use crate::collect::{Collected, Input, Request, Settings, Target, Wanted, file};
 use crate::policy::{Check, eval};
+use crate::results::{State, SuppressionRef};
+use crate::workflow::suppressions;
 
 /// How much evidence passing verdicts carry.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -39,6 +41,8 @@ pub struct Context<'a> {
     pub max_file_size: u64,
     /// Evidence of passing verdicts.
     pub pass_evidence: PassEvidence,
+    /// Apply the `vigil:ignore` comments of each file to its failures.
+    pub inline_suppressions: bool,
 }
 
 /// What one target contributed to the inventory.
@@ -86,8 +90,9 @@ pub fn judge(ctx: &Context<'_>, target: &Target, buf: &mut Vec<u8>) -> Judged {
                     return out;
                 }
                 EntryKind::Error(message) => {
-                    if !applicable.is_empty() {
-                        let mut v = Verdict::blocking(ctx.plan, &applicable, None, message, "");
+                    let blocked = ctx.plan.blockable(&applicable);
+                    if !blocked.is_empty() {
+                        let mut v = Verdict::blocking(ctx.plan, &blocked, None, message, "");
                         v.kind = Some("file");
                         out.verdicts.push(v);
                     }
@@ -115,7 +120,8 @@ pub fn judge(ctx: &Context<'_>, target: &Target, buf: &mut Vec<u8>) -> Judged {
                 Err(e) => Some(format!("cannot read file: {e}")),
             };
             if let Some(message) = failure {
-                let mut v = Verdict::blocking(ctx.plan, &applicable, None, &message, hint);
+                let blocked = ctx.plan.blockable(&applicable);
+                let mut v = Verdict::blocking(ctx.plan, &blocked, None, &message, hint);
                 v.kind = Some("file");
                 out.verdicts.push(v);
                 return finish(ctx, target, out);
@@ -128,6 +134,9 @@ pub fn judge(ctx: &Context<'_>, target: &Target, buf: &mut Vec<u8>) -> Judged {
                 binary: file::is_binary(buf),
             };
             judge_input(ctx, &input, &applicable, &mut out);
+            if ctx.inline_suppressions && !input.binary {
+                suppress(ctx, buf, &mut out.verdicts);
+            }
         }
         _ => {
             if applicable.is_empty() {
@@ -294,6 +303,37 @@ fn judge_collected(
     }
 }
 
+/// Records as `suppressed` each failure that a `vigil:ignore` comment of the file covers: one
+/// naming the control and giving a reason, on the failure's line (or file-wide). A failure
+/// located in another file (an sshd `Include`) is that file's, and errors are never suppressed:
+/// what could not be judged stays visible. Controls of companion kinds (those that judge the
+/// suppressions themselves) cannot be suppressed.
+fn suppress(ctx: &Context<'_>, bytes: &[u8], verdicts: &mut [Verdict]) {
+    let plan = ctx.plan;
+    let suppressible = |v: &Verdict| v.state == State::Fail && !plan.companion[v.control];
+    if !verdicts.iter().any(suppressible) {
+        return;
+    }
+    let found = suppressions::parse(bytes);
+    if found.list.is_empty() {
+        return;
+    }
+    for v in verdicts.iter_mut().filter(|v| suppressible(v)) {
+        let line = match &v.location {
+            Some(l) if l.path.is_some() => continue,
+            Some(l) => Some(l.line),
+            None => None,
+        };
+        if let Some(s) = found.covering(&plan.controls[v.control].id, line) {
+            v.state = State::Suppressed;
+            v.suppression = Some(SuppressionRef {
+                line: s.line,
+                reason: s.reason.clone(),
+            });
+        }
+    }
+}
+
 /// Sorts the verdicts of a target and gives failures their fingerprints.
 fn finish(ctx: &Context<'_>, target: &Target, mut out: Judged) -> Judged {
     out.verdicts.sort_by(Verdict::order);
@@ -315,6 +355,9 @@ fn finish(ctx: &Context<'_>, target: &Target, mut out: Judged) -> Judged {
             shown
         });
         v.element = v.element.take().map(scrub);
+        if let Some(s) = &mut v.suppression {
+            s.reason = scrub(std::mem::take(&mut s.reason));
+        }
         for e in &mut v.evidence {
             e.observed = scrub(std::mem::take(&mut e.observed));
         }

@@ -17,7 +17,7 @@ use crate::policy::Control;
 use crate::policy::eval::{self, clip};
 use crate::policy::path::Element;
 use crate::redact::redact;
-use crate::results::{Evidence, Location, State};
+use crate::results::{Evidence, Location, State, SuppressionRef};
 
 /// One control's conclusion about one target (or one object or element in it).
 #[derive(Debug, Clone, PartialEq)]
@@ -46,6 +46,8 @@ pub struct Verdict {
     /// The kind of target the finding names, when it is not the control's own (a file that could
     /// not be read is a `file`, whatever kinds of facts the blocked controls wanted from it).
     pub kind: Option<&'static str>,
+    /// The `vigil:ignore` comment that accepted this failure (state `suppressed`).
+    pub suppression: Option<SuppressionRef>,
 }
 
 impl Verdict {
@@ -63,6 +65,7 @@ impl Verdict {
             fingerprint: None,
             blocks: Vec::new(),
             kind: None,
+            suppression: None,
         }
     }
 
@@ -267,9 +270,12 @@ fn observed(evidence: &[Evidence]) -> String {
 }
 
 /// An observed value as a message quotes it, so that a value that is itself a sentence ("not yet
-/// valid: ...") does not read as part of the message; markers such as `(absent)` stay as they are.
+/// valid: ...") does not read as part of the message; markers such as `(absent)` stay as they are,
+/// and an empty text reads `""`.
 fn quoted(observed: &str) -> String {
-    if observed.starts_with('(') {
+    if observed.is_empty() {
+        "\"\"".to_string()
+    } else if observed.starts_with('(') {
         observed.to_string()
     } else if observed.contains('`') {
         format!("\"{observed}\"")
