@@ -161,8 +161,8 @@ fn two_nights_show_what_changed_in_diff_console_markdown_and_html() {
             .iter()
             .all(|i| i["control"] != "SSH-008" && i["control"] != "SSH-004")
     );
-    // SSH-017 passed both nights.
-    assert_eq!(d["counts"]["unchanged"], 1);
+    // SSH-017 passed both nights; the suppression checks (SUP-001, SUP-002) had no comment to judge.
+    assert_eq!(d["counts"]["unchanged"], 3);
 
     // The same comparison between the two result files, without the history.
     let (r1, r2) = (n.s("out-1/results.json"), n.s("out-2/results.json"));
@@ -182,7 +182,7 @@ fn two_nights_show_what_changed_in_diff_console_markdown_and_html() {
     // Console and Markdown name the same findings.
     let o = vigil(&["diff", "--history", &history]);
     let console = String::from_utf8_lossy(&o.stdout);
-    assert!(console.contains("2 new, 2 resolved, 1 changed, 13 still failing, 1 unchanged"));
+    assert!(console.contains("2 new, 2 resolved, 1 changed, 13 still failing, 3 unchanged"));
     assert!(console.contains("SSH-001 [high]"), "{console}");
     assert!(console.contains("fail -> waived"), "{console}");
     let o = vigil(&["diff", "--history", &history, "-f", "markdown"]);
@@ -219,7 +219,8 @@ fn stored_runs_are_listed_and_shown_as_their_results() {
     assert_eq!(runs.len(), 2);
     assert_eq!(runs[0]["run"], 2, "newest first");
     assert_eq!(runs[0]["complete"], true);
-    assert_eq!(runs[0]["findings"], 18);
+    // 18 controls of the pack, and the two checks of inline suppressions.
+    assert_eq!(runs[0]["findings"], 20);
     assert_eq!(runs[0]["states"]["fail"], 16);
     assert_eq!(runs[0]["policies"][0], "ssh-hardening@1.0.0");
     // The second run stored no verdict the first had not: the same night costs one link each.
@@ -227,7 +228,7 @@ fn stored_runs_are_listed_and_shown_as_their_results() {
     let distinct: i64 = db
         .query_row("SELECT count(*) FROM findings", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(distinct, 18);
+    assert_eq!(distinct, 20);
 
     // `history show` gives back the result the scan wrote, byte for byte but for the run block.
     let shown = n.s("shown.json");

@@ -40,6 +40,8 @@ pub struct Recording<'s> {
     seq: i64,
     batch: Vec<Pending>,
     previous: Previous,
+    /// This run's verdicts as `id << 1 | failing`, for the drift.
+    current: Vec<i64>,
     counts: BTreeMap<(&'static str, &'static str), i64>,
     slot: StoredSlot,
     /// Whether to compare the run with the previous one once stored.
@@ -55,6 +57,9 @@ struct Previous {
     next_seq: i64,
     done: bool,
     queue: std::collections::VecDeque<([u8; 16], i64)>,
+    /// Every verdict of the previous run read so far, as `id << 1 | failing`: with the current
+    /// run's, what the drift compares, without reading either run again.
+    seen: Vec<i64>,
 }
 
 /// How far ahead in the previous run a verdict is looked for: verdicts removed since then are
@@ -62,6 +67,42 @@ struct Previous {
 const LOOKAHEAD: usize = 64;
 
 impl Previous {
+    /// Reads the next chunk of the previous run.
+    fn read(&mut self, conn: &Connection, run: i64) -> rusqlite::Result<()> {
+        let mut stmt = conn.prepare_cached(
+            "SELECT seq, sha256, finding_id, failing FROM run_findings \
+             WHERE run_id = ?1 AND seq >= ?2 ORDER BY seq LIMIT ?3",
+        )?;
+        let mut rows = stmt.query((run, self.next_seq, BATCH as i64))?;
+        let mut got = 0;
+        while let Some(row) = rows.next()? {
+            let seq: i64 = row.get(0)?;
+            let hash: Vec<u8> = row.get(1)?;
+            let id: i64 = row.get(2)?;
+            let failing: bool = row.get(3)?;
+            if let Ok(hash) = <[u8; 16]>::try_from(hash.as_slice()) {
+                self.queue.push_back((hash, id));
+            }
+            self.seen.push(id << 1 | i64::from(failing));
+            self.next_seq = seq + 1;
+            got += 1;
+        }
+        self.done = got < BATCH;
+        Ok(())
+    }
+
+    /// Every verdict of the previous run (reading what is left of it).
+    fn all(&mut self, conn: &Connection) -> rusqlite::Result<Option<(i64, Vec<i64>)>> {
+        let Some(run) = self.run else {
+            return Ok(None);
+        };
+        while !self.done {
+            self.read(conn, run)?;
+        }
+        self.queue.clear();
+        Ok(Some((run, std::mem::take(&mut self.seen))))
+    }
+
     /// The id of the previous run's verdict with this hash near the current position, if any;
     /// the position moves past it.
     fn take(&mut self, conn: &Connection, sha: &[u8; 16]) -> rusqlite::Result<Option<i64>> {
@@ -69,22 +110,7 @@ impl Previous {
             return Ok(None);
         };
         if self.queue.len() < LOOKAHEAD && !self.done {
-            let mut stmt = conn.prepare_cached(
-                "SELECT seq, sha256, finding_id FROM run_findings \
-                 WHERE run_id = ?1 AND seq >= ?2 ORDER BY seq LIMIT ?3",
-            )?;
-            let mut rows = stmt.query((run, self.next_seq, BATCH as i64))?;
-            let mut got = 0;
-            while let Some(row) = rows.next()? {
-                let seq: i64 = row.get(0)?;
-                let hash: Vec<u8> = row.get(1)?;
-                if let Ok(hash) = <[u8; 16]>::try_from(hash.as_slice()) {
-                    self.queue.push_back((hash, row.get(2)?));
-                }
-                self.next_seq = seq + 1;
-                got += 1;
-            }
-            self.done = got < BATCH;
+            self.read(conn, run)?;
         }
         let found = self
             .queue
@@ -132,6 +158,7 @@ impl<'s> Recording<'s> {
             seq: 0,
             batch: Vec::with_capacity(BATCH),
             previous: Previous::default(),
+            current: Vec::new(),
             counts: BTreeMap::new(),
             slot,
             drift: true,
@@ -207,7 +234,7 @@ impl<'s> Recording<'s> {
             let mut add = tx
                 .prepare_cached(
                     "INSERT INTO findings (sha256, control, state, severity, target, fingerprint, \
-                     body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                     body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (sha256) DO NOTHING",
                 )
                 .map_err(err)?;
             let mut link = tx
@@ -220,14 +247,11 @@ impl<'s> Recording<'s> {
                 let key = p.key;
                 let id: i64 = match p.verdict {
                     Verdict::Known(id) => id,
-                    Verdict::New(n) => match find
-                        .query_row([&key[..]], |r| r.get(0))
-                        .optional()
-                        .map_err(err)?
-                    {
-                        Some(id) => id,
-                        None => {
-                            add.execute((
+                    // Most verdicts not in place in the previous run are new: try to store
+                    // first, and look up only the ones that were there after all.
+                    Verdict::New(n) => {
+                        let stored = add
+                            .execute((
                                 &key[..],
                                 &n.control,
                                 n.state,
@@ -237,12 +261,18 @@ impl<'s> Recording<'s> {
                                 &n.body,
                             ))
                             .map_err(err)?;
+                        if stored == 1 {
                             tx.last_insert_rowid()
+                        } else {
+                            find.query_row([&key[..]], |r| r.get(0)).map_err(err)?
                         }
-                    },
+                    }
                 };
                 link.execute((self.run, self.seq, id, &key[..], p.failing))
                     .map_err(err)?;
+                if self.drift {
+                    self.current.push(id << 1 | i64::from(p.failing));
+                }
                 self.seq += 1;
             }
         }
@@ -295,7 +325,12 @@ impl<'s> Recording<'s> {
         .map_err(err)?;
         tx.commit().map_err(err)?;
         let drift = if self.drift {
-            super::drift(self.store, self.run)?
+            let previous = self
+                .previous
+                .all(&self.store.conn)
+                .map_err(|e| self.store.err(e))?;
+            let known = previous.map(|(run, seen)| (run, seen, std::mem::take(&mut self.current)));
+            super::drift(self.store, self.run, known)?
         } else {
             None
         };

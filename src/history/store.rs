@@ -125,12 +125,12 @@ impl Store {
                 .map_err(|e| self.err(e))?;
         }
         // Readers never block the writer, and one writer at a time appends; a crash loses at most
-        // the last transaction, never the file. The page cache may grow to 64 MiB: the index of
-        // verdicts a run looks up stays in memory on a large history.
+        // the last transaction, never the file. The page cache may grow to 32 MiB: most of the index
+        // of verdicts a run looks up stays in memory on a large history.
         self.conn
             .execute_batch(
                 "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
-                 PRAGMA cache_size = -65536;",
+                 PRAGMA cache_size = -32768;",
             )
             .map_err(|e| self.err(e))?;
         if version < schema::current() {
