@@ -303,3 +303,62 @@ fn a_report_of_100000_findings_stays_small_and_opens() {
     let dom = dump_dom(&browser, &report, &[]);
     assert!(dom.contains("3 of 3 controls shown"));
 }
+
+/// The "since the last run" section of a scan stored in a history: new findings quoting hostile
+/// content are shown as text, the trend chart is drawn, and the report's script still runs under
+/// its CSP.
+#[test]
+fn the_drift_section_renders_hostile_findings_as_text() {
+    let Some(browser) = chromium() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let net = probe();
+    let data = dir.path().join("injection");
+    std::fs::create_dir(&data).unwrap();
+    let original = std::fs::read_to_string(common::root("testdata/injection/app.yaml")).unwrap();
+    let history = dir.path().join("history.db");
+    let report = dir.path().join("report.html");
+    for night in [1, 2] {
+        let text = if night == 1 {
+            original.clone()
+        } else {
+            original.clone()
+                + &format!(
+                    "beacon: \"<img src=http://127.0.0.1:{}/beacon.png>\"\n",
+                    net.port
+                )
+        };
+        std::fs::write(data.join("app.yaml"), text).unwrap();
+        let out = vigil(&[
+            "scan",
+            data.to_str().unwrap(),
+            "--policy",
+            "testdata/policies/injection.yaml",
+            "--at",
+            AT,
+            "--fail-on",
+            "none",
+            "--format",
+            "html",
+            "--output",
+            report.to_str().unwrap(),
+            "--history",
+            history.to_str().unwrap(),
+        ]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let dom = dump_dom(&browser, &report, &[]);
+    let drift = &dom[dom.find("<section id=\"drift\">").expect("a drift section")..];
+    let drift = &drift[..drift.find("</section>").unwrap()];
+    assert!(drift.contains("1 new</strong>"), "{drift}");
+    assert!(drift.contains("&lt;img src=http://127.0.0.1:"), "{drift}");
+    assert!(!dom.contains("<img"), "no image element was created");
+    assert!(drift.contains("<polyline class=\"passrate-line\""));
+    assert_eq!(drift.matches("<circle class=\"passrate-dot\"").count(), 2);
+    assert!(dom.contains("controls shown"), "the report's script ran");
+    assert_eq!(net.hits.load(Ordering::SeqCst), 0, "no network request");
+}
