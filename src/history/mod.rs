@@ -413,10 +413,7 @@ impl Store {
     pub fn prune(&mut self, before: &str, stale_before: &str) -> Result<(u64, u64), HistoryError> {
         let path = self.path.clone();
         let err = |e| store::classify(&path, e);
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(err)?;
+        let tx = self.write()?;
         let runs = tx
             .execute(
                 "DELETE FROM runs WHERE (complete = 1 AND started_at < ?1) \

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::io;
 use std::rc::Rc;
 
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
+use rusqlite::{Connection, OptionalExtension};
 
 use super::store::{HistoryError, Store};
 use crate::results::{Finding, Header, Sink, State, Trailer};
@@ -180,11 +180,7 @@ impl<'s> Recording<'s> {
             .unwrap_or_default();
         let path = self.store.path.clone();
         let err = |e| super::store::classify(&path, e);
-        let tx = self
-            .store
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(err)?;
+        let tx = self.store.write()?;
         let existing: Option<i64> = tx
             .query_row(
                 "SELECT id FROM headers WHERE sha256 = ?1",
@@ -222,11 +218,7 @@ impl<'s> Recording<'s> {
         }
         let path = self.store.path.clone();
         let err = |e| super::store::classify(&path, e);
-        let tx = self
-            .store
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(err)?;
+        let tx = self.store.write()?;
         {
             let mut find = tx
                 .prepare_cached("SELECT id FROM findings WHERE sha256 = ?1")
@@ -287,11 +279,7 @@ impl<'s> Recording<'s> {
             .map_err(|e| HistoryError::Usage(e.to_string()))?;
         let rest =
             serde_json::to_string(trailer).map_err(|e| HistoryError::Usage(e.to_string()))?;
-        let tx = self
-            .store
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(err)?;
+        let tx = self.store.write()?;
         for p in &header.policies {
             tx.execute(
                 "INSERT OR REPLACE INTO policies (run_id, policy, version, sha256, source) \

@@ -87,6 +87,15 @@ impl Store {
         classify(&self.path, e)
     }
 
+    /// Starts a write transaction. It takes the write lock at once, so a busy history makes it
+    /// wait (up to the busy timeout) rather than fail halfway through.
+    pub(crate) fn write(&mut self) -> Result<rusqlite::Transaction<'_>, HistoryError> {
+        let path = self.path.clone();
+        self.conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(|e| classify(&path, e))
+    }
+
     /// Checks the file is a vigil history (or an empty database), sets the connection up and
     /// applies the migrations it lacks.
     fn prepare(&mut self) -> Result<(), HistoryError> {
@@ -176,10 +185,7 @@ impl Store {
     /// new history at once apply them once.
     fn migrate(&mut self) -> Result<(), HistoryError> {
         let path = self.path.clone();
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(|e| classify(&path, e))?;
+        let tx = self.write()?;
         let has_table: bool = tx
             .query_row(
                 "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'schema_version'",
