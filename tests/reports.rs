@@ -64,6 +64,7 @@ fn fixed_result() -> Document {
         ]
         .map(String::from)
         .to_vec(),
+        shard: None,
     };
     let waived = run
         .findings

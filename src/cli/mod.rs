@@ -58,6 +58,16 @@ enum Command {
     /// What changed between two runs of a history (default: the last two) or two result files:
     /// new failures, resolved ones, changed states, failures still there.
     Diff(history_cmd::DiffArgs),
+    /// Join the JSON results of the shards of one scan (`vigil scan --shard I/N`) into the result
+    /// one unsharded scan would have written; each part's digest is checked first.
+    Merge {
+        /// The parts: the JSON results of shards 0 to N-1, in any order.
+        #[arg(required = true)]
+        parts: Vec<PathBuf>,
+        /// Where to write the merged JSON result.
+        #[arg(long, short = 'o', value_name = "FILE")]
+        output: PathBuf,
+    },
     /// Check the integrity digest of a saved JSON result; exit 1 when the file was altered.
     Verify {
         /// The JSON result file.
@@ -218,6 +228,48 @@ fn baseline_create(results: &std::path::Path, output: &std::path::Path) -> u8 {
     EXIT_OK
 }
 
+/// `vigil merge PART... -o FILE`. Nothing is written unless every part could be merged.
+fn merge(parts: &[PathBuf], output: &std::path::Path) -> u8 {
+    let tmp = match tempfile::NamedTempFile::new_in(
+        output
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(std::path::Path::new(".")),
+    ) {
+        Ok(t) => t,
+        Err(e) => return usage_error(format!("cannot write {}: {e}", output.display())),
+    };
+    let out = std::io::BufWriter::new(match tmp.reopen() {
+        Ok(f) => f,
+        Err(e) => return usage_error(format!("cannot write {}: {e}", output.display())),
+    });
+    let sink = crate::report::sink(
+        crate::report::Format::Json,
+        Box::new(out),
+        &crate::report::Style::plain(false),
+    );
+    let trailer = match crate::results::merge::merge(parts, vec![sink]) {
+        Ok(t) => t,
+        Err(e) => return usage_error(e),
+    };
+    if let Err(e) = tmp.persist(output) {
+        return usage_error(format!("cannot write {}: {e}", output.display()));
+    }
+    let controls: u64 = trailer.summary.controls_by_state.values().sum();
+    eprintln!(
+        "{} (merged from {} parts into {})",
+        crate::report::console::summary_line(
+            usize::try_from(controls).unwrap_or(usize::MAX),
+            &trailer.inventory,
+            &trailer.summary,
+            None,
+        ),
+        parts.len(),
+        output.display()
+    );
+    EXIT_OK
+}
+
 /// Parses the command line and runs it; the entry point of the binary.
 pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -239,6 +291,7 @@ pub fn main() -> ExitCode {
         Command::Report(args) => report_cmd::run(args),
         Command::Verify { results } => report_cmd::verify(&results),
         Command::History(cmd) => history_cmd::run(cmd),
+        Command::Merge { parts, output } => merge(&parts, &output),
         Command::Diff(args) => history_cmd::diff(args),
         Command::Baseline(BaselineCommand::Create { results, output }) => {
             baseline_create(&results, &output)

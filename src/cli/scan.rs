@@ -98,6 +98,12 @@ pub struct ScanArgs {
     #[arg(long, value_name = "FILE", env = "VIGIL_HISTORY")]
     history: Option<PathBuf>,
 
+    /// Judge only shard I of N (counted from 0) of the targets, so that N processes cover them
+    /// exactly once; `vigil merge` joins their JSON results. Give every shard the same arguments
+    /// and `--at`.
+    #[arg(long, value_name = "I/N", value_parser = crate::engine::Shard::parse)]
+    shard: Option<crate::engine::Shard>,
+
     /// Evaluate time-dependent checks at this instant (RFC 3339, or YYYY-MM-DD for midnight UTC).
     #[arg(long, value_name = "TIMESTAMP", value_parser = parse_at)]
     at: Option<OffsetDateTime>,
@@ -343,6 +349,7 @@ pub fn run(args: ScanArgs) -> u8 {
         arguments: std::env::args_os()
             .map(|a| a.to_string_lossy().into_owned())
             .collect(),
+        shard: args.shard,
     };
     let outcome = engine::scan(&policies, &opts, sinks);
     // The bar is cleared before anything else is printed.

@@ -16,6 +16,7 @@ mod judge;
 pub(crate) mod patterns;
 mod pipeline;
 mod plan;
+mod shard;
 
 use std::borrow::Cow;
 use std::path::PathBuf;
@@ -25,6 +26,7 @@ use time::OffsetDateTime;
 
 pub use judge::PassEvidence;
 pub use plan::PlanError;
+pub use shard::Shard;
 
 use judge::{Judged, Verdict};
 use plan::Plan;
@@ -36,7 +38,7 @@ use crate::policy::pattern::Expect;
 use crate::policy::{Check, Control, PolicySet};
 use crate::results::{
     ControlInfo, Finding, Header, Inventory, PolicyInfo, Recorder, RunInfo, SCHEMA_VERSION,
-    ScanError, Sink, State, Tool, Trailer,
+    ScanError, ShardRecord, Sink, State, Tool, Trailer,
 };
 
 /// Default for `--max-file-size`: 64 MiB.
@@ -92,6 +94,8 @@ pub struct ScanOptions {
     /// Control ids a suppression may name besides those of the scan's policies (the controls left
     /// out by `--control`, the built-in packs): a suppression naming none of them is reported.
     pub known_controls: Vec<String>,
+    /// Judge only this shard of the targets (`--shard I/N`).
+    pub shard: Option<Shard>,
     /// The command line, recorded in the result.
     pub arguments: Vec<String>,
 }
@@ -115,6 +119,7 @@ impl Default for ScanOptions {
             pass_evidence: PassEvidence::default(),
             inline_suppressions: true,
             known_controls: Vec::new(),
+            shard: None,
             arguments: Vec::new(),
         }
     }
@@ -233,6 +238,9 @@ pub fn scan_with(
         baseline: opts.baseline.as_deref(),
         baseline_seen: vec![false; opts.baseline.as_ref().map_or(0, |b| b.len())],
         progress: opts.progress.as_ref(),
+        shard: opts.shard,
+        blocks: Vec::new(),
+        block: None,
     };
     let ctx = judge::Context {
         plan: &plan,
@@ -243,15 +251,32 @@ pub fn scan_with(
     };
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let file_threads = opts.threads.unwrap_or(cores).max(1);
+    // Every target is numbered in scan order; a sharded scan judges only its own.
+    let ordinal = std::sync::atomic::AtomicU64::new(0);
+    let deal = |t: Target| -> Option<(u64, Target)> {
+        let k = ordinal.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        opts.shard.is_none_or(|s| s.owns(k)).then_some((k, t))
+    };
     if let Some(entries) = walk {
-        let files = entries.map(Target::File);
+        let files = entries.map(Target::File).filter_map(deal);
         run(&ctx, files, file_threads, FILES_PER_BATCH, &mut emitter)?;
     }
     // Network targets one at a time: each may wait on its peer.
-    let endpoints = opts.endpoints.iter().cloned().map(Target::Endpoint);
+    let endpoints = opts
+        .endpoints
+        .iter()
+        .cloned()
+        .map(Target::Endpoint)
+        .filter_map(deal);
     run(&ctx, endpoints, opts.concurrency.max(1), 1, &mut emitter)?;
-    let hosts = opts.hosts.iter().cloned().map(Target::Host);
+    let hosts = opts
+        .hosts
+        .iter()
+        .cloned()
+        .map(Target::Host)
+        .filter_map(deal);
     run(&ctx, hosts, 1, 1, &mut emitter)?;
+    let shard = emitter.shard_record();
     emitter.whole_scan_verdicts()?;
     let Emitter {
         recorder,
@@ -274,6 +299,7 @@ pub fn scan_with(
             .map(|h| h.to_string_lossy().into_owned())
             .unwrap_or_else(|_| "unknown".into()),
         arguments: opts.arguments.clone(),
+        shard,
     };
     let trailer = recorder.finish(scan_errors, inventory, run_info, waivers, known_failures)?;
     Ok(Outcome { header, trailer })
@@ -283,13 +309,13 @@ pub fn scan_with(
 /// order.
 fn run(
     ctx: &judge::Context<'_>,
-    mut targets: impl Iterator<Item = Target> + Send,
+    mut targets: impl Iterator<Item = (u64, Target)> + Send,
     threads: usize,
     batch: usize,
     emitter: &mut Emitter<'_, '_>,
 ) -> Result<(), EngineError> {
     let batches = std::iter::from_fn(move || {
-        let b: Vec<Target> = targets.by_ref().take(batch).collect();
+        let b: Vec<(u64, Target)> = targets.by_ref().take(batch).collect();
         (!b.is_empty()).then_some(b)
     });
     pipeline::ordered(
@@ -300,20 +326,20 @@ fn run(
         |buf, batch| {
             batch
                 .into_iter()
-                .map(|target| {
+                .map(|(ordinal, target)| {
                     // A collector that panics on a hostile target costs that target, not the scan.
                     let judged = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                         judge::judge(ctx, &target, buf)
                     }))
                     .unwrap_or_else(|_| internal_error(ctx, &target));
-                    (target, judged)
+                    (ordinal, target, judged)
                 })
                 .collect::<Vec<_>>()
         },
         |judged| {
             judged
                 .into_iter()
-                .try_for_each(|(target, judged)| emitter.emit(&target, judged))
+                .try_for_each(|(ordinal, target, judged)| emitter.emit(ordinal, &target, judged))
         },
     )
 }
@@ -394,10 +420,14 @@ struct Emitter<'p, 's> {
     baseline: Option<&'p crate::workflow::baseline::Baseline>,
     baseline_seen: Vec<bool>,
     progress: Option<&'p Progress>,
+    /// The shard this scan judges, the findings of each of its blocks, and the current block.
+    shard: Option<Shard>,
+    blocks: Vec<u64>,
+    block: Option<u64>,
 }
 
 impl Emitter<'_, '_> {
-    fn emit(&mut self, target: &Target, judged: Judged) -> Result<(), EngineError> {
+    fn emit(&mut self, ordinal: u64, target: &Target, judged: Judged) -> Result<(), EngineError> {
         let Judged {
             verdicts,
             clean,
@@ -433,6 +463,16 @@ impl Emitter<'_, '_> {
                 }
             }
         }
+        if self.shard.is_some() {
+            let block = ordinal / Shard::BLOCK;
+            if self.block != Some(block) {
+                self.block = Some(block);
+                self.blocks.push(0);
+            }
+            if let Some(n) = self.blocks.last_mut() {
+                *n += verdicts.len() as u64;
+            }
+        }
         for v in verdicts {
             let control = v.control;
             self.judged[control] = true;
@@ -463,6 +503,30 @@ impl Emitter<'_, '_> {
         Ok(())
     }
 
+    /// What a part of a sharded scan records for `vigil merge`, once its targets are judged.
+    fn shard_record(&mut self) -> Option<ShardRecord> {
+        let shard = self.shard?;
+        let controls = &self.plan.controls;
+        Some(ShardRecord {
+            index: shard.index,
+            count: shard.count,
+            block: Shard::BLOCK,
+            blocks: std::mem::take(&mut self.blocks),
+            judged: controls
+                .iter()
+                .zip(&self.judged)
+                .filter(|(_, j)| **j)
+                .map(|(c, _)| c.id.clone())
+                .collect(),
+            clean: controls
+                .iter()
+                .zip(&self.clean)
+                .filter(|(_, n)| **n > 0)
+                .map(|(c, n)| (c.id.clone(), *n))
+                .collect(),
+        })
+    }
+
     /// Per control, the verdicts about the scan as a whole: a pass for a pattern that matched
     /// nowhere, and `not_applicable` for a control that judged nothing.
     fn whole_scan_verdicts(&mut self) -> Result<(), EngineError> {
@@ -473,16 +537,10 @@ impl Emitter<'_, '_> {
             let absent_pattern =
                 matches!(&c.check, Check::Pattern(p) if p.expect == Expect::Absent);
             let v = if absent_pattern && self.clean[i] > 0 {
+                let (observed, message) = clean_words(&c.title, self.clean[i]);
                 Verdict {
-                    observed: Some(format!(
-                        "no match in {}",
-                        crate::report::counted(self.clean[i], "file", "files")
-                    )),
-                    message: Some(format!(
-                        "Satisfied: {} ({} checked).",
-                        c.title,
-                        crate::report::counted(self.clean[i], "file", "files")
-                    )),
+                    observed: Some(observed),
+                    message: Some(message),
                     ..Verdict::new(i, State::Pass)
                 }
             } else {
@@ -496,6 +554,16 @@ impl Emitter<'_, '_> {
         }
         Ok(())
     }
+}
+
+/// The observed value and message of the pass of an `expect: absent` pattern found in none of
+/// the `files` it searched (also what `vigil merge` writes for the shards together).
+pub fn clean_words(title: &str, files: u64) -> (String, String) {
+    let n = crate::report::counted(files, "file", "files");
+    (
+        format!("no match in {n}"),
+        format!("Satisfied: {title} ({n} checked)."),
+    )
 }
 
 fn not_applicable_reason(c: &Control) -> String {

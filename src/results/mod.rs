@@ -16,6 +16,7 @@
 //! [`read`] reads both versions.
 
 pub mod integrity;
+pub mod merge;
 pub mod read;
 mod stream;
 mod tally;
@@ -108,6 +109,31 @@ pub struct RunInfo {
     pub host: String,
     /// The command line, as given.
     pub arguments: Vec<String>,
+    /// For one shard of a sharded scan (`--shard I/N`): what `vigil merge` needs to put the parts
+    /// back in the order one scan would have written.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub shard: Option<ShardRecord>,
+}
+
+/// How one shard of a scan was cut, and what it judged.
+///
+/// Targets are numbered in scan order (files as walked, then endpoints, then hosts) and dealt in
+/// blocks of `block` consecutive targets: block `b` goes to shard `b % count`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ShardRecord {
+    /// This shard, from 0.
+    pub index: u64,
+    /// How many shards the scan was cut into.
+    pub count: u64,
+    /// Targets per block.
+    pub block: u64,
+    /// The findings of each block this shard judged, in order (blocks `index`, `index + count`...).
+    pub blocks: Vec<u64>,
+    /// The controls that judged at least one target of this shard.
+    pub judged: Vec<String>,
+    /// Per control with an `expect: absent` pattern, the files it searched without a match.
+    pub clean: BTreeMap<String, u64>,
 }
 
 /// A policy applied in the scan.
