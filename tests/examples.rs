@@ -27,6 +27,8 @@ const SERVICE: &str = "docs/examples/systemd/vigil-nightly.service";
 const TIMER: &str = "docs/examples/systemd/vigil-nightly.timer";
 const CRON: &str = "docs/examples/cron/vigil.cron";
 const CRONJOB: &str = "docs/examples/kubernetes/cronjob.yaml";
+const SHARDED: &str = "docs/examples/kubernetes/sharded-scan.yaml";
+const MERGE: &str = "docs/examples/kubernetes/merge-job.yaml";
 const GITHUB: &str = "docs/examples/ci/github-actions.yml";
 const GITLAB: &str = "docs/examples/ci/gitlab-ci.yml";
 
@@ -1046,4 +1048,120 @@ fn the_cronjob_runs_one_locked_down_pod_at_a_time() {
             .any(|d| d["kind"] == "PersistentVolumeClaim" && d["metadata"]["name"] == claim),
         "the claim {claim} is in the file"
     );
+}
+
+/// The vigil commands of the Jobs of a manifest: init containers, then containers.
+fn job_commands(docs: &[Value]) -> Vec<Vec<String>> {
+    let mut commands = Vec::new();
+    for job in docs.iter().filter(|d| d["kind"] == "Job") {
+        let pod = &job["spec"]["template"]["spec"];
+        for key in ["initContainers", "containers"] {
+            for c in pod[key].as_array().cloned().unwrap_or_default() {
+                let mut words = strings(&c["command"]);
+                words.extend(strings(&c["args"]));
+                if words.first().is_some_and(|w| w == "vigil") {
+                    commands.push(words[1..].to_vec());
+                }
+            }
+        }
+    }
+    commands
+}
+
+/// The sharded scan of the Kubernetes example, run as its Indexed Job's 8 pods would run it (the
+/// index substituted for `$(JOB_COMPLETION_INDEX)`, `/data` a fixture tree, `/results` a temporary
+/// directory), then its merge Job: the merged result is the result one scan writes, and the
+/// report renders.
+#[test]
+fn the_sharded_job_and_its_merge_give_the_unsharded_result() {
+    let shards = job_commands(&yaml(SHARDED));
+    let merge = job_commands(&yaml(MERGE));
+    assert_eq!(shards.len(), 1, "one scan container");
+    assert_eq!(merge.len(), 2, "merge, then report");
+    let job = yaml(SHARDED)
+        .into_iter()
+        .find(|d| d["kind"] == "Job")
+        .unwrap();
+    assert_eq!(job["spec"]["completionMode"], "Indexed");
+    let n = job["spec"]["completions"].as_u64().unwrap();
+    assert_eq!(
+        option(&shards[0], "--shard"),
+        Some(format!("$(JOB_COMPLETION_INDEX)/{n}").as_str())
+    );
+
+    let tmp = tempfile::tempdir().unwrap();
+    let results = tmp.path().join("results");
+    std::fs::create_dir(&results).unwrap();
+    let data = common::root("testdata").display().to_string();
+    let place = |command: &[String], index: Option<u64>| -> Vec<String> {
+        command
+            .iter()
+            .map(|w| {
+                let w = match index {
+                    Some(i) => w.replace("$(JOB_COMPLETION_INDEX)", &i.to_string()),
+                    None => w.clone(),
+                };
+                if w == "/data" {
+                    data.clone()
+                } else if let Some(rest) = w.strip_prefix("/results/") {
+                    results.join(rest).display().to_string()
+                } else {
+                    w
+                }
+            })
+            .collect()
+    };
+    for i in 0..n {
+        let out = run_vigil(&place(&shards[0], Some(i)));
+        assert_eq!(out.status.code(), Some(0), "shard {i}: {}", text(&out));
+    }
+    for command in &merge {
+        let out = run_vigil(&place(command, None));
+        assert_eq!(out.status.code(), Some(0), "{command:?}: {}", text(&out));
+    }
+    assert!(results.join("report.html").is_file());
+
+    // One process scanning the same tree with the same arguments, but no shard.
+    let mut whole = without_option(&place(&shards[0], Some(0)), "--shard");
+    let at = whole.iter().position(|w| w == "--output").unwrap();
+    whole[at + 1] = tmp.path().join("whole.json").display().to_string();
+    let out = run_vigil(&whole);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let content = |path: &Path| {
+        let mut v = json_file(path);
+        let o = v.as_object_mut().unwrap();
+        o.remove("run");
+        o.remove("integrity");
+        serde_json::to_string(&v).unwrap()
+    };
+    assert_eq!(
+        content(&results.join("result.json")),
+        content(&tmp.path().join("whole.json"))
+    );
+}
+
+#[test]
+fn the_sharded_job_manifests_validate_strictly() {
+    let Some(tool) = kubernetes_validate() else {
+        return;
+    };
+    for (file, resources) in [
+        (
+            SHARDED,
+            &["persistentvolumeclaim/vigil-results", "job/vigil-shards"][..],
+        ),
+        (MERGE, &["job/vigil-merge"][..]),
+    ] {
+        let out = validate(&tool, &common::root(file));
+        let said = text(&out);
+        assert!(out.status.success(), "{file}: {said}");
+        for resource in resources {
+            assert!(
+                said.contains(&format!(
+                    "passed for resource {resource} against version {KUBERNETES_VERSION}"
+                )),
+                "{resource} validated:\n{said}"
+            );
+        }
+    }
 }
