@@ -480,10 +480,14 @@ fn a_history_of_the_first_schema_is_migrated() {
     n.scan("1", &[]);
     let history = n.s("history.db");
     let before = vigil(&["history", "list", "--history", &history, "-f", "json"]);
-    // Take the file back to schema 1, as the first vigil with a history wrote it: no counts table.
+    // Take the file back to schema 1, as the first vigil with a history wrote it: no counts
+    // table, no host identity.
     let db = rusqlite::Connection::open(n.path("history.db")).unwrap();
-    db.execute_batch("DROP TABLE run_counts; DELETE FROM schema_version WHERE version > 1;")
-        .unwrap();
+    db.execute_batch(
+        "DROP TABLE run_counts; DROP TABLE run_tags; ALTER TABLE runs DROP COLUMN machine_id; \
+         DELETE FROM schema_version WHERE version > 1;",
+    )
+    .unwrap();
     drop(db);
     let o = vigil(&["history", "list", "--history", &history, "-f", "json"]);
     assert_eq!(
@@ -493,7 +497,22 @@ fn a_history_of_the_first_schema_is_migrated() {
         String::from_utf8_lossy(&o.stderr)
     );
     // The counts are rebuilt from the stored verdicts.
-    assert_eq!(o.stdout, before.stdout);
+    let counts = |out: &[u8]| {
+        let runs: Value = serde_json::from_slice(out).unwrap();
+        runs.as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (
+                    r["run"].clone(),
+                    r["states"].clone(),
+                    r["pass_rate"].clone(),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(counts(&o.stdout), counts(&before.stdout));
+    assert!(counts(&o.stdout)[0].1["fail"].as_i64().unwrap() > 0);
     let db = rusqlite::Connection::open(n.path("history.db")).unwrap();
     let versions: Vec<i64> = db
         .prepare("SELECT version FROM schema_version ORDER BY version")
@@ -502,7 +521,128 @@ fn a_history_of_the_first_schema_is_migrated() {
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap();
-    assert_eq!(versions, [1, 2]);
+    assert_eq!(versions, [1, 2, 3]);
     // And the migrated history takes the next run.
     n.scan("2", &[]);
+}
+
+#[test]
+fn runs_of_several_hosts_are_told_apart_by_name_and_tag() {
+    let n = Night::new();
+    let history = n.s("history.db");
+    // Two hosts scanning into one history, night after night; web-01 fixes X11 forwarding on the
+    // second night, db-01 changes nothing.
+    n.scan(
+        "web-1",
+        &[
+            "--host-name",
+            "web-01",
+            "--tag",
+            "env=prod",
+            "--tag",
+            "role=web",
+        ],
+    );
+    n.scan("db-1", &["--host-name", "db-01", "--tag", "env=prod"]);
+    let original = std::fs::read_to_string(n.path("tree/sshd_config")).unwrap();
+    n.write(&original.replace("X11Forwarding yes", "X11Forwarding no"));
+    n.scan(
+        "web-2",
+        &[
+            "--host-name",
+            "web-01",
+            "--tag",
+            "env=prod",
+            "--tag",
+            "role=web",
+        ],
+    );
+    n.write(&original);
+    n.scan("db-2", &["--host-name", "db-01", "--tag", "env=prod"]);
+
+    let result = n.json("out-web-2/results.json");
+    assert_eq!(result["run"]["host"], "web-01");
+    assert_eq!(
+        result["run"]["tags"],
+        serde_json::json!(["env=prod", "role=web"])
+    );
+
+    let list = |extra: &[&str]| -> Vec<i64> {
+        let mut args = vec!["history", "list", "--history", &history, "-f", "json"];
+        args.extend_from_slice(extra);
+        let o = vigil(&args);
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let runs: Value = serde_json::from_slice(&o.stdout).unwrap();
+        runs.as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["run"].as_i64().unwrap())
+            .collect()
+    };
+    assert_eq!(list(&[]), [4, 3, 2, 1]);
+    assert_eq!(list(&["--host-name", "web-01"]), [3, 1]);
+    assert_eq!(list(&["--tag", "role=web"]), [3, 1]);
+    assert_eq!(list(&["--tag", "env=prod", "--host-name", "db-01"]), [4, 2]);
+    assert!(list(&["--tag", "env=dev"]).is_empty());
+
+    // The drift of each run compares it with the previous run of its own host.
+    let d = n.diff_json(&["--host-name", "web-01"]);
+    assert_eq!(
+        (d["from"]["run"].as_i64(), d["to"]["run"].as_i64()),
+        (Some(1), Some(3))
+    );
+    assert_eq!(controls(&d["resolved"]), ["SSH-004"]);
+    let d = n.diff_json(&["--host-name", "db-01"]);
+    assert_eq!(
+        (d["from"]["run"].as_i64(), d["to"]["run"].as_i64()),
+        (Some(2), Some(4))
+    );
+    assert_eq!(d["counts"]["resolved"], 0);
+    let html = std::fs::read_to_string(n.path("out-db-2/report.html")).unwrap();
+    assert!(
+        html.contains("compared with run 2"),
+        "db-01 is compared with db-01"
+    );
+
+    // Results saved elsewhere are imported as runs, with their host and tags.
+    let other = tempfile::tempdir().unwrap();
+    let fleet = other.path().join("fleet.db").display().to_string();
+    let (r1, r2) = (n.s("out-web-1/results.json"), n.s("out-db-2/results.json"));
+    let o = vigil(&["history", "import", &r1, &r2, "--history", &fleet]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let o = vigil(&[
+        "history",
+        "list",
+        "--history",
+        &fleet,
+        "-f",
+        "json",
+        "--tag",
+        "role=web",
+    ]);
+    let runs: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(runs.as_array().unwrap().len(), 1);
+    assert_eq!(runs[0]["host"], "web-01");
+    // An altered result is refused.
+    let text = std::fs::read_to_string(&r1).unwrap();
+    let altered = other.path().join("altered.json");
+    std::fs::write(&altered, text.replacen("\"fail\"", "\"pass\"", 1)).unwrap();
+    let o = vigil(&[
+        "history",
+        "import",
+        altered.to_str().unwrap(),
+        "--history",
+        &fleet,
+    ]);
+    assert_eq!(o.status.code(), Some(2));
 }

@@ -64,6 +64,8 @@ fn fixed_result() -> Document {
         ]
         .map(String::from)
         .to_vec(),
+        machine_id: None,
+        tags: Vec::new(),
         shard: None,
     };
     let waived = run

@@ -138,6 +138,8 @@ fn merged_shards_are_the_unsharded_result() {
     assert_eq!(whole_json["waivers"][0]["status"], "active");
     assert_eq!(whole_json["waivers"][1]["status"], "unused");
 
+    let schema: Value = serde_json::from_str(include_str!("../docs/results.schema.json")).unwrap();
+    let schema = jsonschema::validator_for(&schema).expect("the schema compiles");
     for n in [1u64, 3, 8] {
         let parts: Vec<_> = (0..n)
             .map(|i| d.join(format!("part-{n}-{i}.json")))
@@ -146,6 +148,15 @@ fn merged_shards_are_the_unsharded_result() {
         for (i, p) in parts.iter().enumerate() {
             scan(d, Some((i as u64, n)), AT, p);
             let part: Value = serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap();
+            let errors: Vec<String> = schema
+                .iter_errors(&part)
+                .map(|e| format!("{e} at {}", e.instance_path))
+                .collect();
+            assert!(
+                errors.is_empty(),
+                "a part follows the result schema: {errors:#?}"
+            );
+            assert_eq!(part["run"]["shard"]["index"], i as u64);
             files += part["inventory"]["files_seen"].as_u64().unwrap();
             if n == 8 {
                 assert!(

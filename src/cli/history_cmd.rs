@@ -8,7 +8,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use super::output::{OutputArgs, print_summary};
 use super::scan::{FailOn, parse_fail_on};
 use super::{EXIT_FINDINGS, EXIT_OK, emit, usage_error};
-use crate::history::{Diff, HistoryError, Mode, Recording, Store, StoredSlot};
+use crate::history::{Diff, HistoryError, Mode, Recording, Select, Store, StoredSlot};
 
 /// The history file a command reads.
 #[derive(Debug, Clone, Args)]
@@ -18,15 +18,34 @@ pub struct HistoryFile {
     history: PathBuf,
 }
 
+/// Which runs: those of one host, those with a tag.
+#[derive(Debug, Clone, Args)]
+pub struct SelectArgs {
+    /// Only the runs of this host (the name `vigil scan` recorded, or its `--host-name`).
+    #[arg(long, value_name = "NAME")]
+    host_name: Option<String>,
+    /// Only the runs carrying this tag (`vigil scan --tag`).
+    #[arg(long, value_name = "TAG")]
+    tag: Option<String>,
+}
+
+impl SelectArgs {
+    fn select(&self) -> Select {
+        Select {
+            host: self.host_name.clone(),
+            tag: self.tag.clone(),
+        }
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum HistoryCommand {
     /// List the runs of a history, newest first: when, where, how many verdicts in each state.
     List {
         #[command(flatten)]
         file: HistoryFile,
-        /// Only the runs of this host.
-        #[arg(long, value_name = "NAME")]
-        host_name: Option<String>,
+        #[command(flatten)]
+        select: SelectArgs,
         /// `console` (a table) or `json`.
         #[arg(long, short = 'f', value_enum, default_value = "console")]
         format: ListFormat,
@@ -38,7 +57,18 @@ pub enum HistoryCommand {
         #[command(flatten)]
         file: HistoryFile,
         #[command(flatten)]
+        select: SelectArgs,
+        #[command(flatten)]
         output: OutputArgs,
+    },
+    /// Store saved JSON results as runs (their digests are checked): results a fleet's hosts
+    /// uploaded, or scans made before the history existed.
+    Import {
+        /// JSON results written by `vigil scan --format json`.
+        #[arg(required = true)]
+        results: Vec<PathBuf>,
+        #[command(flatten)]
+        file: HistoryFile,
     },
     /// Delete the runs older than `--keep`, and the verdicts no remaining run refers to.
     Prune {
@@ -77,6 +107,10 @@ pub struct DiffArgs {
     #[arg(long, value_name = "FILE", env = "VIGIL_HISTORY")]
     history: Option<PathBuf>,
 
+    /// Which runs `latest` and `latest~N` count among (a fleet's history holds many hosts).
+    #[command(flatten)]
+    select: SelectArgs,
+
     /// Formats, comma-separated: console, json, markdown.
     #[arg(
         long,
@@ -114,16 +148,22 @@ pub fn run(cmd: HistoryCommand) -> u8 {
     match cmd {
         HistoryCommand::List {
             file,
-            host_name,
+            select,
             format,
-        } => list(&file.history, host_name.as_deref(), format),
-        HistoryCommand::Show { run, file, output } => show(&file.history, &run, &output),
+        } => list(&file.history, &select.select(), format),
+        HistoryCommand::Show {
+            run,
+            file,
+            select,
+            output,
+        } => show(&file.history, &run, &select.select(), &output),
+        HistoryCommand::Import { results, file } => import(&file.history, &results),
         HistoryCommand::Prune { file, keep } => prune(&file.history, keep),
     }
 }
 
-fn list(path: &Path, host: Option<&str>, format: ListFormat) -> u8 {
-    let runs = match Store::open(path, Mode::Read).and_then(|s| s.runs(host)) {
+fn list(path: &Path, select: &Select, format: ListFormat) -> u8 {
+    let runs = match Store::open(path, Mode::Read).and_then(|s| s.runs(select)) {
         Ok(r) => r,
         Err(e) => return usage_error(e),
     };
@@ -159,7 +199,7 @@ fn list(path: &Path, host: Option<&str>, format: ListFormat) -> u8 {
     emit(&out)
 }
 
-fn show(path: &Path, run: &str, output: &OutputArgs) -> u8 {
+fn show(path: &Path, run: &str, select: &Select, output: &OutputArgs) -> u8 {
     if let Err(e) = output.validate() {
         return usage_error(e);
     }
@@ -167,7 +207,7 @@ fn show(path: &Path, run: &str, output: &OutputArgs) -> u8 {
         Ok(s) => s,
         Err(e) => return usage_error(e),
     };
-    let id = match store.resolve(run) {
+    let id = match store.resolve(run, select) {
         Ok(id) => id,
         Err(e) => return usage_error(e),
     };
@@ -193,6 +233,24 @@ fn show(path: &Path, run: &str, output: &OutputArgs) -> u8 {
         }
         Err(e) => usage_error(e),
     }
+}
+
+fn import(path: &Path, results: &[PathBuf]) -> u8 {
+    let mut store = match Store::open(path, Mode::Write) {
+        Ok(s) => s,
+        Err(e) => return usage_error(e),
+    };
+    for r in results {
+        match store.import(r) {
+            Ok(run) => eprintln!(
+                "vigil: history {}: {} stored as run {run}",
+                path.display(),
+                r.display()
+            ),
+            Err(e) => return usage_error(e),
+        }
+    }
+    EXIT_OK
 }
 
 fn prune(path: &Path, keep: time::Duration) -> u8 {
@@ -303,7 +361,8 @@ fn compare(args: &DiffArgs) -> Result<Diff, HistoryError> {
     };
     if let (Side::Run(a), Side::Run(b)) = (&old, &new) {
         let store = history()?;
-        let (a, b) = (store.resolve(a)?, store.resolve(b)?);
+        let select = args.select.select();
+        let (a, b) = (store.resolve(a, &select)?, store.resolve(b, &select)?);
         return store.diff(a, b, None);
     }
     let source = match (&old, &new) {
@@ -325,7 +384,7 @@ fn compare(args: &DiffArgs) -> Result<Diff, HistoryError> {
             }
             Side::Run(r) => {
                 let src = source.as_ref().expect("a history for runs");
-                let id = src.resolve(r)?;
+                let id = src.resolve(r, &args.select.select())?;
                 let slot = StoredSlot::default();
                 let sink = Recording::new(&mut store, slot.clone()).without_drift();
                 src.replay(id, vec![Box::new(sink)])?;
@@ -343,7 +402,9 @@ fn compare(args: &DiffArgs) -> Result<Diff, HistoryError> {
     {
         r.file = file;
         r.run = match s {
-            Side::Run(spec) => source.as_ref().and_then(|src| src.resolve(spec).ok()),
+            Side::Run(spec) => source
+                .as_ref()
+                .and_then(|src| src.resolve(spec, &args.select.select()).ok()),
             Side::File(_) => None,
         };
     }

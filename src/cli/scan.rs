@@ -104,6 +104,16 @@ pub struct ScanArgs {
     #[arg(long, value_name = "I/N", value_parser = crate::engine::Shard::parse)]
     shard: Option<crate::engine::Shard>,
 
+    /// The host name recorded in the result and the history (default: this machine's name): a
+    /// fleet's hosts by the names its team uses, or the node a `--root /host` scan audits.
+    #[arg(long, value_name = "NAME")]
+    host_name: Option<String>,
+
+    /// A label recorded with the run (repeatable): `env=prod`, `team=payments`. `vigil history
+    /// list --tag` and `vigil fleet report --tag` select runs by it.
+    #[arg(long = "tag", value_name = "TAG")]
+    tags: Vec<String>,
+
     /// Evaluate time-dependent checks at this instant (RFC 3339, or YYYY-MM-DD for midnight UTC).
     #[arg(long, value_name = "TIMESTAMP", value_parser = parse_at)]
     at: Option<OffsetDateTime>,
@@ -350,6 +360,9 @@ pub fn run(args: ScanArgs) -> u8 {
             .map(|a| a.to_string_lossy().into_owned())
             .collect(),
         shard: args.shard,
+        host_name: args.host_name.clone(),
+        machine_id: machine_id(args.root.as_deref()),
+        tags: args.tags.clone(),
     };
     let outcome = engine::scan(&policies, &opts, sinks);
     // The bar is cleared before anything else is printed.
@@ -420,6 +433,18 @@ pub fn run(args: ScanArgs) -> u8 {
         print_summary(&args.output, &line);
     }
     code
+}
+
+/// The audited machine's id: `/etc/machine-id` of the root given with `--root`, or of this
+/// machine; `None` when it is missing or not a machine-id (32 hexadecimal digits).
+fn machine_id(root: Option<&std::path::Path>) -> Option<String> {
+    let path = root
+        .unwrap_or(std::path::Path::new("/"))
+        .join("etc/machine-id");
+    let mut buf = Vec::new();
+    crate::collect::gate::read(&path, 64, &mut buf).ok()?;
+    let id = std::str::from_utf8(&buf).ok()?.trim();
+    (id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit())).then(|| id.to_ascii_lowercase())
 }
 
 /// The note on the stored run: `vigil: history h.db: run 7 stored; since run 6: 2 new, ...`.

@@ -98,6 +98,12 @@ pub struct ScanOptions {
     pub shard: Option<Shard>,
     /// The command line, recorded in the result.
     pub arguments: Vec<String>,
+    /// The host name recorded (`--host-name`); the machine's own name when `None`.
+    pub host_name: Option<String>,
+    /// The audited machine's machine-id, recorded in the result.
+    pub machine_id: Option<String>,
+    /// Labels recorded in the result (`--tag`).
+    pub tags: Vec<String>,
 }
 
 impl Default for ScanOptions {
@@ -121,6 +127,9 @@ impl Default for ScanOptions {
             known_controls: Vec::new(),
             shard: None,
             arguments: Vec::new(),
+            host_name: None,
+            machine_id: None,
+            tags: Vec::new(),
         }
     }
 }
@@ -295,10 +304,19 @@ pub fn scan_with(
         finished_at: rfc3339(finished),
         duration_ms: u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX),
         evaluated_at: rfc3339(settings.at),
-        host: hostname::get()
-            .map(|h| h.to_string_lossy().into_owned())
-            .unwrap_or_else(|_| "unknown".into()),
+        host: opts.host_name.clone().unwrap_or_else(|| {
+            hostname::get()
+                .map(|h| h.to_string_lossy().into_owned())
+                .unwrap_or_else(|_| "unknown".into())
+        }),
         arguments: opts.arguments.clone(),
+        machine_id: opts.machine_id.clone(),
+        tags: {
+            let mut t = opts.tags.clone();
+            t.sort();
+            t.dedup();
+            t
+        },
         shard,
     };
     let trailer = recorder.finish(scan_errors, inventory, run_info, waivers, known_failures)?;

@@ -28,11 +28,27 @@ pub const TREND_RUNS: usize = 30;
 /// How many findings of each class the drift of a scan's report lists (the counts are exact).
 pub const DRIFT_ITEMS: usize = 50;
 
+/// Which runs a command reads: those of one host, those carrying a tag (both when both are given).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Select {
+    /// The host name recorded with the run (`vigil scan --host-name`, or the machine's name).
+    pub host: Option<String>,
+    /// A tag recorded with the run (`vigil scan --tag`).
+    pub tag: Option<String>,
+}
+
+/// The SQL condition on `runs` for a [`Select`] bound as `?1` (host) and `?2` (tag).
+const SELECTED: &str = "(?1 IS NULL OR host = ?1) AND (?2 IS NULL OR id IN (SELECT run_id FROM run_tags WHERE tag = ?2))";
+
 /// One run, as `vigil history list` shows it.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct RunRow {
     pub run: i64,
     pub host: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub machine_id: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
     pub started_at: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub finished_at: Option<String>,
@@ -77,17 +93,19 @@ impl Store {
         r.map_err(|e| self.err(e))
     }
 
-    /// Every run, newest first; only those of `host` when given.
-    pub fn runs(&self, host: Option<&str>) -> Result<Vec<RunRow>, HistoryError> {
-        let mut stmt = self.q(self.conn.prepare(
-            "SELECT id, host, started_at, finished_at, complete, findings, digest FROM runs \
-             WHERE ?1 IS NULL OR host = ?1 ORDER BY id DESC",
-        ))?;
+    /// The runs `select` names, newest first.
+    pub fn runs(&self, select: &Select) -> Result<Vec<RunRow>, HistoryError> {
+        let mut stmt = self.q(self.conn.prepare(&format!(
+            "SELECT id, host, started_at, finished_at, complete, findings, digest, machine_id \
+             FROM runs WHERE {SELECTED} ORDER BY id DESC"
+        )))?;
         let rows = self.q(stmt
-            .query_map([host], |r| {
+            .query_map((&select.host, &select.tag), |r| {
                 Ok(RunRow {
                     run: r.get(0)?,
                     host: r.get(1)?,
+                    machine_id: r.get(7)?,
+                    tags: Vec::new(),
                     started_at: r.get(2)?,
                     finished_at: r.get(3)?,
                     complete: r.get::<_, i64>(4)? != 0,
@@ -104,17 +122,19 @@ impl Store {
                 row.states = self.states(row.run)?;
                 row.pass_rate = pass_rate(&row.states);
                 row.policies = self.policies(row.run)?;
+                row.tags = self.tags(row.run)?;
                 Ok(row)
             })
             .collect()
     }
 
-    /// One run.
-    pub fn run(&self, id: i64) -> Result<RunRow, HistoryError> {
-        self.runs(None)?
-            .into_iter()
-            .find(|r| r.run == id)
-            .ok_or_else(|| HistoryError::Usage(format!("{}: no run {id}", self.path)))
+    fn tags(&self, run: i64) -> Result<Vec<String>, HistoryError> {
+        let mut stmt = self.q(self
+            .conn
+            .prepare_cached("SELECT tag FROM run_tags WHERE run_id = ?1 ORDER BY tag"))?;
+        self.q(stmt
+            .query_map([run], |r| r.get(0))
+            .and_then(|rows| rows.collect()))
     }
 
     fn states(&self, run: i64) -> Result<BTreeMap<String, i64>, HistoryError> {
@@ -136,8 +156,8 @@ impl Store {
     }
 
     /// The run a user names: its id, `latest`, or `latest~N` (N runs before the latest), among
-    /// complete runs.
-    pub fn resolve(&self, spec: &str) -> Result<i64, HistoryError> {
+    /// the complete runs `select` names.
+    pub fn resolve(&self, spec: &str, select: &Select) -> Result<i64, HistoryError> {
         let back = if spec == "latest" {
             Some(0)
         } else {
@@ -148,8 +168,11 @@ impl Store {
             Some(n) => self.q(self
                 .conn
                 .query_row(
-                    "SELECT id FROM runs WHERE complete = 1 ORDER BY id DESC LIMIT 1 OFFSET ?1",
-                    [n],
+                    &format!(
+                        "SELECT id FROM runs WHERE complete = 1 AND {SELECTED} \
+                         ORDER BY id DESC LIMIT 1 OFFSET ?3"
+                    ),
+                    (&select.host, &select.tag, n),
                     |r| r.get(0),
                 )
                 .optional())?,
@@ -163,8 +186,10 @@ impl Store {
                 self.q(self
                     .conn
                     .query_row(
-                        "SELECT id FROM runs WHERE id = ?1 AND complete = 1",
-                        [id],
+                        &format!(
+                            "SELECT id FROM runs WHERE id = ?3 AND complete = 1 AND {SELECTED}"
+                        ),
+                        (&select.host, &select.tag, id),
                         |r| r.get(0),
                     )
                     .optional())?

@@ -288,6 +288,13 @@ impl<'s> Recording<'s> {
             )
             .map_err(err)?;
         }
+        for tag in &trailer.run.tags {
+            tx.execute(
+                "INSERT OR IGNORE INTO run_tags (run_id, tag) VALUES (?1, ?2)",
+                (self.run, tag),
+            )
+            .map_err(err)?;
+        }
         for ((state, severity), n) in &self.counts {
             tx.execute(
                 "INSERT INTO run_counts (run_id, state, severity, n) VALUES (?1, ?2, ?3, ?4)",
@@ -297,7 +304,8 @@ impl<'s> Recording<'s> {
         }
         tx.execute(
             "UPDATE runs SET host = ?2, started_at = ?3, finished_at = ?4, evaluated_at = ?5, \
-             arguments = ?6, findings = ?7, digest = ?8, trailer = ?9, complete = 1 WHERE id = ?1",
+             arguments = ?6, findings = ?7, digest = ?8, trailer = ?9, machine_id = ?10, \
+             complete = 1 WHERE id = ?1",
             (
                 self.run,
                 &trailer.run.host,
@@ -308,6 +316,7 @@ impl<'s> Recording<'s> {
                 self.seq,
                 &trailer.integrity.digest,
                 &rest,
+                &trailer.run.machine_id,
             ),
         )
         .map_err(err)?;

@@ -89,6 +89,19 @@ INSERT INTO run_counts (run_id, state, severity, n)
     GROUP BY rf.run_id, f.state, f.severity;
 ",
     },
+    Migration {
+        version: 3,
+        what: "host identity of a run: its machine-id and its tags",
+        sql: "
+ALTER TABLE runs ADD COLUMN machine_id TEXT;
+CREATE TABLE run_tags (
+    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    tag    TEXT NOT NULL,
+    PRIMARY KEY (run_id, tag)
+) WITHOUT ROWID;
+CREATE INDEX run_tags_by_tag ON run_tags(tag, run_id);
+",
+    },
 ];
 
 /// The schema version this vigil writes.

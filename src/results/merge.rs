@@ -342,6 +342,8 @@ fn run(parts: &[&Trailer]) -> RunInfo {
         evaluated_at: first.evaluated_at.clone(),
         host: first.host.clone(),
         arguments: unsharded(&first.arguments),
+        machine_id: first.machine_id.clone(),
+        tags: first.tags.clone(),
         shard: None,
     }
 }

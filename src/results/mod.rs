@@ -109,6 +109,13 @@ pub struct RunInfo {
     pub host: String,
     /// The command line, as given.
     pub arguments: Vec<String>,
+    /// The audited machine's `/etc/machine-id` (of the root given with `--root`), when readable:
+    /// tells hosts apart in a fleet's history whatever their names.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub machine_id: Option<String>,
+    /// Labels given with `--tag` (environment, team, region), sorted.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub tags: Vec<String>,
     /// For one shard of a sharded scan (`--shard I/N`): what `vigil merge` needs to put the parts
     /// back in the order one scan would have written.
     #[serde(skip_serializing_if = "Option::is_none", default)]
