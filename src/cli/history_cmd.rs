@@ -410,3 +410,134 @@ fn compare(args: &DiffArgs) -> Result<Diff, HistoryError> {
     }
     Ok(d)
 }
+
+#[derive(Debug, Subcommand)]
+pub enum FleetCommand {
+    /// The fleet in one report: pass rate and trend, hosts ranked by failures, the controls
+    /// failing on the most hosts, what changed since each host's previous run, hosts silent for
+    /// 36 hours, waivers ending within 14 days.
+    Report(FleetArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, ValueEnum)]
+pub enum FleetFormat {
+    Html,
+    Json,
+    Markdown,
+}
+
+impl FleetFormat {
+    fn file_name(self) -> &'static str {
+        match self {
+            FleetFormat::Html => "fleet.html",
+            FleetFormat::Json => "fleet.json",
+            FleetFormat::Markdown => "fleet.md",
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct FleetArgs {
+    #[command(flatten)]
+    file: HistoryFile,
+
+    /// Only the hosts whose runs carry this tag (`vigil scan --tag`).
+    #[arg(long, value_name = "TAG")]
+    tag: Option<String>,
+
+    /// The moment "silent for 36 hours" and "ending within 14 days" are judged against
+    /// (RFC 3339 or YYYY-MM-DD; default: now).
+    #[arg(long, value_name = "TIMESTAMP", value_parser = super::parse_at)]
+    at: Option<time::OffsetDateTime>,
+
+    /// Formats, comma-separated: html, json, markdown.
+    #[arg(
+        long,
+        short = 'f',
+        value_delimiter = ',',
+        value_enum,
+        default_value = "html"
+    )]
+    format: Vec<FleetFormat>,
+
+    /// Write the (single) format to this file instead of standard output.
+    #[arg(long, short = 'o', value_name = "FILE", conflicts_with = "output_dir")]
+    output: Option<PathBuf>,
+
+    /// Write every format into this directory (fleet.html, fleet.json, fleet.md).
+    #[arg(long, value_name = "DIR")]
+    output_dir: Option<PathBuf>,
+}
+
+/// Runs `vigil fleet report`.
+pub fn fleet(cmd: FleetCommand) -> u8 {
+    let FleetCommand::Report(args) = cmd;
+    let mut formats = args.format.clone();
+    formats.sort();
+    formats.dedup();
+    if formats.len() > 1 && args.output_dir.is_none() {
+        return usage_error("several formats go to --output-dir DIR");
+    }
+    let store = match Store::open(&args.file.history, Mode::Read) {
+        Ok(s) => s,
+        Err(e) => return usage_error(e),
+    };
+    let select = Select {
+        host: None,
+        tag: args.tag.clone(),
+    };
+    let now = args.at.unwrap_or_else(time::OffsetDateTime::now_utc);
+    let fleet = match store.fleet(&select, now) {
+        Ok(f) => f,
+        Err(e) => return usage_error(e),
+    };
+    let history = args.file.history.display().to_string();
+    for f in formats {
+        let text = match f {
+            FleetFormat::Html => match crate::report::fleet::html(&fleet, &history) {
+                Ok(t) => t,
+                Err(e) => return usage_error(e),
+            },
+            FleetFormat::Markdown => crate::report::fleet::markdown(&fleet),
+            FleetFormat::Json => match serde_json::to_string_pretty(&fleet) {
+                Ok(t) => t + "\n",
+                Err(e) => return usage_error(e),
+            },
+        };
+        let target = match (&args.output, &args.output_dir) {
+            (Some(p), _) => Some(p.clone()),
+            (None, Some(dir)) => {
+                if let Err(e) = std::fs::create_dir_all(dir) {
+                    return usage_error(format!("cannot create {}: {e}", dir.display()));
+                }
+                Some(dir.join(f.file_name()))
+            }
+            (None, None) => None,
+        };
+        match target {
+            Some(p) => {
+                if let Err(e) = std::fs::write(&p, text) {
+                    return usage_error(format!("cannot write {}: {e}", p.display()));
+                }
+            }
+            None => {
+                let code = emit(&text);
+                if code != EXIT_OK {
+                    return code;
+                }
+            }
+        }
+    }
+    eprintln!(
+        "vigil fleet: {} hosts, pass rate {}, {} new and {} resolved failures since their previous runs, {} silent, {} waivers ending within 14 days",
+        fleet.hosts,
+        fleet
+            .pass_rate
+            .map_or("n/a".to_string(), |r| format!("{r:.1}%")),
+        fleet.changes.new,
+        fleet.changes.resolved,
+        fleet.silent.len(),
+        fleet.expiring_waivers.len()
+    );
+    EXIT_OK
+}

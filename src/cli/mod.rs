@@ -58,6 +58,9 @@ enum Command {
     /// What changed between two runs of a history (default: the last two) or two result files:
     /// new failures, resolved ones, changed states, failures still there.
     Diff(history_cmd::DiffArgs),
+    /// Reports over a history that many hosts write to.
+    #[command(subcommand)]
+    Fleet(history_cmd::FleetCommand),
     /// Join the JSON results of the shards of one scan (`vigil scan --shard I/N`) into the result
     /// one unsharded scan would have written; each part's digest is checked first.
     Merge {
@@ -291,6 +294,7 @@ pub fn main() -> ExitCode {
         Command::Report(args) => report_cmd::run(args),
         Command::Verify { results } => report_cmd::verify(&results),
         Command::History(cmd) => history_cmd::run(cmd),
+        Command::Fleet(cmd) => history_cmd::fleet(cmd),
         Command::Merge { parts, output } => merge(&parts, &output),
         Command::Diff(args) => history_cmd::diff(args),
         Command::Baseline(BaselineCommand::Create { results, output }) => {

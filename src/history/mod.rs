@@ -4,6 +4,7 @@
 //! pruning old runs. `docs/history.md` documents the tables.
 
 mod diff;
+pub mod fleet;
 mod record;
 mod schema;
 mod store;
@@ -38,7 +39,7 @@ pub struct Select {
 }
 
 /// The SQL condition on `runs` for a [`Select`] bound as `?1` (host) and `?2` (tag).
-const SELECTED: &str = "(?1 IS NULL OR host = ?1) AND (?2 IS NULL OR id IN (SELECT run_id FROM run_tags WHERE tag = ?2))";
+pub(crate) const SELECTED: &str = "(?1 IS NULL OR host = ?1) AND (?2 IS NULL OR id IN (SELECT run_id FROM run_tags WHERE tag = ?2))";
 
 /// One run, as `vigil history list` shows it.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -89,7 +90,7 @@ pub struct Drift {
 }
 
 impl Store {
-    fn q<T>(&self, r: rusqlite::Result<T>) -> Result<T, HistoryError> {
+    pub(crate) fn q<T>(&self, r: rusqlite::Result<T>) -> Result<T, HistoryError> {
         r.map_err(|e| self.err(e))
     }
 
@@ -128,7 +129,7 @@ impl Store {
             .collect()
     }
 
-    fn tags(&self, run: i64) -> Result<Vec<String>, HistoryError> {
+    pub(crate) fn tags(&self, run: i64) -> Result<Vec<String>, HistoryError> {
         let mut stmt = self.q(self
             .conn
             .prepare_cached("SELECT tag FROM run_tags WHERE run_id = ?1 ORDER BY tag"))?;
@@ -479,7 +480,7 @@ impl Store {
     }
 }
 
-fn pass_rate(states: &BTreeMap<String, i64>) -> Option<f64> {
+pub(crate) fn pass_rate(states: &BTreeMap<String, i64>) -> Option<f64> {
     let get = |s: State| states.get(s.as_str()).copied().unwrap_or(0);
     let judged = get(State::Pass) + get(State::Fail) + get(State::Error);
     (judged > 0).then(|| get(State::Pass) as f64 * 100.0 / judged as f64)

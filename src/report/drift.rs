@@ -42,7 +42,7 @@ struct ItemView {
 }
 
 #[derive(Serialize)]
-struct TrendView {
+pub(crate) struct TrendView {
     runs: usize,
     width: u32,
     height: u32,
@@ -140,7 +140,32 @@ pub fn view(run: i64, drift: &Drift) -> DriftView {
 }
 
 fn trend(drift: &Drift) -> TrendView {
-    let points = &drift.trend;
+    let points: Vec<Point<'_>> = drift
+        .trend
+        .iter()
+        .map(|p| Point {
+            name: format!("run {}", p.run),
+            date: &p.started_at,
+            pass_rate: p.pass_rate,
+            failures: &p.failures,
+        })
+        .collect();
+    chart(&points)
+}
+
+/// One point of a trend chart: a run, or a night of a fleet.
+pub(crate) struct Point<'a> {
+    /// What the point is, for its tooltip: `run 12`, `2026-12-01`.
+    pub name: String,
+    /// When (RFC 3339 or a date); the chart shows the date.
+    pub date: &'a str,
+    pub pass_rate: Option<f64>,
+    /// `fail` verdicts by severity, most severe first.
+    pub failures: &'a [(Severity, i64)],
+}
+
+/// The chart of `points`, oldest first: pass rate as a line, failures by severity as stacked bars.
+pub(crate) fn chart(points: &[Point<'_>]) -> TrendView {
     let n = points.len().max(1) as u32;
     let slot = WIDTH / n;
     let plot = HEIGHT - 2 * PAD;
@@ -155,19 +180,24 @@ fn trend(drift: &Drift) -> TrendView {
     for (i, p) in points.iter().enumerate() {
         let x0 = i as u32 * slot;
         let centre = x0 + slot / 2;
-        let date = p.started_at.get(..10).unwrap_or(&p.started_at);
+        let date = p.date.get(..10).unwrap_or(p.date);
+        let label = if p.name == date {
+            date.to_string()
+        } else {
+            format!("{} ({date})", p.name)
+        };
         if let Some(rate) = p.pass_rate {
             let y = PAD + plot - (rate / 100.0 * plot as f64).round() as u32;
             line.push(format!("{centre},{y}"));
             dots.push(Dot {
                 x: centre,
                 y,
-                title: format!("run {} ({date}): {rate:.1}% pass", p.run),
+                title: format!("{label}: {rate:.1}% pass"),
             });
         }
         // Failures stack upwards from the baseline, most severe at the bottom.
         let mut top = PAD + plot;
-        for (severity, count) in &p.failures {
+        for (severity, count) in p.failures {
             if *count == 0 || max_failures == 0 {
                 continue;
             }
@@ -182,12 +212,12 @@ fn trend(drift: &Drift) -> TrendView {
                 width: (slot / 2).max(1),
                 height: h,
                 class: class_of(*severity),
-                title: format!("run {} ({date}): {count} {severity} failures", p.run),
+                title: format!("{label}: {count} {severity} failures"),
             });
         }
     }
-    let date = |i: Option<&crate::history::TrendPoint>| {
-        i.map(|p| p.started_at.get(..10).unwrap_or(&p.started_at).to_string())
+    let date = |p: Option<&Point<'_>>| {
+        p.map(|p| p.date.get(..10).unwrap_or(p.date).to_string())
             .unwrap_or_default()
     };
     TrendView {

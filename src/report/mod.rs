@@ -15,6 +15,7 @@ pub mod aggregate;
 pub mod changes;
 pub mod console;
 mod drift;
+pub mod fleet;
 pub mod html;
 pub mod json;
 pub mod junit;
