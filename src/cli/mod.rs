@@ -52,7 +52,7 @@ enum Command {
     /// Make or inspect baselines of known failures.
     #[command(subcommand)]
     Baseline(BaselineCommand),
-    /// List, show and prune the runs stored with `vigil scan --history FILE`.
+    /// List, show, import and prune the runs stored with `vigil scan --history FILE`.
     #[command(subcommand)]
     History(history_cmd::HistoryCommand),
     /// What changed between two runs of a history (default: the last two) or two result files:
