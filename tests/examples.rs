@@ -29,6 +29,7 @@ const CRON: &str = "docs/examples/cron/vigil.cron";
 const CRONJOB: &str = "docs/examples/kubernetes/cronjob.yaml";
 const SHARDED: &str = "docs/examples/kubernetes/sharded-scan.yaml";
 const MERGE: &str = "docs/examples/kubernetes/merge-job.yaml";
+const ENDPOINTS: &str = "docs/examples/kubernetes/endpoints-cronjob.yaml";
 const GITHUB: &str = "docs/examples/ci/github-actions.yml";
 const GITLAB: &str = "docs/examples/ci/gitlab-ci.yml";
 
@@ -1141,7 +1142,7 @@ fn the_sharded_job_and_its_merge_give_the_unsharded_result() {
 }
 
 #[test]
-fn the_sharded_job_manifests_validate_strictly() {
+fn the_sharded_and_endpoint_manifests_validate_strictly() {
     let Some(tool) = kubernetes_validate() else {
         return;
     };
@@ -1164,4 +1165,92 @@ fn the_sharded_job_manifests_validate_strictly() {
             );
         }
     }
+}
+
+/// The endpoint CronJob's inventory and commands, run over two nights with the inventory's
+/// addresses and ports pointed at a closed loopback port (nothing else is contacted): the inventory
+/// parses, every endpoint is judged (an `error`, as nothing listens), the run is stored and the
+/// diff of the second night is written.
+#[test]
+fn the_endpoint_cronjob_audits_its_inventory() {
+    let docs = yaml(ENDPOINTS);
+    let inventory = docs
+        .iter()
+        .find(|d| d["kind"] == "ConfigMap")
+        .and_then(|d| d["data"]["inventory.yaml"].as_str())
+        .expect("the inventory's ConfigMap")
+        .to_string();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut local = String::new();
+    for line in inventory.lines() {
+        let trimmed = line.trim_start();
+        let indent = &line[..line.len() - trimmed.len()];
+        if trimmed.starts_with("address:") {
+            local.push_str(&format!("{indent}address: 127.0.0.1\n"));
+        } else if trimmed.starts_with("ports:") {
+            local.push_str(&format!("{indent}ports: [{port}]\n"));
+        } else {
+            local.push_str(line);
+            local.push('\n');
+        }
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let inventory_file = tmp.path().join("inventory.yaml");
+    std::fs::write(&inventory_file, &local).unwrap();
+    let place = |command: &[String]| -> Vec<String> {
+        command
+            .iter()
+            .map(|w| {
+                if w == "/etc/vigil/inventory.yaml" {
+                    inventory_file.display().to_string()
+                } else if let Some(rest) = w.strip_prefix("/var/lib/vigil/") {
+                    in_tmp(tmp.path(), &format!("var/lib/vigil/{rest}"))
+                        .display()
+                        .to_string()
+                } else {
+                    w.clone()
+                }
+            })
+            .chain(
+                ["--connect-timeout".to_string(), "1s".to_string()]
+                    .into_iter()
+                    .filter(|_| command[0] == "scan"),
+            )
+            .collect()
+    };
+    let commands: Vec<Vec<String>> = cronjob_commands(&docs).iter().map(|c| place(c)).collect();
+    assert_eq!(commands.len(), 2, "scan, then diff");
+    for night in 1..=2 {
+        for command in &commands {
+            let out = run_vigil(command);
+            if night == 2 || command[0] == "scan" {
+                assert_eq!(
+                    out.status.code(),
+                    Some(0),
+                    "night {night}: {command:?}\n{}",
+                    text(&out)
+                );
+            }
+        }
+    }
+    let reports = PathBuf::from(option(&commands[0], "--output-dir").unwrap());
+    let result = json_file(&reports.join("results.json"));
+    assert_eq!(
+        result["inventory"]["endpoints"], 3,
+        "every endpoint of the inventory"
+    );
+    let endpoints: std::collections::BTreeSet<&str> = result["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f["target"]["endpoint"].as_str())
+        .collect();
+    assert_eq!(endpoints.len(), 3, "{endpoints:?}");
+    assert!(endpoints.iter().any(|e| e.starts_with("mail.example.org")));
+    let diff = std::fs::read_to_string(option(&commands[1], "-o").unwrap()).unwrap();
+    assert!(diff.contains("0 new, 0 resolved"), "{diff}");
 }
