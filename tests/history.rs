@@ -645,4 +645,11 @@ fn runs_of_several_hosts_are_told_apart_by_name_and_tag() {
         &fleet,
     ]);
     assert_eq!(o.status.code(), Some(2));
+    let o = vigil(&["history", "list", "--history", &fleet, "-f", "json"]);
+    let runs: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        runs.as_array().unwrap().len(),
+        2,
+        "nothing of the altered result is stored"
+    );
 }

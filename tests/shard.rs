@@ -227,6 +227,24 @@ fn parts_of_different_scans_are_refused_and_nothing_is_written() {
     let whole = d.join("whole.json");
     scan(d, None, AT, &whole);
     refused(&[whole], "not the result of a sharded scan");
+    // A part of another tree: a file was removed between the shards' scans.
+    let gone = d.join("tree/copy-3/ssh/weak/sshd_config");
+    std::fs::remove_file(&gone).unwrap();
+    let changed = d.join("changed.json");
+    scan(d, Some((1, 3)), AT, &changed);
+    refused(&[p[0].clone(), changed, p[2].clone()], "their targets");
+    // A part stored in a history is refused at once.
+    let history = d.join("h.db");
+    let o = vigil(&[
+        "scan",
+        d.join("tree").to_str().unwrap(),
+        "--shard",
+        "0/3",
+        "--history",
+        history.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("vigil history import"));
     // A part altered after the scan.
     let text = std::fs::read_to_string(&p[1]).unwrap();
     std::fs::write(&p[1], text.replacen("\"fail\"", "\"pass\"", 1)).unwrap();

@@ -188,7 +188,7 @@ fn list(path: &Path, select: &Select, format: ListFormat) -> u8 {
             "{:>5}  {:<20}  {:<16}  {:>8}  {:>6}  {:>6}  {:>9}  {}\n",
             r.run,
             r.started_at,
-            r.host,
+            crate::report::printable(&r.host),
             r.findings,
             get("fail"),
             get("error"),

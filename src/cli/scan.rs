@@ -304,6 +304,12 @@ pub fn run(args: ScanArgs) -> u8 {
     for w in &policies.warnings {
         eprintln!("{w}");
     }
+    if args.shard.is_some() && args.history.is_some() {
+        return usage_error(
+            "--shard writes one part of a scan, which is no run of a host: store the merged \
+             result with vigil history import (VIGIL_HISTORY may be set in the environment)",
+        );
+    }
     // The history is opened (and a damaged or foreign file refused) before anything is scanned.
     let mut store = match &args.history {
         Some(path) => match crate::history::Store::open(path, crate::history::Mode::Write) {
@@ -324,10 +330,11 @@ pub fn run(args: ScanArgs) -> u8 {
     // The history comes first: the HTML report, rendered last, shows what it found.
     let mut sinks: Vec<Box<dyn crate::results::Sink + '_>> = Vec::new();
     if let Some(store) = store.as_mut() {
-        sinks.push(Box::new(crate::history::Recording::new(
-            store,
-            stored.clone(),
-        )));
+        let mut recording = crate::history::Recording::new(store, stored.clone());
+        if let Some(name) = &args.host_name {
+            recording = recording.for_host(name);
+        }
+        sinks.push(Box::new(recording));
     }
     for s in outputs {
         sinks.push(s);

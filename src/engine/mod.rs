@@ -285,7 +285,7 @@ pub fn scan_with(
         .map(Target::Host)
         .filter_map(deal);
     run(&ctx, hosts, 1, 1, &mut emitter)?;
-    let shard = emitter.shard_record();
+    let shard = emitter.shard_record(ordinal.load(std::sync::atomic::Ordering::Relaxed));
     emitter.whole_scan_verdicts()?;
     let Emitter {
         recorder,
@@ -522,13 +522,14 @@ impl Emitter<'_, '_> {
     }
 
     /// What a part of a sharded scan records for `vigil merge`, once its targets are judged.
-    fn shard_record(&mut self) -> Option<ShardRecord> {
+    fn shard_record(&mut self, targets: u64) -> Option<ShardRecord> {
         let shard = self.shard?;
         let controls = &self.plan.controls;
         Some(ShardRecord {
             index: shard.index,
             count: shard.count,
             block: Shard::BLOCK,
+            targets,
             blocks: std::mem::take(&mut self.blocks),
             judged: controls
                 .iter()

@@ -234,8 +234,8 @@ impl Store {
             let failing: bool = self.q(row.get(1))?;
             ids.push(id << 1 | i64::from(failing));
         }
+        // A run may hold the same verdict twice (the same file named twice): a multiset.
         ids.sort_unstable();
-        ids.dedup();
         Ok(ids)
     }
 
@@ -469,10 +469,21 @@ impl Store {
     /// Stores a saved result file as a run (for comparing result files), after checking its
     /// integrity digest. Returns the run.
     pub fn import(&mut self, results: &Path) -> Result<i64, HistoryError> {
+        let refuse = |why: String| HistoryError::Usage(format!("{}: {why}", results.display()));
+        // The digest is checked before anything is stored: an altered result never becomes a run.
+        let (trailer, _) = crate::results::integrity::replay_verified(results, Vec::new())
+            .map_err(|e| refuse(e.to_string()))?;
+        if trailer.run.shard.is_some() {
+            return Err(refuse(
+                "one shard of a sharded scan: vigil merge the parts, then import the result".into(),
+            ));
+        }
         let slot = StoredSlot::default();
-        let sink = Recording::new(self, slot.clone()).without_drift();
-        crate::results::integrity::replay_verified(results, vec![Box::new(sink)])
-            .map_err(|e| HistoryError::Usage(format!("{}: {e}", results.display())))?;
+        let sink = Recording::new(self, slot.clone())
+            .without_drift()
+            .for_host(&trailer.run.host);
+        crate::results::read::replay(results, vec![Box::new(sink)])
+            .map_err(|e| refuse(e.to_string()))?;
         let stored = slot.borrow_mut().take();
         stored.map(|s| s.run).ok_or_else(|| {
             HistoryError::Usage(format!("{}: not a vigil result", results.display()))
@@ -501,7 +512,6 @@ pub fn drift(
                 Some((_, mut a, mut b)) => {
                     for ids in [&mut a, &mut b] {
                         ids.sort_unstable();
-                        ids.dedup();
                     }
                     store.diff_ids(prev, run, &a, &b, Some(DRIFT_ITEMS))?
                 }

@@ -46,6 +46,8 @@ pub struct Recording<'s> {
     slot: StoredSlot,
     /// Whether to compare the run with the previous one once stored.
     drift: bool,
+    /// The host the run is recorded under (`--host-name`), when not this machine's name.
+    host: Option<String>,
 }
 
 /// The verdicts of the host's previous run, read in order a chunk at a time: a verdict identical
@@ -162,7 +164,15 @@ impl<'s> Recording<'s> {
             counts: BTreeMap::new(),
             slot,
             drift: true,
+            host: None,
         }
+    }
+
+    /// Records the run under this host name (`--host-name`, or an imported result's host): its
+    /// previous run is that host's.
+    pub fn for_host(mut self, host: &str) -> Self {
+        self.host = Some(host.to_string());
+        self
     }
 
     /// Stores the run without comparing it with the previous one (importing a result file).
@@ -175,9 +185,11 @@ impl<'s> Recording<'s> {
         let body = serde_json::to_string(header).map_err(|e| HistoryError::Usage(e.to_string()))?;
         let sha = ring::digest::digest(&ring::digest::SHA256, body.as_bytes());
         let now = crate::clock::rfc3339(time::OffsetDateTime::now_utc());
-        let host = hostname::get()
-            .map(|h| h.to_string_lossy().into_owned())
-            .unwrap_or_default();
+        let host = self.host.clone().unwrap_or_else(|| {
+            hostname::get()
+                .map(|h| h.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        });
         let path = self.store.path.clone();
         let err = |e| super::store::classify(&path, e);
         let tx = self.store.write()?;

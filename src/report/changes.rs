@@ -10,14 +10,29 @@ const STILL_FAILING_SHOWN: usize = 20;
 
 fn side(r: &crate::history::RunRef) -> String {
     match (&r.run, &r.file) {
-        (_, Some(f)) => format!("{f} ({}, {})", r.host, r.started_at),
-        (Some(id), None) => format!("run {id} ({}, {})", r.host, r.started_at),
+        (_, Some(f)) => format!(
+            "{} ({}, {})",
+            crate::report::printable(f),
+            crate::report::printable(&r.host),
+            r.started_at
+        ),
+        (Some(id), None) => format!(
+            "run {id} ({}, {})",
+            crate::report::printable(&r.host),
+            r.started_at
+        ),
         (None, None) => r.started_at.clone(),
     }
 }
 
 fn line(i: &Item) -> String {
-    let mut s = format!("{} [{}] {}", i.control, i.severity, i.target);
+    // Names come from scanned trees and hosts: no terminal escape reaches the console.
+    let mut s = format!(
+        "{} [{}] {}",
+        crate::report::printable(&i.control),
+        i.severity,
+        crate::report::printable(&i.target)
+    );
     if let Some(l) = &i.location {
         s.push_str(&format!(" ({l})"));
     }
@@ -75,15 +90,9 @@ pub fn console(d: &Diff) -> String {
     out
 }
 
-/// Escapes text for a Markdown table cell.
+/// Escapes text for a Markdown table cell: no link, image or markup of a scanned name renders.
 fn cell(s: &str) -> String {
-    crate::report::printable(s)
-        .replace('\\', "\\\\")
-        .replace('|', "\\|")
-        .replace('`', "'")
-        .replace(['\n', '\r'], " ")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
+    crate::report::markdown::escape(s)
 }
 
 /// The Markdown form, for a pull request or a ticket.

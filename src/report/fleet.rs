@@ -101,15 +101,9 @@ pub fn html(fleet: &Fleet, history: &str) -> io::Result<String> {
         .map_err(|e| io::Error::other(format!("cannot render the fleet report: {e}")))
 }
 
-/// Escapes text for a Markdown table cell.
+/// Escapes text for a Markdown table cell: no link, image or markup of a scanned name renders.
 fn cell(s: &str) -> String {
-    crate::report::printable(s)
-        .replace('\\', "\\\\")
-        .replace('|', "\\|")
-        .replace('`', "'")
-        .replace(['\n', '\r'], " ")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
+    crate::report::markdown::escape(s)
 }
 
 /// The Markdown form.

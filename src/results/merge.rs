@@ -38,7 +38,8 @@ struct Part {
     findings: BufReader<File>,
 }
 
-/// Options that say where and how outputs go, not what is judged: parts may differ in them.
+/// Options that change neither the findings nor their order (where outputs go, the gate, the
+/// run's labels): parts may differ in them.
 const OUTPUT_OPTIONS: &[&str] = &[
     "--output",
     "-o",
@@ -49,9 +50,20 @@ const OUTPUT_OPTIONS: &[&str] = &[
     "--template-dir",
     "--threads",
     "-j",
+    "--concurrency",
     "--shard",
+    "--fail-on",
+    "--host-name",
+    "--tag",
 ];
-const OUTPUT_FLAGS: &[&str] = &["--quiet", "-q", "--verbose", "-v"];
+const OUTPUT_FLAGS: &[&str] = &[
+    "--quiet",
+    "-q",
+    "--verbose",
+    "-v",
+    "--allow-errors",
+    "--allow-empty",
+];
 
 /// The arguments of a scan without the program name and without what only says where outputs go.
 fn judging_arguments(args: &[String]) -> Vec<String> {
@@ -147,7 +159,10 @@ fn check(parts: &mut [Part]) -> Result<(), MergeError> {
     let first = &parts[0];
     let count = first.shard.count;
     let indexes: Vec<u64> = parts.iter().map(|p| p.shard.index).collect();
-    if parts.iter().any(|p| p.shard.count != count) || indexes != (0..count).collect::<Vec<_>>() {
+    let complete = parts.len() as u64 == count
+        && parts.iter().all(|p| p.shard.count == count)
+        && indexes.iter().copied().eq(0..count);
+    if !complete {
         let found: Vec<String> = parts
             .iter()
             .map(|p| format!("{} (shard {}/{})", p.path, p.shard.index, p.shard.count))
@@ -179,6 +194,52 @@ fn check(parts: &mut [Part]) -> Result<(), MergeError> {
         }
         if p.shard.block != first.shard.block {
             return Err(differs("block sizes (a different vigil?)"));
+        }
+        if p.shard.targets != first.shard.targets {
+            return Err(differs(
+                "targets (the tree changed between the shards' scans)",
+            ));
+        }
+        let accepted = |t: &Trailer| -> Vec<(String, Option<String>, String, String, String)> {
+            t.waivers
+                .iter()
+                .map(|w| {
+                    (
+                        w.control.clone(),
+                        w.target.clone(),
+                        w.expires.clone(),
+                        w.approved_by.clone(),
+                        w.location.clone(),
+                    )
+                })
+                .collect()
+        };
+        if accepted(&p.trailer) != accepted(&first.trailer) {
+            return Err(differs("waivers"));
+        }
+        let known = |t: &Trailer| {
+            t.known_failures
+                .as_ref()
+                .map(|k| (k.baseline.clone(), k.known))
+        };
+        if known(&p.trailer) != known(&first.trailer) {
+            return Err(differs("baselines"));
+        }
+    }
+    // Each part judged exactly the blocks dealt to it.
+    let (block, targets) = (first.shard.block.max(1), first.shard.targets);
+    let blocks = targets.div_ceil(block);
+    for p in parts.iter() {
+        let dealt = blocks / count + u64::from(p.shard.index < blocks % count);
+        if p.shard.blocks.len() as u64 != dealt {
+            return Err(MergeError::Part {
+                path: p.path.clone(),
+                why: format!(
+                    "records {} blocks where shard {} of {count} has {dealt}",
+                    p.shard.blocks.len(),
+                    p.shard.index
+                ),
+            });
         }
     }
     Ok(())
@@ -238,6 +299,12 @@ pub fn merge(paths: &[PathBuf], sinks: Vec<Box<dyn Sink + '_>>) -> Result<Traile
         .collect();
     let mut whole: Vec<Vec<Finding<'static>>> = Vec::with_capacity(n);
     for part in &mut parts {
+        // One verdict about the scan for each control this part did not judge, and nothing else.
+        let expected = header
+            .controls
+            .iter()
+            .filter(|c| !part.shard.judged.contains(&c.id))
+            .count();
         let mut rest = Vec::new();
         loop {
             line.clear();
@@ -250,6 +317,15 @@ pub fn merge(paths: &[PathBuf], sinks: Vec<Box<dyn Sink + '_>>) -> Result<Traile
                     why: format!("a finding cannot be read back: {e}"),
                 })?,
             );
+        }
+        if rest.len() != expected {
+            return Err(MergeError::Part {
+                path: part.path.clone(),
+                why: format!(
+                    "{} findings after its blocks where {expected} verdicts about the scan belong",
+                    rest.len()
+                ),
+            });
         }
         whole.push(rest);
     }
@@ -374,7 +450,7 @@ fn known_failures(parts: &[&Trailer]) -> Option<KnownFailures> {
     }
     Some(KnownFailures {
         baseline: first.baseline.clone(),
-        still_failing: first.known - fixed.len() as u64,
+        still_failing: first.known.saturating_sub(fixed.len() as u64),
         known: first.known,
         fixed,
     })

@@ -135,6 +135,8 @@ pub struct ShardRecord {
     pub count: u64,
     /// Targets per block.
     pub block: u64,
+    /// Targets the scan numbered (all shards' together): every part of one scan has the same.
+    pub targets: u64,
     /// The findings of each block this shard judged, in order (blocks `index`, `index + count`...).
     pub blocks: Vec<u64>,
     /// The controls that judged at least one target of this shard.
