@@ -317,7 +317,7 @@ fn prune_deletes_old_runs_and_the_verdicts_only_they_had() {
     assert_eq!(o.status.code(), Some(0));
     let o = vigil(&["diff", "--history", &history]);
     assert_eq!(o.status.code(), Some(2), "one run left: nothing to compare");
-    assert!(String::from_utf8_lossy(&o.stderr).contains("no complete run `latest~1`"));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("is the first complete run of its host"));
 }
 
 #[test]
@@ -590,6 +590,12 @@ fn runs_of_several_hosts_are_told_apart_by_name_and_tag() {
     assert_eq!(list(&["--tag", "env=prod", "--host-name", "db-01"]), [4, 2]);
     assert!(list(&["--tag", "env=dev"]).is_empty());
 
+    // Without --host-name, the latest run (db-01's) and the run before it of the same host.
+    let d = n.diff_json(&[]);
+    assert_eq!(
+        (d["from"]["run"].as_i64(), d["to"]["run"].as_i64()),
+        (Some(2), Some(4))
+    );
     // The drift of each run compares it with the previous run of its own host.
     let d = n.diff_json(&["--host-name", "web-01"]);
     assert_eq!(

@@ -134,7 +134,9 @@ fn parse_age(s: &str) -> Result<time::Duration, String> {
     let (n, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
     let n: i64 = n
         .parse()
-        .map_err(|_| format!("`{s}` is not an age such as 90d"))?;
+        .ok()
+        .filter(|n| *n <= 1_000_000)
+        .ok_or_else(|| format!("`{s}` is not an age such as 90d"))?;
     match unit {
         "d" => Ok(time::Duration::days(n)),
         "w" => Ok(time::Duration::weeks(n)),
@@ -255,7 +257,10 @@ fn import(path: &Path, results: &[PathBuf]) -> u8 {
 
 fn prune(path: &Path, keep: time::Duration) -> u8 {
     let now = time::OffsetDateTime::now_utc();
-    let before = crate::clock::rfc3339(now - keep);
+    // An age beyond the calendar keeps everything.
+    let before = now
+        .checked_sub(keep)
+        .map_or_else(|| "0000-01-01T00:00:00Z".to_string(), crate::clock::rfc3339);
     // A run that never completed and is over a day old belongs to a scan that died.
     let stale = crate::clock::rfc3339(now - time::Duration::days(1));
     match Store::open(path, Mode::Read).and_then(|mut s| s.prune(&before, &stale)) {
@@ -348,6 +353,7 @@ fn compare(args: &DiffArgs) -> Result<Diff, HistoryError> {
         (Some(o), Some(n)) => (o.as_str(), n.as_str()),
         (None, Some(_)) => unreachable!("clap fills positionals in order"),
     };
+    let defaults = args.old.is_none();
     let (old, new) = (side(old), side(new));
     let history = || -> Result<Store, HistoryError> {
         let path = args.history.as_deref().ok_or_else(|| {
@@ -362,7 +368,19 @@ fn compare(args: &DiffArgs) -> Result<Diff, HistoryError> {
     if let (Side::Run(a), Side::Run(b)) = (&old, &new) {
         let store = history()?;
         let select = args.select.select();
-        let (a, b) = (store.resolve(a, &select)?, store.resolve(b, &select)?);
+        // By default the latest run and the run before it of the same host: a fleet's history
+        // interleaves hosts.
+        let b = store.resolve(b, &select)?;
+        let a = if defaults {
+            store.previous(b)?.ok_or_else(|| {
+                HistoryError::Usage(format!(
+                    "{}: run {b} is the first complete run of its host: nothing to compare it with",
+                    store.path()
+                ))
+            })?
+        } else {
+            store.resolve(a, &select)?
+        };
         return store.diff(a, b, None);
     }
     let source = match (&old, &new) {

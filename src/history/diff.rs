@@ -168,10 +168,31 @@ pub fn classify(old_only: Vec<Finding<'static>>, new_only: Vec<Finding<'static>>
         );
         pairs.push((o, n));
     }
+    // A target that could not be read now has one `error` naming every control it blocked: a
+    // failure of one of them there is not resolved, it changed to `error` (and the error is not new).
+    let mut covering = vec![false; new_only.len()];
+    let blocker = |old: &Finding<'_>, covering: &mut Vec<bool>| -> Option<usize> {
+        let i = new_only.iter().enumerate().position(|(i, f)| {
+            !taken[i]
+                && f.state == State::Error
+                && f.target.name() == old.target.name()
+                && (f.control == old.control || f.blocked_controls.contains(&old.control))
+        })?;
+        covering[i] = true;
+        Some(i)
+    };
     for (o, n) in pairs {
         let old = &old_only[o];
         let Some(n) = n else {
-            if failing(old.state) {
+            if old.state == State::Fail
+                && let Some(e) = blocker(old, &mut covering)
+            {
+                let mut item = Item::of(old);
+                item.state = State::Error;
+                item.was = Some(State::Fail);
+                item.message = new_only[e].message.clone();
+                diff.changed.push(item);
+            } else if failing(old.state) {
                 diff.resolved.push(Item::of(old));
             }
             continue;
@@ -196,7 +217,7 @@ pub fn classify(old_only: Vec<Finding<'static>>, new_only: Vec<Finding<'static>>
         }
     }
     for (n, f) in new_only.iter().enumerate() {
-        if !taken[n] && failing(f.state) {
+        if !taken[n] && !covering[n] && failing(f.state) {
             diff.new.push(Item::of(f));
         }
     }
@@ -302,6 +323,24 @@ mod tests {
         assert_eq!(ids(&d.changed), ["C"]);
         assert_eq!(d.changed[0].was, Some(State::Fail));
         assert_eq!(d.resolved[0].fingerprint.as_deref(), Some("fp2"));
+    }
+
+    #[test]
+    fn a_failure_whose_file_became_unreadable_changed_to_error() {
+        let mut d = empty();
+        let mut error = finding("B", "x", State::Error, Some("fp9"), 1);
+        error.blocked_controls = vec!["A".into(), "B".into()];
+        classify(
+            vec![finding("A", "x", State::Fail, Some("fp1"), 3)],
+            vec![error],
+            &mut d,
+        );
+        assert_eq!(d.counts.resolved, 0);
+        assert_eq!(d.counts.new, 0);
+        assert_eq!(d.changed.len(), 1);
+        assert_eq!(d.changed[0].control, "A");
+        assert_eq!(d.changed[0].was, Some(State::Fail));
+        assert_eq!(d.changed[0].state, State::Error);
     }
 
     #[test]

@@ -229,9 +229,9 @@ impl Store {
     /// The latest complete run of every host, by host name.
     fn latest_runs(&self, select: &Select) -> Result<Vec<Latest>, HistoryError> {
         let mut stmt = self.q(self.conn.prepare(&format!(
-            "SELECT r.host, r.id, r.started_at, r.machine_id FROM runs r JOIN \
-             (SELECT max(id) AS id FROM runs WHERE complete = 1 AND {SELECTED} GROUP BY host) l \
-             ON l.id = r.id ORDER BY r.host"
+            "SELECT host, id, started_at, machine_id FROM (SELECT host, id, started_at, \
+             machine_id, row_number() OVER (PARTITION BY host ORDER BY started_at DESC, id DESC) \
+             AS latest FROM runs WHERE complete = 1 AND {SELECTED}) WHERE latest = 1 ORDER BY host"
         )))?;
         self.q(stmt
             .query_map((&select.host, &select.tag), |r| {
@@ -248,8 +248,10 @@ impl Store {
     /// The last nights: each host's latest run of the night, summed.
     fn nights(&self, select: &Select) -> Result<Vec<Night>, HistoryError> {
         let mut stmt = self.q(self.conn.prepare(&format!(
-            "WITH last AS (SELECT substr(started_at, 1, 10) AS night, max(id) AS id FROM runs \
-             WHERE complete = 1 AND {SELECTED} GROUP BY night, host), \
+            "WITH ranked AS (SELECT substr(started_at, 1, 10) AS night, id, row_number() OVER \
+             (PARTITION BY substr(started_at, 1, 10), host ORDER BY started_at DESC, id DESC) AS k \
+             FROM runs WHERE complete = 1 AND {SELECTED}), \
+             last AS (SELECT night, id FROM ranked WHERE k = 1), \
              nights AS (SELECT DISTINCT night FROM last ORDER BY night DESC LIMIT ?3) \
              SELECT l.night, c.state, c.severity, sum(c.n) \
              FROM last l JOIN nights USING (night) JOIN run_counts c ON c.run_id = l.id \

@@ -94,11 +94,11 @@ impl Store {
         r.map_err(|e| self.err(e))
     }
 
-    /// The runs `select` names, newest first.
+    /// The runs `select` names, the most recently started first.
     pub fn runs(&self, select: &Select) -> Result<Vec<RunRow>, HistoryError> {
         let mut stmt = self.q(self.conn.prepare(&format!(
             "SELECT id, host, started_at, finished_at, complete, findings, digest, machine_id \
-             FROM runs WHERE {SELECTED} ORDER BY id DESC"
+             FROM runs WHERE {SELECTED} ORDER BY started_at DESC, id DESC"
         )))?;
         let rows = self.q(stmt
             .query_map((&select.host, &select.tag), |r| {
@@ -171,7 +171,7 @@ impl Store {
                 .query_row(
                     &format!(
                         "SELECT id FROM runs WHERE complete = 1 AND {SELECTED} \
-                         ORDER BY id DESC LIMIT 1 OFFSET ?3"
+                         ORDER BY started_at DESC, id DESC LIMIT 1 OFFSET ?3"
                     ),
                     (&select.host, &select.tag, n),
                     |r| r.get(0),
@@ -325,14 +325,16 @@ impl Store {
         Ok(diff)
     }
 
-    /// The previous complete run of the host that ran `run`.
+    /// The previous complete run of the host that ran `run`: the one started last before it (a
+    /// result imported late takes its place by when it ran, not when it was stored).
     pub fn previous(&self, run: i64) -> Result<Option<i64>, HistoryError> {
         self.q(self
             .conn
             .query_row(
                 "SELECT p.id FROM runs p JOIN runs r ON r.id = ?1 \
-                 WHERE p.host = r.host AND p.complete = 1 AND p.id < r.id \
-                 ORDER BY p.id DESC LIMIT 1",
+                 WHERE p.host = r.host AND p.complete = 1 \
+                 AND (p.started_at, p.id) < (r.started_at, r.id) \
+                 ORDER BY p.started_at DESC, p.id DESC LIMIT 1",
                 [run],
                 |r| r.get(0),
             )
@@ -343,8 +345,9 @@ impl Store {
     pub fn trend(&self, run: i64, n: usize) -> Result<Vec<TrendPoint>, HistoryError> {
         let mut stmt = self.q(self.conn.prepare(
             "SELECT p.id, p.started_at FROM runs p JOIN runs r ON r.id = ?1 \
-             WHERE p.host = r.host AND p.complete = 1 AND p.id <= r.id \
-             ORDER BY p.id DESC LIMIT ?2",
+             WHERE p.host = r.host AND p.complete = 1 \
+             AND (p.started_at, p.id) <= (r.started_at, r.id) \
+             ORDER BY p.started_at DESC, p.id DESC LIMIT ?2",
         ))?;
         let runs: Vec<(i64, String)> = self.q(stmt
             .query_map((run, n as i64), |r| Ok((r.get(0)?, r.get(1)?)))
@@ -447,19 +450,35 @@ impl Store {
                 (before, stale_before),
             )
             .map_err(err)?;
-        // run_findings, policies and run_counts follow their run (ON DELETE CASCADE).
-        let verdicts = tx
-            .execute(
-                "DELETE FROM findings WHERE id NOT IN (SELECT finding_id FROM run_findings)",
+        // run_findings, policies, run_counts and run_tags follow their run (ON DELETE CASCADE).
+        tx.commit().map_err(err)?;
+        // The verdicts no run refers to any more, found in one pass: with foreign keys checked,
+        // every deleted row would search the links for a reference (they have no index by
+        // verdict). A writer links a verdict only inside its own write transaction, after checking
+        // that the run it took it from still exists, so none of these can be in use.
+        self.conn
+            .execute_batch("PRAGMA foreign_keys = OFF;")
+            .map_err(err)?;
+        let orphans = (|| {
+            let tx = self.write()?;
+            let verdicts = tx
+                .execute(
+                    "DELETE FROM findings WHERE id NOT IN (SELECT finding_id FROM run_findings)",
+                    [],
+                )
+                .map_err(err)?;
+            tx.execute(
+                "DELETE FROM headers WHERE id NOT IN (SELECT header_id FROM runs)",
                 [],
             )
             .map_err(err)?;
-        tx.execute(
-            "DELETE FROM headers WHERE id NOT IN (SELECT header_id FROM runs)",
-            [],
-        )
-        .map_err(err)?;
-        tx.commit().map_err(err)?;
+            tx.commit().map_err(err)?;
+            Ok::<_, HistoryError>(verdicts)
+        })();
+        self.conn
+            .execute_batch("PRAGMA foreign_keys = ON;")
+            .map_err(err)?;
+        let verdicts = orphans?;
         self.conn
             .execute_batch("PRAGMA incremental_vacuum; PRAGMA wal_checkpoint(TRUNCATE);")
             .map_err(err)?;

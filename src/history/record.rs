@@ -231,6 +231,28 @@ impl<'s> Recording<'s> {
         let path = self.store.path.clone();
         let err = |e| super::store::classify(&path, e);
         let tx = self.store.write()?;
+        // Verdicts linked from the previous run are still stored only if that run is: a prune
+        // deleting it meanwhile would have deleted them too.
+        if let Some(prev) = self.previous.run
+            && self
+                .batch
+                .iter()
+                .any(|p| matches!(p.verdict, Verdict::Known(_)))
+        {
+            let there: Option<i64> = tx
+                .query_row("SELECT 1 FROM runs WHERE id = ?1", [prev], |r| r.get(0))
+                .optional()
+                .map_err(err)?;
+            if there.is_none() {
+                return Err(HistoryError::Io {
+                    path: path.clone(),
+                    why: format!(
+                        "run {prev}, which this run builds on, was pruned while this run was \
+                         stored; nothing of this run counts: run the scan again"
+                    ),
+                });
+            }
+        }
         {
             let mut find = tx
                 .prepare_cached("SELECT id FROM findings WHERE sha256 = ?1")
