@@ -524,7 +524,7 @@ fn history_commands_of_the_scheduled_examples_run() {
         assert!(commands.iter().all(|c| is_history(c)), "{file}");
         let tmp = tempfile::tempdir().unwrap();
         let machine = tmp.path().join("machine");
-        copy_tree(&common::root(FIXTURE_ROOT), &machine);
+        common::copy_tree(&common::root(FIXTURE_ROOT), &machine);
         let commands: Vec<Vec<String>> = commands
             .iter()
             .map(|c| with_root(&localize(c, tmp.path()), &machine))
@@ -594,23 +594,6 @@ fn with_root(command: &[String], root: &Path) -> Vec<String> {
         out[i + 1] = root.display().to_string();
     }
     out
-}
-
-/// Copies a directory tree (regular files and directories; links are recreated as links).
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let kind = entry.file_type().unwrap();
-        let dest = to.join(entry.file_name());
-        if kind.is_dir() {
-            copy_tree(&entry.path(), &dest);
-        } else if kind.is_symlink() {
-            std::os::unix::fs::symlink(std::fs::read_link(entry.path()).unwrap(), &dest).unwrap();
-        } else {
-            std::fs::copy(entry.path(), &dest).unwrap();
-        }
-    }
 }
 
 /// The CI examples' scans, run against a fixture repository with a baseline made from it: they pass

@@ -24,7 +24,7 @@ fn tree(dir: &Path) {
             "sysctl",
             "suppressions",
         ] {
-            copy_tree(
+            common::copy_tree(
                 &common::root(&format!("testdata/{sub}")),
                 &dir.join(format!("copy-{copy}/{sub}")),
             );
@@ -37,22 +37,6 @@ fn tree(dir: &Path) {
                 text.replace("X11Forwarding yes", "X11Forwarding no"),
             )
             .unwrap();
-        }
-    }
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let kind = entry.file_type().unwrap();
-        let dest = to.join(entry.file_name());
-        if kind.is_dir() {
-            copy_tree(&entry.path(), &dest);
-        } else if kind.is_symlink() {
-            std::os::unix::fs::symlink(std::fs::read_link(entry.path()).unwrap(), &dest).unwrap();
-        } else {
-            std::fs::copy(entry.path(), &dest).unwrap();
         }
     }
 }

@@ -3,6 +3,9 @@
 
 use std::fmt::Write as _;
 
+// Names come from scanned trees and hosts: no link, image or markup of theirs renders.
+use crate::report::markdown::escape as cell;
+
 use crate::history::{Diff, Item};
 
 /// How many findings still failing the console and Markdown list (the JSON has them all).
@@ -88,11 +91,6 @@ pub fn console(d: &Diff) -> String {
         }
     }
     out
-}
-
-/// Escapes text for a Markdown table cell: no link, image or markup of a scanned name renders.
-fn cell(s: &str) -> String {
-    crate::report::markdown::escape(s)
 }
 
 /// The Markdown form, for a pull request or a ticket.

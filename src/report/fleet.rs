@@ -3,6 +3,9 @@
 //! as JSON (the `Fleet` itself).
 
 use std::fmt::Write as _;
+
+// Names come from scanned trees and hosts: no link, image or markup of theirs renders.
+use crate::report::markdown::escape as cell;
 use std::io;
 
 use handlebars::Handlebars;
@@ -99,11 +102,6 @@ pub fn html(fleet: &Fleet, history: &str) -> io::Result<String> {
         .map_err(|e| io::Error::other(format!("invalid fleet template: {e}")))?;
     hb.render("fleet", &view)
         .map_err(|e| io::Error::other(format!("cannot render the fleet report: {e}")))
-}
-
-/// Escapes text for a Markdown table cell: no link, image or markup of a scanned name renders.
-fn cell(s: &str) -> String {
-    crate::report::markdown::escape(s)
 }
 
 /// The Markdown form.
