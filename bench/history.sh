@@ -36,14 +36,7 @@ tools_ok
 vigil_binary
 
 mkdir -p "$tree_root" "$results"
-tree=$tree_root/tree-$files
-if [ ! -d "$tree" ] || ! grep -q '"complete": true' "$tree.manifest.json" 2>/dev/null; then
-    [ ! -e "$tree" ] || grep -q "gen_scale_tree.py" "$tree.manifest.json" 2>/dev/null ||
-        { echo "history.sh: $tree exists and was not made by bench/gen_scale_tree.py; pick another TREE_ROOT" >&2; exit 2; }
-    rm -rf -- "$tree" "$tree.partial"
-    echo "== generating $files files"
-    python3 "$here/gen_scale_tree.py" "$tree" --files "$files" --seed 1
-fi
+scale_tree "$files"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/vigil-bench-history.XXXXXX")
 trap 'rm -rf -- "$work"' EXIT
@@ -90,7 +83,7 @@ def rss(name):
 base = h[0]["mean"]
 rows = []
 for r, name in zip(h, ["scan", "nightly", "first"]):
-    rows.append(f"| {r['command']} | {r['mean']:.2f} s ± {r['stddev']:.2f} s | {r['mean'] / base:.2f} | {rss(name):.1f} MiB |")
+    rows.append(f"| {r['command']} | {r['mean']:.2f} s ± {r['stddev'] or 0:.2f} s | {r['mean'] / base:.2f} | {rss(name):.1f} MiB |")
 per = (after - before) / verdicts
 version = subprocess.run([vigil, "--version"], capture_output=True, text=True).stdout.strip()
 rev = subprocess.run(["git", "describe", "--always", "--dirty"], capture_output=True, text=True).stdout.strip()

@@ -61,3 +61,17 @@ pip_venv() {
             { echo "$(basename "$0"): pip could not install $3==$4 (network, or the Python package index unreachable?)" >&2; exit 2; }
     fi
 }
+
+# Sets `tree` to TREE_ROOT/tree-FILES, generating it with gen_scale_tree.py (seed 1) unless a complete
+# one is there; refuses to delete a directory the generator did not make. Needs `tree_root`, `here`.
+scale_tree() {
+    local files=$1
+    tree=$tree_root/tree-$files
+    if [ ! -d "$tree" ] || ! grep -q '"complete": true' "$tree.manifest.json" 2>/dev/null; then
+        [ ! -e "$tree" ] || grep -q "gen_scale_tree.py" "$tree.manifest.json" 2>/dev/null ||
+            { echo "$script: $tree exists and was not made by bench/gen_scale_tree.py; pick another TREE_ROOT" >&2; exit 2; }
+        rm -rf -- "$tree" "$tree.partial"
+        echo "== generating $files files"
+        python3 "$here/gen_scale_tree.py" "$tree" --files "$files" --seed 1
+    fi
+}

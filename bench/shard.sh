@@ -30,14 +30,7 @@ tools_ok
 vigil_binary
 
 mkdir -p "$tree_root" "$results"
-tree=$tree_root/tree-$files
-if [ ! -d "$tree" ] || ! grep -q '"complete": true' "$tree.manifest.json" 2>/dev/null; then
-    [ ! -e "$tree" ] || grep -q "gen_scale_tree.py" "$tree.manifest.json" 2>/dev/null ||
-        { echo "shard.sh: $tree exists and was not made by bench/gen_scale_tree.py; pick another TREE_ROOT" >&2; exit 2; }
-    rm -rf -- "$tree" "$tree.partial"
-    echo "== generating $files files"
-    python3 "$here/gen_scale_tree.py" "$tree" --files "$files" --seed 1
-fi
+scale_tree "$files"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/vigil-bench-shard.XXXXXX")
 trap 'rm -rf -- "$work"' EXIT

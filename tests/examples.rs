@@ -529,7 +529,7 @@ fn history_commands_of_the_scheduled_examples_run() {
             .iter()
             .map(|c| with_root(&localize(c, tmp.path()), &machine))
             .collect();
-        for night in 1..=2 {
+        run_two_nights(file, &commands, |night| {
             if night == 2 {
                 let sysctl = machine.join("etc/sysctl.conf");
                 let text = std::fs::read_to_string(&sysctl).unwrap();
@@ -539,18 +539,7 @@ fn history_commands_of_the_scheduled_examples_run() {
                 ) + "kernel.kptr_restrict = 0\n";
                 std::fs::write(&sysctl, changed).unwrap();
             }
-            for command in &commands {
-                let out = run_vigil(command);
-                if night == 2 || command[0] == "scan" {
-                    assert_eq!(
-                        out.status.code(),
-                        Some(0),
-                        "{file}, night {night}: {command:?}\n{}",
-                        text(&out)
-                    );
-                }
-            }
-        }
+        });
         let history = std::fs::read(option(&commands[0], "--history").unwrap()).unwrap();
         assert!(
             history.starts_with(b"SQLite format 3\0"),
@@ -584,6 +573,26 @@ fn history_commands_of_the_scheduled_examples_run() {
             drift.contains("The last 2 runs"),
             "{file}: the trend has both nights"
         );
+    }
+}
+
+/// Runs a scheduled example's commands as two nights would, calling `before` ahead of each night:
+/// every scan succeeds, and on the second night every command (the first night's diff has no
+/// earlier run to compare with).
+fn run_two_nights(file: &str, commands: &[Vec<String>], mut before: impl FnMut(u32)) {
+    for night in 1..=2 {
+        before(night);
+        for command in commands {
+            let out = run_vigil(command);
+            if night == 2 || command[0] == "scan" {
+                assert_eq!(
+                    out.status.code(),
+                    Some(0),
+                    "{file}, night {night}: {command:?}\n{}",
+                    text(&out)
+                );
+            }
+        }
     }
 }
 
@@ -1207,19 +1216,7 @@ fn the_endpoint_cronjob_audits_its_inventory() {
     };
     let commands: Vec<Vec<String>> = cronjob_commands(&docs).iter().map(|c| place(c)).collect();
     assert_eq!(commands.len(), 2, "scan, then diff");
-    for night in 1..=2 {
-        for command in &commands {
-            let out = run_vigil(command);
-            if night == 2 || command[0] == "scan" {
-                assert_eq!(
-                    out.status.code(),
-                    Some(0),
-                    "night {night}: {command:?}\n{}",
-                    text(&out)
-                );
-            }
-        }
-    }
+    run_two_nights(ENDPOINTS, &commands, |_| {});
     let reports = PathBuf::from(option(&commands[0], "--output-dir").unwrap());
     let result = json_file(&reports.join("results.json"));
     assert_eq!(

@@ -6,7 +6,7 @@ mod common;
 
 use std::path::Path;
 
-use common::vigil;
+use common::{vigil, vigil_ok};
 use serde_json::Value;
 
 const AT: &str = "2030-01-15T00:00:00Z";
@@ -38,13 +38,7 @@ fn scan(dir: &Path, tree: &str, host: &str, tags: &[&str], waivers: Option<&str>
     if let Some(w) = waivers {
         args.extend(["--waivers", w]);
     }
-    let o = vigil(&args);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    vigil_ok(&args);
 }
 
 #[test]
@@ -110,7 +104,7 @@ fn the_fleet_report_ranks_hosts_and_says_what_changed() {
 
     let history = d.join("history.db").display().to_string();
     let out = d.join("out").display().to_string();
-    let o = vigil(&[
+    vigil_ok(&[
         "fleet",
         "report",
         "--history",
@@ -124,12 +118,6 @@ fn the_fleet_report_ranks_hosts_and_says_what_changed() {
         "--output-dir",
         &out,
     ]);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
     let f: Value =
         serde_json::from_str(&std::fs::read_to_string(d.join("out/fleet.json")).unwrap()).unwrap();
     assert_eq!(f["hosts"], 3, "the lab host is not tagged env=prod");

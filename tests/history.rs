@@ -7,7 +7,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{AT, vigil};
+use common::{AT, vigil, vigil_ok};
 use serde_json::Value;
 
 struct Night {
@@ -56,14 +56,7 @@ impl Night {
             &history,
         ];
         args.extend_from_slice(extra);
-        let o = vigil(&args);
-        assert_eq!(
-            o.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-        o
+        vigil_ok(&args)
     }
 
     fn json(&self, rel: &str) -> Value {
@@ -74,13 +67,7 @@ impl Night {
         let history = self.s("history.db");
         let mut all = vec!["diff", "--history", &history, "--format", "json"];
         all.extend_from_slice(args);
-        let o = vigil(&all);
-        assert_eq!(
-            o.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&o.stderr)
-        );
+        let o = vigil_ok(&all);
         serde_json::from_slice(&o.stdout).unwrap()
     }
 }
@@ -232,7 +219,7 @@ fn stored_runs_are_listed_and_shown_as_their_results() {
 
     // `history show` gives back the result the scan wrote, byte for byte but for the run block.
     let shown = n.s("shown.json");
-    let o = vigil(&[
+    vigil_ok(&[
         "history",
         "show",
         "1",
@@ -243,12 +230,6 @@ fn stored_runs_are_listed_and_shown_as_their_results() {
         "-o",
         &shown,
     ]);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
     let mut a = n.json("shown.json");
     let mut b = n.json("out-1/results.json");
     assert_eq!(a["integrity"], b["integrity"]);
@@ -288,13 +269,7 @@ fn prune_deletes_old_runs_and_the_verdicts_only_they_had() {
     )
     .unwrap();
     let history = n.s("history.db");
-    let o = vigil(&["history", "prune", "--keep", "90d", "--history", &history]);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    let o = vigil_ok(&["history", "prune", "--keep", "90d", "--history", &history]);
     assert!(String::from_utf8_lossy(&o.stderr).contains("1 runs started before"));
     let ids: Vec<i64> = db
         .prepare("SELECT id FROM runs")
@@ -369,13 +344,7 @@ fn concurrent_scans_store_every_run_intact() {
     for run in runs.as_array().unwrap() {
         assert_eq!(run["complete"], true);
         let id = run["run"].to_string();
-        let o = vigil(&["history", "show", &id, "--history", &history, "-f", "json"]);
-        assert_eq!(
-            o.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&o.stderr)
-        );
+        let o = vigil_ok(&["history", "show", &id, "--history", &history, "-f", "json"]);
         let shown: Value = serde_json::from_slice(&o.stdout).unwrap();
         let digest = shown["integrity"]["digest"].clone();
         let written = (0..trees.len())
@@ -489,13 +458,7 @@ fn a_history_of_the_first_schema_is_migrated() {
     )
     .unwrap();
     drop(db);
-    let o = vigil(&["history", "list", "--history", &history, "-f", "json"]);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    let o = vigil_ok(&["history", "list", "--history", &history, "-f", "json"]);
     // The counts are rebuilt from the stored verdicts.
     let counts = |out: &[u8]| {
         let runs: Value = serde_json::from_slice(out).unwrap();
@@ -570,13 +533,7 @@ fn runs_of_several_hosts_are_told_apart_by_name_and_tag() {
     let list = |extra: &[&str]| -> Vec<i64> {
         let mut args = vec!["history", "list", "--history", &history, "-f", "json"];
         args.extend_from_slice(extra);
-        let o = vigil(&args);
-        assert_eq!(
-            o.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&o.stderr)
-        );
+        let o = vigil_ok(&args);
         let runs: Value = serde_json::from_slice(&o.stdout).unwrap();
         runs.as_array()
             .unwrap()
@@ -619,13 +576,7 @@ fn runs_of_several_hosts_are_told_apart_by_name_and_tag() {
     let other = tempfile::tempdir().unwrap();
     let fleet = other.path().join("fleet.db").display().to_string();
     let (r1, r2) = (n.s("out-web-1/results.json"), n.s("out-db-2/results.json"));
-    let o = vigil(&["history", "import", &r1, &r2, "--history", &fleet]);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    vigil_ok(&["history", "import", &r1, &r2, "--history", &fleet]);
     let o = vigil(&[
         "history",
         "list",

@@ -7,7 +7,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{AT, vigil};
+use common::{AT, vigil, vigil_ok};
 use serde_json::Value;
 
 /// A tree of about 1,300 files: copies of the fixtures of every format, some edited so that the
@@ -81,13 +81,7 @@ fn scan(dir: &Path, shard: Option<(u64, u64)>, at: &str, out: &Path) {
         args.extend(["--shard".into(), format!("{i}/{n}")]);
     }
     let a: Vec<&str> = args.iter().map(String::as_str).collect();
-    let o = vigil(&a);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    vigil_ok(&a);
 }
 
 fn merge(parts: &[std::path::PathBuf], out: &Path) -> std::process::Output {

@@ -20,6 +20,19 @@ pub fn vigil(args: &[&str]) -> Output {
         .expect("the vigil binary runs")
 }
 
+/// Runs `vigil` with `args` and requires exit 0, showing its standard error otherwise.
+pub fn vigil_ok(args: &[&str]) -> Output {
+    let out = vigil(args);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "vigil {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 /// Runs `vigil scan ... --format json --at AT` and returns (exit code, parsed result).
 pub fn scan_json(args: &[&str]) -> (i32, Value) {
     let mut all = vec!["scan", "--format", "json", "--at", AT];
