@@ -10,6 +10,16 @@ use std::path::{Path, PathBuf};
 use common::{AT, vigil, vigil_ok};
 use serde_json::Value;
 
+/// The integers a one-column query over the history returns.
+fn ints(db: &rusqlite::Connection, sql: &str) -> Vec<i64> {
+    db.prepare(sql)
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
 struct Night {
     dir: tempfile::TempDir,
 }
@@ -271,13 +281,7 @@ fn prune_deletes_old_runs_and_the_verdicts_only_they_had() {
     let history = n.s("history.db");
     let o = vigil_ok(&["history", "prune", "--keep", "90d", "--history", &history]);
     assert!(String::from_utf8_lossy(&o.stderr).contains("1 runs started before"));
-    let ids: Vec<i64> = db
-        .prepare("SELECT id FROM runs")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
+    let ids = ints(&db, "SELECT id FROM runs");
     assert_eq!(ids, [2]);
     let orphans: i64 = db
         .query_row(
@@ -477,13 +481,7 @@ fn a_history_of_the_first_schema_is_migrated() {
     assert_eq!(counts(&o.stdout), counts(&before.stdout));
     assert!(counts(&o.stdout)[0].1["fail"].as_i64().unwrap() > 0);
     let db = rusqlite::Connection::open(n.path("history.db")).unwrap();
-    let versions: Vec<i64> = db
-        .prepare("SELECT version FROM schema_version ORDER BY version")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
+    let versions = ints(&db, "SELECT version FROM schema_version ORDER BY version");
     assert_eq!(versions, [1, 2, 3]);
     // And the migrated history takes the next run.
     n.scan("2", &[]);
