@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::Serialize;
 use time::OffsetDateTime;
 
+use super::db::Value;
 use super::{HistoryError, SELECTED, Select, Store, pass_rate};
 use crate::policy::Severity;
 use crate::results::{Header, Trailer};
@@ -160,12 +161,12 @@ fn states_of(counts: &BTreeMap<(String, String), i64>) -> BTreeMap<String, i64> 
 impl Store {
     /// Counts of a run by (state, severity).
     fn counts(&self, run: i64) -> Result<BTreeMap<(String, String), i64>, HistoryError> {
-        let mut stmt = self.q(self
-            .conn
-            .prepare_cached("SELECT state, severity, n FROM run_counts WHERE run_id = ?1"))?;
-        self.q(stmt
-            .query_map([run], |r| Ok(((r.get(0)?, r.get(1)?), r.get(2)?)))
-            .and_then(|rows| rows.collect()))
+        let rows = self.q(self.conn.rows(
+            "SELECT state, severity, n FROM run_counts WHERE run_id = ?1",
+            &[Value::Int(run)],
+            |r| Ok(((r.text(0)?, r.text(1)?), r.int(2)?)),
+        ))?;
+        Ok(rows.into_iter().collect())
     }
 
     /// The fleet as of `now`, over the runs `select` names.
@@ -228,40 +229,42 @@ impl Store {
 
     /// The latest complete run of every host, by host name.
     fn latest_runs(&self, select: &Select) -> Result<Vec<Latest>, HistoryError> {
-        let mut stmt = self.q(self.conn.prepare(&format!(
-            "SELECT host, id, started_at, machine_id FROM (SELECT host, id, started_at, \
-             machine_id, row_number() OVER (PARTITION BY host ORDER BY started_at DESC, id DESC) \
-             AS latest FROM runs WHERE complete = 1 AND {SELECTED}) WHERE latest = 1 ORDER BY host"
-        )))?;
-        self.q(stmt
-            .query_map((&select.host, &select.tag), |r| {
+        self.q(self.conn.rows(
+            &format!(
+                "SELECT host, id, started_at, machine_id FROM (SELECT host, id, started_at, \
+                 machine_id, row_number() OVER (PARTITION BY host ORDER BY started_at DESC, id \
+                 DESC) AS latest FROM runs WHERE complete = 1 AND {SELECTED}) AS ranked \
+                 WHERE latest = 1 ORDER BY host"
+            ),
+            &select.values(),
+            |r| {
                 Ok(Latest {
-                    host: r.get(0)?,
-                    run: r.get(1)?,
-                    started_at: r.get(2)?,
-                    machine_id: r.get(3)?,
+                    host: r.text(0)?,
+                    run: r.int(1)?,
+                    started_at: r.text(2)?,
+                    machine_id: r.opt_text(3)?,
                 })
-            })
-            .and_then(|rows| rows.collect()))
+            },
+        ))
     }
 
     /// The last nights: each host's latest run of the night, summed.
     fn nights(&self, select: &Select) -> Result<Vec<Night>, HistoryError> {
-        let mut stmt = self.q(self.conn.prepare(&format!(
-            "WITH ranked AS (SELECT substr(started_at, 1, 10) AS night, id, row_number() OVER \
+        let [host, tag] = select.values();
+        let rows: Vec<(String, String, String, i64)> = self.q(self.conn.rows(
+            &format!(
+                "WITH ranked AS (SELECT substr(started_at, 1, 10) AS night, id, row_number() OVER \
              (PARTITION BY substr(started_at, 1, 10), host ORDER BY started_at DESC, id DESC) AS k \
              FROM runs WHERE complete = 1 AND {SELECTED}), \
              last AS (SELECT night, id FROM ranked WHERE k = 1), \
              nights AS (SELECT DISTINCT night FROM last ORDER BY night DESC LIMIT ?3) \
-             SELECT l.night, c.state, c.severity, sum(c.n) \
+             SELECT l.night, c.state, c.severity, CAST(sum(c.n) AS BIGINT) \
              FROM last l JOIN nights USING (night) JOIN run_counts c ON c.run_id = l.id \
              GROUP BY l.night, c.state, c.severity ORDER BY l.night"
-        )))?;
-        let rows: Vec<(String, String, String, i64)> = self.q(stmt
-            .query_map((&select.host, &select.tag, TREND_NIGHTS as i64), |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-            })
-            .and_then(|rows| rows.collect()))?;
+            ),
+            &[host, tag, Value::Int(TREND_NIGHTS as i64)],
+            |r| Ok((r.text(0)?, r.text(1)?, r.text(2)?, r.int(3)?)),
+        ))?;
         let mut nights: BTreeMap<String, BTreeMap<(String, String), i64>> = BTreeMap::new();
         for (night, state, severity, n) in rows {
             *nights
@@ -270,13 +273,17 @@ impl Store {
                 .entry((state, severity))
                 .or_default() += n;
         }
-        let mut hosts = self.q(self.conn.prepare(&format!(
-            "SELECT substr(started_at, 1, 10) AS night, count(DISTINCT host) FROM runs \
-             WHERE complete = 1 AND {SELECTED} GROUP BY night"
-        )))?;
-        let per_night: BTreeMap<String, i64> = self.q(hosts
-            .query_map((&select.host, &select.tag), |r| Ok((r.get(0)?, r.get(1)?)))
-            .and_then(|rows| rows.collect()))?;
+        let per_night: BTreeMap<String, i64> = self
+            .q(self.conn.rows(
+                &format!(
+                    "SELECT substr(started_at, 1, 10) AS night, count(DISTINCT host) FROM runs \
+                     WHERE complete = 1 AND {SELECTED} GROUP BY night"
+                ),
+                &select.values(),
+                |r| Ok((r.text(0)?, r.int(1)?)),
+            ))?
+            .into_iter()
+            .collect();
         Ok(nights
             .into_iter()
             .map(|(night, counts)| Night {
@@ -291,14 +298,14 @@ impl Store {
     /// The controls failing on the most hosts, over the latest runs.
     fn top_controls(&self, latest: &[Latest]) -> Result<Vec<ControlRow>, HistoryError> {
         let mut hosts: BTreeMap<String, (BTreeSet<usize>, u64, String)> = BTreeMap::new();
-        let mut stmt = self.q(self.conn.prepare(
-            "SELECT f.control, f.severity FROM run_findings rf JOIN findings f \
-             ON f.id = rf.finding_id WHERE rf.run_id = ?1 AND rf.failing = 1 AND f.state = 'fail'",
-        ))?;
         for (i, l) in latest.iter().enumerate() {
-            let rows: Vec<(String, String)> = self.q(stmt
-                .query_map([l.run], |r| Ok((r.get(0)?, r.get(1)?)))
-                .and_then(|rows| rows.collect()))?;
+            let rows: Vec<(String, String)> = self.q(self.conn.rows(
+                "SELECT f.control, f.severity FROM run_findings rf JOIN findings f \
+                 ON f.id = rf.finding_id WHERE rf.run_id = ?1 AND rf.failing = 1 \
+                 AND f.state = 'fail'",
+                &[Value::Int(l.run)],
+                |r| Ok((r.text(0)?, r.text(1)?)),
+            ))?;
             for (control, severity) in rows {
                 let e = hosts.entry(control).or_default();
                 e.0.insert(i);
@@ -331,16 +338,20 @@ impl Store {
     /// Control titles from the headers of the latest runs.
     fn titles(&self, latest: &[Latest]) -> Result<BTreeMap<String, String>, HistoryError> {
         let mut ids: BTreeSet<i64> = BTreeSet::new();
-        let mut header_of = self.q(self
-            .conn
-            .prepare("SELECT header_id FROM runs WHERE id = ?1"))?;
         for l in latest {
-            ids.insert(self.q(header_of.query_row([l.run], |r| r.get(0)))?);
+            ids.insert(self.q(self.conn.one(
+                "SELECT header_id FROM runs WHERE id = ?1",
+                &[Value::Int(l.run)],
+                |r| r.int(0),
+            ))?);
         }
-        let mut body = self.q(self.conn.prepare("SELECT body FROM headers WHERE id = ?1"))?;
         let mut titles = BTreeMap::new();
         for id in ids {
-            let text: String = self.q(body.query_row([id], |r| r.get(0)))?;
+            let text = self.q(self.conn.one(
+                "SELECT body FROM headers WHERE id = ?1",
+                &[Value::Int(id)],
+                |r| r.text(0),
+            ))?;
             let header: Header =
                 serde_json::from_str(&text).map_err(|e| HistoryError::Damaged {
                     path: self.path.clone(),
@@ -394,10 +405,13 @@ impl Store {
     ) -> Result<Vec<Expiring>, HistoryError> {
         let horizon = crate::clock::rfc3339(now + EXPIRING_WITHIN);
         let horizon = &horizon[..10];
-        let mut stmt = self.q(self.conn.prepare("SELECT trailer FROM runs WHERE id = ?1"))?;
         let mut out = Vec::new();
         for l in latest {
-            let text: Option<String> = self.q(stmt.query_row([l.run], |r| r.get(0)))?;
+            let text = self.q(self.conn.one(
+                "SELECT trailer FROM runs WHERE id = ?1",
+                &[Value::Int(l.run)],
+                |r| r.opt_text(0),
+            ))?;
             let Some(text) = text else { continue };
             let trailer: Trailer =
                 serde_json::from_str(&text).map_err(|e| HistoryError::Damaged {

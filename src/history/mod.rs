@@ -3,8 +3,10 @@
 //! changed between two runs (`vigil diff`), the trend of the last runs (the HTML report), and
 //! pruning old runs. `docs/history.md` documents the tables.
 
+mod db;
 mod diff;
 pub mod fleet;
+mod postgres;
 mod record;
 mod schema;
 mod store;
@@ -12,10 +14,12 @@ mod store;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use rusqlite::OptionalExtension;
 use serde::Serialize;
 
+use db::{DbError, Value};
+
 pub use diff::{Counts, DIFF_VERSION, Diff, Item, RunRef};
+pub use postgres::{is_url as is_postgres_url, redact};
 pub use record::{Recording, Stored, StoredSlot};
 pub use schema::{APPLICATION_ID, MIGRATIONS};
 pub use store::{HistoryError, Mode, Store};
@@ -39,7 +43,17 @@ pub struct Select {
 }
 
 /// The SQL condition on `runs` for a [`Select`] bound as `?1` (host) and `?2` (tag).
-pub(crate) const SELECTED: &str = "(?1 IS NULL OR host = ?1) AND (?2 IS NULL OR id IN (SELECT run_id FROM run_tags WHERE tag = ?2))";
+pub(crate) const SELECTED: &str = "(CAST(?1 AS TEXT) IS NULL OR host = ?1) AND (CAST(?2 AS TEXT) IS NULL OR id IN (SELECT run_id FROM run_tags WHERE tag = ?2))";
+
+impl Select {
+    /// The parameters [`SELECTED`] is bound to.
+    pub(crate) fn values(&self) -> [Value<'_>; 2] {
+        [
+            Value::OptText(self.host.as_deref()),
+            Value::OptText(self.tag.as_deref()),
+        ]
+    }
+}
 
 /// One run, as `vigil history list` shows it.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -90,34 +104,35 @@ pub struct Drift {
 }
 
 impl Store {
-    pub(crate) fn q<T>(&self, r: rusqlite::Result<T>) -> Result<T, HistoryError> {
+    pub(crate) fn q<T>(&self, r: Result<T, DbError>) -> Result<T, HistoryError> {
         r.map_err(|e| self.err(e))
     }
 
     /// The runs `select` names, the most recently started first.
     pub fn runs(&self, select: &Select) -> Result<Vec<RunRow>, HistoryError> {
-        let mut stmt = self.q(self.conn.prepare(&format!(
-            "SELECT id, host, started_at, finished_at, complete, findings, digest, machine_id \
-             FROM runs WHERE {SELECTED} ORDER BY started_at DESC, id DESC"
-        )))?;
-        let rows = self.q(stmt
-            .query_map((&select.host, &select.tag), |r| {
+        let rows = self.q(self.conn.rows(
+            &format!(
+                "SELECT id, host, started_at, finished_at, complete, findings, digest, machine_id \
+                 FROM runs WHERE {SELECTED} ORDER BY started_at DESC, id DESC"
+            ),
+            &select.values(),
+            |r| {
                 Ok(RunRow {
-                    run: r.get(0)?,
-                    host: r.get(1)?,
-                    machine_id: r.get(7)?,
+                    run: r.int(0)?,
+                    host: r.text(1)?,
+                    machine_id: r.opt_text(7)?,
                     tags: Vec::new(),
-                    started_at: r.get(2)?,
-                    finished_at: r.get(3)?,
-                    complete: r.get::<_, i64>(4)? != 0,
-                    findings: r.get(5)?,
+                    started_at: r.text(2)?,
+                    finished_at: r.opt_text(3)?,
+                    complete: r.int(4)? != 0,
+                    findings: r.int(5)?,
                     states: BTreeMap::new(),
                     pass_rate: None,
-                    digest: r.get(6)?,
+                    digest: r.opt_text(6)?,
                     policies: Vec::new(),
                 })
-            })
-            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>()))?;
+            },
+        ))?;
         rows.into_iter()
             .map(|mut row| {
                 row.states = self.states(row.run)?;
@@ -130,30 +145,28 @@ impl Store {
     }
 
     pub(crate) fn tags(&self, run: i64) -> Result<Vec<String>, HistoryError> {
-        let mut stmt = self.q(self
-            .conn
-            .prepare_cached("SELECT tag FROM run_tags WHERE run_id = ?1 ORDER BY tag"))?;
-        self.q(stmt
-            .query_map([run], |r| r.get(0))
-            .and_then(|rows| rows.collect()))
+        self.q(self.conn.rows(
+            "SELECT tag FROM run_tags WHERE run_id = ?1 ORDER BY tag",
+            &[Value::Int(run)],
+            |r| r.text(0),
+        ))
     }
 
     fn states(&self, run: i64) -> Result<BTreeMap<String, i64>, HistoryError> {
-        let mut stmt = self.q(self.conn.prepare_cached(
-            "SELECT state, sum(n) FROM run_counts WHERE run_id = ?1 GROUP BY state",
-        ))?;
-        self.q(stmt
-            .query_map([run], |r| Ok((r.get(0)?, r.get(1)?)))
-            .and_then(|rows| rows.collect()))
+        self.q(self.conn.rows(
+            "SELECT state, CAST(sum(n) AS BIGINT) FROM run_counts WHERE run_id = ?1 GROUP BY state",
+            &[Value::Int(run)],
+            |r| Ok((r.text(0)?, r.int(1)?)),
+        ))
+        .map(|rows| rows.into_iter().collect())
     }
 
     fn policies(&self, run: i64) -> Result<Vec<String>, HistoryError> {
-        let mut stmt = self.q(self.conn.prepare_cached(
+        self.q(self.conn.rows(
             "SELECT policy || '@' || version FROM policies WHERE run_id = ?1 ORDER BY policy",
-        ))?;
-        self.q(stmt
-            .query_map([run], |r| r.get(0))
-            .and_then(|rows| rows.collect()))
+            &[Value::Int(run)],
+            |r| r.text(0),
+        ))
     }
 
     /// The run a user names: its id, `latest`, or `latest~N` (N runs before the latest), among
@@ -165,18 +178,16 @@ impl Store {
             spec.strip_prefix("latest~")
                 .and_then(|n| n.parse::<i64>().ok())
         };
+        let [host, tag] = select.values();
         let found: Option<i64> = match back {
-            Some(n) => self.q(self
-                .conn
-                .query_row(
-                    &format!(
-                        "SELECT id FROM runs WHERE complete = 1 AND {SELECTED} \
-                         ORDER BY started_at DESC, id DESC LIMIT 1 OFFSET ?3"
-                    ),
-                    (&select.host, &select.tag, n),
-                    |r| r.get(0),
-                )
-                .optional())?,
+            Some(n) => self.q(self.conn.opt(
+                &format!(
+                    "SELECT id FROM runs WHERE complete = 1 AND {SELECTED} \
+                     ORDER BY started_at DESC, id DESC LIMIT 1 OFFSET ?3"
+                ),
+                &[host, tag, Value::Int(n)],
+                |r| r.int(0),
+            ))?,
             None => {
                 let id: i64 = spec.parse().map_err(|_| {
                     HistoryError::Usage(format!(
@@ -184,32 +195,27 @@ impl Store {
                          or `latest~1`"
                     ))
                 })?;
-                self.q(self
-                    .conn
-                    .query_row(
-                        &format!(
-                            "SELECT id FROM runs WHERE id = ?3 AND complete = 1 AND {SELECTED}"
-                        ),
-                        (&select.host, &select.tag, id),
-                        |r| r.get(0),
-                    )
-                    .optional())?
+                self.q(self.conn.opt(
+                    &format!("SELECT id FROM runs WHERE id = ?3 AND complete = 1 AND {SELECTED}"),
+                    &[host, tag, Value::Int(id)],
+                    |r| r.int(0),
+                ))?
             }
         };
         found.ok_or_else(|| HistoryError::Usage(format!("{}: no complete run `{spec}`", self.path)))
     }
 
     fn run_ref(&self, run: i64) -> Result<RunRef, HistoryError> {
-        self.q(self.conn.query_row(
+        self.q(self.conn.one(
             "SELECT host, started_at, coalesce(digest, '') FROM runs WHERE id = ?1",
-            [run],
+            &[Value::Int(run)],
             |r| {
                 Ok(RunRef {
                     run: Some(run),
                     file: None,
-                    host: r.get(0)?,
-                    started_at: r.get(1)?,
-                    digest: r.get(2)?,
+                    host: r.text(0)?,
+                    started_at: r.text(1)?,
+                    digest: r.text(2)?,
                 })
             },
         ))
@@ -218,32 +224,31 @@ impl Store {
     /// The distinct verdicts of a run, sorted, each as `id << 1 | failing`: 8 bytes a verdict,
     /// so two runs of a million verdicts compare in 16 MiB.
     fn verdict_ids(&self, run: i64) -> Result<Vec<i64>, HistoryError> {
-        let count: i64 =
-            self.q(self
-                .conn
-                .query_row("SELECT findings FROM runs WHERE id = ?1", [run], |r| {
-                    r.get(0)
-                }))?;
+        let count = self.q(self.conn.one(
+            "SELECT findings FROM runs WHERE id = ?1",
+            &[Value::Int(run)],
+            |r| r.int(0),
+        ))?;
         let mut ids = Vec::with_capacity(usize::try_from(count).unwrap_or(0));
-        let mut stmt = self.q(self
-            .conn
-            .prepare("SELECT finding_id, failing FROM run_findings WHERE run_id = ?1"))?;
-        let mut rows = self.q(stmt.query([run]))?;
-        while let Some(row) = self.q(rows.next())? {
-            let id: i64 = self.q(row.get(0))?;
-            let failing: bool = self.q(row.get(1))?;
-            ids.push(id << 1 | i64::from(failing));
-        }
+        self.q(self.conn.each(
+            "SELECT finding_id, failing FROM run_findings WHERE run_id = ?1",
+            &[Value::Int(run)],
+            |r| {
+                ids.push(r.int(0)? << 1 | i64::from(r.int(1)? != 0));
+                Ok(())
+            },
+        ))?;
         // A run may hold the same verdict twice (the same file named twice): a multiset.
         ids.sort_unstable();
         Ok(ids)
     }
 
     fn finding(&self, id: i64) -> Result<Finding<'static>, HistoryError> {
-        let mut stmt = self.q(self
-            .conn
-            .prepare_cached("SELECT body FROM findings WHERE id = ?1"))?;
-        let body: String = self.q(stmt.query_row([id], |r| r.get(0)))?;
+        let body = self.q(self.conn.one(
+            "SELECT body FROM findings WHERE id = ?1",
+            &[Value::Int(id)],
+            |r| r.text(0),
+        ))?;
         serde_json::from_str(&body).map_err(|e| HistoryError::Damaged {
             path: self.path.clone(),
             why: format!("verdict {id} is not a finding: {e}"),
@@ -328,38 +333,36 @@ impl Store {
     /// The previous complete run of the host that ran `run`: the one started last before it (a
     /// result imported late takes its place by when it ran, not when it was stored).
     pub fn previous(&self, run: i64) -> Result<Option<i64>, HistoryError> {
-        self.q(self
-            .conn
-            .query_row(
-                "SELECT p.id FROM runs p JOIN runs r ON r.id = ?1 \
-                 WHERE p.host = r.host AND p.complete = 1 \
-                 AND (p.started_at, p.id) < (r.started_at, r.id) \
-                 ORDER BY p.started_at DESC, p.id DESC LIMIT 1",
-                [run],
-                |r| r.get(0),
-            )
-            .optional())
+        self.q(self.conn.opt(
+            "SELECT p.id FROM runs p JOIN runs r ON r.id = ?1 \
+             WHERE p.host = r.host AND p.complete = 1 \
+             AND (p.started_at, p.id) < (r.started_at, r.id) \
+             ORDER BY p.started_at DESC, p.id DESC LIMIT 1",
+            &[Value::Int(run)],
+            |r| r.int(0),
+        ))
     }
 
     /// The last `n` complete runs of the host that ran `run`, up to it, oldest first.
     pub fn trend(&self, run: i64, n: usize) -> Result<Vec<TrendPoint>, HistoryError> {
-        let mut stmt = self.q(self.conn.prepare(
+        let runs: Vec<(i64, String)> = self.q(self.conn.rows(
             "SELECT p.id, p.started_at FROM runs p JOIN runs r ON r.id = ?1 \
              WHERE p.host = r.host AND p.complete = 1 \
              AND (p.started_at, p.id) <= (r.started_at, r.id) \
              ORDER BY p.started_at DESC, p.id DESC LIMIT ?2",
+            &[Value::Int(run), Value::Int(n as i64)],
+            |r| Ok((r.int(0)?, r.text(1)?)),
         ))?;
-        let runs: Vec<(i64, String)> = self.q(stmt
-            .query_map((run, n as i64), |r| Ok((r.get(0)?, r.get(1)?)))
-            .and_then(|rows| rows.collect()))?;
-        let mut counts = self.q(self
-            .conn
-            .prepare("SELECT severity, n FROM run_counts WHERE run_id = ?1 AND state = 'fail'"))?;
         let mut points = Vec::with_capacity(runs.len());
         for (id, started_at) in runs.into_iter().rev() {
-            let by: BTreeMap<String, i64> = self.q(counts
-                .query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))
-                .and_then(|rows| rows.collect()))?;
+            let by: BTreeMap<String, i64> = self
+                .q(self.conn.rows(
+                    "SELECT severity, n FROM run_counts WHERE run_id = ?1 AND state = 'fail'",
+                    &[Value::Int(id)],
+                    |r| Ok((r.text(0)?, r.int(1)?)),
+                ))?
+                .into_iter()
+                .collect();
             let failures = Severity::ALL_DESCENDING
                 .iter()
                 .map(|s| (*s, by.get(s.as_str()).copied().unwrap_or(0)))
@@ -381,12 +384,11 @@ impl Store {
         run: i64,
         sinks: Vec<Box<dyn Sink + '_>>,
     ) -> Result<Trailer, HistoryError> {
-        let (header, trailer, complete): (String, Option<String>, i64) = self
-            .q(self.conn.query_row(
+        let (header, trailer, complete) = self.q(self.conn.one(
             "SELECT h.body, r.trailer, r.complete FROM runs r JOIN headers h ON h.id = r.header_id \
              WHERE r.id = ?1",
-            [run],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            &[Value::Int(run)],
+            |r| Ok((r.text(0)?, r.opt_text(1)?, r.int(2)?)),
         ))?;
         let damaged = |why: String| HistoryError::Damaged {
             path: self.path.clone(),
@@ -407,17 +409,30 @@ impl Store {
             why: e.to_string(),
         };
         let mut rec = crate::results::Recorder::new(&header, sinks).map_err(io)?;
-        let mut stmt = self.q(self.conn.prepare(
+        // A verdict that is not a finding, or a sink that fails, stops the replay with its error.
+        let mut failed: Option<HistoryError> = None;
+        let streamed = self.conn.each(
             "SELECT f.body FROM run_findings rf JOIN findings f ON f.id = rf.finding_id \
              WHERE rf.run_id = ?1 ORDER BY rf.seq",
-        ))?;
-        let mut rows = self.q(stmt.query([run]))?;
-        while let Some(row) = self.q(rows.next())? {
-            let body: String = self.q(row.get(0))?;
-            let f: Finding<'_> = serde_json::from_str(&body)
-                .map_err(|e| damaged(format!("run {run}: a verdict is not a finding: {e}")))?;
-            rec.record(&f).map_err(io)?;
+            &[Value::Int(run)],
+            |r| {
+                let body = r.text(0)?;
+                let outcome = serde_json::from_str::<Finding<'_>>(&body)
+                    .map_err(|e| damaged(format!("run {run}: a verdict is not a finding: {e}")))
+                    .and_then(|f| rec.record(&f).map_err(io));
+                match outcome {
+                    Ok(()) => Ok(()),
+                    Err(e) => {
+                        failed = Some(e);
+                        Err(DbError::Convert("stopped".into()))
+                    }
+                }
+            },
+        );
+        if let Some(e) = failed {
+            return Err(e);
         }
+        self.q(streamed)?;
         let again = rec
             .finish(
                 trailer.scan_errors.clone(),
@@ -440,49 +455,45 @@ impl Store {
     /// started more than a day before it ran, then the verdicts no run refers to any more; the
     /// freed pages are returned to the file system. Returns (runs, verdicts) deleted.
     pub fn prune(&mut self, before: &str, stale_before: &str) -> Result<(u64, u64), HistoryError> {
-        let path = self.path.clone();
-        let err = |e| store::classify(&path, e);
-        let tx = self.write()?;
-        let runs = tx
-            .execute(
+        // run_findings, policies, run_counts and run_tags follow their run (ON DELETE CASCADE).
+        let runs = self.write(|db| {
+            db.execute(
                 "DELETE FROM runs WHERE (complete = 1 AND started_at < ?1) \
                  OR (complete = 0 AND started_at < ?2)",
-                (before, stale_before),
+                &[Value::Text(before), Value::Text(stale_before)],
             )
-            .map_err(err)?;
-        // run_findings, policies, run_counts and run_tags follow their run (ON DELETE CASCADE).
-        tx.commit().map_err(err)?;
+        })?;
         // The verdicts no run refers to any more, found in one pass: with foreign keys checked,
         // every deleted row would search the links for a reference (they have no index by
         // verdict). A writer links a verdict only inside its own write transaction, after checking
-        // that the run it took it from still exists, so none of these can be in use.
-        self.conn
-            .execute_batch("PRAGMA foreign_keys = OFF;")
-            .map_err(err)?;
-        let orphans = (|| {
-            let tx = self.write()?;
-            let verdicts = tx
-                .execute(
-                    "DELETE FROM findings WHERE id NOT IN (SELECT finding_id FROM run_findings)",
-                    [],
-                )
-                .map_err(err)?;
-            tx.execute(
+        // that the run it took it from still exists, and this transaction runs alone (SQLite has
+        // one writer; in PostgreSQL it takes the history's lock that every writer shares), so none
+        // of these can be in use.
+        let sqlite = !self.conn.is_postgres();
+        if sqlite {
+            self.q(self.conn.batch("PRAGMA foreign_keys = OFF;"))?;
+        }
+        let orphans = self.write_alone(|db| {
+            let verdicts = db.execute(
+                "DELETE FROM findings WHERE id NOT IN (SELECT finding_id FROM run_findings)",
+                &[],
+            )?;
+            db.execute(
                 "DELETE FROM headers WHERE id NOT IN (SELECT header_id FROM runs)",
-                [],
-            )
-            .map_err(err)?;
-            tx.commit().map_err(err)?;
-            Ok::<_, HistoryError>(verdicts)
-        })();
-        self.conn
-            .execute_batch("PRAGMA foreign_keys = ON;")
-            .map_err(err)?;
+                &[],
+            )?;
+            Ok(verdicts)
+        });
+        if sqlite {
+            self.q(self.conn.batch("PRAGMA foreign_keys = ON;"))?;
+        }
         let verdicts = orphans?;
-        self.conn
-            .execute_batch("PRAGMA incremental_vacuum; PRAGMA wal_checkpoint(TRUNCATE);")
-            .map_err(err)?;
-        Ok((runs as u64, verdicts as u64))
+        if sqlite {
+            self.q(self
+                .conn
+                .batch("PRAGMA incremental_vacuum; PRAGMA wal_checkpoint(TRUNCATE);"))?;
+        }
+        Ok((runs, verdicts))
     }
 
     /// Stores a saved result file as a run (for comparing result files), after checking its

@@ -12,8 +12,7 @@ use std::collections::BTreeMap;
 use std::io;
 use std::rc::Rc;
 
-use rusqlite::{Connection, OptionalExtension};
-
+use super::db::{Db, DbError, Value};
 use super::store::{HistoryError, Store};
 use crate::results::{Finding, Header, Sink, State, Trailer};
 
@@ -70,31 +69,36 @@ const LOOKAHEAD: usize = 64;
 
 impl Previous {
     /// Reads the next chunk of the previous run.
-    fn read(&mut self, conn: &Connection, run: i64) -> rusqlite::Result<()> {
-        let mut stmt = conn.prepare_cached(
+    fn read(&mut self, db: &Db, run: i64) -> Result<(), DbError> {
+        let mut got = 0;
+        db.each(
             "SELECT seq, sha256, finding_id, failing FROM run_findings \
              WHERE run_id = ?1 AND seq >= ?2 ORDER BY seq LIMIT ?3",
+            &[
+                Value::Int(run),
+                Value::Int(self.next_seq),
+                Value::Int(BATCH as i64),
+            ],
+            |row| {
+                let seq = row.int(0)?;
+                let hash = row.blob(1)?;
+                let id = row.int(2)?;
+                let failing = row.int(3)? != 0;
+                if let Ok(hash) = <[u8; 16]>::try_from(hash.as_slice()) {
+                    self.queue.push_back((hash, id));
+                }
+                self.seen.push(id << 1 | i64::from(failing));
+                self.next_seq = seq + 1;
+                got += 1;
+                Ok(())
+            },
         )?;
-        let mut rows = stmt.query((run, self.next_seq, BATCH as i64))?;
-        let mut got = 0;
-        while let Some(row) = rows.next()? {
-            let seq: i64 = row.get(0)?;
-            let hash: Vec<u8> = row.get(1)?;
-            let id: i64 = row.get(2)?;
-            let failing: bool = row.get(3)?;
-            if let Ok(hash) = <[u8; 16]>::try_from(hash.as_slice()) {
-                self.queue.push_back((hash, id));
-            }
-            self.seen.push(id << 1 | i64::from(failing));
-            self.next_seq = seq + 1;
-            got += 1;
-        }
         self.done = got < BATCH;
         Ok(())
     }
 
     /// Every verdict of the previous run (reading what is left of it).
-    fn all(&mut self, conn: &Connection) -> rusqlite::Result<Option<(i64, Vec<i64>)>> {
+    fn all(&mut self, conn: &Db) -> Result<Option<(i64, Vec<i64>)>, DbError> {
         let Some(run) = self.run else {
             return Ok(None);
         };
@@ -107,7 +111,7 @@ impl Previous {
 
     /// The id of the previous run's verdict with this hash near the current position, if any;
     /// the position moves past it.
-    fn take(&mut self, conn: &Connection, sha: &[u8; 16]) -> rusqlite::Result<Option<i64>> {
+    fn take(&mut self, conn: &Db, sha: &[u8; 16]) -> Result<Option<i64>, DbError> {
         let Some(run) = self.run else {
             return Ok(None);
         };
@@ -190,171 +194,168 @@ impl<'s> Recording<'s> {
                 .map(|h| h.to_string_lossy().into_owned())
                 .unwrap_or_default()
         });
-        let path = self.store.path.clone();
-        let err = |e| super::store::classify(&path, e);
-        let tx = self.store.write()?;
-        let existing: Option<i64> = tx
-            .query_row(
+        let run = self.store.write(|db| {
+            let header_id = match db.opt(
                 "SELECT id FROM headers WHERE sha256 = ?1",
-                [sha.as_ref()],
-                |r| r.get(0),
+                &[Value::Blob(sha.as_ref())],
+                |r| r.int(0),
+            )? {
+                Some(id) => id,
+                None => stored_id(
+                    db,
+                    "INSERT INTO headers (sha256, body) VALUES (?1, ?2) \
+                     ON CONFLICT (sha256) DO NOTHING RETURNING id",
+                    &[Value::Blob(sha.as_ref()), Value::Text(&body)],
+                    "SELECT id FROM headers WHERE sha256 = ?1",
+                )?,
+            };
+            db.one(
+                "INSERT INTO runs (header_id, host, started_at, evaluated_at, arguments, \
+                 tool_version) VALUES (?1, ?2, ?3, ?3, '[]', ?4) RETURNING id",
+                &[
+                    Value::Int(header_id),
+                    Value::Text(&host),
+                    Value::Text(&now),
+                    Value::Text(env!("CARGO_PKG_VERSION")),
+                ],
+                |r| r.int(0),
             )
-            .optional()
-            .map_err(err)?;
-        let header_id = match existing {
-            Some(id) => id,
-            None => {
-                tx.execute(
-                    "INSERT INTO headers (sha256, body) VALUES (?1, ?2)",
-                    (sha.as_ref(), &body),
-                )
-                .map_err(err)?;
-                tx.last_insert_rowid()
-            }
-        };
-        tx.execute(
-            "INSERT INTO runs (header_id, host, started_at, evaluated_at, arguments, tool_version) \
-             VALUES (?1, ?2, ?3, ?3, '[]', ?4)",
-            (header_id, &host, &now, env!("CARGO_PKG_VERSION")),
-        )
-        .map_err(err)?;
-        self.run = tx.last_insert_rowid();
-        tx.commit().map_err(err)?;
+        })?;
+        self.run = run;
         self.previous.run = self.store.previous(self.run)?;
         Ok(())
     }
 
+    /// Stores the waiting verdicts and their links in one transaction. Verdicts new to the
+    /// history are stored in the order of their keys, so that writers storing the same verdicts
+    /// at once take their locks in one order and never deadlock.
     fn flush(&mut self) -> Result<(), HistoryError> {
         if self.batch.is_empty() {
             return Ok(());
         }
-        let path = self.store.path.clone();
-        let err = |e| super::store::classify(&path, e);
-        let tx = self.store.write()?;
-        // Verdicts linked from the previous run are still stored only if that run is: a prune
-        // deleting it meanwhile would have deleted them too.
-        if let Some(prev) = self.previous.run
-            && self
-                .batch
+        let (run, seq, previous, batch) = (self.run, self.seq, self.previous.run, &self.batch);
+        let ids = self.store.write(|db| {
+            // Verdicts linked from the previous run are still stored only if that run is: a prune
+            // deleting it meanwhile would have deleted them too.
+            if let Some(prev) = previous
+                && batch.iter().any(|p| matches!(p.verdict, Verdict::Known(_)))
+                && db
+                    .opt(
+                        "SELECT 1 FROM runs WHERE id = ?1",
+                        &[Value::Int(prev)],
+                        |r| r.int(0),
+                    )?
+                    .is_none()
+            {
+                return Err(DbError::Refused(format!(
+                    "run {prev}, which this run builds on, was pruned while this run was \
+                     stored; nothing of this run counts: run the scan again"
+                )));
+            }
+            let mut ids: Vec<i64> = batch
                 .iter()
-                .any(|p| matches!(p.verdict, Verdict::Known(_)))
-        {
-            let there: Option<i64> = tx
-                .query_row("SELECT 1 FROM runs WHERE id = ?1", [prev], |r| r.get(0))
-                .optional()
-                .map_err(err)?;
-            if there.is_none() {
-                return Err(HistoryError::Io {
-                    path: path.clone(),
-                    why: format!(
-                        "run {prev}, which this run builds on, was pruned while this run was \
-                         stored; nothing of this run counts: run the scan again"
-                    ),
-                });
-            }
-        }
-        {
-            let mut find = tx
-                .prepare_cached("SELECT id FROM findings WHERE sha256 = ?1")
-                .map_err(err)?;
-            let mut add = tx
-                .prepare_cached(
-                    "INSERT INTO findings (sha256, control, state, severity, target, fingerprint, \
-                     body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (sha256) DO NOTHING",
-                )
-                .map_err(err)?;
-            let mut link = tx
-                .prepare_cached(
-                    "INSERT INTO run_findings (run_id, seq, finding_id, sha256, failing) \
-                     VALUES (?1, ?2, ?3, ?4, ?5)",
-                )
-                .map_err(err)?;
-            for p in self.batch.drain(..) {
-                let key = p.key;
-                let id: i64 = match p.verdict {
+                .map(|p| match p.verdict {
                     Verdict::Known(id) => id,
-                    // Most verdicts not in place in the previous run are new: try to store
-                    // first, and look up only the ones that were there after all.
-                    Verdict::New(n) => {
-                        let stored = add
-                            .execute((
-                                &key[..],
-                                &n.control,
-                                n.state,
-                                n.severity,
-                                &n.target,
-                                &n.fingerprint,
-                                &n.body,
-                            ))
-                            .map_err(err)?;
-                        if stored == 1 {
-                            tx.last_insert_rowid()
-                        } else {
-                            find.query_row([&key[..]], |r| r.get(0)).map_err(err)?
-                        }
-                    }
+                    Verdict::New(_) => 0,
+                })
+                .collect();
+            let mut new: Vec<usize> = (0..batch.len())
+                .filter(|&i| matches!(batch[i].verdict, Verdict::New(_)))
+                .collect();
+            new.sort_by_key(|&i| batch[i].key);
+            for i in new {
+                let (Verdict::New(n), key) = (&batch[i].verdict, &batch[i].key[..]) else {
+                    continue;
                 };
-                link.execute((self.run, self.seq, id, &key[..], p.failing))
-                    .map_err(err)?;
-                if self.drift {
-                    self.current.push(id << 1 | i64::from(p.failing));
-                }
-                self.seq += 1;
+                // Most verdicts not in place in the previous run are new: try to store first,
+                // and look up only the ones that were there after all.
+                ids[i] = stored_id(
+                    db,
+                    "INSERT INTO findings (sha256, control, state, severity, target, \
+                     fingerprint, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
+                     ON CONFLICT (sha256) DO NOTHING RETURNING id",
+                    &[
+                        Value::Blob(key),
+                        Value::Text(&n.control),
+                        Value::Text(n.state),
+                        Value::Text(n.severity),
+                        Value::from(&n.target),
+                        Value::from(&n.fingerprint),
+                        Value::Text(&n.body),
+                    ],
+                    "SELECT id FROM findings WHERE sha256 = ?1",
+                )?;
+            }
+            link(db, run, seq, batch, &ids)?;
+            Ok(ids)
+        })?;
+        self.seq += self.batch.len() as i64;
+        for (p, id) in self.batch.drain(..).zip(ids) {
+            if self.drift {
+                self.current.push(id << 1 | i64::from(p.failing));
             }
         }
-        tx.commit().map_err(err)
+        Ok(())
     }
 
     fn finish_run(&mut self, header: &Header, trailer: &Trailer) -> Result<(), HistoryError> {
         self.flush()?;
-        let path = self.store.path.clone();
-        let err = |e| super::store::classify(&path, e);
         let arguments = serde_json::to_string(&trailer.run.arguments)
             .map_err(|e| HistoryError::Usage(e.to_string()))?;
         let rest =
             serde_json::to_string(trailer).map_err(|e| HistoryError::Usage(e.to_string()))?;
-        let tx = self.store.write()?;
-        for p in &header.policies {
-            tx.execute(
-                "INSERT OR REPLACE INTO policies (run_id, policy, version, sha256, source) \
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-                (self.run, &p.id, &p.version, &p.sha256, &p.source),
-            )
-            .map_err(err)?;
-        }
-        for tag in &trailer.run.tags {
-            tx.execute(
-                "INSERT OR IGNORE INTO run_tags (run_id, tag) VALUES (?1, ?2)",
-                (self.run, tag),
-            )
-            .map_err(err)?;
-        }
-        for ((state, severity), n) in &self.counts {
-            tx.execute(
-                "INSERT INTO run_counts (run_id, state, severity, n) VALUES (?1, ?2, ?3, ?4)",
-                (self.run, state, severity, n),
-            )
-            .map_err(err)?;
-        }
-        tx.execute(
-            "UPDATE runs SET host = ?2, started_at = ?3, finished_at = ?4, evaluated_at = ?5, \
-             arguments = ?6, findings = ?7, digest = ?8, trailer = ?9, machine_id = ?10, \
-             complete = 1 WHERE id = ?1",
-            (
-                self.run,
-                &trailer.run.host,
-                &trailer.run.started_at,
-                &trailer.run.finished_at,
-                &trailer.run.evaluated_at,
-                &arguments,
-                self.seq,
-                &trailer.integrity.digest,
-                &rest,
-                &trailer.run.machine_id,
-            ),
-        )
-        .map_err(err)?;
-        tx.commit().map_err(err)?;
+        let (run, seq, counts) = (self.run, self.seq, &self.counts);
+        self.store.write(|db| {
+            for p in &header.policies {
+                db.execute(
+                    "INSERT INTO policies (run_id, policy, version, sha256, source) \
+                     VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (run_id, policy) DO UPDATE SET \
+                     version = excluded.version, sha256 = excluded.sha256, source = excluded.source",
+                    &[
+                        Value::Int(run),
+                        Value::from(&p.id),
+                        Value::from(&p.version),
+                        Value::from(&p.sha256),
+                        Value::from(&p.source),
+                    ],
+                )?;
+            }
+            for tag in &trailer.run.tags {
+                db.execute(
+                    "INSERT INTO run_tags (run_id, tag) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+                    &[Value::Int(run), Value::from(tag)],
+                )?;
+            }
+            for ((state, severity), n) in counts {
+                db.execute(
+                    "INSERT INTO run_counts (run_id, state, severity, n) VALUES (?1, ?2, ?3, ?4)",
+                    &[
+                        Value::Int(run),
+                        Value::Text(state),
+                        Value::Text(severity),
+                        Value::Int(*n),
+                    ],
+                )?;
+            }
+            db.execute(
+                "UPDATE runs SET host = ?2, started_at = ?3, finished_at = ?4, evaluated_at = ?5, \
+                 arguments = ?6, findings = ?7, digest = ?8, trailer = ?9, machine_id = ?10, \
+                 complete = 1 WHERE id = ?1",
+                &[
+                    Value::Int(run),
+                    Value::from(&trailer.run.host),
+                    Value::from(&trailer.run.started_at),
+                    Value::from(&trailer.run.finished_at),
+                    Value::from(&trailer.run.evaluated_at),
+                    Value::Text(&arguments),
+                    Value::Int(seq),
+                    Value::from(&trailer.integrity.digest),
+                    Value::Text(&rest),
+                    Value::from(&trailer.run.machine_id),
+                ],
+            )?;
+            Ok(())
+        })?;
         let drift = if self.drift {
             let previous = self
                 .previous
@@ -371,6 +372,51 @@ impl<'s> Recording<'s> {
         });
         Ok(())
     }
+}
+
+/// The id of the row an `INSERT ... ON CONFLICT DO NOTHING RETURNING id` stored, or of the row
+/// already there (`find`, given the same first parameter).
+fn stored_id(db: &Db, insert: &str, values: &[Value<'_>], find: &str) -> Result<i64, DbError> {
+    match db.opt(insert, values, |r| r.int(0))? {
+        Some(id) => Ok(id),
+        None => db.one(find, &values[..1], |r| r.int(0)),
+    }
+}
+
+/// Links a run to a batch of its verdicts, numbered from `seq`. PostgreSQL takes the whole batch
+/// in one statement (a round trip per verdict would dominate); SQLite, in process, one at a time.
+fn link(db: &Db, run: i64, seq: i64, batch: &[Pending], ids: &[i64]) -> Result<(), DbError> {
+    if db.is_postgres() {
+        let too_far = || DbError::Refused(format!("run {run} holds more than 2^31 verdicts"));
+        let run = i32::try_from(run).map_err(|_| too_far())?;
+        let first = i32::try_from(seq).map_err(|_| too_far())?;
+        let seqs: Vec<i32> = (0..batch.len())
+            .map(|i| i32::try_from(i).ok().and_then(|i| first.checked_add(i)))
+            .collect::<Option<_>>()
+            .ok_or_else(too_far)?;
+        let keys: Vec<&[u8]> = batch.iter().map(|p| &p.key[..]).collect();
+        let failing: Vec<i16> = batch.iter().map(|p| i16::from(p.failing)).collect();
+        db.pg_execute(
+            "INSERT INTO run_findings (run_id, seq, finding_id, sha256, failing) \
+             SELECT $1, * FROM unnest($2::integer[], $3::bigint[], $4::bytea[], $5::smallint[])",
+            &[&run, &seqs, &ids, &keys, &failing],
+        )?;
+        return Ok(());
+    }
+    for (i, (p, id)) in batch.iter().zip(ids).enumerate() {
+        db.execute(
+            "INSERT INTO run_findings (run_id, seq, finding_id, sha256, failing) \
+             VALUES (?1, ?2, ?3, ?4, ?5)",
+            &[
+                Value::Int(run),
+                Value::Int(seq + i as i64),
+                Value::Int(*id),
+                Value::Blob(&p.key),
+                Value::Int(i64::from(p.failing)),
+            ],
+        )?;
+    }
+    Ok(())
 }
 
 fn io_err(e: HistoryError) -> io::Error {

@@ -4,8 +4,9 @@
 use std::path::Path;
 use std::time::Duration;
 
-use rusqlite::{Connection, OpenFlags, OptionalExtension};
+use rusqlite::{Connection, OpenFlags};
 
+use super::db::{Db, DbError, Value};
 use super::schema::{self, APPLICATION_ID};
 
 /// Why a history cannot be used. Each names the file; none of them leaves the file changed.
@@ -44,7 +45,8 @@ pub enum Mode {
 
 /// An open history.
 pub struct Store {
-    pub(crate) conn: Connection,
+    pub(crate) conn: Db,
+    /// Where it is, as shown to the user: the file, or the PostgreSQL URL without its password.
     pub(crate) path: String,
 }
 
@@ -52,73 +54,139 @@ pub struct Store {
 /// short (a batch of verdicts), so this is ample for many concurrent scans.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(120);
 
+/// How many times a PostgreSQL transaction that lost a lock to another writer (a deadlock) is run
+/// again before the error is reported.
+const RETRIES: u32 = 8;
+
 impl Store {
-    /// Opens the history at `path`.
+    /// Opens the history at `path`: an SQLite file, or a `postgres://` URL.
     pub fn open(path: &Path, mode: Mode) -> Result<Store, HistoryError> {
+        if let Some(url) = path.to_str().filter(|p| super::postgres::is_url(p)) {
+            return super::postgres::open(url, mode);
+        }
         let shown = path.display().to_string();
         check_file(path, mode, &shown)?;
         let flags = match mode {
             Mode::Read => OpenFlags::SQLITE_OPEN_READ_WRITE,
             Mode::Write => OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE,
         } | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let conn = Connection::open_with_flags(path, flags).map_err(|e| classify(&shown, e))?;
-        let mut store = Store { conn, path: shown };
-        store.prepare()?;
-        Ok(store)
+        let conn = Connection::open_with_flags(path, flags)
+            .map_err(|e| classify(&shown, DbError::Sqlite(e)))?;
+        Store::sqlite(conn, shown)
     }
 
     /// A history in memory (for `vigil diff` of two result files).
     pub fn in_memory() -> Result<Store, HistoryError> {
-        let conn = Connection::open_in_memory().map_err(|e| classify(":memory:", e))?;
-        let mut store = Store {
-            conn,
-            path: "(memory)".into(),
-        };
-        store.prepare()?;
-        Ok(store)
+        let conn =
+            Connection::open_in_memory().map_err(|e| classify(":memory:", DbError::Sqlite(e)))?;
+        Store::sqlite(conn, "(memory)".into())
     }
 
-    /// The file, as given.
+    /// The file, or the URL without its password.
     pub fn path(&self) -> &str {
         &self.path
     }
 
-    pub(crate) fn err(&self, e: rusqlite::Error) -> HistoryError {
+    pub(crate) fn err(&self, e: DbError) -> HistoryError {
         classify(&self.path, e)
     }
 
-    /// Starts a write transaction. It takes the write lock at once, so a busy history makes it
-    /// wait (up to the busy timeout) rather than fail halfway through.
-    pub(crate) fn write(&mut self) -> Result<rusqlite::Transaction<'_>, HistoryError> {
-        let path = self.path.clone();
-        self.conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(|e| classify(&path, e))
+    /// Runs `f` in a write transaction and commits it; on an error nothing of it is stored. A
+    /// PostgreSQL transaction that lost a lock to another writer is run again.
+    pub(crate) fn write<T>(
+        &mut self,
+        f: impl FnMut(&Db) -> Result<T, DbError>,
+    ) -> Result<T, HistoryError> {
+        self.transaction(false, f)
+    }
+
+    /// [`Store::write`], alone: no other writer of a PostgreSQL history runs meanwhile.
+    pub(crate) fn write_alone<T>(
+        &mut self,
+        f: impl FnMut(&Db) -> Result<T, DbError>,
+    ) -> Result<T, HistoryError> {
+        self.transaction(true, f)
+    }
+
+    fn transaction<T>(
+        &mut self,
+        exclusive: bool,
+        mut f: impl FnMut(&Db) -> Result<T, DbError>,
+    ) -> Result<T, HistoryError> {
+        let mut attempt = 0;
+        loop {
+            let outcome = self
+                .conn
+                .begin(exclusive)
+                .and_then(|()| f(&self.conn))
+                .and_then(|v| self.conn.commit().map(|()| v));
+            match outcome {
+                Ok(v) => return Ok(v),
+                Err(e) => {
+                    self.conn.rollback();
+                    attempt += 1;
+                    if !e.retryable() || attempt > RETRIES {
+                        return Err(self.err(e));
+                    }
+                }
+            }
+        }
     }
 
     /// Checks the file is a vigil history (or an empty database), sets the connection up and
     /// applies the migrations it lacks.
-    fn prepare(&mut self) -> Result<(), HistoryError> {
-        self.conn
-            .busy_timeout(BUSY_TIMEOUT)
-            .map_err(|e| self.err(e))?;
-        let app: i64 = self
-            .conn
+    fn sqlite(conn: Connection, path: String) -> Result<Store, HistoryError> {
+        let err = |e: rusqlite::Error| classify(&path, DbError::Sqlite(e));
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(err)?;
+        let app: i64 = conn
             .pragma_query_value(None, "application_id", |r| r.get(0))
-            .map_err(|e| self.err(e))?;
+            .map_err(err)?;
         if app != APPLICATION_ID && app != 0 {
             return Err(HistoryError::Foreign {
-                path: self.path.clone(),
+                path,
                 why: format!("an SQLite database of another application (id {app:#x})"),
             });
         }
-        if app == 0 && self.table_count()? > 0 {
+        let tables: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_schema WHERE type = 'table'",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(err)?;
+        if app == 0 && tables > 0 {
             return Err(HistoryError::Foreign {
-                path: self.path.clone(),
+                path,
                 why: "an SQLite database with tables of its own".into(),
             });
         }
-        let version = self.version()?;
+        if app == 0 {
+            // A new history: pages are reused and freed incrementally after `history prune`. This
+            // must be set before the first table exists.
+            conn.execute_batch("PRAGMA auto_vacuum = INCREMENTAL;")
+                .map_err(err)?;
+        }
+        // Readers never block the writer, and one writer at a time appends; a crash loses at most
+        // the last transaction, never the file. The page cache may grow to 32 MiB: most of the index
+        // of verdicts a run looks up stays in memory on a large history. The write-ahead log is copied
+        // into the file every 64 MiB rather than every 4 MiB: a first run of a million verdicts
+        // writes half a gigabyte, and each copy ends with an fsync.
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
+             PRAGMA cache_size = -32768; PRAGMA wal_autocheckpoint = 16384;",
+        )
+        .map_err(err)?;
+        let mut store = Store {
+            conn: Db::Sqlite(conn),
+            path,
+        };
+        store.bring_up_to_date()?;
+        Ok(store)
+    }
+
+    /// Refuses a history written by a newer vigil, and applies the migrations an older one lacks.
+    pub(crate) fn bring_up_to_date(&mut self) -> Result<(), HistoryError> {
+        let version = version(&self.conn).map_err(|e| self.err(e))?;
         if version > schema::current() {
             return Err(HistoryError::Newer {
                 path: self.path.clone(),
@@ -126,99 +194,56 @@ impl Store {
                 supported: schema::current(),
             });
         }
-        if app == 0 {
-            // A new history: pages are reused and freed incrementally after `history prune`. This
-            // must be set before the first table exists.
-            self.conn
-                .execute_batch("PRAGMA auto_vacuum = INCREMENTAL;")
-                .map_err(|e| self.err(e))?;
-        }
-        // Readers never block the writer, and one writer at a time appends; a crash loses at most
-        // the last transaction, never the file. The page cache may grow to 32 MiB: most of the index
-        // of verdicts a run looks up stays in memory on a large history. The write-ahead log is copied
-        // into the file every 64 MiB rather than every 4 MiB: a first run of a million verdicts
-        // writes half a gigabyte, and each copy ends with an fsync.
-        self.conn
-            .execute_batch(
-                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
-                 PRAGMA cache_size = -32768; PRAGMA wal_autocheckpoint = 16384;",
-            )
-            .map_err(|e| self.err(e))?;
         if version < schema::current() {
             self.migrate()?;
         }
         Ok(())
     }
 
-    fn table_count(&self) -> Result<i64, HistoryError> {
-        self.conn
-            .query_row(
-                "SELECT count(*) FROM sqlite_schema WHERE type = 'table'",
-                [],
-                |r| r.get(0),
-            )
-            .map_err(|e| self.err(e))
-    }
-
-    /// The schema version recorded in the file (0 for an empty database).
-    pub fn version(&self) -> Result<i64, HistoryError> {
-        let exists: Option<i64> = self
-            .conn
-            .query_row(
-                "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'schema_version'",
-                [],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(|e| self.err(e))?;
-        if exists.is_none() {
-            return Ok(0);
-        }
-        self.conn
-            .query_row(
-                "SELECT coalesce(max(version), 0) FROM schema_version",
-                [],
-                |r| r.get(0),
-            )
-            .map_err(|e| self.err(e))
-    }
-
-    /// Applies the migrations the file lacks, in one write transaction: two processes opening a
-    /// new history at once apply them once.
+    /// Applies the migrations the history lacks, in one transaction that no other writer shares:
+    /// two processes opening a new history at once apply them once.
     fn migrate(&mut self) -> Result<(), HistoryError> {
-        let path = self.path.clone();
-        let tx = self.write()?;
-        let has_table: bool = tx
-            .query_row(
-                "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'schema_version'",
-                [],
-                |r| r.get::<_, i64>(0),
-            )
-            .map_err(|e| classify(&path, e))?
-            > 0;
-        let version: i64 = if has_table {
-            tx.query_row(
-                "SELECT coalesce(max(version), 0) FROM schema_version",
-                [],
-                |r| r.get(0),
-            )
-            .map_err(|e| classify(&path, e))?
-        } else {
-            0
-        };
         let now = crate::clock::rfc3339(time::OffsetDateTime::now_utc());
-        for m in schema::MIGRATIONS.iter().filter(|m| m.version > version) {
-            tx.execute_batch(m.sql).map_err(|e| classify(&path, e))?;
-            tx.execute(
-                "INSERT INTO schema_version (version, applied_at, tool_version) VALUES (?1, ?2, ?3)",
-                (m.version, &now, env!("CARGO_PKG_VERSION")),
-            )
-            .map_err(|e| classify(&path, e))?;
-        }
-        tx.execute_batch(&format!("PRAGMA application_id = {APPLICATION_ID};"))
-            .map_err(|e| classify(&path, e))?;
-        tx.commit().map_err(|e| classify(&path, e))
+        self.write_alone(|db| {
+            if db.is_postgres() {
+                db.batch("CREATE SCHEMA IF NOT EXISTS vigil")?;
+            }
+            let version = version(db)?;
+            for m in schema::MIGRATIONS.iter().filter(|m| m.version > version) {
+                db.batch(if db.is_postgres() { m.postgres } else { m.sql })?;
+                db.execute(
+                    "INSERT INTO schema_version (version, applied_at, tool_version) \
+                     VALUES (?1, ?2, ?3)",
+                    &[
+                        Value::Int(m.version),
+                        Value::Text(&now),
+                        Value::Text(env!("CARGO_PKG_VERSION")),
+                    ],
+                )?;
+            }
+            if !db.is_postgres() {
+                db.batch(&format!("PRAGMA application_id = {APPLICATION_ID};"))?;
+            }
+            Ok(())
+        })
     }
+}
+
+/// The schema version recorded in the history (0 for an empty database).
+fn version(db: &Db) -> Result<i64, DbError> {
+    let exists = if db.is_postgres() {
+        "SELECT 1 WHERE to_regclass('vigil.schema_version') IS NOT NULL"
+    } else {
+        "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'schema_version'"
+    };
+    if db.opt(exists, &[], |r| r.int(0))?.is_none() {
+        return Ok(0);
+    }
+    db.one(
+        "SELECT CAST(coalesce(max(version), 0) AS BIGINT) FROM schema_version",
+        &[],
+        |r| r.int(0),
+    )
 }
 
 /// Refuses what is plainly not an SQLite database before SQLite opens it: a text file, a
@@ -281,11 +306,16 @@ fn check_file(path: &Path, mode: Mode, shown: &str) -> Result<(), HistoryError> 
     Ok(())
 }
 
-/// Names what SQLite reported, by what the user can do about it.
-pub(crate) fn classify(path: &str, e: rusqlite::Error) -> HistoryError {
+/// Names what the database reported, by what the user can do about it.
+pub(crate) fn classify(path: &str, e: DbError) -> HistoryError {
     use rusqlite::ErrorCode;
     let why = e.to_string();
-    match e.sqlite_error_code() {
+    let sqlite = match &e {
+        DbError::Sqlite(e) => e.sqlite_error_code(),
+        DbError::Postgres(e) => return super::postgres::classify(path, e),
+        _ => None,
+    };
+    match sqlite {
         Some(ErrorCode::DatabaseCorrupt) => HistoryError::Damaged {
             path: path.into(),
             why,
