@@ -84,7 +84,7 @@ impl DbError {
 /// A connection to either database.
 pub(crate) enum Db {
     Sqlite(rusqlite::Connection),
-    Postgres(RefCell<Pg>),
+    Postgres(Box<RefCell<Pg>>),
 }
 
 /// A PostgreSQL connection and the statements it has prepared, by their SQL.

@@ -41,7 +41,7 @@ pub fn open(url: &str, mode: Mode) -> Result<Store, HistoryError> {
     let tls = tls(root_cert.as_deref()).map_err(io)?;
     let client = config.connect(tls).map_err(|e| classify(&shown, &e))?;
     let mut store = Store {
-        conn: Db::Postgres(RefCell::new(Pg::new(client))),
+        conn: Db::Postgres(Box::new(RefCell::new(Pg::new(client)))),
         path: shown.clone(),
     };
     let err = |e| super::store::classify(&shown, e);
@@ -187,7 +187,7 @@ fn redact_url(url: &str) -> String {
             let query: Vec<String> = query
                 .split('&')
                 .map(|kv| match kv.split_once('=') {
-                    Some((k, _)) if k == "password" => "password=***".to_string(),
+                    Some(("password", _)) => "password=***".to_string(),
                     _ => kv.to_string(),
                 })
                 .collect();
