@@ -563,15 +563,16 @@ fn starttls_servers() {
     } else {
         eprintln!("python3-aiosmtpd not installed: the real SMTP server is not tested");
     }
-    let postgres = Postgres::start(&cert, &key);
+    let postgres = common::postgres::Postgres::start(
+        &["ssl=on"],
+        &[(&cert, "server.crt"), (&key, "server.key")],
+    );
     if let Some(pg) = &postgres {
         inventory.push_str(&format!(
             "  - {{name: mail.test, address: 127.0.0.1, ports: [{}], probes: [tls], starttls: postgres}}\n",
             pg.port
         ));
         expect.push(("postgres", pg.port));
-    } else {
-        eprintln!("PostgreSQL not installed or not startable here: not tested");
     }
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("inventory.yaml");
@@ -623,83 +624,6 @@ fn starttls_servers() {
     assert_eq!(facts["starttls"], "pop3");
     assert_eq!(facts["tls1_3"], true);
     assert_eq!(facts["hostname_matches"], true);
-}
-
-/// A PostgreSQL server with `ssl = on` in a temporary directory, run as the postgres user.
-struct Postgres {
-    port: u16,
-    _dir: tempfile::TempDir,
-    _server: Server,
-}
-
-impl Postgres {
-    fn start(cert: &Path, key: &Path) -> Option<Postgres> {
-        use std::os::unix::fs::PermissionsExt;
-        use std::os::unix::process::CommandExt;
-        let bin = std::fs::read_dir("/usr/lib/postgresql")
-            .ok()?
-            .flatten()
-            .map(|e| e.path().join("bin"))
-            .find(|b| b.join("postgres").exists())?;
-        let uid = unsafe { libc::getpwnam(c"postgres".as_ptr()).as_ref() }?;
-        let (uid, gid) = (uid.pw_uid, uid.pw_gid);
-        let dir = tempfile::tempdir().ok()?;
-        let data = dir.path().join("data");
-        std::fs::create_dir(&data).ok()?;
-        for p in [dir.path(), data.as_path()] {
-            std::os::unix::fs::chown(p, Some(uid), Some(gid)).ok()?;
-        }
-        std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o700)).ok()?;
-        let init = Command::new(bin.join("initdb"))
-            .args(["-D", data.to_str()?, "-A", "trust", "-U", "postgres"])
-            .uid(uid)
-            .gid(gid)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .ok()?;
-        if !init.success() {
-            return None;
-        }
-        for (from, to) in [(cert, "server.crt"), (key, "server.key")] {
-            let dest = data.join(to);
-            std::fs::copy(from, &dest).ok()?;
-            std::os::unix::fs::chown(&dest, Some(uid), Some(gid)).ok()?;
-            std::fs::set_permissions(&dest, std::fs::Permissions::from_mode(0o600)).ok()?;
-        }
-        let port = free_port();
-        let child = Command::new(bin.join("postgres"))
-            .args([
-                "-D",
-                data.to_str()?,
-                "-p",
-                &port.to_string(),
-                "-c",
-                "listen_addresses=127.0.0.1",
-                "-c",
-                &format!("unix_socket_directories={}", dir.path().display()),
-                "-c",
-                "ssl=on",
-            ])
-            .uid(uid)
-            .gid(gid)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .ok()?;
-        let server = Server(child);
-        for _ in 0..200 {
-            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return Some(Postgres {
-                    port,
-                    _dir: dir,
-                    _server: server,
-                });
-            }
-            thread::sleep(Duration::from_millis(50));
-        }
-        None
-    }
 }
 
 /// Peers that fail: each is an `error` with its reason, and the scan goes on.

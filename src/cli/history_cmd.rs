@@ -13,8 +13,13 @@ use crate::history::{Diff, HistoryError, Mode, Recording, Select, Store, StoredS
 /// The history file a command reads.
 #[derive(Debug, Clone, Args)]
 pub struct HistoryFile {
-    /// The history (written by `vigil scan --history FILE`).
-    #[arg(long, value_name = "FILE", env = "VIGIL_HISTORY")]
+    /// The history (written by `vigil scan --history`): an SQLite file or a `postgres://` URL.
+    #[arg(
+        long,
+        value_name = "FILE|URL",
+        env = "VIGIL_HISTORY",
+        hide_env_values = true
+    )]
     history: PathBuf,
 }
 
@@ -104,7 +109,12 @@ pub struct DiffArgs {
     new: Option<String>,
 
     /// The history the runs are in.
-    #[arg(long, value_name = "FILE", env = "VIGIL_HISTORY")]
+    #[arg(
+        long,
+        value_name = "FILE|URL",
+        env = "VIGIL_HISTORY",
+        hide_env_values = true
+    )]
     history: Option<PathBuf>,
 
     /// Which runs `latest` and `latest~N` count among (a fleet's history holds many hosts).
@@ -246,7 +256,7 @@ fn import(path: &Path, results: &[PathBuf]) -> u8 {
         match store.import(r) {
             Ok(run) => eprintln!(
                 "vigil: history {}: {} stored as run {run}",
-                path.display(),
+                store.path(),
                 r.display()
             ),
             Err(e) => return usage_error(e),
@@ -263,12 +273,12 @@ fn prune(path: &Path, keep: time::Duration) -> u8 {
         .map_or_else(|| "0000-01-01T00:00:00Z".to_string(), crate::clock::rfc3339);
     // A run that never completed and is over a day old belongs to a scan that died.
     let stale = crate::clock::rfc3339(now - time::Duration::days(1));
-    match Store::open(path, Mode::Read).and_then(|mut s| s.prune(&before, &stale)) {
-        Ok((runs, verdicts)) => {
+    match Store::open(path, Mode::Read).and_then(|mut s| Ok((s.prune(&before, &stale)?, s))) {
+        Ok(((runs, verdicts), store)) => {
             eprintln!(
                 "vigil: history {}: {runs} runs started before {before} deleted, with {verdicts} \
                  verdicts no remaining run refers to",
-                path.display()
+                store.path()
             );
             EXIT_OK
         }
@@ -509,7 +519,7 @@ pub fn fleet(cmd: FleetCommand) -> u8 {
         Ok(f) => f,
         Err(e) => return usage_error(e),
     };
-    let history = args.file.history.display().to_string();
+    let history = store.path().to_string();
     for f in formats {
         let text = match f {
             FleetFormat::Html => match crate::report::fleet::html(&fleet, &history) {

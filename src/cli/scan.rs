@@ -92,10 +92,16 @@ pub struct ScanArgs {
     #[arg(long, value_name = "FILE")]
     baseline: Option<PathBuf>,
 
-    /// Store the run in this history (SQLite; created when absent): every verdict, the policies
-    /// and the run's metadata. The HTML report then shows what changed since the previous run of
+    /// Store the run in this history: an SQLite file (created when absent) or a PostgreSQL server
+    /// (`postgres://user@host/db`, shared by many hosts; pass a URL holding a password through
+    /// VIGIL_HISTORY, not on the command line). Every verdict, the policies and the run's metadata. The HTML report then shows what changed since the previous run of
     /// this host and the trend of the last 30 runs; `vigil diff` and `vigil history` read it.
-    #[arg(long, value_name = "FILE", env = "VIGIL_HISTORY")]
+    #[arg(
+        long,
+        value_name = "FILE|URL",
+        env = "VIGIL_HISTORY",
+        hide_env_values = true
+    )]
     history: Option<PathBuf>,
 
     /// Judge only shard I of N (counted from 0) of the targets, so that N processes cover them
@@ -363,8 +369,10 @@ pub fn run(args: ScanArgs) -> u8 {
         progress: bar
             .clone()
             .map(|b| crate::engine::Progress(std::sync::Arc::new(move |_name: &str| b.inc(1)))),
+        // A PostgreSQL URL's password is never recorded (VIGIL_HISTORY keeps it off the command
+        // line; this keeps it out of results given it anyway).
         arguments: std::env::args_os()
-            .map(|a| a.to_string_lossy().into_owned())
+            .map(|a| crate::history::redact(&a.to_string_lossy()))
             .collect(),
         shard: args.shard,
         host_name: args.host_name.clone(),
@@ -456,7 +464,9 @@ fn machine_id(root: Option<&std::path::Path>) -> Option<String> {
 
 /// The note on the stored run: `vigil: history h.db: run 7 stored; since run 6: 2 new, ...`.
 fn history_line(path: Option<&std::path::Path>, s: &crate::history::Stored) -> String {
-    let path = path.map(|p| p.display().to_string()).unwrap_or_default();
+    let path = path
+        .map(|p| crate::history::redact(&p.display().to_string()))
+        .unwrap_or_default();
     let since = match s.drift.as_ref().and_then(|d| d.diff.as_ref()) {
         Some(d) => format!(
             "since run {}: {} new, {} resolved, {} changed, {} still failing",

@@ -2,6 +2,8 @@
 //! to one comparable line each.
 #![allow(dead_code)]
 
+pub mod postgres;
+
 use std::path::Path;
 use std::process::{Command, Output};
 

@@ -1,0 +1,327 @@
+//! The history in PostgreSQL (`--history postgres://...`), against Debian's PostgreSQL started on a
+//! spare loopback port: the same answers as the SQLite history, many hosts writing at once with
+//! nothing lost, a writer losing its server mid-run, and a password never shown or stored.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use common::postgres::{PASSWORD, Postgres};
+use serde_json::Value;
+
+const AT: &str = "2030-01-15T00:00:00Z";
+
+/// Runs vigil with `VIGIL_HISTORY` set to `history`; asserts the password shows nowhere in what
+/// it printed.
+fn vigil_with(history: &str, args: &[&str]) -> Output {
+    let out = Command::new(env!("CARGO_BIN_EXE_vigil"))
+        .args(args)
+        .env("VIGIL_HISTORY", history)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    for stream in [&out.stdout, &out.stderr] {
+        assert!(
+            !String::from_utf8_lossy(stream).contains(PASSWORD),
+            "the password was printed by vigil {args:?}"
+        );
+    }
+    out
+}
+
+fn ok(history: &str, args: &[&str]) -> String {
+    let out = vigil_with(history, args);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "vigil {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// A tree of `files` copies of an sshd_config: 20 verdicts each under the ssh-hardening pack.
+fn tree(dir: &Path, name: &str, files: usize, config: &str) -> String {
+    let t = dir.join(name);
+    for i in 0..files {
+        let d = t.join(format!("h{i:04}"));
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(d.join("sshd_config"), config).unwrap();
+    }
+    t.display().to_string()
+}
+
+fn scan_to(tree: &str, host: &str, out: &Path) {
+    common::vigil_ok(&[
+        "scan",
+        tree,
+        "--policy",
+        "policies/ssh-hardening.yaml",
+        "--at",
+        AT,
+        "--fail-on",
+        "none",
+        "--quiet",
+        "-f",
+        "json",
+        "-o",
+        out.to_str().unwrap(),
+        "--host-name",
+        host,
+        "--tag",
+        "env=prod",
+    ]);
+}
+
+/// Every question asked of a history gets the same answer from PostgreSQL as from SQLite, given
+/// the same runs (imported from the same result files).
+#[test]
+fn postgres_answers_as_sqlite_does() {
+    let Some(pg) = Postgres::start(&[], &[]) else {
+        return;
+    };
+    let url = pg.database("same");
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let weak = std::fs::read_to_string("testdata/ssh/weak/sshd_config").unwrap();
+    let hardened = std::fs::read_to_string("testdata/ssh/hardened/sshd_config").unwrap();
+    // Each host's tree changes in place from one night to the next.
+    let nights = [
+        ("web-01", "web", weak.clone()),
+        ("db-01", "db", hardened.clone()),
+        (
+            "web-01",
+            "web",
+            weak.replace("X11Forwarding yes", "X11Forwarding no"),
+        ),
+        (
+            "db-01",
+            "db",
+            hardened.replace("PermitRootLogin no", "PermitRootLogin yes"),
+        ),
+    ];
+    let sqlite = d.join("history.db").display().to_string();
+    for (i, (host, name, config)) in nights.iter().enumerate() {
+        let result = d.join(format!("night{i}.json"));
+        let t = tree(d, name, if *name == "web" { 3 } else { 2 }, config);
+        scan_to(&t, host, &result);
+        for h in [&url, &sqlite] {
+            ok(h, &["history", "import", result.to_str().unwrap()]);
+        }
+    }
+    let questions: &[&[&str]] = &[
+        &["history", "list", "-f", "json"],
+        &["history", "list", "-f", "json", "--host-name", "db-01"],
+        &["diff", "-f", "json", "--host-name", "web-01"],
+        &["diff", "-f", "json", "--host-name", "db-01"],
+        &["diff", "1", "3", "-f", "markdown"],
+        &[
+            "fleet", "report", "--at", AT, "-f", "json", "--tag", "env=prod",
+        ],
+        &[
+            "history",
+            "show",
+            "latest",
+            "--host-name",
+            "web-01",
+            "-f",
+            "json",
+        ],
+    ];
+    for q in questions {
+        let a = ok(&url, q);
+        let b = ok(&sqlite, q);
+        assert!(!a.trim().is_empty(), "{q:?} answered nothing");
+        assert_eq!(a, b, "PostgreSQL and SQLite differ on {q:?}");
+    }
+    // The answers are the right ones, not only the same.
+    let diff: Value =
+        serde_json::from_str(&ok(&url, &["diff", "-f", "json", "--host-name", "web-01"])).unwrap();
+    assert_eq!(diff["counts"]["resolved"], 3, "{diff}");
+    assert_eq!(diff["counts"]["new"], 0, "{diff}");
+    let fleet: Value =
+        serde_json::from_str(&ok(&url, &["fleet", "report", "--at", AT, "-f", "json"])).unwrap();
+    assert_eq!(fleet["hosts"], 2);
+    assert_eq!(fleet["changes"]["compared"], 2);
+    assert_eq!(fleet["changes"]["new"], 2, "{}", fleet["changes"]);
+    // The stored run replays to the very result it was imported from (its digest checks).
+    let shown: Value = serde_json::from_str(&ok(
+        &url,
+        &[
+            "history",
+            "show",
+            "latest",
+            "--host-name",
+            "db-01",
+            "-f",
+            "json",
+        ],
+    ))
+    .unwrap();
+    let night3: Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("night3.json")).unwrap()).unwrap();
+    assert_eq!(shown["findings"], night3["findings"]);
+    assert_eq!(shown["integrity"], night3["integrity"]);
+}
+
+/// Two hosts scan into the server; the password, given on the command line once, is neither
+/// printed nor stored, and the HTML report of the second night shows what changed.
+#[test]
+fn scans_store_runs_without_the_password() {
+    let Some(pg) = Postgres::start(&[], &[]) else {
+        return;
+    };
+    let url = pg.database("scans");
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let weak = std::fs::read_to_string("testdata/ssh/weak/sshd_config").unwrap();
+    let scan = |t: &str, host: &str, on_command_line: bool, html: &Path| {
+        let mut args = vec![
+            "scan",
+            t,
+            "--policy",
+            "policies/ssh-hardening.yaml",
+            "--at",
+            AT,
+            "--fail-on",
+            "none",
+            "-f",
+            "html,json",
+            "--output-dir",
+            html.to_str().unwrap(),
+            "--host-name",
+            host,
+        ];
+        if on_command_line {
+            args.extend(["--history", &url]);
+        }
+        let out = vigil_with(&url, &args);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let out1 = d.join("out1");
+    let out2 = d.join("out2");
+    scan(&tree(d, "web", 2, &weak), "web-01", true, &out1);
+    scan(&tree(d, "db", 1, &weak), "db-01", false, &out1);
+    let t2 = tree(
+        d,
+        "web",
+        2,
+        &weak.replace("X11Forwarding yes", "X11Forwarding no"),
+    );
+    let note = scan(&t2, "web-01", true, &out2);
+    assert!(
+        note.contains(&format!(
+            "postgres://postgres:***@127.0.0.1:{}/scans",
+            pg.port
+        )),
+        "the history is named without its password: {note}"
+    );
+    assert!(note.contains("since run 1: 0 new, 2 resolved"), "{note}");
+    for f in std::fs::read_dir(&out2).unwrap().flatten() {
+        let text = std::fs::read_to_string(f.path()).unwrap();
+        assert!(
+            !text.contains(PASSWORD),
+            "{} holds the password",
+            f.path().display()
+        );
+    }
+    let html = std::fs::read_to_string(out2.join("report.html")).unwrap();
+    assert!(
+        html.contains("Since the last run"),
+        "the drift section is missing"
+    );
+    // What the server holds: three complete runs, no password anywhere, the URL redacted.
+    let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    let rows = client
+        .query(
+            "SELECT host, complete, arguments, trailer FROM vigil.runs ORDER BY id",
+            &[],
+        )
+        .unwrap();
+    let hosts: Vec<(String, i16)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+    assert_eq!(
+        hosts,
+        [
+            ("web-01".into(), 1),
+            ("db-01".into(), 1),
+            ("web-01".into(), 1)
+        ]
+    );
+    for r in &rows {
+        let (arguments, trailer): (String, String) = (r.get(2), r.get(3));
+        assert!(!arguments.contains(PASSWORD) && !trailer.contains(PASSWORD));
+    }
+    let first: String = rows[0].get(2);
+    assert!(
+        first.contains("postgres://postgres:***@127.0.0.1"),
+        "{first}"
+    );
+    let dump: i64 = client
+        .query_one(
+            "SELECT count(*) FROM vigil.findings WHERE body LIKE '%' || $1 || '%'",
+            &[&PASSWORD],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(dump, 0);
+    // A wrong password is refused with a clear error naming the server, not the password.
+    let wrong = url.replace(PASSWORD, "not-the-password");
+    let out = vigil_with(&wrong, &["history", "list"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("password authentication failed"), "{err}");
+    assert!(!err.contains("not-the-password"), "{err}");
+}
+
+/// A schema `vigil` of another application, or an empty database read as a history, is refused
+/// and left as it was.
+#[test]
+fn foreign_and_missing_histories_are_refused() {
+    let Some(pg) = Postgres::start(&[], &[]) else {
+        return;
+    };
+    let empty = pg.database("empty");
+    let out = vigil_with(&empty, &["history", "list"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no vigil history in this database"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let foreign = pg.database("other_app");
+    let mut client = postgres::Client::connect(&foreign, postgres::NoTls).unwrap();
+    client
+        .batch_execute("CREATE SCHEMA vigil; CREATE TABLE vigil.runs (id int);")
+        .unwrap();
+    let out = vigil_with(
+        &foreign,
+        &[
+            "scan",
+            "testdata/ssh/weak",
+            "--policy",
+            "policies/ssh-hardening.yaml",
+            "-q",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("not a vigil history"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let tables: i64 = client
+        .query_one(
+            "SELECT count(*) FROM pg_tables WHERE schemaname = 'vigil'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(tables, 1, "the foreign schema was changed");
+}
