@@ -325,3 +325,256 @@ fn foreign_and_missing_histories_are_refused() {
         .get(0);
     assert_eq!(tables, 1, "the foreign schema was changed");
 }
+
+/// 200 scans of 1,000 verdicts each write to one server at once: every run is complete, and
+/// holds every one of its verdicts exactly once, in order; verdicts shared by runs are stored
+/// once.
+#[test]
+fn two_hundred_concurrent_writers_lose_nothing() {
+    const WRITERS: usize = 200;
+    let Some(pg) = Postgres::start(&["max_connections=250"], &[]) else {
+        return;
+    };
+    let url = pg.database("load");
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let weak = std::fs::read_to_string("testdata/ssh/weak/sshd_config").unwrap();
+    let fixed = weak.replace("X11Forwarding yes", "X11Forwarding no");
+    let sysctl = std::fs::read_to_string("testdata/sysctl/weak/sysctl.conf").unwrap();
+    // Two trees of 42 sshd_config files (18 verdicts each) and 11 sysctl.conf files (22 each),
+    // plus the 2 verdicts of the inline suppressions' pack: 1,000. Half the writers scan each.
+    let trees = [("a", &weak), ("b", &fixed)].map(|(name, config)| {
+        let t = tree(d, name, 42, config);
+        for i in 0..11 {
+            let k = Path::new(&t).join(format!("k{i:02}"));
+            std::fs::create_dir_all(&k).unwrap();
+            std::fs::write(k.join("sysctl.conf"), &sysctl).unwrap();
+        }
+        t
+    });
+    let scan_args = |t: &str, host: &str| -> Vec<String> {
+        [
+            "scan",
+            t,
+            "--policy",
+            "policies/ssh-hardening.yaml",
+            "--policy",
+            "policies/linux-sysctl.yaml",
+            "--at",
+            AT,
+            "--fail-on",
+            "none",
+            "-q",
+            "-f",
+            "json",
+            "--host-name",
+            host,
+        ]
+        .map(String::from)
+        .to_vec()
+    };
+    let mut references = Vec::new();
+    for (i, t) in trees.iter().enumerate() {
+        let out = d.join(format!("reference{i}.json"));
+        let mut args = scan_args(t, "reference");
+        args.extend(["-o".into(), out.display().to_string()]);
+        common::vigil_ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        let v: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+        assert_eq!(v["findings"].as_array().unwrap().len(), 1000);
+        references.push(v);
+    }
+    // Created before the writers start, so that they race on storing runs, not on the schema.
+    let mut warm_up = scan_args(&trees[0], "warm-up");
+    warm_up.extend(["-o".into(), "/dev/null".into()]);
+    ok(
+        &url,
+        &warm_up.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    let children: Vec<_> = (0..WRITERS)
+        .map(|i| {
+            let host = format!("host-{i:03}");
+            Command::new(env!("CARGO_BIN_EXE_vigil"))
+                .args(scan_args(&trees[i % 2], &host))
+                .args(["-o", "/dev/null", "--tag", &format!("tree={}", i % 2)])
+                .env("VIGIL_HISTORY", &url)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for (i, c) in children.into_iter().enumerate() {
+        let out = c.wait_with_output().unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "writer {i}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    let one = |client: &mut postgres::Client, sql: &str| -> i64 {
+        client.query_one(sql, &[]).unwrap().get(0)
+    };
+    assert_eq!(
+        one(
+            &mut client,
+            "SELECT count(*) FROM vigil.runs WHERE complete = 1 AND host LIKE 'host-%'"
+        ),
+        WRITERS as i64
+    );
+    assert_eq!(
+        one(
+            &mut client,
+            "SELECT count(DISTINCT host) FROM vigil.runs WHERE host LIKE 'host-%'"
+        ),
+        WRITERS as i64
+    );
+    // Every run: 1,000 links numbered 0 to 999, as many as it recorded.
+    let bad = one(
+        &mut client,
+        "SELECT count(*) FROM vigil.runs r WHERE r.findings <> 1000 OR (SELECT count(*) \
+         FROM vigil.run_findings rf WHERE rf.run_id = r.id) <> 1000 OR (SELECT max(seq) - min(seq) \
+         FROM vigil.run_findings rf WHERE rf.run_id = r.id) <> 999",
+    );
+    assert_eq!(bad, 0, "runs with a verdict lost or stored twice");
+    // Runs of the same tree link the same verdicts in the same order; each verdict stored once.
+    let orders = one(
+        &mut client,
+        "SELECT count(DISTINCT o) FROM (SELECT string_agg(finding_id::text, ',' ORDER BY seq) AS o \
+         FROM vigil.run_findings GROUP BY run_id) AS orders",
+    );
+    assert_eq!(orders, 2, "the runs of one tree disagree on their verdicts");
+    // 1,000 verdicts a tree, of which the suppressions pack's 2 are the same in both.
+    assert_eq!(one(&mut client, "SELECT count(*) FROM vigil.findings"), 1998);
+    assert_eq!(
+        one(&mut client, "SELECT count(*) FROM vigil.run_findings"),
+        (WRITERS as i64 + 1) * 1000
+    );
+    // A stored run replays to the reference scan's verdicts (its digest checks).
+    for (i, reference) in references.iter().enumerate() {
+        let host = format!("host-{:03}", 100 + i);
+        let shown: Value = serde_json::from_str(&ok(
+            &url,
+            &[
+                "history",
+                "show",
+                "latest",
+                "--host-name",
+                &host,
+                "-f",
+                "json",
+            ],
+        ))
+        .unwrap();
+        assert_eq!(shown["findings"], reference["findings"]);
+    }
+}
+
+/// A writer whose server goes away mid-run fails with a clear error, and the run it was storing
+/// is left incomplete: listed as such, never the `latest` run, never compared.
+#[test]
+fn a_writer_that_loses_its_server_leaves_an_incomplete_run() {
+    let Some(mut pg) = Postgres::start(&[], &[]) else {
+        return;
+    };
+    let url = pg.database("lost");
+    let dir = tempfile::tempdir().unwrap();
+    let weak = std::fs::read_to_string("testdata/ssh/weak/sshd_config").unwrap();
+    // 60,000 verdicts: the run is stored in several transactions.
+    let t = tree(dir.path(), "big", 3000, &weak);
+    let mut writer = Command::new(env!("CARGO_BIN_EXE_vigil"))
+        .args([
+            "scan",
+            &t,
+            "--policy",
+            "policies/ssh-hardening.yaml",
+            "--at",
+            AT,
+        ])
+        .args(["--fail-on", "none", "-q", "-f", "json", "-o", "/dev/null"])
+        .args(["--host-name", "web-01"])
+        .env("VIGIL_HISTORY", &url)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Once the run exists, the test takes the history's lock alone: the writer waits for it at its
+    // next transaction, mid-run, and the server goes away then.
+    let mut client = loop {
+        if let Ok(c) = postgres::Client::connect(&url, postgres::NoTls) {
+            break c;
+        }
+    };
+    let started = std::time::Instant::now();
+    loop {
+        let runs = client
+            .query("SELECT complete FROM vigil.runs WHERE host = 'web-01'", &[])
+            .map(|rows| rows.len())
+            .unwrap_or(0);
+        if runs > 0 {
+            break;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(300),
+            "the run never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    client
+        .batch_execute("SELECT pg_advisory_lock(1447512396)")
+        .unwrap();
+    let complete: i16 = client
+        .query_one("SELECT complete FROM vigil.runs WHERE host = 'web-01'", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(complete, 0, "the run completed before the server went away");
+    drop(client);
+    pg.crash();
+    let out = writer_output(&mut writer);
+    assert_eq!(out.0, Some(2), "{}", out.1);
+    assert!(
+        out.1.contains("lost the connection to the history"),
+        "{}",
+        out.1
+    );
+    assert!(!out.1.contains(PASSWORD), "{}", out.1);
+    pg.restart();
+    let list: Value = serde_json::from_str(&ok(&url, &["history", "list", "-f", "json"])).unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    assert_eq!(list[0]["complete"], false, "{list}");
+    let shown = vigil_with(&url, &["history", "show", "latest", "-f", "json"]);
+    assert_eq!(shown.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&shown.stderr).contains("no complete run"),
+        "{}",
+        String::from_utf8_lossy(&shown.stderr)
+    );
+}
+
+/// The exit code and standard error of a process expected to end soon (it is killed after five
+/// minutes: a writer must never hang on a server that went away).
+fn writer_output(child: &mut std::process::Child) -> (Option<i32>, String) {
+    use std::io::Read;
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        if started.elapsed() > std::time::Duration::from_secs(300) {
+            let _ = child.kill();
+            panic!("the writer hung after its server went away");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    (status.code(), err)
+}
