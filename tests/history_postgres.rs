@@ -447,7 +447,10 @@ fn two_hundred_concurrent_writers_lose_nothing() {
     );
     assert_eq!(orders, 2, "the runs of one tree disagree on their verdicts");
     // 1,000 verdicts a tree, of which the suppressions pack's 2 are the same in both.
-    assert_eq!(one(&mut client, "SELECT count(*) FROM vigil.findings"), 1998);
+    assert_eq!(
+        one(&mut client, "SELECT count(*) FROM vigil.findings"),
+        1998
+    );
     assert_eq!(
         one(&mut client, "SELECT count(*) FROM vigil.run_findings"),
         (WRITERS as i64 + 1) * 1000

@@ -390,8 +390,28 @@ impl Db {
         let _ = self.batch("ROLLBACK");
     }
 
-    /// Runs a statement with PostgreSQL's own parameter types (arrays, for storing many rows in
-    /// one statement).
+    /// Runs a query with PostgreSQL's own parameter types (arrays, for storing or finding many
+    /// rows in one statement) and hands each row to `f`.
+    pub(crate) fn pg_rows(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+        mut f: impl FnMut(&Row<'_>) -> Result<(), DbError>,
+    ) -> Result<(), DbError> {
+        match self {
+            Db::Postgres(pg) => {
+                let mut pg = pg.borrow_mut();
+                let stmt = pg.statement(sql)?;
+                for r in pg.client.query(&stmt, params)? {
+                    f(&Row::Postgres(&r))?;
+                }
+                Ok(())
+            }
+            Db::Sqlite(_) => Err(DbError::Convert("a PostgreSQL statement on SQLite".into())),
+        }
+    }
+
+    /// [`Db::pg_rows`] of a statement that returns nothing.
     pub(crate) fn pg_execute(
         &self,
         sql: &str,

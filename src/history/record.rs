@@ -263,29 +263,7 @@ impl<'s> Recording<'s> {
                 .filter(|&i| matches!(batch[i].verdict, Verdict::New(_)))
                 .collect();
             new.sort_by_key(|&i| batch[i].key);
-            for i in new {
-                let (Verdict::New(n), key) = (&batch[i].verdict, &batch[i].key[..]) else {
-                    continue;
-                };
-                // Most verdicts not in place in the previous run are new: try to store first,
-                // and look up only the ones that were there after all.
-                ids[i] = stored_id(
-                    db,
-                    "INSERT INTO findings (sha256, control, state, severity, target, \
-                     fingerprint, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
-                     ON CONFLICT (sha256) DO NOTHING RETURNING id",
-                    &[
-                        Value::Blob(key),
-                        Value::Text(&n.control),
-                        Value::Text(n.state),
-                        Value::Text(n.severity),
-                        Value::from(&n.target),
-                        Value::from(&n.fingerprint),
-                        Value::Text(&n.body),
-                    ],
-                    "SELECT id FROM findings WHERE sha256 = ?1",
-                )?;
-            }
+            store_new(db, batch, &new, &mut ids)?;
             link(db, run, seq, batch, &ids)?;
             Ok(ids)
         })?;
@@ -381,6 +359,89 @@ fn stored_id(db: &Db, insert: &str, values: &[Value<'_>], find: &str) -> Result<
         Some(id) => Ok(id),
         None => db.one(find, &values[..1], |r| r.int(0)),
     }
+}
+
+/// Stores the verdicts `new` (indices into `batch`, in key order) that the history lacks, and sets
+/// `ids` to the stored id of each. Most verdicts not in place in the previous run are new: each is
+/// stored first, and looked up only if it was there after all. PostgreSQL takes the whole batch in
+/// two statements.
+fn store_new(db: &Db, batch: &[Pending], new: &[usize], ids: &mut [i64]) -> Result<(), DbError> {
+    let verdict = |i: usize| match &batch[i].verdict {
+        Verdict::New(n) => Some((&batch[i].key, n)),
+        Verdict::Known(_) => None,
+    };
+    if !db.is_postgres() {
+        for &i in new {
+            let Some((key, n)) = verdict(i) else { continue };
+            ids[i] = stored_id(
+                db,
+                "INSERT INTO findings (sha256, control, state, severity, target, fingerprint, \
+                 body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (sha256) DO NOTHING \
+                 RETURNING id",
+                &[
+                    Value::Blob(key),
+                    Value::Text(&n.control),
+                    Value::Text(n.state),
+                    Value::Text(n.severity),
+                    Value::from(&n.target),
+                    Value::from(&n.fingerprint),
+                    Value::Text(&n.body),
+                ],
+                "SELECT id FROM findings WHERE sha256 = ?1",
+            )?;
+        }
+        return Ok(());
+    }
+    if new.is_empty() {
+        return Ok(());
+    }
+    let mut rows: Vec<(&[u8; 16], &NewVerdict)> = new.iter().filter_map(|&i| verdict(i)).collect();
+    rows.dedup_by_key(|(key, _)| *key);
+    let keys: Vec<&[u8]> = rows.iter().map(|(k, _)| &k[..]).collect();
+    let column = |f: fn(&NewVerdict) -> Option<&str>| -> Vec<Option<&str>> {
+        rows.iter().map(|(_, n)| f(n)).collect()
+    };
+    let mut found: std::collections::HashMap<[u8; 16], i64> =
+        std::collections::HashMap::with_capacity(rows.len());
+    let note = |found: &mut std::collections::HashMap<[u8; 16], i64>, r: &super::db::Row<'_>| {
+        let key = <[u8; 16]>::try_from(r.blob(1)?.as_slice())
+            .map_err(|_| DbError::Refused("a stored verdict's key is not 16 bytes".into()))?;
+        found.insert(key, r.int(0)?);
+        Ok(())
+    };
+    db.pg_rows(
+        "INSERT INTO findings (sha256, control, state, severity, target, fingerprint, body) \
+         SELECT * FROM unnest($1::bytea[], $2::text[], $3::text[], $4::text[], $5::text[], \
+         $6::text[], $7::text[]) ON CONFLICT (sha256) DO NOTHING RETURNING id, sha256",
+        &[
+            &keys,
+            &column(|n| Some(&n.control)),
+            &column(|n| Some(n.state)),
+            &column(|n| Some(n.severity)),
+            &column(|n| n.target.as_deref()),
+            &column(|n| n.fingerprint.as_deref()),
+            &column(|n| Some(&n.body)),
+        ],
+        |r| note(&mut found, r),
+    )?;
+    if found.len() < keys.len() {
+        let missing: Vec<&[u8]> = rows
+            .iter()
+            .filter(|(k, _)| !found.contains_key(*k))
+            .map(|(k, _)| &k[..])
+            .collect();
+        db.pg_rows(
+            "SELECT id, sha256 FROM findings WHERE sha256 = ANY($1::bytea[])",
+            &[&missing],
+            |r| note(&mut found, r),
+        )?;
+    }
+    for &i in new {
+        ids[i] = *found
+            .get(&batch[i].key)
+            .ok_or_else(|| DbError::Refused("a verdict was neither stored nor found".into()))?;
+    }
+    Ok(())
 }
 
 /// Links a run to a batch of its verdicts, numbered from `seq`. PostgreSQL takes the whole batch
