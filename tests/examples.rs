@@ -30,6 +30,12 @@ const CRONJOB: &str = "docs/examples/kubernetes/cronjob.yaml";
 const SHARDED: &str = "docs/examples/kubernetes/sharded-scan.yaml";
 const MERGE: &str = "docs/examples/kubernetes/merge-job.yaml";
 const ENDPOINTS: &str = "docs/examples/kubernetes/endpoints-cronjob.yaml";
+const NODE_AUDIT: &str = "docs/examples/kubernetes/node-audit-daemonset.yaml";
+const HISTORY_SECRET: &str = "docs/examples/kubernetes/history-secret.yaml";
+const FLEET_REPORT: &str = "docs/examples/kubernetes/fleet-report-cronjob.yaml";
+const FLEET_SERVICE: &str = "docs/examples/systemd/vigil-fleet.service";
+const FLEET_TIMER: &str = "docs/examples/systemd/vigil-fleet.timer";
+const LOCAL_POSTGRES: &str = "docs/examples/postgres/local-postgres.sh";
 const GITHUB: &str = "docs/examples/ci/github-actions.yml";
 const GITLAB: &str = "docs/examples/ci/gitlab-ci.yml";
 
@@ -335,6 +341,8 @@ const VALUE_OPTIONS: &[&str] = &[
     "--exclude",
     "--include",
     "--keep",
+    "--host-name",
+    "--tag",
 ];
 const PATH_OPTIONS: &[&str] = &["--history", "--output-dir", "--output", "-o", "--baseline"];
 const FLAGS: &[&str] = &["--allow-errors", "--allow-empty", "--quiet", "-q"];
@@ -797,15 +805,20 @@ fn systemd_analyze() -> Option<&'static str> {
 
 /// The service and timer copied into `dir`, the service's vigil replaced by `binary`.
 fn units_in(dir: &Path, binary: &str) -> (PathBuf, PathBuf) {
-    let service = read(SERVICE);
+    units_of(dir, binary, SERVICE, TIMER)
+}
+
+/// [`units_in`] of another service and timer.
+fn units_of(dir: &Path, binary: &str, service: &str, timer: &str) -> (PathBuf, PathBuf) {
+    let text = read(service);
     assert!(
-        service.matches(INSTALLED_VIGIL).count() >= 3,
+        text.matches(INSTALLED_VIGIL).count() >= 2,
         "the service runs {INSTALLED_VIGIL}"
     );
-    let service_path = dir.join("vigil-nightly.service");
-    let timer_path = dir.join("vigil-nightly.timer");
-    std::fs::write(&service_path, service.replace(INSTALLED_VIGIL, binary)).unwrap();
-    std::fs::write(&timer_path, read(TIMER)).unwrap();
+    let name = |rel: &str| dir.join(Path::new(rel).file_name().unwrap());
+    let (service_path, timer_path) = (name(service), name(timer));
+    std::fs::write(&service_path, text.replace(INSTALLED_VIGIL, binary)).unwrap();
+    std::fs::write(&timer_path, read(timer)).unwrap();
     (service_path, timer_path)
 }
 
@@ -1144,6 +1157,15 @@ fn the_sharded_and_endpoint_manifests_validate_strictly() {
             &["persistentvolumeclaim/vigil-results", "job/vigil-shards"][..],
         ),
         (MERGE, &["job/vigil-merge"][..]),
+        (NODE_AUDIT, &["daemonset/vigil-node-audit"][..]),
+        (HISTORY_SECRET, &["secret/vigil-history"][..]),
+        (
+            FLEET_REPORT,
+            &[
+                "persistentvolumeclaim/vigil-fleet-report",
+                "cronjob/vigil-fleet-report",
+            ][..],
+        ),
     ] {
         let out = validate(&tool, &common::root(file));
         let said = text(&out);
@@ -1233,4 +1255,260 @@ fn the_endpoint_cronjob_audits_its_inventory() {
     assert!(endpoints.iter().any(|e| e.starts_with("mail.example.org")));
     let diff = std::fs::read_to_string(option(&commands[1], "-o").unwrap()).unwrap();
     assert!(diff.contains("0 new, 0 resolved"), "{diff}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// The fleet's examples, against a PostgreSQL server started on a spare loopback port.
+// ---------------------------------------------------------------------------------------------
+
+/// Runs an example's vigil command with `VIGIL_HISTORY` set, as the Secret or the environment file
+/// sets it; it must succeed.
+fn run_with_history(args: &[String], url: &str) -> Output {
+    let out = Command::new(env!("CARGO_BIN_EXE_vigil"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("NO_COLOR", "1")
+        .env("VIGIL_HISTORY", url)
+        .output()
+        .expect("the vigil binary runs");
+    assert_eq!(out.status.code(), Some(0), "vigil {args:?}: {}", text(&out));
+    assert!(
+        !text(&out).contains(common::postgres::PASSWORD),
+        "vigil {args:?} printed the password"
+    );
+    out
+}
+
+/// The vigil commands of the DaemonSet's script, with the pod's environment put in.
+fn daemonset_commands(node: &str) -> Vec<Vec<String>> {
+    let docs = yaml(NODE_AUDIT);
+    let daemonset = docs
+        .iter()
+        .find(|d| d["kind"] == "DaemonSet")
+        .expect("a DaemonSet");
+    let container = &daemonset["spec"]["template"]["spec"]["containers"][0];
+    let env = |name: &str| {
+        container["env"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["name"] == name)
+            .unwrap_or_else(|| panic!("the container sets {name}"))
+            .clone()
+    };
+    assert_eq!(
+        env("NODE_NAME")["valueFrom"]["fieldRef"]["fieldPath"],
+        "spec.nodeName"
+    );
+    let secret = &env("VIGIL_HISTORY")["valueFrom"]["secretKeyRef"];
+    let declared = yaml(HISTORY_SECRET);
+    assert_eq!(secret["name"], declared[0]["metadata"]["name"]);
+    assert!(
+        declared[0]["stringData"][secret["key"].as_str().unwrap()]
+            .as_str()
+            .is_some_and(|u| u.starts_with("postgres://"))
+    );
+    let cluster = env("CLUSTER")["value"].as_str().unwrap().to_string();
+    let script = container["command"][2].as_str().expect("a shell script");
+    let commands: Vec<Vec<String>> = script_lines(script)
+        .iter()
+        .map(|l| l.replace("$NODE_NAME", node).replace("$CLUSTER", &cluster))
+        .flat_map(|l| vigil_commands(&l))
+        .collect();
+    assert_eq!(commands.len(), 1, "one scan a night");
+    let mounts = container["volumeMounts"].as_array().unwrap();
+    assert!(
+        mounts
+            .iter()
+            .any(|m| m["mountPath"] == "/host" && m["readOnly"] == true),
+        "the node's root is mounted read-only at /host"
+    );
+    commands
+}
+
+/// Two nodes of the DaemonSet and this machine's systemd units store their runs into one
+/// PostgreSQL history; the fleet report CronJob then reports the cluster's two nodes, and the
+/// unit's diff of the second night is written.
+#[test]
+fn the_fleet_examples_write_to_postgres_and_report() {
+    let Some(pg) = common::postgres::Postgres::start(&[], &[]) else {
+        return;
+    };
+    let url = pg.database("fleet");
+    let tmp = tempfile::tempdir().unwrap();
+    for node in ["node-a", "node-b"] {
+        for command in daemonset_commands(node) {
+            assert_eq!(option(&command, "--root"), Some("/host"));
+            assert_eq!(option(&command, "--host-name"), Some(node));
+            run_with_history(&localize(&command, tmp.path()), &url);
+        }
+    }
+    // This machine, on its timer, two nights running.
+    let host = hostname::get().unwrap().to_string_lossy().into_owned();
+    let unit = read(FLEET_SERVICE).replace("%H", &host);
+    assert!(unit.contains("EnvironmentFile=/etc/vigil/history.env"));
+    let commands = systemd_commands(&unit);
+    assert_eq!(commands.len(), 2, "{commands:?}");
+    for night in 0..2 {
+        for (i, command) in commands.iter().enumerate() {
+            let args = localize(command, tmp.path());
+            if night == 0 && i == 1 {
+                continue; // the first night has no previous run to compare with ("-" prefix)
+            }
+            run_with_history(&args, &url);
+        }
+    }
+    let diff = std::fs::read_to_string(tmp.path().join("var/lib/vigil/latest/diff.md")).unwrap();
+    assert!(diff.contains(&host), "the diff names the host:\n{diff}");
+    // The morning's fleet report, over the cluster's nodes (the tag).
+    let report = cronjob_commands(&yaml(FLEET_REPORT));
+    assert_eq!(report.len(), 1);
+    run_with_history(&localize(&report[0], tmp.path()), &url);
+    let fleet = json_file(&tmp.path().join("var/lib/vigil/fleet/fleet.json"));
+    assert_eq!(fleet["hosts"], 2, "{fleet}");
+    let hosts: Vec<&str> = fleet["ranking"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["host"].as_str().unwrap())
+        .collect();
+    let mut sorted = hosts.clone();
+    sorted.sort_unstable();
+    assert_eq!(sorted, ["node-a", "node-b"]);
+    for f in ["fleet.html", "fleet.md"] {
+        assert!(
+            tmp.path().join("var/lib/vigil/fleet").join(f).exists(),
+            "{f}"
+        );
+    }
+}
+
+#[test]
+fn fleet_units_verify() {
+    let Some(tool) = systemd_analyze() else {
+        return;
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let (service, timer) = units_of(
+        tmp.path(),
+        env!("CARGO_BIN_EXE_vigil"),
+        FLEET_SERVICE,
+        FLEET_TIMER,
+    );
+    let out = verify(tool, &service, &timer);
+    let said = text(&out);
+    assert!(out.status.success(), "{said}");
+    assert!(
+        !said.contains("vigil-fleet"),
+        "systemd-analyze has something to say:\n{said}"
+    );
+    let missing_binary = tmp.path().join("no-such-vigil");
+    let (service, timer) = units_of(
+        tmp.path(),
+        missing_binary.to_str().unwrap(),
+        FLEET_SERVICE,
+        FLEET_TIMER,
+    );
+    let out = verify(tool, &service, &timer);
+    assert!(!out.status.success(), "{}", text(&out));
+}
+
+/// The README's walk-through of a shared history: the bundled script starts PostgreSQL, two scans
+/// from two "hosts" store their runs in it, and the fleet report shows both.
+#[test]
+fn the_bundled_postgres_example_runs() {
+    // Only to find out whether PostgreSQL is here (and fail under CI if it is not).
+    if common::postgres::Postgres::start(&[], &[]).is_none() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("pg");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+        .to_string();
+    let script = common::root(LOCAL_POSTGRES);
+    let start = Command::new(&script)
+        .args(["start", dir.to_str().unwrap(), &port])
+        .output()
+        .unwrap();
+    assert!(start.status.success(), "{}", text(&start));
+    assert!(
+        text(&start).contains("export VIGIL_HISTORY="),
+        "{}",
+        text(&start)
+    );
+    // Stopped however the test ends.
+    struct Stop(PathBuf, PathBuf);
+    impl Drop for Stop {
+        fn drop(&mut self) {
+            let _ = Command::new(&self.0).arg("stop").arg(&self.1).output();
+        }
+    }
+    let _stop = Stop(script.clone(), dir.clone());
+    let url = std::fs::read_to_string(dir.join("url")).unwrap();
+    let url = url.trim();
+    assert!(
+        url.starts_with(&format!("postgres://vigil:")) && url.contains(&port),
+        "{url}"
+    );
+    let again = Command::new(&script)
+        .args(["start", dir.to_str().unwrap(), &port])
+        .output()
+        .unwrap();
+    assert!(
+        again.status.success(),
+        "starting twice is harmless: {}",
+        text(&again)
+    );
+    let readme = read("README.md");
+    for (host, tree) in [
+        ("web-01", "testdata/ssh/weak"),
+        ("db-01", "testdata/ssh/hardened"),
+    ] {
+        assert!(
+            readme.contains(&format!("--host-name {host}")),
+            "the README scans {host}"
+        );
+        let args: Vec<String> = [
+            "scan",
+            tree,
+            "--host-name",
+            host,
+            "--fail-on",
+            "none",
+            "-q",
+            "-f",
+            "json",
+            "-o",
+            "/dev/null",
+        ]
+        .map(String::from)
+        .to_vec();
+        let out = Command::new(env!("CARGO_BIN_EXE_vigil"))
+            .args(&args)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env("VIGIL_HISTORY", url)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    }
+    let report = tmp.path().join("fleet.json");
+    let out = Command::new(env!("CARGO_BIN_EXE_vigil"))
+        .args([
+            "fleet",
+            "report",
+            "-f",
+            "json",
+            "-o",
+            report.to_str().unwrap(),
+        ])
+        .env("VIGIL_HISTORY", url)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let fleet = json_file(&report);
+    assert_eq!(fleet["hosts"], 2, "{fleet}");
 }
