@@ -1451,7 +1451,7 @@ fn the_bundled_postgres_example_runs() {
     let url = std::fs::read_to_string(dir.join("url")).unwrap();
     let url = url.trim();
     assert!(
-        url.starts_with(&format!("postgres://vigil:")) && url.contains(&port),
+        url.starts_with("postgres://vigil:") && url.contains(&port),
         "{url}"
     );
     let again = Command::new(&script)
