@@ -163,6 +163,40 @@ fn postgres_answers_as_sqlite_does() {
         serde_json::from_str(&std::fs::read_to_string(d.join("night3.json")).unwrap()).unwrap();
     assert_eq!(shown["findings"], night3["findings"]);
     assert_eq!(shown["integrity"], night3["integrity"]);
+    // Pruning every run deletes the same runs and verdicts from both, and leaves nothing.
+    let pruned = |h: &str| {
+        let out = vigil_with(h, &["history", "prune", "--keep", "0d"]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let said = String::from_utf8_lossy(&out.stderr).into_owned();
+        said[said
+            .find(" deleted, with")
+            .unwrap_or_else(|| panic!("{said}"))..]
+            .to_string()
+    };
+    let said = pruned(&url);
+    assert_eq!(said, pruned(&sqlite));
+    assert!(said.contains("with 97 verdicts"), "{said}");
+    assert_eq!(ok(&url, &["history", "list", "-f", "json"]).trim(), "[]");
+    let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    for table in [
+        "findings",
+        "headers",
+        "run_findings",
+        "run_counts",
+        "run_tags",
+        "policies",
+    ] {
+        let n: i64 = client
+            .query_one(&format!("SELECT count(*) FROM vigil.{table}"), &[])
+            .unwrap()
+            .get(0);
+        assert_eq!(n, 0, "{table} after pruning every run");
+    }
 }
 
 /// Two hosts scan into the server; the password, given on the command line once, is neither
