@@ -305,6 +305,9 @@ fn scans_store_runs_without_the_password() {
         .unwrap()
         .get(0);
     assert_eq!(dump, 0);
+    // Help shows where VIGIL_HISTORY comes from, never its value.
+    ok(&url, &["scan", "--help"]);
+    ok(&url, &["history", "list", "--help"]);
     // A wrong password is refused with a clear error naming the server, not the password.
     let wrong = url.replace(PASSWORD, "not-the-password");
     let out = vigil_with(&wrong, &["history", "list"]);
@@ -614,4 +617,117 @@ fn writer_output(child: &mut std::process::Child) -> (Option<i32>, String) {
         .read_to_string(&mut err)
         .unwrap();
     (status.code(), err)
+}
+
+/// `sslmode=require` with the server's CA in `sslrootcert`: the history is reached over TLS; the
+/// same server is refused when its certificate does not verify against the trust store given.
+#[test]
+fn tls_to_the_server_is_verified() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let openssl = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(d)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "30",
+        "-subj",
+        "/CN=vigil test CA",
+    ]);
+    openssl(&[
+        "req",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+        "-subj",
+        "/CN=127.0.0.1",
+    ]);
+    std::fs::write(
+        d.join("ext.cnf"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.pem",
+        "-days",
+        "30",
+        "-extfile",
+        "ext.cnf",
+    ]);
+    let Some(pg) = Postgres::start(
+        &["ssl=on"],
+        &[
+            (&d.join("server.pem"), "server.crt"),
+            (&d.join("server.key"), "server.key"),
+        ],
+    ) else {
+        return;
+    };
+    let url = pg.database("tls");
+    let ca = d.join("ca.pem");
+    let verified = format!("{url}?sslmode=require&sslrootcert={}", ca.display());
+    ok(
+        &verified,
+        &[
+            "scan",
+            "testdata/ssh/weak",
+            "--policy",
+            "policies/ssh-hardening.yaml",
+            "--fail-on",
+            "none",
+            "-q",
+            "-f",
+            "json",
+            "-o",
+            "/dev/null",
+            "--host-name",
+            "tls-host",
+        ],
+    );
+    let list: Value =
+        serde_json::from_str(&ok(&verified, &["history", "list", "-f", "json"])).unwrap();
+    assert_eq!(list[0]["host"], "tls-host");
+    // Without the CA, the system's trust store does not know the server's certificate.
+    let unverified = format!("{url}?sslmode=require");
+    let out = vigil_with(&unverified, &["history", "list"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("cannot connect to the history"), "{err}");
+    assert!(err.contains("UnknownIssuer"), "{err}");
 }

@@ -39,7 +39,9 @@ pub fn open(url: &str, mode: Mode) -> Result<Store, HistoryError> {
         config.application_name("vigil");
     }
     let tls = tls(root_cert.as_deref()).map_err(io)?;
-    let client = config.connect(tls).map_err(|e| classify(&shown, &e))?;
+    let client = config
+        .connect(tls)
+        .map_err(|e| io(format!("cannot connect to the history: {}", describe(&e))))?;
     let mut store = Store {
         conn: Db::Postgres(Box::new(RefCell::new(Pg::new(client)))),
         path: shown.clone(),
@@ -198,13 +200,30 @@ fn redact_url(url: &str) -> String {
     authority + &path
 }
 
+/// What PostgreSQL reported: the server's message, or what failed on the way to it (with its
+/// cause: a refused connection, a certificate that does not verify).
+fn describe(e: &postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{}: {}", db.severity(), db.message()),
+        None => {
+            let mut why = e.to_string();
+            let mut cause = std::error::Error::source(e);
+            while let Some(c) = cause {
+                let said = c.to_string();
+                if !why.contains(&said) {
+                    why = format!("{why}: {said}");
+                }
+                cause = c.source();
+            }
+            why
+        }
+    }
+}
+
 /// Names what PostgreSQL reported, by what the user can do about it.
 pub(crate) fn classify(path: &str, e: &postgres::Error) -> HistoryError {
     use postgres::error::SqlState;
-    let why = match e.as_db_error() {
-        Some(db) => format!("{}: {}", db.severity(), db.message()),
-        None => e.to_string(),
-    };
+    let why = describe(e);
     let lost = e.is_closed()
         || e.as_db_error().is_none()
             && std::error::Error::source(e).is_some_and(|s| s.is::<std::io::Error>())
