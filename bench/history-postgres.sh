@@ -42,6 +42,7 @@ mkdir -p "$tree_root" "$results"
 scale_tree "$files"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/vigil-bench-pg.XXXXXX")
+chmod 711 "$work" # run as root, the server runs as the postgres user, which must reach $work/pg
 server="$root/docs/examples/postgres/local-postgres.sh"
 trap '"$server" stop "$work/pg" >/dev/null 2>&1 || true; rm -rf -- "$work"' EXIT
 "$server" start "$work/pg" "$port" >/dev/null

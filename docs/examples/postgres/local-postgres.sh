@@ -38,11 +38,18 @@ case $action in
 start)
     mkdir -p "$dir"
     dir=$(cd "$dir" && pwd)
+    if [ "$(id -u)" = 0 ]; then
+        chown postgres: "$dir"
+        if ! runuser -u postgres -- test -x "$dir"; then
+            echo "local-postgres.sh: the postgres user cannot reach $dir (a parent directory is closed to it): pick another directory" >&2
+            exit 2
+        fi
+    fi
     if [ ! -d "$dir/data" ]; then
         password=$(head -c 24 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')
         umask 077
         printf '%s' "$password" >"$dir/password"
-        [ "$(id -u)" = 0 ] && chown postgres: "$dir" "$dir/password"
+        [ "$(id -u)" = 0 ] && chown postgres: "$dir/password"
         as_owner "$bin/initdb" -D "$dir/data" -U vigil --auth-local=trust \
             --auth-host=scram-sha-256 --pwfile="$dir/password" >"$dir/initdb.log"
         printf 'postgres://vigil:%s@127.0.0.1:%s/vigil\n' "$password" "$port" >"$dir/url"
