@@ -95,7 +95,7 @@ where = (f"SQLite file of {size / 2**30:.2f} GiB" if db == "sqlite" else
 server = ""
 if db == "postgres":
     server = " (`DB=postgres`)"
-rows = "\n".join(f"| {r['command']} | {r['mean']:.2f} s ± {r['stddev']:.2f} s | {r['max']:.2f} s |" for r in h)
+rows = "\n".join(f"| {r['command']} | {r['mean']:.2f} s ± {r['stddev'] or 0:.2f} s | {r['max']:.2f} s |" for r in h)
 version = subprocess.run([vigil, "--version"], capture_output=True, text=True).stdout.strip()
 rev = subprocess.run(["git", "describe", "--always", "--dirty"], capture_output=True, text=True).stdout.strip()
 worst = max(r["max"] for r in h)

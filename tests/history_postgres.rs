@@ -625,18 +625,7 @@ fn writer_output(child: &mut std::process::Child) -> (Option<i32>, String) {
 fn tls_to_the_server_is_verified() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let openssl = |args: &[&str]| {
-        let out = Command::new("openssl")
-            .args(args)
-            .current_dir(d)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "openssl {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
+    let openssl = |args: &[&str]| common::openssl(args, d);
     openssl(&[
         "req",
         "-x509",

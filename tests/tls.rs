@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
-use common::{assert_lines, lines, scan_json};
+use common::{assert_lines, lines, openssl, scan_json};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use serde_json::Value;
@@ -23,19 +23,6 @@ const PACK: &str = "policies/tls-baseline.yaml";
 /// A test PKI: a CA, leaves it signed, and a self-signed leaf.
 struct Pki {
     dir: tempfile::TempDir,
-}
-
-fn openssl(args: &[&str], dir: &Path) {
-    let out = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 impl Pki {

@@ -473,15 +473,24 @@ impl Store {
         if sqlite {
             self.q(self.conn.batch("PRAGMA foreign_keys = OFF;"))?;
         }
-        let orphans = self.write_alone(|db| {
-            let verdicts = db.execute(
+        // Each database's fastest anti-join: SQLite indexes the subquery's ids once for NOT IN;
+        // PostgreSQL plans NOT EXISTS as a hash anti-join, where NOT IN over more ids than fit
+        // its working memory would search the list for every verdict.
+        let (verdicts_sql, headers_sql) = if sqlite {
+            (
                 "DELETE FROM findings WHERE id NOT IN (SELECT finding_id FROM run_findings)",
-                &[],
-            )?;
-            db.execute(
                 "DELETE FROM headers WHERE id NOT IN (SELECT header_id FROM runs)",
-                &[],
-            )?;
+            )
+        } else {
+            (
+                "DELETE FROM findings f WHERE NOT EXISTS \
+                 (SELECT 1 FROM run_findings rf WHERE rf.finding_id = f.id)",
+                "DELETE FROM headers h WHERE NOT EXISTS (SELECT 1 FROM runs r WHERE r.header_id = h.id)",
+            )
+        };
+        let orphans = self.write_alone(|db| {
+            let verdicts = db.execute(verdicts_sql, &[])?;
+            db.execute(headers_sql, &[])?;
             Ok(verdicts)
         });
         if sqlite {
