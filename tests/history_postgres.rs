@@ -712,11 +712,15 @@ fn tls_to_the_server_is_verified() {
     let list: Value =
         serde_json::from_str(&ok(&verified, &["history", "list", "-f", "json"])).unwrap();
     assert_eq!(list[0]["host"], "tls-host");
-    // Without the CA, the system's trust store does not know the server's certificate.
-    let unverified = format!("{url}?sslmode=require");
-    let out = vigil_with(&unverified, &["history", "list"]);
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("cannot connect to the history"), "{err}");
-    assert!(err.contains("UnknownIssuer"), "{err}");
+    // Without the CA, the system's trust store does not know the server's certificate: refused,
+    // with sslmode=require and with the default (prefer), which uses the TLS the server offers.
+    for unverified in [format!("{url}?sslmode=require"), url.clone()] {
+        let out = vigil_with(&unverified, &["history", "list"]);
+        assert_eq!(out.status.code(), Some(2));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("cannot connect to the history"), "{err}");
+        assert!(err.contains("UnknownIssuer"), "{err}");
+    }
+    // TLS turned off by the user: the same server, in plain text.
+    ok(&format!("{url}?sslmode=disable"), &["history", "list"]);
 }
