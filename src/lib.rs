@@ -13,7 +13,7 @@
 //!                        results::Recorder (in target order): digest, counts
 //!                          ▼
 //!                        report::{json, sarif, junit, console, markdown, html},
-//!                        history::Recording (SQLite, --history) (Sink)
+//!                        history::Recording (SQLite or PostgreSQL, --history) (Sink)
 //! ```
 //!
 //! Collectors produce facts and know nothing of policies; a control is a predicate over fact fields and

@@ -1,5 +1,5 @@
-//! Scan history: every run a scan stores with `--history FILE` (an SQLite database), and what can
-//! be asked of it: the runs (`vigil history list`), one run's result (`vigil history show`), what
+//! Scan history: every run a scan stores with `--history` (an SQLite file, or a PostgreSQL server
+//! many hosts share: `db.rs` is the one interface over both), and what can be asked of it: the runs (`vigil history list`), one run's result (`vigil history show`), what
 //! changed between two runs (`vigil diff`), the trend of the last runs (the HTML report), and
 //! pruning old runs. `docs/history.md` documents the tables.
 
