@@ -51,6 +51,7 @@ cleanup() {
     [ -z "${remove_work:-}" ] || rm -rf -- "$work"
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM # so that a server is stopped however the script ends
 history=$work/fleet-$hosts-$nights-$verdicts.db
 mkdir -p "$results"
 if [ ! -s "$history" ]; then

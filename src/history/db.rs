@@ -286,6 +286,30 @@ impl Db {
         }
     }
 
+    /// Runs one statement once for each set of values (the statement is looked up once); returns
+    /// the rows changed.
+    pub(crate) fn execute_all<'v, const N: usize>(
+        &self,
+        sql: &str,
+        rows: impl IntoIterator<Item = [Value<'v>; N]>,
+    ) -> Result<u64, DbError> {
+        let mut changed = 0;
+        match self {
+            Db::Sqlite(c) => {
+                let mut stmt = c.prepare_cached(sql)?;
+                for values in rows {
+                    changed += stmt.execute(rusqlite::params_from_iter(values.iter()))? as u64;
+                }
+            }
+            Db::Postgres(_) => {
+                for values in rows {
+                    changed += self.execute(sql, &values)?;
+                }
+            }
+        }
+        Ok(changed)
+    }
+
     /// Runs a query and hands each row to `f`, as the database streams them. `f` must not use
     /// the database.
     pub(crate) fn each(

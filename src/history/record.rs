@@ -464,19 +464,19 @@ fn link(db: &Db, run: i64, seq: i64, batch: &[Pending], ids: &[i64]) -> Result<(
         )?;
         return Ok(());
     }
-    for (i, (p, id)) in batch.iter().zip(ids).enumerate() {
-        db.execute(
-            "INSERT INTO run_findings (run_id, seq, finding_id, sha256, failing) \
-             VALUES (?1, ?2, ?3, ?4, ?5)",
-            &[
+    db.execute_all(
+        "INSERT INTO run_findings (run_id, seq, finding_id, sha256, failing) \
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+        batch.iter().zip(ids).enumerate().map(|(i, (p, id))| {
+            [
                 Value::Int(run),
                 Value::Int(seq + i as i64),
                 Value::Int(*id),
                 Value::Blob(&p.key),
                 Value::Int(i64::from(p.failing)),
-            ],
-        )?;
-    }
+            ]
+        }),
+    )?;
     Ok(())
 }
 
