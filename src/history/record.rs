@@ -370,25 +370,30 @@ fn store_new(db: &Db, batch: &[Pending], new: &[usize], ids: &mut [i64]) -> Resu
         Verdict::New(n) => Some((&batch[i].key, n)),
         Verdict::Known(_) => None,
     };
-    if !db.is_postgres() {
+    if let Db::Sqlite(c) = db {
+        // In process, a statement per verdict costs little; SQLite hands the new row's id back
+        // without a result set.
+        let mut add = c.prepare_cached(
+            "INSERT INTO findings (sha256, control, state, severity, target, fingerprint, body) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (sha256) DO NOTHING",
+        )?;
+        let mut find = c.prepare_cached("SELECT id FROM findings WHERE sha256 = ?1")?;
         for &i in new {
             let Some((key, n)) = verdict(i) else { continue };
-            ids[i] = stored_id(
-                db,
-                "INSERT INTO findings (sha256, control, state, severity, target, fingerprint, \
-                 body) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (sha256) DO NOTHING \
-                 RETURNING id",
-                &[
-                    Value::Blob(key),
-                    Value::Text(&n.control),
-                    Value::Text(n.state),
-                    Value::Text(n.severity),
-                    Value::from(&n.target),
-                    Value::from(&n.fingerprint),
-                    Value::Text(&n.body),
-                ],
-                "SELECT id FROM findings WHERE sha256 = ?1",
-            )?;
+            let stored = add.execute((
+                &key[..],
+                &n.control,
+                n.state,
+                n.severity,
+                &n.target,
+                &n.fingerprint,
+                &n.body,
+            ))?;
+            ids[i] = if stored == 1 {
+                c.last_insert_rowid()
+            } else {
+                find.query_row([&key[..]], |r| r.get(0))?
+            };
         }
         return Ok(());
     }
