@@ -50,7 +50,7 @@ import gen_tree  # noqa: E402  (word lists, filler line pools, secret formats an
 from gen_tree import ALNUM, DECOYS, FORBIDDEN, PASSWORD_KEYS, SECRET_TYPES, WORDS, camel_case  # noqa: E402
 
 GENERATOR = "bench/gen_scale_tree.py"
-GENERATOR_VERSION = 3
+GENERATOR_VERSION = 4
 REPO = os.path.dirname(HERE)
 FIXTURES = os.path.join(REPO, "testdata", "certs")
 
@@ -739,7 +739,11 @@ def nginx_files(rng, n, host):
     tls = rng.choices(list(NGINX_TLS), weights=[40, 15, 30, 15])[0]
     main = ["user www-data;", "worker_processes auto;", "pid /run/nginx.pid;", "include /etc/nginx/modules-enabled/*.conf;", "",
             "events {", f"    worker_connections {rng.choice([768, 1024, 4096])};", "}", "", "http {", "    sendfile on;",
-            "    tcp_nopush on;", "    types_hash_max_size 2048;", "    include /etc/nginx/mime.types;",
+            "    tcp_nopush on;", "    types_hash_max_size 2048;",
+            # The MIME types inline: an `include` of a mime.types the tree does not hold would make
+            # every nginx.conf an error (vigil reads includes, and a missing one fails closed).
+            "    types {", "        text/html html htm;", "        text/css css;", "        application/javascript js;",
+            "        application/json json;", "        image/png png;", "        image/svg+xml svg;", "    }",
             "    default_type application/octet-stream;", "",
             "    log_format main '$remote_addr - $remote_user [$time_local] \"$request\" '",
             "                    '$status $body_bytes_sent \"$http_referer\" $request_time';",

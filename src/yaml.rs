@@ -96,7 +96,8 @@ impl<'a> Builder<'a> {
                     self.anchors.clear();
                 }
                 Event::Scalar(text, style, anchor, tag) => {
-                    let node = Node::new(pos, scalar_value(&text, style, tag.as_deref()));
+                    let node =
+                        Node::new(pos, scalar_value(text.into_owned(), style, tag.as_deref()));
                     self.remember(anchor, &node);
                     self.push(node)?;
                 }
@@ -165,11 +166,12 @@ impl<'a> Builder<'a> {
             Some(Frame::List(_, items, _)) => items.push(node),
             Some(Frame::Map(_, map, pending, _)) => match pending.take() {
                 None => {
-                    let key = key_text(&node)?;
+                    let key_pos = node.pos;
+                    let key = key_text(node)?;
                     if map.contains_key(&key) {
-                        return Err(error_at(node.pos, format!("duplicate key `{key}`")));
+                        return Err(error_at(key_pos, format!("duplicate key `{key}`")));
                     }
-                    *pending = Some((key, node.pos));
+                    *pending = Some((key, key_pos));
                 }
                 Some((key, key_pos)) => map.insert_with_key_pos(key, key_pos, node),
             },
@@ -190,10 +192,12 @@ fn count_nodes(node: &Node) -> usize {
     }
 }
 
-/// The text of a mapping key. Scalars give their text; a collection used as a key (legal YAML, never
-/// seen in configuration files) is rejected rather than guessed at.
-fn key_text(node: &Node) -> Result<String, YamlError> {
-    match &node.value {
+/// The text of a mapping key. Scalars give their text (a string key is moved, not copied); a
+/// collection used as a key (legal YAML, never seen in configuration files) is rejected rather than
+/// guessed at.
+fn key_text(node: Node) -> Result<String, YamlError> {
+    match node.value {
+        Value::Str(s) => Ok(s),
         Value::Null => Ok(String::new()),
         Value::List(_) | Value::Map(_) => Err(error_at(
             node.pos,
@@ -204,23 +208,23 @@ fn key_text(node: &Node) -> Result<String, YamlError> {
 }
 
 /// Resolves a scalar by the YAML 1.2 core schema: quoted scalars and `!!str` are strings; plain ones
-/// may be null, booleans, integers or floats.
-fn scalar_value(text: &str, style: ScalarStyle, tag: Option<&Tag>) -> Value {
+/// may be null, booleans, integers or floats. The parser's string becomes the value's, uncopied.
+fn scalar_value(text: String, style: ScalarStyle, tag: Option<&Tag>) -> Value {
     if let Some(tag) = tag {
         if tag.handle == "tag:yaml.org,2002:" || tag.handle == "!!" {
             match tag.suffix.as_str() {
-                "str" => return Value::Str(text.to_string()),
+                "str" => return Value::Str(text),
                 "int" | "float" | "bool" | "null" => {}
-                _ => return Value::Str(text.to_string()),
+                _ => return Value::Str(text),
             }
         } else {
-            return Value::Str(text.to_string());
+            return Value::Str(text);
         }
     }
     if style != ScalarStyle::Plain {
-        return Value::Str(text.to_string());
+        return Value::Str(text);
     }
-    let t = text;
+    let t = text.as_str();
     match t {
         "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
         "true" | "True" | "TRUE" => return Value::Bool(true),
@@ -240,7 +244,7 @@ fn scalar_value(text: &str, style: ScalarStyle, tag: Option<&Tag>) -> Value {
             return Value::Float(f);
         }
     }
-    Value::Str(t.to_string())
+    Value::Str(text)
 }
 
 fn parse_int(t: &str) -> Option<i64> {

@@ -147,20 +147,30 @@ impl PolicySource {
         inline_suppressions: bool,
     ) -> Result<ScanPolicies, crate::policy::PolicyError> {
         use crate::policy::{PolicyError, PolicySet, SUPPRESSIONS};
-        let builtin = PolicySet::builtin()?;
-        let source = format!("builtin:{SUPPRESSIONS}");
-        let pack = builtin
-            .policies
-            .iter()
-            .find(|p| p.source == source)
-            .expect("the suppressions pack is built in");
-        let mut set = if self.policies.is_empty() {
-            let mut set = builtin.clone();
+        // With `--policy`, the other built-in packs are not compiled: only their ids are needed.
+        let (mut set, builtin_ids, suppressions) = if self.policies.is_empty() {
+            let builtin = PolicySet::builtin()?;
+            let ids: Vec<String> = builtin.controls().map(|c| c.id.clone()).collect();
+            let pack = builtin
+                .policies
+                .iter()
+                .find(|p| p.source == format!("builtin:{SUPPRESSIONS}"))
+                .cloned();
+            let mut set = builtin;
             set.keep_sources(&crate::collect::Registry::builtin(), sources);
-            set
+            (set, ids, pack)
         } else {
-            PolicySet::load(&self.policies)?
+            let pack = PolicySet::builtin_pack(SUPPRESSIONS)
+                .expect("the suppressions pack is built in")?
+                .policies
+                .pop();
+            (
+                PolicySet::load(&self.policies)?,
+                crate::policy::builtin_control_ids(),
+                pack,
+            )
         };
+        let pack = &suppressions.expect("the suppressions pack is built in");
         // By its id: `--policy policies/` loads it from its file.
         let wanted = inline_suppressions && sources.contains(&crate::collect::Source::File);
         set.policies.retain(|p| wanted || p.id != pack.id);
@@ -188,8 +198,8 @@ impl PolicySource {
         // Before the selection: a suppression naming a control left out by --control is no typo.
         let mut known: Vec<String> = set
             .controls()
-            .chain(builtin.controls())
             .map(|c| c.id.clone())
+            .chain(builtin_ids)
             .collect();
         known.sort_unstable();
         known.dedup();

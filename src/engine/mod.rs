@@ -211,7 +211,15 @@ pub fn scan_with(
             ids.into()
         },
     };
-    let plan = Plan::new(policies, registry, &settings)?;
+    let sources: Vec<Source> = [
+        (!opts.paths.is_empty()).then_some(Source::File),
+        (!opts.endpoints.is_empty()).then_some(Source::Endpoint),
+        (!opts.hosts.is_empty()).then_some(Source::Host),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let plan = Plan::new(policies, registry, &settings, &sources)?;
     // Every root is checked before anything is written.
     let walk = if opts.paths.is_empty() {
         None

@@ -26,7 +26,8 @@ pub struct Plan<'p> {
     producers: Vec<BTreeMap<Source, usize>>,
     /// The registry's collectors.
     pub collectors: Vec<&'p dyn Collector>,
-    /// What each collector prepared for this scan (`None` for collectors no control uses).
+    /// What each collector prepared for this scan (`None` for collectors no control uses, and for
+    /// those whose kind of target the scan does not have).
     pub prepared: Vec<Option<crate::collect::Prepared>>,
     /// For each collector, the fact fields its controls read.
     pub fields: Vec<KindFields>,
@@ -68,13 +69,16 @@ pub enum PlanError {
 }
 
 impl<'p> Plan<'p> {
-    /// Compiles the policies against `registry` and prepares every collector a control needs.
+    /// Compiles the policies against `registry` and prepares every collector a control needs for
+    /// the kinds of target this scan has (`sources`): a collector that will see no target is not
+    /// prepared, so a scan of files never loads the trust store a second time for TLS endpoints.
     /// Globs and regexes were validated when the policies were loaded, so failures here are limited
     /// to resource limits on the combined sets and to collectors that cannot start.
     pub fn new(
         policies: &'p PolicySet,
         registry: &'p Registry,
         settings: &Settings,
+        sources: &[Source],
     ) -> Result<Plan<'p>, PlanError> {
         let controls: Vec<&Control> = policies.controls().collect();
         let collectors: Vec<&dyn Collector> =
@@ -150,7 +154,7 @@ impl<'p> Plan<'p> {
         })?;
         let mut prepared = Vec::new();
         for (c, used) in collectors.iter().zip(used) {
-            prepared.push(if used {
+            prepared.push(if used && sources.contains(&c.source()) {
                 Some(c.prepare(settings)?)
             } else {
                 None
@@ -239,5 +243,54 @@ impl<'p> Plan<'p> {
             .collect();
         hits.sort_unstable();
         hits
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Which collectors (by source) the certificates pack gets prepared for a scan of `sources`.
+    fn prepared_sources(sources: &[Source]) -> Vec<Source> {
+        let policies = PolicySet::load(&[std::path::PathBuf::from(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/policies/certificates.yaml"
+        ))])
+        .unwrap();
+        let registry = Registry::builtin();
+        let settings = Settings {
+            at: time::OffsetDateTime::UNIX_EPOCH,
+            trust_store: Some(
+                concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/certs/ca/root.pem").into(),
+            ),
+            gate: crate::collect::gate::Gate::for_paths(&[], 1 << 20),
+            net: Default::default(),
+            control_ids: Vec::new().into(),
+        };
+        let plan = Plan::new(&policies, &registry, &settings, sources).unwrap();
+        let mut out: Vec<Source> = plan
+            .collectors
+            .iter()
+            .zip(&plan.prepared)
+            .filter(|(_, p)| p.is_some())
+            .map(|(c, _)| c.source())
+            .collect();
+        out.sort();
+        out
+    }
+
+    #[test]
+    fn collectors_are_prepared_only_for_the_targets_a_scan_has() {
+        // Certificates come from files and from TLS endpoints; each loads the trust store.
+        assert_eq!(prepared_sources(&[Source::File]), vec![Source::File]);
+        assert_eq!(
+            prepared_sources(&[Source::Endpoint]),
+            vec![Source::Endpoint]
+        );
+        assert_eq!(
+            prepared_sources(&[Source::File, Source::Endpoint]),
+            vec![Source::File, Source::Endpoint]
+        );
+        assert!(prepared_sources(&[]).is_empty());
     }
 }

@@ -64,6 +64,28 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ),
 ];
 
+/// The control ids of every built-in pack, read from the packs' YAML without compiling their
+/// checks: a scan with `--policy` needs only the ids (an inline suppression naming a built-in
+/// control is no typo), and compiling every pack's patterns would cost more than a small scan.
+pub fn builtin_control_ids() -> Vec<String> {
+    let mut ids = Vec::new();
+    for (_, text) in BUILTIN {
+        let docs = crate::yaml::parse_documents(text).expect("built-in packs are valid YAML");
+        let controls = docs
+            .first()
+            .and_then(|d| d.get("controls"))
+            .and_then(crate::doc::Node::as_list)
+            .into_iter()
+            .flatten();
+        ids.extend(
+            controls
+                .filter_map(|c| c.get("id").and_then(crate::doc::Node::as_str))
+                .map(str::to_string),
+        );
+    }
+    ids
+}
+
 /// A set of loaded policies whose control ids are unique across all of them.
 #[derive(Debug, Clone, Default)]
 pub struct PolicySet {
@@ -119,6 +141,16 @@ impl PolicySet {
                 .iter()
                 .map(|(name, text)| (format!("builtin:{name}"), (*text).to_string())),
         )
+    }
+
+    /// One pack embedded in the binary, by name (`inline-suppressions`); `None` for an unknown
+    /// name. Loading one pack compiles only its own patterns, not every pack's.
+    pub fn builtin_pack(name: &str) -> Option<Result<PolicySet, PolicyError>> {
+        let (name, text) = BUILTIN.iter().find(|(n, _)| *n == name)?;
+        Some(PolicySet::from_texts([(
+            format!("builtin:{name}"),
+            (*text).to_string(),
+        )]))
     }
 
     /// Loads policy files, or every `*.yaml`/`*.yml` file of a directory (sorted by name),
@@ -326,4 +358,28 @@ fn is_yaml(p: &Path) -> bool {
         p.extension().and_then(|e| e.to_str()),
         Some("yaml") | Some("yml")
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_ids_read_lightly_are_the_loaded_ones() {
+        let loaded: Vec<String> = PolicySet::builtin()
+            .unwrap()
+            .controls()
+            .map(|c| c.id.clone())
+            .collect();
+        assert!(loaded.len() > 100, "{}", loaded.len());
+        assert_eq!(builtin_control_ids(), loaded);
+    }
+
+    #[test]
+    fn one_builtin_pack_loads_alone() {
+        let set = PolicySet::builtin_pack(SUPPRESSIONS).unwrap().unwrap();
+        assert_eq!(set.policies.len(), 1);
+        assert_eq!(set.policies[0].source, format!("builtin:{SUPPRESSIONS}"));
+        assert!(PolicySet::builtin_pack("no-such-pack").is_none());
+    }
 }

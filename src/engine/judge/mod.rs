@@ -188,6 +188,10 @@ fn judge_input(ctx: &Context<'_>, input: &Input<'_>, applicable: &[usize], out: 
         let mut wanted: Vec<Wanted> = members.iter().map(|m| m.wanted).collect();
         wanted.sort();
         wanted.dedup();
+        debug_assert!(
+            plan.prepared[coll].is_some(),
+            "a collector judges a target of a kind the plan did not prepare it for"
+        );
         let state = plan.prepared[coll]
             .as_ref()
             .map(|p| p.state.as_ref())
