@@ -1,0 +1,86 @@
+//! Reads every `*.yaml` / `*.yml` file of a tree into memory, then drains each parser's events over
+//! all of them, one core, three rounds; prints MB/s per parser. Only parsing is timed: no tree is
+//! built, so this is each parser's ceiling for what vigil's YAML reader could reach with it.
+
+use std::time::{Duration, Instant};
+
+/// One parser: drains every event of `text`, returns how many it saw (stopping at an error).
+type Drain = fn(&str) -> usize;
+
+fn saphyr_vigil(text: &str) -> usize {
+    let mut p = saphyr_vigil::Parser::new_from_str(text);
+    let mut n = 0;
+    while let Some(Ok(_)) = p.next_event() {
+        n += 1;
+    }
+    n
+}
+
+fn saphyr_latest(text: &str) -> usize {
+    let mut p = saphyr_latest::Parser::new_from_str(text);
+    let mut n = 0;
+    while let Some(Ok(_)) = p.next_event() {
+        n += 1;
+    }
+    n
+}
+
+fn rlsp(text: &str) -> usize {
+    rlsp_yaml_parser::parse_events(text)
+        .take_while(Result::is_ok)
+        .count()
+}
+
+fn granit(text: &str) -> usize {
+    let mut p = granit_parser::Parser::new_from_str(text);
+    let mut n = 0;
+    while let Some(Ok(_)) = p.next_event() {
+        n += 1;
+    }
+    n
+}
+
+fn main() {
+    let root = std::env::args().nth(1).expect("usage: yaml-parsers TREE");
+    let mut texts = Vec::new();
+    for entry in walkdir::WalkDir::new(&root).sort_by_file_name() {
+        let entry = entry.expect("walk");
+        let yaml = matches!(
+            entry.path().extension().and_then(|x| x.to_str()),
+            Some("yaml" | "yml")
+        );
+        if yaml {
+            if let Ok(t) = std::fs::read_to_string(entry.path()) {
+                texts.push(t);
+            }
+        }
+    }
+    let bytes: usize = texts.iter().map(String::len).sum();
+    println!(
+        "{} YAML files, {:.1} MB, one core, best of 3 rounds",
+        texts.len(),
+        bytes as f64 / 1e6
+    );
+    let parsers: [(&str, Drain); 4] = [
+        ("saphyr-parser 0.0.6 (vigil's)", saphyr_vigil),
+        ("saphyr-parser 0.3.4", saphyr_latest),
+        ("rlsp-yaml-parser 0.11.1", rlsp),
+        ("granit-parser 2.2.0", granit),
+    ];
+    println!("| parser | events | best time | MB/s |");
+    println!("|---|---:|---:|---:|");
+    for (name, drain) in parsers {
+        let mut best = Duration::MAX;
+        let mut events = 0;
+        for _ in 0..3 {
+            let t0 = Instant::now();
+            events = texts.iter().map(|t| drain(t)).sum::<usize>();
+            best = best.min(t0.elapsed());
+        }
+        println!(
+            "| {name} | {events} | {:.2} s | {:.1} |",
+            best.as_secs_f64(),
+            bytes as f64 / best.as_secs_f64() / 1e6
+        );
+    }
+}
