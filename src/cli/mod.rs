@@ -148,29 +148,22 @@ impl PolicySource {
     ) -> Result<ScanPolicies, crate::policy::PolicyError> {
         use crate::policy::{PolicyError, PolicySet, SUPPRESSIONS};
         // With `--policy`, the other built-in packs are not compiled: only their ids are needed.
-        let (mut set, builtin_ids, suppressions) = if self.policies.is_empty() {
-            let builtin = PolicySet::builtin()?;
-            let ids: Vec<String> = builtin.controls().map(|c| c.id.clone()).collect();
-            let pack = builtin
-                .policies
-                .iter()
-                .find(|p| p.source == format!("builtin:{SUPPRESSIONS}"))
-                .cloned();
-            let mut set = builtin;
+        let built_in = "the suppressions pack is built in";
+        let (mut set, builtin_ids, pack) = if self.policies.is_empty() {
+            let mut set = PolicySet::builtin()?;
+            let ids: Vec<String> = set.controls().map(|c| c.id.clone()).collect();
+            let source = format!("builtin:{SUPPRESSIONS}");
+            let pack = set.policies.iter().find(|p| p.source == source).cloned();
             set.keep_sources(&crate::collect::Registry::builtin(), sources);
-            (set, ids, pack)
+            (set, ids, pack.expect(built_in))
         } else {
-            let pack = PolicySet::builtin_pack(SUPPRESSIONS)
-                .expect("the suppressions pack is built in")?
-                .policies
-                .pop();
+            let pack = PolicySet::builtin_pack(SUPPRESSIONS).expect(built_in)?;
             (
                 PolicySet::load(&self.policies)?,
                 crate::policy::builtin_control_ids(),
-                pack,
+                pack.policies.into_iter().next().expect(built_in),
             )
         };
-        let pack = &suppressions.expect("the suppressions pack is built in");
         // By its id: `--policy policies/` loads it from its file.
         let wanted = inline_suppressions && sources.contains(&crate::collect::Source::File);
         set.policies.retain(|p| wanted || p.id != pack.id);
@@ -193,7 +186,7 @@ impl PolicySource {
                     ),
                 });
             }
-            set.policies.push(pack.clone());
+            set.policies.push(pack);
         }
         // Before the selection: a suppression naming a control left out by --control is no typo.
         let mut known: Vec<String> = set
