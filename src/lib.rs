@@ -27,6 +27,7 @@ pub mod doc;
 pub mod engine;
 pub mod harness;
 pub mod history;
+pub mod parallel;
 pub mod policy;
 pub mod redact;
 pub mod report;

@@ -186,40 +186,11 @@ impl PolicySet {
         texts: impl IntoIterator<Item = (String, String)>,
     ) -> Result<PolicySet, PolicyError> {
         let texts: Vec<(String, String)> = texts.into_iter().collect();
-        // The files compile on one thread per core, each taking every n-th file (their regexes are
-        // most of a small scan's start-up time); the results are put back in the order given, so
-        // nothing else depends on the threads, and a directory of thousands of policies still
-        // starts only as many threads as there are cores.
-        let threads = std::thread::available_parallelism()
-            .map_or(1, |n| n.get())
-            .min(texts.len())
-            .max(1);
-        let mut loaded: Vec<Option<load::Loaded>> = texts.iter().map(|_| None).collect();
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = (0..threads)
-                .map(|t| {
-                    let texts = &texts;
-                    scope.spawn(move || {
-                        let mine = texts.iter().enumerate().skip(t).step_by(threads);
-                        mine.map(|(i, (source, text))| {
-                            (i, load::load_policy(source, text, registry))
-                        })
-                        .collect::<Vec<_>>()
-                    })
-                })
-                .collect();
-            for h in handles {
-                let done = h
-                    .join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-                for (i, l) in done {
-                    loaded[i] = Some(l);
-                }
-            }
+        // Their regexes are most of a small scan's start-up time: the files compile on every core,
+        // and come back in the order given.
+        let loaded = crate::parallel::in_parallel(&texts, |(source, text)| {
+            load::load_policy(source, text, registry)
         });
-        let loaded = loaded
-            .into_iter()
-            .map(|l| l.expect("every policy file was loaded"));
         let mut policies: Vec<Policy> = Vec::new();
         let mut diagnostics = Vec::new();
         let mut control_owner: HashMap<String, String> = HashMap::new();

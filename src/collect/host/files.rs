@@ -370,7 +370,7 @@ fn walk(root: &Root<'_>, dir: &str, names: &accounts::IdNames) -> Result<Node, S
                 .collect::<Result<_, _>>()
                 .map_err(|e| fail(&e))?;
             children.sort_by(|a, b| a.file_name().cmp(&b.file_name()));
-            for part in in_parallel(&children, |child| {
+            for part in crate::parallel::in_parallel(&children, |child| {
                 walk_part(shown, child, meta.dev(), names)
             }) {
                 found.append(part.map_err(|e| fail(&e))?);
@@ -417,29 +417,6 @@ fn walk_part(
         found.see(shown, entry.path(), &meta, names);
     }
     Ok(found)
-}
-
-/// `f` over `items` on every core, the results in the order of `items`.
-fn in_parallel<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(items.len().max(1));
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let mut results: Vec<Option<R>> = (0..items.len()).map(|_| None).collect();
-    let slots = std::sync::Mutex::new(&mut results);
-    std::thread::scope(|scope| {
-        for _ in 0..threads {
-            scope.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    let Some(item) = items.get(i) else { break };
-                    let r = f(item);
-                    slots.lock().unwrap_or_else(|e| e.into_inner())[i] = Some(r);
-                }
-            });
-        }
-    });
-    results.into_iter().flatten().collect()
 }
 
 #[cfg(test)]
