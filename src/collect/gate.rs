@@ -79,14 +79,14 @@ impl Gate {
     /// named), so that a config may read it.
     pub fn reaches(&self, path: &Path) -> bool {
         self.roots.is_empty()
-            || std::fs::canonicalize(path)
+            || super::canonical::canonical(path)
                 .is_ok_and(|real| self.roots.iter().any(|r| real.starts_with(r)))
     }
 
     /// Reads a file a config includes, as text, through the gate.
     pub fn read_included(&self, path: &Path) -> Result<String, GateError> {
         if !self.roots.is_empty() {
-            let real = std::fs::canonicalize(path)?;
+            let real = super::canonical::canonical(path)?;
             if !self.roots.iter().any(|r| real.starts_with(r)) {
                 return Err(GateError::Outside);
             }

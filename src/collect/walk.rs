@@ -191,7 +191,7 @@ fn special_file(ft: std::fs::FileType) -> &'static str {
 const PSEUDO_FILESYSTEMS: [&str; 3] = ["/proc", "/sys", "/dev"];
 
 fn is_pseudo_filesystem(dir: &Path) -> bool {
-    std::fs::canonicalize(dir)
+    super::canonical::canonical(dir)
         .map(|d| PSEUDO_FILESYSTEMS.iter().any(|p| d == Path::new(p)))
         .unwrap_or(false)
 }

@@ -145,39 +145,38 @@ impl FieldPath {
         let mut out = Vec::new();
         // The root's own position is not inherited: a key missing at the top of a document has no
         // better location than "the whole file".
-        let start = Step {
-            node: Some(root),
-            pos: Pos::default(),
-            path: String::new(),
-            element: None,
-        };
-        walk(&self.segments, start, &mut out);
+        let mut path = String::new();
+        walk(
+            &self.segments,
+            Some(root),
+            Pos::default(),
+            &mut path,
+            None,
+            &mut out,
+        );
         out
     }
 }
 
-/// Where the walk is: the node reached (if present), the nearest known position, the concrete path
-/// so far and the element it went through.
-struct Step<'d> {
+/// Follows `segments` from `node` (absent when a key on the way was missing), whose nearest known
+/// position is `pos`. `path` is the concrete path so far: each step appends its segment and takes
+/// it off again when it returns, so that a path string is allocated once per candidate, not once
+/// per step. `element` is the first list object a wildcard went through.
+fn walk<'d>(
+    segments: &[Segment],
     node: Option<&'d Node>,
     pos: Pos,
-    path: String,
-    element: Option<Element>,
-}
-
-fn walk<'d>(segments: &[Segment], at: Step<'d>, out: &mut Vec<Candidate<'d>>) {
-    let Step {
-        node,
-        pos,
-        path,
-        element,
-    } = at;
+    path: &mut String,
+    element: Option<&Element>,
+    out: &mut Vec<Candidate<'d>>,
+) {
+    use std::fmt::Write as _;
     let Some((first, rest)) = segments.split_first() else {
         out.push(Candidate {
-            path,
+            path: path.clone(),
             node,
             pos,
-            element,
+            element: element.cloned(),
         });
         return;
     };
@@ -185,77 +184,70 @@ fn walk<'d>(segments: &[Segment], at: Step<'d>, out: &mut Vec<Candidate<'d>>) {
         Some(n) if !path.is_empty() && n.pos.line > 0 => n.pos,
         _ => pos,
     };
+    let len = path.len();
     match first {
         Segment::Key(k) => {
             // A key that is absent may be the start of a key containing dots: sysctl's
             // `net.ipv4.ip_forward` is one key, and `key: net.ipv4.ip_forward` should find it.
-            let mut key = k.clone();
+            let mut joined: Option<String> = None;
             let mut used = 1;
-            let mut child = node.and_then(|n| n.get(&key));
-            if child.is_none() {
-                let mut joined = k.clone();
+            let mut child = node.and_then(|n| n.get(k));
+            if let (None, Some(n)) = (child, node) {
+                let mut dotted = k.clone();
                 for (i, seg) in rest.iter().enumerate() {
                     let Segment::Key(next) = seg else { break };
-                    joined = format!("{joined}.{next}");
-                    if let Some(c) = node.and_then(|n| n.get(&joined)) {
+                    dotted.push('.');
+                    dotted.push_str(next);
+                    if let Some(c) = n.get(&dotted) {
                         child = Some(c);
-                        key = joined.clone();
                         used = i + 2;
+                        joined = Some(dotted);
                         break;
                     }
                 }
             }
+            let key = joined.as_deref().unwrap_or(k);
             // Keys that are not words (host paths, annotation names) are quoted, as a policy
             // writes them: `["/etc/shadow"].mode`; dotted sysctl names stay readable.
             let plain = key
                 .chars()
                 .all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.'));
-            let path = match (path.is_empty(), plain) {
-                (true, true) => key,
-                (false, true) => format!("{path}.{key}"),
-                (_, false) => format!("{path}[\"{key}\"]"),
-            };
-            let next = Step {
-                node: child,
-                pos: here,
-                path,
-                element,
-            };
-            walk(&segments[used..], next, out);
+            if !plain {
+                let _ = write!(path, "[\"{key}\"]");
+            } else {
+                if !path.is_empty() {
+                    path.push('.');
+                }
+                path.push_str(key);
+            }
+            walk(&segments[used..], child, here, path, element, out);
         }
         Segment::Index(i) => {
             let child = node.and_then(|n| n.as_list()).and_then(|l| l.get(*i));
-            let next = Step {
-                node: child,
-                pos: here,
-                path: format!("{path}[{i}]"),
-                element,
-            };
-            walk(rest, next, out);
+            let _ = write!(path, "[{i}]");
+            walk(rest, child, here, path, element, out);
         }
         Segment::Wildcard => match node.map(|n| &n.value) {
             Some(Value::List(items)) => {
                 for (i, item) in items.iter().enumerate() {
-                    let path = format!("{path}[{i}]");
-                    let element = element.clone().or_else(|| Element::of(&path, item));
-                    let next = Step {
-                        node: Some(item),
-                        pos: here,
-                        path,
-                        element,
+                    let _ = write!(path, "[{i}]");
+                    let own;
+                    let element = match element {
+                        Some(e) => Some(e),
+                        None => {
+                            own = Element::of(path, item);
+                            own.as_ref()
+                        }
                     };
-                    walk(rest, next, out);
+                    walk(rest, Some(item), here, path, element, out);
+                    path.truncate(len);
                 }
             }
             Some(Value::Map(m)) => {
                 for (k, v) in m.iter() {
-                    let next = Step {
-                        node: Some(v),
-                        pos: here,
-                        path: format!("{path}[\"{k}\"]"),
-                        element: element.clone(),
-                    };
-                    walk(rest, next, out);
+                    let _ = write!(path, "[\"{k}\"]");
+                    walk(rest, Some(v), here, path, element, out);
+                    path.truncate(len);
                 }
             }
             // A wildcard over nothing yields nothing: "every container" of a pod without init
@@ -263,6 +255,7 @@ fn walk<'d>(segments: &[Segment], at: Step<'d>, out: &mut Vec<Candidate<'d>>) {
             _ => {}
         },
     }
+    path.truncate(len);
 }
 
 impl fmt::Display for FieldPath {

@@ -21,6 +21,7 @@
 use std::path::{Path, PathBuf};
 
 use super::{ParseError, include};
+use crate::collect::canonical::canonical;
 use crate::collect::gate::{Gate, GateError};
 use crate::doc::{Map, Node, Pos, Value};
 
@@ -193,7 +194,7 @@ fn included_by_main(path: &Path, gate: &Gate) -> bool {
     let Ok(toks) = tokenize(&text) else {
         return false;
     };
-    let Ok(me) = std::fs::canonicalize(path) else {
+    let Ok(me) = canonical(path) else {
         return false;
     };
     let base = main.parent().unwrap_or(Path::new(""));
@@ -201,7 +202,7 @@ fn included_by_main(path: &Path, gate: &Gate) -> bool {
         [(Tok::Word(d), _), (Tok::Word(pattern), _), (Tok::Semi, _)] if d == "include" => {
             include::expand(base, pattern)
                 .iter()
-                .any(|f| std::fs::canonicalize(f).is_ok_and(|c| c == me))
+                .any(|f| canonical(f).is_ok_and(|c| c == me))
         }
         _ => false,
     })

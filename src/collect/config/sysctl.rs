@@ -21,6 +21,7 @@ use std::path::{Path, PathBuf};
 
 use super::{ParseError, keyvalue};
 use crate::collect::Document;
+use crate::collect::canonical::canonical;
 use crate::collect::gate::Gate;
 use crate::doc::{Map, Node, Pos, Value};
 
@@ -238,7 +239,7 @@ fn interface_keys(pattern: &str) -> Vec<String> {
 
 fn same_file(a: &Path, b: &Path) -> bool {
     a == b
-        || match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        || match (canonical(a), canonical(b)) {
             (Ok(x), Ok(y)) => x == y,
             _ => false,
         }
