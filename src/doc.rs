@@ -39,10 +39,7 @@ impl Pos {
         let before = &text.as_bytes()[..offset];
         let line = memchr::memchr_iter(b'\n', before).count() + 1;
         let line_start = memchr::memrchr(b'\n', before).map_or(0, |i| i + 1);
-        let col = String::from_utf8_lossy(&before[line_start..])
-            .chars()
-            .count()
-            + 1;
+        let col = chars_in(&before[line_start..]) + 1;
         Pos::new(line, col)
     }
 
@@ -55,6 +52,13 @@ impl Pos {
     pub fn known_line(self) -> Option<u32> {
         (self.line > 0).then_some(self.line)
     }
+}
+
+/// How many characters a slice of UTF-8 text holds, counting a character cut off at its end as one,
+/// as `String::from_utf8_lossy` would (one replacement character): every byte that does not
+/// continue a multi-byte character starts one. Columns are counted in characters.
+fn chars_in(bytes: &[u8]) -> usize {
+    bytes.iter().filter(|&&b| b & 0xC0 != 0x80).count()
 }
 
 /// The line starts of a text, so that many byte offsets become positions in logarithmic time each
@@ -77,10 +81,7 @@ impl<'t> Lines<'t> {
         let offset = offset.min(self.text.len());
         let line = self.starts.partition_point(|&s| s <= offset);
         let start = self.starts[line - 1];
-        let col = String::from_utf8_lossy(&self.text.as_bytes()[start..offset])
-            .chars()
-            .count()
-            + 1;
+        let col = chars_in(&self.text.as_bytes()[start..offset]) + 1;
         Pos::new(line, col)
     }
 }
@@ -493,6 +494,24 @@ mod tests {
         let mut exact = Map::new();
         exact.insert("permitrootlogin", Node::str(Pos::line(3), "no"));
         assert!(exact.get("PermitRootLogin").is_none());
+    }
+
+    #[test]
+    fn columns_count_characters_as_lossy_decoding_would() {
+        for text in [
+            "",
+            "abc",
+            "héllo wörld",
+            "日本語のテキスト",
+            "a\u{1F600}b",
+            "\u{1F600}",
+        ] {
+            let bytes = text.as_bytes();
+            for end in 0..=bytes.len() {
+                let lossy = String::from_utf8_lossy(&bytes[..end]).chars().count();
+                assert_eq!(chars_in(&bytes[..end]), lossy, "{text:?} cut at {end}");
+            }
+        }
     }
 
     #[test]

@@ -139,9 +139,11 @@ pub fn walk(
                 if e.depth() == 0 {
                     return true;
                 }
-                let (display, rel) = names(&filter_root, e.path(), root_is_dir);
-                if exclude.is_match(&display) || exclude.is_match(&rel) {
-                    return false;
+                if !exclude.is_empty() {
+                    let (display, rel) = names(&filter_root, e.path(), root_is_dir);
+                    if exclude.is_match(&display) || exclude.is_match(&rel) {
+                        return false;
+                    }
                 }
                 if e.file_type().is_dir() && !pseudo_ok && is_pseudo_filesystem(e.path()) {
                     return false;

@@ -40,6 +40,51 @@ fn granit(text: &str) -> usize {
     n
 }
 
+fn libyaml_safer(text: &str) -> usize {
+    let mut bytes = text.as_bytes();
+    let mut p = libyaml_safer::Parser::new();
+    p.set_input_string(&mut bytes);
+    let mut n = 0;
+    loop {
+        match p.parse() {
+            Ok(e) if e.data == libyaml_safer::EventData::StreamEnd => return n + 1,
+            Ok(_) => n += 1,
+            Err(_) => return n,
+        }
+    }
+}
+
+fn unsafe_libyaml(text: &str) -> usize {
+    use std::mem::MaybeUninit;
+    use unsafe_libyaml as y;
+    // SAFETY: the parser and event live on this stack frame, the input outlives the parser, and
+    // every event is deleted after it is read, as libyaml's own examples do.
+    unsafe {
+        let mut parser = MaybeUninit::<y::yaml_parser_t>::uninit();
+        let parser = parser.as_mut_ptr();
+        if y::yaml_parser_initialize(parser).fail {
+            return 0;
+        }
+        y::yaml_parser_set_input_string(parser, text.as_ptr(), text.len() as _);
+        let mut n = 0;
+        loop {
+            let mut event = MaybeUninit::<y::yaml_event_t>::uninit();
+            let event = event.as_mut_ptr();
+            if y::yaml_parser_parse(parser, event).fail {
+                break;
+            }
+            n += 1;
+            let end = (*event).type_ == y::YAML_STREAM_END_EVENT;
+            y::yaml_event_delete(event);
+            if end {
+                break;
+            }
+        }
+        y::yaml_parser_delete(parser);
+        n
+    }
+}
+
 fn main() {
     let root = std::env::args().nth(1).expect("usage: yaml-parsers TREE");
     let mut texts = Vec::new();
@@ -61,8 +106,10 @@ fn main() {
         texts.len(),
         bytes as f64 / 1e6
     );
-    let parsers: [(&str, Drain); 4] = [
+    let parsers: [(&str, Drain); 6] = [
         ("saphyr-parser 0.0.6 (vigil's)", saphyr_vigil),
+        ("libyaml-safer 0.3.0", libyaml_safer),
+        ("unsafe-libyaml 0.2.11 (libyaml 0.2.5 in Rust)", unsafe_libyaml),
         ("saphyr-parser 0.3.4", saphyr_latest),
         ("rlsp-yaml-parser 0.11.1", rlsp),
         ("granit-parser 2.2.0", granit),
