@@ -145,7 +145,9 @@ impl FieldPath {
         let mut out = Vec::new();
         // The root's own position is not inherited: a key missing at the top of a document has no
         // better location than "the whole file".
-        let mut path = String::new();
+        // Room for a typical concrete path (`spec.template.spec.containers[3].securityContext`),
+        // so that appending segments does not regrow it.
+        let mut path = String::with_capacity(96);
         walk(
             &self.segments,
             Some(root),
