@@ -135,6 +135,10 @@ pub struct Map {
     /// Key (lower-cased when case-insensitive) to the index of its first entry, once the map is
     /// large. Boxed: few maps are large, and every node is moved while a document is built, so a
     /// map (and with it every [`Node`]) stays small: 56 bytes rather than 96.
+    #[allow(
+        clippy::box_collection,
+        reason = "the box keeps an unindexed map small; see above"
+    )]
     index: Option<Box<std::collections::HashMap<Box<str>, usize>>>,
 }
 
