@@ -64,26 +64,20 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ),
 ];
 
-/// The control ids of every built-in pack, read from the packs' YAML without compiling their
+/// The control ids of every built-in pack, read from the packs' text without compiling their
 /// checks: a scan with `--policy` needs only the ids (an inline suppression naming a built-in
 /// control is no typo), and compiling every pack's patterns would cost more than a small scan.
+/// Every built-in pack lists its controls as `  - id: ID` lines, the first key of each item of
+/// `controls:`; reading those lines costs a fraction of a millisecond where parsing the packs' YAML
+/// cost three quarters of such a scan's startup. A test holds the packs to that shape: the ids read
+/// here must be exactly the ids of the fully loaded packs, in order.
 pub fn builtin_control_ids() -> Vec<String> {
-    let mut ids = Vec::new();
-    for (_, text) in BUILTIN {
-        let docs = crate::yaml::parse_documents(text).expect("built-in packs are valid YAML");
-        let controls = docs
-            .first()
-            .and_then(|d| d.get("controls"))
-            .and_then(crate::doc::Node::as_list)
-            .into_iter()
-            .flatten();
-        ids.extend(
-            controls
-                .filter_map(|c| c.get("id").and_then(crate::doc::Node::as_str))
-                .map(str::to_string),
-        );
-    }
-    ids
+    BUILTIN
+        .iter()
+        .flat_map(|(_, text)| text.lines())
+        .filter_map(|line| line.strip_prefix("  - id: "))
+        .map(|id| id.trim().trim_matches(['"', '\'']).to_string())
+        .collect()
 }
 
 /// A set of loaded policies whose control ids are unique across all of them.
