@@ -38,6 +38,19 @@ pub struct BlockError {
     pub message: String,
 }
 
+/// The bytes of base64 text (the alphabet and padding), looked up rather than tested in branches:
+/// every byte of every line inside a block is checked.
+const BASE64: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        table[c] = b.is_ascii_alphanumeric() || b == b'+' || b == b'/' || b == b'=';
+        c += 1;
+    }
+    table
+};
+
 const BEGIN: &str = "-----BEGIN ";
 const END: &str = "-----END ";
 
@@ -58,7 +71,8 @@ struct Open {
     label: String,
     line: u32,
     headers: Vec<(String, String)>,
-    body: String,
+    /// The base64 text so far (ASCII only: every byte was checked against [`BASE64`]).
+    body: Vec<u8>,
     /// Still reading RFC 1421 headers (before the first base64 line).
     in_headers: bool,
     /// A base64 line was read: this is a PEM block, not a mention of one.
@@ -79,7 +93,7 @@ impl Open {
         if self.body.is_empty() {
             return Err(fail("the block has no content".into()));
         }
-        match base64::engine::general_purpose::STANDARD.decode(self.body.as_bytes()) {
+        match base64::engine::general_purpose::STANDARD.decode(&self.body) {
             Ok(der) => Ok(Block {
                 label: self.label,
                 line: self.line,
@@ -157,7 +171,7 @@ pub fn blocks(bytes: &[u8], strict: bool) -> Vec<Result<Block, BlockError>> {
                     line: line_no,
                     headers: Vec::new(),
                     // A certificate's base64 is 1-2 KiB: grow once, not line by line.
-                    body: String::with_capacity(2048),
+                    body: Vec::with_capacity(2048),
                     in_headers: true,
                     confirmed: false,
                     error: None,
@@ -199,9 +213,7 @@ pub fn blocks(bytes: &[u8], strict: bool) -> Vec<Result<Block, BlockError>> {
             }
             block.in_headers = false;
         }
-        let bad = content
-            .iter()
-            .position(|&c| !(c.is_ascii_alphanumeric() || matches!(c, b'+' | b'/' | b'=')));
+        let bad = content.iter().position(|&c| !BASE64[usize::from(c)]);
         if let Some(offset) = bad {
             if !block.confirmed && !strict {
                 open = None;
@@ -217,10 +229,7 @@ pub fn blocks(bytes: &[u8], strict: bool) -> Vec<Result<Block, BlockError>> {
             continue;
         }
         block.confirmed = true;
-        // Only base64 characters: ASCII.
-        block
-            .body
-            .push_str(std::str::from_utf8(content).unwrap_or_default());
+        block.body.extend_from_slice(content);
     }
     if let Some(block) = open.filter(keep) {
         let message = format!(
