@@ -5,7 +5,8 @@
 //! readers canonicalize the files of every config they read (is an include inside the named paths?
 //! is this site the one `nginx.conf` includes?), so on a large tree those calls were a twentieth of
 //! the scan's time. Here a file's directory is resolved once per thread and remembered, and the file
-//! itself costs one `lstat`: only a file that is itself a symbolic link is resolved in full.
+//! itself costs one `lstat`: only a file that is itself a symbolic link is resolved in full, and a
+//! directory not yet known costs one `lstat` more, its parent being resolved the same way.
 //!
 //! The answer is the one `realpath` gives at the time the directory was first resolved; a directory
 //! renamed or replaced by a link while the scan runs can leave a stale answer for the rest of that
@@ -42,12 +43,14 @@ pub fn canonical(path: &Path) -> io::Result<PathBuf> {
     Ok(directory(dir)?.join(name))
 }
 
-/// The canonical form of the directory `dir`, remembered per thread.
+/// The canonical form of the directory `dir`, remembered per thread. A directory not yet known is
+/// resolved the same way, through its own parent: one `lstat` per directory on the way up to one
+/// already known, where `realpath` made a `readlink` for every component of it.
 fn directory(dir: &Path) -> io::Result<PathBuf> {
     if let Some(known) = DIRECTORIES.with(|d| d.borrow().get(dir).cloned()) {
         return Ok(known);
     }
-    let real = std::fs::canonicalize(dir)?;
+    let real = canonical(dir)?;
     DIRECTORIES.with(|d| {
         let mut d = d.borrow_mut();
         if d.len() >= REMEMBERED_DIRECTORIES {
@@ -79,6 +82,8 @@ mod tests {
             "real/sub/filelink",
             "dirlink/sub/filelink",
             "real/sub/../sub/file.conf",
+            "dirlink/sub/../sub/file.conf",
+            "dirlink/sub/../../real/sub/filelink",
             "real/sub/./file.conf",
             "real/sub/.",
             "dirlink/.",

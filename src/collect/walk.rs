@@ -145,7 +145,10 @@ pub fn walk(
                         return false;
                     }
                 }
-                if e.file_type().is_dir() && !pseudo_ok && is_pseudo_filesystem(e.path()) {
+                if e.file_type().is_dir()
+                    && !pseudo_ok
+                    && is_pseudo_filesystem(e.path(), e.path_is_symlink())
+                {
                     return false;
                 }
                 if follow && e.path_is_symlink() && !leads_inside(e.path(), &real_roots) {
@@ -192,10 +195,19 @@ fn special_file(ft: std::fs::FileType) -> &'static str {
 /// The kernel's pseudo-filesystems: endless or live-changing files, and devices.
 const PSEUDO_FILESYSTEMS: [&str; 3] = ["/proc", "/sys", "/dev"];
 
-fn is_pseudo_filesystem(dir: &Path) -> bool {
-    super::canonical::canonical(dir)
-        .map(|d| PSEUDO_FILESYSTEMS.iter().any(|p| d == Path::new(p)))
-        .unwrap_or(false)
+/// Whether the directory at `dir` (a symbolic link when `is_link`) is one of them. A directory that
+/// is not a link has its own name as the last component of its canonical path, so only one named
+/// `proc`, `sys` or `dev`, or a link, needs resolving: resolving every directory of a tree cost
+/// a `readlink` per component of each.
+fn is_pseudo_filesystem(dir: &Path, is_link: bool) -> bool {
+    let named_like_one = || {
+        dir.file_name()
+            .is_some_and(|n| PSEUDO_FILESYSTEMS.iter().any(|p| Path::new(p).ends_with(n)))
+    };
+    (is_link || named_like_one())
+        && super::canonical::canonical(dir)
+            .map(|d| PSEUDO_FILESYSTEMS.iter().any(|p| d == Path::new(p)))
+            .unwrap_or(false)
 }
 
 /// Whether the link at `path` resolves to somewhere inside one of `roots`.
@@ -394,8 +406,13 @@ mod tests {
                 ("proc".to_string(), EntryKind::Symlink),
             ]
         );
-        assert!(is_pseudo_filesystem(Path::new("/proc")));
-        assert!(!is_pseudo_filesystem(d));
+        assert!(is_pseudo_filesystem(Path::new("/proc"), false));
+        assert!(!is_pseudo_filesystem(d, false));
+        // A link to a pseudo-filesystem is one whatever its name; a directory is one only by its name.
+        std::os::unix::fs::symlink("/proc", d.join("kernel-view")).unwrap();
+        assert!(is_pseudo_filesystem(&d.join("kernel-view"), true));
+        std::fs::create_dir(d.join("sys")).unwrap();
+        assert!(!is_pseudo_filesystem(&d.join("sys"), false));
     }
 
     #[test]
