@@ -21,6 +21,10 @@ use std::path::{Component, Path, PathBuf};
 /// How many directories a thread remembers before it starts over (bounded memory on any tree).
 const REMEMBERED_DIRECTORIES: usize = 4096;
 
+/// How many unknown directories up a path is resolved through parents before `realpath` takes
+/// over: a tree nested thousands of directories deep must not run a thread out of stack.
+const MAX_DEPTH: usize = 64;
+
 thread_local! {
     static DIRECTORIES: RefCell<HashMap<PathBuf, PathBuf>> = RefCell::new(HashMap::new());
 }
@@ -28,29 +32,35 @@ thread_local! {
 /// The absolute path `path` names with every link, `.` and `..` resolved, as
 /// `std::fs::canonicalize` gives it; an error when it does not exist.
 pub fn canonical(path: &Path) -> io::Result<PathBuf> {
+    resolve(path, 0)
+}
+
+/// [`canonical`], `depth` unknown directories below the path asked for.
+fn resolve(path: &Path, depth: usize) -> io::Result<PathBuf> {
     let (Some(dir), Some(Component::Normal(name))) = (path.parent(), path.components().next_back())
     else {
         return std::fs::canonicalize(path);
     };
     // `a/b/.` and `a/b/` name `b` through `b` itself, link or not: leave those to realpath.
     let bytes = path.as_os_str().as_bytes();
-    if dir.as_os_str().is_empty() || bytes.ends_with(b"/") || bytes.ends_with(b"/.") {
+    let plain = !(bytes.ends_with(b"/") || bytes.ends_with(b"/."));
+    if dir.as_os_str().is_empty() || !plain || depth > MAX_DEPTH {
         return std::fs::canonicalize(path);
     }
     if std::fs::symlink_metadata(path)?.file_type().is_symlink() {
         return std::fs::canonicalize(path);
     }
-    Ok(directory(dir)?.join(name))
+    Ok(directory(dir, depth)?.join(name))
 }
 
 /// The canonical form of the directory `dir`, remembered per thread. A directory not yet known is
 /// resolved the same way, through its own parent: one `lstat` per directory on the way up to one
 /// already known, where `realpath` made a `readlink` for every component of it.
-fn directory(dir: &Path) -> io::Result<PathBuf> {
+fn directory(dir: &Path, depth: usize) -> io::Result<PathBuf> {
     if let Some(known) = DIRECTORIES.with(|d| d.borrow().get(dir).cloned()) {
         return Ok(known);
     }
-    let real = canonical(dir)?;
+    let real = resolve(dir, depth + 1)?;
     DIRECTORIES.with(|d| {
         let mut d = d.borrow_mut();
         if d.len() >= REMEMBERED_DIRECTORIES {
@@ -102,6 +112,15 @@ mod tests {
                 assert_eq!(canonical(&path).ok(), want, "{case}");
             }
         }
+        let deep: PathBuf = std::iter::once(root.to_path_buf())
+            .chain((0..2 * MAX_DEPTH).map(|_| PathBuf::from("d")))
+            .collect();
+        std::fs::create_dir_all(&deep).unwrap();
+        std::fs::write(deep.join("f.conf"), "x").unwrap();
+        assert_eq!(
+            canonical(&deep.join("f.conf")).unwrap(),
+            std::fs::canonicalize(deep.join("f.conf")).unwrap()
+        );
         assert_eq!(
             canonical(&root.join("dirlink/sub/filelink")).unwrap(),
             std::fs::canonicalize(root.join("outside.conf")).unwrap()
