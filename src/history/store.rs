@@ -138,22 +138,13 @@ impl Store {
     fn sqlite(conn: Connection, path: String) -> Result<Store, HistoryError> {
         let err = |e: rusqlite::Error| classify(&path, DbError::Sqlite(e));
         conn.busy_timeout(BUSY_TIMEOUT).map_err(err)?;
-        let app: i64 = conn
-            .pragma_query_value(None, "application_id", |r| r.get(0))
-            .map_err(err)?;
+        let (app, tables) = owner_and_tables(&conn).map_err(err)?;
         if app != APPLICATION_ID && app != 0 {
             return Err(HistoryError::Foreign {
                 path,
                 why: format!("an SQLite database of another application (id {app:#x})"),
             });
         }
-        let tables: i64 = conn
-            .query_row(
-                "SELECT count(*) FROM sqlite_schema WHERE type = 'table'",
-                [],
-                |r| r.get(0),
-            )
-            .map_err(err)?;
         if app == 0 && tables > 0 {
             return Err(HistoryError::Foreign {
                 path,
@@ -227,6 +218,23 @@ impl Store {
             Ok(())
         })
     }
+}
+
+/// The database's application id and its number of tables, read from one snapshot.
+///
+/// Read apart, another process creating a new history could commit between the two reads: the
+/// id would still be 0 while its tables were already there, and the history would be refused as
+/// another application's database.
+fn owner_and_tables(conn: &Connection) -> rusqlite::Result<(i64, i64)> {
+    let snapshot = conn.unchecked_transaction()?;
+    let app = snapshot.pragma_query_value(None, "application_id", |r| r.get(0))?;
+    let tables = snapshot.query_row(
+        "SELECT count(*) FROM sqlite_schema WHERE type = 'table'",
+        [],
+        |r| r.get(0),
+    )?;
+    snapshot.finish()?;
+    Ok((app, tables))
 }
 
 /// The schema version recorded in the history (0 for an empty database).
