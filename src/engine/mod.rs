@@ -285,7 +285,8 @@ pub fn scan_with(
         .cloned()
         .map(Target::Endpoint)
         .filter_map(deal);
-    run(&ctx, endpoints, opts.concurrency.max(1), 1, &mut emitter)?;
+    let probes = opts.concurrency.clamp(1, opts.endpoints.len().max(1));
+    run(&ctx, endpoints, probes, 1, &mut emitter)?;
     let hosts = opts
         .hosts
         .iter()

@@ -29,6 +29,12 @@ where
     T: Send,
     R: Send,
 {
+    // No threads for nothing: a scan without endpoints would otherwise start and stop a worker per
+    // unit of `--concurrency` (64 by default), a few milliseconds of system time.
+    let mut items = items.peekable();
+    if items.peek().is_none() {
+        return Ok(());
+    }
     let threads = threads.max(1);
     let window = window.max(threads);
     let (permit_tx, permit_rx) = sync_channel::<()>(window);
@@ -136,6 +142,21 @@ mod tests {
             .unwrap();
             assert_eq!(seen, (0..1000).map(|i| i * 2).collect::<Vec<_>>());
         }
+    }
+
+    #[test]
+    fn no_items_start_no_worker() {
+        let started = std::sync::atomic::AtomicUsize::new(0);
+        ordered(
+            std::iter::empty::<u32>(),
+            64,
+            64,
+            || started.fetch_add(1, Ordering::Relaxed),
+            |_, i| i,
+            |_| Ok::<(), ()>(()),
+        )
+        .unwrap();
+        assert_eq!(started.load(Ordering::Relaxed), 0);
     }
 
     #[test]
