@@ -543,8 +543,10 @@ fn certificate_documents(
         .collect();
     for (m, (found, _)) in members.iter().zip(&parsed) {
         let line = found.line;
+        let sha256 = x509::fingerprint(m.der);
         let context = x509::Context {
             der: m.der,
+            sha256: &sha256,
             at: ctx.at,
             in_trust_store: fields
                 .contains("in_trust_store")
@@ -561,7 +563,6 @@ fn certificate_documents(
             line,
             if line.is_some() { "pem" } else { "der" },
         );
-        let sha256 = x509::fingerprint(m.der);
         out.certificates.push(Document {
             label: Some(x509::label(m.cert, &sha256)),
             anchor: line.map(|l| position(Some(l))),

@@ -2,6 +2,28 @@
 //! them, so that policies compare readable text (`sha1WithRSAEncryption`, `P-256`, `serverAuth`)
 //! rather than dotted numbers.
 
+use std::fmt::Write;
+
+use x509_parser::der_parser::oid::Oid;
+
+/// An OID in dotted form (`1.2.840.113549.1.1.11`), as `Oid::to_id_string` writes it, without its
+/// string per arc: a certificate's facts name several OIDs, and that way of writing them cost more
+/// than the rest of its facts.
+pub fn dotted(oid: &Oid<'_>) -> String {
+    let Some(arcs) = oid.iter() else {
+        // An arc wider than 64 bits: the crate's own (rare, slow) form.
+        return oid.to_id_string();
+    };
+    let mut out = String::with_capacity(24);
+    for (i, arc) in arcs.enumerate() {
+        if i > 0 {
+            out.push('.');
+        }
+        let _ = write!(out, "{arc}");
+    }
+    out
+}
+
 /// A signature algorithm's name and the hash it uses, by OID (dotted form).
 pub fn signature_algorithm(oid: &str) -> Option<(&'static str, &'static str)> {
     Some(match oid {
@@ -107,6 +129,28 @@ pub fn integer_bits(bytes: &[u8]) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dotted_oids_read_as_the_crate_writes_them() {
+        for text in [
+            "1.2.840.113549.1.1.11",
+            "2.5.29.17",
+            "1.3.6.1.4.1.11129.2.4.2",
+            "2.5.4.3",
+            "0.0",
+            "1.2.18446744073709551615",
+        ] {
+            let oid: Oid<'static> = text.parse().unwrap();
+            assert_eq!(dotted(&oid), oid.to_id_string(), "{text}");
+        }
+        // 1.2.(2^64): an arc wider than 64 bits.
+        let wide = [
+            0x2a, 0x82, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00,
+        ];
+        let oid = Oid::new(std::borrow::Cow::Borrowed(&wide[..]));
+        assert!(oid.iter().is_none());
+        assert_eq!(dotted(&oid), oid.to_id_string());
+    }
 
     #[test]
     fn integer_bits_counts_from_the_top_bit() {

@@ -11,6 +11,8 @@ use x509_parser::certificate::X509Certificate;
 use x509_parser::der_parser::der::parse_der;
 use x509_parser::public_key::PublicKey;
 
+use super::names;
+
 /// The hash a signature algorithm uses.
 #[derive(Clone, Copy)]
 enum Hash {
@@ -48,7 +50,7 @@ pub fn verifies_with_own_key(cert: &X509Certificate<'_>) -> bool {
     if cert.verify_signature(None).is_ok() {
         return true;
     }
-    let Some(hash) = hash_of(&cert.signature_algorithm.algorithm.to_id_string()) else {
+    let Some(hash) = hash_of(&names::dotted(&cert.signature_algorithm.algorithm)) else {
         return false;
     };
     let hashed = digest(hash, cert.tbs_certificate.as_ref());
@@ -64,7 +66,7 @@ pub fn verifies_with_own_key(cert: &X509Certificate<'_>) -> bool {
                 .parameters
                 .as_ref()
                 .and_then(|p| p.as_oid().ok())
-                .map(|o| o.to_id_string())
+                .map(|o| names::dotted(&o))
                 .unwrap_or_default();
             ecdsa_verifies(&curve, point.data(), &hashed, signature)
         }

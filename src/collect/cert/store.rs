@@ -17,6 +17,9 @@ pub struct TrustStore {
     /// For each anchor, the short name of its certificate (chain evidence).
     names: Vec<String>,
     identities: HashSet<[u8; 32]>,
+    /// The anchors' subjects (DER): most certificates of a scan are told apart by subject alone,
+    /// without hashing their key.
+    subjects: HashSet<Vec<u8>>,
     /// Where the anchors came from, for messages.
     pub source: String,
 }
@@ -128,6 +131,7 @@ impl TrustStore {
             match (parsed, anchor) {
                 (Some(cert), Ok(anchor)) => {
                     if store.identities.insert(identity(&cert)) {
+                        store.subjects.insert(cert.subject().as_raw().to_vec());
                         store.anchors.push(anchor);
                         store.names.push(super::x509::short_name(&cert));
                     }
@@ -165,6 +169,6 @@ impl TrustStore {
 
     /// Whether the store holds a certificate with this subject and public key.
     pub fn contains(&self, cert: &X509Certificate<'_>) -> bool {
-        self.identities.contains(&identity(cert))
+        self.subjects.contains(cert.subject().as_raw()) && self.identities.contains(&identity(cert))
     }
 }

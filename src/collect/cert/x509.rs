@@ -44,8 +44,8 @@ pub fn extension_errors(cert: &X509Certificate<'_>) -> Vec<String> {
         if let ParsedExtension::ParseError { error } = ext.parsed_extension() {
             out.push(format!(
                 "extension {} ({}) cannot be parsed: {}",
-                extension_name(&ext.oid.to_id_string()),
-                ext.oid.to_id_string(),
+                extension_name(&names::dotted(&ext.oid)),
+                names::dotted(&ext.oid),
                 der_problem(error)
             ));
         }
@@ -180,8 +180,11 @@ pub fn is_ca(cert: &X509Certificate<'_>) -> bool {
 
 /// Everything the collector knows about one certificate besides the certificate itself.
 pub struct Context<'a> {
-    /// The DER bytes (fingerprint).
+    /// The DER bytes (date encodings).
     pub der: &'a [u8],
+    /// The SHA-256 fingerprint of the DER, lowercase hex ([`fingerprint`]): computed once, as the
+    /// certificate's label names it too.
+    pub sha256: &'a str,
     /// The evaluation clock.
     pub at: OffsetDateTime,
     /// Whether the trust store holds this certificate (same subject and key); `None` when no
@@ -212,7 +215,7 @@ pub fn facts(cert: &X509Certificate<'_>, ctx: &Context<'_>, f: &mut Facts) {
         "serial_negative",
         serial.first().is_some_and(|b| b & 0x80 != 0),
     );
-    f.str("sha256", fingerprint(ctx.der));
+    f.str("sha256", ctx.sha256);
     f.int("version", i64::from(tbs.version.0) + 1);
 
     validity(cert, ctx.at, f);
@@ -284,7 +287,7 @@ pub fn facts(cert: &X509Certificate<'_>, ctx: &Context<'_>, f: &mut Facts) {
             .iter()
             .filter(|(on, _)| *on)
             .map(|(_, n)| n.to_string())
-            .chain(e.other.iter().map(|o| o.to_id_string()))
+            .chain(e.other.iter().map(|o| names::dotted(o)))
             .collect();
         server_capable = e.server_auth || e.any;
         f.strs("extended_key_usage", list);
@@ -327,7 +330,7 @@ fn validity(cert: &X509Certificate<'_>, at: OffsetDateTime, f: &mut Facts) {
 
 fn public_key(cert: &X509Certificate<'_>, f: &mut Facts) {
     let spki = cert.public_key();
-    let oid = spki.algorithm.algorithm.to_id_string();
+    let oid = names::dotted(&spki.algorithm.algorithm);
     let algorithm = names::key_algorithm(&oid).map_or(oid.clone(), str::to_string);
     let mut bits = names::fixed_key_bits(&algorithm);
     f.str("key_algorithm", algorithm.clone());
@@ -337,7 +340,7 @@ fn public_key(cert: &X509Certificate<'_>, f: &mut Facts) {
             .parameters
             .as_ref()
             .and_then(|p| p.as_oid().ok())
-            .map(|o| o.to_id_string());
+            .map(|o| names::dotted(&o));
         match curve.as_deref().and_then(names::curve) {
             Some((name, b)) => {
                 f.str("key_curve", name);
@@ -364,7 +367,7 @@ fn dsa_bits(params: Option<&x509_parser::der_parser::asn1_rs::Any<'_>>) -> Optio
 }
 
 fn signature(cert: &X509Certificate<'_>, f: &mut Facts) {
-    let oid = cert.signature_algorithm.algorithm.to_id_string();
+    let oid = names::dotted(&cert.signature_algorithm.algorithm);
     if oid == names::RSASSA_PSS {
         f.str("signature_algorithm", "rsassaPss");
         let hash = cert
@@ -373,7 +376,7 @@ fn signature(cert: &X509Certificate<'_>, f: &mut Facts) {
             .as_ref()
             .and_then(|p| x509_parser::signature_algorithm::RsaSsaPssParams::try_from(p).ok())
             .map_or("sha1", |p| {
-                names::hash(&p.hash_algorithm_oid().to_id_string()).unwrap_or("unknown")
+                names::hash(&names::dotted(p.hash_algorithm_oid())).unwrap_or("unknown")
             });
         f.str("signature_hash", hash);
         return;
