@@ -2,8 +2,6 @@
 //! them, so that policies compare readable text (`sha1WithRSAEncryption`, `P-256`, `serverAuth`)
 //! rather than dotted numbers.
 
-use std::fmt::Write;
-
 use x509_parser::der_parser::oid::Oid;
 
 /// An OID in dotted form (`1.2.840.113549.1.1.11`), as `Oid::to_id_string` writes it, without its
@@ -15,11 +13,12 @@ pub fn dotted(oid: &Oid<'_>) -> String {
         return oid.to_id_string();
     };
     let mut out = String::with_capacity(24);
+    let mut digits = itoa::Buffer::new();
     for (i, arc) in arcs.enumerate() {
         if i > 0 {
             out.push('.');
         }
-        let _ = write!(out, "{arc}");
+        out.push_str(digits.format(arc));
     }
     out
 }

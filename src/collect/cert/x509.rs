@@ -349,11 +349,10 @@ fn public_key(cert: &X509Certificate<'_>, f: &mut Facts) {
             None => f.str("key_curve", curve.unwrap_or_else(|| "explicit".into())),
         }
     }
-    if let Ok(PublicKey::RSA(rsa)) = spki.parsed() {
-        bits = Some(names::integer_bits(rsa.modulus));
-    }
-    if let Ok(PublicKey::DSA(_)) = spki.parsed() {
-        bits = dsa_bits(spki.algorithm.parameters.as_ref());
+    match spki.parsed() {
+        Ok(PublicKey::RSA(rsa)) => bits = Some(names::integer_bits(rsa.modulus)),
+        Ok(PublicKey::DSA(_)) => bits = dsa_bits(spki.algorithm.parameters.as_ref()),
+        _ => {}
     }
     if let Some(b) = bits {
         f.int("key_bits", b);
