@@ -15,6 +15,7 @@
 //! its policy) live once on the control; `summary`, `inventory` and `run` follow the findings.
 //! [`read`] reads both versions.
 
+mod compact;
 pub mod integrity;
 pub mod merge;
 pub mod read;

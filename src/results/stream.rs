@@ -76,7 +76,7 @@ impl<'s> Recorder<'s> {
     /// Records one finding of the control at `control` in the header.
     pub fn record_indexed(&mut self, f: &Finding<'_>, control: usize) -> io::Result<()> {
         self.buf.clear();
-        serde_json::to_writer(&mut self.buf, f).map_err(io::Error::other)?;
+        super::compact::write_finding(f, &mut self.buf);
         self.digest.finding(&self.buf);
         self.tally.add(f, control);
         for s in &mut self.sinks {
