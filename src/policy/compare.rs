@@ -60,6 +60,8 @@ pub fn loose_eq(a: &Value, b: &Value, ignore_case: bool) -> bool {
                 })
         }
         (Value::List(_) | Value::Map(_), _) | (_, Value::List(_) | Value::Map(_)) => false,
+        // What the general case below decides, without writing both as text.
+        (Value::Bool(x), Value::Bool(y)) => x == y,
         _ => {
             if let (Some(x), Some(y)) = (as_number(a), as_number(b)) {
                 return x == y;
@@ -115,7 +117,9 @@ pub fn as_number(v: &Value) -> Option<f64> {
             let t = s.trim();
             if t.is_empty()
                 || t.eq_ignore_ascii_case("nan")
-                || t.to_ascii_lowercase().contains("inf")
+                || t.as_bytes()
+                    .windows(3)
+                    .any(|w| w.eq_ignore_ascii_case(b"inf"))
             {
                 return None;
             }

@@ -96,7 +96,7 @@ pub fn holds(cond: &Condition, doc: &Node) -> bool {
         Condition::Any(items) => items.iter().any(|c| holds(c, doc)),
         Condition::Not(inner) => !holds(inner, doc),
         Condition::Field(test) => {
-            let mut results = expand(test, test.path.resolve(doc))
+            let mut results = expand(test, test.path.resolve_values(doc))
                 .into_iter()
                 .map(|c| test_value(test, c.node.as_deref()));
             match test.quantifier {
@@ -107,7 +107,7 @@ pub fn holds(cond: &Condition, doc: &Node) -> bool {
         Condition::Each(each) => {
             let mut results = each
                 .path
-                .resolve(doc)
+                .resolve_values(doc)
                 .into_iter()
                 .filter_map(|c| c.node)
                 .filter(|e| each.filter.as_ref().is_none_or(|w| holds(w, e)))

@@ -148,116 +148,150 @@ impl FieldPath {
         // Room for a typical concrete path (`spec.template.spec.containers[3].securityContext`),
         // so that appending segments does not regrow it.
         let mut path = String::with_capacity(96);
-        walk(
-            &self.segments,
-            Some(root),
-            Pos::default(),
-            &mut path,
-            None,
-            &mut out,
-        );
+        let mut walk = Walk {
+            paths: true,
+            path: &mut path,
+            out: &mut out,
+        };
+        walk.step(&self.segments, Some(root), Pos::default(), None);
+        out
+    }
+
+    /// The values [`FieldPath::resolve`] leads to, for a yes-or-no question: the same nodes in the
+    /// same order, but without the concrete path, position or element of each, which cost an
+    /// allocation or two per value and which only evidence needs.
+    pub fn resolve_values<'d>(&self, root: &'d Node) -> Vec<Candidate<'d>> {
+        let mut out = Vec::new();
+        let mut path = String::new();
+        let mut walk = Walk {
+            paths: false,
+            path: &mut path,
+            out: &mut out,
+        };
+        walk.step(&self.segments, Some(root), Pos::default(), None);
         out
     }
 }
 
-/// Follows `segments` from `node` (absent when a key on the way was missing), whose nearest known
-/// position is `pos`. `path` is the concrete path so far: each step appends its segment and takes
-/// it off again when it returns, so that a path string is allocated once per candidate, not once
-/// per step. `element` is the first list object a wildcard went through.
-fn walk<'d>(
-    segments: &[Segment],
-    node: Option<&'d Node>,
-    pos: Pos,
-    path: &mut String,
-    element: Option<&Element>,
-    out: &mut Vec<Candidate<'d>>,
-) {
-    use std::fmt::Write as _;
-    let Some((first, rest)) = segments.split_first() else {
-        out.push(Candidate {
-            path: path.clone(),
-            node,
-            pos,
-            element: element.cloned(),
-        });
-        return;
-    };
-    let here = match node {
-        Some(n) if !path.is_empty() && n.pos.line > 0 => n.pos,
-        _ => pos,
-    };
-    let len = path.len();
-    match first {
-        Segment::Key(k) => {
-            // A key that is absent may be the start of a key containing dots: sysctl's
-            // `net.ipv4.ip_forward` is one key, and `key: net.ipv4.ip_forward` should find it.
-            let mut joined: Option<String> = None;
-            let mut used = 1;
-            let mut child = node.and_then(|n| n.get(k));
-            if let (None, Some(n)) = (child, node) {
-                let mut dotted = k.clone();
-                for (i, seg) in rest.iter().enumerate() {
-                    let Segment::Key(next) = seg else { break };
-                    dotted.push('.');
-                    dotted.push_str(next);
-                    if let Some(c) = n.get(&dotted) {
-                        child = Some(c);
-                        used = i + 2;
-                        joined = Some(dotted);
-                        break;
+/// One walk of a path through a document: the candidates found so far, and the concrete path to
+/// where the walk is (when `paths`).
+struct Walk<'w, 'd> {
+    /// Whether to write concrete paths and find elements.
+    paths: bool,
+    path: &'w mut String,
+    out: &'w mut Vec<Candidate<'d>>,
+}
+
+impl<'d> Walk<'_, 'd> {
+    /// Follows `segments` from `node` (absent when a key on the way was missing), whose nearest
+    /// known position is `pos`. `self.path` is the concrete path so far: each step appends its
+    /// segment and takes it off again when it returns, so that a path string is allocated once per
+    /// candidate, not once per step. `element` is the first list object a wildcard went through.
+    fn step(
+        &mut self,
+        segments: &[Segment],
+        node: Option<&'d Node>,
+        pos: Pos,
+        element: Option<&Element>,
+    ) {
+        use std::fmt::Write as _;
+        let Some((first, rest)) = segments.split_first() else {
+            self.out.push(Candidate {
+                path: self.path.clone(),
+                node,
+                pos,
+                element: element.cloned(),
+            });
+            return;
+        };
+        let paths = self.paths;
+        let here = match node {
+            Some(n) if !self.path.is_empty() && n.pos.line > 0 => n.pos,
+            _ => pos,
+        };
+        let len = self.path.len();
+        match first {
+            Segment::Key(k) => {
+                // A key that is absent may be the start of a key containing dots: sysctl's
+                // `net.ipv4.ip_forward` is one key, and `key: net.ipv4.ip_forward` should find it.
+                let mut joined: Option<String> = None;
+                let mut used = 1;
+                let mut child = node.and_then(|n| n.get(k));
+                if let (None, Some(n)) = (child, node) {
+                    let mut dotted = k.clone();
+                    for (i, seg) in rest.iter().enumerate() {
+                        let Segment::Key(next) = seg else { break };
+                        dotted.push('.');
+                        dotted.push_str(next);
+                        if let Some(c) = n.get(&dotted) {
+                            child = Some(c);
+                            used = i + 2;
+                            joined = Some(dotted);
+                            break;
+                        }
                     }
                 }
-            }
-            let key = joined.as_deref().unwrap_or(k);
-            // Keys that are not words (host paths, annotation names) are quoted, as a policy
-            // writes them: `["/etc/shadow"].mode`; dotted sysctl names stay readable.
-            let plain = key
-                .chars()
-                .all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.'));
-            if !plain {
-                let _ = write!(path, "[\"{key}\"]");
-            } else {
-                if !path.is_empty() {
-                    path.push('.');
-                }
-                path.push_str(key);
-            }
-            walk(&segments[used..], child, here, path, element, out);
-        }
-        Segment::Index(i) => {
-            let child = node.and_then(|n| n.as_list()).and_then(|l| l.get(*i));
-            let _ = write!(path, "[{i}]");
-            walk(rest, child, here, path, element, out);
-        }
-        Segment::Wildcard => match node.map(|n| &n.value) {
-            Some(Value::List(items)) => {
-                for (i, item) in items.iter().enumerate() {
-                    let _ = write!(path, "[{i}]");
-                    let own;
-                    let element = match element {
-                        Some(e) => Some(e),
-                        None => {
-                            own = Element::of(path, item);
-                            own.as_ref()
+                let key = joined.as_deref().unwrap_or(k);
+                // Keys that are not words (host paths, annotation names) are quoted, as a policy
+                // writes them: `["/etc/shadow"].mode`; dotted sysctl names stay readable.
+                if paths {
+                    let plain = key
+                        .chars()
+                        .all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.'));
+                    if !plain {
+                        let _ = write!(self.path, "[\"{key}\"]");
+                    } else {
+                        if !self.path.is_empty() {
+                            self.path.push('.');
                         }
-                    };
-                    walk(rest, Some(item), here, path, element, out);
-                    path.truncate(len);
+                        self.path.push_str(key);
+                    }
                 }
+                self.step(&segments[used..], child, here, element);
             }
-            Some(Value::Map(m)) => {
-                for (k, v) in m.iter() {
-                    let _ = write!(path, "[\"{k}\"]");
-                    walk(rest, Some(v), here, path, element, out);
-                    path.truncate(len);
+            Segment::Index(i) => {
+                let child = node.and_then(|n| n.as_list()).and_then(|l| l.get(*i));
+                if paths {
+                    let _ = write!(self.path, "[{i}]");
                 }
+                self.step(rest, child, here, element);
             }
-            // A wildcard over nothing yields nothing: "every container" of a pod without init
-            // containers is vacuously fine.
-            _ => {}
-        },
+            Segment::Wildcard => match node.map(|n| &n.value) {
+                Some(Value::List(items)) => {
+                    for (i, item) in items.iter().enumerate() {
+                        if !paths {
+                            self.step(rest, Some(item), here, None);
+                            continue;
+                        }
+                        let _ = write!(self.path, "[{i}]");
+                        let own;
+                        let element = match element {
+                            Some(e) => Some(e),
+                            None => {
+                                own = Element::of(self.path, item);
+                                own.as_ref()
+                            }
+                        };
+                        self.step(rest, Some(item), here, element);
+                        self.path.truncate(len);
+                    }
+                }
+                Some(Value::Map(m)) => {
+                    for (k, v) in m.iter() {
+                        if paths {
+                            let _ = write!(self.path, "[\"{k}\"]");
+                        }
+                        self.step(rest, Some(v), here, element);
+                        self.path.truncate(len);
+                    }
+                }
+                // A wildcard over nothing yields nothing: "every container" of a pod without init
+                // containers is vacuously fine.
+                _ => {}
+            },
+        }
+        self.path.truncate(len);
     }
-    path.truncate(len);
 }
 
 impl fmt::Display for FieldPath {
@@ -350,5 +384,30 @@ mod tests {
         assert_eq!((e.path.as_str(), e.pos.line), ("spec.containers[1]", 5));
         let none = FieldPath::parse("spec.initContainers[*].name").unwrap();
         assert!(none.resolve(doc).is_empty());
+    }
+
+    #[test]
+    fn values_alone_are_the_values_of_the_full_resolution() {
+        let doc = &parse_documents(
+            "spec:\n  containers:\n    - name: a\n      env: [{x: 1}, {x: 2}]\n    - name: b\n  \
+             labels: {\"a.b/c\": d, e: f}\nnet.ipv4.ip_forward: 1\n",
+        )
+        .unwrap()[0];
+        for text in [
+            "spec.containers[*].name",
+            "spec.containers[*].env[*].x",
+            "spec.containers[1].env[0].x",
+            "spec.containers[*].missing",
+            "spec.labels[*]",
+            r#"spec.labels["a.b/c"]"#,
+            "net.ipv4.ip_forward",
+            "nothing.here",
+        ] {
+            let p = FieldPath::parse(text).unwrap();
+            let full: Vec<_> = p.resolve(doc).into_iter().map(|c| c.node).collect();
+            let values: Vec<_> = p.resolve_values(doc).into_iter().map(|c| c.node).collect();
+            assert_eq!(values, full, "{text}");
+            assert!(!full.is_empty(), "{text}");
+        }
     }
 }
