@@ -5,7 +5,6 @@
 //! of `/etc/shadow` must not reach a report because a scanned file includes it.
 
 use std::io::Read;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 /// What may be opened.
@@ -101,10 +100,7 @@ impl Gate {
 /// without blocking, stopping past `limit` even if the file grows while it is read.
 pub fn read(path: &Path, limit: u64, buf: &mut Vec<u8>) -> Result<(), GateError> {
     buf.clear();
-    let f = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
-        .open(path)?;
+    let f = super::open::open_read(path, libc::O_NONBLOCK | libc::O_NOCTTY)?;
     let meta = f.metadata()?;
     let ft = meta.file_type();
     if !ft.is_file() {

@@ -14,6 +14,7 @@ pub mod gate;
 pub mod host;
 pub mod inventory;
 pub mod net;
+mod open;
 mod registry;
 pub mod suppression;
 mod target;

@@ -1,0 +1,142 @@
+//! Opening a file by its name in a directory the thread opened recently.
+//!
+//! `open("/a/b/c/d/file")` makes the kernel look up every component of the path, and that lookup
+//! was most of the cost of opening a file deep in a tree: files of one directory reach a worker
+//! together, so each would walk the same components again. A worker keeps the last few directories
+//! it read from open (`O_PATH`, which reads nothing and needs no permission beyond search) and
+//! opens a file there with `openat`, which looks up one name.
+//!
+//! The file is the same one `open` would reach: the same name in the same directory, symbolic
+//! links followed the same way, the same errors. A directory renamed or replaced during the scan
+//! is read from where it was opened, the same race a scan of a changing tree always has.
+
+use std::cell::RefCell;
+use std::ffi::CString;
+use std::fs::File;
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+/// Directories a thread keeps open: the walk hands a worker a batch of neighbouring files, which
+/// come from a handful of directories (a directory's files, interrupted by its subdirectories').
+const KEPT: usize = 8;
+
+thread_local! {
+    static DIRECTORIES: RefCell<Vec<(PathBuf, OwnedFd)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Opens `path` for reading with `flags` added to `O_RDONLY | O_CLOEXEC`.
+pub fn open_read(path: &Path, flags: i32) -> io::Result<File> {
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+        return plain(path, flags);
+    };
+    if dir.as_os_str().is_empty() || name.as_bytes().contains(&0) {
+        return plain(path, flags);
+    }
+    DIRECTORIES.with_borrow_mut(|kept| {
+        let at = match kept
+            .iter()
+            .rposition(|(d, _)| d.as_os_str().as_bytes() == dir.as_os_str().as_bytes())
+        {
+            Some(i) => i,
+            None => {
+                let Ok(fd) = open_directory(dir) else {
+                    // Let `open` itself say what is wrong with the path.
+                    return plain(path, flags);
+                };
+                if kept.len() == KEPT {
+                    kept.remove(0);
+                }
+                kept.push((dir.to_path_buf(), fd));
+                kept.len() - 1
+            }
+        };
+        let name = CString::new(name.as_bytes()).expect("checked for NUL above");
+        // SAFETY: the directory descriptor is open and owned by `kept`; the name is a valid C
+        // string; a non-negative result is a new descriptor that nothing else owns.
+        let fd = unsafe {
+            libc::openat(
+                kept[at].1.as_raw_fd(),
+                name.as_ptr(),
+                libc::O_RDONLY | libc::O_CLOEXEC | flags,
+            )
+        };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `fd` was just opened and is owned by nobody else.
+        Ok(unsafe { File::from_raw_fd(fd) })
+    })
+}
+
+fn plain(path: &Path, flags: i32) -> io::Result<File> {
+    std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(flags)
+        .open(path)
+}
+
+fn open_directory(dir: &Path) -> io::Result<OwnedFd> {
+    std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_PATH | libc::O_DIRECTORY)
+        .open(dir)
+        .map(OwnedFd::from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+
+    fn read(path: &Path) -> io::Result<String> {
+        let mut s = String::new();
+        open_read(path, libc::O_NONBLOCK)?.read_to_string(&mut s)?;
+        Ok(s)
+    }
+
+    #[test]
+    fn opens_what_open_opens() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let mut files = Vec::new();
+        for i in 0..(KEPT + 3) {
+            let d = root.join(format!("d{i}"));
+            std::fs::create_dir(&d).unwrap();
+            for j in 0..3 {
+                let f = d.join(format!("f{j}"));
+                std::fs::write(&f, format!("{i}/{j}")).unwrap();
+                files.push(f);
+            }
+        }
+        std::os::unix::fs::symlink(root.join("d0/f1"), root.join("d1/link")).unwrap();
+        std::os::unix::fs::symlink(root.join("d2"), root.join("dirlink")).unwrap();
+        std::os::unix::fs::symlink(root.join("absent"), root.join("d3/dangling")).unwrap();
+        // Twice over, and interleaved, so that kept directories are reused and evicted.
+        for round in 0..2 {
+            for (k, f) in files.iter().enumerate() {
+                let f = if round == 1 {
+                    &files[(k * 7) % files.len()]
+                } else {
+                    f
+                };
+                assert_eq!(read(f).unwrap(), std::fs::read_to_string(f).unwrap());
+            }
+        }
+        assert_eq!(read(&root.join("d1/link")).unwrap(), "0/1");
+        assert_eq!(read(&root.join("dirlink/f2")).unwrap(), "2/2");
+        assert_eq!(read(&root.join("d4/../d5/f0")).unwrap(), "5/0");
+        for missing in ["d3/dangling", "d3/none", "none/f0", "d0/f0/below"] {
+            let ours = read(&root.join(missing)).unwrap_err();
+            let theirs = std::fs::read(root.join(missing)).unwrap_err();
+            assert_eq!(ours.kind(), theirs.kind(), "{missing}");
+        }
+        // A file that appears after its directory was kept open is found.
+        std::fs::write(root.join("d0/late"), "late").unwrap();
+        assert_eq!(read(&root.join("d0/late")).unwrap(), "late");
+        // Relative paths and bare names go through `open`.
+        assert!(read(Path::new("Cargo.toml")).unwrap().contains("[package]"));
+    }
+}
