@@ -346,6 +346,8 @@ fn observed_text(node: Option<&Node>, defaulted: bool) -> String {
 /// as JSON only as far as it is shown, without copying it; its full length is still counted.
 fn observed_value(value: &Value) -> String {
     match value.scalar_str() {
+        // Most values are short: the text itself, not a copy of it.
+        Some(s) if s.len() <= MAX_OBSERVED => s.into_owned(),
         Some(s) => clip(&s),
         None => {
             let mut out = Clipped::default();

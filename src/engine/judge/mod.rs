@@ -269,14 +269,15 @@ fn judge_collected(
                         Check::Pattern(_) => patterns.push(m.control),
                         Check::Condition(cond) => {
                             let v = eval::evaluate(cond, &document.root);
-                            out.verdicts.extend(verdicts::from_evaluation(
+                            verdicts::from_evaluation(
                                 c,
                                 m.control,
                                 document,
                                 object.clone(),
                                 v,
                                 ctx.pass_evidence,
-                            ));
+                                &mut out.verdicts,
+                            );
                         }
                     }
                 }

@@ -160,7 +160,7 @@ fn source_file(pos: Pos, doc: Option<&Document>) -> Option<String> {
         .map(|p| p.to_string_lossy().into_owned())
 }
 
-/// The verdicts of one evaluation of control `c` (index `ci`) over `doc`.
+/// Appends to `out` the verdicts of one evaluation of control `c` (index `ci`) over `doc`.
 pub fn from_evaluation(
     c: &Control,
     ci: usize,
@@ -168,7 +168,8 @@ pub fn from_evaluation(
     object: Option<String>,
     v: eval::Verdict,
     pass_evidence: PassEvidence,
-) -> Vec<Verdict> {
+    out: &mut Vec<Verdict>,
+) {
     if v.passed {
         let mut pass = Verdict {
             object,
@@ -181,7 +182,8 @@ pub fn from_evaluation(
             pass.message = Some(format!("Satisfied: {}.", c.title));
             pass.evidence = evidence;
         }
-        return vec![pass];
+        out.push(pass);
+        return;
     }
     // One verdict per failing element, in the order the elements fail; what failed outside any
     // element comes first.
@@ -202,28 +204,25 @@ pub fn from_evaluation(
     if groups.is_empty() {
         groups.push((None, Vec::new()));
     }
-    groups
-        .into_iter()
-        .map(|(element, items)| {
-            let items: Vec<eval::Evidence> = items.into_iter().cloned().collect();
-            let evidence = convert(c, doc, &items);
-            let location = first_location(&items, doc).or_else(|| {
-                element
-                    .filter(|e| e.pos.line > 0)
-                    .map(|e| location(e.pos, Some(doc)))
-            });
-            let message = fail_message(&evidence, location.as_ref());
-            Verdict {
-                object: object.clone(),
-                element: element.map(|e| e.name().to_string()),
-                observed: Some(observed(&evidence)),
-                message: Some(message),
-                location,
-                evidence,
-                ..Verdict::new(ci, State::Fail)
-            }
-        })
-        .collect()
+    out.extend(groups.into_iter().map(|(element, items)| {
+        let items: Vec<eval::Evidence> = items.into_iter().cloned().collect();
+        let evidence = convert(c, doc, &items);
+        let location = first_location(&items, doc).or_else(|| {
+            element
+                .filter(|e| e.pos.line > 0)
+                .map(|e| location(e.pos, Some(doc)))
+        });
+        let message = fail_message(&evidence, location.as_ref());
+        Verdict {
+            object: object.clone(),
+            element: element.map(|e| e.name().to_string()),
+            observed: Some(observed(&evidence)),
+            message: Some(message),
+            location,
+            evidence,
+            ..Verdict::new(ci, State::Fail)
+        }
+    }));
 }
 
 /// The first evidence position in the target, else the document's anchor.
