@@ -5,6 +5,7 @@
 //! rules here make such comparisons do what a reader expects, and refuse (compare as "not
 //! comparable") rather than guess when two values have no common order.
 
+use std::borrow::Cow;
 use std::cmp::Ordering;
 
 use crate::doc::Value;
@@ -100,10 +101,10 @@ pub fn compare(a: &Value, b: &Value, conversion: Option<Conversion>) -> Option<O
     }
 }
 
-fn text(v: &Value) -> Option<String> {
+fn text(v: &Value) -> Option<Cow<'_, str>> {
     match v {
         Value::Null => None,
-        _ => v.scalar_text(),
+        _ => v.scalar_str(),
     }
 }
 
