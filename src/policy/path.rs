@@ -142,32 +142,28 @@ impl FieldPath {
 
     /// Every value the path leads to in `root`, in document order.
     pub fn resolve<'d>(&self, root: &'d Node) -> Vec<Candidate<'d>> {
-        let mut out = Vec::new();
-        // The root's own position is not inherited: a key missing at the top of a document has no
-        // better location than "the whole file".
-        // Room for a typical concrete path (`spec.template.spec.containers[3].securityContext`),
-        // so that appending segments does not regrow it.
-        let mut path = String::with_capacity(96);
-        let mut walk = Walk {
-            paths: true,
-            path: &mut path,
-            out: &mut out,
-        };
-        walk.step(&self.segments, Some(root), Pos::default(), None);
-        out
+        self.walk(root, true)
     }
 
     /// The values [`FieldPath::resolve`] leads to, for a yes-or-no question: the same nodes in the
     /// same order, but without the concrete path, position or element of each, which cost an
     /// allocation or two per value and which only evidence needs.
     pub fn resolve_values<'d>(&self, root: &'d Node) -> Vec<Candidate<'d>> {
+        self.walk(root, false)
+    }
+
+    fn walk<'d>(&self, root: &'d Node, paths: bool) -> Vec<Candidate<'d>> {
         let mut out = Vec::new();
-        let mut path = String::new();
+        // Room for a typical concrete path (`spec.template.spec.containers[3].securityContext`),
+        // so that appending segments does not regrow it.
+        let mut path = String::with_capacity(if paths { 96 } else { 0 });
         let mut walk = Walk {
-            paths: false,
+            paths,
             path: &mut path,
             out: &mut out,
         };
+        // The root's own position is not inherited: a key missing at the top of a document has no
+        // better location than "the whole file".
         walk.step(&self.segments, Some(root), Pos::default(), None);
         out
     }

@@ -21,26 +21,12 @@ pub fn write_finding(f: &Finding<'_>, out: &mut Vec<u8>) {
     let mut o = Object::new(out);
     if !f.blocked_controls.is_empty() {
         o.key("blocked_controls");
-        o.out.push(b'[');
-        for (i, c) in f.blocked_controls.iter().enumerate() {
-            if i > 0 {
-                o.out.push(b',');
-            }
-            string(c, o.out);
-        }
-        o.out.push(b']');
+        array(&f.blocked_controls, o.out, |c, out| string(c, out));
     }
     o.str("control", &f.control);
     if !f.evidence.is_empty() {
         o.key("evidence");
-        o.out.push(b'[');
-        for (i, e) in f.evidence.iter().enumerate() {
-            if i > 0 {
-                o.out.push(b',');
-            }
-            evidence(e, o.out);
-        }
-        o.out.push(b']');
+        array(&f.evidence, o.out, evidence);
     }
     o.opt_str("fingerprint", f.fingerprint.as_deref());
     if let Some(l) = &f.location {
@@ -62,6 +48,18 @@ pub fn write_finding(f: &Finding<'_>, out: &mut Vec<u8>) {
         waiver(w, o.out);
     }
     out.push(b'}');
+}
+
+/// Appends a JSON array of `items`, each written by `item`.
+fn array<T>(items: &[T], out: &mut Vec<u8>, item: impl Fn(&T, &mut Vec<u8>)) {
+    out.push(b'[');
+    for (i, x) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        item(x, out);
+    }
+    out.push(b']');
 }
 
 fn evidence(e: &Evidence, out: &mut Vec<u8>) {

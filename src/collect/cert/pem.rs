@@ -38,20 +38,8 @@ pub struct BlockError {
     pub message: String,
 }
 
-/// The bytes of base64 text (the alphabet and padding), looked up rather than tested in branches:
-/// every byte of every line inside a block is checked.
-const BASE64: [bool; 256] = {
-    let mut table = [false; 256];
-    let mut c = 0;
-    while c < 256 {
-        let b = c as u8;
-        table[c] = b.is_ascii_alphanumeric() || b == b'+' || b == b'/' || b == b'=';
-        c += 1;
-    }
-    table
-};
-
-/// [`BASE64`] as arithmetic, for checking a whole line at once.
+/// Whether `c` is a byte of base64 text (the alphabet and padding). Arithmetic without branches, so
+/// that a whole line is checked at once: every byte of every line inside a block is.
 fn is_base64(c: u8) -> bool {
     let letter = (c | 0x20).wrapping_sub(b'a') < 26;
     let digit = c.wrapping_sub(b'0') < 10;
@@ -78,7 +66,7 @@ struct Open {
     label: String,
     line: u32,
     headers: Vec<(String, String)>,
-    /// The base64 text so far (ASCII only: every byte was checked against [`BASE64`]).
+    /// The base64 text so far (ASCII only: every byte was checked with [`is_base64`]).
     body: Vec<u8>,
     /// Still reading RFC 1421 headers (before the first base64 line).
     in_headers: bool,
@@ -244,7 +232,7 @@ pub fn blocks(bytes: &[u8], strict: bool) -> Vec<Result<Block, BlockError>> {
         let bad = if all_good {
             None
         } else {
-            content.iter().position(|&c| !BASE64[usize::from(c)])
+            content.iter().position(|&c| !is_base64(c))
         };
         if let Some(offset) = bad {
             if !block.confirmed && !strict {
@@ -297,7 +285,8 @@ mod tests {
             assert_eq!(ours, plain, "{text:?}");
         }
         for c in 0..=255u8 {
-            assert_eq!(is_base64(c), BASE64[usize::from(c)], "{c}");
+            let alphabet = c.is_ascii_alphanumeric() || matches!(c, b'+' | b'/' | b'=');
+            assert_eq!(is_base64(c), alphabet, "{c}");
         }
     }
 
