@@ -17,41 +17,47 @@ use super::{Evidence, Finding, Location, SuppressionRef, Target, WaiverRef};
 
 /// Appends the compact JSON of `f` to `out`.
 pub fn write_finding(f: &Finding<'_>, out: &mut Vec<u8>) {
+    object(out, |o| {
+        if !f.blocked_controls.is_empty() {
+            o.key("blocked_controls");
+            array(&f.blocked_controls, o.out, |c, out| string(c, out));
+        }
+        o.str("control", &f.control);
+        if !f.evidence.is_empty() {
+            o.key("evidence");
+            array(&f.evidence, o.out, evidence);
+        }
+        o.opt_str("fingerprint", f.fingerprint.as_deref());
+        if let Some(l) = &f.location {
+            o.key("location");
+            location(l, o.out);
+        }
+        o.opt_str("message", f.message.as_deref());
+        o.opt_str("observed", f.observed.as_deref());
+        o.str("severity", f.severity.as_str());
+        o.str("state", f.state.as_str());
+        if let Some(s) = &f.suppression {
+            o.key("suppression");
+            suppression(s, o.out);
+        }
+        o.key("target");
+        target(&f.target, o.out);
+        if let Some(w) = &f.waiver {
+            o.key("waiver");
+            waiver(w, o.out);
+        }
+    });
+}
+
+/// Appends a JSON object whose members `members` writes.
+fn object(out: &mut Vec<u8>, members: impl FnOnce(&mut Object<'_>)) {
     out.push(b'{');
-    let mut o = Object::new(out);
-    if !f.blocked_controls.is_empty() {
-        o.key("blocked_controls");
-        array(&f.blocked_controls, o.out, |c, out| string(c, out));
-    }
-    o.str("control", &f.control);
-    if !f.evidence.is_empty() {
-        o.key("evidence");
-        array(&f.evidence, o.out, evidence);
-    }
-    o.opt_str("fingerprint", f.fingerprint.as_deref());
-    if let Some(l) = &f.location {
-        o.key("location");
-        location(l, o.out);
-    }
-    o.opt_str("message", f.message.as_deref());
-    o.opt_str("observed", f.observed.as_deref());
-    o.str("severity", f.severity.as_str());
-    o.str("state", f.state.as_str());
-    if let Some(s) = &f.suppression {
-        o.key("suppression");
-        suppression(s, o.out);
-    }
-    o.key("target");
-    target(&f.target, o.out);
-    if let Some(w) = &f.waiver {
-        o.key("waiver");
-        waiver(w, o.out);
-    }
+    members(&mut Object::new(out));
     out.push(b'}');
 }
 
 /// Appends a JSON array of `items`, each written by `item`.
-fn array<T>(items: &[T], out: &mut Vec<u8>, item: impl Fn(&T, &mut Vec<u8>)) {
+pub(super) fn array<T>(items: &[T], out: &mut Vec<u8>, item: impl Fn(&T, &mut Vec<u8>)) {
     out.push(b'[');
     for (i, x) in items.iter().enumerate() {
         if i > 0 {
@@ -63,53 +69,48 @@ fn array<T>(items: &[T], out: &mut Vec<u8>, item: impl Fn(&T, &mut Vec<u8>)) {
 }
 
 fn evidence(e: &Evidence, out: &mut Vec<u8>) {
-    out.push(b'{');
-    let mut o = Object::new(out);
-    o.str("field", &e.field);
-    o.opt_int("line", e.line);
-    o.str("observed", &e.observed);
-    o.opt_str("path", e.path.as_deref());
-    out.push(b'}');
+    object(out, |o| {
+        o.str("field", &e.field);
+        o.opt_int("line", e.line);
+        o.str("observed", &e.observed);
+        o.opt_str("path", e.path.as_deref());
+    });
 }
 
 fn location(l: &Location, out: &mut Vec<u8>) {
-    out.push(b'{');
-    let mut o = Object::new(out);
-    o.opt_int("column", l.column);
-    o.opt_int("end_column", l.end_column);
-    o.opt_int("line", Some(l.line));
-    o.opt_str("path", l.path.as_deref());
-    out.push(b'}');
+    object(out, |o| {
+        o.opt_int("column", l.column);
+        o.opt_int("end_column", l.end_column);
+        o.opt_int("line", Some(l.line));
+        o.opt_str("path", l.path.as_deref());
+    });
 }
 
 fn suppression(s: &SuppressionRef, out: &mut Vec<u8>) {
-    out.push(b'{');
-    let mut o = Object::new(out);
-    o.opt_int("line", Some(s.line));
-    o.str("reason", &s.reason);
-    out.push(b'}');
+    object(out, |o| {
+        o.opt_int("line", Some(s.line));
+        o.str("reason", &s.reason);
+    });
 }
 
 fn target(t: &Target<'_>, out: &mut Vec<u8>) {
-    out.push(b'{');
-    let mut o = Object::new(out);
-    o.opt_str("element", t.element.as_deref());
-    o.opt_str("endpoint", t.endpoint.as_deref());
-    o.opt_str("file", t.file.as_deref());
-    o.opt_str("host", t.host.as_deref());
-    o.str("kind", &t.kind);
-    o.opt_str("object", t.object.as_deref());
-    out.push(b'}');
+    object(out, |o| {
+        o.opt_str("element", t.element.as_deref());
+        o.opt_str("endpoint", t.endpoint.as_deref());
+        o.opt_str("file", t.file.as_deref());
+        o.opt_str("host", t.host.as_deref());
+        o.str("kind", &t.kind);
+        o.opt_str("object", t.object.as_deref());
+    });
 }
 
 fn waiver(w: &WaiverRef, out: &mut Vec<u8>) {
-    out.push(b'{');
-    let mut o = Object::new(out);
-    o.str("approved_by", &w.approved_by);
-    o.str("expires", &w.expires);
-    o.str("justification", &w.justification);
-    o.opt_str("ticket", w.ticket.as_deref());
-    out.push(b'}');
+    object(out, |o| {
+        o.str("approved_by", &w.approved_by);
+        o.str("expires", &w.expires);
+        o.str("justification", &w.justification);
+        o.opt_str("ticket", w.ticket.as_deref());
+    });
 }
 
 /// The members of one JSON object being written: puts the commas between them.
