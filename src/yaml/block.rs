@@ -496,13 +496,17 @@ fn single_quoted(rest: &str) -> Option<(String, usize)> {
     None
 }
 
+/// A flow collection on a longer line with non-ASCII text goes to the full parser: each of its
+/// items would count the line's characters from its start again, quadratic in the line.
+const LONG_LINE: usize = 1024;
+
 /// The deepest nesting of flow collections read here; deeper ones go to the full parser.
 const MAX_FLOW_DEPTH: usize = 32;
 
 /// A flow list or mapping closed on its own line, opening at byte `at` of `text` (line `row`): the
 /// node and the byte after its closing bracket.
 fn flow(text: &str, row: usize, at: usize, depth: usize) -> Option<(Node, usize)> {
-    if depth > MAX_FLOW_DEPTH {
+    if depth > MAX_FLOW_DEPTH || depth == 0 && text.len() > LONG_LINE && !text.is_ascii() {
         return None;
     }
     let bytes = text.as_bytes();
@@ -758,6 +762,13 @@ kind: Second
     fn positions_count_characters() {
         assert!(agrees("naïve: \"ü\"\nlist: [é, ö]\n"));
         assert!(agrees("- ключ: значение\n  second: 2\n"));
+    }
+
+    #[test]
+    fn long_non_ascii_flow_lines_go_to_the_full_parser() {
+        let line = format!("a: [{}]\n", vec!["é"; 2000].join(", "));
+        assert!(parse(&line).is_none());
+        assert!(agrees(&format!("a: [{}]\n", vec!["é"; 20].join(", "))));
     }
 
     #[test]
