@@ -26,10 +26,15 @@ pub(super) fn parse(text: &str) -> Option<Vec<Node>> {
     if memchr::memchr2(b'\t', b'\r', text.as_bytes()).is_some() {
         return None;
     }
-    let lines = text
-        .split_terminator('\n')
-        .map(Line::new)
-        .collect::<Vec<_>>();
+    let mut lines = Vec::new();
+    let mut start = 0;
+    for end in memchr::memchr_iter(b'\n', text.as_bytes()) {
+        lines.push(Line::new(&text[start..end]));
+        start = end + 1;
+    }
+    if start < text.len() {
+        lines.push(Line::new(&text[start..]));
+    }
     let mut reader = Reader {
         lines,
         final_newline: text.ends_with('\n'),
