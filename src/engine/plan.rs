@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use globset::GlobSet;
+use globset::{Candidate, GlobSet};
 
 use super::patterns::PatternScanner;
 use crate::collect::walk::{WalkError, glob_set};
@@ -222,22 +222,27 @@ impl<'p> Plan<'p> {
     }
 
     fn applicable_file(&self, display: &str, relative: &str) -> Vec<usize> {
-        let mut groups: Vec<usize> = self
-            .paths
-            .matches(display)
-            .into_iter()
-            .chain(self.paths.matches(relative))
-            .map(|g| self.path_owner[g])
-            .collect();
+        // One candidate per spelling of the path, shared by every glob set: building a candidate
+        // normalises the path and finds its name and extension.
+        let shown = Candidate::new(display);
+        let rel = Candidate::new(relative);
+        let mut groups = Vec::new();
+        let mut more = Vec::new();
+        self.paths.matches_candidate_into(&shown, &mut groups);
+        self.paths.matches_candidate_into(&rel, &mut more);
+        groups.append(&mut more);
+        for g in &mut groups {
+            *g = self.path_owner[*g];
+        }
         groups.sort_unstable();
         groups.dedup();
         let mut hits: Vec<usize> = groups
             .into_iter()
             .map(|g| &self.targets[g])
             .filter(|t| {
-                t.exclude
-                    .as_ref()
-                    .is_none_or(|ex| !ex.is_match(display) && !ex.is_match(relative))
+                t.exclude.as_ref().is_none_or(|ex| {
+                    !ex.is_match_candidate(&shown) && !ex.is_match_candidate(&rel)
+                })
             })
             .flat_map(|t| t.controls.iter().copied())
             .collect();
