@@ -240,9 +240,9 @@ impl<'p> Plan<'p> {
             .into_iter()
             .map(|g| &self.targets[g])
             .filter(|t| {
-                t.exclude.as_ref().is_none_or(|ex| {
-                    !ex.is_match_candidate(&shown) && !ex.is_match_candidate(&rel)
-                })
+                t.exclude
+                    .as_ref()
+                    .is_none_or(|ex| !ex.is_match_candidate(&shown) && !ex.is_match_candidate(&rel))
             })
             .flat_map(|t| t.controls.iter().copied())
             .collect();

@@ -271,7 +271,7 @@ impl<'t> Reader<'t> {
         let text = self.lines[row].text;
         let rest = &text[at..];
         let pos = position(text, row, at);
-        let node = match rest.as_bytes()[0] {
+        let node = match *rest.as_bytes().first()? {
             b'"' => {
                 let (value, len) = double_quoted(rest)?;
                 trailer(&rest[len..])?;
@@ -578,7 +578,7 @@ fn flow_value(text: &str, row: usize, at: usize, depth: usize) -> Option<(Node, 
 fn flow_scalar(text: &str, row: usize, at: usize, key: bool) -> Option<(Node, usize)> {
     let rest = &text[at..];
     let pos = position(text, row, at);
-    let (value, len) = match rest.as_bytes()[0] {
+    let (value, len) = match *rest.as_bytes().first()? {
         b'"' => {
             let (s, len) = double_quoted(rest)?;
             (Value::Str(s), len)
@@ -715,6 +715,10 @@ kind: Second
             "a: [1,\n  2]\n",
             "a: {b: 1,\n  c: 2}\n",
             "a: {b}\n",
+            "a: {\n  b: 1}\n",
+            "a: {b: 1, \n  c: 2}\n",
+            "a: [\n  1]\n",
+            "- {\n",
             "a: {b:1}\n",
             "a: 1\na: 2\n",
             "a:\n\tb: 1\n",
@@ -763,6 +767,39 @@ kind: Second
         );
     }
 
+    /// Every `.yaml`/`.yml` file under the directories in `VIGIL_YAML_CORPUS` (separated by `:`),
+    /// for a wider check than the repository's own files:
+    /// `VIGIL_YAML_CORPUS=/usr/share:$HOME/src cargo test --lib yaml::block -- --ignored`.
+    #[test]
+    #[ignore = "reads a corpus named by VIGIL_YAML_CORPUS"]
+    fn agrees_on_a_corpus() {
+        let dirs = std::env::var("VIGIL_YAML_CORPUS").expect("set VIGIL_YAML_CORPUS");
+        let (mut files, mut read) = (0, 0);
+        for dir in dirs.split(':') {
+            for entry in walkdir::WalkDir::new(dir).into_iter().flatten() {
+                let path = entry.path();
+                let yaml = matches!(
+                    path.extension().and_then(|e| e.to_str()),
+                    Some("yaml" | "yml")
+                );
+                if !yaml || !entry.file_type().is_file() {
+                    continue;
+                }
+                let Ok(text) = std::fs::read_to_string(path) else {
+                    continue;
+                };
+                files += 1;
+                let outcome = std::panic::catch_unwind(|| agrees(&text));
+                match outcome {
+                    Ok(true) => read += 1,
+                    Ok(false) => {}
+                    Err(_) => panic!("disagreement on {}", path.display()),
+                }
+            }
+        }
+        eprintln!("the direct reader read {read} of {files} YAML files");
+    }
+
     #[test]
     fn positions_count_characters() {
         assert!(agrees("naïve: \"ü\"\nlist: [é, ö]\n"));
@@ -806,6 +843,35 @@ kind: Second
             }
         }
         assert!(accepted > CASES / 3, "only {accepted} of {CASES} accepted");
+    }
+
+    /// Random documents with random edits (characters YAML gives meaning to, inserted, deleted or
+    /// doubled anywhere): the fast reader never panics, and reads a text only as the full parser
+    /// does.
+    #[test]
+    fn mutated_documents_never_disagree() {
+        const EDITS: &[u8] = b"{}[],:#-'\"|>&*!?% \n\t\\x";
+        let mut rng = Lcg(0xfacade);
+        for _ in 0..4000 {
+            let mut text = String::new();
+            random_block(&mut rng, &mut text, 0, 0);
+            let mut bytes = text.into_bytes();
+            for _ in 0..1 + rng.below(3) {
+                let at = rng.below(bytes.len() as u64 + 1) as usize;
+                match rng.below(3) {
+                    0 => bytes.insert(at, EDITS[rng.below(EDITS.len() as u64) as usize]),
+                    1 if at < bytes.len() => {
+                        bytes.remove(at);
+                    }
+                    _ if at < bytes.len() => bytes.insert(at, bytes[at]),
+                    _ => {}
+                }
+            }
+            // Edits may split a multi-byte character; such bytes are not text.
+            if let Ok(text) = String::from_utf8(bytes) {
+                agrees(&text);
+            }
+        }
     }
 
     struct Lcg(u64);
