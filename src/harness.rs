@@ -42,7 +42,12 @@ pub fn run(target: &str, data: &[u8]) -> bool {
         "json" => config(Format::Json, "fuzz.json", data),
         "env" => config(Format::Keyvalue, ".env", data),
         "kubernetes" => config(Format::Kubernetes, "fuzz.yaml", data),
-        "yaml" => config(Format::Yaml, "fuzz.yaml", data),
+        "yaml" => {
+            if let Ok(text) = std::str::from_utf8(data) {
+                crate::yaml::assert_readers_agree(text);
+            }
+            config(Format::Yaml, "fuzz.yaml", data)
+        }
         "policy" => policy(data),
         // PEM blocks, base64-wrapped PEM (kubeconfig data) and private keys of every kind.
         "pem" => certificates("fuzz.pem", data),

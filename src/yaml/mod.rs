@@ -59,6 +59,23 @@ pub fn parse_documents(text: &str) -> Result<Vec<Node>, YamlError> {
     Builder::new(text).run()
 }
 
+/// Reads `text` with both readers and panics when the direct one reads it, but not as the event
+/// parser does: the fuzz harness's check that the fast path never becomes a second dialect.
+pub fn assert_readers_agree(text: &str) {
+    let Some(fast) = block::parse(text) else {
+        return;
+    };
+    match Builder::new(text).run() {
+        Ok(full) if same_documents(&fast, &full) => {}
+        other => panic!("the direct YAML reader read {fast:?}, the event parser {other:?}"),
+    }
+}
+
+/// Equal documents; NaN equals NaN here (`.nan` reads the same on both paths).
+fn same_documents(a: &[Node], b: &[Node]) -> bool {
+    a == b || format!("{a:?}") == format!("{b:?}")
+}
+
 /// A container being filled while its events arrive.
 enum Frame {
     List(Pos, Vec<Node>, Option<usize>),
