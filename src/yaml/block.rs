@@ -20,10 +20,7 @@ use saphyr_parser::ScalarStyle;
 /// Reads every document of `text`, or `None` when the text leaves the subset (see the module
 /// documentation).
 pub(super) fn parse(text: &str) -> Option<Vec<Node>> {
-    if !text.is_ascii() && text.contains(['\u{feff}', '\u{85}', '\u{2028}', '\u{2029}']) {
-        return None;
-    }
-    if memchr::memchr(b'\t', text.as_bytes()).is_some() {
+    if !printable(text) {
         return None;
     }
     // Windows line breaks (`\r\n`) are line breaks; a carriage return anywhere else is left to the
@@ -50,6 +47,32 @@ pub(super) fn parse(text: &str) -> Option<Vec<Node>> {
         depth: 0,
     };
     reader.documents()
+}
+
+/// Whether the text holds only what the subset reads as plain characters and line breaks: no tab,
+/// no control character (YAML allows none; the event parser reports them), no byte-order mark and
+/// no Unicode line or paragraph separator.
+fn printable(text: &str) -> bool {
+    let control = |b: u8| (b < 0x20 && b != b'\n' && b != b'\r') || b == 0x7f;
+    // Whole chunks without an early exit, which the compiler turns into vector code.
+    let ascii_ok = !text
+        .as_bytes()
+        .chunks(64)
+        .any(|chunk| chunk.iter().fold(false, |seen, &b| seen | control(b)));
+    ascii_ok
+        && (text.is_ascii()
+            || !text.chars().any(|c| {
+                matches!(
+                    c,
+                    '\u{80}'
+                        ..='\u{9f}'
+                            | '\u{feff}'
+                            | '\u{2028}'
+                            | '\u{2029}'
+                            | '\u{fffe}'
+                            | '\u{ffff}'
+                )
+            }))
 }
 
 /// A line without its `\r\n` break, or `None` when it holds another carriage return.
@@ -740,6 +763,10 @@ kind: Second
             "a: 1\na: 2\n",
             "a:\n\tb: 1\n",
             "a: 1\rb: 2\n",
+            "a: {\u{0}b: 1}\n",
+            "a: x\u{7f}\n",
+            "a: x\u{85}y\n",
+            "a: x\u{1b}[0m\n",
             "a: 1\r",
             "? complex\n: key\n",
             "\"quoted\": key\n",
@@ -869,7 +896,7 @@ kind: Second
     /// does.
     #[test]
     fn mutated_documents_never_disagree() {
-        const EDITS: &[u8] = b"{}[],:#-'\"|>&*!?% \n\r\t\\x";
+        const EDITS: &[u8] = b"{}[],:#-'\"|>&*!?% \n\r\t\\x\0\x7f";
         let mut rng = Lcg(0xfacade);
         for _ in 0..4000 {
             let mut text = String::new();
