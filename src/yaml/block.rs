@@ -116,6 +116,10 @@ impl<'t> Line<'t> {
     }
 }
 
+/// The longest key read here, in bytes. YAML bounds an implicit key at 1024 characters and the
+/// full parser enforces it; longer keys (never seen in configuration) go there.
+const MAX_KEY: usize = 512;
+
 struct Reader<'t> {
     lines: Vec<Line<'t>>,
     /// Whether the last line ends in a line break (a literal block running to the end of the text
@@ -198,7 +202,11 @@ impl<'t> Reader<'t> {
             let rest = &text[at..];
             let colon = key_colon(rest)?;
             let raw_key = &rest[..colon];
-            if raw_key.is_empty() || raw_key.ends_with(' ') || starts_with_indicator(raw_key) {
+            if raw_key.is_empty()
+                || raw_key.len() > MAX_KEY
+                || raw_key.ends_with(' ')
+                || starts_with_indicator(raw_key)
+            {
                 return None;
             }
             let key_pos = position(text, row, at);
@@ -564,6 +572,9 @@ fn flow(text: &str, row: usize, at: usize, depth: usize) -> Option<(Node, usize)
         let end = if is_map {
             let key_pos = position(text, row, i);
             let (key, end) = flow_scalar(text, row, i, true)?;
+            if end - i > MAX_KEY {
+                return None;
+            }
             let key = key_text(key).ok()?;
             if map.contains_key(&key) || bytes.get(end..end + 2) != Some(b": ") {
                 return None;
@@ -760,6 +771,8 @@ kind: Second
             "a:\n\tb: 1\n",
             "a: 1\rb: 2\n",
             "a: {\u{0}b: 1}\n",
+            &format!("{}: 1\n", "k".repeat(2000)),
+            &format!("a: {{{}: 1}}\n", "k".repeat(2000)),
             "a: x\u{7f}\n",
             "a: x\u{85}y\n",
             "a: x\u{1b}[0m\n",
