@@ -446,8 +446,13 @@ fn key_colon(rest: &str) -> Option<usize> {
 }
 
 /// Whether a plain scalar would start with a YAML indicator (quotes, flow and block markers,
-/// anchors, tags, directives, reserved characters), which the subset leaves to the full parser.
+/// anchors, tags, directives, reserved characters) or with what looks like a document marker
+/// (`---`, `...`, which the full parser refuses to start a scalar with wherever it stands): the
+/// subset leaves those to the full parser.
 fn starts_with_indicator(text: &str) -> bool {
+    if text.starts_with("---") || text.starts_with("...") {
+        return true;
+    }
     matches!(
         text.as_bytes().first(),
         Some(
@@ -771,6 +776,8 @@ kind: Second
             "a:\n\tb: 1\n",
             "a: 1\rb: 2\n",
             "a: {\u{0}b: 1}\n",
+            "a:\n  --- b: true\n",
+            "a: ... b\n",
             &format!("{}: 1\n", "k".repeat(2000)),
             &format!("a: {{{}: 1}}\n", "k".repeat(2000)),
             "a: x\u{7f}\n",
