@@ -649,7 +649,10 @@ fn flow_scalar(text: &str, row: usize, at: usize, key: bool) -> Option<(Node, us
             } else {
                 matches!(stop, b',' | b']' | b'}')
             };
-            if !fits {
+            // A lone `-` or `?` after a space would start a new scalar for the full parser, which
+            // then refuses it before `,` or a bracket.
+            let lone_indicator = raw.split(' ').skip(1).any(|w| matches!(w, "-" | "?"));
+            if !fits || lone_indicator {
                 return None;
             }
             let raw = raw.trim_end_matches(' ');
@@ -777,6 +780,8 @@ kind: Second
             "a: 1\rb: 2\n",
             "a: {\u{0}b: 1}\n",
             "a:\n  --- b: true\n",
+            "kl: [z -]\n",
+            "kl: [z ?, y]\n",
             "a: ... b\n",
             &format!("{}: 1\n", "k".repeat(2000)),
             &format!("a: {{{}: 1}}\n", "k".repeat(2000)),
