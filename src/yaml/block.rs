@@ -478,10 +478,15 @@ fn starts_with_indicator(text: &str) -> bool {
     ) && !plain_dash(text)
 }
 
-/// `-` followed by a character that can continue a plain scalar (`--port=80`, `-1`).
+/// `-` starting a plain scalar (`--port=80`, `-1`, `-Xmx512m`): followed by a letter, a digit or
+/// one of `-._/`. Anything else after a leading `-` (a space, a flow indicator, `:`) goes to the
+/// full parser, which has rules of its own for it.
 fn plain_dash(text: &str) -> bool {
     let bytes = text.as_bytes();
-    bytes.first() == Some(&b'-') && bytes.get(1).is_some_and(|&b| b != b' ')
+    bytes.first() == Some(&b'-')
+        && bytes
+            .get(1)
+            .is_some_and(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'/'))
 }
 
 /// A one-line plain scalar in block context: up to a comment or the end of the line, trailing
@@ -781,6 +786,9 @@ kind: Second
             "a: {\u{0}b: 1}\n",
             "a:\n  --- b: true\n",
             "kl: [z -]\n",
+            "k: [  -]\n",
+            "k: -]\n",
+            "-: x\n",
             "kl: [z ?, y]\n",
             "a: ... b\n",
             &format!("{}: 1\n", "k".repeat(2000)),
