@@ -317,13 +317,8 @@ impl<'t> Reader<'t> {
         let rest = &text[at..];
         let pos = position(text, row, at);
         let node = match *rest.as_bytes().first()? {
-            b'"' => {
-                let (value, len) = double_quoted(rest)?;
-                trailer(&rest[len..])?;
-                Node::new(pos, Value::Str(value))
-            }
-            b'\'' => {
-                let (value, len) = single_quoted(rest)?;
+            b'"' | b'\'' => {
+                let (value, len) = quoted(rest)?;
                 trailer(&rest[len..])?;
                 Node::new(pos, Value::Str(value))
             }
@@ -501,57 +496,39 @@ fn plain_line(rest: &str) -> Option<&str> {
     (!value.is_empty()).then_some(value)
 }
 
-/// A double-quoted scalar closed on its own line, with the common escapes; the value and the
-/// bytes it spans.
-fn double_quoted(rest: &str) -> Option<(String, usize)> {
+/// A quoted scalar closed on its own line, opened by the first byte of `rest`: the value and the
+/// bytes it spans. In double quotes `\` starts one of the common escapes (any other goes to the
+/// full parser); in single quotes `''` is a quote.
+fn quoted(rest: &str) -> Option<(String, usize)> {
     let bytes = rest.as_bytes();
+    let quote = bytes[0];
     let mut value = String::new();
     let mut run = 1;
     let mut i = 1;
     while i < bytes.len() {
-        match bytes[i] {
-            b'"' => {
+        let escaped = match bytes[i] {
+            b'\\' if quote == b'"' => match bytes.get(i + 1)? {
+                b'\\' => '\\',
+                b'"' => '"',
+                b'/' => '/',
+                b'n' => '\n',
+                b't' => '\t',
+                _ => return None,
+            },
+            b'\'' if quote == b'\'' && bytes.get(i + 1) == Some(&b'\'') => '\'',
+            b if b == quote => {
                 value.push_str(&rest[run..i]);
                 return Some((value, i + 1));
             }
-            b'\\' => {
-                value.push_str(&rest[run..i]);
-                value.push(match bytes.get(i + 1)? {
-                    b'\\' => '\\',
-                    b'"' => '"',
-                    b'/' => '/',
-                    b'n' => '\n',
-                    b't' => '\t',
-                    _ => return None,
-                });
-                i += 2;
-                run = i;
-            }
-            _ => i += 1,
-        }
-    }
-    None
-}
-
-/// A single-quoted scalar closed on its own line (`''` is a quote); the value and the bytes it
-/// spans.
-fn single_quoted(rest: &str) -> Option<(String, usize)> {
-    let bytes = rest.as_bytes();
-    let mut value = String::new();
-    let mut run = 1;
-    let mut i = 1;
-    while i < bytes.len() {
-        if bytes[i] == b'\'' {
-            value.push_str(&rest[run..i]);
-            if bytes.get(i + 1) == Some(&b'\'') {
-                value.push('\'');
-                i += 2;
-                run = i;
+            _ => {
+                i += 1;
                 continue;
             }
-            return Some((value, i + 1));
-        }
-        i += 1;
+        };
+        value.push_str(&rest[run..i]);
+        value.push(escaped);
+        i += 2;
+        run = i;
     }
     None
 }
@@ -637,12 +614,8 @@ fn flow_scalar(text: &str, row: usize, at: usize, key: bool) -> Option<(Node, us
     let rest = &text[at..];
     let pos = position(text, row, at);
     let (value, len) = match *rest.as_bytes().first()? {
-        b'"' => {
-            let (s, len) = double_quoted(rest)?;
-            (Value::Str(s), len)
-        }
-        b'\'' => {
-            let (s, len) = single_quoted(rest)?;
+        b'"' | b'\'' => {
+            let (s, len) = quoted(rest)?;
             (Value::Str(s), len)
         }
         _ if starts_with_indicator(rest) => return None,
