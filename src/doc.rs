@@ -57,7 +57,7 @@ impl Pos {
 /// How many characters a slice of UTF-8 text holds, counting a character cut off at its end as one,
 /// as `String::from_utf8_lossy` would (one replacement character): every byte that does not
 /// continue a multi-byte character starts one. Columns are counted in characters.
-fn chars_in(bytes: &[u8]) -> usize {
+pub(crate) fn chars_in(bytes: &[u8]) -> usize {
     bytes.iter().filter(|&&b| b & 0xC0 != 0x80).count()
 }
 

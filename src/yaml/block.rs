@@ -14,7 +14,7 @@
 //! returns `None` and the caller parses the whole text with the full parser, so every error message
 //! and position still comes from there.
 
-use crate::doc::{MAX_DEPTH, Map, Node, Pos, Value};
+use crate::doc::{MAX_DEPTH, Map, Node, Pos, Value, chars_in};
 
 use super::{key_text, scalar_value};
 use saphyr_parser::ScalarStyle;
@@ -93,7 +93,7 @@ struct Line<'t> {
 
 impl<'t> Line<'t> {
     fn new(text: &'t str) -> Line<'t> {
-        let indent = text.bytes().take_while(|&b| b == b' ').count();
+        let indent = spaces(text);
         let rest = &text[indent..];
         Line {
             text,
@@ -162,11 +162,11 @@ impl<'t> Reader<'t> {
         (from..self.lines.len()).find(|&i| !self.lines[i].insignificant)
     }
 
-    /// The indentation of the next line with content, unless it ends the document.
-    fn next_indent(&self) -> Option<usize> {
+    /// The next line with content and its indentation, unless it ends the document.
+    fn next_line(&self) -> Option<(usize, usize)> {
         let i = self.significant(self.next)?;
         let line = &self.lines[i];
-        (line.marker().is_none()).then_some(line.indent)
+        (line.marker().is_none()).then_some((i, line.indent))
     }
 
     /// A mapping or sequence whose first token starts at byte `at` of line `row`.
@@ -228,9 +228,9 @@ impl<'t> Reader<'t> {
                 self.inline(row, value_at, at)?
             };
             map.insert_with_key_pos(key, key_pos, value);
-            match self.next_indent() {
-                Some(indent) if indent == at => row = self.significant(self.next)?,
-                Some(indent) if indent > at => return None,
+            match self.next_line() {
+                Some((next, indent)) if indent == at => row = next,
+                Some((_, indent)) if indent > at => return None,
                 _ => return Some(Node::new(pos, Value::Map(map))),
             }
         }
@@ -294,16 +294,15 @@ impl<'t> Reader<'t> {
                 self.inline(row, item_at, at)?
             };
             items.push(item);
-            match self.next_indent() {
-                Some(indent) if indent == at => {
-                    let next = self.significant(self.next)?;
+            match self.next_line() {
+                Some((next, indent)) if indent == at => {
                     if !is_entry(&self.lines[next].text[at..]) {
                         // The key of an enclosing mapping at the same column.
                         return Some(Node::new(pos, Value::List(items)));
                     }
                     row = next;
                 }
-                Some(indent) if indent > at => return None,
+                Some((_, indent)) if indent > at => return None,
                 _ => return Some(Node::new(pos, Value::List(items))),
             }
         }
@@ -340,8 +339,8 @@ impl<'t> Reader<'t> {
                 )
             }
         };
-        match self.next_indent() {
-            Some(indent) if indent > parent => None,
+        match self.next_line() {
+            Some((_, indent)) if indent > parent => None,
             _ => Some(node),
         }
     }
@@ -389,8 +388,8 @@ impl<'t> Reader<'t> {
         }
         self.next = end;
         let node = Node::new(Pos::new(first + 1, indent + 1), Value::Str(value));
-        match self.next_indent() {
-            Some(next) if next > parent => None,
+        match self.next_line() {
+            Some((_, indent)) if indent > parent => None,
             _ => Some(node),
         }
     }
@@ -398,13 +397,7 @@ impl<'t> Reader<'t> {
 
 /// The position of byte `at` of line `row` (0-based), in characters as the full parser counts.
 fn position(text: &str, row: usize, at: usize) -> Pos {
-    let before = &text[..at];
-    let col = if before.is_ascii() {
-        at
-    } else {
-        before.chars().count()
-    };
-    Pos::new(row + 1, col + 1)
+    Pos::new(row + 1, chars_in(&text.as_bytes()[..at]) + 1)
 }
 
 fn spaces(text: &str) -> usize {
