@@ -165,6 +165,14 @@ impl Map {
         Map::default()
     }
 
+    /// An empty map with room for `n` entries, for a collector that knows how many facts it writes.
+    pub fn with_capacity(n: usize) -> Map {
+        Map {
+            entries: Vec::with_capacity(n),
+            ..Map::default()
+        }
+    }
+
     /// An empty map whose lookups ignore ASCII case (sshd keywords, INI keys).
     pub fn case_insensitive() -> Map {
         Map {

@@ -96,6 +96,13 @@ pub fn holds(cond: &Condition, doc: &Node) -> bool {
         Condition::Any(items) => items.iter().any(|c| holds(c, doc)),
         Condition::Not(inner) => !holds(inner, doc),
         Condition::Field(test) => {
+            // A path without wildcards leads to one value, and `every` or `some` of one value is
+            // that value's answer.
+            if test.split.is_none() {
+                if let Some(node) = test.path.value(doc) {
+                    return test_value(test, with_default(test, node).0);
+                }
+            }
             let mut results = expand(test, test.path.resolve_values(doc))
                 .into_iter()
                 .map(|c| test_value(test, c.node.as_deref()));
@@ -230,14 +237,20 @@ struct Expanded<'d> {
     element: Option<Element>,
 }
 
+/// The value under test: the document's, else the test's `default` (except for `exists`, which
+/// asks about the document itself), and whether the default stood in.
+fn with_default<'d>(test: &'d FieldTest, node: Option<&'d Node>) -> (Option<&'d Node>, bool) {
+    match (node, &test.default) {
+        (Some(n), _) => (Some(n), false),
+        (None, Some(d)) if !matches!(test.op, Operator::Exists(_)) => (Some(d), true),
+        (None, _) => (None, false),
+    }
+}
+
 fn expand<'d>(test: &'d FieldTest, candidates: Vec<Candidate<'d>>) -> Vec<Expanded<'d>> {
     let mut out = Vec::new();
     for c in candidates {
-        let (node, defaulted) = match (c.node, &test.default) {
-            (Some(n), _) => (Some(n), false),
-            (None, Some(d)) if !matches!(test.op, Operator::Exists(_)) => (Some(d), true),
-            (None, _) => (None, false),
-        };
+        let (node, defaulted) = with_default(test, c.node);
         let split = match (&test.split, node) {
             (
                 Some(sep),

@@ -152,6 +152,29 @@ impl FieldPath {
         self.walk(root, false)
     }
 
+    /// The one value a path without wildcards leads to (`None` inside when it is absent), found
+    /// without the allocations of [`FieldPath::resolve_values`]: a control's `when` asks this of
+    /// every document. `None` when the path has a wildcard.
+    pub fn value<'d>(&self, root: &'d Node) -> Option<Option<&'d Node>> {
+        let mut node = Some(root);
+        let mut segments = &self.segments[..];
+        while let Some((first, rest)) = segments.split_first() {
+            match first {
+                Segment::Key(k) => {
+                    let (child, used, _) = key_child(node, k, rest);
+                    node = child;
+                    segments = &segments[used..];
+                }
+                Segment::Index(i) => {
+                    node = node.and_then(|n| n.as_list()).and_then(|l| l.get(*i));
+                    segments = rest;
+                }
+                Segment::Wildcard => return None,
+            }
+        }
+        Some(node)
+    }
+
     fn walk<'d>(&self, root: &'d Node, paths: bool) -> Vec<Candidate<'d>> {
         let mut out = Vec::new();
         // Room for a typical concrete path (`spec.template.spec.containers[3].securityContext`),
@@ -167,6 +190,31 @@ impl FieldPath {
         walk.step(&self.segments, Some(root), Pos::default(), None);
         out
     }
+}
+
+/// The child key `k` leads to from `node`, with the number of segments used and, when more than
+/// one, the key they were joined into. A key that is absent may be the start of a key containing
+/// dots: sysctl's `net.ipv4.ip_forward` is one key, and `key: net.ipv4.ip_forward` should find it,
+/// so the key is tried joined with each following key segment in turn.
+fn key_child<'d>(
+    node: Option<&'d Node>,
+    k: &str,
+    rest: &[Segment],
+) -> (Option<&'d Node>, usize, Option<String>) {
+    let child = node.and_then(|n| n.get(k));
+    let (None, Some(n)) = (child, node) else {
+        return (child, 1, None);
+    };
+    let mut dotted = k.to_string();
+    for (i, seg) in rest.iter().enumerate() {
+        let Segment::Key(next) = seg else { break };
+        dotted.push('.');
+        dotted.push_str(next);
+        if let Some(c) = n.get(&dotted) {
+            return (Some(c), i + 2, Some(dotted));
+        }
+    }
+    (None, 1, None)
 }
 
 /// One walk of a path through a document: the candidates found so far, and the concrete path to
@@ -208,25 +256,7 @@ impl<'d> Walk<'_, 'd> {
         let len = self.path.len();
         match first {
             Segment::Key(k) => {
-                // A key that is absent may be the start of a key containing dots: sysctl's
-                // `net.ipv4.ip_forward` is one key, and `key: net.ipv4.ip_forward` should find it.
-                let mut joined: Option<String> = None;
-                let mut used = 1;
-                let mut child = node.and_then(|n| n.get(k));
-                if let (None, Some(n)) = (child, node) {
-                    let mut dotted = k.clone();
-                    for (i, seg) in rest.iter().enumerate() {
-                        let Segment::Key(next) = seg else { break };
-                        dotted.push('.');
-                        dotted.push_str(next);
-                        if let Some(c) = n.get(&dotted) {
-                            child = Some(c);
-                            used = i + 2;
-                            joined = Some(dotted);
-                            break;
-                        }
-                    }
-                }
+                let (child, used, joined) = key_child(node, k, rest);
                 let key = joined.as_deref().unwrap_or(k);
                 // Keys that are not words (host paths, annotation names) are quoted, as a policy
                 // writes them: `["/etc/shadow"].mode`; dotted sysctl names stay readable.
@@ -404,6 +434,17 @@ mod tests {
             let values: Vec<_> = p.resolve_values(doc).into_iter().map(|c| c.node).collect();
             assert_eq!(values, full, "{text}");
             assert!(!full.is_empty(), "{text}");
+            // A path without wildcards leads to exactly one value, which `value` finds alone.
+            match p.value(doc) {
+                Some(one) => assert_eq!(vec![one], full, "{text}"),
+                None => assert!(p.has_wildcard(), "{text}"),
+            }
         }
+        let dotted = FieldPath::parse("net.ipv4.ip_forward").unwrap();
+        assert_eq!(
+            dotted.value(doc).flatten().map(|n| &n.value),
+            Some(&Value::Int(1)),
+            "a key containing dots is found whole"
+        );
     }
 }

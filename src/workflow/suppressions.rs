@@ -142,9 +142,16 @@ impl Suppressions {
     }
 }
 
+/// The marker's finder, built once rather than for every file searched.
+fn finder() -> &'static memmem::Finder<'static> {
+    static FINDER: std::sync::LazyLock<memmem::Finder<'static>> =
+        std::sync::LazyLock::new(|| memmem::Finder::new(MARKER));
+    &FINDER
+}
+
 /// Whether `bytes` mention the marker at all (one substring search).
 pub fn has_marker(bytes: &[u8]) -> bool {
-    memmem::find(bytes, MARKER.as_bytes()).is_some()
+    finder().find(bytes).is_some()
 }
 
 /// The suppression comments of a file's text; empty, at the cost of one substring search, when
@@ -154,7 +161,7 @@ pub fn parse(bytes: &[u8]) -> Suppressions {
     if !has_marker(bytes) {
         return out;
     }
-    let finder = memmem::Finder::new(MARKER.as_bytes());
+    let finder = finder();
     // Own-line suppressions waiting for the next line of code.
     let mut waiting: Vec<usize> = Vec::new();
     for (index, raw) in bytes.split(|&b| b == b'\n').enumerate() {

@@ -244,9 +244,11 @@ pub struct Facts {
 }
 
 impl Facts {
-    fn new(pos: Pos) -> Facts {
+    /// Facts at `pos`, with room for `capacity` of them (a certificate has about forty: room for
+    /// them all, rather than five regrowths of the map).
+    fn new(pos: Pos, capacity: usize) -> Facts {
         Facts {
-            map: Map::new(),
+            map: Map::with_capacity(capacity),
             pos,
         }
     }
@@ -416,8 +418,10 @@ fn read_blocks(
 
 /// PEM text wrapped in base64, as kubeconfigs and Kubernetes Secrets carry it: (line, decoded).
 fn base64_wrapped_pem(bytes: &[u8]) -> Vec<(u32, Vec<u8>)> {
+    static FINDER: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+        std::sync::LazyLock::new(|| memchr::memmem::Finder::new(BASE64_BEGIN));
     let mut out = Vec::new();
-    for start in memchr::memmem::find_iter(bytes, BASE64_BEGIN) {
+    for start in FINDER.find_iter(bytes) {
         let len = bytes[start..]
             .iter()
             .position(|&c| !(c.is_ascii_alphanumeric() || matches!(c, b'+' | b'/' | b'=')))
@@ -448,7 +452,7 @@ fn source_fields(f: &mut Facts, display: &str, line: Option<u32>, encoding: &str
 }
 
 fn key_document(k: &key::KeyFacts, display: &str, line: Option<u32>, encoding: &str) -> Document {
-    let mut f = Facts::new(position(line));
+    let mut f = Facts::new(position(line), 16);
     f.str("format", k.format);
     if let Some(a) = &k.algorithm {
         f.str("key_algorithm", a.clone());
@@ -554,8 +558,9 @@ fn certificate_documents(
             chain: (chains && !x509::is_ca(m.cert))
                 .then(|| chain::validate(m, &members, &ctx.store, ctx.at)),
             self_signed: fields.contains("self_signed"),
+            fields,
         };
-        let mut f = Facts::new(position(line));
+        let mut f = Facts::new(position(line), 48);
         x509::facts(m.cert, &context, &mut f);
         source_fields(
             &mut f,

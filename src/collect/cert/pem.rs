@@ -11,7 +11,10 @@
 //! that merely mentions PEM (source code, documentation) and is not a block at all; once a block's
 //! first base64 line is seen, it is a block and every later problem is reported.
 
+use std::sync::LazyLock;
+
 use base64::Engine;
+use memchr::memmem::Finder;
 
 /// One decoded PEM block.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,9 +52,11 @@ fn is_base64(c: u8) -> bool {
 const BEGIN: &str = "-----BEGIN ";
 const END: &str = "-----END ";
 
-/// Whether the bytes hold a PEM BEGIN marker anywhere (a cheap test before [`blocks`]).
+/// Whether the bytes hold a PEM BEGIN marker anywhere (a cheap test before [`blocks`]). The finder
+/// is built once: `memmem::find` would build one per call, for every file the scan reads.
 pub fn has_marker(bytes: &[u8]) -> bool {
-    memchr::memmem::find(bytes, BEGIN.as_bytes()).is_some()
+    static FINDER: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(BEGIN));
+    FINDER.find(bytes).is_some()
 }
 
 /// The label of a marker on `line` (`BEGIN` or `END` given by `marker`), when there is one.

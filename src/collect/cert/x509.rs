@@ -13,6 +13,7 @@ use x509_parser::x509::X509Name;
 use super::{Facts, chain::ChainOutcome};
 use super::{der, names, time_encoding};
 use crate::clock::rfc3339;
+use crate::collect::Fields;
 
 /// Seconds in a day.
 const DAY: i64 = 86_400;
@@ -195,21 +196,32 @@ pub struct Context<'a> {
     pub chain: Option<ChainOutcome>,
     /// Whether to verify a self-issued certificate's signature with its own key (`self_signed`).
     pub self_signed: bool,
+    /// The facts the controls read: names and lists that no control reads are not written out.
+    pub fields: &'a Fields,
 }
 
 /// The fact document of one certificate.
 pub fn facts(cert: &X509Certificate<'_>, ctx: &Context<'_>, f: &mut Facts) {
     let tbs = &cert.tbs_certificate;
-    f.str("subject", cert.subject().to_string());
+    // Distinguished names are written out as text only when read: that is most of the cost of a
+    // certificate's facts after parsing it.
+    let wants = |key: &str| ctx.fields.contains(key);
+    if wants("subject") {
+        f.str("subject", cert.subject().to_string());
+    }
     if let Some(cn) = common_name(cert.subject()) {
         f.str("subject_cn", cn);
     }
-    f.str("issuer", cert.issuer().to_string());
+    if wants("issuer") {
+        f.str("issuer", cert.issuer().to_string());
+    }
     if let Some(cn) = common_name(cert.issuer()) {
         f.str("issuer_cn", cn);
     }
     let serial = tbs.raw_serial();
-    f.str("serial", crate::results::integrity::hex(serial));
+    if wants("serial") {
+        f.str("serial", crate::results::integrity::hex(serial));
+    }
     f.int("serial_octets", serial.len() as i64);
     f.bool(
         "serial_negative",
