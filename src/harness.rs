@@ -116,7 +116,7 @@ fn config(format: Format, path: &str, data: &[u8]) {
         roots: vec![ROOT.into()],
         ..Gate::default()
     });
-    let _ = format.parse_text(Path::new(path), text, gate);
+    let _ = format.parse_text(Path::new(path), text, gate, &crate::collect::Fields::All);
 }
 
 /// Loads `data` as a policy file against the built-in collectors and renders every diagnostic,

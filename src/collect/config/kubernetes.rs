@@ -21,6 +21,7 @@
 //! `apiVersion` or `kind`) produce nothing, so a Kubernetes control is not applicable to them.
 
 use super::ParseError;
+use crate::collect::Fields;
 use crate::doc::{Map, Node, Value};
 
 /// One Kubernetes object: its fact document and a label such as `Deployment/web`.
@@ -31,17 +32,33 @@ pub struct Object {
     pub label: String,
 }
 
-/// Parses a multi-document manifest file.
-pub fn parse(text: &str) -> Result<Vec<Object>, ParseError> {
+/// Parses a multi-document manifest file. `fields` are the fields the controls read: when none
+/// reads `spec`, the pod template is moved to `podSpec` rather than copied, and `spec` is left
+/// without it.
+pub fn parse(text: &str, fields: &Fields) -> Result<Vec<Object>, ParseError> {
     let docs = crate::yaml::parse_documents(text)?;
     let mut out = Vec::new();
+    let keep_spec = fields.contains("spec");
     for doc in docs {
-        collect(doc, &mut out);
+        collect(doc, keep_spec, &mut out);
     }
     Ok(out)
 }
 
-fn collect(doc: Node, out: &mut Vec<Object>) {
+/// The node at `path` under `root`, taken out of it (a null stands in its place).
+fn take_at(root: &mut Node, path: &[&str]) -> Option<Node> {
+    let mut node = root;
+    for key in path {
+        node = match &mut node.value {
+            Value::Map(m) => m.get_mut(key)?,
+            _ => return None,
+        };
+    }
+    let pos = node.pos;
+    Some(std::mem::replace(node, Node::new(pos, Value::Null)))
+}
+
+fn collect(doc: Node, keep_spec: bool, out: &mut Vec<Object>) {
     let (Some(kind), Some(_)) = (
         doc.get("kind").and_then(Node::as_str).map(str::to_string),
         doc.get("apiVersion"),
@@ -61,7 +78,7 @@ fn collect(doc: Node, out: &mut Vec<Object>) {
                         m.insert("apiVersion", api.clone());
                     }
                 }
-                collect(item, out);
+                collect(item, keep_spec, out);
             }
         }
         return;
@@ -87,13 +104,17 @@ fn collect(doc: Node, out: &mut Vec<Object>) {
         _ => &[],
     };
     let mut root = doc;
-    let pod = (!pod_path.is_empty())
-        .then(|| pod_path.iter().try_fold(&root, |n, k| n.get(k)).cloned())
-        .flatten()
-        .map(|mut pod| {
-            label_pod_elements(&mut pod);
-            pod
-        });
+    let pod = if pod_path.is_empty() {
+        None
+    } else if keep_spec {
+        pod_path.iter().try_fold(&root, |n, k| n.get(k)).cloned()
+    } else {
+        take_at(&mut root, pod_path)
+    };
+    let pod = pod.map(|mut pod| {
+        label_pod_elements(&mut pod);
+        pod
+    });
     if let (Some(pod), Value::Map(map)) = (pod, &mut root.value) {
         let mut containers = Vec::new();
         let pod_context = pod.get("securityContext").and_then(Node::as_map);
@@ -205,7 +226,7 @@ mod tests {
     #[test]
     fn derives_pod_fields_for_every_workload_kind() {
         let text = "apiVersion: batch/v1\nkind: CronJob\nmetadata: {name: nightly, namespace: ops}\nspec:\n  jobTemplate:\n    spec:\n      template:\n        spec:\n          initContainers: [{name: init, image: busybox}]\n          containers:\n            - name: main\n              image: app:latest\n---\napiVersion: v1\nkind: Service\nmetadata: {name: svc}\n---\nnot: kubernetes\n";
-        let objs = parse(text).unwrap();
+        let objs = parse(text, &Fields::All).unwrap();
         assert_eq!(objs.len(), 2);
         assert_eq!(objs[0].label, "CronJob/ops/nightly");
         let c = objs[0].root.get("containers").unwrap().as_list().unwrap();
@@ -221,9 +242,45 @@ mod tests {
     }
 
     #[test]
+    fn the_pod_template_is_moved_only_when_no_control_reads_spec() {
+        let text = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  replicas: 2\n  template:\n    spec:\n      hostNetwork: true\n      containers: [{name: app, image: nginx}]\n";
+        let full = parse(text, &Fields::All).unwrap();
+        let mut read = Fields::none();
+        read.add("podSpec");
+        read.add("containers");
+        let lean = parse(text, &read).unwrap();
+        for key in ["podSpec", "containers", "metadata"] {
+            assert_eq!(lean[0].root.get(key), full[0].root.get(key), "{key}");
+        }
+        let template = |o: &Object| {
+            o.root
+                .get("spec")
+                .unwrap()
+                .get("template")
+                .unwrap()
+                .get("spec")
+                .cloned()
+        };
+        let host_network = |n: Option<Node>| n.and_then(|t| t.get("hostNetwork").cloned());
+        assert_eq!(
+            host_network(template(&full[0])).map(|n| n.value),
+            Some(Value::Bool(true)),
+            "copied when `spec` may be read"
+        );
+        assert_eq!(
+            template(&lean[0]).map(|n| n.value),
+            Some(Value::Null),
+            "moved otherwise"
+        );
+        read.add("spec");
+        let kept = parse(text, &read).unwrap();
+        assert_eq!(kept[0].root.get("spec"), full[0].root.get("spec"));
+    }
+
+    #[test]
     fn containers_inherit_the_pod_security_context_they_do_not_override() {
         let text = "apiVersion: apps/v1\nkind: DeploymentList\nitems:\n  - metadata: {name: web}\n    spec:\n      template:\n        spec:\n          securityContext:\n            runAsNonRoot: true\n            runAsUser: 0\n            seccompProfile: {type: RuntimeDefault}\n          containers:\n            - name: app\n              securityContext: {runAsUser: 1000, allowPrivilegeEscalation: false}\n            - name: sidecar\n          ephemeralContainers:\n            - name: debug\n              securityContext: {seccompProfile: {type: Unconfined}}\n";
-        let objs = parse(text).unwrap();
+        let objs = parse(text, &Fields::All).unwrap();
         assert_eq!(objs.len(), 1, "a typed list is unpacked");
         assert_eq!(objs[0].label, "Deployment/web");
         let c = objs[0].root.get("containers").unwrap().as_list().unwrap();

@@ -114,7 +114,8 @@ impl Collector for ConfigCollector {
                     continue;
                 }
             };
-            match format.parse_text(&entry.path, text, &request.settings.gate) {
+            let fields = request.fields.of(w.kind);
+            match format.parse_text(&entry.path, text, &request.settings.gate, fields) {
                 Ok(docs) => out.extend(docs.into_iter().map(|document| Collected::Document {
                     kind: w.kind,
                     variant: w.variant,
@@ -226,12 +227,14 @@ impl Format {
     }
 
     /// Parses `text` (the contents of `path`) into fact documents: one for most formats, one per
-    /// YAML document, one per Kubernetes object.
+    /// YAML document, one per Kubernetes object. `fields` are the fields the controls read: a
+    /// document may leave others incomplete.
     pub fn parse_text(
         self,
         path: &Path,
         text: &str,
         gate: &super::gate::Gate,
+        fields: &crate::collect::Fields,
     ) -> Result<Vec<Document>, ParseError> {
         let single = |root: Node| vec![Document::new(root)];
         Ok(match self {
@@ -258,7 +261,7 @@ impl Format {
                 }],
                 None => Vec::new(),
             },
-            Format::Kubernetes => kubernetes::parse(text)?
+            Format::Kubernetes => kubernetes::parse(text, fields)?
                 .into_iter()
                 .map(|o| Document {
                     label: Some(o.label),
