@@ -133,7 +133,10 @@ pub fn walk(
         let entries = walkdir::WalkDir::new(&root)
             .follow_links(follow)
             .follow_root_links(true)
-            .sort_by_file_name()
+            // By file name. Siblings' paths are their directory's path joined with their names, so
+            // comparing whole paths orders them as their names would; walkdir's
+            // `sort_by_file_name` finds each name again at every comparison (1.5% of a scan).
+            .sort_by(|a, b| a.path().as_os_str().cmp(b.path().as_os_str()))
             .into_iter()
             .filter_entry(move |e| {
                 if e.depth() == 0 {

@@ -128,6 +128,13 @@ impl PatternScanner {
             if !g.set.is_match(bytes) {
                 continue;
             }
+            if let [only] = g.owners[..] {
+                // A group of one pattern matched: asking which would search the file again.
+                if wanted.contains(&only) {
+                    hits.push(only);
+                }
+                continue;
+            }
             let matched = g.set.matches(bytes);
             hits.extend(
                 matched
@@ -176,5 +183,24 @@ mod tests {
             "only wanted controls are reported"
         );
         assert!(s.matching(b"nothing here", &[0, 1, 2, 3]).is_empty());
+    }
+
+    #[test]
+    fn a_group_of_one_pattern_answers_without_a_second_search() {
+        // The second pattern's literals do not fit beside the first's: each is a group of its own.
+        let many: Vec<String> = (0..LITERAL_BUDGET).map(|i| format!("k{i:02}x")).collect();
+        let pats = vec![
+            (r"\bghp_[A-Za-z0-9]{4}".to_string(), 7),
+            (format!("(?:{})=[0-9]+", many.join("|")), 9),
+        ];
+        let s = PatternScanner::new(&pats).unwrap();
+        assert_eq!(s.group_count(), 2);
+        assert_eq!(s.matching(b"a k07x=12 b", &[7, 9]), vec![9]);
+        assert_eq!(s.matching(b"ghp_abcd k07x=12", &[7, 9]), vec![7, 9]);
+        assert!(
+            s.matching(b"a k07x=12 b", &[7]).is_empty(),
+            "only wanted controls"
+        );
+        assert!(s.matching(b"k07x= alone", &[7, 9]).is_empty());
     }
 }
