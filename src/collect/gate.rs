@@ -97,7 +97,7 @@ impl Gate {
 }
 
 /// Reads a whole file into `buf` (cleared first) through the gate: regular files only, opened
-/// without blocking, stopping past `limit` even if the file grows while it is read.
+/// without blocking, as large as they were when opened and never past `limit`.
 pub fn read(path: &Path, limit: u64, buf: &mut Vec<u8>) -> Result<(), GateError> {
     buf.clear();
     let f = super::open::open_read(path, libc::O_NONBLOCK | libc::O_NOCTTY)?;
@@ -123,6 +123,14 @@ pub fn read(path: &Path, limit: u64, buf: &mut Vec<u8>) -> Result<(), GateError>
         return Err(GateError::TooLarge { size, limit });
     }
     buf.reserve(usize::try_from(size).unwrap_or(0) + 1);
+    if size > 0 {
+        // The file as large as it was when opened: reading stops there rather than asking once
+        // more for an end already reached, one system call of five per file. A file that shrank
+        // meanwhile ends early; one that grew is read as it was.
+        (&f).take(size).read_to_end(buf)?;
+        return Ok(());
+    }
+    // No size to go by (a file of `/proc` says 0): read to its end, but never past the limit.
     f.take(limit + 1).read_to_end(buf)?;
     if buf.len() as u64 > limit {
         return Err(GateError::TooLarge {
