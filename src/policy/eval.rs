@@ -87,6 +87,68 @@ pub fn evaluate(cond: &Condition, doc: &Node) -> Verdict {
     }
 }
 
+/// What [`lean`] found out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lean {
+    /// The condition holds; the evidence [`evaluate`] gives would first point at this position
+    /// (its first one with a line), or nowhere in the document.
+    Pass(Option<Pos>),
+    /// The condition does not hold.
+    Fail,
+    /// A `not` or an `each`, whose evidence only [`evaluate`] finds.
+    Unknown,
+}
+
+/// Whether `cond` holds over `doc`, and where [`evaluate`]'s evidence would start, without building
+/// that evidence: a passing verdict recorded compactly needs no more, and most verdicts pass. The
+/// caller evaluates in full what does not pass here.
+pub fn lean(cond: &Condition, doc: &Node) -> Lean {
+    match cond {
+        Condition::All(items) => {
+            let mut first = None;
+            for c in items {
+                match lean(c, doc) {
+                    Lean::Pass(at) => first = first.or(at),
+                    other => return other,
+                }
+            }
+            Lean::Pass(first)
+        }
+        Condition::Any(items) => {
+            for c in items {
+                match lean(c, doc) {
+                    Lean::Fail => continue,
+                    other => return other,
+                }
+            }
+            Lean::Fail
+        }
+        Condition::Not(_) | Condition::Each(_) => Lean::Unknown,
+        Condition::Field(test) => {
+            let (mut first, mut passing, mut failing) = (None, false, false);
+            for c in expand(test, test.path.resolve_values(doc)) {
+                if test_value(test, c.node.as_deref()) {
+                    passing = true;
+                    if first.is_none() && c.pos.line > 0 {
+                        first = Some(c.pos);
+                    }
+                } else {
+                    failing = true;
+                }
+            }
+            let passed = match test.quantifier {
+                Quantifier::Every => !failing,
+                Quantifier::Some => passing,
+            };
+            if passed {
+                Lean::Pass(first)
+            } else {
+                Lean::Fail
+            }
+        }
+    }
+}
+
 /// Whether `cond` holds over `doc`: [`evaluate`]'s `passed`, without gathering evidence. Used
 /// where only the answer counts (a control's `when`, an `each` filter), so that a pod spec is not
 /// written out as evidence for every control that asks whether the document has one.
@@ -440,9 +502,44 @@ mod tests {
         let c = Condition::parse(c, &mut d).unwrap_or_else(|| panic!("{:?}", d.items));
         let doc = &parse_documents(doc).unwrap()[0];
         let verdict = evaluate(&c, doc);
-        // Every case below also checks that the evidence-free answer agrees.
+        // Every case below also checks that the evidence-free answers agree.
         assert_eq!(holds(&c, doc), verdict.passed, "holds disagrees on {cond}");
+        let start = verdict.evidence.iter().map(|e| e.pos).find(|p| p.line > 0);
+        match lean(&c, doc) {
+            Lean::Pass(at) => assert!(verdict.passed && at == start, "lean disagrees on {cond}"),
+            Lean::Fail => assert!(!verdict.passed, "lean disagrees on {cond}"),
+            Lean::Unknown => assert!(matches!(c, Condition::Not(_) | Condition::Each(_))),
+        }
         verdict
+    }
+
+    #[test]
+    fn lean_finds_where_passing_evidence_starts() {
+        let c = |text: &str| {
+            let node = &parse_documents(text).unwrap()[0];
+            Condition::parse(node, &mut Diagnostics::new("t", text)).unwrap()
+        };
+        let doc = &parse_documents(POD).unwrap()[0];
+        let names = c(
+            "{all: [{key: nothing, exists: false}, {key: 'spec.containers[*].name', \
+                       quantifier: some, equals: c}]}",
+        );
+        assert_eq!(lean(&names, doc), Lean::Pass(Some(Pos::new(6, 13))));
+        assert_eq!(check_all(&names, doc), Some(Pos::new(6, 13)));
+        let first = c("{any: [{key: spec.x, equals: 1}, {key: spec, exists: true}]}");
+        assert_eq!(lean(&first, doc), Lean::Pass(Some(Pos::new(2, 3))));
+        assert_eq!(lean(&c("{key: spec.x, equals: 1}"), doc), Lean::Fail);
+        assert_eq!(
+            lean(&c("{not: {key: spec.x, exists: true}}"), doc),
+            Lean::Unknown
+        );
+    }
+
+    /// Where [`evaluate`]'s evidence starts, when the condition passes.
+    fn check_all(cond: &Condition, doc: &Node) -> Option<Pos> {
+        let v = evaluate(cond, doc);
+        assert!(v.passed);
+        v.evidence.iter().map(|e| e.pos).find(|p| p.line > 0)
     }
 
     const POD: &str = "spec:\n  containers:\n    - name: a\n      securityContext: {privileged: true}\n    - name: b\n    - name: c\n      securityContext: {privileged: true}\n";

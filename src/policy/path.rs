@@ -145,9 +145,9 @@ impl FieldPath {
         self.walk(root, true)
     }
 
-    /// The values [`FieldPath::resolve`] leads to, for a yes-or-no question: the same nodes in the
-    /// same order, but without the concrete path, position or element of each, which cost an
-    /// allocation or two per value and which only evidence needs.
+    /// The values [`FieldPath::resolve`] leads to, for a yes-or-no question or a location: the same
+    /// nodes at the same positions in the same order, but without the concrete path or element of
+    /// each, which cost an allocation or two per value and which only evidence needs.
     pub fn resolve_values<'d>(&self, root: &'d Node) -> Vec<Candidate<'d>> {
         self.walk(root, false)
     }
@@ -187,7 +187,7 @@ impl FieldPath {
         };
         // The root's own position is not inherited: a key missing at the top of a document has no
         // better location than "the whole file".
-        walk.step(&self.segments, Some(root), Pos::default(), None);
+        walk.step(&self.segments, Some(root), Pos::default(), None, false);
         out
     }
 }
@@ -237,6 +237,7 @@ impl<'d> Walk<'_, 'd> {
         node: Option<&'d Node>,
         pos: Pos,
         element: Option<&Element>,
+        named: bool,
     ) {
         use std::fmt::Write as _;
         let Some((first, rest)) = segments.split_first() else {
@@ -249,8 +250,11 @@ impl<'d> Walk<'_, 'd> {
             return;
         };
         let paths = self.paths;
+        // `named`: whether the concrete path so far is not empty (the walk has left the root),
+        // tracked apart from the path itself so that positions are the same when no path is written.
+        debug_assert!(!paths || named != self.path.is_empty());
         let here = match node {
-            Some(n) if !self.path.is_empty() && n.pos.line > 0 => n.pos,
+            Some(n) if named && n.pos.line > 0 => n.pos,
             _ => pos,
         };
         let len = self.path.len();
@@ -273,20 +277,26 @@ impl<'d> Walk<'_, 'd> {
                         self.path.push_str(key);
                     }
                 }
-                self.step(&segments[used..], child, here, element);
+                self.step(
+                    &segments[used..],
+                    child,
+                    here,
+                    element,
+                    named || !key.is_empty(),
+                );
             }
             Segment::Index(i) => {
                 let child = node.and_then(|n| n.as_list()).and_then(|l| l.get(*i));
                 if paths {
                     let _ = write!(self.path, "[{i}]");
                 }
-                self.step(rest, child, here, element);
+                self.step(rest, child, here, element, true);
             }
             Segment::Wildcard => match node.map(|n| &n.value) {
                 Some(Value::List(items)) => {
                     for (i, item) in items.iter().enumerate() {
                         if !paths {
-                            self.step(rest, Some(item), here, None);
+                            self.step(rest, Some(item), here, None, true);
                             continue;
                         }
                         let _ = write!(self.path, "[{i}]");
@@ -298,7 +308,7 @@ impl<'d> Walk<'_, 'd> {
                                 own.as_ref()
                             }
                         };
-                        self.step(rest, Some(item), here, element);
+                        self.step(rest, Some(item), here, element, true);
                         self.path.truncate(len);
                     }
                 }
@@ -307,7 +317,7 @@ impl<'d> Walk<'_, 'd> {
                         if paths {
                             let _ = write!(self.path, "[\"{k}\"]");
                         }
-                        self.step(rest, Some(v), here, element);
+                        self.step(rest, Some(v), here, element, true);
                         self.path.truncate(len);
                     }
                 }
@@ -430,13 +440,25 @@ mod tests {
             "nothing.here",
         ] {
             let p = FieldPath::parse(text).unwrap();
-            let full: Vec<_> = p.resolve(doc).into_iter().map(|c| c.node).collect();
-            let values: Vec<_> = p.resolve_values(doc).into_iter().map(|c| c.node).collect();
+            let full: Vec<_> = p
+                .resolve(doc)
+                .into_iter()
+                .map(|c| (c.node, c.pos))
+                .collect();
+            let values: Vec<_> = p
+                .resolve_values(doc)
+                .into_iter()
+                .map(|c| (c.node, c.pos))
+                .collect();
             assert_eq!(values, full, "{text}");
             assert!(!full.is_empty(), "{text}");
             // A path without wildcards leads to exactly one value, which `value` finds alone.
             match p.value(doc) {
-                Some(one) => assert_eq!(vec![one], full, "{text}"),
+                Some(one) => assert_eq!(
+                    vec![one],
+                    full.iter().map(|c| c.0).collect::<Vec<_>>(),
+                    "{text}"
+                ),
                 None => assert!(p.has_wildcard(), "{text}"),
             }
         }

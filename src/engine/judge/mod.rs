@@ -268,6 +268,10 @@ fn judge_collected(
                     match &c.check {
                         Check::Pattern(_) => patterns.push(m.control),
                         Check::Condition(cond) => {
+                            if let Some(pass) = lean_pass(ctx, m.control, document, &object, cond) {
+                                out.verdicts.push(pass);
+                                continue;
+                            }
                             let v = eval::evaluate(cond, &document.root);
                             verdicts::from_evaluation(
                                 c,
@@ -306,6 +310,45 @@ fn judge_collected(
             }
         }
     }
+}
+
+/// The verdict of a condition that passes, when passes are recorded compactly: found without
+/// building the evidence that such a verdict leaves out (most verdicts pass). `None` when the
+/// condition is to be evaluated in full.
+fn lean_pass(
+    ctx: &Context<'_>,
+    control: usize,
+    document: &crate::collect::Document,
+    object: &Option<String>,
+    cond: &crate::policy::condition::Condition,
+) -> Option<Verdict> {
+    if ctx.pass_evidence != PassEvidence::Compact {
+        return None;
+    }
+    let eval::Lean::Pass(at) = eval::lean(cond, &document.root) else {
+        return None;
+    };
+    let pass = verdicts::compact_pass(control, document, object.clone(), at);
+    #[cfg(debug_assertions)]
+    {
+        // Every test run checks that the lean answer is the full evaluation's.
+        let mut full = Vec::new();
+        verdicts::from_evaluation(
+            ctx.plan.controls[control],
+            control,
+            document,
+            object.clone(),
+            eval::evaluate(cond, &document.root),
+            ctx.pass_evidence,
+            &mut full,
+        );
+        assert_eq!(
+            full,
+            std::slice::from_ref(&pass),
+            "lean and full evaluation disagree"
+        );
+    }
+    Some(pass)
 }
 
 /// Records as `suppressed` each failure that a `vigil:ignore` comment of the file covers: one

@@ -171,11 +171,7 @@ pub fn from_evaluation(
     out: &mut Vec<Verdict>,
 ) {
     if v.passed {
-        let mut pass = Verdict {
-            object,
-            location: first_location(&v.evidence, doc),
-            ..Verdict::new(ci, State::Pass)
-        };
+        let mut pass = compact_pass(ci, doc, object, evidence_start(&v.evidence));
         if pass_evidence == PassEvidence::Full {
             let evidence = convert(c, doc, &v.evidence);
             pass.observed = Some(observed(&evidence));
@@ -225,13 +221,30 @@ pub fn from_evaluation(
     }));
 }
 
+/// A passing verdict as recorded by default: control, object and location. `at` is where its
+/// evidence starts ([`eval::lean`] finds it without building the evidence).
+pub fn compact_pass(ci: usize, doc: &Document, object: Option<String>, at: Option<Pos>) -> Verdict {
+    Verdict {
+        object,
+        location: located(at, doc),
+        ..Verdict::new(ci, State::Pass)
+    }
+}
+
+/// The first evidence position in the target.
+fn evidence_start(evidence: &[eval::Evidence]) -> Option<Pos> {
+    evidence.iter().map(|e| e.pos).find(|p| p.line > 0)
+}
+
+/// The location of `at`, else of the document's anchor.
+fn located(at: Option<Pos>, doc: &Document) -> Option<Location> {
+    at.map(|p| location(p, Some(doc)))
+        .or_else(|| doc.anchor.filter(|p| p.line > 0).map(|p| location(p, None)))
+}
+
 /// The first evidence position in the target, else the document's anchor.
 fn first_location(evidence: &[eval::Evidence], doc: &Document) -> Option<Location> {
-    evidence
-        .iter()
-        .find(|e| e.pos.line > 0)
-        .map(|e| location(e.pos, Some(doc)))
-        .or_else(|| doc.anchor.filter(|p| p.line > 0).map(|p| location(p, None)))
+    located(evidence_start(evidence), doc)
 }
 
 fn convert(c: &Control, doc: &Document, evidence: &[eval::Evidence]) -> Vec<Evidence> {
