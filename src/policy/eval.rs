@@ -525,7 +525,7 @@ mod tests {
                        quantifier: some, equals: c}]}",
         );
         assert_eq!(lean(&names, doc), Lean::Pass(Some(Pos::new(6, 13))));
-        assert_eq!(check_all(&names, doc), Some(Pos::new(6, 13)));
+        assert_eq!(evidence_start(&names, doc), Some(Pos::new(6, 13)));
         let first = c("{any: [{key: spec.x, equals: 1}, {key: spec, exists: true}]}");
         assert_eq!(lean(&first, doc), Lean::Pass(Some(Pos::new(2, 3))));
         assert_eq!(lean(&c("{key: spec.x, equals: 1}"), doc), Lean::Fail);
@@ -536,7 +536,7 @@ mod tests {
     }
 
     /// Where [`evaluate`]'s evidence starts, when the condition passes.
-    fn check_all(cond: &Condition, doc: &Node) -> Option<Pos> {
+    fn evidence_start(cond: &Condition, doc: &Node) -> Option<Pos> {
         let v = evaluate(cond, doc);
         assert!(v.passed);
         v.evidence.iter().map(|e| e.pos).find(|p| p.line > 0)
