@@ -557,7 +557,6 @@ fn certificate_documents(
                 .then(|| ctx.store.contains(m.cert)),
             chain: (chains && !x509::is_ca(m.cert))
                 .then(|| chain::validate(m, &members, &ctx.store, ctx.at)),
-            self_signed: fields.contains("self_signed"),
             fields,
         };
         let mut f = Facts::new(position(line), 48);

@@ -194,9 +194,8 @@ pub struct Context<'a> {
     /// The chain validation of an end-entity certificate; `None` for CA certificates and when no
     /// control reads it.
     pub chain: Option<ChainOutcome>,
-    /// Whether to verify a self-issued certificate's signature with its own key (`self_signed`).
-    pub self_signed: bool,
-    /// The facts the controls read: names and lists that no control reads are not written out.
+    /// The facts the controls read: names that no control reads are not written out, and a
+    /// self-issued certificate's signature is verified with its own key only for `self_signed`.
     pub fields: &'a Fields,
 }
 
@@ -311,7 +310,7 @@ pub fn facts(cert: &X509Certificate<'_>, ctx: &Context<'_>, f: &mut Facts) {
         "self_issued",
         cert.subject().as_raw() == cert.issuer().as_raw(),
     );
-    if ctx.self_signed {
+    if wants("self_signed") {
         f.bool("self_signed", self_signed(cert));
     }
     if let Some(t) = ctx.in_trust_store {
