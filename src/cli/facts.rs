@@ -181,7 +181,7 @@ fn file_facts(
     };
     let mut buf = Vec::new();
     match file::read_into(&entry.path, DEFAULT_MAX_FILE_SIZE, &mut buf) {
-        Ok(file::Loaded::Read) => {}
+        Ok(file::Loaded::Read(_)) => {}
         Ok(file::Loaded::TooLarge { size }) => {
             return json!({"path": entry.display, "error": format!("file is {size} bytes, above {DEFAULT_MAX_FILE_SIZE}")});
         }

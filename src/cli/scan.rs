@@ -153,6 +153,25 @@ pub struct ScanArgs {
     /// (observed values and a message, and a verdict for every file a pattern was searched in).
     #[arg(long, value_name = "LEVEL", default_value = "compact", value_parser = parse_pass_evidence)]
     pass_evidence: PassEvidence,
+
+    /// Keep each file's verdicts in FILE and reuse them for the files unchanged since, when the
+    /// policies, options and vigil are the same; the results are the same as judging afresh.
+    #[arg(long, value_name = "FILE")]
+    cache: Option<std::path::PathBuf>,
+
+    /// How `--cache` tells a file unchanged: `content` (SHA-256 of its bytes, with owner and mode;
+    /// every file is read) or `metadata` (inode, size, modification and change times; unchanged
+    /// files are not opened).
+    #[arg(long, value_name = "STRATEGY", default_value = "content", value_parser = parse_cache_strategy, requires = "cache")]
+    cache_strategy: engine::CacheStrategy,
+}
+
+fn parse_cache_strategy(s: &str) -> Result<engine::CacheStrategy, String> {
+    match s {
+        "content" => Ok(engine::CacheStrategy::Content),
+        "metadata" => Ok(engine::CacheStrategy::Metadata),
+        _ => Err("expected `content` or `metadata`".into()),
+    }
 }
 
 /// Time limits of network probes, shared by `scan` and `facts`.
@@ -378,6 +397,10 @@ pub fn run(args: ScanArgs) -> u8 {
         host_name: args.host_name.clone(),
         machine_id: machine_id(args.root.as_deref()),
         tags: args.tags.clone(),
+        cache: args.cache.clone().map(|path| engine::CacheOptions {
+            path,
+            strategy: args.cache_strategy,
+        }),
     };
     let outcome = engine::scan(&policies, &opts, sinks);
     // The bar is cleared before anything else is printed.
@@ -389,6 +412,15 @@ pub fn run(args: ScanArgs) -> u8 {
         Err(e) => return usage_error(e),
     };
     let t = &outcome.trailer;
+    if let (Some(c), Some(path)) = (outcome.cache.filter(|_| !args.quiet), &args.cache) {
+        eprintln!(
+            "vigil: cache {}: {} files reused, {} judged afresh, {} kept",
+            path.display(),
+            c.reused,
+            c.judged,
+            c.kept
+        );
+    }
     if let Some(k) = t.known_failures.as_ref().filter(|_| !args.quiet) {
         eprintln!(
             "vigil: baseline {}: {} known failures, {} still failing, {} fixed",

@@ -67,8 +67,8 @@ pub fn is_binary(bytes: &[u8]) -> bool {
 /// What reading a file gave.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Loaded {
-    /// The whole file is in the buffer.
-    Read,
+    /// The whole file is in the buffer; its owner and mode as read.
+    Read(super::gate::Access),
     /// The file is larger than the limit and was not read.
     TooLarge {
         /// Its size.
@@ -81,7 +81,7 @@ pub enum Loaded {
 /// `limit` even if the file grew in the meantime.
 pub fn read_into(path: &Path, limit: u64, buf: &mut Vec<u8>) -> std::io::Result<Loaded> {
     match super::gate::read(path, limit, buf) {
-        Ok(()) => Ok(Loaded::Read),
+        Ok(access) => Ok(Loaded::Read(access)),
         Err(super::gate::GateError::TooLarge { size, .. }) => Ok(Loaded::TooLarge { size }),
         Err(super::gate::GateError::Io(e)) => Err(e),
         Err(other) => Err(std::io::Error::other(other.to_string())),
@@ -141,7 +141,10 @@ mod tests {
         let p = dir.path().join("f");
         std::fs::write(&p, vec![b'a'; 100]).unwrap();
         let mut buf = b"old".to_vec();
-        assert_eq!(read_into(&p, 100, &mut buf).unwrap(), Loaded::Read);
+        assert!(matches!(
+            read_into(&p, 100, &mut buf).unwrap(),
+            Loaded::Read(_)
+        ));
         assert_eq!(buf.len(), 100);
         assert_eq!(
             read_into(&p, 50, &mut buf).unwrap(),

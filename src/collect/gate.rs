@@ -4,8 +4,36 @@
 //! `--max-file-size`, and, for files a config pulls in, inside the paths the user named: the content
 //! of `/etc/shadow` must not reach a report because a scanned file includes it.
 
+use std::cell::Cell;
 use std::io::Read;
 use std::path::{Path, PathBuf};
+
+thread_local! {
+    /// How often this thread's collectors asked the gate about a file beside their target.
+    static LOOKED_BESIDE: Cell<u64> = const { Cell::new(0) };
+}
+
+/// How many times collectors on this thread have looked at files beside the target they judge
+/// (through [`Gate::reaches`] or [`Gate::read_included`]). A target whose judging changed it
+/// depends on other files, so its verdicts are not cached by content or metadata alone.
+pub fn looked_beside() -> u64 {
+    LOOKED_BESIDE.with(Cell::get)
+}
+
+fn looking_beside() {
+    LOOKED_BESIDE.with(|n| n.set(n.get() + 1));
+}
+
+/// The owner and permission bits of a file, from the descriptor it was read through.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Access {
+    /// `st_mode`: type and permission bits.
+    pub mode: u32,
+    /// Owner.
+    pub uid: u32,
+    /// Group.
+    pub gid: u32,
+}
 
 /// What may be opened.
 #[derive(Debug, Clone)]
@@ -77,6 +105,7 @@ impl Gate {
     /// Whether a file or directory at `path` lies inside the named paths (any path when none were
     /// named), so that a config may read it.
     pub fn reaches(&self, path: &Path) -> bool {
+        looking_beside();
         self.roots.is_empty()
             || super::canonical::canonical(path)
                 .is_ok_and(|real| self.roots.iter().any(|r| real.starts_with(r)))
@@ -84,6 +113,7 @@ impl Gate {
 
     /// Reads a file a config includes, as text, through the gate.
     pub fn read_included(&self, path: &Path) -> Result<String, GateError> {
+        looking_beside();
         if !self.roots.is_empty() {
             let real = super::canonical::canonical(path)?;
             if !self.roots.iter().any(|r| real.starts_with(r)) {
@@ -97,8 +127,9 @@ impl Gate {
 }
 
 /// Reads a whole file into `buf` (cleared first) through the gate: regular files only, opened
-/// without blocking, as large as they were when opened and never past `limit`.
-pub fn read(path: &Path, limit: u64, buf: &mut Vec<u8>) -> Result<(), GateError> {
+/// without blocking, as large as they were when opened and never past `limit`. Returns the owner
+/// and mode of the file read.
+pub fn read(path: &Path, limit: u64, buf: &mut Vec<u8>) -> Result<Access, GateError> {
     buf.clear();
     let f = super::open::open_read(path, libc::O_NONBLOCK | libc::O_NOCTTY)?;
     let meta = f.metadata()?;
@@ -118,6 +149,14 @@ pub fn read(path: &Path, limit: u64, buf: &mut Vec<u8>) -> Result<(), GateError>
         };
         return Err(GateError::NotRegular(what));
     }
+    let access = {
+        use std::os::unix::fs::MetadataExt;
+        Access {
+            mode: meta.mode(),
+            uid: meta.uid(),
+            gid: meta.gid(),
+        }
+    };
     let size = meta.len();
     if size > limit {
         return Err(GateError::TooLarge { size, limit });
@@ -128,7 +167,7 @@ pub fn read(path: &Path, limit: u64, buf: &mut Vec<u8>) -> Result<(), GateError>
         // more for an end already reached, one system call of five per file. A file that shrank
         // meanwhile ends early; one that grew is read as it was.
         (&f).take(size).read_to_end(buf)?;
-        return Ok(());
+        return Ok(access);
     }
     // No size to go by (a file of `/proc` says 0): read to its end, but never past the limit.
     f.take(limit + 1).read_to_end(buf)?;
@@ -138,7 +177,7 @@ pub fn read(path: &Path, limit: u64, buf: &mut Vec<u8>) -> Result<(), GateError>
             limit,
         });
     }
-    Ok(())
+    Ok(access)
 }
 
 #[cfg(test)]

@@ -99,6 +99,21 @@ pub struct Prepared {
     /// Problems that do not stop the scan, as (what, why): a system trust store that cannot be
     /// read. They are reported as scan errors.
     pub warnings: Vec<(String, String)>,
+    /// What documents of some of its kinds depend on besides the target itself (certificates on
+    /// the evaluation clock and the trust anchors); `None` when the target alone decides.
+    pub environment: Option<Environment>,
+}
+
+/// What a collector's documents of some kinds depend on besides the target. Verdicts cached by
+/// `vigil scan --cache` on documents of these kinds are reused only while the bytes are the same.
+/// (A collector that looks at other files must do so through [`gate::Gate`], which tells the cache
+/// that the target does not decide alone.)
+#[derive(Debug, Clone)]
+pub struct Environment {
+    /// The kinds whose documents depend on it.
+    pub kinds: &'static [&'static str],
+    /// It, as bytes (the clock's instant, a digest of the anchors).
+    pub bytes: Vec<u8>,
 }
 
 impl Prepared {
@@ -107,6 +122,7 @@ impl Prepared {
         Prepared {
             state: Box::new(()),
             warnings: Vec::new(),
+            environment: None,
         }
     }
 }

@@ -12,6 +12,7 @@
 //! scheduling, and nothing holds more than a bounded window of targets.
 
 pub mod budget;
+mod cache;
 mod judge;
 pub(crate) mod patterns;
 mod pipeline;
@@ -24,6 +25,7 @@ use std::time::Instant;
 
 use time::OffsetDateTime;
 
+pub use cache::{CacheError, CacheOptions, CacheStats, Strategy as CacheStrategy};
 pub use judge::PassEvidence;
 pub use plan::PlanError;
 pub use shard::Shard;
@@ -104,6 +106,9 @@ pub struct ScanOptions {
     pub machine_id: Option<String>,
     /// Labels recorded in the result (`--tag`).
     pub tags: Vec<String>,
+    /// Reuse the verdicts of unchanged files from this cache, and keep this scan's there
+    /// (`--cache`).
+    pub cache: Option<CacheOptions>,
 }
 
 impl Default for ScanOptions {
@@ -130,6 +135,7 @@ impl Default for ScanOptions {
             host_name: None,
             machine_id: None,
             tags: Vec::new(),
+            cache: None,
         }
     }
 }
@@ -157,6 +163,9 @@ pub enum EngineError {
     /// An output could not be written.
     #[error("cannot write the results: {0}")]
     Output(#[from] std::io::Error),
+    /// The cache given with `--cache` could not be written.
+    #[error(transparent)]
+    Cache(#[from] CacheError),
 }
 
 /// What a finished scan wrote.
@@ -166,6 +175,8 @@ pub struct Outcome {
     pub header: Header,
     /// Its trailer: inventory, summary, run metadata, digest.
     pub trailer: Trailer,
+    /// What the cache did, when one was given.
+    pub cache: Option<CacheStats>,
 }
 
 /// Runs a scan with the built-in collectors, streaming the result to `sinks`.
@@ -237,6 +248,35 @@ pub fn scan_with(
         })
         .collect();
     let header = header(policies, &plan);
+    // The cache is opened before anything is written: one that cannot be written stops the scan.
+    let mut previous = None;
+    let mut cache = None;
+    let mut next = None;
+    if let (Some(c), true) = (&opts.cache, walk.is_some()) {
+        let options = format!(
+            "{:?}",
+            (
+                opts.max_file_size,
+                opts.pass_evidence,
+                opts.inline_suppressions,
+                &settings.control_ids,
+                &opts.paths,
+                opts.walk.follow_symlinks,
+                &settings.gate.roots,
+                registry.kinds().len(),
+            )
+        );
+        let described = serde_json::to_vec(&header).unwrap_or_default();
+        let fingerprint = cache::fingerprint(&[&described, options.as_bytes()]);
+        next = Some(cache::Next::create(&c.path, c.strategy, &fingerprint)?);
+        previous = Some(cache::Previous::open(&c.path, c.strategy, &fingerprint));
+        cache = Some(cache::Cache::new(
+            c.strategy,
+            plan.controls.len(),
+            &plan.prepared,
+            started,
+        ));
+    }
     let mut emitter = Emitter {
         plan: &plan,
         recorder: Recorder::new(&header, sinks)?,
@@ -258,6 +298,8 @@ pub fn scan_with(
         shard: opts.shard,
         blocks: Vec::new(),
         block: None,
+        cache: next,
+        cache_stats: CacheStats::default(),
     };
     let ctx = judge::Context {
         plan: &plan,
@@ -275,8 +317,22 @@ pub fn scan_with(
         opts.shard.is_none_or(|s| s.owns(k)).then_some((k, t))
     };
     if let Some(entries) = walk {
-        let files = entries.map(Target::File).filter_map(deal);
-        run(&ctx, files, file_threads, FILES_PER_BATCH, &mut emitter)?;
+        let files = entries.map(Target::File).filter_map(deal).map(|(k, t)| {
+            let kept = previous
+                .as_mut()
+                .zip(t.file())
+                .and_then(|(p, e)| p.take(&e.path));
+            (k, t, kept)
+        });
+        let cache = cache.as_ref();
+        run(
+            &ctx,
+            cache,
+            files,
+            file_threads,
+            FILES_PER_BATCH,
+            &mut emitter,
+        )?;
     }
     // Network targets one at a time: each may wait on its peer.
     let endpoints = opts
@@ -284,16 +340,18 @@ pub fn scan_with(
         .iter()
         .cloned()
         .map(Target::Endpoint)
-        .filter_map(deal);
+        .filter_map(deal)
+        .map(|(k, t)| (k, t, None));
     let probes = opts.concurrency.clamp(1, opts.endpoints.len().max(1));
-    run(&ctx, endpoints, probes, 1, &mut emitter)?;
+    run(&ctx, None, endpoints, probes, 1, &mut emitter)?;
     let hosts = opts
         .hosts
         .iter()
         .cloned()
         .map(Target::Host)
-        .filter_map(deal);
-    run(&ctx, hosts, 1, 1, &mut emitter)?;
+        .filter_map(deal)
+        .map(|(k, t)| (k, t, None));
+    run(&ctx, None, hosts, 1, 1, &mut emitter)?;
     let shard = emitter.shard_record(ordinal.load(std::sync::atomic::Ordering::Relaxed));
     emitter.whole_scan_verdicts()?;
     let Emitter {
@@ -303,6 +361,8 @@ pub fn scan_with(
         waiver_hits,
         baseline,
         baseline_seen,
+        cache: next,
+        cache_stats,
         ..
     } = emitter;
     let waivers = waivers.map_or_else(Vec::new, |w| w.report(&waiver_hits));
@@ -329,20 +389,33 @@ pub fn scan_with(
         shard,
     };
     let trailer = recorder.finish(scan_errors, inventory, run_info, waivers, known_failures)?;
-    Ok(Outcome { header, trailer })
+    // Kept only once the results are whole: a scan that stopped leaves the previous cache.
+    let cache = match next {
+        Some(next) => {
+            next.finish()?;
+            Some(cache_stats)
+        }
+        None => None,
+    };
+    Ok(Outcome {
+        header,
+        trailer,
+        cache,
+    })
 }
 
 /// Judges `targets`, `batch` at a time, on `threads` workers and writes their verdicts in target
-/// order.
+/// order. Each target comes with what the cache kept for it.
 fn run(
     ctx: &judge::Context<'_>,
-    mut targets: impl Iterator<Item = (u64, Target)> + Send,
+    cache: Option<&cache::Cache>,
+    mut targets: impl Iterator<Item = (u64, Target, Option<cache::Record>)> + Send,
     threads: usize,
     batch: usize,
     emitter: &mut Emitter<'_, '_>,
 ) -> Result<(), EngineError> {
     let batches = std::iter::from_fn(move || {
-        let b: Vec<(u64, Target)> = targets.by_ref().take(batch).collect();
+        let b: Vec<_> = targets.by_ref().take(batch).collect();
         (!b.is_empty()).then_some(b)
     });
     pipeline::ordered(
@@ -353,20 +426,25 @@ fn run(
         |buf, batch| {
             batch
                 .into_iter()
-                .map(|(ordinal, target)| {
+                .map(|(ordinal, target, kept)| {
                     // A collector that panics on a hostile target costs that target, not the scan.
-                    let judged = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                        judge::judge(ctx, &target, buf)
+                    let judgement = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        cache::judge(ctx, cache, &target, kept, buf)
                     }))
-                    .unwrap_or_else(|_| internal_error(ctx, &target));
-                    (ordinal, target, judged)
+                    .unwrap_or_else(|_| cache::Judgement {
+                        judged: internal_error(ctx, &target),
+                        record: None,
+                        reused: false,
+                    });
+                    (ordinal, target, judgement)
                 })
                 .collect::<Vec<_>>()
         },
         |judged| {
-            judged
-                .into_iter()
-                .try_for_each(|(ordinal, target, judged)| emitter.emit(ordinal, &target, judged))
+            judged.into_iter().try_for_each(|(ordinal, target, j)| {
+                emitter.keep(&target, &j)?;
+                emitter.emit(ordinal, &target, j.judged)
+            })
         },
     )
 }
@@ -451,15 +529,39 @@ struct Emitter<'p, 's> {
     shard: Option<Shard>,
     blocks: Vec<u64>,
     block: Option<u64>,
+    /// The new cache, and what it did.
+    cache: Option<cache::Next>,
+    cache_stats: CacheStats,
 }
 
 impl Emitter<'_, '_> {
+    /// Keeps a file's verdicts in the new cache, in target order.
+    fn keep(&mut self, target: &Target, j: &cache::Judgement) -> Result<(), EngineError> {
+        let (Some(next), Target::File(entry)) = (&mut self.cache, target) else {
+            return Ok(());
+        };
+        if entry.kind != crate::collect::walk::EntryKind::File {
+            return Ok(());
+        }
+        if j.reused {
+            self.cache_stats.reused += 1;
+        } else if j.judged.stats.read {
+            self.cache_stats.judged += 1;
+        }
+        if let Some(record) = &j.record {
+            next.put(&entry.path, record)?;
+            self.cache_stats.kept += 1;
+        }
+        Ok(())
+    }
+
     fn emit(&mut self, ordinal: u64, target: &Target, judged: Judged) -> Result<(), EngineError> {
         let Judged {
             verdicts,
             clean,
             stats,
             shown_name: shown,
+            ..
         } = judged;
         let inv = &mut self.inventory;
         inv.files_seen += u64::from(stats.file_seen);
@@ -469,7 +571,7 @@ impl Emitter<'_, '_> {
         inv.binary_files_skipped += u64::from(stats.binary_skipped);
         inv.files_too_large += u64::from(stats.too_large);
         for (d, n) in stats.documents {
-            count(&mut inv.documents, d, n);
+            count(&mut inv.documents, &d, n);
         }
         for c in clean {
             self.clean[c] += 1;

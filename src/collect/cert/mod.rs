@@ -139,12 +139,20 @@ impl Collector for CertCollector {
                 TrustStore::default()
             }),
         };
+        // Validity and chains depend on the clock and the anchors: cached verdicts on
+        // certificates are reused only at the same instant (`--at`) and with the same anchors.
+        let mut bytes = settings.at.unix_timestamp_nanos().to_le_bytes().to_vec();
+        bytes.extend_from_slice(&store.digest());
         Ok(Prepared {
             state: Box::new(CertContext {
                 at: settings.at,
                 store,
             }),
             warnings,
+            environment: Some(crate::collect::Environment {
+                kinds: &[CERTIFICATE],
+                bytes,
+            }),
         })
     }
 

@@ -63,6 +63,33 @@ fn identity(cert: &X509Certificate<'_>) -> [u8; 32] {
 }
 
 impl TrustStore {
+    /// A digest of every anchor (subject, key, name constraints), whatever order they were loaded
+    /// in: chains validate the same against two stores with the same digest.
+    pub fn digest(&self) -> [u8; 32] {
+        let mut each: Vec<[u8; 32]> = self
+            .anchors
+            .iter()
+            .map(|a| {
+                let mut h = Sha256::new();
+                for part in [
+                    a.subject.as_ref(),
+                    a.subject_public_key_info.as_ref(),
+                    a.name_constraints.as_ref().map_or(&[][..], |n| n.as_ref()),
+                ] {
+                    h.update((part.len() as u64).to_le_bytes());
+                    h.update(part);
+                }
+                h.finalize().into()
+            })
+            .collect();
+        each.sort_unstable();
+        let mut h = Sha256::new();
+        for d in &each {
+            h.update(d);
+        }
+        h.finalize().into()
+    }
+
     /// The system store, as OpenSSL on this host would find it (`SSL_CERT_FILE`, `SSL_CERT_DIR`,
     /// then the usual bundle locations), read offline.
     pub fn system() -> Result<TrustStore, StoreError> {

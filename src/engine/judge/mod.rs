@@ -8,6 +8,7 @@
 mod pattern;
 mod verdicts;
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 pub use verdicts::Verdict;
@@ -61,7 +62,7 @@ pub struct Stats {
     /// It exceeded the size limit.
     pub too_large: bool,
     /// Documents judged, by variant or kind (`sshd`, `certificate`).
-    pub documents: BTreeMap<&'static str, u64>,
+    pub documents: BTreeMap<Cow<'static, str>, u64>,
 }
 
 /// Everything one target contributed to the scan.
@@ -75,10 +76,27 @@ pub struct Judged {
     pub stats: Stats,
     /// The target's name as findings show it, when it had to be redacted.
     pub shown_name: Option<String>,
+    /// The collectors (plan indices, ascending) whose environment its documents depend on
+    /// ([`crate::collect::Environment`]).
+    pub environments: Vec<usize>,
 }
 
-/// Judges one target. `buf` is the calling worker's read buffer, reused from file to file.
-pub fn judge(ctx: &Context<'_>, target: &Target, buf: &mut Vec<u8>) -> Judged {
+/// Verdicts judged before, offered for a file before and after it is read (the verdict cache).
+pub trait Memo {
+    /// Before the file is read: the verdicts of a file that is known not to have changed.
+    fn before_read(&mut self, target: &Target) -> Option<Judged>;
+    /// Once it is read: the verdicts judged before on the same bytes and owner.
+    fn after_read(&mut self, bytes: &[u8], access: crate::collect::gate::Access) -> Option<Judged>;
+}
+
+/// Judges one target. `buf` is the calling worker's read buffer, reused from file to file; `memo`
+/// may answer for a file instead.
+pub fn judge(
+    ctx: &Context<'_>,
+    target: &Target,
+    buf: &mut Vec<u8>,
+    mut memo: Option<&mut dyn Memo>,
+) -> Judged {
     let mut out = Judged::default();
     let applicable = ctx.plan.applicable(target);
     match target {
@@ -102,10 +120,17 @@ pub fn judge(ctx: &Context<'_>, target: &Target, buf: &mut Vec<u8>) -> Judged {
             if applicable.is_empty() {
                 return out;
             }
+            if let Some(judged) = memo.as_deref_mut().and_then(|m| m.before_read(target)) {
+                return judged;
+            }
             let max = ctx.max_file_size;
             let mut hint = "";
+            let mut access = None;
             let failure = match file::read_into(&entry.path, max, buf) {
-                Ok(file::Loaded::Read) => None,
+                Ok(file::Loaded::Read(a)) => {
+                    access = Some(a);
+                    None
+                }
                 Ok(file::Loaded::TooLarge { size }) => {
                     out.stats.too_large = true;
                     Some(format!(
@@ -125,6 +150,11 @@ pub fn judge(ctx: &Context<'_>, target: &Target, buf: &mut Vec<u8>) -> Judged {
                 v.kind = Some("file");
                 out.verdicts.push(v);
                 return finish(ctx, target, out);
+            }
+            if let (Some(m), Some(a)) = (memo, access)
+                && let Some(judged) = m.after_read(buf, a)
+            {
+                return judged;
             }
             out.stats.read = true;
             out.stats.bytes = buf.len() as u64;
@@ -204,6 +234,18 @@ fn judge_input(ctx: &Context<'_>, input: &Input<'_>, applicable: &[usize], out: 
         };
         collected.clear();
         plan.collectors[coll].collect(input, &request, &mut collected);
+        // Only documents of the kinds that depend on the collector's environment make the verdicts
+        // depend on it (a text file without certificates does not depend on the clock).
+        let environment = plan.prepared[coll]
+            .as_ref()
+            .and_then(|p| p.environment.as_ref());
+        if environment.is_some_and(|e| {
+            collected
+                .iter()
+                .any(|c| matches!(c, Collected::Document { kind, .. } if e.kinds.contains(kind)))
+        }) {
+            out.environments.push(coll);
+        }
         judge_collected(ctx, &members, &collected, &mut patterns, out);
     }
     if !patterns.is_empty() {
@@ -251,7 +293,7 @@ fn judge_collected(
                 };
                 *out.stats
                     .documents
-                    .entry(variant.unwrap_or(kind))
+                    .entry(Cow::Borrowed(variant.unwrap_or(kind)))
                     .or_default() += 1;
                 let rank = ranks.entry(w).or_default();
                 *rank += 1;

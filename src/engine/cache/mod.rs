@@ -1,0 +1,571 @@
+//! The verdict cache (`vigil scan --cache FILE`): each file's verdicts are kept with a key of what
+//! decided them, and the next scan with the same policies and options reuses them for every file
+//! whose key has not changed, instead of parsing and judging it again.
+//!
+//! What a file's verdicts depend on, and how each is covered:
+//! - its bytes and owner and mode: the key. `content` (the default) is the SHA-256 of the bytes
+//!   read and the owner and mode of the descriptor they were read through; `metadata` is device,
+//!   inode, size, modification and change times, so that an unchanged file is not even opened,
+//!   as `git status` and `make` decide. A file changed within two seconds of the scan's start is
+//!   not kept under `metadata`: a later change in the same clock tick would go unseen.
+//! - its path: entries are kept by path.
+//! - the policies, options and vigil build: a fingerprint in the file's header; any difference
+//!   and the whole cache is judged afresh (and rewritten).
+//! - the clock and the trust anchors, for certificates: the [`crate::collect::Environment`] of
+//!   each collector that produced documents of a kind depending on one, digested per entry.
+//!   Verdicts on certificates are reused only at the same `--at`.
+//! - other files (an sshd `Include`, the `conf.d` an nginx site is loaded from, a sysctl root's
+//!   drop-ins): a target whose collectors looked beside it through the gate is never kept.
+//!
+//! A file that could not be read, a panic, or an `error` about the file itself is never kept. A
+//! cache that cannot be read, or is damaged, costs a fresh judgement, never a verdict: reused
+//! verdicts give byte-for-byte the results of judging afresh.
+//!
+//! The cache is written in target order to a temporary file beside it and renamed over it when the
+//! scan finishes; the previous one is read alongside the walk, in the same order, so neither is
+//! ever held in memory.
+
+mod codec;
+
+use std::fs::File;
+use std::io::{BufReader, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use super::judge::{self, Judged, Memo};
+use crate::collect::gate::{self, Access};
+use crate::collect::walk::EntryKind;
+use crate::collect::{Prepared, Target};
+
+/// What starts a cache file.
+const MAGIC: &[u8; 20] = b"vigil verdict cache\n";
+
+/// The layout of the file and of [`codec`]; a cache of another format is judged afresh.
+const FORMAT: u32 = 1;
+
+/// Bytes of a file's key, whichever the strategy.
+const KEY_LEN: usize = 48;
+
+/// The longest path and the most bytes of verdicts one entry may hold: past these the file is
+/// damaged, and read no further.
+const MAX_PATH: usize = 1 << 16;
+const MAX_VERDICTS: usize = 1 << 28;
+
+/// How long before the scan started a file must have last changed to be kept under `metadata`.
+const SETTLED_NS: i128 = 2_000_000_000;
+
+/// How a file is recognised as unchanged.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Strategy {
+    /// By the SHA-256 of its bytes, with its owner and mode: every file is read.
+    #[default]
+    Content,
+    /// By device, inode, size, modification and change time: an unchanged file is not opened. A
+    /// change that keeps all five (only the clock set back, or root, can keep the change time)
+    /// goes unseen.
+    Metadata,
+}
+
+impl Strategy {
+    /// Its name on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Strategy::Content => "content",
+            Strategy::Metadata => "metadata",
+        }
+    }
+}
+
+/// Where the cache is and how files are recognised (`--cache`, `--cache-strategy`).
+#[derive(Debug, Clone)]
+pub struct CacheOptions {
+    /// The cache file; created when missing.
+    pub path: PathBuf,
+    /// How an unchanged file is recognised.
+    pub strategy: Strategy,
+}
+
+/// What the cache did in a scan.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CacheStats {
+    /// Files whose verdicts were reused.
+    pub reused: u64,
+    /// Files judged afresh.
+    pub judged: u64,
+    /// Files kept in the new cache.
+    pub kept: u64,
+}
+
+/// Why the cache could not be written (a cache that cannot be read is judged afresh instead).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot write the cache {path}: {source}")]
+pub struct CacheError {
+    /// The cache file.
+    pub path: String,
+    /// Why.
+    pub source: std::io::Error,
+}
+
+/// One file's cached verdicts and the key they were judged under.
+pub struct Record {
+    key: [u8; KEY_LEN],
+    environment: [u8; 16],
+    environments: Vec<usize>,
+    verdicts: Vec<u8>,
+}
+
+/// A scan's view of the cache, shared by its workers.
+pub struct Cache {
+    strategy: Strategy,
+    controls: usize,
+    /// Each collector's environment, by plan index.
+    environments: Vec<Vec<u8>>,
+    /// Under `metadata`, files changed after this instant (ns since the epoch) are not kept.
+    settled_before: i128,
+}
+
+impl Cache {
+    /// The cache of a scan judging with `controls` controls and the `prepared` collectors,
+    /// started at `started`.
+    pub fn new(
+        strategy: Strategy,
+        controls: usize,
+        prepared: &[Option<Prepared>],
+        started: time::OffsetDateTime,
+    ) -> Cache {
+        Cache {
+            strategy,
+            controls,
+            environments: prepared
+                .iter()
+                .map(|p| {
+                    p.as_ref()
+                        .and_then(|p| p.environment.as_ref())
+                        .map_or_else(Vec::new, |e| e.bytes.clone())
+                })
+                .collect(),
+            settled_before: started.unix_timestamp_nanos() - SETTLED_NS,
+        }
+    }
+
+    /// The digest of the environments of the collectors `environments`; `None` for an index the
+    /// plan lacks.
+    fn environment(&self, environments: &[usize]) -> Option<[u8; 16]> {
+        let mut h = Sha256::new();
+        for &c in environments {
+            let env = self.environments.get(c)?;
+            h.update((c as u64).to_le_bytes());
+            h.update((env.len() as u64).to_le_bytes());
+            h.update(env);
+        }
+        let d: [u8; 32] = h.finalize().into();
+        let mut out = [0; 16];
+        out.copy_from_slice(&d[..16]);
+        Some(out)
+    }
+}
+
+/// What judging one target with the cache gave.
+pub struct Judgement {
+    /// Its verdicts.
+    pub judged: Judged,
+    /// What to keep for it in the new cache.
+    pub record: Option<Record>,
+    /// Whether the verdicts were reused.
+    pub reused: bool,
+}
+
+/// Judges `target`, reusing `previous` when its key still holds.
+pub fn judge(
+    ctx: &judge::Context<'_>,
+    cache: Option<&Cache>,
+    target: &Target,
+    previous: Option<Record>,
+    buf: &mut Vec<u8>,
+) -> Judgement {
+    let cache = match (cache, target) {
+        (Some(c), Target::File(e)) if e.kind == EntryKind::File => c,
+        _ => {
+            return Judgement {
+                judged: judge::judge(ctx, target, buf, None),
+                record: None,
+                reused: false,
+            };
+        }
+    };
+    let looked = gate::looked_beside();
+    let mut lookup = Lookup {
+        cache,
+        previous,
+        key: None,
+        reused: false,
+    };
+    let judged = judge::judge(ctx, target, buf, Some(&mut lookup));
+    if lookup.reused {
+        return Judgement {
+            judged,
+            record: lookup.previous,
+            reused: true,
+        };
+    }
+    let record = lookup.key.and_then(|key| {
+        if gate::looked_beside() != looked {
+            return None;
+        }
+        let environment = cache.environment(&judged.environments)?;
+        let mut verdicts = Vec::new();
+        codec::encode(&judged, &mut verdicts)?;
+        Some(Record {
+            key,
+            environment,
+            environments: judged.environments.clone(),
+            verdicts,
+        })
+    });
+    Judgement {
+        judged,
+        record,
+        reused: false,
+    }
+}
+
+/// One file's look-up, asked by the judge before and after it reads the file.
+struct Lookup<'c> {
+    cache: &'c Cache,
+    previous: Option<Record>,
+    /// The file's key, once known, when it may be kept.
+    key: Option<[u8; KEY_LEN]>,
+    reused: bool,
+}
+
+impl Lookup<'_> {
+    fn reuse(&mut self, key: &[u8; KEY_LEN]) -> Option<Judged> {
+        let p = self.previous.as_ref()?;
+        if p.key != *key || Some(p.environment) != self.cache.environment(&p.environments) {
+            return None;
+        }
+        let judged = codec::decode(&p.verdicts, self.cache.controls, p.environments.clone())?;
+        self.reused = true;
+        Some(judged)
+    }
+}
+
+impl Memo for Lookup<'_> {
+    fn before_read(&mut self, target: &Target) -> Option<Judged> {
+        if self.cache.strategy != Strategy::Metadata {
+            return None;
+        }
+        let meta = std::fs::metadata(&target.file()?.path).ok()?;
+        let (key, changed) = metadata_key(&meta);
+        if changed < self.cache.settled_before {
+            self.key = Some(key);
+        }
+        self.reuse(&key)
+    }
+
+    fn after_read(&mut self, bytes: &[u8], access: Access) -> Option<Judged> {
+        if self.cache.strategy != Strategy::Content {
+            return None;
+        }
+        let key = content_key(bytes, access);
+        self.key = Some(key);
+        self.reuse(&key)
+    }
+}
+
+/// The `content` key: SHA-256 of the bytes, then mode, owner and group.
+fn content_key(bytes: &[u8], access: Access) -> [u8; KEY_LEN] {
+    let mut key = [0; KEY_LEN];
+    key[..32].copy_from_slice(&Sha256::digest(bytes));
+    key[32..36].copy_from_slice(&access.mode.to_le_bytes());
+    key[36..40].copy_from_slice(&access.uid.to_le_bytes());
+    key[40..44].copy_from_slice(&access.gid.to_le_bytes());
+    key
+}
+
+/// The `metadata` key (device, inode, size, modification and change times to the nanosecond), and
+/// when the file last changed, whichever time is later.
+fn metadata_key(meta: &std::fs::Metadata) -> ([u8; KEY_LEN], i128) {
+    use std::os::unix::fs::MetadataExt;
+    let ns = |s: i64, n: i64| i128::from(s) * 1_000_000_000 + i128::from(n);
+    let mtime = ns(meta.mtime(), meta.mtime_nsec());
+    let ctime = ns(meta.ctime(), meta.ctime_nsec());
+    let mut key = [0; KEY_LEN];
+    for (i, v) in [meta.dev(), meta.ino(), meta.size()]
+        .into_iter()
+        .enumerate()
+    {
+        key[i * 8..i * 8 + 8].copy_from_slice(&v.to_le_bytes());
+    }
+    key[24..40].copy_from_slice(&mtime.to_le_bytes());
+    key[40..48].copy_from_slice(&(ctime as i64).to_le_bytes());
+    (key, mtime.max(ctime))
+}
+
+/// The fingerprint of everything besides the files that decides verdicts: this build of vigil and
+/// the `parts` the scan names (its header with every policy and control, and its options).
+pub fn fingerprint(parts: &[&[u8]]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(env!("CARGO_PKG_VERSION").as_bytes());
+    // Two builds of one version may judge differently: the executable's size and time tell them
+    // apart without hashing it.
+    if let Ok(meta) = std::env::current_exe().and_then(std::fs::metadata) {
+        use std::os::unix::fs::MetadataExt;
+        h.update(meta.size().to_le_bytes());
+        h.update(meta.mtime().to_le_bytes());
+        h.update(meta.mtime_nsec().to_le_bytes());
+    }
+    for p in parts {
+        h.update((p.len() as u64).to_le_bytes());
+        h.update(p);
+    }
+    h.finalize().into()
+}
+
+/// The header both files start with.
+fn header(strategy: Strategy, fingerprint: &[u8; 32]) -> Vec<u8> {
+    let mut h = MAGIC.to_vec();
+    h.extend_from_slice(&FORMAT.to_le_bytes());
+    h.push(strategy as u8);
+    h.extend_from_slice(fingerprint);
+    h
+}
+
+/// The previous cache, read alongside the walk.
+pub struct Previous {
+    reader: Option<BufReader<File>>,
+    head: Option<(PathBuf, Record)>,
+}
+
+impl Previous {
+    /// Opens the cache at `path` if it was written by a scan with the same fingerprint and
+    /// strategy; otherwise a cache that has nothing.
+    pub fn open(path: &Path, strategy: Strategy, fingerprint: &[u8; 32]) -> Previous {
+        let expected = header(strategy, fingerprint);
+        let reader = File::open(path).ok().and_then(|f| {
+            let mut r = BufReader::with_capacity(1 << 16, f);
+            let mut got = vec![0; expected.len()];
+            r.read_exact(&mut got).ok()?;
+            (got == expected).then_some(r)
+        });
+        Previous { reader, head: None }
+    }
+
+    /// The record kept for `path`, if any. Paths must be asked in the walk's order, the order the
+    /// cache was written in; records of paths passed over (files since removed) are dropped.
+    pub fn take(&mut self, path: &Path) -> Option<Record> {
+        loop {
+            if self.head.is_none() {
+                self.head = self.next();
+            }
+            let (p, _) = self.head.as_ref()?;
+            // The walk's order: directories depth first, entries by name, which is how paths
+            // compare component by component.
+            match path.cmp(p) {
+                std::cmp::Ordering::Less => return None,
+                std::cmp::Ordering::Equal => return self.head.take().map(|(_, r)| r),
+                std::cmp::Ordering::Greater => self.head = None,
+            }
+        }
+    }
+
+    /// The next record; at the end or on damage, `None` from then on.
+    fn next(&mut self) -> Option<(PathBuf, Record)> {
+        let r = self.reader.as_mut()?;
+        let record = read_record(r);
+        if record.is_none() {
+            self.reader = None;
+        }
+        record
+    }
+}
+
+fn read_record(r: &mut impl Read) -> Option<(PathBuf, Record)> {
+    let mut u32_at = || -> Option<usize> {
+        let mut b = [0; 4];
+        r.read_exact(&mut b).ok()?;
+        Some(u32::from_le_bytes(b) as usize)
+    };
+    let path_len = u32_at().filter(|&n| n <= MAX_PATH)?;
+    let mut path = vec![0; path_len];
+    r.read_exact(&mut path).ok()?;
+    let mut key = [0; KEY_LEN];
+    r.read_exact(&mut key).ok()?;
+    let mut environment = [0; 16];
+    r.read_exact(&mut environment).ok()?;
+    let mut n = [0; 1];
+    r.read_exact(&mut n).ok()?;
+    let mut environments = Vec::with_capacity(usize::from(n[0]));
+    for _ in 0..n[0] {
+        let mut c = [0; 2];
+        r.read_exact(&mut c).ok()?;
+        environments.push(usize::from(u16::from_le_bytes(c)));
+    }
+    let len = {
+        let mut b = [0; 4];
+        r.read_exact(&mut b).ok()?;
+        u32::from_le_bytes(b) as usize
+    };
+    if len > MAX_VERDICTS {
+        return None;
+    }
+    let mut verdicts = Vec::new();
+    r.take(len as u64).read_to_end(&mut verdicts).ok()?;
+    if verdicts.len() != len {
+        return None;
+    }
+    use std::os::unix::ffi::OsStringExt;
+    let path = PathBuf::from(std::ffi::OsString::from_vec(path));
+    Some((
+        path,
+        Record {
+            key,
+            environment,
+            environments,
+            verdicts,
+        },
+    ))
+}
+
+/// The new cache, written in target order.
+pub struct Next {
+    out: BufWriter<tempfile::NamedTempFile>,
+    dest: PathBuf,
+}
+
+impl Next {
+    /// Starts a new cache to replace the one at `dest` when the scan finishes.
+    pub fn create(
+        dest: &Path,
+        strategy: Strategy,
+        fingerprint: &[u8; 32],
+    ) -> Result<Next, CacheError> {
+        let error = |source| CacheError {
+            path: dest.display().to_string(),
+            source,
+        };
+        let dir = match dest.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        let tmp = tempfile::Builder::new()
+            .prefix(".vigil-cache")
+            .tempfile_in(dir)
+            .map_err(error)?;
+        let mut out = BufWriter::with_capacity(1 << 16, tmp);
+        out.write_all(&header(strategy, fingerprint))
+            .map_err(error)?;
+        Ok(Next {
+            out,
+            dest: dest.to_path_buf(),
+        })
+    }
+
+    /// Keeps `record` for the file at `path`.
+    pub fn put(&mut self, path: &Path, record: &Record) -> Result<(), CacheError> {
+        use std::os::unix::ffi::OsStrExt;
+        let path = path.as_os_str().as_bytes();
+        if path.len() > MAX_PATH
+            || record.verdicts.len() > MAX_VERDICTS
+            || record.environments.len() > usize::from(u8::MAX)
+            || record
+                .environments
+                .iter()
+                .any(|&c| c > usize::from(u16::MAX))
+        {
+            return Ok(());
+        }
+        let mut write = || -> std::io::Result<()> {
+            let w = &mut self.out;
+            w.write_all(&(path.len() as u32).to_le_bytes())?;
+            w.write_all(path)?;
+            w.write_all(&record.key)?;
+            w.write_all(&record.environment)?;
+            w.write_all(&[record.environments.len() as u8])?;
+            for &c in &record.environments {
+                w.write_all(&(c as u16).to_le_bytes())?;
+            }
+            w.write_all(&(record.verdicts.len() as u32).to_le_bytes())?;
+            w.write_all(&record.verdicts)
+        };
+        write().map_err(|source| CacheError {
+            path: self.dest.display().to_string(),
+            source,
+        })
+    }
+
+    /// Replaces the previous cache with this one.
+    pub fn finish(self) -> Result<(), CacheError> {
+        let error = |source| CacheError {
+            path: self.dest.display().to_string(),
+            source,
+        };
+        let tmp = self.out.into_inner().map_err(|e| error(e.into_error()))?;
+        tmp.persist(&self.dest).map_err(|e| error(e.error))?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(n: u8) -> Record {
+        Record {
+            key: [n; KEY_LEN],
+            environment: [n; 16],
+            environments: vec![usize::from(n), 300],
+            verdicts: vec![n; usize::from(n)],
+        }
+    }
+
+    #[test]
+    fn records_are_found_by_path_in_walk_order_and_removed_files_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cache");
+        let fp = [7; 32];
+        let mut next = Next::create(&path, Strategy::Content, &fp).unwrap();
+        // Walk order: `a/x` (inside directory `a`) before `a-b`, though `a-b` < `a/x` as text.
+        for (p, n) in [("r/a/x", 1), ("r/a-b", 2), ("r/c", 3), ("r/d", 4)] {
+            next.put(Path::new(p), &record(n)).unwrap();
+        }
+        next.finish().unwrap();
+        let mut prev = Previous::open(&path, Strategy::Content, &fp);
+        assert_eq!(prev.take(Path::new("r/a/x")).unwrap().key, [1; KEY_LEN]);
+        assert!(prev.take(Path::new("r/a/y")).is_none(), "a new file");
+        // `r/a-b` was removed: passed over on the way to `r/c`.
+        let c = prev.take(Path::new("r/c")).unwrap();
+        assert_eq!((c.environments, c.verdicts), (vec![3, 300], vec![3; 3]));
+        assert!(prev.take(Path::new("r/e")).is_none());
+        assert!(prev.take(Path::new("r/f")).is_none());
+
+        // Another fingerprint or strategy: nothing.
+        assert!(
+            Previous::open(&path, Strategy::Content, &[8; 32])
+                .take(Path::new("r/a/x"))
+                .is_none()
+        );
+        assert!(
+            Previous::open(&path, Strategy::Metadata, &fp)
+                .take(Path::new("r/a/x"))
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn a_truncated_cache_gives_what_it_holds_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cache");
+        let fp = [1; 32];
+        let mut next = Next::create(&path, Strategy::Content, &fp).unwrap();
+        next.put(Path::new("a"), &record(5)).unwrap();
+        next.put(Path::new("b"), &record(6)).unwrap();
+        next.finish().unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        std::fs::write(&path, &bytes[..bytes.len() - 1]).unwrap();
+        let mut prev = Previous::open(&path, Strategy::Content, &fp);
+        assert!(prev.take(Path::new("a")).is_some());
+        assert!(prev.take(Path::new("b")).is_none());
+    }
+}

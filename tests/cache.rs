@@ -1,0 +1,289 @@
+//! The verdict cache (`vigil scan --cache`): reused verdicts are exactly the verdicts judged afresh,
+//! and whatever changed since (a file's bytes, its mode, a file it includes, the clock for
+//! certificates, the policies) is judged again. A damaged cache costs time, never a verdict.
+
+mod common;
+
+use std::path::Path;
+
+use common::{AT, copy_tree, vigil};
+use serde_json::Value;
+
+/// Scans `tree` with `extra` arguments; returns the result without its run metadata and digest,
+/// and standard error.
+fn scan(tree: &Path, extra: &[&str]) -> (Value, String) {
+    let mut args = vec![
+        "scan",
+        tree.to_str().unwrap(),
+        "--fail-on",
+        "none",
+        "--allow-errors",
+        "--format",
+        "json",
+        "--threads",
+        "2",
+    ];
+    args.extend_from_slice(extra);
+    let out = vigil(&args);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(0), "vigil {args:?}: {stderr}");
+    let mut json: Value = serde_json::from_slice(&out.stdout).expect("JSON result");
+    let obj = json.as_object_mut().unwrap();
+    obj.remove("run");
+    obj.remove("integrity");
+    (json, stderr)
+}
+
+/// The counts of the cache's line on standard error: (reused, judged afresh, kept).
+fn counts(stderr: &str) -> (u64, u64, u64) {
+    let line = stderr
+        .lines()
+        .find(|l| l.starts_with("vigil: cache "))
+        .unwrap_or_else(|| panic!("no cache line in: {stderr}"));
+    let numbers: Vec<u64> = line
+        .split(": ")
+        .nth(2)
+        .unwrap()
+        .split(", ")
+        .map(|part| part.split(' ').next().unwrap().parse().unwrap())
+        .collect();
+    (numbers[0], numbers[1], numbers[2])
+}
+
+/// The findings about the file named `name`, as `control state`, in result order.
+fn verdicts_on(result: &Value, name: &str) -> Vec<String> {
+    result["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| common::target_name(f).ends_with(name))
+        .map(|f| format!("{} {}", f["control"].as_str().unwrap(), f["state"]))
+        .collect()
+}
+
+/// Waits until files written now count as settled for the `metadata` strategy, which keeps no
+/// file changed within two seconds of a scan's start.
+fn settle() {
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+}
+
+#[test]
+fn reused_verdicts_are_the_verdicts_judged_afresh() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("tree");
+    copy_tree(&common::root("testdata"), &tree);
+    settle();
+    let (fresh, _) = scan(&tree, &["--at", AT]);
+    for strategy in ["content", "metadata"] {
+        let cache = dir.path().join(format!("{strategy}.cache"));
+        let args = [
+            "--at",
+            AT,
+            "--cache",
+            cache.to_str().unwrap(),
+            "--cache-strategy",
+            strategy,
+        ];
+        let (first, err) = scan(&tree, &args);
+        let (reused, judged, kept) = counts(&err);
+        assert_eq!(reused, 0, "{strategy}: nothing to reuse yet");
+        assert!(kept > 100 && kept <= judged, "{strategy}: {err}");
+        let (second, err) = scan(&tree, &args);
+        assert_eq!(
+            counts(&err),
+            (kept, judged - kept, kept),
+            "{strategy}: every file kept is reused"
+        );
+        assert!(first == fresh, "{strategy}: the first scan with a cache");
+        assert!(second == fresh, "{strategy}: the scan from the cache");
+    }
+}
+
+#[test]
+fn whatever_changed_is_judged_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("tree");
+    std::fs::create_dir_all(tree.join("etc/ssh")).unwrap();
+    std::fs::create_dir_all(tree.join("etc/nginx/conf.d")).unwrap();
+    let sshd = tree.join("etc/ssh/sshd_config");
+    std::fs::write(&sshd, "PermitRootLogin no\nX11Forwarding no\n").unwrap();
+    std::fs::write(
+        tree.join("etc/nginx/nginx.conf"),
+        "events {}\nhttp {\n  include conf.d/*.conf;\n}\n",
+    )
+    .unwrap();
+    let site = tree.join("etc/nginx/conf.d/site.conf");
+    std::fs::write(
+        &site,
+        "server {\n  listen 443 ssl;\n  ssl_protocols TLSv1.2;\n}\n",
+    )
+    .unwrap();
+    let notes = tree.join("notes.txt");
+    std::fs::write(&notes, "nothing to see\n").unwrap();
+    settle();
+    for strategy in ["content", "metadata"] {
+        let cache = dir.path().join(format!("{strategy}.cache"));
+        let args = [
+            "--at",
+            AT,
+            "--cache",
+            cache.to_str().unwrap(),
+            "--cache-strategy",
+            strategy,
+        ];
+        let (before, _) = scan(&tree, &args);
+        let (again, err) = scan(&tree, &args);
+        assert!(again == before);
+        let (reused, _, _) = counts(&err);
+        assert!(reused >= 2, "the sshd config and the text file: {err}");
+
+        // Same length, another verdict; the modification time put back as it was.
+        let modified = std::fs::metadata(&sshd).unwrap().modified().unwrap();
+        std::fs::write(&sshd, "PermitRootLogin ye\nX11Forwarding no\n").unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(&sshd)
+            .unwrap()
+            .set_modified(modified)
+            .unwrap();
+        // The site an nginx.conf includes now allows TLS 1.0.
+        std::fs::write(
+            &site,
+            "server {\n  listen 443 ssl;\n  ssl_protocols TLSv1;  \n}\n",
+        )
+        .unwrap();
+        settle();
+        let (after, err) = scan(&tree, &args);
+        let (fresh, _) = scan(&tree, &["--at", AT]);
+        assert!(after == fresh, "{strategy}: the changes are judged again");
+        assert_ne!(
+            verdicts_on(&after, "sshd_config"),
+            verdicts_on(&before, "sshd_config"),
+            "{strategy}"
+        );
+        assert_ne!(
+            verdicts_on(&after, "nginx.conf"),
+            verdicts_on(&before, "nginx.conf"),
+            "{strategy}"
+        );
+        assert!(counts(&err).0 >= 1, "the text file is still reused: {err}");
+
+        // A new mode is a change too (it is a fact of every file).
+        let mut perms = std::fs::metadata(&notes).unwrap().permissions();
+        std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o600);
+        std::fs::set_permissions(&notes, perms.clone()).unwrap();
+        settle();
+        let (_, err) = scan(&tree, &args);
+        let (reused_now, _, _) = counts(&err);
+        let (_, err) = scan(&tree, &args);
+        assert_eq!(
+            counts(&err).0,
+            reused_now + 1,
+            "{strategy}: the text file was judged again after its mode changed, then reused"
+        );
+        // Put things back for the next strategy.
+        std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o644);
+        std::fs::set_permissions(&notes, perms).unwrap();
+        std::fs::write(&sshd, "PermitRootLogin no\nX11Forwarding no\n").unwrap();
+        std::fs::write(
+            &site,
+            "server {\n  listen 443 ssl;\n  ssl_protocols TLSv1.2;\n}\n",
+        )
+        .unwrap();
+        settle();
+    }
+}
+
+#[test]
+fn certificates_are_reused_at_the_same_clock_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("tree");
+    std::fs::create_dir_all(&tree).unwrap();
+    std::fs::copy(
+        common::root("testdata/certs/good/server-rsa.pem"),
+        tree.join("server.pem"),
+    )
+    .unwrap();
+    let cache = dir.path().join("cache");
+    let cache = cache.to_str().unwrap();
+    let at = |when: &str| scan(&tree, &["--at", when, "--cache", cache]);
+    let (valid, _) = at(AT);
+    let (_, err) = at(AT);
+    assert_eq!(counts(&err).0, 1, "the same instant: reused");
+    // Long after it expired: judged again, and now it fails.
+    let (expired, err) = at("2099-01-01T00:00:00Z");
+    assert_eq!(counts(&err).0, 0, "another instant: judged again");
+    let (fresh, _) = scan(&tree, &["--at", "2099-01-01T00:00:00Z"]);
+    assert!(expired == fresh);
+    assert_ne!(
+        verdicts_on(&valid, "server.pem"),
+        verdicts_on(&expired, "server.pem")
+    );
+}
+
+#[test]
+fn another_policy_or_a_damaged_cache_is_judged_afresh() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("tree");
+    copy_tree(&common::root("testdata/ssh"), &tree);
+    let cache = dir.path().join("cache");
+    let c = cache.to_str().unwrap();
+    let (fresh, err) = scan(&tree, &["--at", AT, "--cache", c]);
+    let (_, judged, kept) = counts(&err);
+    assert!(kept > 0);
+    let ssh_only = common::root("policies/ssh-hardening.yaml");
+    let (_, err) = scan(
+        &tree,
+        &[
+            "--at",
+            AT,
+            "--cache",
+            c,
+            "--policy",
+            ssh_only.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(counts(&err).0, 0, "other policies: nothing reused");
+    let (_, err) = scan(
+        &tree,
+        &["--at", AT, "--cache", c, "--max-file-size", "1MiB"],
+    );
+    assert_eq!(counts(&err).0, 0, "other options: nothing reused");
+    // Every byte after the header flipped: read, refused, judged afresh; the same results.
+    let (_, _) = scan(&tree, &["--at", AT, "--cache", c]);
+    let mut bytes = std::fs::read(&cache).unwrap();
+    let header = 20 + 4 + 1 + 32;
+    for b in &mut bytes[header..] {
+        *b ^= 0x5a;
+    }
+    std::fs::write(&cache, &bytes).unwrap();
+    let (after, err) = scan(&tree, &["--at", AT, "--cache", c]);
+    assert!(after == fresh, "a damaged cache changes no verdict");
+    assert_eq!(counts(&err).0, 0, "{err}");
+    // Garbage from the first byte: the same.
+    std::fs::write(&cache, b"not a cache").unwrap();
+    let (after, err) = scan(&tree, &["--at", AT, "--cache", c]);
+    assert!(after == fresh);
+    assert_eq!(counts(&err), (0, judged, kept));
+}
+
+#[test]
+fn a_cache_that_cannot_be_written_stops_the_scan_before_it_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no/such/dir/cache");
+    let out = vigil(&[
+        "scan",
+        "testdata/ssh",
+        "--format",
+        "json",
+        "--cache",
+        missing.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty(), "nothing written");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("cannot write the cache") && err.contains("no/such/dir/cache"),
+        "{err}"
+    );
+}
