@@ -14,7 +14,7 @@ pub mod gate;
 pub mod host;
 pub mod inventory;
 pub mod net;
-mod open;
+pub(crate) mod open;
 mod registry;
 pub mod suppression;
 mod target;

@@ -29,11 +29,56 @@ thread_local! {
 
 /// Opens `path` for reading with `flags` added to `O_RDONLY | O_CLOEXEC`.
 pub fn open_read(path: &Path, flags: i32) -> io::Result<File> {
+    let opened = in_directory(path, |dir, name| {
+        // SAFETY: the directory descriptor is open and owned by the thread's list; the name is a
+        // valid C string; a non-negative result is a new descriptor that nothing else owns.
+        let fd =
+            unsafe { libc::openat(dir, name.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC | flags) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `fd` was just opened and is owned by nobody else.
+        Ok(unsafe { File::from_raw_fd(fd) })
+    });
+    opened.unwrap_or_else(|| plain(path, flags))
+}
+
+/// The status of the file at `path`, symbolic links followed (`stat(2)`, as
+/// `std::fs::metadata`), looked up the same way.
+pub fn stat(path: &Path) -> io::Result<libc::stat> {
+    let looked = in_directory(path, |dir, name| {
+        // SAFETY: all-zero bytes are a valid `stat`, which `fstatat` fills in.
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        // SAFETY: as in `open_read`; `st` is a valid place for the result.
+        if unsafe { libc::fstatat(dir, name.as_ptr(), &mut st, 0) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(st)
+    });
+    looked.unwrap_or_else(|| {
+        let c = CString::new(path.as_os_str().as_bytes())
+            .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+        // SAFETY: as above, with the whole path.
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        if unsafe { libc::stat(c.as_ptr(), &mut st) } < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(st)
+    })
+}
+
+/// Runs `f` with a kept descriptor of `path`'s directory and its name there; `None` when the path
+/// has no directory part, or its directory cannot be opened (the caller then lets the whole path
+/// say what is wrong).
+fn in_directory<T>(
+    path: &Path,
+    f: impl FnOnce(libc::c_int, &CString) -> io::Result<T>,
+) -> Option<io::Result<T>> {
     let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
-        return plain(path, flags);
+        return None;
     };
     if dir.as_os_str().is_empty() || name.as_bytes().contains(&0) {
-        return plain(path, flags);
+        return None;
     }
     DIRECTORIES.with_borrow_mut(|kept| {
         let at = match kept
@@ -42,10 +87,7 @@ pub fn open_read(path: &Path, flags: i32) -> io::Result<File> {
         {
             Some(i) => i,
             None => {
-                let Ok(fd) = open_directory(dir) else {
-                    // Let `open` itself say what is wrong with the path.
-                    return plain(path, flags);
-                };
+                let fd = open_directory(dir).ok()?;
                 if kept.len() == KEPT {
                     kept.remove(0);
                 }
@@ -54,20 +96,7 @@ pub fn open_read(path: &Path, flags: i32) -> io::Result<File> {
             }
         };
         let name = CString::new(name.as_bytes()).expect("checked for NUL above");
-        // SAFETY: the directory descriptor is open and owned by `kept`; the name is a valid C
-        // string; a non-negative result is a new descriptor that nothing else owns.
-        let fd = unsafe {
-            libc::openat(
-                kept[at].1.as_raw_fd(),
-                name.as_ptr(),
-                libc::O_RDONLY | libc::O_CLOEXEC | flags,
-            )
-        };
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: `fd` was just opened and is owned by nobody else.
-        Ok(unsafe { File::from_raw_fd(fd) })
+        Some(f(kept[at].1.as_raw_fd(), &name))
     })
 }
 
@@ -95,6 +124,35 @@ mod tests {
         let mut s = String::new();
         open_read(path, libc::O_NONBLOCK)?.read_to_string(&mut s)?;
         Ok(s)
+    }
+
+    #[test]
+    fn stats_what_stat_stats() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("f");
+        std::fs::write(&f, "12345").unwrap();
+        std::os::unix::fs::symlink(&f, dir.path().join("link")).unwrap();
+        std::os::unix::fs::symlink(dir.path().join("absent"), dir.path().join("dangling")).unwrap();
+        for p in [
+            f.clone(),
+            dir.path().join("link"),
+            dir.path().join(".").join("f"),
+        ] {
+            let st = stat(&p).unwrap();
+            let m = std::fs::metadata(&p).unwrap();
+            assert_eq!(
+                (st.st_ino as u64, st.st_size as u64, st.st_mtime_nsec as i64),
+                (m.ino(), m.size(), m.mtime_nsec()),
+                "{}",
+                p.display()
+            );
+        }
+        for p in ["dangling", "absent", "f/below"] {
+            let ours = stat(&dir.path().join(p)).unwrap_err().kind();
+            let theirs = std::fs::metadata(dir.path().join(p)).unwrap_err().kind();
+            assert_eq!(ours, theirs, "{p}");
+        }
     }
 
     #[test]

@@ -256,8 +256,9 @@ impl Memo for Lookup<'_> {
         if self.cache.strategy != Strategy::Metadata {
             return None;
         }
-        let meta = std::fs::metadata(&target.file()?.path).ok()?;
-        let (key, changed) = metadata_key(&meta);
+        // By the name in a directory the worker keeps open, as the file would be opened.
+        let st = crate::collect::open::stat(&target.file()?.path).ok()?;
+        let (key, changed) = metadata_key(&st);
         if changed < self.cache.settled_before {
             self.key = Some(key);
         }
@@ -286,16 +287,15 @@ fn content_key(bytes: &[u8], access: Access) -> [u8; KEY_LEN] {
 
 /// The `metadata` key (device, inode, size, modification and change times to the nanosecond), and
 /// when the file last changed, whichever time is later.
-fn metadata_key(meta: &std::fs::Metadata) -> ([u8; KEY_LEN], i128) {
-    use std::os::unix::fs::MetadataExt;
+fn metadata_key(st: &libc::stat) -> ([u8; KEY_LEN], i128) {
     let ns = |s: i64, n: i64| i128::from(s) * 1_000_000_000 + i128::from(n);
-    let mtime = ns(meta.mtime(), meta.mtime_nsec());
-    let ctime = ns(meta.ctime(), meta.ctime_nsec());
+    let mtime = ns(st.st_mtime, st.st_mtime_nsec);
+    let ctime = ns(st.st_ctime, st.st_ctime_nsec);
     let mut key = [0; KEY_LEN];
-    for (i, v) in [meta.dev(), meta.ino(), meta.size()]
-        .into_iter()
-        .enumerate()
-    {
+    // The field types differ between platforms: every one fits 64 bits.
+    #[allow(clippy::unnecessary_cast)]
+    let fields = [st.st_dev as u64, st.st_ino as u64, st.st_size as u64];
+    for (i, v) in fields.into_iter().enumerate() {
         key[i * 8..i * 8 + 8].copy_from_slice(&v.to_le_bytes());
     }
     key[24..40].copy_from_slice(&mtime.to_le_bytes());
