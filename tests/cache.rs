@@ -120,6 +120,12 @@ fn whatever_changed_is_judged_again() {
     .unwrap();
     let notes = tree.join("notes.txt");
     std::fs::write(&notes, "nothing to see\n").unwrap();
+    std::fs::create_dir_all(tree.join("etc/sysctl.d")).unwrap();
+    std::fs::write(
+        tree.join("etc/sysctl.conf"),
+        "kernel.randomize_va_space = 2\n",
+    )
+    .unwrap();
     settle();
     for strategy in ["content", "metadata"] {
         let cache = dir.path().join(format!("{strategy}.cache"));
@@ -167,6 +173,34 @@ fn whatever_changed_is_judged_again() {
             "{strategy}"
         );
         assert!(counts(&err).0 >= 1, "the text file is still reused: {err}");
+
+        // New files where configs look for them: a second site, a sysctl drop-in.
+        let extra = tree.join("etc/nginx/conf.d/extra.conf");
+        std::fs::write(
+            &extra,
+            "server {\n  listen 443 ssl;\n  ssl_protocols SSLv3;\n}\n",
+        )
+        .unwrap();
+        let dropin = tree.join("etc/sysctl.d/99-aslr.conf");
+        std::fs::write(&dropin, "net.ipv4.conf.all.accept_redirects = 0\n").unwrap();
+        settle();
+        let (added, _) = scan(&tree, &args);
+        let (fresh, _) = scan(&tree, &["--at", AT]);
+        assert!(added == fresh, "{strategy}: new files are judged");
+        assert_ne!(
+            verdicts_on(&added, "nginx.conf"),
+            verdicts_on(&after, "nginx.conf"),
+            "{strategy}"
+        );
+        assert_ne!(
+            verdicts_on(&added, "sysctl.conf"),
+            verdicts_on(&after, "sysctl.conf"),
+            "{strategy}"
+        );
+        std::fs::remove_file(&extra).unwrap();
+        std::fs::remove_file(&dropin).unwrap();
+        let (removed, _) = scan(&tree, &args);
+        assert!(removed == after, "{strategy}: and so are files removed");
 
         // A new mode is a change too (it is a fact of every file).
         let mut perms = std::fs::metadata(&notes).unwrap().permissions();

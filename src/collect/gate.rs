@@ -4,24 +4,92 @@
 //! `--max-file-size`, and, for files a config pulls in, inside the paths the user named: the content
 //! of `/etc/shadow` must not reach a report because a scanned file includes it.
 
-use std::cell::Cell;
+use std::cell::RefCell;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
 thread_local! {
-    /// How often this thread's collectors asked the gate about a file beside their target.
-    static LOOKED_BESIDE: Cell<u64> = const { Cell::new(0) };
+    /// What this thread's collectors learnt about files beside their target, while recorded.
+    static SEEN_BESIDE: RefCell<Option<Vec<Observation>>> = const { RefCell::new(None) };
 }
 
-/// How many times collectors on this thread have looked at files beside the target they judge
-/// (through [`Gate::reaches`] or [`Gate::read_included`]). A target whose judging changed it
-/// depends on other files, so its verdicts are not cached by content or metadata alone.
-pub fn looked_beside() -> u64 {
-    LOOKED_BESIDE.with(Cell::get)
+/// Something a collector learnt through the gate about a file or directory beside its target: a
+/// target's verdicts depend on these too, so the verdict cache keeps them with the verdicts and
+/// asks the gate again ([`Gate::observe`]) before reusing them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Observation {
+    /// What was asked.
+    pub question: Question,
+    /// About which path.
+    pub path: PathBuf,
+    /// A digest of the answer.
+    pub answer: [u8; 16],
 }
 
-fn looking_beside() {
-    LOOKED_BESIDE.with(|n| n.set(n.get() + 1));
+/// The questions a collector may ask the gate about other files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Question {
+    /// [`Gate::read_included`]: the file's text, or why it could not be read.
+    Read,
+    /// [`Gate::reaches`]: whether a config may read it, and whether it is a file or a directory.
+    Reaches,
+    /// [`Gate::files_in`]: the regular files of a directory.
+    Files,
+}
+
+impl Question {
+    /// Its number in the cache file.
+    pub fn number(self) -> u8 {
+        match self {
+            Question::Read => 0,
+            Question::Reaches => 1,
+            Question::Files => 2,
+        }
+    }
+
+    /// The question numbered `n`.
+    pub fn from_number(n: u8) -> Option<Question> {
+        [Question::Read, Question::Reaches, Question::Files]
+            .into_iter()
+            .find(|q| q.number() == n)
+    }
+}
+
+/// Starts recording, on this thread, what collectors learn beside their target.
+pub fn record_beside() {
+    SEEN_BESIDE.with_borrow_mut(|seen| *seen = Some(Vec::new()));
+}
+
+/// Stops recording and gives what was learnt since [`record_beside`].
+pub fn recorded_beside() -> Vec<Observation> {
+    SEEN_BESIDE
+        .with_borrow_mut(Option::take)
+        .unwrap_or_default()
+}
+
+fn seen(question: Question, path: &Path, answer: [u8; 16]) {
+    SEEN_BESIDE.with_borrow_mut(|seen| {
+        if let Some(seen) = seen {
+            seen.push(Observation {
+                question,
+                path: path.to_path_buf(),
+                answer,
+            });
+        }
+    });
+}
+
+fn digest(parts: &[&[u8]]) -> [u8; 16] {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    for p in parts {
+        h.update((p.len() as u64).to_le_bytes());
+        h.update(p);
+    }
+    let d: [u8; 32] = h.finalize().into();
+    let mut out = [0; 16];
+    out.copy_from_slice(&d[..16]);
+    out
 }
 
 /// The owner and permission bits of a file, from the descriptor it was read through.
@@ -105,15 +173,72 @@ impl Gate {
     /// Whether a file or directory at `path` lies inside the named paths (any path when none were
     /// named), so that a config may read it.
     pub fn reaches(&self, path: &Path) -> bool {
-        looking_beside();
-        self.roots.is_empty()
+        let inside = self.roots.is_empty()
             || super::canonical::canonical(path)
-                .is_ok_and(|real| self.roots.iter().any(|r| real.starts_with(r)))
+                .is_ok_and(|real| self.roots.iter().any(|r| real.starts_with(r)));
+        // What it is, too: the callers go on to ask `is_file` or list it.
+        let what = match std::fs::metadata(path) {
+            Ok(m) if m.is_file() => 1,
+            Ok(m) if m.is_dir() => 2,
+            Ok(_) => 3,
+            Err(_) => 0,
+        };
+        seen(
+            Question::Reaches,
+            path,
+            digest(&[&[u8::from(inside), what]]),
+        );
+        inside
+    }
+
+    /// The regular files (links followed) of the directory `dir`, by name; none when it cannot be
+    /// listed. The caller asks [`Gate::reaches`] of the directory first.
+    pub fn files_in(&self, dir: &Path) -> Vec<PathBuf> {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.is_file())
+            .collect();
+        files.sort();
+        use std::os::unix::ffi::OsStrExt;
+        let names: Vec<&[u8]> = files
+            .iter()
+            .filter_map(|f| f.file_name())
+            .map(|n| n.as_bytes())
+            .collect();
+        seen(Question::Files, dir, digest(&names));
+        files
+    }
+
+    /// Asks `question` about `path` again: the answer's digest, to compare with an
+    /// [`Observation`]'s. Nothing is recorded.
+    pub fn observe(&self, question: Question, path: &Path) -> [u8; 16] {
+        let outer = SEEN_BESIDE.with_borrow_mut(|seen| seen.replace(Vec::new()));
+        match question {
+            Question::Read => drop(self.read_included(path)),
+            Question::Reaches => drop(self.reaches(path)),
+            Question::Files => drop(self.files_in(path)),
+        }
+        let asked = SEEN_BESIDE
+            .with_borrow_mut(|seen| std::mem::replace(seen, outer))
+            .unwrap_or_default();
+        asked.first().map_or([0xff; 16], |o| o.answer)
     }
 
     /// Reads a file a config includes, as text, through the gate.
     pub fn read_included(&self, path: &Path) -> Result<String, GateError> {
-        looking_beside();
+        let text = self.read_inside(path);
+        let answer = match &text {
+            Ok(t) => digest(&[b"text", t.as_bytes()]),
+            Err(e) => digest(&[b"error", e.to_string().as_bytes()]),
+        };
+        seen(Question::Read, path, answer);
+        text
+    }
+
+    fn read_inside(&self, path: &Path) -> Result<String, GateError> {
         if !self.roots.is_empty() {
             let real = super::canonical::canonical(path)?;
             if !self.roots.iter().any(|r| real.starts_with(r)) {

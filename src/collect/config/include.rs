@@ -3,11 +3,14 @@
 
 use std::path::{Component, Path, PathBuf};
 
+use crate::collect::gate::Gate;
+
 /// The files an include pattern names, in lexical order (as sshd and nginx read glob matches; a
 /// glob that matches nothing names nothing). A relative pattern resolves against `base`, the main
 /// file's directory (sshd's `/etc/ssh`, nginx's conf prefix); an absolute one inside the scanned
-/// tree when that is a root filesystem ([`within_scanned_root`]).
-pub fn expand(base: &Path, pattern: &str) -> Vec<PathBuf> {
+/// tree when that is a root filesystem ([`within_scanned_root`]). Directories are listed through the
+/// gate, so that the verdict cache knows a new match is a change.
+pub fn expand(base: &Path, pattern: &str, gate: &Gate) -> Vec<PathBuf> {
     let p = Path::new(pattern);
     let full = if p.is_absolute() {
         within_scanned_root(base, p)
@@ -26,15 +29,10 @@ pub fn expand(base: &Path, pattern: &str) -> Vec<PathBuf> {
         return Vec::new();
     };
     let matcher = glob.compile_matcher();
-    let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
+    gate.files_in(dir)
         .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.file_name().is_some_and(|n| matcher.is_match(n)) && p.is_file())
-        .collect();
-    found.sort();
-    found
+        .filter(|p| p.file_name().is_some_and(|n| matcher.is_match(n)))
+        .collect()
 }
 
 /// An absolute include path as it lies in the scanned tree: when the main file's directory ends

@@ -200,7 +200,7 @@ fn included_by_main(path: &Path, gate: &Gate) -> bool {
     let base = main.parent().unwrap_or(Path::new(""));
     toks.windows(3).any(|w| match w {
         [(Tok::Word(d), _), (Tok::Word(pattern), _), (Tok::Semi, _)] if d == "include" => {
-            include::expand(base, pattern)
+            include::expand(base, pattern, gate)
                 .iter()
                 .any(|f| canonical(f).is_ok_and(|c| c == me))
         }
@@ -252,7 +252,7 @@ impl Reader<'_> {
         if depth >= MAX_INCLUDE_DEPTH {
             return Err(err("`include` nested too deeply".into()));
         }
-        for file in include::expand(&self.base, args) {
+        for file in include::expand(&self.base, args, self.gate) {
             // The path is named, never the content of a file that was not read.
             let text = match self.gate.read_included(&file) {
                 Ok(text) => text,

@@ -140,7 +140,7 @@ impl State<'_> {
                         return Err(ParseError::new(line, col, "`Include` nested too deeply"));
                     }
                     for pattern in args.split_whitespace() {
-                        for inc in include::expand(&self.base, pattern) {
+                        for inc in include::expand(&self.base, pattern, self.gate) {
                             // The path is named, never the content of a file that was not read.
                             let text = match self.gate.read_included(&inc) {
                                 Ok(text) => text,

@@ -77,15 +77,17 @@ fn root_files(path: &Path, gate: &Gate) -> Vec<PathBuf> {
     let (dirs, main) = root_of(path);
     let mut by_name: BTreeMap<std::ffi::OsString, PathBuf> = BTreeMap::new();
     for dir in dirs.iter().filter(|d| gate.reaches(d)) {
-        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-            let p = entry.path();
-            if p.extension().is_some_and(|e| e == "conf") && p.is_file() {
-                by_name.entry(entry.file_name()).or_insert(p);
+        for p in gate.files_in(dir) {
+            if p.extension().is_some_and(|e| e == "conf")
+                && let Some(name) = p.file_name()
+            {
+                by_name.entry(name.to_os_string()).or_insert(p);
             }
         }
     }
     let mut files: Vec<PathBuf> = by_name.into_values().collect();
-    if main.is_file() && gate.reaches(&main) {
+    // The gate first, so that the cache knows of a sysctl.conf that appears later.
+    if gate.reaches(&main) && main.is_file() {
         files.push(main);
     }
     files

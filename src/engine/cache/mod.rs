@@ -14,8 +14,10 @@
 //! - the clock and the trust anchors, for certificates: the [`crate::collect::Environment`] of
 //!   each collector that produced documents of a kind depending on one, digested per entry.
 //!   Verdicts on certificates are reused only at the same `--at`.
-//! - other files (an sshd `Include`, the `conf.d` an nginx site is loaded from, a sysctl root's
-//!   drop-ins): a target whose collectors looked beside it through the gate is never kept.
+//! - other files (an sshd `Include`, the `nginx.conf` that loads a site, a sysctl root's drop-ins):
+//!   what the collectors learnt of them through the gate ([`gate::Observation`]: a file's text, a
+//!   directory's files, whether a path may be read) is kept with the verdicts, and the gate is asked
+//!   again before they are reused.
 //!
 //! A file that could not be read, a panic, or an `error` about the file itself is never kept. A
 //! cache that cannot be read, or is damaged, costs a fresh judgement, never a verdict: reused
@@ -34,7 +36,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use super::judge::{self, Judged, Memo};
-use crate::collect::gate::{self, Access};
+use crate::collect::gate::{self, Access, Gate, Observation, Question};
 use crate::collect::walk::EntryKind;
 use crate::collect::{Prepared, Target};
 
@@ -42,14 +44,15 @@ use crate::collect::{Prepared, Target};
 const MAGIC: &[u8; 20] = b"vigil verdict cache\n";
 
 /// The layout of the file and of [`codec`]; a cache of another format is judged afresh.
-const FORMAT: u32 = 1;
+const FORMAT: u32 = 2;
 
 /// Bytes of a file's key, whichever the strategy.
 const KEY_LEN: usize = 48;
 
-/// The longest path and the most bytes of verdicts one entry may hold: past these the file is
-/// damaged, and read no further.
+/// The longest path, the most observations and the most bytes of verdicts one entry may hold: past
+/// these the file is damaged, and read no further.
 const MAX_PATH: usize = 1 << 16;
+const MAX_OBSERVATIONS: usize = 1 << 12;
 const MAX_VERDICTS: usize = 1 << 28;
 
 /// How long before the scan started a file must have last changed to be kept under `metadata`.
@@ -111,6 +114,8 @@ pub struct CacheError {
 pub struct Record {
     key: [u8; KEY_LEN],
     environment: [u8; 16],
+    /// What was learnt of other files while judging it.
+    beside: Vec<Observation>,
     environments: Vec<usize>,
     verdicts: Vec<u8>,
 }
@@ -194,14 +199,16 @@ pub fn judge(
             };
         }
     };
-    let looked = gate::looked_beside();
     let mut lookup = Lookup {
         cache,
+        gate: &ctx.settings.gate,
         previous,
         key: None,
         reused: false,
     };
+    gate::record_beside();
     let judged = judge::judge(ctx, target, buf, Some(&mut lookup));
+    let beside = gate::recorded_beside();
     if lookup.reused {
         return Judgement {
             judged,
@@ -210,7 +217,7 @@ pub fn judge(
         };
     }
     let record = lookup.key.and_then(|key| {
-        if gate::looked_beside() != looked {
+        if beside.len() > MAX_OBSERVATIONS {
             return None;
         }
         let environment = cache.environment(&judged.environments)?;
@@ -219,6 +226,7 @@ pub fn judge(
         Some(Record {
             key,
             environment,
+            beside,
             environments: judged.environments.clone(),
             verdicts,
         })
@@ -233,6 +241,7 @@ pub fn judge(
 /// One file's look-up, asked by the judge before and after it reads the file.
 struct Lookup<'c> {
     cache: &'c Cache,
+    gate: &'c Gate,
     previous: Option<Record>,
     /// The file's key, once known, when it may be kept.
     key: Option<[u8; KEY_LEN]>,
@@ -243,6 +252,13 @@ impl Lookup<'_> {
     fn reuse(&mut self, key: &[u8; KEY_LEN]) -> Option<Judged> {
         let p = self.previous.as_ref()?;
         if p.key != *key || Some(p.environment) != self.cache.environment(&p.environments) {
+            return None;
+        }
+        // The files beside it as they were: the same answers to the same questions.
+        if p.beside
+            .iter()
+            .any(|o| self.gate.observe(o.question, &o.path) != o.answer)
+        {
             return None;
         }
         let judged = codec::decode(&p.verdicts, self.cache.controls, p.environments.clone())?;
@@ -394,6 +410,33 @@ fn read_record(r: &mut impl Read) -> Option<(PathBuf, Record)> {
     r.read_exact(&mut key).ok()?;
     let mut environment = [0; 16];
     r.read_exact(&mut environment).ok()?;
+    let mut count = [0; 2];
+    r.read_exact(&mut count).ok()?;
+    let count = usize::from(u16::from_le_bytes(count));
+    if count > MAX_OBSERVATIONS {
+        return None;
+    }
+    let mut beside = Vec::with_capacity(count);
+    for _ in 0..count {
+        let mut q = [0; 1];
+        r.read_exact(&mut q).ok()?;
+        let question = Question::from_number(q[0])?;
+        let mut len = [0; 4];
+        r.read_exact(&mut len).ok()?;
+        let len = u32::from_le_bytes(len) as usize;
+        if len > MAX_PATH {
+            return None;
+        }
+        let mut path = vec![0; len];
+        r.read_exact(&mut path).ok()?;
+        let mut answer = [0; 16];
+        r.read_exact(&mut answer).ok()?;
+        beside.push(Observation {
+            question,
+            path: path_of(path),
+            answer,
+        });
+    }
     let mut n = [0; 1];
     r.read_exact(&mut n).ok()?;
     let mut environments = Vec::with_capacity(usize::from(n[0]));
@@ -415,17 +458,21 @@ fn read_record(r: &mut impl Read) -> Option<(PathBuf, Record)> {
     if verdicts.len() != len {
         return None;
     }
-    use std::os::unix::ffi::OsStringExt;
-    let path = PathBuf::from(std::ffi::OsString::from_vec(path));
     Some((
-        path,
+        path_of(path),
         Record {
             key,
             environment,
+            beside,
             environments,
             verdicts,
         },
     ))
+}
+
+fn path_of(bytes: Vec<u8>) -> PathBuf {
+    use std::os::unix::ffi::OsStringExt;
+    PathBuf::from(std::ffi::OsString::from_vec(bytes))
 }
 
 /// The new cache, written in target order.
@@ -469,6 +516,11 @@ impl Next {
         if path.len() > MAX_PATH
             || record.verdicts.len() > MAX_VERDICTS
             || record.environments.len() > usize::from(u8::MAX)
+            || record.beside.len() > MAX_OBSERVATIONS
+            || record
+                .beside
+                .iter()
+                .any(|o| o.path.as_os_str().len() > MAX_PATH)
             || record
                 .environments
                 .iter()
@@ -482,6 +534,14 @@ impl Next {
             w.write_all(path)?;
             w.write_all(&record.key)?;
             w.write_all(&record.environment)?;
+            w.write_all(&(record.beside.len() as u16).to_le_bytes())?;
+            for o in &record.beside {
+                let p = o.path.as_os_str().as_bytes();
+                w.write_all(&[o.question.number()])?;
+                w.write_all(&(p.len() as u32).to_le_bytes())?;
+                w.write_all(p)?;
+                w.write_all(&o.answer)?;
+            }
             w.write_all(&[record.environments.len() as u8])?;
             for &c in &record.environments {
                 w.write_all(&(c as u16).to_le_bytes())?;
@@ -515,6 +575,11 @@ mod tests {
         Record {
             key: [n; KEY_LEN],
             environment: [n; 16],
+            beside: vec![Observation {
+                question: Question::Files,
+                path: PathBuf::from(format!("dir{n}")),
+                answer: [n; 16],
+            }],
             environments: vec![usize::from(n), 300],
             verdicts: vec![n; usize::from(n)],
         }
@@ -537,6 +602,8 @@ mod tests {
         // `r/a-b` was removed: passed over on the way to `r/c`.
         let c = prev.take(Path::new("r/c")).unwrap();
         assert_eq!((c.environments, c.verdicts), (vec![3, 300], vec![3; 3]));
+        assert_eq!(c.beside[0].path, PathBuf::from("dir3"));
+        assert_eq!(c.beside[0].answer, [3; 16]);
         assert!(prev.take(Path::new("r/e")).is_none());
         assert!(prev.take(Path::new("r/f")).is_none());
 
