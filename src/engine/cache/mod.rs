@@ -376,6 +376,9 @@ impl Previous {
                 self.head = self.next();
             }
             let (p, _) = self.head.as_ref()?;
+            if path.as_os_str() == p.as_os_str() {
+                return self.head.take().map(|(_, r)| r);
+            }
             // The walk's order: directories depth first, entries by name, which is how paths
             // compare component by component.
             match path.cmp(p) {

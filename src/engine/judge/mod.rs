@@ -83,7 +83,7 @@ pub struct Judged {
 
 /// Verdicts judged before, offered for a file before and after it is read (the verdict cache).
 pub trait Memo {
-    /// Before the file is read: the verdicts of a file that is known not to have changed.
+    /// Before anything else: the verdicts of a file that is known not to have changed.
     fn before_read(&mut self, target: &Target) -> Option<Judged>;
     /// Once it is read: the verdicts judged before on the same bytes and owner.
     fn after_read(&mut self, bytes: &[u8], access: crate::collect::gate::Access) -> Option<Judged>;
@@ -98,9 +98,16 @@ pub fn judge(
     mut memo: Option<&mut dyn Memo>,
 ) -> Judged {
     let mut out = Judged::default();
-    let applicable = ctx.plan.applicable(target);
     match target {
         Target::File(entry) => {
+            // First, before matching the file's path against every control's: the memo keeps
+            // only files that some control applied to, under the same policies.
+            if entry.kind == EntryKind::File
+                && let Some(judged) = memo.as_deref_mut().and_then(|m| m.before_read(target))
+            {
+                return judged;
+            }
+            let applicable = ctx.plan.applicable(target);
             match &entry.kind {
                 EntryKind::File => out.stats.file_seen = true,
                 EntryKind::Symlink => {
@@ -119,9 +126,6 @@ pub fn judge(
             }
             if applicable.is_empty() {
                 return out;
-            }
-            if let Some(judged) = memo.as_deref_mut().and_then(|m| m.before_read(target)) {
-                return judged;
             }
             let max = ctx.max_file_size;
             let mut hint = "";
@@ -169,6 +173,7 @@ pub fn judge(
             }
         }
         _ => {
+            let applicable = ctx.plan.applicable(target);
             if applicable.is_empty() {
                 return out;
             }
