@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Scale benchmark: `vigil scan` with every bundled pack against ripgrep reading the same generated
-# tree, at several tree sizes, so that the growth of wall time and peak memory is visible.
-# See bench/README-scale.md.
+# tree, at several tree sizes, so that the growth of wall time and peak memory is visible; and the
+# repeat scan of the unchanged tree with the verdict cache (`--cache`, both strategies), whose
+# results must equal the first scan's. See bench/README-scale.md.
 #
 # usage: bench/scale.sh [SIZES...]      (default: 10000 100000 1000000 files)
 # environment:
@@ -121,8 +122,14 @@ for files in "$@"; do
     # --- commands --------------------------------------------------------------------------------
     vigil_cmd="$(q "$vigil") scan $(q "$tree") --fail-on none --allow-errors --format json --output /dev/null"
     rg_cmd="rg -c -F --hidden --no-ignore $needle $(q "$tree")"
+    # The repeat scans: the caches are filled by an untimed scan first, and every timed run rewrites
+    # them (unchanged), as a nightly scan would.
+    content_cache="$tree_root/tree-$files.content.cache"
+    metadata_cache="$tree_root/tree-$files.metadata.cache"
+    content_cmd="$vigil_cmd --cache $(q "$content_cache")"
+    metadata_cmd="$vigil_cmd --cache $(q "$metadata_cache") --cache-strategy metadata"
     # Both tools with their default thread count (one per core): neither is given -j.
-    printf '%s\n%s\n' "$vigil_cmd" "$rg_cmd" >"$results/scale-$files-commands.sh"
+    printf '%s\n%s\n%s\n%s\n' "$vigil_cmd" "$rg_cmd" "$content_cmd" "$metadata_cmd" >"$results/scale-$files-commands.sh"
 
     echo "== warming the page cache (ripgrep reads every file, twice)"
     for _ in 1 2; do
@@ -135,6 +142,25 @@ for files in "$@"; do
     echo "== counting what vigil finds (one untimed run, full result document)"
     "$vigil" scan "$tree" --fail-on none --allow-errors --format json --output "$tree.results.json"
 
+    echo "== filling the caches, and checking that results from them equal the first scan's"
+    rm -f "$content_cache" "$metadata_cache"
+    for strategy in content metadata; do
+        cache="$tree_root/tree-$files.$strategy.cache"
+        for pass in fill reuse; do
+            "$vigil" scan "$tree" --fail-on none --allow-errors --format json --output "$tree.cached.json" \
+                --cache "$cache" --cache-strategy "$strategy" 2>"$results/scale-$files-$strategy-$pass.txt"
+            grep '^vigil: cache' "$results/scale-$files-$strategy-$pass.txt" | sed 's/^/   /'
+        done
+        # Everything before the run's own metadata (times, command line) and the seal over it.
+        fresh_at=$(grep -b -m1 '^  "run": {' "$tree.results.json" | cut -d: -f1)
+        cached_at=$(grep -b -m1 '^  "run": {' "$tree.cached.json" | cut -d: -f1)
+        if [ "$fresh_at" != "$cached_at" ] || ! cmp -s -n "$fresh_at" "$tree.results.json" "$tree.cached.json"; then
+            echo "scale.sh: the results of the scan from the $strategy cache differ from the first scan's" >&2
+            exit 1
+        fi
+    done
+    rm -f "$tree.cached.json"
+
     ticks_before=$(busy_ticks)
     t_before=$(date +%s.%N)
     echo "== hyperfine: 1 warmup + $runs runs each, $cores cores, default thread counts"
@@ -142,7 +168,9 @@ for files in "$@"; do
     hyperfine --warmup 1 --runs "$runs" --output=pipe --ignore-failure \
         --export-json "$results/scale-$files-hyperfine.json" \
         -n vigil "$vigil_cmd" \
-        -n ripgrep "$rg_cmd"
+        -n ripgrep "$rg_cmd" \
+        -n vigil-content-cache "$content_cmd" \
+        -n vigil-metadata-cache "$metadata_cmd"
     ticks_after=$(busy_ticks)
     t_after=$(date +%s.%N)
 
@@ -215,13 +243,13 @@ with open(path, encoding="utf-8") as f:
     rest = (buf[i:] + f.read()).strip().lstrip(",")
 doc = json.loads("{" + rest)
 m = json.load(open(manifest))
-v, r = json.load(open(hyper))["results"]  # in command order
+v, r, *_ = json.load(open(hyper))["results"]  # in command order
 codes = {"vigil": sorted(set(v.get("exit_codes", []))), "ripgrep": sorted(set(r.get("exit_codes", [])))}
 if codes["vigil"] not in ([], [0]) or codes["ripgrep"] not in ([], [1]):
     sys.exit(f"unexpected exit codes in the timed runs: {codes} (vigil must exit 0, ripgrep 1)")
 wall = float(t1) - float(t0)
 busy = int(ticks) / int(hz)
-ours = sum((x["user"] + x["system"]) * (len(x["times"]) + 1) for x in (v, r))
+ours = sum((x["user"] + x["system"]) * (len(x["times"]) + 1) for x in json.load(open(hyper))["results"])
 record = {
     "files": m["files"],
     "bytes": m["bytes"],
@@ -287,12 +315,14 @@ def human(n):
 
 rows = []
 for n in sizes:
-    v, r = json.load(open(os.path.join(results, f"scale-{n}-hyperfine.json")))["results"]
-    for x in (v, r):
+    v, r, vc, vm = json.load(open(os.path.join(results, f"scale-{n}-hyperfine.json")))["results"]
+    for x in (v, r, vc, vm):
         x["stddev"] = x["stddev"] or 0.0
     c = json.load(open(os.path.join(results, f"scale-{n}-counts.json")))
     cmds = open(os.path.join(results, f"scale-{n}-commands.sh")).read().splitlines()
-    rows.append({"n": int(n), "v": v, "r": r, "c": c, "cmds": cmds,
+    cache = {s: next((l.strip() for l in open(os.path.join(results, f"scale-{n}-{s}-reuse.txt")) if l.startswith("vigil: cache")), "?")
+             for s in ("content", "metadata")}
+    rows.append({"n": int(n), "v": v, "r": r, "vc": vc, "vm": vm, "cache": cache, "c": c, "cmds": cmds,
                  "vrss": rss_mib(f"scale-{n}-vigil-time.txt"), "rrss": rss_mib(f"scale-{n}-rg-time.txt")})
 
 lines = [
@@ -322,6 +352,19 @@ for x in rows:
     v, r = x["v"], x["r"]
     lines.append(f"| {x['n']:,} | {v['user'] + v['system']:.2f} s | {r['user'] + r['system']:.2f} s | {x['n'] / v['mean']:,.0f} "
                  f"| {x['n'] / r['mean']:,.0f} | {x['c']['other_cpu_share']:.1f}% | {x['c']['resident_after_timing']} |")
+lines += ["", "The repeat scan of the unchanged tree with the verdict cache, timed in the same hyperfine run (each run rewrites the "
+          "cache it read; its results were checked equal to the first scan's, apart from the run's times and command line):", "",
+          "| files | `--cache` (content) | vigil / ripgrep | `--cache --cache-strategy metadata` | vigil / ripgrep | content CPU | metadata CPU |",
+          "|---:|---:|---:|---:|---:|---:|---:|"]
+for x in rows:
+    r, vc, vm = x["r"], x["vc"], x["vm"]
+    lines.append(f"| {x['n']:,} | {vc['mean']:.3f} s ± {vc['stddev']:.3f} s | {vc['mean'] / r['mean']:.2f} "
+                 f"| {vm['mean']:.3f} s ± {vm['stddev']:.3f} s | {vm['mean'] / r['mean']:.2f} "
+                 f"| {vc['user'] + vc['system']:.2f} s | {vm['user'] + vm['system']:.2f} s |")
+lines += ["", "What the cache reported on the untimed repeat scans (certificates are judged again: without `--at` the clock moved):", ""]
+for x in rows:
+    for s in ("content", "metadata"):
+        lines.append(f"- {x['n']:,} files, {s}: `{x['cache'][s].replace(tree_root + '/', '$TREE_ROOT/')}`")
 if len(rows) > 1:
     a, b = rows[0], rows[-1]
     f = b["n"] / a["n"]
@@ -329,11 +372,13 @@ if len(rows) > 1:
               f"peak RSS ×{b['vrss'] / a['vrss']:.2f}; ripgrep wall time ×{b['r']['mean'] / a['r']['mean']:.1f}, peak RSS ×{b['rrss'] / a['rrss']:.2f}."]
 big = rows[-1]
 ratio = big["v"]["mean"] / big["r"]["mean"]
+cached = min(big["vc"]["mean"], big["vm"]["mean"]) / big["r"]["mean"]
 lines += [
     "",
     f"Goals, at the largest size measured ({big['n']:,} files; the goals are stated for 1,000,000):",
     "",
-    f"- vigil wall time within {max_ratio}× of ripgrep: **{ratio:.2f}×**, {'met' if ratio <= max_ratio else 'NOT met'}.",
+    f"- vigil wall time within {max_ratio}× of ripgrep: **{ratio:.2f}×**, {'met' if ratio <= max_ratio else 'NOT met'}; "
+    f"a repeat scan of the unchanged tree with `--cache`: {cached:.2f}×.",
     f"- vigil peak RSS under {max_rss:.0f} MiB: **{big['vrss']:.1f} MiB**, {'met' if big['vrss'] < max_rss else 'NOT met'}.",
     "",
     "What vigil reported (a separate, untimed run of each size with `--output TREE_ROOT/tree-N.results.json`):",
