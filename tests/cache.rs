@@ -321,3 +321,25 @@ fn a_cache_that_cannot_be_written_stops_the_scan_before_it_starts() {
         "{err}"
     );
 }
+
+#[test]
+fn a_cache_inside_the_scanned_tree_is_not_judged() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("tree");
+    copy_tree(&common::root("testdata/secrets"), &tree);
+    let (fresh, _) = scan(&tree, &["--at", AT]);
+    let cache = tree.join(".vigil-cache");
+    let args = ["--at", AT, "--cache", cache.to_str().unwrap()];
+    let (first, _) = scan(&tree, &args);
+    assert!(cache.is_file());
+    let (second, err) = scan(&tree, &args);
+    assert!(counts(&err).0 > 0, "{err}");
+    assert!(
+        first == fresh && second == fresh,
+        "the cache is no file of the tree"
+    );
+    // Named otherwise on the command line (`./`), it is still recognised.
+    let dotted = format!("{}/./.vigil-cache", tree.display());
+    let (third, _) = scan(&tree, &["--at", AT, "--cache", &dotted]);
+    assert!(third == fresh);
+}

@@ -252,6 +252,7 @@ pub fn scan_with(
     let mut previous = None;
     let mut cache = None;
     let mut next = None;
+    let mut own = None;
     if let (Some(c), true) = (&opts.cache, walk.is_some()) {
         let options = format!(
             "{:?}",
@@ -269,6 +270,7 @@ pub fn scan_with(
         let described = serde_json::to_vec(&header).unwrap_or_default();
         let fingerprint = cache::fingerprint(&[&described, options.as_bytes()]);
         next = Some(cache::Next::create(&c.path, c.strategy, &fingerprint)?);
+        own = next.as_ref().map(cache::Next::own_files);
         previous = Some(cache::Previous::open(&c.path, c.strategy, &fingerprint));
         cache = Some(cache::Cache::new(
             c.strategy,
@@ -317,13 +319,17 @@ pub fn scan_with(
         opts.shard.is_none_or(|s| s.owns(k)).then_some((k, t))
     };
     if let Some(entries) = walk {
-        let files = entries.map(Target::File).filter_map(deal).map(|(k, t)| {
-            let kept = previous
-                .as_mut()
-                .zip(t.file())
-                .and_then(|(p, e)| p.take(&e.path));
-            (k, t, kept)
-        });
+        let files = entries
+            .filter(|e| !own.as_ref().is_some_and(|o| o.holds(&e.path)))
+            .map(Target::File)
+            .filter_map(deal)
+            .map(|(k, t)| {
+                let kept = previous
+                    .as_mut()
+                    .zip(t.file())
+                    .and_then(|(p, e)| p.take(&e.path));
+                (k, t, kept)
+            });
         let cache = cache.as_ref();
         run(
             &ctx,

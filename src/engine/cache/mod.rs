@@ -478,6 +478,22 @@ fn path_of(bytes: Vec<u8>) -> PathBuf {
     PathBuf::from(std::ffi::OsString::from_vec(bytes))
 }
 
+/// The cache's own files. A cache inside a scanned tree is not judged: its verdicts would change
+/// with every scan, and its temporary file would be found or not depending on timing.
+pub struct OwnFiles {
+    names: Vec<std::ffi::OsString>,
+    real: Vec<PathBuf>,
+}
+
+impl OwnFiles {
+    /// Whether `path` is one of them (by name first: the walk's other files cost no system call).
+    pub fn holds(&self, path: &Path) -> bool {
+        path.file_name()
+            .is_some_and(|n| self.names.iter().any(|o| o == n))
+            && crate::collect::canonical::canonical(path).is_ok_and(|p| self.real.contains(&p))
+    }
+}
+
 /// The new cache, written in target order.
 pub struct Next {
     out: BufWriter<tempfile::NamedTempFile>,
@@ -510,6 +526,24 @@ impl Next {
             out,
             dest: dest.to_path_buf(),
         })
+    }
+
+    /// The cache's own files (the one it replaces and the one being written), which the walk
+    /// leaves out.
+    pub fn own_files(&self) -> OwnFiles {
+        let real = |p: &Path| -> Option<(std::ffi::OsString, PathBuf)> {
+            let name = p.file_name()?.to_os_string();
+            let dir = match p.parent() {
+                Some(d) if !d.as_os_str().is_empty() => d,
+                _ => Path::new("."),
+            };
+            Some((name.clone(), std::fs::canonicalize(dir).ok()?.join(name)))
+        };
+        let (names, real) = [real(&self.dest), real(self.out.get_ref().path())]
+            .into_iter()
+            .flatten()
+            .unzip();
+        OwnFiles { names, real }
     }
 
     /// Keeps `record` for the file at `path`.
