@@ -61,6 +61,22 @@ fn verdicts_on(result: &Value, name: &str) -> Vec<String> {
         .collect()
 }
 
+/// Scans `tree` with `args` (a cache) after a change: the result must be a fresh scan's, and the
+/// verdicts on each of `changed` must differ from `earlier`'s. Returns the result and standard error.
+fn judged_again(tree: &Path, args: &[&str], earlier: &Value, changed: &[&str]) -> (Value, String) {
+    let (now, err) = scan(tree, args);
+    let (fresh, _) = scan(tree, &["--at", AT]);
+    assert!(now == fresh, "{args:?}: the change is judged again");
+    for name in changed {
+        assert_ne!(
+            verdicts_on(&now, name),
+            verdicts_on(earlier, name),
+            "{name}, {args:?}"
+        );
+    }
+    (now, err)
+}
+
 /// Waits until files written now count as settled for the `metadata` strategy, which keeps no
 /// file changed within two seconds of a scan's start.
 fn settle() {
@@ -159,19 +175,7 @@ fn whatever_changed_is_judged_again() {
         )
         .unwrap();
         settle();
-        let (after, err) = scan(&tree, &args);
-        let (fresh, _) = scan(&tree, &["--at", AT]);
-        assert!(after == fresh, "{strategy}: the changes are judged again");
-        assert_ne!(
-            verdicts_on(&after, "sshd_config"),
-            verdicts_on(&before, "sshd_config"),
-            "{strategy}"
-        );
-        assert_ne!(
-            verdicts_on(&after, "nginx.conf"),
-            verdicts_on(&before, "nginx.conf"),
-            "{strategy}"
-        );
+        let (after, err) = judged_again(&tree, &args, &before, &["sshd_config", "nginx.conf"]);
         assert!(counts(&err).0 >= 1, "the text file is still reused: {err}");
 
         // New files where configs look for them: a second site, a sysctl drop-in.
@@ -184,19 +188,7 @@ fn whatever_changed_is_judged_again() {
         let dropin = tree.join("etc/sysctl.d/99-aslr.conf");
         std::fs::write(&dropin, "net.ipv4.conf.all.accept_redirects = 0\n").unwrap();
         settle();
-        let (added, _) = scan(&tree, &args);
-        let (fresh, _) = scan(&tree, &["--at", AT]);
-        assert!(added == fresh, "{strategy}: new files are judged");
-        assert_ne!(
-            verdicts_on(&added, "nginx.conf"),
-            verdicts_on(&after, "nginx.conf"),
-            "{strategy}"
-        );
-        assert_ne!(
-            verdicts_on(&added, "sysctl.conf"),
-            verdicts_on(&after, "sysctl.conf"),
-            "{strategy}"
-        );
+        judged_again(&tree, &args, &after, &["nginx.conf", "sysctl.conf"]);
         std::fs::remove_file(&extra).unwrap();
         std::fs::remove_file(&dropin).unwrap();
         let (removed, _) = scan(&tree, &args);

@@ -67,7 +67,13 @@ pub fn recorded_beside() -> Vec<Observation> {
         .unwrap_or_default()
 }
 
-fn seen(question: Question, path: &Path, answer: [u8; 16]) {
+/// Records the answer to `question` about `path`, computed only while recording: a scan without
+/// a cache pays nothing for it.
+fn seen(question: Question, path: &Path, answer: impl FnOnce() -> [u8; 16]) {
+    if SEEN_BESIDE.with_borrow(Option::is_none) {
+        return;
+    }
+    let answer = answer();
     SEEN_BESIDE.with_borrow_mut(|seen| {
         if let Some(seen) = seen {
             seen.push(Observation {
@@ -176,18 +182,16 @@ impl Gate {
         let inside = self.roots.is_empty()
             || super::canonical::canonical(path)
                 .is_ok_and(|real| self.roots.iter().any(|r| real.starts_with(r)));
-        // What it is, too: the callers go on to ask `is_file` or list it.
-        let what = match std::fs::metadata(path) {
-            Ok(m) if m.is_file() => 1,
-            Ok(m) if m.is_dir() => 2,
-            Ok(_) => 3,
-            Err(_) => 0,
-        };
-        seen(
-            Question::Reaches,
-            path,
-            digest(&[&[u8::from(inside), what]]),
-        );
+        seen(Question::Reaches, path, || {
+            // What it is, too: the callers go on to ask `is_file` or list it.
+            let what = match std::fs::metadata(path) {
+                Ok(m) if m.is_file() => 1,
+                Ok(m) if m.is_dir() => 2,
+                Ok(_) => 3,
+                Err(_) => 0,
+            };
+            digest(&[&[u8::from(inside), what]])
+        });
         inside
     }
 
@@ -202,13 +206,15 @@ impl Gate {
             .filter(|p| p.is_file())
             .collect();
         files.sort();
-        use std::os::unix::ffi::OsStrExt;
-        let names: Vec<&[u8]> = files
-            .iter()
-            .filter_map(|f| f.file_name())
-            .map(|n| n.as_bytes())
-            .collect();
-        seen(Question::Files, dir, digest(&names));
+        seen(Question::Files, dir, || {
+            use std::os::unix::ffi::OsStrExt;
+            let names: Vec<&[u8]> = files
+                .iter()
+                .filter_map(|f| f.file_name())
+                .map(|n| n.as_bytes())
+                .collect();
+            digest(&names)
+        });
         files
     }
 
@@ -230,11 +236,10 @@ impl Gate {
     /// Reads a file a config includes, as text, through the gate.
     pub fn read_included(&self, path: &Path) -> Result<String, GateError> {
         let text = self.read_inside(path);
-        let answer = match &text {
+        seen(Question::Read, path, || match &text {
             Ok(t) => digest(&[b"text", t.as_bytes()]),
             Err(e) => digest(&[b"error", e.to_string().as_bytes()]),
-        };
-        seen(Question::Read, path, answer);
+        });
         text
     }
 

@@ -12,7 +12,7 @@
 //! scheduling, and nothing holds more than a bounded window of targets.
 
 pub mod budget;
-mod cache;
+pub(crate) mod cache;
 mod judge;
 pub(crate) mod patterns;
 mod pipeline;

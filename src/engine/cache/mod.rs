@@ -400,6 +400,18 @@ impl Previous {
     }
 }
 
+/// Reads `data` as the records of a cache file (after its header) and decodes each one's verdicts,
+/// as a scan does: the fuzz target `cache` (`crate::harness`).
+pub fn read_untrusted(mut data: &[u8]) -> usize {
+    let mut decoded = 0;
+    while let Some((_, record)) = read_record(&mut data) {
+        if let Some(judged) = codec::decode(&record.verdicts, 256, record.environments) {
+            decoded += judged.verdicts.len();
+        }
+    }
+    decoded
+}
+
 fn read_record(r: &mut impl Read) -> Option<(PathBuf, Record)> {
     let mut u32_at = || -> Option<usize> {
         let mut b = [0; 4];
@@ -622,17 +634,26 @@ mod tests {
         }
     }
 
+    /// Writes a cache at `path` holding `record(n)` for each (path, n).
+    fn write(path: &Path, fp: &[u8; 32], records: &[(&str, u8)]) {
+        let mut next = Next::create(path, Strategy::Content, fp).unwrap();
+        for &(p, n) in records {
+            next.put(Path::new(p), &record(n)).unwrap();
+        }
+        next.finish().unwrap();
+    }
+
     #[test]
     fn records_are_found_by_path_in_walk_order_and_removed_files_skipped() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("cache");
         let fp = [7; 32];
-        let mut next = Next::create(&path, Strategy::Content, &fp).unwrap();
         // Walk order: `a/x` (inside directory `a`) before `a-b`, though `a-b` < `a/x` as text.
-        for (p, n) in [("r/a/x", 1), ("r/a-b", 2), ("r/c", 3), ("r/d", 4)] {
-            next.put(Path::new(p), &record(n)).unwrap();
-        }
-        next.finish().unwrap();
+        write(
+            &path,
+            &fp,
+            &[("r/a/x", 1), ("r/a-b", 2), ("r/c", 3), ("r/d", 4)],
+        );
         let mut prev = Previous::open(&path, Strategy::Content, &fp);
         assert_eq!(prev.take(Path::new("r/a/x")).unwrap().key, [1; KEY_LEN]);
         assert!(prev.take(Path::new("r/a/y")).is_none(), "a new file");
@@ -658,14 +679,27 @@ mod tests {
     }
 
     #[test]
+    fn the_fuzzers_seed_is_a_cache_of_this_format() {
+        // The records of `vigil scan testdata/ssh --at 2030-01-15 --cache FILE`, after the header;
+        // write it again when the format changes.
+        let seed = std::fs::read(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("fuzz/regressions/cache/testdata-ssh-records"),
+        )
+        .unwrap();
+        assert_eq!(
+            read_untrusted(&seed),
+            37,
+            "the seed's 4 files and their verdicts decode"
+        );
+    }
+
+    #[test]
     fn a_truncated_cache_gives_what_it_holds_whole() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("cache");
         let fp = [1; 32];
-        let mut next = Next::create(&path, Strategy::Content, &fp).unwrap();
-        next.put(Path::new("a"), &record(5)).unwrap();
-        next.put(Path::new("b"), &record(6)).unwrap();
-        next.finish().unwrap();
+        write(&path, &fp, &[("a", 5), ("b", 6)]);
         let bytes = std::fs::read(&path).unwrap();
         std::fs::write(&path, &bytes[..bytes.len() - 1]).unwrap();
         let mut prev = Previous::open(&path, Strategy::Content, &fp);
