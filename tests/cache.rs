@@ -104,11 +104,19 @@ fn reused_verdicts_are_the_verdicts_judged_afresh() {
         let (reused, judged, kept) = counts(&err);
         assert_eq!(reused, 0, "{strategy}: nothing to reuse yet");
         assert!(kept > 100 && kept <= judged, "{strategy}: {err}");
+        let inode = |p: &Path| std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(p).unwrap());
+        let before = inode(&cache);
         let (second, err) = scan(&tree, &args);
         assert_eq!(
             counts(&err),
             (kept, judged - kept, kept),
             "{strategy}: every file kept is reused"
+        );
+        assert!(err.contains(" kept (unchanged)"), "{err}");
+        assert_eq!(
+            inode(&cache),
+            before,
+            "{strategy}: an unchanged cache is not written again"
         );
         assert!(first == fresh, "{strategy}: the first scan with a cache");
         assert!(second == fresh, "{strategy}: the scan from the cache");

@@ -414,11 +414,12 @@ pub fn run(args: ScanArgs) -> u8 {
     let t = &outcome.trailer;
     if let (Some(c), Some(path)) = (outcome.cache.filter(|_| !args.quiet), &args.cache) {
         eprintln!(
-            "vigil: cache {}: {} files reused, {} judged afresh, {} kept",
+            "vigil: cache {}: {} files reused, {} judged afresh, {} kept{}",
             path.display(),
             c.reused,
             c.judged,
-            c.kept
+            c.kept,
+            if c.rewritten { "" } else { " (unchanged)" }
         );
     }
     if let Some(k) = t.known_failures.as_ref().filter(|_| !args.quiet) {

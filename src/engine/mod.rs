@@ -269,9 +269,10 @@ pub fn scan_with(
         );
         let described = serde_json::to_vec(&header).unwrap_or_default();
         let fingerprint = cache::fingerprint(&[&described, options.as_bytes()]);
-        next = Some(cache::Next::create(&c.path, c.strategy, &fingerprint)?);
-        own = next.as_ref().map(cache::Next::own_files);
-        previous = Some(cache::Previous::open(&c.path, c.strategy, &fingerprint));
+        let (p, n) = cache::open(&c.path, c.strategy, &fingerprint)?;
+        own = Some(n.own_files());
+        previous = Some(p);
+        next = Some(n);
         cache = Some(cache::Cache::new(
             c.strategy,
             plan.controls.len(),
@@ -397,10 +398,10 @@ pub fn scan_with(
     let trailer = recorder.finish(scan_errors, inventory, run_info, waivers, known_failures)?;
     // Kept only once the results are whole: a scan that stopped leaves the previous cache.
     let cache = match next {
-        Some(next) => {
-            next.finish()?;
-            Some(cache_stats)
-        }
+        Some(next) => Some(CacheStats {
+            rewritten: next.finish()?,
+            ..cache_stats
+        }),
         None => None,
     };
     Ok(Outcome {

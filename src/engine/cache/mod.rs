@@ -98,6 +98,8 @@ pub struct CacheStats {
     pub judged: u64,
     /// Files kept in the new cache.
     pub kept: u64,
+    /// Whether the cache file was written: not when it would have been the same.
+    pub rewritten: bool,
 }
 
 /// Why the cache could not be written (a cache that cannot be read is judged afresh instead).
@@ -116,6 +118,8 @@ pub struct Record {
     environment: [u8; 16],
     /// What was learnt of other files while judging it.
     beside: Vec<Observation>,
+    /// Where it lies in the previous cache file, when it was read from there.
+    origin: Option<(u64, u64)>,
     environments: Vec<usize>,
     verdicts: Vec<u8>,
 }
@@ -227,6 +231,7 @@ pub fn judge(
             key,
             environment,
             beside,
+            origin: None,
             environments: judged.environments.clone(),
             verdicts,
         })
@@ -339,6 +344,11 @@ pub fn fingerprint(parts: &[&[u8]]) -> [u8; 32] {
     h.finalize().into()
 }
 
+/// The length of [`header`].
+fn header_len() -> u64 {
+    (MAGIC.len() + 4 + 1 + 32) as u64
+}
+
 /// The header both files start with.
 fn header(strategy: Strategy, fingerprint: &[u8; 32]) -> Vec<u8> {
     let mut h = MAGIC.to_vec();
@@ -348,26 +358,57 @@ fn header(strategy: Strategy, fingerprint: &[u8; 32]) -> Vec<u8> {
     h
 }
 
+/// Opens the cache at `path` for a scan with this strategy and fingerprint: the previous cache
+/// (empty when it is missing, damaged or of another scan) and the new one, which replaces it when
+/// the scan finishes.
+pub fn open(
+    path: &Path,
+    strategy: Strategy,
+    fingerprint: &[u8; 32],
+) -> Result<(Previous, Next), CacheError> {
+    let expected = header(strategy, fingerprint);
+    let old = File::open(path).ok().and_then(|f| {
+        let mut got = vec![0; expected.len()];
+        (&f).read_exact(&mut got).ok()?;
+        (got == expected).then_some(f)
+    });
+    // One open file for both: the bytes copied from it are the bytes the walk read.
+    let copy = old.as_ref().and_then(|f| {
+        let len = f.metadata().ok()?.len();
+        Some((f.try_clone().ok()?, len))
+    });
+    let previous = Previous {
+        reader: old.map(|f| Counted {
+            inner: BufReader::with_capacity(1 << 16, f),
+            at: expected.len() as u64,
+        }),
+        head: None,
+    };
+    let next = Next::create(path, expected, copy)?;
+    Ok((previous, next))
+}
+
 /// The previous cache, read alongside the walk.
 pub struct Previous {
-    reader: Option<BufReader<File>>,
+    reader: Option<Counted<BufReader<File>>>,
     head: Option<(PathBuf, Record)>,
 }
 
-impl Previous {
-    /// Opens the cache at `path` if it was written by a scan with the same fingerprint and
-    /// strategy; otherwise a cache that has nothing.
-    pub fn open(path: &Path, strategy: Strategy, fingerprint: &[u8; 32]) -> Previous {
-        let expected = header(strategy, fingerprint);
-        let reader = File::open(path).ok().and_then(|f| {
-            let mut r = BufReader::with_capacity(1 << 16, f);
-            let mut got = vec![0; expected.len()];
-            r.read_exact(&mut got).ok()?;
-            (got == expected).then_some(r)
-        });
-        Previous { reader, head: None }
-    }
+/// A reader that counts the bytes read: where each record lies in the file.
+struct Counted<R> {
+    inner: R,
+    at: u64,
+}
 
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.at += n as u64;
+        Ok(n)
+    }
+}
+
+impl Previous {
     /// The record kept for `path`, if any. Paths must be asked in the walk's order, the order the
     /// cache was written in; records of paths passed over (files since removed) are dropped.
     pub fn take(&mut self, path: &Path) -> Option<Record> {
@@ -392,11 +433,17 @@ impl Previous {
     /// The next record; at the end or on damage, `None` from then on.
     fn next(&mut self) -> Option<(PathBuf, Record)> {
         let r = self.reader.as_mut()?;
-        let record = read_record(r);
-        if record.is_none() {
-            self.reader = None;
+        let start = r.at;
+        match read_record(r) {
+            Some((path, mut record)) => {
+                record.origin = Some((start, r.at));
+                Some((path, record))
+            }
+            None => {
+                self.reader = None;
+                None
+            }
         }
-        record
     }
 }
 
@@ -479,6 +526,7 @@ fn read_record(r: &mut impl Read) -> Option<(PathBuf, Record)> {
             key,
             environment,
             beside,
+            origin: None,
             environments,
             verdicts,
         },
@@ -506,18 +554,25 @@ impl OwnFiles {
     }
 }
 
-/// The new cache, written in target order.
+/// The new cache, written in target order. While every record is the next one of the previous
+/// cache, nothing is written: a scan of an unchanged tree leaves the cache file as it was. At the
+/// first difference, the previous cache's records so far are copied over and writing goes on.
 pub struct Next {
     out: BufWriter<tempfile::NamedTempFile>,
     dest: PathBuf,
+    /// The previous cache (its header matched) and its length.
+    previous: Option<(File, u64)>,
+    /// While the new cache is the previous one's first bytes: where they end.
+    same_upto: Option<u64>,
 }
 
 impl Next {
-    /// Starts a new cache to replace the one at `dest` when the scan finishes.
-    pub fn create(
+    /// Starts a new cache to replace the one at `dest` when the scan finishes, with `header`;
+    /// `previous` is the cache there when its header is the same.
+    fn create(
         dest: &Path,
-        strategy: Strategy,
-        fingerprint: &[u8; 32],
+        header: Vec<u8>,
+        previous: Option<(File, u64)>,
     ) -> Result<Next, CacheError> {
         let error = |source| CacheError {
             path: dest.display().to_string(),
@@ -532,12 +587,34 @@ impl Next {
             .tempfile_in(dir)
             .map_err(error)?;
         let mut out = BufWriter::with_capacity(1 << 16, tmp);
-        out.write_all(&header(strategy, fingerprint))
-            .map_err(error)?;
+        out.write_all(&header).map_err(error)?;
+        let same_upto = previous.as_ref().map(|_| header.len() as u64);
         Ok(Next {
             out,
             dest: dest.to_path_buf(),
+            previous,
+            same_upto,
         })
+    }
+
+    /// Copies the previous cache's records that the new one repeated so far, and writes from now
+    /// on.
+    fn diverge(&mut self) -> std::io::Result<()> {
+        let (Some(upto), Some((file, _))) = (self.same_upto.take(), &self.previous) else {
+            return Ok(());
+        };
+        let mut at = header_len();
+        let mut chunk = vec![0; 1 << 16];
+        while at < upto {
+            let want = usize::try_from((upto - at).min(chunk.len() as u64)).unwrap_or(chunk.len());
+            let n = std::os::unix::fs::FileExt::read_at(file, &mut chunk[..want], at)?;
+            if n == 0 {
+                return Err(std::io::ErrorKind::UnexpectedEof.into());
+            }
+            self.out.write_all(&chunk[..n])?;
+            at += n as u64;
+        }
+        Ok(())
     }
 
     /// The cache's own files (the one it replaces and the one being written), which the walk
@@ -577,6 +654,16 @@ impl Next {
         {
             return Ok(());
         }
+        if let Some(upto) = self.same_upto {
+            if let Some((start, end)) = record.origin
+                && start == upto
+            {
+                self.same_upto = Some(end);
+                return Ok(());
+            }
+            let copied = self.diverge();
+            copied.map_err(|e| self.error(e))?;
+        }
         let mut write = || -> std::io::Result<()> {
             let w = &mut self.out;
             w.write_all(&(path.len() as u32).to_le_bytes())?;
@@ -598,21 +685,35 @@ impl Next {
             w.write_all(&(record.verdicts.len() as u32).to_le_bytes())?;
             w.write_all(&record.verdicts)
         };
-        write().map_err(|source| CacheError {
-            path: self.dest.display().to_string(),
-            source,
-        })
+        let written = write();
+        written.map_err(|e| self.error(e))
     }
 
-    /// Replaces the previous cache with this one.
-    pub fn finish(self) -> Result<(), CacheError> {
-        let error = |source| CacheError {
+    fn error(&self, source: std::io::Error) -> CacheError {
+        CacheError {
             path: self.dest.display().to_string(),
+            source,
+        }
+    }
+
+    /// Replaces the previous cache with this one, unless they are the same; whether it did.
+    pub fn finish(mut self) -> Result<bool, CacheError> {
+        if let (Some(upto), Some((_, len))) = (self.same_upto, &self.previous)
+            && upto == *len
+        {
+            // The temporary file goes when it is dropped.
+            return Ok(false);
+        }
+        let copied = self.diverge();
+        copied.map_err(|e| self.error(e))?;
+        let dest = self.dest.clone();
+        let error = |source| CacheError {
+            path: dest.display().to_string(),
             source,
         };
         let tmp = self.out.into_inner().map_err(|e| error(e.into_error()))?;
-        tmp.persist(&self.dest).map_err(|e| error(e.error))?;
-        Ok(())
+        tmp.persist(&dest).map_err(|e| error(e.error))?;
+        Ok(true)
     }
 }
 
@@ -629,6 +730,7 @@ mod tests {
                 path: PathBuf::from(format!("dir{n}")),
                 answer: [n; 16],
             }],
+            origin: None,
             environments: vec![usize::from(n), 300],
             verdicts: vec![n; usize::from(n)],
         }
@@ -636,11 +738,16 @@ mod tests {
 
     /// Writes a cache at `path` holding `record(n)` for each (path, n).
     fn write(path: &Path, fp: &[u8; 32], records: &[(&str, u8)]) {
-        let mut next = Next::create(path, Strategy::Content, fp).unwrap();
+        let (_, mut next) = open(path, Strategy::Content, fp).unwrap();
         for &(p, n) in records {
             next.put(Path::new(p), &record(n)).unwrap();
         }
         next.finish().unwrap();
+    }
+
+    /// Opens the cache at `path` as a scan would.
+    fn previous(path: &Path, strategy: Strategy, fp: &[u8; 32]) -> Previous {
+        open(path, strategy, fp).unwrap().0
     }
 
     #[test]
@@ -654,7 +761,7 @@ mod tests {
             &fp,
             &[("r/a/x", 1), ("r/a-b", 2), ("r/c", 3), ("r/d", 4)],
         );
-        let mut prev = Previous::open(&path, Strategy::Content, &fp);
+        let mut prev = previous(&path, Strategy::Content, &fp);
         assert_eq!(prev.take(Path::new("r/a/x")).unwrap().key, [1; KEY_LEN]);
         assert!(prev.take(Path::new("r/a/y")).is_none(), "a new file");
         // `r/a-b` was removed: passed over on the way to `r/c`.
@@ -667,12 +774,12 @@ mod tests {
 
         // Another fingerprint or strategy: nothing.
         assert!(
-            Previous::open(&path, Strategy::Content, &[8; 32])
+            previous(&path, Strategy::Content, &[8; 32])
                 .take(Path::new("r/a/x"))
                 .is_none()
         );
         assert!(
-            Previous::open(&path, Strategy::Metadata, &fp)
+            previous(&path, Strategy::Metadata, &fp)
                 .take(Path::new("r/a/x"))
                 .is_none()
         );
@@ -694,6 +801,56 @@ mod tests {
         );
     }
 
+    /// The records of the cache at `path`, as (path, first key byte).
+    fn contents(path: &Path, fp: &[u8; 32]) -> Vec<(String, u8)> {
+        let mut prev = previous(path, Strategy::Content, fp);
+        std::iter::from_fn(|| prev.next())
+            .map(|(p, r)| (p.display().to_string(), r.key[0]))
+            .collect()
+    }
+
+    #[test]
+    fn an_unchanged_cache_is_not_written_and_a_changed_one_keeps_what_it_repeats() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cache");
+        let fp = [2; 32];
+        write(&path, &fp, &[("a", 1), ("b", 2), ("c", 3)]);
+        let written = std::fs::read(&path).unwrap();
+        // Scans that reuse some records and judge others, as (path, reused, record number).
+        let scan = |files: &[(&str, bool, u8)]| -> bool {
+            let (mut prev, mut next) = open(&path, Strategy::Content, &fp).unwrap();
+            for &(p, reused, n) in files {
+                let kept = prev.take(Path::new(p));
+                let record = if reused { kept.unwrap() } else { record(n) };
+                next.put(Path::new(p), &record).unwrap();
+            }
+            next.finish().unwrap()
+        };
+        assert!(
+            !scan(&[("a", true, 0), ("b", true, 0), ("c", true, 0)]),
+            "unchanged"
+        );
+        assert_eq!(std::fs::read(&path).unwrap(), written);
+        assert!(
+            scan(&[("a", true, 0), ("b", false, 9), ("c", true, 0)]),
+            "b judged again"
+        );
+        assert_eq!(
+            contents(&path, &fp),
+            [("a".into(), 1), ("b".into(), 9), ("c".into(), 3)]
+        );
+        assert!(scan(&[("a", true, 0), ("c", true, 0)]), "b removed");
+        assert_eq!(contents(&path, &fp), [("a".into(), 1), ("c".into(), 3)]);
+        assert!(scan(&[("a", true, 0)]), "c removed, at the end");
+        assert_eq!(contents(&path, &fp), [("a".into(), 1)]);
+        assert!(scan(&[("a", true, 0), ("d", false, 4)]), "d added");
+        assert_eq!(contents(&path, &fp), [("a".into(), 1), ("d".into(), 4)]);
+        let other = [3; 32];
+        let (_, next) = open(&path, Strategy::Content, &other).unwrap();
+        assert!(next.finish().unwrap(), "another scan's cache is replaced");
+        assert!(contents(&path, &other).is_empty());
+    }
+
     #[test]
     fn a_truncated_cache_gives_what_it_holds_whole() {
         let dir = tempfile::tempdir().unwrap();
@@ -702,7 +859,7 @@ mod tests {
         write(&path, &fp, &[("a", 5), ("b", 6)]);
         let bytes = std::fs::read(&path).unwrap();
         std::fs::write(&path, &bytes[..bytes.len() - 1]).unwrap();
-        let mut prev = Previous::open(&path, Strategy::Content, &fp);
+        let mut prev = previous(&path, Strategy::Content, &fp);
         assert!(prev.take(Path::new("a")).is_some());
         assert!(prev.take(Path::new("b")).is_none());
     }
