@@ -34,6 +34,11 @@ fn scan(tree: &Path, extra: &[&str]) -> (Value, String) {
     (json, stderr)
 }
 
+/// The arguments of a scan at `AT` with the cache `cache` and its `strategy`.
+fn with_cache<'a>(cache: &'a str, strategy: &'a str) -> [&'a str; 6] {
+    ["--at", AT, "--cache", cache, "--cache-strategy", strategy]
+}
+
 /// The counts of the cache's line on standard error: (reused, judged afresh, kept).
 fn counts(stderr: &str) -> (u64, u64, u64) {
     let line = stderr
@@ -92,14 +97,7 @@ fn reused_verdicts_are_the_verdicts_judged_afresh() {
     let (fresh, _) = scan(&tree, &["--at", AT]);
     for strategy in ["content", "metadata"] {
         let cache = dir.path().join(format!("{strategy}.cache"));
-        let args = [
-            "--at",
-            AT,
-            "--cache",
-            cache.to_str().unwrap(),
-            "--cache-strategy",
-            strategy,
-        ];
+        let args = with_cache(cache.to_str().unwrap(), strategy);
         let (first, err) = scan(&tree, &args);
         let (reused, judged, kept) = counts(&err);
         assert_eq!(reused, 0, "{strategy}: nothing to reuse yet");
@@ -153,14 +151,7 @@ fn whatever_changed_is_judged_again() {
     settle();
     for strategy in ["content", "metadata"] {
         let cache = dir.path().join(format!("{strategy}.cache"));
-        let args = [
-            "--at",
-            AT,
-            "--cache",
-            cache.to_str().unwrap(),
-            "--cache-strategy",
-            strategy,
-        ];
+        let args = with_cache(cache.to_str().unwrap(), strategy);
         let (before, _) = scan(&tree, &args);
         let (again, err) = scan(&tree, &args);
         assert!(again == before);
