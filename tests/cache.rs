@@ -34,6 +34,11 @@ fn scan(tree: &Path, extra: &[&str]) -> (Value, String) {
     (json, stderr)
 }
 
+/// An nginx site serving TLS on port 443 with `protocols`.
+fn site_with(protocols: &str) -> String {
+    format!("server {{\n  listen 443 ssl;\n  ssl_protocols {protocols};\n}}\n")
+}
+
 /// The arguments of a scan at `AT` with the cache `cache` and its `strategy`.
 fn with_cache<'a>(cache: &'a str, strategy: &'a str) -> [&'a str; 6] {
     ["--at", AT, "--cache", cache, "--cache-strategy", strategy]
@@ -135,11 +140,7 @@ fn whatever_changed_is_judged_again() {
     )
     .unwrap();
     let site = tree.join("etc/nginx/conf.d/site.conf");
-    std::fs::write(
-        &site,
-        "server {\n  listen 443 ssl;\n  ssl_protocols TLSv1.2;\n}\n",
-    )
-    .unwrap();
+    std::fs::write(&site, site_with("TLSv1.2")).unwrap();
     let notes = tree.join("notes.txt");
     std::fs::write(&notes, "nothing to see\n").unwrap();
     std::fs::create_dir_all(tree.join("etc/sysctl.d")).unwrap();
@@ -168,22 +169,14 @@ fn whatever_changed_is_judged_again() {
             .set_modified(modified)
             .unwrap();
         // The site an nginx.conf includes now allows TLS 1.0.
-        std::fs::write(
-            &site,
-            "server {\n  listen 443 ssl;\n  ssl_protocols TLSv1;  \n}\n",
-        )
-        .unwrap();
+        std::fs::write(&site, site_with("TLSv1")).unwrap();
         settle();
         let (after, err) = judged_again(&tree, &args, &before, &["sshd_config", "nginx.conf"]);
         assert!(counts(&err).0 >= 1, "the text file is still reused: {err}");
 
         // New files where configs look for them: a second site, a sysctl drop-in.
         let extra = tree.join("etc/nginx/conf.d/extra.conf");
-        std::fs::write(
-            &extra,
-            "server {\n  listen 443 ssl;\n  ssl_protocols SSLv3;\n}\n",
-        )
-        .unwrap();
+        std::fs::write(&extra, site_with("SSLv3")).unwrap();
         let dropin = tree.join("etc/sysctl.d/99-aslr.conf");
         std::fs::write(&dropin, "net.ipv4.conf.all.accept_redirects = 0\n").unwrap();
         settle();
@@ -210,11 +203,7 @@ fn whatever_changed_is_judged_again() {
         std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o644);
         std::fs::set_permissions(&notes, perms).unwrap();
         std::fs::write(&sshd, "PermitRootLogin no\nX11Forwarding no\n").unwrap();
-        std::fs::write(
-            &site,
-            "server {\n  listen 443 ssl;\n  ssl_protocols TLSv1.2;\n}\n",
-        )
-        .unwrap();
+        std::fs::write(&site, site_with("TLSv1.2")).unwrap();
         settle();
     }
 }
