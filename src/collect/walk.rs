@@ -8,6 +8,7 @@
 //! error, so the engine can turn it into an `error` finding for the controls that would have judged
 //! it.
 
+use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -309,21 +310,89 @@ fn entry(
 }
 
 fn names(root: &Path, path: &Path, root_is_dir: bool) -> (String, String) {
-    let display = path.to_string_lossy();
-    let display = display.strip_prefix("./").unwrap_or(&display).to_string();
-    let relative = if root_is_dir {
-        path.strip_prefix(root)
+    let lossy = path.to_string_lossy();
+    let display = lossy.strip_prefix("./").unwrap_or(&lossy).to_string();
+    if !root_is_dir {
+        let relative = display.clone();
+        return (display, relative);
+    }
+    let relative = match below(root, path) {
+        // Valid UTF-8 throughout: the same bytes at the end of `lossy`. Otherwise converted on
+        // their own, as they are in `lossy` (they follow a `/`, where no sequence is cut).
+        Some(rest) => match &lossy {
+            Cow::Borrowed(whole) => whole[whole.len() - rest.len()..].to_string(),
+            Cow::Owned(_) => String::from_utf8_lossy(rest).into_owned(),
+        },
+        None => path
+            .strip_prefix(root)
             .map(|r| r.to_string_lossy().to_string())
-            .unwrap_or_else(|_| display.clone())
-    } else {
-        display.clone()
+            .unwrap_or_else(|_| display.clone()),
     };
     (display, relative)
+}
+
+/// The bytes of `path` after `root` and the `/` that follows it, when `path` is spelt as the
+/// root's own bytes joined with plain names, as the walk makes every path below a root. Then they
+/// are what `path.strip_prefix(root)` gives; anything else gives `None`, and the caller compares
+/// components instead.
+fn below<'p>(root: &Path, path: &'p Path) -> Option<&'p [u8]> {
+    use std::os::unix::ffi::OsStrExt;
+    let (root, path) = (root.as_os_str().as_bytes(), path.as_os_str().as_bytes());
+    let rest = path.strip_prefix(root)?;
+    let rest = if root.ends_with(b"/") {
+        rest
+    } else {
+        rest.strip_prefix(b"/")?
+    };
+    rest.split(|&b| b == b'/')
+        .all(|name| !name.is_empty() && name != b"." && name != b"..")
+        .then_some(rest)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn relative_names_agree_with_components() {
+        use std::os::unix::ffi::OsStrExt;
+        // The shape of the old computation, by components, for every spelling of a root.
+        let by_components = |root: &Path, path: &Path| {
+            path.strip_prefix(root)
+                .map(|r| r.to_string_lossy().to_string())
+                .unwrap()
+        };
+        let odd = std::ffi::OsStr::from_bytes(b"caf\xe9");
+        let roots = [
+            ".", "./", "./dir", "dir", "dir/", "dir//", "dir/.", "/abs/dir", "/", "a/../b",
+        ];
+        for root in roots.map(Path::new) {
+            for below in ["x", "sub/x.yaml", "a/b/c"] {
+                let path = root.join(below);
+                assert_eq!(
+                    names(root, &path, true).1,
+                    by_components(root, &path),
+                    "{root:?} {path:?}"
+                );
+                let path = root.join(odd).join(below);
+                assert_eq!(names(root, &path, true).1, by_components(root, &path));
+            }
+            let odd_root = root.join(odd);
+            let path = odd_root.join("x");
+            assert_eq!(
+                names(&odd_root, &path, true).1,
+                by_components(&odd_root, &path)
+            );
+        }
+        assert_eq!(
+            names(Path::new("./d"), Path::new("./d/x"), true),
+            ("d/x".to_string(), "x".to_string())
+        );
+        assert_eq!(
+            names(Path::new("f.conf"), Path::new("./f.conf"), false),
+            ("f.conf".to_string(), "f.conf".to_string())
+        );
+    }
 
     #[test]
     fn sorted_walk_with_excludes_and_symlinks() {
