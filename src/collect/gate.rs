@@ -27,7 +27,7 @@ pub struct Observation {
 }
 
 /// The questions a collector may ask the gate about other files.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Question {
     /// [`Gate::read_included`]: the file's text, or why it could not be read.
     Read,

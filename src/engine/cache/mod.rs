@@ -29,9 +29,11 @@
 
 mod codec;
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use sha2::{Digest, Sha256};
 
@@ -57,6 +59,9 @@ const MAX_VERDICTS: usize = 1 << 28;
 
 /// How long before the scan started a file must have last changed to be kept under `metadata`.
 const SETTLED_NS: i128 = 2_000_000_000;
+
+/// How many answers of the gate one scan remembers before it starts over (bounded memory).
+const REMEMBERED_ANSWERS: usize = 1 << 14;
 
 /// How a file is recognised as unchanged.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -132,6 +137,10 @@ pub struct Cache {
     environments: Vec<Vec<u8>>,
     /// Under `metadata`, files changed after this instant (ns since the epoch) are not kept.
     settled_before: i128,
+    /// The gate's answers asked again this scan. The files of one host share their drop-in
+    /// directories and includes: a tree of hosts asks each question many times, and once is
+    /// enough for one scan's view of the tree, as a collector reading them would have had.
+    answers: Mutex<HashMap<(Question, PathBuf), [u8; 16]>>,
 }
 
 impl Cache {
@@ -155,7 +164,24 @@ impl Cache {
                 })
                 .collect(),
             settled_before: started.unix_timestamp_nanos() - SETTLED_NS,
+            answers: Mutex::default(),
         }
+    }
+
+    /// The gate's answer to `question` about `path` now, asked once per scan.
+    fn answer(&self, gate: &Gate, question: Question, path: &Path) -> [u8; 16] {
+        let key = (question, path.to_path_buf());
+        if let Some(known) = self.answers.lock().expect("not poisoned").get(&key) {
+            return *known;
+        }
+        // Asked without the lock: two workers may ask at once, and get the same answer.
+        let answer = gate.observe(question, path);
+        let mut answers = self.answers.lock().expect("not poisoned");
+        if answers.len() >= REMEMBERED_ANSWERS {
+            answers.clear();
+        }
+        answers.insert(key, answer);
+        answer
     }
 
     /// The digest of the environments of the collectors `environments`; `None` for an index the
@@ -262,7 +288,7 @@ impl Lookup<'_> {
         // The files beside it as they were: the same answers to the same questions.
         if p.beside
             .iter()
-            .any(|o| self.gate.observe(o.question, &o.path) != o.answer)
+            .any(|o| self.cache.answer(self.gate, o.question, &o.path) != o.answer)
         {
             return None;
         }
