@@ -320,6 +320,10 @@ impl Memo for Lookup<'_> {
         self.key = Some(key);
         self.reuse(&key)
     }
+
+    fn may_answer_after_read(&self) -> bool {
+        self.cache.strategy == Strategy::Content && self.previous.is_some()
+    }
 }
 
 /// The `content` key: SHA-256 of the bytes, then mode, owner and group.

@@ -87,6 +87,9 @@ pub trait Memo {
     fn before_read(&mut self, target: &Target) -> Option<Judged>;
     /// Once it is read: the verdicts judged before on the same bytes and owner.
     fn after_read(&mut self, bytes: &[u8], access: crate::collect::gate::Access) -> Option<Judged>;
+    /// Whether [`Memo::after_read`] may answer for the file: it holds verdicts judged on the same
+    /// path under the same policies, so some control applies to it.
+    fn may_answer_after_read(&self) -> bool;
 }
 
 /// Judges one target. `buf` is the calling worker's read buffer, reused from file to file; `memo`
@@ -107,7 +110,15 @@ pub fn judge(
             {
                 return judged;
             }
-            let applicable = ctx.plan.applicable(target);
+            // Matching the path against every control's waits when the memo may answer once the
+            // file is read: it only holds files that some control applied to.
+            let held = entry.kind == EntryKind::File
+                && memo.as_deref().is_some_and(|m| m.may_answer_after_read());
+            let mut applicable = if held {
+                Vec::new()
+            } else {
+                ctx.plan.applicable(target)
+            };
             match &entry.kind {
                 EntryKind::File => out.stats.file_seen = true,
                 EntryKind::Symlink => {
@@ -124,7 +135,7 @@ pub fn judge(
                     return finish(ctx, target, out);
                 }
             }
-            if applicable.is_empty() {
+            if !held && applicable.is_empty() {
                 return out;
             }
             let max = ctx.max_file_size;
@@ -149,7 +160,13 @@ pub fn judge(
                 Err(e) => Some(format!("cannot read file: {e}")),
             };
             if let Some(message) = failure {
+                if held {
+                    applicable = ctx.plan.applicable(target);
+                }
                 let blocked = ctx.plan.blockable(&applicable);
+                if blocked.is_empty() {
+                    return out;
+                }
                 let mut v = Verdict::blocking(ctx.plan, &blocked, None, &message, hint);
                 v.kind = Some("file");
                 out.verdicts.push(v);
@@ -159,6 +176,12 @@ pub fn judge(
                 && let Some(judged) = m.after_read(buf, a)
             {
                 return judged;
+            }
+            if held {
+                applicable = ctx.plan.applicable(target);
+                if applicable.is_empty() {
+                    return out;
+                }
             }
             out.stats.read = true;
             out.stats.bytes = buf.len() as u64;
