@@ -87,6 +87,19 @@ fn judged_again(tree: &Path, args: &[&str], earlier: &Value, changed: &[&str]) -
     (now, err)
 }
 
+/// Writes `text` (as long as what it replaces) to `path` and puts its modification time back.
+fn rewrite_keeping_mtime(path: &Path, text: &str) {
+    let modified = std::fs::metadata(path).unwrap().modified().unwrap();
+    assert_eq!(std::fs::metadata(path).unwrap().len(), text.len() as u64);
+    std::fs::write(path, text).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .set_modified(modified)
+        .unwrap();
+}
+
 /// Waits until files written now count as settled for the `metadata` strategy, which keeps no
 /// file changed within two seconds of a scan's start.
 fn settle() {
@@ -159,17 +172,11 @@ fn whatever_changed_is_judged_again() {
         let (reused, _, _) = counts(&err);
         assert!(reused >= 2, "the sshd config and the text file: {err}");
 
-        // Same length, another verdict; the modification time put back as it was.
-        let modified = std::fs::metadata(&sshd).unwrap().modified().unwrap();
-        std::fs::write(&sshd, "PermitRootLogin ye\nX11Forwarding no\n").unwrap();
-        std::fs::File::options()
-            .write(true)
-            .open(&sshd)
-            .unwrap()
-            .set_modified(modified)
-            .unwrap();
-        // The site an nginx.conf includes now allows TLS 1.0.
-        std::fs::write(&site, site_with("TLSv1")).unwrap();
+        // Same length, another verdict; the modification time put back as it was. Under
+        // `metadata` only the change time tells, of the file and of the site an nginx.conf
+        // includes, which now allows TLS 1.1.
+        rewrite_keeping_mtime(&sshd, "PermitRootLogin ye\nX11Forwarding no\n");
+        rewrite_keeping_mtime(&site, &site_with("TLSv1.1"));
         settle();
         let (after, err) = judged_again(&tree, &args, &before, &["sshd_config", "nginx.conf"]);
         assert!(counts(&err).0 >= 1, "the text file is still reused: {err}");

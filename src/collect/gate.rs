@@ -9,9 +9,30 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 thread_local! {
-    /// What this thread's collectors learnt about files beside their target, while recorded.
-    static SEEN_BESIDE: RefCell<Option<Vec<Observation>>> = const { RefCell::new(None) };
+    /// What this thread's collectors learnt about files beside their target, while recorded, and
+    /// how a `Read` is answered meanwhile.
+    static SEEN_BESIDE: RefCell<Option<(Reads, Vec<Observation>)>> = const { RefCell::new(None) };
 }
+
+/// How the answer to a [`Question::Read`] is taken, when recorded and when asked again: the two
+/// must agree for an unchanged file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reads {
+    /// From the text read: any change to its bytes is seen.
+    Text,
+    /// From the file's status (device, inode, size, modification and change times, type and mode),
+    /// as the `metadata` cache strategy judges the files themselves, so that asking again reads
+    /// nothing. A file whose status changed at or after `settled_before` (ns since the epoch) when
+    /// it was recorded gets an answer no later asking gives: a change in the same tick of its clock
+    /// would go unseen.
+    Status {
+        /// Changes from this instant on are too recent to be trusted.
+        settled_before: i128,
+    },
+}
+
+/// The recorded answer of a file too recently changed: never the digest of a status.
+const UNSETTLED: [u8; 16] = [0xfe; 16];
 
 /// Something a collector learnt through the gate about a file or directory beside its target: a
 /// target's verdicts depend on these too, so the verdict cache keeps them with the verdicts and
@@ -55,27 +76,29 @@ impl Question {
     }
 }
 
-/// Starts recording, on this thread, what collectors learn beside their target.
-pub fn record_beside() {
-    SEEN_BESIDE.with_borrow_mut(|seen| *seen = Some(Vec::new()));
+/// Starts recording, on this thread, what collectors learn beside their target, answering reads
+/// as `reads` says.
+pub fn record_beside(reads: Reads) {
+    SEEN_BESIDE.with_borrow_mut(|seen| *seen = Some((reads, Vec::new())));
 }
 
 /// Stops recording and gives what was learnt since [`record_beside`].
 pub fn recorded_beside() -> Vec<Observation> {
     SEEN_BESIDE
         .with_borrow_mut(Option::take)
+        .map(|(_, seen)| seen)
         .unwrap_or_default()
 }
 
 /// Records the answer to `question` about `path`, computed only while recording: a scan without
 /// a cache pays nothing for it.
-fn seen(question: Question, path: &Path, answer: impl FnOnce() -> [u8; 16]) {
-    if SEEN_BESIDE.with_borrow(Option::is_none) {
+fn seen(question: Question, path: &Path, answer: impl FnOnce(Reads) -> [u8; 16]) {
+    let Some(reads) = SEEN_BESIDE.with_borrow(|seen| seen.as_ref().map(|(reads, _)| *reads)) else {
         return;
-    }
-    let answer = answer();
+    };
+    let answer = answer(reads);
     SEEN_BESIDE.with_borrow_mut(|seen| {
-        if let Some(seen) = seen {
+        if let Some((_, seen)) = seen {
             seen.push(Observation {
                 question,
                 path: path.to_path_buf(),
@@ -182,7 +205,7 @@ impl Gate {
         let inside = self.roots.is_empty()
             || super::canonical::canonical(path)
                 .is_ok_and(|real| self.roots.iter().any(|r| real.starts_with(r)));
-        seen(Question::Reaches, path, || {
+        seen(Question::Reaches, path, |_| {
             // What it is, too: the callers go on to ask `is_file` or list it.
             let what = match std::fs::metadata(path) {
                 Ok(m) if m.is_file() => 1,
@@ -206,7 +229,7 @@ impl Gate {
             .filter(|p| p.is_file())
             .collect();
         files.sort();
-        seen(Question::Files, dir, || {
+        seen(Question::Files, dir, |_| {
             use std::os::unix::ffi::OsStrExt;
             let names: Vec<&[u8]> = files
                 .iter()
@@ -218,10 +241,13 @@ impl Gate {
         files
     }
 
-    /// Asks `question` about `path` again: the answer's digest, to compare with an
-    /// [`Observation`]'s. Nothing is recorded.
-    pub fn observe(&self, question: Question, path: &Path) -> [u8; 16] {
-        let outer = SEEN_BESIDE.with_borrow_mut(|seen| seen.replace(Vec::new()));
+    /// Asks `question` about `path` again, answering reads as `reads` says: the answer's digest,
+    /// to compare with an [`Observation`]'s. Nothing is recorded.
+    pub fn observe(&self, question: Question, path: &Path, reads: Reads) -> [u8; 16] {
+        if question == Question::Read && reads != Reads::Text {
+            return self.status(path, None);
+        }
+        let outer = SEEN_BESIDE.with_borrow_mut(|seen| seen.replace((reads, Vec::new())));
         match question {
             Question::Read => drop(self.read_included(path)),
             Question::Reaches => drop(self.reaches(path)),
@@ -229,16 +255,58 @@ impl Gate {
         }
         let asked = SEEN_BESIDE
             .with_borrow_mut(|seen| std::mem::replace(seen, outer))
+            .map(|(_, seen)| seen)
             .unwrap_or_default();
         asked.first().map_or([0xff; 16], |o| o.answer)
+    }
+
+    /// The [`Reads::Status`] answer about `path`: whether it lies inside the named paths, and its
+    /// status with links followed, as opening it would find it (or why there is none). Given
+    /// `settled_before`, a file changed since then is answered [`UNSETTLED`].
+    fn status(&self, path: &Path, settled_before: Option<i128>) -> [u8; 16] {
+        let inside = self.roots.is_empty()
+            || super::canonical::canonical(path)
+                .is_ok_and(|real| self.roots.iter().any(|r| real.starts_with(r)));
+        let st = match super::open::stat(path) {
+            Ok(st) => st,
+            Err(e) => {
+                let errno = e.raw_os_error().unwrap_or(-1);
+                return digest(&[b"no status", &[u8::from(inside)], &errno.to_le_bytes()]);
+            }
+        };
+        let ns = |s: i64, n: i64| i128::from(s) * 1_000_000_000 + i128::from(n);
+        let (mtime, ctime) = (
+            ns(st.st_mtime, st.st_mtime_nsec),
+            ns(st.st_ctime, st.st_ctime_nsec),
+        );
+        if settled_before.is_some_and(|s| mtime.max(ctime) >= s) {
+            return UNSETTLED;
+        }
+        // The field types differ between platforms: every one fits 64 bits.
+        #[allow(clippy::unnecessary_cast)]
+        let fields = [
+            st.st_dev as u64,
+            st.st_ino as u64,
+            st.st_size as u64,
+            st.st_mode as u64,
+        ];
+        let fields: Vec<u8> = fields.iter().flat_map(|f| f.to_le_bytes()).collect();
+        digest(&[
+            b"status",
+            &[u8::from(inside)],
+            &fields,
+            &mtime.to_le_bytes(),
+            &ctime.to_le_bytes(),
+        ])
     }
 
     /// Reads a file a config includes, as text, through the gate.
     pub fn read_included(&self, path: &Path) -> Result<String, GateError> {
         let text = self.read_inside(path);
-        seen(Question::Read, path, || match &text {
-            Ok(t) => digest(&[b"text", t.as_bytes()]),
-            Err(e) => digest(&[b"error", e.to_string().as_bytes()]),
+        seen(Question::Read, path, |reads| match (reads, &text) {
+            (Reads::Status { settled_before }, _) => self.status(path, Some(settled_before)),
+            (Reads::Text, Ok(t)) => digest(&[b"text", t.as_bytes()]),
+            (Reads::Text, Err(e)) => digest(&[b"error", e.to_string().as_bytes()]),
         });
         text
     }
@@ -313,6 +381,35 @@ pub fn read(path: &Path, limit: u64, buf: &mut Vec<u8>) -> Result<Access, GateEr
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_answered_by_status_match_until_the_file_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("site.conf");
+        std::fs::write(&file, "a 1\n").unwrap();
+        let gate = Gate::for_paths(&[dir.path().to_path_buf()], 1 << 20);
+        let recorded = |settled_before| {
+            record_beside(Reads::Status { settled_before });
+            gate.read_included(&file).unwrap();
+            let seen = recorded_beside();
+            assert_eq!(seen.len(), 1);
+            seen[0].answer
+        };
+        // Changed after the instant given: never matches.
+        assert_eq!(recorded(0), UNSETTLED);
+        let answer = recorded(i128::MAX);
+        let asked = |f: &Path| gate.observe(Question::Read, f, Reads::Status { settled_before: 0 });
+        assert_eq!(asked(&file), answer, "unchanged");
+        assert_ne!(asked(&file), UNSETTLED, "asking again never answers unsettled");
+        std::fs::write(&file, "a 22\n").unwrap();
+        assert_ne!(asked(&file), answer, "rewritten");
+        assert_ne!(asked(&dir.path().join("gone.conf")), answer);
+        // By text, as before.
+        record_beside(Reads::Text);
+        gate.read_included(&file).unwrap();
+        let by_text = recorded_beside()[0].answer;
+        assert_eq!(gate.observe(Question::Read, &file, Reads::Text), by_text);
+    }
 
     #[test]
     fn only_regular_files_within_the_limit_and_the_roots() {

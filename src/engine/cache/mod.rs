@@ -38,7 +38,7 @@ use std::sync::Mutex;
 use sha2::{Digest, Sha256};
 
 use super::judge::{self, Judged, Memo};
-use crate::collect::gate::{self, Access, Gate, Observation, Question};
+use crate::collect::gate::{self, Access, Gate, Observation, Question, Reads};
 use crate::collect::walk::EntryKind;
 use crate::collect::{Prepared, Target};
 
@@ -168,6 +168,17 @@ impl Cache {
         }
     }
 
+    /// How the files beside a target are recorded and asked again: by their status under
+    /// `metadata`, which reads no file it can stat, by their text under `content`.
+    fn reads(&self) -> Reads {
+        match self.strategy {
+            Strategy::Content => Reads::Text,
+            Strategy::Metadata => Reads::Status {
+                settled_before: self.settled_before,
+            },
+        }
+    }
+
     /// The gate's answer to `question` about `path` now, asked once per scan.
     fn answer(&self, gate: &Gate, question: Question, path: &Path) -> [u8; 16] {
         let key = (question, path.to_path_buf());
@@ -175,7 +186,7 @@ impl Cache {
             return *known;
         }
         // Asked without the lock: two workers may ask at once, and get the same answer.
-        let answer = gate.observe(question, path);
+        let answer = gate.observe(question, path, self.reads());
         let mut answers = self.answers.lock().expect("not poisoned");
         if answers.len() >= REMEMBERED_ANSWERS {
             answers.clear();
@@ -236,7 +247,7 @@ pub fn judge(
         key: None,
         reused: false,
     };
-    gate::record_beside();
+    gate::record_beside(cache.reads());
     let judged = judge::judge(ctx, target, buf, Some(&mut lookup));
     let beside = gate::recorded_beside();
     if lookup.reused {
