@@ -199,12 +199,17 @@ impl Gate {
         }
     }
 
+    /// Whether `path` lies inside the named paths, or none were named.
+    fn inside(&self, path: &Path) -> bool {
+        self.roots.is_empty()
+            || super::canonical::canonical(path)
+                .is_ok_and(|real| self.roots.iter().any(|r| real.starts_with(r)))
+    }
+
     /// Whether a file or directory at `path` lies inside the named paths (any path when none were
     /// named), so that a config may read it.
     pub fn reaches(&self, path: &Path) -> bool {
-        let inside = self.roots.is_empty()
-            || super::canonical::canonical(path)
-                .is_ok_and(|real| self.roots.iter().any(|r| real.starts_with(r)));
+        let inside = self.inside(path);
         seen(Question::Reaches, path, |_| {
             // What it is, too: the callers go on to ask `is_file` or list it.
             let what = match std::fs::metadata(path) {
@@ -264,9 +269,7 @@ impl Gate {
     /// status with links followed, as opening it would find it (or why there is none). Given
     /// `settled_before`, a file changed since then is answered [`UNSETTLED`].
     fn status(&self, path: &Path, settled_before: Option<i128>) -> [u8; 16] {
-        let inside = self.roots.is_empty()
-            || super::canonical::canonical(path)
-                .is_ok_and(|real| self.roots.iter().any(|r| real.starts_with(r)));
+        let inside = self.inside(path);
         let st = match super::open::stat(path) {
             Ok(st) => st,
             Err(e) => {
