@@ -403,7 +403,11 @@ mod tests {
         let answer = recorded(i128::MAX);
         let asked = |f: &Path| gate.observe(Question::Read, f, Reads::Status { settled_before: 0 });
         assert_eq!(asked(&file), answer, "unchanged");
-        assert_ne!(asked(&file), UNSETTLED, "asking again never answers unsettled");
+        assert_ne!(
+            asked(&file),
+            UNSETTLED,
+            "asking again never answers unsettled"
+        );
         std::fs::write(&file, "a 22\n").unwrap();
         assert_ne!(asked(&file), answer, "rewritten");
         assert_ne!(asked(&dir.path().join("gone.conf")), answer);
