@@ -277,29 +277,17 @@ impl Gate {
                 return digest(&[b"no status", &[u8::from(inside)], &errno.to_le_bytes()]);
             }
         };
-        let ns = |s: i64, n: i64| i128::from(s) * 1_000_000_000 + i128::from(n);
-        let (mtime, ctime) = (
-            ns(st.st_mtime, st.st_mtime_nsec),
-            ns(st.st_ctime, st.st_ctime_nsec),
-        );
-        if settled_before.is_some_and(|s| mtime.max(ctime) >= s) {
+        let id = super::open::Identity::of(&st);
+        if settled_before.is_some_and(|s| id.changed() >= s) {
             return UNSETTLED;
         }
-        // The field types differ between platforms: every one fits 64 bits.
-        #[allow(clippy::unnecessary_cast)]
-        let fields = [
-            st.st_dev as u64,
-            st.st_ino as u64,
-            st.st_size as u64,
-            st.st_mode as u64,
-        ];
-        let fields: Vec<u8> = fields.iter().flat_map(|f| f.to_le_bytes()).collect();
+        let fields: Vec<u8> = id.fields.iter().flat_map(|f| f.to_le_bytes()).collect();
         digest(&[
             b"status",
             &[u8::from(inside)],
             &fields,
-            &mtime.to_le_bytes(),
-            &ctime.to_le_bytes(),
+            &id.mtime.to_le_bytes(),
+            &id.ctime.to_le_bytes(),
         ])
     }
 

@@ -67,6 +67,42 @@ pub fn stat(path: &Path) -> io::Result<libc::stat> {
     })
 }
 
+/// What in a file's status tells whether it changed, as the `metadata` cache strategy compares
+/// files: device, inode, size and mode, and the modification and change times.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Identity {
+    /// Device, inode, size and mode (type and permission bits).
+    pub fields: [u64; 4],
+    /// Last modification, in nanoseconds since the epoch.
+    pub mtime: i128,
+    /// Last change of the contents or the inode, in nanoseconds since the epoch.
+    pub ctime: i128,
+}
+
+impl Identity {
+    /// The identity in `st`.
+    pub fn of(st: &libc::stat) -> Identity {
+        let ns = |s: i64, n: i64| i128::from(s) * 1_000_000_000 + i128::from(n);
+        // The field types differ between platforms: every one fits 64 bits.
+        #[allow(clippy::unnecessary_cast)]
+        Identity {
+            fields: [
+                st.st_dev as u64,
+                st.st_ino as u64,
+                st.st_size as u64,
+                st.st_mode as u64,
+            ],
+            mtime: ns(st.st_mtime, st.st_mtime_nsec),
+            ctime: ns(st.st_ctime, st.st_ctime_nsec),
+        }
+    }
+
+    /// When the file last changed: the later of its two times.
+    pub fn changed(&self) -> i128 {
+        self.mtime.max(self.ctime)
+    }
+}
+
 /// Runs `f` with a kept descriptor of `path`'s directory and its name there; `None` when the path
 /// has no directory part, or its directory cannot be opened (the caller then lets the whole path
 /// say what is wrong).

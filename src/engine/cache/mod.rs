@@ -39,6 +39,7 @@ use sha2::{Digest, Sha256};
 
 use super::judge::{self, Judged, Memo};
 use crate::collect::gate::{self, Access, Gate, Observation, Question, Reads};
+use crate::collect::open::Identity;
 use crate::collect::walk::EntryKind;
 use crate::collect::{Prepared, Target};
 
@@ -350,19 +351,15 @@ fn content_key(bytes: &[u8], access: Access) -> [u8; KEY_LEN] {
 /// The `metadata` key (device, inode, size, modification and change times to the nanosecond), and
 /// when the file last changed, whichever time is later.
 fn metadata_key(st: &libc::stat) -> ([u8; KEY_LEN], i128) {
-    let ns = |s: i64, n: i64| i128::from(s) * 1_000_000_000 + i128::from(n);
-    let mtime = ns(st.st_mtime, st.st_mtime_nsec);
-    let ctime = ns(st.st_ctime, st.st_ctime_nsec);
+    let id = Identity::of(st);
     let mut key = [0; KEY_LEN];
-    // The field types differ between platforms: every one fits 64 bits.
-    #[allow(clippy::unnecessary_cast)]
-    let fields = [st.st_dev as u64, st.st_ino as u64, st.st_size as u64];
-    for (i, v) in fields.into_iter().enumerate() {
+    // Device, inode and size: the mode is left out, its changes move the change time.
+    for (i, v) in id.fields[..3].iter().enumerate() {
         key[i * 8..i * 8 + 8].copy_from_slice(&v.to_le_bytes());
     }
-    key[24..40].copy_from_slice(&mtime.to_le_bytes());
-    key[40..48].copy_from_slice(&(ctime as i64).to_le_bytes());
-    (key, mtime.max(ctime))
+    key[24..40].copy_from_slice(&id.mtime.to_le_bytes());
+    key[40..48].copy_from_slice(&(id.ctime as i64).to_le_bytes());
+    (key, id.changed())
 }
 
 /// The fingerprint of everything besides the files that decides verdicts: this build of vigil and
