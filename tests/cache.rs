@@ -330,3 +330,50 @@ fn a_cache_inside_the_scanned_tree_is_not_judged() {
     let (third, _) = scan(&tree, &["--at", AT, "--cache", &dotted]);
     assert!(third == fresh);
 }
+
+#[test]
+fn verdicts_kept_for_one_user_are_not_reused_for_another() {
+    // Running vigil under other groups takes root (`setpriv`); anyone else cannot test this.
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    if unsafe { libc::geteuid() } != 0
+        || std::process::Command::new("setpriv")
+            .arg("--version")
+            .output()
+            .is_err()
+    {
+        eprintln!("skipped: needs root and setpriv to scan as another group");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("tree");
+    copy_tree(&common::root("testdata/ssh"), &tree);
+    settle();
+    let cache = dir.path().join("metadata.cache");
+    let args = with_cache(cache.to_str().unwrap(), "metadata");
+    scan(&tree, &args);
+    let (_, err) = scan(&tree, &args);
+    let (reused, _, kept) = counts(&err);
+    assert!(reused > 0 && reused == kept, "{err}");
+    // The same scan by root in another group, with no supplementary groups: judged afresh.
+    let out = std::process::Command::new("setpriv")
+        .args([
+            "--regid",
+            "65534",
+            "--clear-groups",
+            env!("CARGO_BIN_EXE_vigil"),
+        ])
+        .args([
+            "scan",
+            tree.to_str().unwrap(),
+            "--fail-on",
+            "none",
+            "--allow-errors",
+        ])
+        .args(["--format", "json"])
+        .args(args)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert_eq!(counts(&err).0, 0, "nothing reused for another group: {err}");
+}

@@ -375,11 +375,34 @@ pub fn fingerprint(parts: &[&[u8]]) -> [u8; 32] {
         h.update(meta.mtime().to_le_bytes());
         h.update(meta.mtime_nsec().to_le_bytes());
     }
+    // Who reads decides what can be read: under `metadata` a file is not opened again, so verdicts
+    // judged by one user must not stand for another, who may not be able to read it.
+    h.update(credentials());
     for p in parts {
         h.update((p.len() as u64).to_le_bytes());
         h.update(p);
     }
     h.finalize().into()
+}
+
+/// The effective user and group of this process and its supplementary groups.
+fn credentials() -> Vec<u8> {
+    // SAFETY: these calls only read the process's credentials; `getgroups` is given a buffer of
+    // the length it reported, and its answer is trusted only up to what it says it wrote.
+    let (uid, gid, groups) = unsafe {
+        let n = libc::getgroups(0, std::ptr::null_mut()).max(0);
+        let mut groups = vec![0 as libc::gid_t; n as usize];
+        let got = libc::getgroups(n, groups.as_mut_ptr()).max(0) as usize;
+        groups.truncate(got);
+        (libc::geteuid(), libc::getegid(), groups)
+    };
+    let mut out = Vec::with_capacity(8 + 4 * groups.len());
+    out.extend_from_slice(&uid.to_le_bytes());
+    out.extend_from_slice(&gid.to_le_bytes());
+    for g in groups {
+        out.extend_from_slice(&g.to_le_bytes());
+    }
+    out
 }
 
 /// The length of [`header`].
