@@ -33,7 +33,9 @@ pub mod redact;
 pub mod report;
 pub mod results;
 pub mod scrub;
+pub mod text;
 pub mod workflow;
 pub mod yaml;
+
 
 pub use results::integrity;

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use super::{EXIT_OK, EXIT_USAGE, PolicySource, emit, usage_error};
 use crate::policy::{self, Check, Level, PolicyError, PolicySet};
-use crate::report::counted;
+use crate::text::counted;
 
 /// Validates policy files and prints every diagnostic. Exit 2 when any file has errors.
 pub fn lint(paths: &[PathBuf]) -> u8 {

@@ -581,7 +581,7 @@ fn nothing_judged(t: &crate::results::Trailer) -> Option<String> {
             format!(
                 "{} found under {paths}, and no control applies to any of them; \
              --allow-empty accepts an empty scan",
-                crate::report::counted(inv.files_seen, "file", "files")
+                crate::text::counted(inv.files_seen, "file", "files")
             )
         },
     )

@@ -170,10 +170,13 @@ pub enum GateError {
     NotText,
 }
 
+/// The largest file read when no other limit is given (`--max-file-size`): 64 MiB.
+pub const DEFAULT_MAX_FILE_SIZE: u64 = 64 << 20;
+
 impl Default for Gate {
     fn default() -> Gate {
         Gate {
-            max_file_size: crate::engine::DEFAULT_MAX_FILE_SIZE,
+            max_file_size: DEFAULT_MAX_FILE_SIZE,
             roots: Vec::new(),
         }
     }

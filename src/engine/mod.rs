@@ -11,7 +11,6 @@
 //! that made them; the pipeline releases them in target order, so the output does not depend on
 //! scheduling, and nothing holds more than a bounded window of targets.
 
-pub mod budget;
 pub(crate) mod cache;
 mod judge;
 pub(crate) mod patterns;
@@ -43,8 +42,8 @@ use crate::results::{
     ScanError, ShardRecord, Sink, State, Tool, Trailer,
 };
 
-/// Default for `--max-file-size`: 64 MiB.
-pub const DEFAULT_MAX_FILE_SIZE: u64 = 64 << 20;
+/// Default for `--max-file-size`: the gate's, 64 MiB.
+pub use crate::collect::gate::DEFAULT_MAX_FILE_SIZE;
 
 /// Default for `--concurrency`: network targets probed at once.
 pub const DEFAULT_CONCURRENCY: usize = 64;
@@ -674,7 +673,7 @@ impl Emitter<'_, '_> {
             let absent_pattern =
                 matches!(&c.check, Check::Pattern(p) if p.expect == Expect::Absent);
             let v = if absent_pattern && self.clean[i] > 0 {
-                let (observed, message) = clean_words(&c.title, self.clean[i]);
+                let (observed, message) = crate::results::clean_words(&c.title, self.clean[i]);
                 Verdict {
                     observed: Some(observed),
                     message: Some(message),
@@ -691,16 +690,6 @@ impl Emitter<'_, '_> {
         }
         Ok(())
     }
-}
-
-/// The observed value and message of the pass of an `expect: absent` pattern found in none of
-/// the `files` it searched (also what `vigil merge` writes for the shards together).
-pub fn clean_words(title: &str, files: u64) -> (String, String) {
-    let n = crate::report::counted(files, "file", "files");
-    (
-        format!("no match in {n}"),
-        format!("Satisfied: {title} ({n} checked)."),
-    )
 }
 
 fn not_applicable_reason(c: &Control) -> String {

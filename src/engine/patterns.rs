@@ -10,11 +10,11 @@
 //! `is_match` (which stops at the first match) and only a matching group is asked which of its
 //! patterns matched. A typical secrets pack runs as three or four prefiltered passes.
 
-use regex::bytes::{RegexSet, RegexSetBuilder};
+use regex::bytes::RegexSet;
 use regex_syntax::hir::literal::{ExtractKind, Extractor};
 
-use super::budget::Budgeted;
-use crate::policy::condition::REGEX_SIZE_LIMIT;
+use crate::policy::budget::Budgeted;
+use crate::policy::pattern::compile_set;
 
 /// Most prefix literals in one group before a new group is started.
 pub const LITERAL_BUDGET: usize = 48;
@@ -56,15 +56,6 @@ fn build(members: &[&(String, usize)], groups: &mut Vec<Group>) -> Result<(), re
         }
         Err(e) => Err(e),
     }
-}
-
-/// Compiles patterns into one set, as the scan does: bytes, ASCII classes, a size limit per pattern.
-pub fn compile_set(sources: &[&str]) -> Result<RegexSet, regex::Error> {
-    RegexSetBuilder::new(sources)
-        .unicode(false)
-        .size_limit(REGEX_SIZE_LIMIT * sources.len())
-        .dfa_size_limit(REGEX_SIZE_LIMIT * 4)
-        .build()
 }
 
 /// Every pattern of every pattern control, grouped for fast matching.
@@ -112,7 +103,7 @@ impl PatternScanner {
 
     /// The controls (indices) among `wanted` whose pattern may match somewhere in `bytes`: every
     /// one that does, and, where a group was too costly to search within the matching budget
-    /// (`engine::budget`), the group's others too, for each pattern's own budgeted search to decide.
+    /// (`policy::budget`), the group's others too, for each pattern's own budgeted search to decide.
     pub fn matching(&self, bytes: &[u8], wanted: &[usize]) -> Vec<usize> {
         let mut hits = Vec::new();
         for g in &self.groups {

@@ -151,7 +151,7 @@ fn parse(source: &str, text: &str, registry: &Registry, diags: &mut Diagnostics)
         version: version?,
         description,
         source: source.to_string(),
-        sha256: crate::results::integrity::hex(&Sha256::digest(text.as_bytes())),
+        sha256: crate::text::hex(&Sha256::digest(text.as_bytes())),
         controls,
     })
 }

@@ -4,6 +4,7 @@
 //! [`model`], reporting every problem with its file, line and column ([`diag`]). The condition
 //! language lives in [`condition`] and is evaluated by [`eval`]; pattern checks in [`pattern`].
 
+pub mod budget;
 pub mod compare;
 pub mod condition;
 pub mod diag;
@@ -119,7 +120,7 @@ pub enum PolicyError {
 fn render(diags: &[Diagnostic]) -> String {
     let errors = diags.iter().filter(|d| d.level == Level::Error).count();
     let mut s: Vec<String> = diags.iter().map(ToString::to_string).collect();
-    s.push(crate::report::counted(
+    s.push(crate::text::counted(
         errors as u64,
         "error in policy files",
         "errors in policy files",

@@ -9,13 +9,13 @@
 //!   allow: ['EXAMPLE$']   # ignore matches whose captured value matches one of these
 //! ```
 
-use regex::bytes::{Regex, RegexBuilder};
+use regex::bytes::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
 
+use super::budget::Budgeted;
 use super::condition::{REGEX_SIZE_LIMIT, one_line};
 use super::diag::Diagnostics;
 use super::fields::{Fields, describe, string_of};
 use crate::doc::{Node, Value};
-use crate::engine::budget::Budgeted;
 
 /// Whether a pattern must be absent from, or present in, a file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,6 +58,15 @@ pub fn compile(text: &str) -> Result<Regex, String> {
         .map_err(|e| one_line(&e.to_string()))
 }
 
+/// Compiles patterns into one set, as the scan groups them (`engine::patterns`): bytes, ASCII classes, a size limit per pattern.
+pub fn compile_set(sources: &[&str]) -> Result<RegexSet, regex::Error> {
+    RegexSetBuilder::new(sources)
+        .unicode(false)
+        .size_limit(REGEX_SIZE_LIMIT * sources.len())
+        .dfa_size_limit(REGEX_SIZE_LIMIT * 4)
+        .build()
+}
+
 impl PatternCheck {
     /// Parses a pattern check from its policy node.
     pub fn parse(node: &Node, diags: &mut Diagnostics) -> Option<PatternCheck> {
@@ -67,8 +76,7 @@ impl PatternCheck {
         // Also as the scan compiles it, in a pattern set: a pattern that fits alone but not there
         // is reported here, at its line and column, not as a failed scan.
         let regex = match compile(&source).and_then(|r| {
-            crate::engine::patterns::compile_set(&[source.as_str()])
-                .map_err(|e| one_line(&e.to_string()))?;
+            compile_set(&[source.as_str()]).map_err(|e| one_line(&e.to_string()))?;
             let budgeted = Budgeted::new(&[source.as_str()]).map_err(|e| one_line(&e))?;
             Ok((r, budgeted))
         }) {

@@ -6,9 +6,10 @@
 use std::io::{self, Write};
 
 use super::aggregate::{Aggregate, ControlFindings};
-use super::{Style, counted, message, observed, printable};
+use super::{Style, message, observed, printable};
 use crate::policy::Severity;
 use crate::results::{ControlInfo, Finding, Header, Inventory, Sink, State, Summary, Trailer};
+use crate::text::counted;
 
 const RESET: &str = "\x1b[0m";
 const BOLD: &str = "\x1b[1m";

@@ -499,7 +499,7 @@ fn build<'a>(
             .into_iter()
             .map(|(name, reqs)| FrameworkView {
                 name,
-                count: super::counted(reqs.len() as u64, "requirement", "requirements"),
+                count: crate::text::counted(reqs.len() as u64, "requirement", "requirements"),
                 requirements: reqs
                     .into_iter()
                     .map(|(id, cs)| RequirementView {

@@ -113,20 +113,20 @@ fn render(header: &Header, agg: &Aggregate, trailer: &Trailer) -> String {
     let mut s = format!(
         "## {mark} vigil: {} failed, {}, {} passed\n\n",
         summary.count(State::Fail),
-        super::counted(summary.count(State::Error), "error", "errors"),
+        crate::text::counted(summary.count(State::Error), "error", "errors"),
         summary.count(State::Pass)
     );
     let digest = &trailer.integrity.digest;
     s.push_str(&format!(
         "{} from {} · {} · evaluated at {} on `{}` · result digest `{}`\n\n",
-        super::counted(header.controls.len() as u64, "control", "controls"),
+        crate::text::counted(header.controls.len() as u64, "control", "controls"),
         header
             .policies
             .iter()
             .map(|p| format!("`{}` {}", escape(&p.id), escape(&p.version)))
             .collect::<Vec<_>>()
             .join(", "),
-        super::counted(trailer.inventory.files_read, "file read", "files read"),
+        crate::text::counted(trailer.inventory.files_read, "file read", "files read"),
         trailer.run.evaluated_at,
         escape(&trailer.run.host),
         &digest[..digest.len().min(16)]

@@ -189,12 +189,3 @@ pub fn printable(s: &str) -> std::borrow::Cow<'_, str> {
 pub fn unsafe_char(c: char) -> bool {
     c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
-
-/// `n` with the singular or the plural noun: "1 file read", "2 files read", "0 errors".
-pub fn counted(n: u64, one: &str, many: &str) -> String {
-    if n == 1 {
-        format!("1 {one}")
-    } else {
-        format!("{n} {many}")
-    }
-}

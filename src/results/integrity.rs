@@ -25,6 +25,7 @@ use sha2::{Digest, Sha256};
 
 use crate::results::read::{self, Event, ReadError};
 use crate::results::{Header, Trailer};
+use crate::text::hex;
 
 /// The name of the digest algorithm, as recorded.
 pub const ALGORITHM: &str = "sha256";
@@ -87,17 +88,6 @@ impl From<ReadError> for VerifyError {
     fn from(e: ReadError) -> VerifyError {
         VerifyError::NotAResult(e.to_string())
     }
-}
-
-/// Lowercase hex of a digest (policy digests, result digests, fingerprints).
-pub fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push(DIGITS[usize::from(b >> 4)] as char);
-        s.push(DIGITS[usize::from(b & 15)] as char);
-    }
-    s
 }
 
 /// Computes the digest of a result document as it is written: the header first, then each finding,

@@ -349,7 +349,7 @@ pub fn merge(paths: &[PathBuf], sinks: Vec<Box<dyn Sink + '_>>) -> Result<Traile
             })?;
         let mut f = template.clone();
         if clean > 0 {
-            let (observed, message) = crate::engine::clean_words(&c.title, clean);
+            let (observed, message) = super::clean_words(&c.title, clean);
             f.observed = Some(observed);
             f.message = Some(message);
         }

@@ -630,6 +630,16 @@ impl Document {
     }
 }
 
+/// The observed value and message of the pass of an `expect: absent` pattern found in none of
+/// the `files` it searched (what a scan writes, and `vigil merge` for the shards together).
+pub fn clean_words(title: &str, files: u64) -> (String, String) {
+    let n = crate::text::counted(files, "file", "files");
+    (
+        format!("no match in {n}"),
+        format!("Satisfied: {title} ({n} checked)."),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -140,7 +140,7 @@ fn extension_name(oid: &str) -> &str {
 
 /// The SHA-256 fingerprint of a certificate's DER, lowercase hex.
 pub fn fingerprint(der: &[u8]) -> String {
-    crate::results::integrity::hex(&Sha256::digest(der))
+    crate::text::hex(&Sha256::digest(der))
 }
 
 /// The common name of a distinguished name, when it has one.
@@ -219,7 +219,7 @@ pub fn facts(cert: &X509Certificate<'_>, ctx: &Context<'_>, f: &mut Facts) {
     }
     let serial = tbs.raw_serial();
     if wants("serial") {
-        f.str("serial", crate::results::integrity::hex(serial));
+        f.str("serial", crate::text::hex(serial));
     }
     f.int("serial_octets", serial.len() as i64);
     f.bool(
@@ -433,6 +433,6 @@ fn ip_text(b: &[u8]) -> String {
             a.copy_from_slice(b);
             std::net::Ipv6Addr::from(a).to_string()
         }
-        _ => crate::results::integrity::hex(b),
+        _ => crate::text::hex(b),
     }
 }

@@ -5,8 +5,8 @@
 use std::ops::Range;
 
 use super::{Context, Judged, PassEvidence, Verdict};
-use crate::engine::budget::OverBudget;
 use crate::policy::Check;
+use crate::policy::budget::OverBudget;
 use crate::policy::eval::clip;
 use crate::policy::pattern::{Expect, PatternCheck};
 use crate::redact::redact;

@@ -341,7 +341,7 @@ pub fn fingerprint(plan: &Plan<'_>, target: &Target, verdicts: &mut [Verdict]) {
             h.update(e.field.as_bytes());
             h.update([0]);
         }
-        let base = crate::results::integrity::hex(&h.finalize()[..16]);
+        let base = crate::text::hex(&h.finalize()[..16]);
         let n = seen.entry(base.clone()).or_insert(0);
         *n += 1;
         let n = *n;

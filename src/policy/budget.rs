@@ -28,7 +28,7 @@ use regex_automata::util::prefilter::Prefilter;
 use regex_automata::util::syntax;
 use regex_automata::{Anchored, Input, MatchKind};
 
-use crate::policy::condition::REGEX_SIZE_LIMIT;
+use super::condition::REGEX_SIZE_LIMIT;
 
 /// Steps of one NFA state over one byte that one pattern may take on one file: about a second of
 /// the slowest engine on one core.
