@@ -37,5 +37,7 @@ pub mod text;
 pub mod workflow;
 pub mod yaml;
 
+#[cfg(test)]
+mod layering;
 
 pub use results::integrity;
