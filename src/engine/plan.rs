@@ -37,6 +37,10 @@ pub struct Plan<'p> {
     path_owner: Vec<usize>,
     /// Controls that share the same `paths` and `exclude` (a whole pack, usually) are matched once.
     targets: Vec<TargetGroup>,
+    /// Whether every `paths` and `exclude` glob is `**` or starts with `**/`, as every bundled
+    /// pack's does. Such a glob that matches a file's relative name also matches its shown name,
+    /// which ends with it, so the relative name need not be matched at all.
+    suffix_globs_only: bool,
     /// Controls that judge endpoints or hosts, by source.
     non_file: BTreeMap<Source, Vec<usize>>,
     /// Every pattern of every pattern control.
@@ -148,6 +152,10 @@ impl<'p> Plan<'p> {
                 patterns.push((p.source.clone(), i));
             }
         }
+        let suffix_globs_only = keys
+            .iter()
+            .flat_map(|(paths, exclude)| paths.iter().chain(exclude.iter()))
+            .all(|g| g == "**" || g.starts_with("**/"));
         let patterns = PatternScanner::new(&patterns).map_err(|e| WalkError::Glob {
             glob: "(combined policy patterns)".into(),
             message: e.to_string(),
@@ -171,6 +179,7 @@ impl<'p> Plan<'p> {
             fields,
             path_owner,
             targets,
+            suffix_globs_only,
             non_file,
             patterns,
         })
@@ -225,12 +234,15 @@ impl<'p> Plan<'p> {
         // One candidate per spelling of the path, shared by every glob set: building a candidate
         // normalises the path and finds its name and extension.
         let shown = Candidate::new(display);
-        let rel = Candidate::new(relative);
+        let rel = (!(self.suffix_globs_only && ends_with_name(display, relative)))
+            .then(|| Candidate::new(relative));
         let mut groups = Vec::new();
-        let mut more = Vec::new();
         self.paths.matches_candidate_into(&shown, &mut groups);
-        self.paths.matches_candidate_into(&rel, &mut more);
-        groups.append(&mut more);
+        if let Some(rel) = &rel {
+            let mut more = Vec::new();
+            self.paths.matches_candidate_into(rel, &mut more);
+            groups.append(&mut more);
+        }
         for g in &mut groups {
             *g = self.path_owner[*g];
         }
@@ -240,15 +252,24 @@ impl<'p> Plan<'p> {
             .into_iter()
             .map(|g| &self.targets[g])
             .filter(|t| {
-                t.exclude
-                    .as_ref()
-                    .is_none_or(|ex| !ex.is_match_candidate(&shown) && !ex.is_match_candidate(&rel))
+                t.exclude.as_ref().is_none_or(|ex| {
+                    !ex.is_match_candidate(&shown)
+                        && !rel.as_ref().is_some_and(|r| ex.is_match_candidate(r))
+                })
             })
             .flat_map(|t| t.controls.iter().copied())
             .collect();
         hits.sort_unstable();
         hits
     }
+}
+
+/// Whether `display` is `relative`, or ends with `/` and `relative`: then a glob of the form
+/// `**/…` that matches `relative` matches `display` too, its leading `**/` taking the rest.
+fn ends_with_name(display: &str, relative: &str) -> bool {
+    display
+        .strip_suffix(relative)
+        .is_some_and(|head| head.is_empty() || head.ends_with('/'))
 }
 
 #[cfg(test)]
@@ -282,6 +303,120 @@ mod tests {
             .collect();
         out.sort();
         out
+    }
+
+    /// A plan of one policy holding `controls` (YAML list items), with the builtin registry.
+    fn plan_of(controls: &str, test: impl FnOnce(&mut Plan<'_>)) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("p.yaml");
+        std::fs::write(
+            &path,
+            format!("policy: p\ntitle: t\nversion: '1'\ncontrols:\n{controls}"),
+        )
+        .unwrap();
+        let policies = PolicySet::load(&[path]).unwrap();
+        let registry = Registry::builtin();
+        let settings = Settings {
+            at: time::OffsetDateTime::UNIX_EPOCH,
+            trust_store: None,
+            gate: crate::collect::gate::Gate::for_paths(&[], 1 << 20),
+            net: Default::default(),
+            control_ids: Vec::new().into(),
+        };
+        let mut plan = Plan::new(&policies, &registry, &settings, &[Source::File]).unwrap();
+        test(&mut plan);
+    }
+
+    fn control(id: &str, target: &str) -> String {
+        format!(
+            "  - id: {id}\n    title: t\n    severity: low\n    references: {{CWE: [CWE-1]}}\n    rationale: r\n    remediation: m\n    target: {target}\n    check: {{key: k, equals: 0}}\n"
+        )
+    }
+
+    /// Shown and relative names of one file, as the walk gives them for various roots.
+    const NAMES: &[(&str, &str)] = &[
+        ("/etc/nginx/conf.d/a.conf", "a.conf"),
+        ("srv/nginx/conf.d/a.conf", "nginx/conf.d/a.conf"),
+        ("srv/nginx/conf.d/a.conf", "srv/nginx/conf.d/a.conf"),
+        ("srv/.git/nginx/conf.d/a.conf", "nginx/conf.d/a.conf"),
+        ("srv/.git/nginx/conf.d/a.conf", ".git/nginx/conf.d/a.conf"),
+        ("repo/x/.git/config", "x/.git/config"),
+        ("a.conf", "a.conf"),
+        ("srv/conf.d/a.conf", "conf.d/a.conf"),
+        ("/mnt/root/etc/ssh/sshd_config", "etc/ssh/sshd_config"),
+        ("/mnt/root/etc/ssh/sshd_config", "sshd_config"),
+        ("mnt/rootetc/ssh/sshd_config", "etc/ssh/sshd_config"),
+    ];
+
+    /// The controls that apply to each of [`NAMES`], matching both names and, when the plan
+    /// allows it, the shown name only.
+    fn both_ways(plan: &mut Plan<'_>) -> (Vec<Vec<usize>>, Vec<Vec<usize>>) {
+        let quick = NAMES
+            .iter()
+            .map(|(d, r)| plan.applicable_file(d, r))
+            .collect();
+        plan.suffix_globs_only = false;
+        let full = NAMES
+            .iter()
+            .map(|(d, r)| plan.applicable_file(d, r))
+            .collect();
+        (quick, full)
+    }
+
+    #[test]
+    fn suffix_globs_match_the_shown_name_only_and_select_the_same_controls() {
+        let controls = [
+            control(
+                "A-1",
+                "{kind: config, paths: ['**/nginx/conf.d/*.conf'], exclude: ['**/.git/**']}",
+            ),
+            control(
+                "A-2",
+                "{kind: config, paths: ['**/conf.d/*.conf', '**/config']}",
+            ),
+            control("A-3", "{kind: config, paths: ['**']}"),
+        ]
+        .concat();
+        plan_of(&controls, |plan| {
+            assert!(plan.suffix_globs_only);
+            let (quick, full) = both_ways(plan);
+            assert_eq!(quick, full);
+            // And they are not all the same: the globs and the exclusion do select.
+            assert_eq!(full[0], vec![0, 1, 2]);
+            assert_eq!(
+                full[3],
+                vec![1, 2],
+                "inside .git: A-1 excluded by its shown name"
+            );
+            assert_eq!(full[5], vec![1, 2]);
+            assert_eq!(full[8], vec![2]);
+        });
+    }
+
+    #[test]
+    fn a_glob_of_relative_names_still_matches_the_relative_name() {
+        let controls = [
+            control("B-1", "{kind: config, paths: ['etc/ssh/sshd_config']}"),
+            control("B-2", "{kind: config, paths: ['**/nginx/conf.d/*.conf']}"),
+        ]
+        .concat();
+        plan_of(&controls, |plan| {
+            assert!(!plan.suffix_globs_only);
+            let (quick, full) = both_ways(plan);
+            assert_eq!(quick, full);
+            // Found by its relative name under a mounted root, not by its shown name.
+            assert_eq!(full[8], vec![0]);
+            assert_eq!(full[9], Vec::<usize>::new());
+            assert_eq!(full[10], vec![0]);
+        });
+    }
+
+    #[test]
+    fn a_shown_name_ends_with_a_relative_one_only_at_a_separator() {
+        assert!(ends_with_name("a/b/c", "b/c"));
+        assert!(ends_with_name("b/c", "b/c"));
+        assert!(!ends_with_name("ab/c", "b/c"));
+        assert!(!ends_with_name("a/b/c", "x/c"));
     }
 
     #[test]
