@@ -85,6 +85,7 @@ hyperfine --warmup 1 --runs "$runs" --export-json "$results/fleet-hyperfine.json
 
 python3 - "$results" "$db" "$size" "$hosts" "$nights" "$verdicts" "$vigil" <<'PY'
 import json, os, subprocess, sys
+import machine
 from pathlib import Path
 res, db, size, hosts, nights, verdicts, vigil = sys.argv[1:]
 res = Path(res)
@@ -98,7 +99,7 @@ if db == "postgres":
     server = " (`DB=postgres`)"
 rows = "\n".join(f"| {r['command']} | {r['mean']:.2f} s ± {r['stddev'] or 0:.2f} s | {r['max']:.2f} s |" for r in h)
 version = subprocess.run([vigil, "--version"], capture_output=True, text=True).stdout.strip()
-rev = subprocess.run(["git", "describe", "--always", "--dirty"], capture_output=True, text=True).stdout.strip()
+rev = machine.commit()
 worst = max(r["max"] for r in h)
 out = f"""# Fleet report benchmark
 

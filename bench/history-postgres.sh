@@ -88,6 +88,7 @@ server_version=$(sql "SHOW server_version")
 
 python3 - "$results" "$verdicts" "$before" "$after" "$first_size" "$runs_before" "$files" "$vigil" "$server_version" "$tables" <<'PY'
 import json, re, subprocess, sys
+import machine
 from pathlib import Path
 res, verdicts, before, after, first_size, runs_before, files, vigil, server, tables = sys.argv[1:]
 res = Path(res)
@@ -105,7 +106,7 @@ for r, name in zip(h, ["scan", "nightly"]):
 first_rss, first_wall = time_of("first")
 per = (after - before) / verdicts
 version = subprocess.run([vigil, "--version"], capture_output=True, text=True).stdout.strip()
-rev = subprocess.run(["git", "describe", "--always", "--dirty"], capture_output=True, text=True).stdout.strip()
+rev = machine.commit()
 out = f"""# History benchmark, PostgreSQL
 
 Measured by `bench/history-postgres.sh {files}`: `{version}`, repository at {rev}; PostgreSQL {server} on

@@ -72,6 +72,7 @@ first_size=$(size "$work/first.db")
 
 python3 - "$results" "$verdicts" "$before" "$after" "$first_size" "$runs_before" "$files" "$vigil" <<'PY'
 import json, re, subprocess, sys
+import machine
 from pathlib import Path
 res, verdicts, before, after, first_size, runs_before, files, vigil = sys.argv[1:]
 res = Path(res)
@@ -86,7 +87,7 @@ for r, name in zip(h, ["scan", "nightly", "first"]):
     rows.append(f"| {r['command']} | {r['mean']:.2f} s ± {r['stddev'] or 0:.2f} s | {r['mean'] / base:.2f} | {rss(name):.1f} MiB |")
 per = (after - before) / verdicts
 version = subprocess.run([vigil, "--version"], capture_output=True, text=True).stdout.strip()
-rev = subprocess.run(["git", "describe", "--always", "--dirty"], capture_output=True, text=True).stdout.strip()
+rev = machine.commit()
 nightly_ratio = h[1]["mean"] / base
 out = f"""# History benchmark
 

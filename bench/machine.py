@@ -1,6 +1,7 @@
 """What the benchmark summaries say about the machine and the code they measured: shared by the
 report steps of bench/certs.sh, bench/run.sh and bench/scale.sh (they put bench/ on PYTHONPATH)."""
 
+import os
 import platform
 import subprocess
 
@@ -24,11 +25,19 @@ def cpu():
     return platform.processor() or "?"
 
 
-def commit(repo):
-    """`git describe --always --dirty` of the repository at `repo`, or `?`."""
+REPOSITORY = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def commit(repo=REPOSITORY):
+    """`git describe --always` of the repository at `repo` (by default the one holding this file),
+    with `-dirty` when a tracked file outside bench/results/ was changed: a benchmark's own earlier
+    results do not make the code it measures dirty. `?` without git."""
     try:
-        out = subprocess.run(["git", "-C", repo, "describe", "--always", "--dirty"],
+        rev = subprocess.run(["git", "-C", repo, "describe", "--always"],
                              capture_output=True, text=True).stdout.strip()
-        return out or "?"
+        changed = subprocess.run(["git", "-C", repo, "status", "--porcelain", "--untracked-files=no",
+                                  "--", ".", ":(exclude)bench/results"],
+                                 capture_output=True, text=True).stdout.strip()
+        return (rev + ("-dirty" if changed else "")) if rev else "?"
     except Exception:
         return "?"

@@ -60,6 +60,7 @@ end=$(date +%s.%N)
 
 python3 - "$results" "$work" "$shards" "$files" "$start" "$scanned" "$end" "$vigil" <<'PY'
 import json, subprocess, sys
+import machine
 from pathlib import Path
 res, work, shards, files, start, scanned, end, vigil = sys.argv[1:]
 res, work, shards = Path(res), Path(work), int(shards)
@@ -78,7 +79,7 @@ part_rss = max(t(f"part-{i}")[1] for i in range(shards))
 with open(work / "single.json") as f:
     total = json.load(f)["summary"]["total"]
 version = subprocess.run([vigil, "--version"], capture_output=True, text=True).stdout.strip()
-rev = subprocess.run(["git", "describe", "--always", "--dirty"], capture_output=True, text=True).stdout.strip()
+rev = machine.commit()
 out = f"""# Sharded scan benchmark
 
 Measured by `bench/shard.sh {files} {shards}`: `{version}`, repository at {rev}; the `bench/gen_scale_tree.py` tree of
