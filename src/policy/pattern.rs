@@ -58,7 +58,8 @@ pub fn compile(text: &str) -> Result<Regex, String> {
         .map_err(|e| one_line(&e.to_string()))
 }
 
-/// Compiles patterns into one set, as the scan groups them (`engine::patterns`): bytes, ASCII classes, a size limit per pattern.
+/// Compiles patterns into one set, as the scan groups them (`engine::patterns`): bytes, ASCII
+/// classes, a size limit per pattern.
 pub fn compile_set(sources: &[&str]) -> Result<RegexSet, regex::Error> {
     RegexSetBuilder::new(sources)
         .unicode(false)
