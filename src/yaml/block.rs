@@ -211,11 +211,14 @@ impl<'t> Reader<'t> {
                 return None;
             }
             let key_pos = position(text, row, at);
-            let key = key_text(Node::new(
-                key_pos,
-                scalar_value(raw_key.to_string(), ScalarStyle::Plain, None),
-            ))
-            .ok()?;
+            let key = match word_key(raw_key) {
+                Some(word) => word.to_string(),
+                None => key_text(Node::new(
+                    key_pos,
+                    scalar_value(raw_key.to_string(), ScalarStyle::Plain, None),
+                ))
+                .ok()?,
+            };
             if map.contains_key(&key) {
                 return None;
             }
@@ -330,7 +333,7 @@ impl<'t> Reader<'t> {
             _ if starts_with_indicator(rest) => return None,
             _ => {
                 let value = plain_line(rest)?;
-                if value.contains(": ") || value.ends_with(':') {
+                if has_key_colon(value) {
                     return None;
                 }
                 Node::new(
@@ -393,6 +396,18 @@ impl<'t> Reader<'t> {
             _ => Some(node),
         }
     }
+}
+
+/// A plain key that the core schema reads as a string whatever follows its first letter: one that
+/// starts with an ASCII letter and is not a null or a boolean. Integers and floats start with a
+/// digit, a sign or a dot. Most keys are such words; they skip resolving the scalar and printing it
+/// back as key text.
+fn word_key(raw: &str) -> Option<&str> {
+    let special = matches!(
+        raw,
+        "null" | "Null" | "NULL" | "true" | "True" | "TRUE" | "false" | "False" | "FALSE"
+    );
+    (raw.as_bytes()[0].is_ascii_alphabetic() && !special).then_some(raw)
 }
 
 /// The position of byte `at` of line `row` (0-based), in characters as the full parser counts.
@@ -476,6 +491,14 @@ fn plain_dash(text: &str) -> bool {
         && bytes
             .get(1)
             .is_some_and(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'/'))
+}
+
+/// Whether a one-line plain scalar holds `: ` or ends with `:`, as a key would: left to the full
+/// parser. A byte search: `str::contains` sets up a substring searcher for each of the many short
+/// values of a manifest, which cost more than the rest of reading them.
+fn has_key_colon(value: &str) -> bool {
+    let bytes = value.as_bytes();
+    memchr::memchr_iter(b':', bytes).any(|i| matches!(bytes.get(i + 1), None | Some(b' ')))
 }
 
 /// A one-line plain scalar in block context: up to a comment or the end of the line, trailing
@@ -729,6 +752,42 @@ nested:
 kind: Second
 ";
         assert!(agrees(text));
+    }
+
+    #[test]
+    fn keys_read_as_words_agree_with_the_core_schema() {
+        // Keys that are words skip resolving; the others (nulls, booleans, numbers) do not.
+        for key in [
+            "name", "x1", "True1", "nullable", "falsey", "TRUEISH", "inf", "nan", "e5", "true",
+            "True", "TRUE", "false", "False", "FALSE", "null", "Null", "NULL", "1x", "0x1f", "-1",
+            "+2", ".5", "1e3", "_under", "~",
+        ] {
+            let text = format!("{key}: v\nother: w\n");
+            assert!(agrees(&text), "{text}");
+        }
+        assert_eq!(word_key("name"), Some("name"));
+        assert_eq!(word_key("true"), None);
+        assert_eq!(word_key("1x"), None);
+    }
+
+    #[test]
+    fn values_holding_a_key_colon_go_to_the_full_parser() {
+        for (value, colon) in [
+            ("a: b", true),
+            ("a:", true),
+            ("http://x", false),
+            ("a:b", false),
+            ("::", true),
+            ("plain", false),
+            ("x :y", false),
+        ] {
+            assert_eq!(has_key_colon(value), colon, "{value}");
+            assert_eq!(
+                has_key_colon(value),
+                value.contains(": ") || value.ends_with(':'),
+                "{value}"
+            );
+        }
     }
 
     #[test]

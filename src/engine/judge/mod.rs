@@ -241,6 +241,10 @@ fn judge_input(ctx: &Context<'_>, input: &Input<'_>, applicable: &[usize], out: 
             Err(message) => out.verdicts.push(Verdict::error(ci, None, None, message)),
         }
     }
+    // Most members give one verdict (a pass, or a failure of one element): room for them up front
+    // saves the vector's regrowing, which was a percent of a first scan.
+    out.verdicts
+        .reserve(by_collector.values().map(Vec::len).sum::<usize>());
     let mut collected = Vec::new();
     for (coll, members) in by_collector {
         let mut wanted: Vec<Wanted> = members.iter().map(|m| m.wanted).collect();
