@@ -116,7 +116,12 @@ pub fn as_number(v: &Value) -> Option<f64> {
         Value::Float(f) => Some(*f),
         Value::Str(s) => {
             let t = s.trim();
-            if t.is_empty()
+            // A number starts with a digit, a sign or a point: most strings compared (`RuntimeDefault`,
+            // `true`, an image name) are answered here, without a scan or a parse.
+            if !t
+                .as_bytes()
+                .first()
+                .is_some_and(|b| b.is_ascii_digit() || matches!(b, b'+' | b'-' | b'.'))
                 || t.eq_ignore_ascii_case("nan")
                 || t.as_bytes()
                     .windows(3)
@@ -239,6 +244,28 @@ mod tests {
             compare(&s("6"), &Value::Int(4), None),
             Some(Ordering::Greater)
         );
+    }
+
+    #[test]
+    fn strings_are_numbers_only_when_they_read_as_finite_decimals() {
+        for (text, number) in [
+            (" 12 ", Some(12.0)),
+            ("+3", Some(3.0)),
+            ("-2.5", Some(-2.5)),
+            (".5", Some(0.5)),
+            ("1e3", Some(1000.0)),
+            ("RuntimeDefault", None),
+            ("Infinity", None),
+            ("inf", None),
+            ("-inf", None),
+            ("NaN", None),
+            ("e5", None),
+            ("", None),
+            ("  ", None),
+            ("12abc", None),
+        ] {
+            assert_eq!(as_number(&s(text)), number, "{text:?}");
+        }
     }
 
     #[test]

@@ -1,7 +1,11 @@
 //! Where an `Include` (sshd) or `include` (nginx) leads: one resolution for both formats, so that a
 //! configuration inside a scanned root filesystem reads its own drop-ins, never the host's.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::path::{Component, Path, PathBuf};
+
+use globset::GlobMatcher;
 
 use crate::collect::gate::Gate;
 
@@ -25,14 +29,39 @@ pub fn expand(base: &Path, pattern: &str, gate: &Gate) -> Vec<PathBuf> {
         return vec![full];
     }
     let dir = full.parent().unwrap_or(Path::new("."));
-    let Ok(glob) = globset::Glob::new(&name) else {
-        return Vec::new();
-    };
-    let matcher = glob.compile_matcher();
-    gate.files_in(dir)
-        .into_iter()
-        .filter(|p| p.file_name().is_some_and(|n| matcher.is_match(n)))
-        .collect()
+    with_matcher(&name, |matcher| {
+        gate.files_in(dir)
+            .into_iter()
+            .filter(|p| p.file_name().is_some_and(|n| matcher.is_match(n)))
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
+/// Most file-name globs a thread keeps compiled.
+const KEPT_GLOBS: usize = 64;
+
+thread_local! {
+    /// File-name globs this thread has compiled, by their text.
+    static MATCHERS: RefCell<HashMap<String, GlobMatcher>> = RefCell::new(HashMap::new());
+}
+
+/// Calls `f` with the compiled matcher of the file-name glob `name`; `None` when it is not a glob.
+/// Every host's configuration includes the same few globs (`*.conf`), and compiling one cost more
+/// than listing its directory: so each thread keeps the ones it compiled, up to [`KEPT_GLOBS`].
+fn with_matcher<T>(name: &str, f: impl FnOnce(&GlobMatcher) -> T) -> Option<T> {
+    MATCHERS.with_borrow_mut(|kept| {
+        if let Some(m) = kept.get(name) {
+            return Some(f(m));
+        }
+        let matcher = globset::Glob::new(name).ok()?.compile_matcher();
+        let answer = f(&matcher);
+        if kept.len() >= KEPT_GLOBS {
+            kept.clear();
+        }
+        kept.insert(name.to_string(), matcher);
+        Some(answer)
+    })
 }
 
 /// An absolute include path as it lies in the scanned tree: when the main file's directory ends
@@ -63,6 +92,34 @@ fn within_scanned_root(base: &Path, absolute: &Path) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kept_globs_answer_for_each_directory_and_past_the_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        for (sub, names) in [("a", &["x.conf", "y.txt"][..]), ("b", &["z.conf"][..])] {
+            std::fs::create_dir(dir.path().join(sub)).unwrap();
+            for n in names {
+                std::fs::write(dir.path().join(sub).join(n), "").unwrap();
+            }
+        }
+        let gate = Gate::default();
+        let names = |base: &str, pattern: &str| -> Vec<String> {
+            expand(&dir.path().join(base), pattern, &gate)
+                .iter()
+                .map(|p| p.file_name().unwrap().to_string_lossy().to_string())
+                .collect()
+        };
+        // The same glob, compiled once, over two directories; then enough others to fill the
+        // thread's store, after which the first is compiled again.
+        assert_eq!(names("a", "*.conf"), ["x.conf"]);
+        assert_eq!(names("b", "*.conf"), ["z.conf"]);
+        for i in 0..=KEPT_GLOBS {
+            assert!(names("a", &format!("*.{i}")).is_empty());
+        }
+        assert_eq!(names("a", "*.conf"), ["x.conf"]);
+        assert_eq!(names("a", "[xy].*"), ["x.conf", "y.txt"]);
+        assert!(names("a", "[.conf").is_empty(), "not a glob: names nothing");
+    }
 
     #[test]
     fn absolute_paths_stay_inside_a_scanned_root() {
