@@ -41,6 +41,12 @@ for n in (10_000, 100_000):
     put(f"deploy-{n}/deploy.yaml",
         "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: big\nspec:\n  template:\n    spec:\n"
         f"      containers:\n{containers}")
+for n in (300, 3_000):
+    # One host root with n sysctl drop-ins: each is a file of the scan, and each asks which file
+    # stands for the root (the drop-in directories were listed once per drop-in, n^2 entries).
+    put(f"dropins-{n}/etc/sysctl.conf", "kernel.kptr_restrict = 2\n")
+    for i in range(n):
+        put(f"dropins-{n}/etc/sysctl.d/{i:05}-x.conf", "net.ipv4.ip_forward = 0\n")
 for mb in (1, 10):
     # AWS access key ids, one per line: every line a secret finding.
     n = mb * 1_000_000 // 21
@@ -65,6 +71,7 @@ PY
 cases=(
     "pem-10000 pem-100000 --policy $root/policies/certificates.yaml"
     "deploy-10000 deploy-100000 --policy $root/policies/kubernetes-pod-security.yaml"
+    "dropins-300 dropins-3000 --policy $root/policies/linux-sysctl.yaml"
     "aws-1mb aws-10mb --policy $root/policies/secrets.yaml"
     "letters-1mb letters-10mb --policy $work/budget.yaml"
 )

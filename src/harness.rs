@@ -116,11 +116,8 @@ fn config(format: Format, path: &str, data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    static GATE: OnceLock<Gate> = OnceLock::new();
-    let gate = GATE.get_or_init(|| Gate {
-        roots: vec![ROOT.into()],
-        ..Gate::default()
-    });
+    // A gate of its own for each input: a gate remembers the directories it listed.
+    let gate = &Gate::within(vec![ROOT.into()]);
     // Every fact, as `vigil facts` asks, and none, as a scan whose controls read little: the
     // Kubernetes format moves rather than copies what no control reads.
     for fields in [crate::collect::Fields::All, crate::collect::Fields::none()] {

@@ -5,8 +5,10 @@
 //! of `/etc/shadow` must not reach a report because a scanned file includes it.
 
 use std::cell::RefCell;
+use std::collections::HashMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 thread_local! {
     /// What this thread's collectors learnt about files beside their target, while recorded, and
@@ -141,6 +143,59 @@ pub struct Gate {
     /// directory of each file named (its drop-ins sit next to it). Canonical paths; empty means
     /// anywhere (a library caller that names no roots).
     pub roots: Vec<PathBuf>,
+    /// What this gate has found out about directories during its scan.
+    recalled: Recalled,
+}
+
+/// Most paths a gate remembers an answer about; past it, it starts again.
+const RECALLED_PATHS: usize = 4096;
+
+/// What a gate has found out about directories during its scan, so that the filesystem is asked
+/// once per scan: every file of a host asks about the host's drop-in and include directories,
+/// which a root with forty sysctl drop-ins listed forty-one times. The directories do not change
+/// between files of one scan as far as its verdicts go. A new gate, or a clone, starts with
+/// nothing: the answers hold for one scan and one set of roots. What the cache records is
+/// unchanged: each asking is still recorded for the file that asked.
+#[derive(Default)]
+struct Recalled {
+    /// Whether a path lies inside the roots (a canonicalisation, a system call per component).
+    inside: Mutex<HashMap<PathBuf, bool>>,
+    /// The regular files of a directory, by name.
+    files: Mutex<HashMap<PathBuf, Arc<[PathBuf]>>>,
+}
+
+impl Recalled {
+    /// The answer kept in `map` for `path`, or `ask`'s, which is then kept. Asked without the
+    /// lock: two workers may ask at once, and get the same answer.
+    fn recall<T: Clone>(
+        map: &Mutex<HashMap<PathBuf, T>>,
+        path: &Path,
+        ask: impl FnOnce() -> T,
+    ) -> T {
+        if let Some(known) = map.lock().expect("not poisoned").get(path) {
+            return known.clone();
+        }
+        let answer = ask();
+        let mut kept = map.lock().expect("not poisoned");
+        if kept.len() >= RECALLED_PATHS {
+            kept.clear();
+        }
+        kept.insert(path.to_path_buf(), answer.clone());
+        answer
+    }
+}
+
+impl Clone for Recalled {
+    /// Nothing: a clone may be given other roots.
+    fn clone(&self) -> Recalled {
+        Recalled::default()
+    }
+}
+
+impl std::fmt::Debug for Recalled {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Recalled")
+    }
 }
 
 /// Why a file was not read.
@@ -178,6 +233,7 @@ impl Default for Gate {
         Gate {
             max_file_size: DEFAULT_MAX_FILE_SIZE,
             roots: Vec::new(),
+            recalled: Recalled::default(),
         }
     }
 }
@@ -199,14 +255,26 @@ impl Gate {
         Gate {
             max_file_size,
             roots,
+            recalled: Recalled::default(),
+        }
+    }
+
+    /// A gate that lets configs read inside `roots` (canonical directories) alone, with the
+    /// default size limit.
+    pub fn within(roots: Vec<PathBuf>) -> Gate {
+        Gate {
+            roots,
+            ..Gate::default()
         }
     }
 
     /// Whether `path` lies inside the named paths, or none were named.
     fn inside(&self, path: &Path) -> bool {
         self.roots.is_empty()
-            || super::canonical::canonical(path)
-                .is_ok_and(|real| self.roots.iter().any(|r| real.starts_with(r)))
+            || Recalled::recall(&self.recalled.inside, path, || {
+                super::canonical::canonical(path)
+                    .is_ok_and(|real| self.roots.iter().any(|r| real.starts_with(r)))
+            })
     }
 
     /// Whether a file or directory at `path` lies inside the named paths (any path when none were
@@ -228,15 +296,18 @@ impl Gate {
 
     /// The regular files (links followed) of the directory `dir`, by name; none when it cannot be
     /// listed. The caller asks [`Gate::reaches`] of the directory first.
-    pub fn files_in(&self, dir: &Path) -> Vec<PathBuf> {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| p.is_file())
-            .collect();
-        files.sort();
+    pub fn files_in(&self, dir: &Path) -> Arc<[PathBuf]> {
+        let files = Recalled::recall(&self.recalled.files, dir, || {
+            let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| p.is_file())
+                .collect();
+            files.sort();
+            Arc::from(files)
+        });
         seen(Question::Files, dir, |_| {
             use std::os::unix::ffi::OsStrExt;
             let names: Vec<&[u8]> = files
@@ -375,6 +446,49 @@ pub fn read(path: &Path, limit: u64, buf: &mut Vec<u8>) -> Result<Access, GateEr
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_gate_lists_a_directory_once_a_scan_and_records_each_asking() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().join("conf.d");
+        std::fs::create_dir(&d).unwrap();
+        std::fs::write(d.join("a.conf"), "").unwrap();
+        let names = |files: Arc<[PathBuf]>| -> Vec<String> {
+            files
+                .iter()
+                .map(|f| f.file_name().unwrap().to_string_lossy().to_string())
+                .collect()
+        };
+        let gate = Gate::for_paths(&[dir.path().to_path_buf()], 1 << 20);
+        let ask = |gate: &Gate| {
+            record_beside(Reads::Text);
+            let files = names(gate.files_in(&d));
+            assert!(gate.reaches(&d));
+            (files, recorded_beside())
+        };
+        let (files, first) = ask(&gate);
+        assert_eq!(files, ["a.conf"]);
+        assert_eq!(first.len(), 2, "{first:?}");
+        std::fs::write(d.join("b.conf"), "").unwrap();
+        // The same scan: the listing it gave, recorded again for the file that asks.
+        assert_eq!(ask(&gate), (files, first.clone()));
+        // The next scan's gate, and a clone, list the directory again.
+        for next in [
+            Gate::for_paths(&[dir.path().to_path_buf()], 1 << 20),
+            gate.clone(),
+        ] {
+            assert_eq!(names(next.files_in(&d)), ["a.conf", "b.conf"]);
+            assert_ne!(
+                next.observe(Question::Files, &d, Reads::Text),
+                first[0].answer
+            );
+        }
+        // Past the limit, the gate starts again rather than grow.
+        for i in 0..RECALLED_PATHS {
+            gate.files_in(&dir.path().join(format!("missing-{i}")));
+        }
+        assert_eq!(names(gate.files_in(&d)), ["a.conf", "b.conf"]);
+    }
 
     #[test]
     fn reads_answered_by_status_match_until_the_file_changes() {

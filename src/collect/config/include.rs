@@ -31,8 +31,9 @@ pub fn expand(base: &Path, pattern: &str, gate: &Gate) -> Vec<PathBuf> {
     let dir = full.parent().unwrap_or(Path::new("."));
     with_matcher(&name, |matcher| {
         gate.files_in(dir)
-            .into_iter()
+            .iter()
             .filter(|p| p.file_name().is_some_and(|n| matcher.is_match(n)))
+            .cloned()
             .collect()
     })
     .unwrap_or_default()

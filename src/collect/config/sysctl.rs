@@ -18,6 +18,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use super::{ParseError, keyvalue};
 use crate::collect::Document;
@@ -71,42 +72,91 @@ fn ancestor(dir: &Path, n: usize) -> PathBuf {
         .to_path_buf()
 }
 
+/// What the gate shows of the root `path` belongs to: the listing of each drop-in directory it
+/// reaches, in order of precedence, and the main file when it is one.
+struct Root {
+    listings: Vec<Arc<[PathBuf]>>,
+    main: Option<PathBuf>,
+}
+
+impl Root {
+    fn of(path: &Path, gate: &Gate) -> Root {
+        let (dirs, main) = root_of(path);
+        let listings = dirs
+            .iter()
+            .filter(|d| gate.reaches(d))
+            .map(|d| gate.files_in(d))
+            .collect();
+        // The gate first, so that the cache knows of a sysctl.conf that appears later.
+        let main = (gate.reaches(&main) && main.is_file()).then_some(main);
+        Root { listings, main }
+    }
+
+    /// The drop-ins sysctl reads: `.conf` files, a name found in two directories read from the
+    /// first.
+    fn dropins(&self) -> impl Iterator<Item = &PathBuf> {
+        self.listings
+            .iter()
+            .flat_map(|l| l.iter())
+            .filter(|p| is_conf(p))
+    }
+
+    /// The files in the order sysctl applies them: drop-ins by name, then the main file.
+    fn files(&self) -> Vec<PathBuf> {
+        let mut by_name: BTreeMap<&std::ffi::OsStr, &PathBuf> = BTreeMap::new();
+        for p in self.dropins() {
+            if let Some(name) = p.file_name() {
+                by_name.entry(name).or_insert(p);
+            }
+        }
+        by_name
+            .into_values()
+            .chain(self.main.as_ref())
+            .cloned()
+            .collect()
+    }
+
+    /// The file that stands for the root: the first of [`Root::files`] named `sysctl.conf`, or else
+    /// the first of all. Each file of a root asks, so it is found without ordering every drop-in:
+    /// a listing is sorted by name, so a name is looked up in it and its first `.conf` file is its
+    /// first by name.
+    fn representative(&self) -> Option<&PathBuf> {
+        let main_name = Some(std::ffi::OsStr::new("sysctl.conf"));
+        let named = self.listings.iter().find_map(|l| {
+            let at = l.binary_search_by(|p| p.file_name().cmp(&main_name)).ok()?;
+            Some(&l[at])
+        });
+        named.or(self.main.as_ref()).or_else(|| {
+            self.listings
+                .iter()
+                .filter_map(|l| l.iter().find(|p| is_conf(p)))
+                .reduce(|a, b| if b.file_name() < a.file_name() { b } else { a })
+        })
+    }
+}
+
+/// Whether sysctl reads a file of a drop-in directory.
+fn is_conf(p: &Path) -> bool {
+    p.extension().is_some_and(|e| e == "conf")
+}
+
 /// The files of the root `path` belongs to, in the order sysctl applies them; directories the gate
 /// does not reach (outside the named paths) are left out.
 fn root_files(path: &Path, gate: &Gate) -> Vec<PathBuf> {
-    let (dirs, main) = root_of(path);
-    let mut by_name: BTreeMap<std::ffi::OsString, PathBuf> = BTreeMap::new();
-    for dir in dirs.iter().filter(|d| gate.reaches(d)) {
-        for p in gate.files_in(dir) {
-            if p.extension().is_some_and(|e| e == "conf")
-                && let Some(name) = p.file_name()
-            {
-                by_name.entry(name.to_os_string()).or_insert(p);
-            }
-        }
-    }
-    let mut files: Vec<PathBuf> = by_name.into_values().collect();
-    // The gate first, so that the cache knows of a sysctl.conf that appears later.
-    if gate.reaches(&main) && main.is_file() {
-        files.push(main);
-    }
-    files
+    Root::of(path, gate).files()
 }
 
 /// Parses the root that `path` (whose contents are `text`) belongs to.
 pub fn parse(path: &Path, text: &str, gate: &Gate) -> Result<Vec<Document>, ParseError> {
-    let files = root_files(path, gate);
-    let representative = files
-        .iter()
-        .find(|f| f.file_name().is_some_and(|n| n == "sysctl.conf"))
-        .or_else(|| files.first());
-    let is_representative = match representative {
+    let root = Root::of(path, gate);
+    let is_representative = match root.representative() {
         Some(r) => same_file(r, path),
         None => true,
     };
     if !is_representative {
         return Ok(Vec::new());
     }
+    let files = root.files();
     let mut merged = Merged::default();
     let mut included = Vec::new();
     let sources: Vec<PathBuf> = if files.is_empty() {
@@ -289,6 +339,51 @@ mod tests {
     }
 
     #[test]
+    fn the_representative_is_the_first_file_named_sysctl_conf_or_else_the_first_file() {
+        // Layouts of a filesystem root: files as (path under the root, present).
+        let layouts: [&[&str]; 6] = [
+            &[
+                "etc/sysctl.conf",
+                "etc/sysctl.d/10-a.conf",
+                "usr/lib/sysctl.d/05-b.conf",
+            ],
+            &[
+                "etc/sysctl.d/10-a.conf",
+                "usr/lib/sysctl.d/05-b.conf",
+                "usr/lib/sysctl.d/00.txt",
+            ],
+            &[
+                "run/sysctl.d/20-x.conf",
+                "usr/lib/sysctl.d/20-x.conf",
+                "lib/sysctl.d/30.conf",
+            ],
+            &[
+                "etc/sysctl.d/sysctl.conf",
+                "etc/sysctl.conf",
+                "etc/sysctl.d/00-a.conf",
+            ],
+            &["usr/lib/sysctl.d/sysctl.conf", "etc/sysctl.d/99-z.conf"],
+            &["etc/sysctl.d/README", "etc/sysctl.d/a.txt"],
+        ];
+        for files in layouts {
+            let dir = tempfile::tempdir().unwrap();
+            let r = dir.path();
+            for f in files {
+                std::fs::create_dir_all(r.join(f).parent().unwrap()).unwrap();
+                std::fs::write(r.join(f), "").unwrap();
+            }
+            let gate = Gate::default();
+            let root = Root::of(&r.join("etc/sysctl.conf"), &gate);
+            let all = root.files();
+            let expected = all
+                .iter()
+                .find(|f| f.file_name().is_some_and(|n| n == "sysctl.conf"))
+                .or_else(|| all.first());
+            assert_eq!(root.representative(), expected, "{files:?}");
+        }
+    }
+
+    #[test]
     fn a_root_without_sysctl_conf_is_judged_through_its_first_drop_in() {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
@@ -391,10 +486,7 @@ mod tests {
                 "{vendor}: the root is judged once, through etc/sysctl.conf"
             );
         }
-        let etc_only = Gate {
-            roots: vec![std::fs::canonicalize(r.join("etc")).unwrap()],
-            ..Gate::default()
-        };
+        let etc_only = Gate::within(vec![std::fs::canonicalize(r.join("etc")).unwrap()]);
         let docs = parse(&r.join("etc/sysctl.conf"), main, &etc_only).unwrap();
         assert_eq!(
             docs[0].included.len(),
