@@ -35,7 +35,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
     (
         "engine",
         &[
-            "clock", "collect", "doc", "policy", "redact", "results", "scrub", "text", "workflow",
+            "clock", "collect", "doc", "parallel", "policy", "redact", "results", "scrub", "text",
+            "workflow",
         ],
     ),
 ];

@@ -5,10 +5,11 @@
 //! of `/etc/shadow` must not reach a report because a scanned file includes it.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+
+use crate::parallel::Remembered;
 
 thread_local! {
     /// What this thread's collectors learnt about files beside their target, while recorded, and
@@ -156,32 +157,19 @@ const RECALLED_PATHS: usize = 4096;
 /// between files of one scan as far as its verdicts go. A new gate, or a clone, starts with
 /// nothing: the answers hold for one scan and one set of roots. What the cache records is
 /// unchanged: each asking is still recorded for the file that asked.
-#[derive(Default)]
 struct Recalled {
-    /// Whether a path lies inside the roots (a canonicalisation, a system call per component).
-    inside: Mutex<HashMap<PathBuf, bool>>,
+    /// Whether a path lies inside the roots (its canonical path: an `lstat` at least).
+    inside: Remembered<PathBuf, bool>,
     /// The regular files of a directory, by name.
-    files: Mutex<HashMap<PathBuf, Arc<[PathBuf]>>>,
+    files: Remembered<PathBuf, Arc<[PathBuf]>>,
 }
 
-impl Recalled {
-    /// The answer kept in `map` for `path`, or `ask`'s, which is then kept. Asked without the
-    /// lock: two workers may ask at once, and get the same answer.
-    fn recall<T: Clone>(
-        map: &Mutex<HashMap<PathBuf, T>>,
-        path: &Path,
-        ask: impl FnOnce() -> T,
-    ) -> T {
-        if let Some(known) = map.lock().expect("not poisoned").get(path) {
-            return known.clone();
+impl Default for Recalled {
+    fn default() -> Recalled {
+        Recalled {
+            inside: Remembered::new(RECALLED_PATHS),
+            files: Remembered::new(RECALLED_PATHS),
         }
-        let answer = ask();
-        let mut kept = map.lock().expect("not poisoned");
-        if kept.len() >= RECALLED_PATHS {
-            kept.clear();
-        }
-        kept.insert(path.to_path_buf(), answer.clone());
-        answer
     }
 }
 
@@ -271,7 +259,7 @@ impl Gate {
     /// Whether `path` lies inside the named paths, or none were named.
     fn inside(&self, path: &Path) -> bool {
         self.roots.is_empty()
-            || Recalled::recall(&self.recalled.inside, path, || {
+            || self.recalled.inside.get_or(path, || {
                 super::canonical::canonical(path)
                     .is_ok_and(|real| self.roots.iter().any(|r| real.starts_with(r)))
             })
@@ -297,7 +285,7 @@ impl Gate {
     /// The regular files (links followed) of the directory `dir`, by name; none when it cannot be
     /// listed. The caller asks [`Gate::reaches`] of the directory first.
     pub fn files_in(&self, dir: &Path) -> Arc<[PathBuf]> {
-        let files = Recalled::recall(&self.recalled.files, dir, || {
+        let files = self.recalled.files.get_or(dir, || {
             let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
                 .into_iter()
                 .flatten()

@@ -340,7 +340,7 @@ mod tests {
 
     #[test]
     fn the_representative_is_the_first_file_named_sysctl_conf_or_else_the_first_file() {
-        // Layouts of a filesystem root: files as (path under the root, present).
+        // Layouts of a filesystem root, as the files under it.
         let layouts: [&[&str]; 6] = [
             &[
                 "etc/sysctl.conf",

@@ -29,11 +29,9 @@
 
 mod codec;
 
-use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 
 use sha2::{Digest, Sha256};
 
@@ -42,6 +40,7 @@ use crate::collect::gate::{self, Access, Gate, Observation, Question, Reads};
 use crate::collect::open::Identity;
 use crate::collect::walk::EntryKind;
 use crate::collect::{Prepared, Target};
+use crate::parallel::Remembered;
 
 /// What starts a cache file.
 const MAGIC: &[u8; 20] = b"vigil verdict cache\n";
@@ -141,7 +140,7 @@ pub struct Cache {
     /// The gate's answers asked again this scan. The files of one host share their drop-in
     /// directories and includes: a tree of hosts asks each question many times, and once is
     /// enough for one scan's view of the tree, as a collector reading them would have had.
-    answers: Mutex<HashMap<(Question, PathBuf), [u8; 16]>>,
+    answers: Remembered<(Question, PathBuf), [u8; 16]>,
 }
 
 impl Cache {
@@ -165,7 +164,7 @@ impl Cache {
                 })
                 .collect(),
             settled_before: started.unix_timestamp_nanos() - SETTLED_NS,
-            answers: Mutex::default(),
+            answers: Remembered::new(REMEMBERED_ANSWERS),
         }
     }
 
@@ -182,18 +181,9 @@ impl Cache {
 
     /// The gate's answer to `question` about `path` now, asked once per scan.
     fn answer(&self, gate: &Gate, question: Question, path: &Path) -> [u8; 16] {
-        let key = (question, path.to_path_buf());
-        if let Some(known) = self.answers.lock().expect("not poisoned").get(&key) {
-            return *known;
-        }
-        // Asked without the lock: two workers may ask at once, and get the same answer.
-        let answer = gate.observe(question, path, self.reads());
-        let mut answers = self.answers.lock().expect("not poisoned");
-        if answers.len() >= REMEMBERED_ANSWERS {
-            answers.clear();
-        }
-        answers.insert(key, answer);
-        answer
+        self.answers.get_or(&(question, path.to_path_buf()), || {
+            gate.observe(question, path, self.reads())
+        })
     }
 
     /// The digest of the environments of the collectors `environments`; `None` for an index the
