@@ -7,7 +7,7 @@
 use std::cell::RefCell;
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use crate::parallel::Remembered;
 
@@ -160,8 +160,9 @@ const RECALLED_PATHS: usize = 4096;
 struct Recalled {
     /// Whether a path lies inside the roots (its canonical path: an `lstat` at least).
     inside: Remembered<PathBuf, bool>,
-    /// The regular files of a directory, by name.
-    files: Remembered<PathBuf, Arc<[PathBuf]>>,
+    /// The regular files of a directory, by name, and the digest the cache records of them, taken
+    /// once: each drop-in of a root records the root's listings.
+    files: Remembered<PathBuf, (Arc<[PathBuf]>, Arc<OnceLock<[u8; 16]>>)>,
 }
 
 impl Default for Recalled {
@@ -285,7 +286,7 @@ impl Gate {
     /// The regular files (links followed) of the directory `dir`, by name; none when it cannot be
     /// listed. The caller asks [`Gate::reaches`] of the directory first.
     pub fn files_in(&self, dir: &Path) -> Arc<[PathBuf]> {
-        let files = self.recalled.files.get_or(dir, || {
+        let (files, recorded) = self.recalled.files.get_or(dir, || {
             let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
                 .into_iter()
                 .flatten()
@@ -294,16 +295,18 @@ impl Gate {
                 .filter(|p| p.is_file())
                 .collect();
             files.sort();
-            Arc::from(files)
+            (Arc::from(files), Arc::default())
         });
         seen(Question::Files, dir, |_| {
-            use std::os::unix::ffi::OsStrExt;
-            let names: Vec<&[u8]> = files
-                .iter()
-                .filter_map(|f| f.file_name())
-                .map(|n| n.as_bytes())
-                .collect();
-            digest(&names)
+            *recorded.get_or_init(|| {
+                use std::os::unix::ffi::OsStrExt;
+                let names: Vec<&[u8]> = files
+                    .iter()
+                    .filter_map(|f| f.file_name())
+                    .map(|n| n.as_bytes())
+                    .collect();
+                digest(&names)
+            })
         });
         files
     }
