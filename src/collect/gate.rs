@@ -160,10 +160,13 @@ const RECALLED_PATHS: usize = 4096;
 struct Recalled {
     /// Whether a path lies inside the roots (its canonical path: an `lstat` at least).
     inside: Remembered<PathBuf, bool>,
-    /// The regular files of a directory, by name, and the digest the cache records of them, taken
-    /// once: each drop-in of a root records the root's listings.
-    files: Remembered<PathBuf, (Arc<[PathBuf]>, Arc<OnceLock<[u8; 16]>>)>,
+    /// The regular files of a directory.
+    files: Remembered<PathBuf, Listing>,
 }
+
+/// The regular files of a directory, by name, and the digest the cache records of them, taken once:
+/// each drop-in of a root records the root's listings.
+type Listing = (Arc<[PathBuf]>, Arc<OnceLock<[u8; 16]>>);
 
 impl Default for Recalled {
     fn default() -> Recalled {
