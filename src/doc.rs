@@ -173,6 +173,19 @@ impl Map {
         }
     }
 
+    /// A map of exact-match keys holding `entries` in their order, as many [`Map::insert_with_key_pos`]
+    /// calls would build it, for a reader that collects a mapping's entries before it makes the map.
+    pub fn from_entries(entries: Vec<(Cow<'static, str>, Pos, Node)>) -> Map {
+        let mut map = Map {
+            entries,
+            ..Map::default()
+        };
+        if map.entries.len() > INDEX_FROM {
+            map.index = Some(Box::new(map.build_index()));
+        }
+        map
+    }
+
     /// An empty map whose lookups ignore ASCII case (sshd keywords, INI keys).
     pub fn case_insensitive() -> Map {
         Map {
@@ -264,14 +277,19 @@ impl Map {
         }
         self.entries.push((key, pos, node));
         if self.index.is_none() && self.entries.len() > INDEX_FROM {
-            let mut index = std::collections::HashMap::with_capacity(self.entries.len() * 2);
-            for (i, (k, _, _)) in self.entries.iter().enumerate() {
-                index
-                    .entry(index_key(k, self.case_insensitive))
-                    .or_insert(i);
-            }
-            self.index = Some(Box::new(index));
+            self.index = Some(Box::new(self.build_index()));
         }
+    }
+
+    /// The index of the entries so far: each key to its first entry.
+    fn build_index(&self) -> std::collections::HashMap<Box<str>, usize> {
+        let mut index = std::collections::HashMap::with_capacity(self.entries.len() * 2);
+        for (i, (k, _, _)) in self.entries.iter().enumerate() {
+            index
+                .entry(index_key(k, self.case_insensitive))
+                .or_insert(i);
+        }
+        index
     }
 
     /// The entry for `key` through the index: for a case-insensitive map, an exact match first

@@ -14,9 +14,11 @@
 //! returns `None` and the caller parses the whole text with the full parser, so every error message
 //! and position still comes from there.
 
-use crate::doc::{MAX_DEPTH, Map, Node, Pos, Value, chars_in};
+use std::borrow::Cow;
 
-use super::{key_text, scalar_value};
+use crate::doc::{INDEX_FROM, MAX_DEPTH, Map, Node, Pos, Value, chars_in};
+
+use super::{key_text, keys, plain_scalar, scalar_value};
 use saphyr_parser::ScalarStyle;
 
 /// Reads every document of `text`, or `None` when the text leaves the subset (see the module
@@ -47,6 +49,8 @@ pub(super) fn parse(text: &str) -> Option<Vec<Node>> {
         final_newline: text.ends_with('\n'),
         next: 0,
         depth: 0,
+        entries: Vec::new(),
+        items: Vec::new(),
     };
     reader.documents()
 }
@@ -129,7 +133,16 @@ struct Reader<'t> {
     /// The first line not yet consumed.
     next: usize,
     depth: usize,
+    /// The entries of the mappings being read, innermost last: a mapping collects its entries here
+    /// and moves them into a map of the exact size when it ends, rather than growing its own
+    /// vector by doubling (and copying) as a container's ten keys arrive.
+    entries: Vec<Entry>,
+    /// The items of the sequences being read, in the same way.
+    items: Vec<Node>,
 }
+
+/// A map entry as [`Map`] keeps it: key, key position, value.
+type Entry = (Cow<'static, str>, Pos, Node);
 
 impl<'t> Reader<'t> {
     fn documents(&mut self) -> Option<Vec<Node>> {
@@ -197,7 +210,10 @@ impl<'t> Reader<'t> {
     /// column.
     fn mapping(&mut self, mut row: usize, at: usize) -> Option<Node> {
         let pos = position(self.lines[row].text, row, at);
-        let mut map = Map::new();
+        let mark = self.entries.len();
+        // A mapping past `INDEX_FROM` keys moves into a map of its own, whose index keeps the check
+        // for duplicate keys linear.
+        let mut large: Option<Map> = None;
         loop {
             let text = self.lines[row].text;
             let rest = &text[at..];
@@ -212,14 +228,20 @@ impl<'t> Reader<'t> {
             }
             let key_pos = position(text, row, at);
             let key = match word_key(raw_key) {
-                Some(word) => word.to_string(),
-                None => key_text(Node::new(
-                    key_pos,
-                    scalar_value(raw_key.to_string(), ScalarStyle::Plain, None),
-                ))
-                .ok()?,
+                Some(word) => keys::key(word),
+                None => Cow::Owned(
+                    key_text(Node::new(
+                        key_pos,
+                        scalar_value(raw_key.to_string(), ScalarStyle::Plain, None),
+                    ))
+                    .ok()?,
+                ),
             };
-            if map.contains_key(&key) {
+            let duplicate = match &large {
+                Some(map) => map.contains_key(&key),
+                None => self.entries[mark..].iter().any(|(k, _, _)| *k == key),
+            };
+            if duplicate {
                 return None;
             }
             let after_colon = at + colon + 1;
@@ -230,11 +252,23 @@ impl<'t> Reader<'t> {
             } else {
                 self.inline(row, value_at, at)?
             };
-            map.insert_with_key_pos(key, key_pos, value);
+            match &mut large {
+                Some(map) => map.insert_with_key_pos(key, key_pos, value),
+                None => {
+                    self.entries.push((key, key_pos, value));
+                    if self.entries.len() - mark > INDEX_FROM {
+                        large = Some(Map::from_entries(self.entries.drain(mark..).collect()));
+                    }
+                }
+            }
             match self.next_line() {
                 Some((next, indent)) if indent == at => row = next,
                 Some((_, indent)) if indent > at => return None,
-                _ => return Some(Node::new(pos, Value::Map(map))),
+                _ => {
+                    let map = large
+                        .unwrap_or_else(|| Map::from_entries(self.entries.drain(mark..).collect()));
+                    return Some(Node::new(pos, Value::Map(map)));
+                }
             }
         }
     }
@@ -277,7 +311,7 @@ impl<'t> Reader<'t> {
         } else {
             position(first, row, at)
         };
-        let mut items = Vec::new();
+        let mark = self.items.len();
         loop {
             let text = self.lines[row].text;
             let item_at = at + 1 + spaces(&text[at + 1..]);
@@ -296,17 +330,17 @@ impl<'t> Reader<'t> {
             } else {
                 self.inline(row, item_at, at)?
             };
-            items.push(item);
+            self.items.push(item);
             match self.next_line() {
-                Some((next, indent)) if indent == at => {
-                    if !is_entry(&self.lines[next].text[at..]) {
-                        // The key of an enclosing mapping at the same column.
-                        return Some(Node::new(pos, Value::List(items)));
-                    }
+                Some((next, indent)) if indent == at && is_entry(&self.lines[next].text[at..]) => {
                     row = next;
                 }
                 Some((_, indent)) if indent > at => return None,
-                _ => return Some(Node::new(pos, Value::List(items))),
+                // Less indented, the end, or at the same column the key of an enclosing mapping.
+                _ => {
+                    let items = self.items.drain(mark..).collect();
+                    return Some(Node::new(pos, Value::List(items)));
+                }
             }
         }
     }
@@ -336,10 +370,7 @@ impl<'t> Reader<'t> {
                 if has_key_colon(value) {
                     return None;
                 }
-                Node::new(
-                    pos,
-                    scalar_value(value.to_string(), ScalarStyle::Plain, None),
-                )
+                Node::new(pos, plain(value))
             }
         };
         match self.next_line() {
@@ -408,6 +439,11 @@ fn word_key(raw: &str) -> Option<&str> {
         "null" | "Null" | "NULL" | "true" | "True" | "TRUE" | "false" | "False" | "FALSE"
     );
     (raw.as_bytes()[0].is_ascii_alphabetic() && !special).then_some(raw)
+}
+
+/// A one-line plain scalar, resolved by the core schema; only a string is copied out of the text.
+fn plain(text: &str) -> Value {
+    plain_scalar(text).unwrap_or_else(|| Value::Str(text.to_string()))
 }
 
 /// The position of byte `at` of line `row` (0-based), in characters as the full parser counts.
@@ -652,10 +688,7 @@ fn flow_scalar(text: &str, row: usize, at: usize, key: bool) -> Option<(Node, us
                 return None;
             }
             let raw = raw.trim_end_matches(' ');
-            (
-                scalar_value(raw.to_string(), ScalarStyle::Plain, None),
-                raw.len(),
-            )
+            (plain(raw), raw.len())
         }
     };
     Some((Node::new(pos, value), at + len))
@@ -697,6 +730,54 @@ mod tests {
             );
         }
         true
+    }
+
+    /// A mapping collects its entries on the reader's stack until it passes `INDEX_FROM` keys, then
+    /// moves them into an indexed map: on both sides of that switch, and nested inside one, it
+    /// must read what the full parser reads and decline a duplicate key wherever it comes.
+    #[test]
+    fn large_mappings_agree_and_refuse_duplicates_on_both_sides_of_the_index() {
+        let mapping = |keys: usize, indent: &str| -> String {
+            (0..keys)
+                .map(|i| format!("{indent}key{i}: [{i}, v{i}]\n"))
+                .collect()
+        };
+        for keys in [
+            1,
+            INDEX_FROM - 1,
+            INDEX_FROM,
+            INDEX_FROM + 1,
+            3 * INDEX_FROM,
+        ] {
+            let flat = mapping(keys, "");
+            assert!(agrees(&flat), "{keys} keys");
+            let nested = format!(
+                "outer:\n{}inner:\n{}after: 1\n",
+                mapping(keys, "  "),
+                mapping(2, "  ")
+            );
+            assert!(agrees(&nested), "{keys} nested keys");
+            let list = format!("- {}\n{}- last\n", "first: 1", mapping(keys, "  "));
+            assert!(agrees(&list), "{keys} keys in a list item");
+            let doc = &parse(&flat).expect("read")[0];
+            assert_eq!(doc.as_map().map(Map::len), Some(keys));
+            assert_eq!(
+                doc.get(&format!("key{}", keys - 1)).map(|n| n.pos.line),
+                Some(keys as u32)
+            );
+        }
+        for (keys, repeated) in [
+            (10, 9),
+            (INDEX_FROM + 5, 3),
+            (INDEX_FROM + 5, INDEX_FROM + 2),
+        ] {
+            let text = format!("{}key{repeated}: again\n", mapping(keys, ""));
+            assert!(parse(&text).is_none(), "{keys} keys, key{repeated} twice");
+            assert!(
+                full(&text).is_err(),
+                "the full parser refuses key{repeated} twice"
+            );
+        }
     }
 
     #[test]

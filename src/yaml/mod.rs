@@ -11,6 +11,7 @@
 //! (and every error) to the event parser, so both paths give one answer.
 
 mod block;
+mod keys;
 
 use std::collections::HashMap;
 
@@ -252,27 +253,33 @@ fn scalar_value(text: String, style: ScalarStyle, tag: Option<&Tag>) -> Value {
     if style != ScalarStyle::Plain {
         return Value::Str(text);
     }
-    let t = text.as_str();
+    plain_scalar(&text).unwrap_or(Value::Str(text))
+}
+
+/// What a plain, untagged scalar resolves to under the core schema when it is not a string: null, a
+/// boolean, an integer or a float. `None` for a string, which the caller keeps as its own text, so
+/// that a reader holding a borrowed slice allocates only for strings.
+fn plain_scalar(t: &str) -> Option<Value> {
     match t {
-        "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
-        "true" | "True" | "TRUE" => return Value::Bool(true),
-        "false" | "False" | "FALSE" => return Value::Bool(false),
+        "" | "~" | "null" | "Null" | "NULL" => return Some(Value::Null),
+        "true" | "True" | "TRUE" => return Some(Value::Bool(true)),
+        "false" | "False" | "FALSE" => return Some(Value::Bool(false)),
         ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => {
-            return Value::Float(f64::INFINITY);
+            return Some(Value::Float(f64::INFINITY));
         }
-        "-.inf" | "-.Inf" | "-.INF" => return Value::Float(f64::NEG_INFINITY),
-        ".nan" | ".NaN" | ".NAN" => return Value::Float(f64::NAN),
+        "-.inf" | "-.Inf" | "-.INF" => return Some(Value::Float(f64::NEG_INFINITY)),
+        ".nan" | ".NaN" | ".NAN" => return Some(Value::Float(f64::NAN)),
         _ => {}
     }
     if let Some(i) = parse_int(t) {
-        return Value::Int(i);
+        return Some(Value::Int(i));
     }
     if looks_like_float(t) {
         if let Ok(f) = t.parse::<f64>() {
-            return Value::Float(f);
+            return Some(Value::Float(f));
         }
     }
-    Value::Str(text)
+    None
 }
 
 fn parse_int(t: &str) -> Option<i64> {
