@@ -202,7 +202,8 @@ fn key_child<'d>(
     rest: &[Segment],
 ) -> (Option<&'d Node>, usize, Option<String>) {
     let child = node.and_then(|n| n.get(k));
-    let (None, Some(n)) = (child, node) else {
+    let (None, Some(n), Some(Segment::Key(_))) = (child, node, rest.first()) else {
+        // Found, under nothing, or with no key segment after it to join: nothing to try.
         return (child, 1, None);
     };
     let mut dotted = k.to_string();
