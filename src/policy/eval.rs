@@ -126,14 +126,26 @@ pub fn lean(cond: &Condition, doc: &Node) -> Lean {
         Condition::Not(_) | Condition::Each(_) => Lean::Unknown,
         Condition::Field(test) => {
             let (mut first, mut passing, mut failing) = (None, false, false);
-            for c in expand(test, test.path.resolve_values(doc)) {
-                if test_value(test, c.node.as_deref()) {
+            let mut tally = |ok: bool, pos: Pos| {
+                if ok {
                     passing = true;
-                    if first.is_none() && c.pos.line > 0 {
-                        first = Some(c.pos);
+                    if first.is_none() && pos.line > 0 {
+                        first = Some(pos);
                     }
                 } else {
                     failing = true;
+                }
+            };
+            let candidates = test.path.resolve_values(doc);
+            if test.split.is_some() {
+                for c in expand(test, candidates) {
+                    tally(test_value(test, c.node.as_deref()), c.pos);
+                }
+            } else {
+                // One value per candidate: tested where it lies, without a list of copies.
+                for c in candidates {
+                    let (node, pos, _) = placed(test, c.node, c.pos);
+                    tally(test_value(test, node), pos);
                 }
             }
             let passed = match test.quantifier {
@@ -299,6 +311,21 @@ struct Expanded<'d> {
     element: Option<Element>,
 }
 
+/// The value under test for a candidate found at `at`, where its evidence points, and whether the
+/// default stood in: the value's own position, or `at` (the nearest position on the way to it) when
+/// the value is absent or unplaced, or is the default, which comes from the policy, not the target.
+fn placed<'d>(
+    test: &'d FieldTest,
+    node: Option<&'d Node>,
+    at: Pos,
+) -> (Option<&'d Node>, Pos, bool) {
+    let (node, defaulted) = with_default(test, node);
+    let pos = node
+        .filter(|n| n.pos.line > 0 && !defaulted)
+        .map_or(at, |n| n.pos);
+    (node, pos, defaulted)
+}
+
 /// The value under test: the document's, else the test's `default` (except for `exists`, which
 /// asks about the document itself), and whether the default stood in.
 fn with_default<'d>(test: &'d FieldTest, node: Option<&'d Node>) -> (Option<&'d Node>, bool) {
@@ -312,25 +339,19 @@ fn with_default<'d>(test: &'d FieldTest, node: Option<&'d Node>) -> (Option<&'d 
 fn expand<'d>(test: &'d FieldTest, candidates: Vec<Candidate<'d>>) -> Vec<Expanded<'d>> {
     let mut out = Vec::new();
     for c in candidates {
-        let (node, defaulted) = with_default(test, c.node);
+        let (node, pos, defaulted) = placed(test, c.node, c.pos);
         let split = match (&test.split, node) {
             (
                 Some(sep),
                 Some(Node {
                     value: Value::Str(s),
-                    pos,
+                    ..
                 }),
-            ) => Some((sep, s, *pos)),
+            ) => Some((sep, s)),
             _ => None,
         };
         match split {
-            Some((sep, s, pos)) => {
-                // A default comes from the policy: its position is not the target's.
-                let pos = if pos.line > 0 && !defaulted {
-                    pos
-                } else {
-                    c.pos
-                };
+            Some((sep, s)) => {
                 for (i, part) in s
                     .split(sep.as_str())
                     .map(str::trim)
@@ -347,10 +368,6 @@ fn expand<'d>(test: &'d FieldTest, candidates: Vec<Candidate<'d>>) -> Vec<Expand
                 }
             }
             None => {
-                let pos = node
-                    .filter(|n| n.pos.line > 0 && !defaulted)
-                    .map(|n| n.pos)
-                    .unwrap_or(c.pos);
                 out.push(Expanded {
                     path: c.path,
                     node: node.map(Cow::Borrowed),
