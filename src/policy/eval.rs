@@ -126,7 +126,7 @@ pub fn lean(cond: &Condition, doc: &Node) -> Lean {
         Condition::Not(_) | Condition::Each(_) => Lean::Unknown,
         Condition::Field(test) => {
             let (mut first, mut passing, mut failing) = (None, false, false);
-            let mut tally = |ok: bool, pos: Pos| {
+            test_each(test, doc, |ok, pos| {
                 if ok {
                     passing = true;
                     if first.is_none() && pos.line > 0 {
@@ -135,19 +135,8 @@ pub fn lean(cond: &Condition, doc: &Node) -> Lean {
                 } else {
                     failing = true;
                 }
-            };
-            let candidates = test.path.resolve_values(doc);
-            if test.split.is_some() {
-                for c in expand(test, candidates) {
-                    tally(test_value(test, c.node.as_deref()), c.pos);
-                }
-            } else {
-                // One value per candidate: tested where it lies, without a list of copies.
-                for c in candidates {
-                    let (node, pos, _) = placed(test, c.node, c.pos);
-                    tally(test_value(test, node), pos);
-                }
-            }
+                true
+            });
             let passed = match test.quantifier {
                 Quantifier::Every => !failing,
                 Quantifier::Some => passing,
@@ -177,13 +166,16 @@ pub fn holds(cond: &Condition, doc: &Node) -> bool {
                     return test_value(test, with_default(test, node).0);
                 }
             }
-            let mut results = expand(test, test.path.resolve_values(doc))
-                .into_iter()
-                .map(|c| test_value(test, c.node.as_deref()));
-            match test.quantifier {
-                Quantifier::Every => results.all(|ok| ok),
-                Quantifier::Some => results.any(|ok| ok),
-            }
+            // `every` holds until a value fails, `some` from the first value that passes.
+            let every = matches!(test.quantifier, Quantifier::Every);
+            let mut answer = every;
+            test_each(test, doc, |ok, _| {
+                if ok != every {
+                    answer = ok;
+                }
+                ok == every
+            });
+            answer
         }
         Condition::Each(each) => {
             let mut results = each
@@ -309,6 +301,28 @@ struct Expanded<'d> {
     pos: Pos,
     defaulted: bool,
     element: Option<Element>,
+}
+
+/// Tests each value `test` is about in `doc` (the default standing in for an absent one, split
+/// when the test splits) and hands `visit` the answer and where the value lies, until `visit`
+/// returns `false`: what [`lean`] and [`holds`] need, without the evidence [`evaluate`] builds. A
+/// value that is not split is tested where it lies, without a list of copies.
+fn test_each(test: &FieldTest, doc: &Node, mut visit: impl FnMut(bool, Pos) -> bool) {
+    let candidates = test.path.resolve_values(doc);
+    if test.split.is_some() {
+        for c in expand(test, candidates) {
+            if !visit(test_value(test, c.node.as_deref()), c.pos) {
+                return;
+            }
+        }
+    } else {
+        for c in candidates {
+            let (node, pos, _) = placed(test, c.node, c.pos);
+            if !visit(test_value(test, node), pos) {
+                return;
+            }
+        }
+    }
 }
 
 /// The value under test for a candidate found at `at`, where its evidence points, and whether the
