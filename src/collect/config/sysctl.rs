@@ -73,7 +73,8 @@ fn ancestor(dir: &Path, n: usize) -> PathBuf {
 }
 
 /// What the gate shows of the root `path` belongs to: the listing of each drop-in directory it
-/// reaches, in order of precedence, and the main file when it is one.
+/// reaches, in order of precedence, and the main file when it is one. Directories the gate does not
+/// reach (outside the named paths) are left out.
 struct Root {
     listings: Vec<Arc<[PathBuf]>>,
     main: Option<PathBuf>,
@@ -140,12 +141,6 @@ fn is_conf(p: &Path) -> bool {
     p.extension().is_some_and(|e| e == "conf")
 }
 
-/// The files of the root `path` belongs to, in the order sysctl applies them; directories the gate
-/// does not reach (outside the named paths) are left out.
-fn root_files(path: &Path, gate: &Gate) -> Vec<PathBuf> {
-    Root::of(path, gate).files()
-}
-
 /// Parses the root that `path` (whose contents are `text`) belongs to.
 pub fn parse(path: &Path, text: &str, gate: &Gate) -> Result<Vec<Document>, ParseError> {
     let root = Root::of(path, gate);
@@ -193,7 +188,7 @@ pub fn parse(path: &Path, text: &str, gate: &Gate) -> Result<Vec<Document>, Pars
 /// drop-in directories under `root`), every value naming its file as an included one (`Pos::file`
 /// `n` is the `n`-th path returned): the host collector's view, where no file is the target.
 pub fn merge_root(root: &Path, gate: &Gate) -> Result<(Map, Vec<PathBuf>), ParseError> {
-    let files = root_files(&root.join("etc/sysctl.conf"), gate);
+    let files = Root::of(&root.join("etc/sysctl.conf"), gate).files();
     let mut merged = Merged::default();
     for (i, source) in files.iter().enumerate() {
         let text = gate
