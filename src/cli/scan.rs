@@ -378,6 +378,7 @@ pub fn run(args: ScanArgs) -> u8 {
         trust_store: args.trust_store.clone(),
         pass_evidence: args.pass_evidence,
         inline_suppressions,
+        verdicts_in_memory: engine::VERDICTS_IN_MEMORY,
         known_controls,
         hosts: args.root.iter().map(|r| host_of(r)).collect(),
         endpoints,

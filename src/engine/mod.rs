@@ -29,7 +29,7 @@ pub use judge::PassEvidence;
 pub use plan::PlanError;
 pub use shard::Shard;
 
-use judge::{Judged, Verdict};
+use judge::{Judged, Spilled, Verdict};
 use plan::Plan;
 
 use crate::clock::rfc3339;
@@ -41,6 +41,8 @@ use crate::results::{
     ControlInfo, Finding, Header, Inventory, PolicyInfo, Recorder, RunInfo, SCHEMA_VERSION,
     ScanError, ShardRecord, Sink, State, Tool, Trailer,
 };
+
+pub use judge::VERDICTS_IN_MEMORY;
 
 /// Default for `--max-file-size`: the gate's, 64 MiB.
 pub use crate::collect::gate::DEFAULT_MAX_FILE_SIZE;
@@ -108,6 +110,10 @@ pub struct ScanOptions {
     /// Reuse the verdicts of unchanged files from this cache, and keep this scan's there
     /// (`--cache`).
     pub cache: Option<CacheOptions>,
+    /// Verdicts one target holds in memory before the rest of them go to a temporary file, so
+    /// that a file with a million findings costs disk, not memory. Tests lower it to spill every
+    /// target.
+    pub verdicts_in_memory: usize,
 }
 
 impl Default for ScanOptions {
@@ -128,6 +134,7 @@ impl Default for ScanOptions {
             trust_store: None,
             pass_evidence: PassEvidence::default(),
             inline_suppressions: true,
+            verdicts_in_memory: VERDICTS_IN_MEMORY,
             known_controls: Vec::new(),
             shard: None,
             arguments: Vec::new(),
@@ -165,6 +172,9 @@ pub enum EngineError {
     /// The cache given with `--cache` could not be written.
     #[error(transparent)]
     Cache(#[from] CacheError),
+    /// A target's verdicts could not be read back from its temporary file.
+    #[error(transparent)]
+    Spill(std::io::Error),
 }
 
 /// What a finished scan wrote.
@@ -309,6 +319,7 @@ pub fn scan_with(
         max_file_size: opts.max_file_size,
         pass_evidence: opts.pass_evidence,
         inline_suppressions: opts.inline_suppressions,
+        verdicts_in_memory: opts.verdicts_in_memory.max(1),
     };
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let file_threads = opts.threads.unwrap_or(cores).max(1);
@@ -562,8 +573,10 @@ impl Emitter<'_, '_> {
     }
 
     fn emit(&mut self, ordinal: u64, target: &Target, judged: Judged) -> Result<(), EngineError> {
+        let has_verdicts = judged.has_verdicts();
         let Judged {
             verdicts,
+            spilled,
             clean,
             stats,
             shown_name: shown,
@@ -582,7 +595,8 @@ impl Emitter<'_, '_> {
         for c in clean {
             self.clean[c] += 1;
         }
-        if !verdicts.is_empty() {
+        let spilled_controls = spilled.as_ref().map_or(&[][..], |s| s.controls());
+        if has_verdicts {
             match target.source() {
                 Source::File => {}
                 Source::Endpoint => inv.endpoints += 1,
@@ -590,8 +604,9 @@ impl Emitter<'_, '_> {
             }
             // A target counts once for each kind it has verdicts of.
             let mut seen: Vec<&str> = Vec::new();
-            for v in &verdicts {
-                let kind = self.plan.kinds[v.control];
+            let controls = verdicts.iter().map(|v| v.control);
+            for control in controls.chain(spilled_controls.iter().copied()) {
+                let kind = self.plan.kinds[control];
                 if !seen.contains(&kind) {
                     seen.push(kind);
                     count(&mut inv.targets, kind, 1);
@@ -605,36 +620,54 @@ impl Emitter<'_, '_> {
                 self.blocks.push(0);
             }
             if let Some(n) = self.blocks.last_mut() {
-                *n += verdicts.len() as u64;
+                *n += verdicts.len() as u64 + spilled.as_ref().map_or(0, Spilled::count);
             }
         }
         for v in verdicts {
-            let control = v.control;
-            self.judged[control] = true;
-            // An error that kept several controls from judging the target was about each of them:
-            // none of them is "not applicable".
-            for &blocked in &v.blocks {
-                self.judged[blocked] = true;
-            }
-            let mut f = finding(self.plan, Some(target), shown.as_deref(), v);
-            if let Some(w) = self.waivers
-                && let Some(i) = w.find(&f, target.tags())
-            {
-                f.state = State::Waived;
-                f.waiver = Some(w.words(i));
-                self.waiver_hits[i] += 1;
-            }
-            if let Some(b) = self.baseline
-                && let Some(i) = b.find(&f)
-            {
-                f.state = State::Baselined;
-                self.baseline_seen[i] = true;
-            }
-            self.recorder.record_indexed(&f, control)?;
+            self.record(target, shown.as_deref(), v)?;
+        }
+        if let Some(spilled) = spilled {
+            let kinds = judge::verdict_kinds(self.plan);
+            let controls = self.plan.controls.len();
+            spilled.for_each(controls, &kinds, EngineError::Spill, |v| {
+                self.record(target, shown.as_deref(), v)
+            })?;
         }
         if let Some(p) = self.progress {
             (p.0)(target.name());
         }
+        Ok(())
+    }
+
+    /// Records one verdict about `target`, as accepted by the waivers and the baseline.
+    fn record(
+        &mut self,
+        target: &Target,
+        shown: Option<&str>,
+        v: Verdict,
+    ) -> Result<(), EngineError> {
+        let control = v.control;
+        self.judged[control] = true;
+        // An error that kept several controls from judging the target was about each of them:
+        // none of them is "not applicable".
+        for &blocked in &v.blocks {
+            self.judged[blocked] = true;
+        }
+        let mut f = finding(self.plan, Some(target), shown, v);
+        if let Some(w) = self.waivers
+            && let Some(i) = w.find(&f, target.tags())
+        {
+            f.state = State::Waived;
+            f.waiver = Some(w.words(i));
+            self.waiver_hits[i] += 1;
+        }
+        if let Some(b) = self.baseline
+            && let Some(i) = b.find(&f)
+        {
+            f.state = State::Baselined;
+            self.baseline_seen[i] = true;
+        }
+        self.recorder.record_indexed(&f, control)?;
         Ok(())
     }
 

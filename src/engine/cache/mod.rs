@@ -27,15 +27,13 @@
 //! scan finishes; the previous one is read alongside the walk, in the same order, so neither is
 //! ever held in memory.
 
-mod codec;
-
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use super::judge::{self, Judged, Memo};
+use super::judge::{self, Judged, Memo, codec};
 use crate::collect::gate::{self, Access, Gate, Observation, Question, Reads};
 use crate::collect::open::Identity;
 use crate::collect::walk::EntryKind;

@@ -5,13 +5,18 @@
 //! target's source, and the collector says what it found. One submodule builds verdicts from
 //! evaluations ([`verdicts`]), one runs `pattern` checks over raw text ([`pattern`]).
 
+pub mod codec;
 mod pattern;
+mod spill;
 mod verdicts;
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
+pub use spill::{Spilled, VERDICTS_IN_MEMORY};
 pub use verdicts::Verdict;
+
+use spill::Spill;
 
 use super::plan::Plan;
 use crate::collect::walk::EntryKind;
@@ -44,7 +49,14 @@ pub struct Context<'a> {
     pub pass_evidence: PassEvidence,
     /// Apply the `vigil:ignore` comments of each file to its failures.
     pub inline_suppressions: bool,
+    /// Verdicts a target holds in memory before it moves them to a temporary file
+    /// ([`spill::VERDICTS_IN_MEMORY`] unless a test asks for fewer).
+    pub verdicts_in_memory: usize,
 }
+
+/// The kind a verdict names when it is about a file that could not be read, whatever kinds of
+/// facts its controls wanted from it.
+pub const FILE_KIND: &str = "file";
 
 /// What one target contributed to the inventory.
 #[derive(Debug, Default)]
@@ -68,8 +80,13 @@ pub struct Stats {
 /// Everything one target contributed to the scan.
 #[derive(Debug, Default)]
 pub struct Judged {
-    /// Verdicts, sorted (control, object, element, location) and fingerprinted.
+    /// Verdicts, sorted (control, object, element, location) and fingerprinted; none when they
+    /// are in `spilled`.
     pub verdicts: Vec<Verdict>,
+    /// The verdicts of a target with too many to hold, finished, sorted and out of memory.
+    pub spilled: Option<Spilled>,
+    /// While the target is judged: verdicts already moved out of memory, not yet finished.
+    spill: Option<Spill>,
     /// Controls with `expect: absent` patterns that searched this file and found nothing.
     pub clean: Vec<usize>,
     /// Inventory counts.
@@ -79,6 +96,39 @@ pub struct Judged {
     /// The collectors (plan indices, ascending) whose environment its documents depend on
     /// ([`crate::collect::Environment`]).
     pub environments: Vec<usize>,
+}
+
+impl Judged {
+    /// Moves the verdicts out of memory once there are `limit` of them.
+    fn make_room(&mut self, limit: usize) {
+        if self.verdicts.len() >= limit {
+            self.spill
+                .get_or_insert_with(Spill::default)
+                .take(&mut self.verdicts);
+            self.verdicts.shrink_to(limit);
+        }
+    }
+
+    /// Whether the target has any verdict.
+    pub fn has_verdicts(&self) -> bool {
+        !self.verdicts.is_empty() || self.spilled.is_some()
+    }
+}
+
+/// Adds verdicts to a target's, moving them out of memory as they grow: one evaluation over a
+/// list of 100,000 containers gives as many verdicts.
+struct Roomy<'j> {
+    out: &'j mut Judged,
+    limit: usize,
+}
+
+impl Extend<Verdict> for Roomy<'_> {
+    fn extend<I: IntoIterator<Item = Verdict>>(&mut self, verdicts: I) {
+        for v in verdicts {
+            self.out.verdicts.push(v);
+            self.out.make_room(self.limit);
+        }
+    }
 }
 
 /// Verdicts judged before, offered for a file before and after it is read (the verdict cache).
@@ -129,10 +179,10 @@ pub fn judge(
                     let blocked = ctx.plan.blockable(&applicable);
                     if !blocked.is_empty() {
                         let mut v = Verdict::blocking(ctx.plan, &blocked, None, message, "");
-                        v.kind = Some("file");
+                        v.kind = Some(FILE_KIND);
                         out.verdicts.push(v);
                     }
-                    return finish(ctx, target, out);
+                    return finish(ctx, target, None, out);
                 }
             }
             if !held && applicable.is_empty() {
@@ -168,9 +218,9 @@ pub fn judge(
                     return out;
                 }
                 let mut v = Verdict::blocking(ctx.plan, &blocked, None, &message, hint);
-                v.kind = Some("file");
+                v.kind = Some(FILE_KIND);
                 out.verdicts.push(v);
-                return finish(ctx, target, out);
+                return finish(ctx, target, None, out);
             }
             if let (Some(m), Some(a)) = (memo, access)
                 && let Some(judged) = m.after_read(buf, a)
@@ -191,9 +241,8 @@ pub fn judge(
                 binary: file::is_binary(buf),
             };
             judge_input(ctx, &input, &applicable, &mut out);
-            if ctx.inline_suppressions && !input.binary {
-                suppress(ctx, buf, &mut out.verdicts);
-            }
+            let text = (ctx.inline_suppressions && !input.binary).then_some(buf.as_slice());
+            return finish(ctx, target, text, out);
         }
         _ => {
             let applicable = ctx.plan.applicable(target);
@@ -208,7 +257,7 @@ pub fn judge(
             judge_input(ctx, &input, &applicable, &mut out);
         }
     }
-    finish(ctx, target, out)
+    finish(ctx, target, None, out)
 }
 
 /// A control waiting for the documents of its kind and variant.
@@ -333,6 +382,7 @@ fn judge_collected(
                     (totals.get(&w).copied().unwrap_or(0) > 1).then(|| format!("document {rank}"))
                 });
                 for m in members.iter().filter(|m| m.wanted == w) {
+                    out.make_room(ctx.verdicts_in_memory);
                     let c = ctx.plan.controls[m.control];
                     if let Some(when) = &c.target.when {
                         if !eval::holds(when, &document.root) {
@@ -354,7 +404,10 @@ fn judge_collected(
                                 object.clone(),
                                 v,
                                 ctx.pass_evidence,
-                                &mut out.verdicts,
+                                &mut Roomy {
+                                    out: &mut *out,
+                                    limit: ctx.verdicts_in_memory,
+                                },
                             );
                         }
                     }
@@ -384,6 +437,7 @@ fn judge_collected(
             }
         }
     }
+    out.make_room(ctx.verdicts_in_memory);
 }
 
 /// The verdict of a condition that passes, when passes are recorded compactly: found without
@@ -425,55 +479,92 @@ fn lean_pass(
     Some(pass)
 }
 
-/// Records as `suppressed` each failure that a `vigil:ignore` comment of the file covers: one
-/// naming the control and giving a reason, on the failure's line (or file-wide). A failure
-/// located in another file (an sshd `Include`) is that file's, and errors are never suppressed:
-/// what could not be judged stays visible. Controls of companion kinds (those that judge the
-/// suppressions themselves) cannot be suppressed.
-fn suppress(ctx: &Context<'_>, bytes: &[u8], verdicts: &mut [Verdict]) {
-    let plan = ctx.plan;
-    let suppressible = |v: &Verdict| v.state == State::Fail && !plan.companion[v.control];
-    if !verdicts.iter().any(suppressible) {
-        return;
-    }
-    let found = suppressions::parse(bytes);
-    if found.list.is_empty() {
-        return;
-    }
-    for v in verdicts.iter_mut().filter(|v| suppressible(v)) {
-        let line = match &v.location {
-            Some(l) if l.path.is_some() => continue,
-            Some(l) => Some(l.line),
-            None => None,
-        };
-        if let Some(s) = found.covering(&plan.controls[v.control].id, line) {
-            v.state = State::Suppressed;
-            v.suppression = Some(SuppressionRef {
-                line: s.line,
-                reason: s.reason.clone(),
-            });
+/// Sorts the verdicts of a target and makes them ready to leave the worker ([`Finisher`]); those
+/// of a target with too many to hold are finished from and into temporary files.
+fn finish(ctx: &Context<'_>, target: &Target, text: Option<&[u8]>, mut out: Judged) -> Judged {
+    let mut finisher = Finisher::new(ctx, target, text);
+    match out.spill.take() {
+        None => {
+            out.verdicts.sort_by(Verdict::order);
+            for v in &mut out.verdicts {
+                finisher.finish(v);
+            }
+        }
+        Some(spill) => {
+            let controls = spill.controls();
+            let rest = std::mem::take(&mut out.verdicts);
+            let kinds = verdict_kinds(ctx.plan);
+            match spill.finish(rest, ctx.plan.controls.len(), &kinds, |v| {
+                finisher.finish(v)
+            }) {
+                Ok(spilled) => out.spilled = Some(spilled),
+                Err(e) => {
+                    // Fail closed: the verdicts are lost, so each of their controls gets an error.
+                    let message = format!("this target's verdicts could not be kept: {e}");
+                    let mut v = Verdict::blocking(ctx.plan, &controls, None, &message, "");
+                    finisher.finish(&mut v);
+                    out.verdicts = vec![v];
+                }
+            }
         }
     }
+    if out.has_verdicts() {
+        if let std::borrow::Cow::Owned(s) = crate::scrub::scrub(target.name()) {
+            out.shown_name = Some(s);
+        }
+    }
+    out
 }
 
-/// Sorts the verdicts of a target and gives failures their fingerprints.
-fn finish(ctx: &Context<'_>, target: &Target, mut out: Judged) -> Judged {
-    out.verdicts.sort_by(Verdict::order);
-    verdicts::fingerprint(ctx.plan, target, &mut out.verdicts);
-    // Whatever the control, nothing the secrets pack would recognise leaves the scanner: every
-    // string a verdict carries is redacted here, on the worker, before it is written.
-    let scrub = crate::scrub::scrub_owned;
-    // Every control's verdict about an object names it: each name is checked once per target.
-    let mut objects: Vec<(String, String)> = Vec::new();
-    for v in &mut out.verdicts {
+/// The kinds a verdict of `plan` may name.
+pub fn verdict_kinds(plan: &Plan<'_>) -> Vec<&'static str> {
+    let mut kinds = plan.kinds.clone();
+    kinds.push(FILE_KIND);
+    kinds
+}
+
+/// Makes a target's verdicts ready to leave the worker, one at a time in sorted order: applies the
+/// file's `vigil:ignore` comments, fingerprints failures and errors, clips messages and redacts
+/// every string.
+struct Finisher<'a> {
+    ctx: &'a Context<'a>,
+    target: &'a Target,
+    /// The file's text, when its `vigil:ignore` comments apply.
+    text: Option<&'a [u8]>,
+    /// Its comments, read at the first failure they might cover.
+    suppressions: Option<suppressions::Suppressions>,
+    fingerprints: verdicts::Fingerprints,
+    /// Every control's verdict about an object names it: each name is redacted once per target.
+    objects: Vec<(String, String)>,
+}
+
+impl<'a> Finisher<'a> {
+    fn new(ctx: &'a Context<'a>, target: &'a Target, text: Option<&'a [u8]>) -> Finisher<'a> {
+        Finisher {
+            ctx,
+            target,
+            text,
+            suppressions: None,
+            fingerprints: verdicts::Fingerprints::default(),
+            objects: Vec::new(),
+        }
+    }
+
+    /// Finishes `v`, the target's next verdict in sorted order.
+    fn finish(&mut self, v: &mut Verdict) {
+        self.suppress(v);
+        self.fingerprints.give(self.ctx.plan, self.target, v);
+        // Whatever the control, nothing the secrets pack would recognise leaves the scanner:
+        // every string a verdict carries is redacted here, on the worker, before it is written.
+        let scrub = crate::scrub::scrub_owned;
         v.message = v.message.take().map(|m| scrub(verdicts::clip_message(m)));
         v.observed = v.observed.take().map(scrub);
         v.object = v.object.take().map(|o| {
-            if let Some((_, shown)) = objects.iter().find(|(raw, _)| *raw == o) {
+            if let Some((_, shown)) = self.objects.iter().find(|(raw, _)| *raw == o) {
                 return shown.clone();
             }
             let shown = scrub(o.clone());
-            objects.push((o, shown.clone()));
+            self.objects.push((o, shown.clone()));
             shown
         });
         v.element = v.element.take().map(scrub);
@@ -484,10 +575,34 @@ fn finish(ctx: &Context<'_>, target: &Target, mut out: Judged) -> Judged {
             e.observed = scrub(std::mem::take(&mut e.observed));
         }
     }
-    if !out.verdicts.is_empty() {
-        if let std::borrow::Cow::Owned(s) = crate::scrub::scrub(target.name()) {
-            out.shown_name = Some(s);
+
+    /// Records `v` as `suppressed` when it is a failure that a `vigil:ignore` comment of the file
+    /// covers: one naming the control and giving a reason, on the failure's line (or file-wide).
+    /// A failure located in another file (an sshd `Include`) is that file's, and errors are never
+    /// suppressed: what could not be judged stays visible. Controls of companion kinds (those that
+    /// judge the suppressions themselves) cannot be suppressed.
+    fn suppress(&mut self, v: &mut Verdict) {
+        let plan = self.ctx.plan;
+        let Some(text) = self.text else {
+            return;
+        };
+        if v.state != State::Fail || plan.companion[v.control] {
+            return;
+        }
+        let line = match &v.location {
+            Some(l) if l.path.is_some() => return,
+            Some(l) => Some(l.line),
+            None => None,
+        };
+        let found = self
+            .suppressions
+            .get_or_insert_with(|| suppressions::parse(text));
+        if let Some(s) = found.covering(&plan.controls[v.control].id, line) {
+            v.state = State::Suppressed;
+            v.suppression = Some(SuppressionRef {
+                line: s.line,
+                reason: s.reason.clone(),
+            });
         }
     }
-    out
 }

@@ -84,6 +84,7 @@ pub fn run(ctx: &Context<'_>, bytes: &[u8], wanted: &[usize], out: &mut Judged) 
     let matched = plan.patterns.matching(bytes, wanted);
     let mut lines: Option<LineIndex> = None;
     for &ci in wanted {
+        out.make_room(ctx.verdicts_in_memory);
         let c = plan.controls[ci];
         let Check::Pattern(check) = &c.check else {
             continue;
@@ -160,6 +161,7 @@ pub fn run(ctx: &Context<'_>, bytes: &[u8], wanted: &[usize], out: &mut Judged) 
                         message: Some(message),
                         ..Verdict::new(ci, State::Fail)
                     });
+                    out.make_room(ctx.verdicts_in_memory);
                 }
             }
             Expect::Present => {

@@ -168,7 +168,7 @@ pub fn from_evaluation(
     object: Option<String>,
     v: eval::Verdict,
     pass_evidence: PassEvidence,
-    out: &mut Vec<Verdict>,
+    out: &mut impl Extend<Verdict>,
 ) {
     if v.passed {
         let mut pass = compact_pass(ci, doc, object, evidence_start(&v.evidence));
@@ -178,7 +178,7 @@ pub fn from_evaluation(
             pass.message = Some(format!("Satisfied: {}.", c.title));
             pass.evidence = evidence;
         }
-        out.push(pass);
+        out.extend([pass]);
         return;
     }
     // One verdict per failing element, in the order the elements fail; what failed outside any
@@ -318,12 +318,18 @@ fn fail_message(evidence: &[Evidence], location: Option<&Location>) -> String {
 
 /// Gives failures and errors a fingerprint: control, kind, target, object, element and what was
 /// observed, but no line, so that a finding keeps its identity when lines shift. Identical
-/// verdicts in one target are told apart by their rank. Verdicts must be sorted.
-pub fn fingerprint(plan: &Plan<'_>, target: &Target, verdicts: &mut [Verdict]) {
-    let mut seen: HashMap<String, u32> = HashMap::new();
-    for v in verdicts.iter_mut() {
+/// verdicts in one target are told apart by their rank, so one `Fingerprints` serves one target
+/// and is given its verdicts in their sorted order.
+#[derive(Default)]
+pub struct Fingerprints {
+    seen: HashMap<String, u32>,
+}
+
+impl Fingerprints {
+    /// Fingerprints `v`, the next verdict of `target` in sorted order.
+    pub fn give(&mut self, plan: &Plan<'_>, target: &Target, v: &mut Verdict) {
         if matches!(v.state, State::Pass | State::NotApplicable) {
-            continue;
+            return;
         }
         let mut h = Sha256::new();
         for part in [
@@ -342,7 +348,7 @@ pub fn fingerprint(plan: &Plan<'_>, target: &Target, verdicts: &mut [Verdict]) {
             h.update([0]);
         }
         let base = crate::text::hex(&h.finalize()[..16]);
-        let n = seen.entry(base.clone()).or_insert(0);
+        let n = self.seen.entry(base.clone()).or_insert(0);
         *n += 1;
         let n = *n;
         v.fingerprint = Some(if n == 1 { base } else { format!("{base}-{n}") });

@@ -1,4 +1,5 @@
-//! The bytes a cached target's verdicts are kept as.
+//! The bytes a target's verdicts are kept as outside memory: in the verdict cache, and in the
+//! temporary file of a target with too many verdicts to hold ([`super::spill`]).
 //!
 //! The verdicts' own serde forms leave absent fields out, which only a self-describing format can
 //! read back; the cache is read millions of times per scan, so it keeps them in a small binary form
@@ -9,54 +10,23 @@
 
 use std::borrow::Cow;
 
-use crate::engine::judge::{Judged, Stats, Verdict};
+use super::{Judged, Stats, Verdict};
 use crate::results::{Evidence, Location, State, SuppressionRef};
 
 /// Encodes the verdicts of one target; `None` for what is never cached (an `error` about reading
-/// the file itself, which names its own kind).
+/// the file itself, which names its own kind, and the verdicts of a target with too many to hold).
 pub fn encode(judged: &Judged, out: &mut Vec<u8>) -> Option<()> {
+    // Verdicts too many to hold are not kept either: such a target is judged afresh.
+    if judged.spilled.is_some() {
+        return None;
+    }
     let mut w = Writer(out);
     w.len(judged.verdicts.len());
     for v in &judged.verdicts {
         if v.kind.is_some() {
             return None;
         }
-        w.len(v.control);
-        w.byte(state_byte(v.state));
-        w.opt_str(v.object.as_deref());
-        w.opt_str(v.element.as_deref());
-        match &v.location {
-            None => w.byte(0),
-            Some(l) => {
-                w.byte(1);
-                w.opt_u32(l.column);
-                w.opt_u32(l.end_column);
-                w.uint(u64::from(l.line));
-                w.opt_str(l.path.as_deref());
-            }
-        }
-        w.opt_str(v.observed.as_deref());
-        w.opt_str(v.message.as_deref());
-        w.len(v.evidence.len());
-        for e in &v.evidence {
-            w.str(&e.field);
-            w.opt_u32(e.line);
-            w.str(&e.observed);
-            w.opt_str(e.path.as_deref());
-        }
-        w.opt_str(v.fingerprint.as_deref());
-        w.len(v.blocks.len());
-        for &b in &v.blocks {
-            w.len(b);
-        }
-        match &v.suppression {
-            None => w.byte(0),
-            Some(s) => {
-                w.byte(1);
-                w.uint(u64::from(s.line));
-                w.str(&s.reason);
-            }
-        }
+        write_verdict(&mut w, v);
     }
     w.len(judged.clean.len());
     for &c in &judged.clean {
@@ -92,44 +62,7 @@ pub fn decode(bytes: &[u8], controls: usize, environments: Vec<usize>) -> Option
     let n = r.len()?;
     let mut verdicts = Vec::with_capacity(n.min(4096));
     for _ in 0..n {
-        let mut v = Verdict::new(control(&mut r)?, byte_state(r.byte()?)?);
-        v.object = r.opt_str()?;
-        v.element = r.opt_str()?;
-        v.location = match r.byte()? {
-            0 => None,
-            1 => Some(Location {
-                column: r.opt_u32()?,
-                end_column: r.opt_u32()?,
-                line: r.u32()?,
-                path: r.opt_str()?,
-            }),
-            _ => return None,
-        };
-        v.observed = r.opt_str()?;
-        v.message = r.opt_str()?;
-        let n = r.len()?;
-        v.evidence = (0..n)
-            .map(|_| {
-                Some(Evidence {
-                    field: r.str()?,
-                    line: r.opt_u32()?,
-                    observed: r.str()?,
-                    path: r.opt_str()?,
-                })
-            })
-            .collect::<Option<_>>()?;
-        v.fingerprint = r.opt_str()?;
-        let n = r.len()?;
-        v.blocks = (0..n).map(|_| control(&mut r)).collect::<Option<_>>()?;
-        v.suppression = match r.byte()? {
-            0 => None,
-            1 => Some(SuppressionRef {
-                line: r.u32()?,
-                reason: r.str()?,
-            }),
-            _ => return None,
-        };
-        verdicts.push(v);
+        verdicts.push(read_verdict(&mut r, controls)?);
     }
     let n = r.len()?;
     let clean = (0..n).map(|_| control(&mut r)).collect::<Option<_>>()?;
@@ -151,11 +84,121 @@ pub fn decode(bytes: &[u8], controls: usize, environments: Vec<usize>) -> Option
     let shown_name = r.opt_str()?;
     r.0.is_empty().then_some(Judged {
         verdicts,
+        spilled: None,
+        spill: None,
         clean,
         stats,
         shown_name,
         environments,
     })
+}
+
+/// Appends one verdict, its kind included, to `out`.
+pub fn append_verdict(v: &Verdict, out: &mut Vec<u8>) {
+    let mut w = Writer(out);
+    w.opt_str(v.kind);
+    write_verdict(&mut w, v);
+}
+
+/// Takes one verdict written by [`append_verdict`] off the front of `bytes`, for a plan of
+/// `controls` controls whose verdicts may name one of `kinds`. `None` when the bytes are damaged.
+pub fn take_verdict(bytes: &mut &[u8], controls: usize, kinds: &[&'static str]) -> Option<Verdict> {
+    let mut r = Reader(bytes);
+    let kind = match r.opt_str()? {
+        None => None,
+        Some(k) => Some(*kinds.iter().find(|&&known| known == k)?),
+    };
+    let mut v = read_verdict(&mut r, controls)?;
+    v.kind = kind;
+    *bytes = r.0;
+    Some(v)
+}
+
+/// Writes one verdict, all but its kind (see [`encode`]).
+fn write_verdict(w: &mut Writer<'_>, v: &Verdict) {
+    w.len(v.control);
+    w.byte(state_byte(v.state));
+    w.opt_str(v.object.as_deref());
+    w.opt_str(v.element.as_deref());
+    match &v.location {
+        None => w.byte(0),
+        Some(l) => {
+            w.byte(1);
+            w.opt_u32(l.column);
+            w.opt_u32(l.end_column);
+            w.uint(u64::from(l.line));
+            w.opt_str(l.path.as_deref());
+        }
+    }
+    w.opt_str(v.observed.as_deref());
+    w.opt_str(v.message.as_deref());
+    w.len(v.evidence.len());
+    for e in &v.evidence {
+        w.str(&e.field);
+        w.opt_u32(e.line);
+        w.str(&e.observed);
+        w.opt_str(e.path.as_deref());
+    }
+    w.opt_str(v.fingerprint.as_deref());
+    w.len(v.blocks.len());
+    for &b in &v.blocks {
+        w.len(b);
+    }
+    match &v.suppression {
+        None => w.byte(0),
+        Some(s) => {
+            w.byte(1);
+            w.uint(u64::from(s.line));
+            w.str(&s.reason);
+        }
+    }
+}
+
+/// Reads what [`write_verdict`] wrote, for a plan of `controls` controls.
+fn read_verdict(r: &mut Reader<'_>, controls: usize) -> Option<Verdict> {
+    let control = |r: &mut Reader<'_>| {
+        r.uint()
+            .and_then(|c| usize::try_from(c).ok())
+            .filter(|&c| c < controls)
+    };
+    let mut v = Verdict::new(control(r)?, byte_state(r.byte()?)?);
+    v.object = r.opt_str()?;
+    v.element = r.opt_str()?;
+    v.location = match r.byte()? {
+        0 => None,
+        1 => Some(Location {
+            column: r.opt_u32()?,
+            end_column: r.opt_u32()?,
+            line: r.u32()?,
+            path: r.opt_str()?,
+        }),
+        _ => return None,
+    };
+    v.observed = r.opt_str()?;
+    v.message = r.opt_str()?;
+    let n = r.len()?;
+    v.evidence = (0..n)
+        .map(|_| {
+            Some(Evidence {
+                field: r.str()?,
+                line: r.opt_u32()?,
+                observed: r.str()?,
+                path: r.opt_str()?,
+            })
+        })
+        .collect::<Option<_>>()?;
+    v.fingerprint = r.opt_str()?;
+    let n = r.len()?;
+    v.blocks = (0..n).map(|_| control(r)).collect::<Option<_>>()?;
+    v.suppression = match r.byte()? {
+        0 => None,
+        1 => Some(SuppressionRef {
+            line: r.u32()?,
+            reason: r.str()?,
+        }),
+        _ => return None,
+    };
+    Some(v)
 }
 
 fn state_byte(s: State) -> u8 {
@@ -346,6 +389,7 @@ mod tests {
             stats,
             shown_name: Some("a/[REDACTED]".into()),
             environments: vec![0, 3],
+            ..Judged::default()
         }
     }
 
