@@ -3,7 +3,9 @@
 //!
 //! Nothing here knows a collector: the plan says which collector produces a control's kind for the
 //! target's source, and the collector says what it found. One submodule builds verdicts from
-//! evaluations ([`verdicts`]), one runs `pattern` checks over raw text ([`pattern`]).
+//! evaluations ([`verdicts`]), one runs `pattern` checks over raw text ([`pattern`]), and one moves
+//! the verdicts of a target with too many to hold to a temporary file ([`spill`]), in the binary
+//! form the verdict cache keeps them in too ([`codec`]).
 
 pub mod codec;
 mod pattern;

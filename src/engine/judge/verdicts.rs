@@ -322,7 +322,10 @@ fn fail_message(evidence: &[Evidence], location: Option<&Location>) -> String {
 /// and is given its verdicts in their sorted order.
 #[derive(Default)]
 pub struct Fingerprints {
-    seen: HashMap<String, u32>,
+    /// The control of the verdicts ranked so far: identical verdicts are of one control, so the
+    /// ranks start again with each, and memory holds one control's fingerprints at most.
+    control: Option<usize>,
+    seen: HashMap<[u8; 16], u32>,
 }
 
 impl Fingerprints {
@@ -330,6 +333,10 @@ impl Fingerprints {
     pub fn give(&mut self, plan: &Plan<'_>, target: &Target, v: &mut Verdict) {
         if matches!(v.state, State::Pass | State::NotApplicable) {
             return;
+        }
+        if self.control != Some(v.control) {
+            self.control = Some(v.control);
+            self.seen.clear();
         }
         let mut h = Sha256::new();
         for part in [
@@ -347,11 +354,12 @@ impl Fingerprints {
             h.update(e.field.as_bytes());
             h.update([0]);
         }
-        let base = crate::text::hex(&h.finalize()[..16]);
-        let n = self.seen.entry(base.clone()).or_insert(0);
+        let mut key = [0u8; 16];
+        key.copy_from_slice(&h.finalize()[..16]);
+        let n = self.seen.entry(key).or_insert(0);
         *n += 1;
-        let n = *n;
-        v.fingerprint = Some(if n == 1 { base } else { format!("{base}-{n}") });
+        let base = crate::text::hex(&key);
+        v.fingerprint = Some(if *n == 1 { base } else { format!("{base}-{n}") });
     }
 }
 
