@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 pub use spill::{Spilled, VERDICTS_IN_MEMORY};
 pub use verdicts::Verdict;
 
-use spill::Spill;
+use spill::{Finish, Spill};
 
 use super::plan::Plan;
 use crate::collect::walk::EntryKind;
@@ -101,12 +101,14 @@ pub struct Judged {
 }
 
 impl Judged {
-    /// Moves the verdicts out of memory once there are `limit` of them.
-    fn make_room(&mut self, limit: usize) {
+    /// Moves the verdicts out of memory, prepared by `f`, once there are as many as the scan
+    /// lets a target hold.
+    fn make_room(&mut self, f: &mut Finisher<'_>) {
+        let limit = f.ctx.verdicts_in_memory;
         if self.verdicts.len() >= limit {
             self.spill
                 .get_or_insert_with(Spill::default)
-                .take(&mut self.verdicts);
+                .take(&mut self.verdicts, f);
             self.verdicts.shrink_to(limit);
         }
     }
@@ -119,16 +121,16 @@ impl Judged {
 
 /// Adds verdicts to a target's, moving them out of memory as they grow: one evaluation over a
 /// list of 100,000 containers gives as many verdicts.
-struct Roomy<'j> {
+struct Roomy<'j, 'f> {
     out: &'j mut Judged,
-    limit: usize,
+    finisher: &'j mut Finisher<'f>,
 }
 
-impl Extend<Verdict> for Roomy<'_> {
+impl Extend<Verdict> for Roomy<'_, '_> {
     fn extend<I: IntoIterator<Item = Verdict>>(&mut self, verdicts: I) {
         for v in verdicts {
             self.out.verdicts.push(v);
-            self.out.make_room(self.limit);
+            self.out.make_room(self.finisher);
         }
     }
 }
@@ -243,8 +245,7 @@ pub fn judge(
                 binary: file::is_binary(buf),
             };
             judge_input(ctx, &input, &applicable, &mut out);
-            let text = (ctx.inline_suppressions && !input.binary).then_some(buf.as_slice());
-            return finish(ctx, target, text, out);
+            return finish(ctx, target, suppression_text(ctx, &input), out);
         }
         _ => {
             let applicable = ctx.plan.applicable(target);
@@ -270,6 +271,8 @@ struct Member {
 
 fn judge_input(ctx: &Context<'_>, input: &Input<'_>, applicable: &[usize], out: &mut Judged) {
     let plan = ctx.plan;
+    // Prepares the verdicts a target moves out of memory.
+    let mut finisher = Finisher::new(ctx, input.target, suppression_text(ctx, input));
     let source = input.target.source();
     let mut patterns: Vec<usize> = Vec::new();
     let mut by_collector: BTreeMap<usize, Vec<Member>> = BTreeMap::new();
@@ -329,7 +332,7 @@ fn judge_input(ctx: &Context<'_>, input: &Input<'_>, applicable: &[usize], out: 
         }) {
             out.environments.push(coll);
         }
-        judge_collected(ctx, &members, &collected, &mut patterns, out);
+        judge_collected(ctx, &members, &collected, &mut patterns, out, &mut finisher);
     }
     if !patterns.is_empty() {
         if input.binary {
@@ -337,7 +340,7 @@ fn judge_input(ctx: &Context<'_>, input: &Input<'_>, applicable: &[usize], out: 
         } else if let Some(bytes) = input.bytes {
             patterns.sort_unstable();
             patterns.dedup();
-            pattern::run(ctx, bytes, &patterns, out);
+            pattern::run(ctx, bytes, &patterns, out, &mut finisher);
         }
     }
 }
@@ -349,6 +352,7 @@ fn judge_collected(
     collected: &[Collected],
     patterns: &mut Vec<usize>,
     out: &mut Judged,
+    finisher: &mut Finisher<'_>,
 ) {
     // Several unlabelled documents of one kind (a multi-document YAML file) are told apart by rank.
     let mut totals: BTreeMap<Wanted, usize> = BTreeMap::new();
@@ -384,7 +388,7 @@ fn judge_collected(
                     (totals.get(&w).copied().unwrap_or(0) > 1).then(|| format!("document {rank}"))
                 });
                 for m in members.iter().filter(|m| m.wanted == w) {
-                    out.make_room(ctx.verdicts_in_memory);
+                    out.make_room(finisher);
                     let c = ctx.plan.controls[m.control];
                     if let Some(when) = &c.target.when {
                         if !eval::holds(when, &document.root) {
@@ -408,7 +412,7 @@ fn judge_collected(
                                 ctx.pass_evidence,
                                 &mut Roomy {
                                     out: &mut *out,
-                                    limit: ctx.verdicts_in_memory,
+                                    finisher: &mut *finisher,
                                 },
                             );
                         }
@@ -439,7 +443,7 @@ fn judge_collected(
             }
         }
     }
-    out.make_room(ctx.verdicts_in_memory);
+    out.make_room(finisher);
 }
 
 /// The verdict of a condition that passes, when passes are recorded compactly: found without
@@ -481,6 +485,14 @@ fn lean_pass(
     Some(pass)
 }
 
+/// The text whose `vigil:ignore` comments apply to the failures of `input`: a file's, unless
+/// it is binary or the scan ignores the comments.
+fn suppression_text<'a>(ctx: &Context<'_>, input: &Input<'a>) -> Option<&'a [u8]> {
+    input
+        .bytes
+        .filter(|_| ctx.inline_suppressions && !input.binary)
+}
+
 /// Sorts the verdicts of a target and makes them ready to leave the worker ([`Finisher`]); those
 /// of a target with too many to hold are finished from and into temporary files.
 fn finish(ctx: &Context<'_>, target: &Target, text: Option<&[u8]>, mut out: Judged) -> Judged {
@@ -489,22 +501,21 @@ fn finish(ctx: &Context<'_>, target: &Target, text: Option<&[u8]>, mut out: Judg
         None => {
             out.verdicts.sort_by(Verdict::order);
             for v in &mut out.verdicts {
-                finisher.finish(v);
+                finisher.prepare(v);
+                finisher.rank(v);
             }
         }
         Some(spill) => {
             let controls = spill.controls();
             let rest = std::mem::take(&mut out.verdicts);
             let kinds = verdict_kinds(ctx.plan);
-            match spill.finish(rest, ctx.plan.controls.len(), &kinds, |v| {
-                finisher.finish(v)
-            }) {
+            match spill.finish(rest, ctx.plan.controls.len(), &kinds, &mut finisher) {
                 Ok(spilled) => out.spilled = Some(spilled),
                 Err(e) => {
                     // Fail closed: the verdicts are lost, so each of their controls gets an error.
                     let message = format!("this target's verdicts could not be kept: {e}");
                     let mut v = Verdict::blocking(ctx.plan, &controls, None, &message, "");
-                    finisher.finish(&mut v);
+                    finisher.prepare(&mut v);
                     out.verdicts = vec![v];
                 }
             }
@@ -525,9 +536,10 @@ pub fn verdict_kinds(plan: &Plan<'_>) -> Vec<&'static str> {
     kinds
 }
 
-/// Makes a target's verdicts ready to leave the worker, one at a time in sorted order: applies the
-/// file's `vigil:ignore` comments, fingerprints failures and errors, clips messages and redacts
-/// every string.
+/// Makes a target's verdicts ready to leave the worker: applies the file's `vigil:ignore` comments,
+/// fingerprints failures and errors, clips messages and redacts every string ([`Finish::prepare`],
+/// in any order, so before a verdict is moved out of memory too), then tells identical
+/// fingerprints apart ([`Finish::rank`], in sorted order).
 struct Finisher<'a> {
     ctx: &'a Context<'a>,
     target: &'a Target,
@@ -535,7 +547,7 @@ struct Finisher<'a> {
     text: Option<&'a [u8]>,
     /// Its comments, read at the first failure they might cover.
     suppressions: Option<suppressions::Suppressions>,
-    fingerprints: verdicts::Fingerprints,
+    ranks: verdicts::Ranks,
     /// Every control's verdict about an object names it: each name is redacted once per target.
     objects: Vec<(String, String)>,
 }
@@ -547,34 +559,8 @@ impl<'a> Finisher<'a> {
             target,
             text,
             suppressions: None,
-            fingerprints: verdicts::Fingerprints::default(),
+            ranks: verdicts::Ranks::default(),
             objects: Vec::new(),
-        }
-    }
-
-    /// Finishes `v`, the target's next verdict in sorted order.
-    fn finish(&mut self, v: &mut Verdict) {
-        self.suppress(v);
-        self.fingerprints.give(self.ctx.plan, self.target, v);
-        // Whatever the control, nothing the secrets pack would recognise leaves the scanner:
-        // every string a verdict carries is redacted here, on the worker, before it is written.
-        let scrub = crate::scrub::scrub_owned;
-        v.message = v.message.take().map(|m| scrub(verdicts::clip_message(m)));
-        v.observed = v.observed.take().map(scrub);
-        v.object = v.object.take().map(|o| {
-            if let Some((_, shown)) = self.objects.iter().find(|(raw, _)| *raw == o) {
-                return shown.clone();
-            }
-            let shown = scrub(o.clone());
-            self.objects.push((o, shown.clone()));
-            shown
-        });
-        v.element = v.element.take().map(scrub);
-        if let Some(s) = &mut v.suppression {
-            s.reason = scrub(std::mem::take(&mut s.reason));
-        }
-        for e in &mut v.evidence {
-            e.observed = scrub(std::mem::take(&mut e.observed));
         }
     }
 
@@ -606,5 +592,36 @@ impl<'a> Finisher<'a> {
                 reason: s.reason.clone(),
             });
         }
+    }
+}
+
+impl Finish for Finisher<'_> {
+    fn prepare(&mut self, v: &mut Verdict) {
+        self.suppress(v);
+        verdicts::fingerprint(self.ctx.plan, self.target, v);
+        // Whatever the control, nothing the secrets pack would recognise leaves the scanner:
+        // every string a verdict carries is redacted here, on the worker, before it is written.
+        let scrub = crate::scrub::scrub_owned;
+        v.message = v.message.take().map(|m| scrub(verdicts::clip_message(m)));
+        v.observed = v.observed.take().map(scrub);
+        v.object = v.object.take().map(|o| {
+            if let Some((_, shown)) = self.objects.iter().find(|(raw, _)| *raw == o) {
+                return shown.clone();
+            }
+            let shown = scrub(o.clone());
+            self.objects.push((o, shown.clone()));
+            shown
+        });
+        v.element = v.element.take().map(scrub);
+        if let Some(s) = &mut v.suppression {
+            s.reason = scrub(std::mem::take(&mut s.reason));
+        }
+        for e in &mut v.evidence {
+            e.observed = scrub(std::mem::take(&mut e.observed));
+        }
+    }
+
+    fn rank(&mut self, v: &mut Verdict) {
+        self.ranks.rank(v);
     }
 }

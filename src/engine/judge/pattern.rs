@@ -4,7 +4,7 @@
 
 use std::ops::Range;
 
-use super::{Context, Judged, PassEvidence, Verdict};
+use super::{Context, Finisher, Judged, PassEvidence, Verdict};
 use crate::policy::Check;
 use crate::policy::budget::OverBudget;
 use crate::policy::eval::clip;
@@ -79,12 +79,18 @@ fn matches_of(check: &PatternCheck, bytes: &[u8]) -> Result<Vec<Hit>, OverBudget
 }
 
 /// Runs the pattern controls at `wanted` (indices into the plan's controls) over `bytes`.
-pub fn run(ctx: &Context<'_>, bytes: &[u8], wanted: &[usize], out: &mut Judged) {
+pub fn run(
+    ctx: &Context<'_>,
+    bytes: &[u8],
+    wanted: &[usize],
+    out: &mut Judged,
+    finisher: &mut Finisher<'_>,
+) {
     let plan = ctx.plan;
     let matched = plan.patterns.matching(bytes, wanted);
     let mut lines: Option<LineIndex> = None;
     for &ci in wanted {
-        out.make_room(ctx.verdicts_in_memory);
+        out.make_room(finisher);
         let c = plan.controls[ci];
         let Check::Pattern(check) = &c.check else {
             continue;
@@ -161,7 +167,7 @@ pub fn run(ctx: &Context<'_>, bytes: &[u8], wanted: &[usize], out: &mut Judged) 
                         message: Some(message),
                         ..Verdict::new(ci, State::Fail)
                     });
-                    out.make_room(ctx.verdicts_in_memory);
+                    out.make_room(finisher);
                 }
             }
             Expect::Present => {

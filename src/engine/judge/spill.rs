@@ -3,11 +3,13 @@
 //! unnamed temporary file, encoded as the cache encodes them ([`super::codec`]), so that one
 //! hostile file costs disk, not memory.
 //!
-//! A target's verdicts are sorted by control, stably, before they are finished (fingerprinted and
-//! redacted). Verdicts moved out while the target is judged are kept as runs of one control each
-//! ([`Spill`]); finishing reads the runs back control by control, which is that sorted order,
-//! finishes each verdict and writes it to a second file ([`Spilled`]), which the emitter reads in
-//! order. Either file lives only as long as its value: it has no name, so nothing is left behind.
+//! Verdicts leave the worker sorted by control, stably, and finished ([`Finish`]). What finishing
+//! does to one verdict alone (suppression, fingerprint, redaction) is done before it is moved out,
+//! so the files hold nothing that the results would not; verdicts moved out while the target is
+//! judged are kept as runs of one control each ([`Spill`]). Finishing then reads the runs back
+//! control by control, which is the sorted order, ranks identical fingerprints and writes each
+//! verdict to a second file ([`Spilled`]), which the emitter reads in order. Either file lives
+//! only as long as its value: it has no name, so nothing is left behind.
 //!
 //! When no temporary file can be made or written, the encoded runs stay in memory: still a few
 //! times smaller than the verdicts themselves.
@@ -21,6 +23,15 @@ use super::codec;
 
 /// Verdicts a target holds in memory before it moves them to a temporary file.
 pub const VERDICTS_IN_MEMORY: usize = 16_384;
+
+/// What finishing a verdict does: [`Finish::prepare`] to each verdict alone, in any order, then
+/// [`Finish::rank`] to each in sorted order.
+pub trait Finish {
+    /// What finishing does to `v` alone.
+    fn prepare(&mut self, v: &mut Verdict);
+    /// What finishing does to `v` given the verdicts before it, in sorted order.
+    fn rank(&mut self, v: &mut Verdict);
+}
 
 /// Encoded bytes written at a time.
 const RUN_BYTES: usize = 1 << 20;
@@ -135,13 +146,14 @@ pub struct Spill {
 }
 
 impl Spill {
-    /// Moves `verdicts` out of memory.
-    pub fn take(&mut self, verdicts: &mut Vec<Verdict>) {
+    /// Moves `verdicts` out of memory, prepared by `f`.
+    pub fn take(&mut self, verdicts: &mut Vec<Verdict>, f: &mut impl Finish) {
         // Stable: within a control, the order they were made in.
         verdicts.sort_by(Verdict::order);
         let mut runs = Runs::default();
         let mut control = None;
-        for v in verdicts.drain(..) {
+        for mut v in verdicts.drain(..) {
+            f.prepare(&mut v);
             if control != Some(v.control) {
                 if let (Some(c), Some(bytes)) = (control, runs.rest()) {
                     self.runs.push((c, self.store.put(bytes)));
@@ -165,16 +177,16 @@ impl Spill {
         controls
     }
 
-    /// Moves `rest` out too, then passes every verdict to `finish` in sorted order (by control,
-    /// stably) and keeps what it made of them.
+    /// Moves `rest` out too, then ranks every verdict with `f` in sorted order (by control,
+    /// stably) and keeps them so.
     pub fn finish(
         mut self,
         mut rest: Vec<Verdict>,
         controls: usize,
         kinds: &[&'static str],
-        mut finish: impl FnMut(&mut Verdict),
+        f: &mut impl Finish,
     ) -> io::Result<Spilled> {
-        self.take(&mut rest);
+        self.take(&mut rest, f);
         // Stable: a control's runs stay in the order they were made.
         self.runs.sort_by_key(|(c, _)| *c);
         let mut out = Spilled::default();
@@ -186,7 +198,7 @@ impl Spill {
             kinds,
             |e| e,
             |mut v| {
-                finish(&mut v);
+                f.rank(&mut v);
                 if out.controls.last() != Some(&v.control) {
                     out.controls.push(v.control);
                 }
@@ -265,16 +277,26 @@ mod tests {
         }
     }
 
-    /// What finishing makes of a verdict here: its rank among all, as its message.
+    /// Marks each verdict as prepared, and gives it its rank among all as its message.
+    #[derive(Default)]
+    struct Count(u32);
+
+    impl Finish for Count {
+        fn prepare(&mut self, v: &mut Verdict) {
+            v.observed = v.observed.take().map(|o| format!("prepared {o}"));
+        }
+
+        fn rank(&mut self, v: &mut Verdict) {
+            self.0 += 1;
+            v.message = Some(self.0.to_string());
+        }
+    }
+
     fn finished(spill: Spill, rest: Vec<Verdict>, store_fails: bool) -> (Vec<Verdict>, Vec<usize>) {
         let mut spill = spill;
         spill.store.failed = store_fails;
-        let mut rank = 0;
         let spilled = spill
-            .finish(rest, 3, &["config", "file"], |v| {
-                rank += 1;
-                v.message = Some(rank.to_string());
-            })
+            .finish(rest, 3, &["config", "file"], &mut Count::default())
             .unwrap();
         let controls = spilled.controls().to_vec();
         let count = spilled.count();
@@ -304,6 +326,7 @@ mod tests {
         expected.sort_by(Verdict::order);
         for (i, v) in expected.iter_mut().enumerate() {
             v.message = Some((i + 1).to_string());
+            v.observed = Some("prepared (absent)".into());
         }
         for store_fails in [false, true] {
             let mut spill = Spill::default();
@@ -314,7 +337,7 @@ mod tests {
                     last = batch;
                     break;
                 }
-                spill.take(&mut batch);
+                spill.take(&mut batch, &mut Count::default());
                 assert!(batch.is_empty());
             }
             assert_eq!(spill.controls(), vec![0, 1, 2]);
@@ -334,10 +357,13 @@ mod tests {
             })
             .collect();
         let mut spill = Spill::default();
-        spill.take(&mut made.clone());
+        spill.take(&mut made.clone(), &mut Count::default());
         assert!(spill.runs.len() > 1);
         let (out, _) = finished(spill, Vec::new(), false);
         assert_eq!(out.len(), made.len());
-        assert!(out.iter().zip(&made).all(|(a, b)| a.observed == b.observed));
+        assert!(
+            out.iter()
+                .all(|v| v.observed.as_deref() == Some(&format!("prepared {long}")[..]))
+        );
     }
 }

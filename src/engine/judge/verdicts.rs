@@ -316,50 +316,57 @@ fn fail_message(evidence: &[Evidence], location: Option<&Location>) -> String {
     format!("Not satisfied: {at}{more}.")
 }
 
-/// Gives failures and errors a fingerprint: control, kind, target, object, element and what was
-/// observed, but no line, so that a finding keeps its identity when lines shift. Identical
-/// verdicts in one target are told apart by their rank, so one `Fingerprints` serves one target
-/// and is given its verdicts in their sorted order.
+/// Gives a failure or an error its fingerprint: control, kind, target, object, element and what
+/// was observed, but no line, so that a finding keeps its identity when lines shift. Identical
+/// verdicts in one target are then told apart by their rank ([`Ranks`]).
+pub fn fingerprint(plan: &Plan<'_>, target: &Target, v: &mut Verdict) {
+    if matches!(v.state, State::Pass | State::NotApplicable) {
+        return;
+    }
+    let mut h = Sha256::new();
+    for part in [
+        plan.controls[v.control].id.as_str(),
+        plan.kinds[v.control],
+        target.name(),
+        v.object.as_deref().unwrap_or(""),
+        v.element.as_deref().unwrap_or(""),
+        v.observed.as_deref().unwrap_or(""),
+    ] {
+        h.update(part.as_bytes());
+        h.update([0]);
+    }
+    for e in &v.evidence {
+        h.update(e.field.as_bytes());
+        h.update([0]);
+    }
+    v.fingerprint = Some(crate::text::hex(&h.finalize()[..16]));
+}
+
+/// Tells identical fingerprints of one target apart: the second is `-2`, and so on. One `Ranks`
+/// serves one target and is given its verdicts in their sorted order.
 #[derive(Default)]
-pub struct Fingerprints {
+pub struct Ranks {
     /// The control of the verdicts ranked so far: identical verdicts are of one control, so the
     /// ranks start again with each, and memory holds one control's fingerprints at most.
     control: Option<usize>,
-    seen: HashMap<[u8; 16], u32>,
+    seen: HashMap<String, u32>,
 }
 
-impl Fingerprints {
-    /// Fingerprints `v`, the next verdict of `target` in sorted order.
-    pub fn give(&mut self, plan: &Plan<'_>, target: &Target, v: &mut Verdict) {
-        if matches!(v.state, State::Pass | State::NotApplicable) {
+impl Ranks {
+    /// Ranks `v`, the next verdict of the target in sorted order.
+    pub fn rank(&mut self, v: &mut Verdict) {
+        let Some(fingerprint) = &mut v.fingerprint else {
             return;
-        }
+        };
         if self.control != Some(v.control) {
             self.control = Some(v.control);
             self.seen.clear();
         }
-        let mut h = Sha256::new();
-        for part in [
-            plan.controls[v.control].id.as_str(),
-            plan.kinds[v.control],
-            target.name(),
-            v.object.as_deref().unwrap_or(""),
-            v.element.as_deref().unwrap_or(""),
-            v.observed.as_deref().unwrap_or(""),
-        ] {
-            h.update(part.as_bytes());
-            h.update([0]);
-        }
-        for e in &v.evidence {
-            h.update(e.field.as_bytes());
-            h.update([0]);
-        }
-        let mut key = [0u8; 16];
-        key.copy_from_slice(&h.finalize()[..16]);
-        let n = self.seen.entry(key).or_insert(0);
+        let n = self.seen.entry(fingerprint.clone()).or_insert(0);
         *n += 1;
-        let base = crate::text::hex(&key);
-        v.fingerprint = Some(if *n == 1 { base } else { format!("{base}-{n}") });
+        if *n > 1 {
+            fingerprint.push_str(&format!("-{n}"));
+        }
     }
 }
 
