@@ -9,7 +9,8 @@
 //! Files are judged on one worker per core, endpoints on `concurrency` workers (they wait on the
 //! network), hosts one at a time. Each target's verdicts are sorted and fingerprinted by the worker
 //! that made them; the pipeline releases them in target order, so the output does not depend on
-//! scheduling, and nothing holds more than a bounded window of targets.
+//! scheduling, and nothing holds more than a bounded window of targets. A target with more verdicts
+//! than [`ScanOptions::verdicts_in_memory`] hands them over in a temporary file instead.
 
 pub(crate) mod cache;
 mod judge;

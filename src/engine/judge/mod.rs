@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 pub use spill::{Spilled, VERDICTS_IN_MEMORY};
 pub use verdicts::Verdict;
 
-use spill::{Finish, Spill};
+use spill::Spill;
 
 use super::plan::Plan;
 use crate::collect::walk::EntryKind;
@@ -108,7 +108,7 @@ impl Judged {
         if self.verdicts.len() >= limit {
             self.spill
                 .get_or_insert_with(Spill::default)
-                .take(&mut self.verdicts, f);
+                .take(&mut self.verdicts, |v| f.prepare(v));
             self.verdicts.shrink_to(limit);
         }
     }
@@ -506,19 +506,9 @@ fn finish(ctx: &Context<'_>, target: &Target, text: Option<&[u8]>, mut out: Judg
             }
         }
         Some(spill) => {
-            let controls = spill.controls();
+            // Ranked as the emitter reads them back.
             let rest = std::mem::take(&mut out.verdicts);
-            let kinds = verdict_kinds(ctx.plan);
-            match spill.finish(rest, ctx.plan.controls.len(), &kinds, &mut finisher) {
-                Ok(spilled) => out.spilled = Some(spilled),
-                Err(e) => {
-                    // Fail closed: the verdicts are lost, so each of their controls gets an error.
-                    let message = format!("this target's verdicts could not be kept: {e}");
-                    let mut v = Verdict::blocking(ctx.plan, &controls, None, &message, "");
-                    finisher.prepare(&mut v);
-                    out.verdicts = vec![v];
-                }
-            }
+            out.spilled = Some(spill.finish(rest, |v| finisher.prepare(v)));
         }
     }
     if out.has_verdicts() {
@@ -537,9 +527,9 @@ pub fn verdict_kinds(plan: &Plan<'_>) -> Vec<&'static str> {
 }
 
 /// Makes a target's verdicts ready to leave the worker: applies the file's `vigil:ignore` comments,
-/// fingerprints failures and errors, clips messages and redacts every string ([`Finish::prepare`],
-/// in any order, so before a verdict is moved out of memory too), then tells identical
-/// fingerprints apart ([`Finish::rank`], in sorted order).
+/// fingerprints failures and errors, clips messages and redacts every string
+/// ([`Finisher::prepare`], in any order, so before a verdict is moved out of memory too), then
+/// tells identical fingerprints apart ([`Finisher::rank`], in sorted order).
 struct Finisher<'a> {
     ctx: &'a Context<'a>,
     target: &'a Target,
@@ -593,9 +583,8 @@ impl<'a> Finisher<'a> {
             });
         }
     }
-}
 
-impl Finish for Finisher<'_> {
+    /// What finishing does to `v` alone.
     fn prepare(&mut self, v: &mut Verdict) {
         self.suppress(v);
         verdicts::fingerprint(self.ctx.plan, self.target, v);
@@ -621,6 +610,7 @@ impl Finish for Finisher<'_> {
         }
     }
 
+    /// Tells `v` apart from identical verdicts before it, in sorted order.
     fn rank(&mut self, v: &mut Verdict) {
         self.ranks.rank(v);
     }

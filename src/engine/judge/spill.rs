@@ -3,13 +3,12 @@
 //! unnamed temporary file, encoded as the cache encodes them ([`super::codec`]), so that one
 //! hostile file costs disk, not memory.
 //!
-//! Verdicts leave the worker sorted by control, stably, and finished ([`Finish`]). What finishing
-//! does to one verdict alone (suppression, fingerprint, redaction) is done before it is moved out,
-//! so the files hold nothing that the results would not; verdicts moved out while the target is
-//! judged are kept as runs of one control each ([`Spill`]). Finishing then reads the runs back
-//! control by control, which is the sorted order, ranks identical fingerprints and writes each
-//! verdict to a second file ([`Spilled`]), which the emitter reads in order. Either file lives
-//! only as long as its value: it has no name, so nothing is left behind.
+//! Verdicts leave the worker sorted by control, stably, and finished. What finishing does to one
+//! verdict alone (suppression, fingerprint, redaction) is done before it is moved out, so the file
+//! holds nothing that the results would not. Verdicts moved out as the target is judged are kept
+//! as runs of one control each ([`Spill`]); the emitter reads the runs back control by control,
+//! which is the sorted order, and ranks identical fingerprints as it goes ([`Spilled`]). The file
+//! lives only as long as its value: it has no name, so nothing is left behind.
 //!
 //! When no temporary file can be made or written, the encoded runs stay in memory: still a few
 //! times smaller than the verdicts themselves.
@@ -18,20 +17,11 @@ use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
 
-use super::Verdict;
 use super::codec;
+use super::verdicts::{Ranks, Verdict};
 
 /// Verdicts a target holds in memory before it moves them to a temporary file.
 pub const VERDICTS_IN_MEMORY: usize = 16_384;
-
-/// What finishing a verdict does: [`Finish::prepare`] to each verdict alone, in any order, then
-/// [`Finish::rank`] to each in sorted order.
-pub trait Finish {
-    /// What finishing does to `v` alone.
-    fn prepare(&mut self, v: &mut Verdict);
-    /// What finishing does to `v` given the verdicts before it, in sorted order.
-    fn rank(&mut self, v: &mut Verdict);
-}
 
 /// Encoded bytes written at a time.
 const RUN_BYTES: usize = 1 << 20;
@@ -97,27 +87,6 @@ fn damaged(what: &str) -> io::Error {
     )
 }
 
-/// Reads every verdict of `runs`, in order, from `store`; `lost` tells what could not be read.
-fn read_runs<'r, E>(
-    store: &Store,
-    runs: impl Iterator<Item = &'r Run>,
-    controls: usize,
-    kinds: &[&'static str],
-    lost: impl Fn(io::Error) -> E,
-    mut each: impl FnMut(Verdict) -> Result<(), E>,
-) -> Result<(), E> {
-    let mut buf = Vec::new();
-    for run in runs {
-        let mut bytes = store.get(run, &mut buf).map_err(&lost)?;
-        while !bytes.is_empty() {
-            let v = codec::take_verdict(&mut bytes, controls, kinds)
-                .ok_or_else(|| lost(damaged("damaged bytes")))?;
-            each(v)?;
-        }
-    }
-    Ok(())
-}
-
 /// Encodes verdicts into runs of at most about [`RUN_BYTES`] each.
 #[derive(Default)]
 struct Runs {
@@ -137,23 +106,26 @@ impl Runs {
     }
 }
 
-/// A target's verdicts moved out of memory while it is judged, not yet finished: runs of one
-/// control's verdicts each, in the order they were made.
+/// A target's verdicts moved out of memory while it is judged: runs of one control's verdicts
+/// each, in the order they were made.
 #[derive(Debug, Default)]
 pub struct Spill {
     store: Store,
     runs: Vec<(usize, Run)>,
+    count: u64,
 }
 
 impl Spill {
-    /// Moves `verdicts` out of memory, prepared by `f`.
-    pub fn take(&mut self, verdicts: &mut Vec<Verdict>, f: &mut impl Finish) {
+    /// Moves `verdicts` out of memory, each prepared by `prepare` (what finishing does to a
+    /// verdict alone).
+    pub fn take(&mut self, verdicts: &mut Vec<Verdict>, mut prepare: impl FnMut(&mut Verdict)) {
         // Stable: within a control, the order they were made in.
         verdicts.sort_by(Verdict::order);
         let mut runs = Runs::default();
         let mut control = None;
         for mut v in verdicts.drain(..) {
-            f.prepare(&mut v);
+            prepare(&mut v);
+            self.count += 1;
             if control != Some(v.control) {
                 if let (Some(c), Some(bytes)) = (control, runs.rest()) {
                     self.runs.push((c, self.store.put(bytes)));
@@ -169,54 +141,23 @@ impl Spill {
         }
     }
 
-    /// The controls with verdicts here, ascending.
-    pub fn controls(&self) -> Vec<usize> {
-        let mut controls: Vec<usize> = self.runs.iter().map(|(c, _)| *c).collect();
-        controls.sort_unstable();
-        controls.dedup();
-        controls
-    }
-
-    /// Moves `rest` out too, then ranks every verdict with `f` in sorted order (by control,
-    /// stably) and keeps them so.
-    pub fn finish(
-        mut self,
-        mut rest: Vec<Verdict>,
-        controls: usize,
-        kinds: &[&'static str],
-        f: &mut impl Finish,
-    ) -> io::Result<Spilled> {
-        self.take(&mut rest, f);
+    /// Moves `rest` out too, and puts the runs in sorted order.
+    pub fn finish(mut self, mut rest: Vec<Verdict>, prepare: impl FnMut(&mut Verdict)) -> Spilled {
+        self.take(&mut rest, prepare);
         // Stable: a control's runs stay in the order they were made.
         self.runs.sort_by_key(|(c, _)| *c);
-        let mut out = Spilled::default();
-        let mut runs = Runs::default();
-        read_runs(
-            &self.store,
-            self.runs.iter().map(|(_, r)| r),
+        let mut controls: Vec<usize> = self.runs.iter().map(|(c, _)| *c).collect();
+        controls.dedup();
+        Spilled {
+            store: self.store,
+            runs: self.runs.into_iter().map(|(_, r)| r).collect(),
+            count: self.count,
             controls,
-            kinds,
-            |e| e,
-            |mut v| {
-                f.rank(&mut v);
-                if out.controls.last() != Some(&v.control) {
-                    out.controls.push(v.control);
-                }
-                out.count += 1;
-                if let Some(bytes) = runs.add(&v) {
-                    out.runs.push(out.store.put(bytes));
-                }
-                Ok::<(), io::Error>(())
-            },
-        )?;
-        if let Some(bytes) = runs.rest() {
-            out.runs.push(out.store.put(bytes));
         }
-        Ok(out)
     }
 }
 
-/// A target's finished verdicts, in order, out of memory.
+/// A target's prepared verdicts, in sorted order, out of memory.
 #[derive(Debug, Default)]
 pub struct Spilled {
     store: Store,
@@ -237,16 +178,27 @@ impl Spilled {
         &self.controls
     }
 
-    /// Hands every verdict to `each`, in order, for a plan of `controls` controls whose verdicts
-    /// may name one of `kinds`; `lost` tells what could not be read back.
+    /// Hands every verdict to `each`, in order and ranked, for a plan of `controls` controls
+    /// whose verdicts may name one of `kinds`; `lost` tells what could not be read back.
     pub fn for_each<E>(
         self,
         controls: usize,
         kinds: &[&'static str],
         lost: impl Fn(io::Error) -> E,
-        each: impl FnMut(Verdict) -> Result<(), E>,
+        mut each: impl FnMut(Verdict) -> Result<(), E>,
     ) -> Result<(), E> {
-        read_runs(&self.store, self.runs.iter(), controls, kinds, lost, each)
+        let mut ranks = Ranks::default();
+        let mut buf = Vec::new();
+        for run in &self.runs {
+            let mut bytes = self.store.get(run, &mut buf).map_err(&lost)?;
+            while !bytes.is_empty() {
+                let mut v = codec::take_verdict(&mut bytes, controls, kinds)
+                    .ok_or_else(|| lost(damaged("damaged bytes")))?;
+                ranks.rank(&mut v);
+                each(v)?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -255,6 +207,7 @@ mod tests {
     use super::*;
     use crate::results::{Evidence, Location, State};
 
+    /// A failure of `control`; every fourth has the same fingerprint, so ranks tell them apart.
     fn verdict(control: usize, n: u32) -> Verdict {
         Verdict {
             object: Some(format!("Deployment/big/{n}")),
@@ -272,33 +225,19 @@ mod tests {
                 observed: "x".repeat(n as usize % 7),
                 path: None,
             }],
+            fingerprint: Some(format!("{:032x}", n % 4)),
             kind: (n == 0).then_some("file"),
             ..Verdict::new(control, State::Fail)
         }
     }
 
-    /// Marks each verdict as prepared, and gives it its rank among all as its message.
-    #[derive(Default)]
-    struct Count(u32);
-
-    impl Finish for Count {
-        fn prepare(&mut self, v: &mut Verdict) {
-            v.observed = v.observed.take().map(|o| format!("prepared {o}"));
-        }
-
-        fn rank(&mut self, v: &mut Verdict) {
-            self.0 += 1;
-            v.message = Some(self.0.to_string());
-        }
+    /// What the judge's preparing stands for here.
+    fn prepare(v: &mut Verdict) {
+        v.observed = v.observed.take().map(|o| format!("prepared {o}"));
     }
 
-    fn finished(spill: Spill, rest: Vec<Verdict>, store_fails: bool) -> (Vec<Verdict>, Vec<usize>) {
-        let mut spill = spill;
-        spill.store.failed = store_fails;
-        let spilled = spill
-            .finish(rest, 3, &["config", "file"], &mut Count::default())
-            .unwrap();
-        let controls = spilled.controls().to_vec();
+    /// Every verdict, as the emitter reads them.
+    fn read_back(spilled: Spilled) -> Vec<Verdict> {
         let count = spilled.count();
         let mut out = Vec::new();
         spilled
@@ -313,23 +252,30 @@ mod tests {
             )
             .unwrap();
         assert_eq!(out.len() as u64, count);
-        (out, controls)
+        out
     }
 
     #[test]
-    fn verdicts_come_back_finished_in_the_order_a_stable_sort_by_control_gives() {
+    fn verdicts_come_back_prepared_ranked_and_in_the_order_a_stable_sort_by_control_gives() {
         // Three controls, made interleaved, moved out in several batches, some left in memory.
         let made: Vec<Verdict> = (0..5_000)
             .map(|n| verdict([2, 0, 1][n as usize % 3], n))
             .collect();
         let mut expected = made.clone();
         expected.sort_by(Verdict::order);
-        for (i, v) in expected.iter_mut().enumerate() {
-            v.message = Some((i + 1).to_string());
-            v.observed = Some("prepared (absent)".into());
+        let mut ranks = Ranks::default();
+        for v in &mut expected {
+            prepare(v);
+            ranks.rank(v);
         }
+        assert!(
+            expected
+                .iter()
+                .any(|v| v.fingerprint.as_ref().unwrap().ends_with("-2"))
+        );
         for store_fails in [false, true] {
             let mut spill = Spill::default();
+            spill.store.failed = store_fails;
             let mut batches = made.chunks(1_300).map(<[Verdict]>::to_vec);
             let mut last = Vec::new();
             for mut batch in batches.by_ref() {
@@ -337,13 +283,12 @@ mod tests {
                     last = batch;
                     break;
                 }
-                spill.take(&mut batch, &mut Count::default());
+                spill.take(&mut batch, prepare);
                 assert!(batch.is_empty());
             }
-            assert_eq!(spill.controls(), vec![0, 1, 2]);
-            let (out, controls) = finished(spill, last, store_fails);
-            assert_eq!(controls, vec![0, 1, 2]);
-            assert!(out == expected, "store_fails: {store_fails}");
+            let spilled = spill.finish(last, prepare);
+            assert_eq!(spilled.controls(), [0, 1, 2]);
+            assert!(read_back(spilled) == expected, "store_fails: {store_fails}");
         }
     }
 
@@ -357,13 +302,14 @@ mod tests {
             })
             .collect();
         let mut spill = Spill::default();
-        spill.take(&mut made.clone(), &mut Count::default());
+        spill.take(&mut made.clone(), prepare);
         assert!(spill.runs.len() > 1);
-        let (out, _) = finished(spill, Vec::new(), false);
+        let out = read_back(spill.finish(Vec::new(), prepare));
         assert_eq!(out.len(), made.len());
+        let prepared = format!("prepared {long}");
         assert!(
             out.iter()
-                .all(|v| v.observed.as_deref() == Some(&format!("prepared {long}")[..]))
+                .all(|v| v.observed.as_deref() == Some(prepared.as_str()))
         );
     }
 }
