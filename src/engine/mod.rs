@@ -174,7 +174,7 @@ pub enum EngineError {
     #[error(transparent)]
     Cache(#[from] CacheError),
     /// A target's verdicts could not be read back from its temporary file.
-    #[error(transparent)]
+    #[error("cannot read back a target's verdicts from its temporary file: {0}")]
     Spill(std::io::Error),
 }
 

@@ -70,7 +70,10 @@ impl Store {
         match run {
             Run::Held(bytes) => Ok(bytes),
             Run::Written { offset, len } => {
-                let file = self.file.as_ref().ok_or_else(|| damaged("no file"))?;
+                let file = self
+                    .file
+                    .as_ref()
+                    .ok_or_else(|| damaged("the file is gone"))?;
                 buf.clear();
                 buf.resize(*len, 0);
                 file.read_exact_at(buf, *offset)?;
@@ -81,10 +84,7 @@ impl Store {
 }
 
 fn damaged(what: &str) -> io::Error {
-    io::Error::new(
-        io::ErrorKind::InvalidData,
-        format!("a target's verdicts could not be read back from its temporary file: {what}"),
-    )
+    io::Error::new(io::ErrorKind::InvalidData, what)
 }
 
 /// Encodes verdicts into runs of at most about [`RUN_BYTES`] each.
@@ -193,7 +193,7 @@ impl Spilled {
             let mut bytes = self.store.get(run, &mut buf).map_err(&lost)?;
             while !bytes.is_empty() {
                 let mut v = codec::take_verdict(&mut bytes, controls, kinds)
-                    .ok_or_else(|| lost(damaged("damaged bytes")))?;
+                    .ok_or_else(|| lost(damaged("its bytes are damaged")))?;
                 ranks.rank(&mut v);
                 each(v)?;
             }
