@@ -368,6 +368,8 @@ fn judge_collected(
     }
     let mut ranks: BTreeMap<Wanted, usize> = BTreeMap::new();
     for c in collected {
+        // A bundle of 100,000 broken PEM blocks gives as many errors.
+        out.make_room(finisher);
         match c {
             Collected::Document {
                 kind,
