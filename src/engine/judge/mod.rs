@@ -85,9 +85,11 @@ pub struct Judged {
     /// Verdicts, sorted (control, object, element, location) and fingerprinted; none when they
     /// are in `spilled`.
     pub verdicts: Vec<Verdict>,
-    /// The verdicts of a target with too many to hold, finished, sorted and out of memory.
+    /// The verdicts of a target with too many to hold: out of memory, prepared, in sorted order,
+    /// and ranked as they are read back ([`Spilled::for_each`]).
     pub spilled: Option<Spilled>,
-    /// While the target is judged: verdicts already moved out of memory, not yet finished.
+    /// While the target is judged: verdicts already moved out of memory, prepared but not yet in
+    /// sorted order.
     spill: Option<Spill>,
     /// Controls with `expect: absent` patterns that searched this file and found nothing.
     pub clean: Vec<usize>,
@@ -496,7 +498,8 @@ fn suppression_text<'a>(ctx: &Context<'_>, input: &Input<'a>) -> Option<&'a [u8]
 }
 
 /// Sorts the verdicts of a target and makes them ready to leave the worker ([`Finisher`]); those
-/// of a target with too many to hold are finished from and into temporary files.
+/// of a target with too many to hold were prepared as they left memory, and are ranked as the
+/// emitter reads them back.
 fn finish(ctx: &Context<'_>, target: &Target, text: Option<&[u8]>, mut out: Judged) -> Judged {
     let mut finisher = Finisher::new(ctx, target, text);
     match out.spill.take() {
