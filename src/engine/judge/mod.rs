@@ -370,7 +370,8 @@ fn judge_collected(
     }
     let mut ranks: BTreeMap<Wanted, usize> = BTreeMap::new();
     for c in collected {
-        // A bundle of 100,000 broken PEM blocks gives as many errors.
+        // Before each document or error (a bundle of 100,000 broken PEM blocks gives as many):
+        // a document's lean passes are one per control, and its evaluations make room as they go.
         out.make_room(finisher);
         match c {
             Collected::Document {
@@ -392,7 +393,6 @@ fn judge_collected(
                     (totals.get(&w).copied().unwrap_or(0) > 1).then(|| format!("document {rank}"))
                 });
                 for m in members.iter().filter(|m| m.wanted == w) {
-                    out.make_room(finisher);
                     let c = ctx.plan.controls[m.control];
                     if let Some(when) = &c.target.when {
                         if !eval::holds(when, &document.root) {
