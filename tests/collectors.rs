@@ -5,9 +5,7 @@
 mod common;
 mod toy;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
+use common::Shared;
 use serde_json::Value;
 use vigil::collect::{Endpoint, Registry};
 use vigil::engine::{self, ScanOptions};
@@ -38,27 +36,6 @@ controls:
     target: {kind: memory_endpoint, tags: [prod]}
     check: {key: ocsp_stapling, equals: true}
 "#;
-
-/// A writer whose bytes the test can read after the sink is gone.
-#[derive(Clone, Default)]
-struct Shared(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Shared {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Shared {
-    fn text(&self) -> String {
-        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
-    }
-}
 
 fn endpoint(name: &str, tags: &[&str]) -> Endpoint {
     let (host, port) = name.rsplit_once(':').unwrap();

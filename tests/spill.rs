@@ -1,33 +1,18 @@
 //! A target with more verdicts than it may hold in memory moves them to a temporary file; the
-//! result is the same, byte for byte, as when every verdict stays in memory: the same order,
-//! fingerprints (ranks included), suppressions, redaction and errors, on one thread or several,
-//! with the verdict cache or without.
+//! result is the same as when every verdict stays in memory (every member but the run's times and
+//! the digest over them): the same order, fingerprints (ranks included), suppressions, redaction
+//! and errors, on one thread or several, with the verdict cache or without.
 
 mod common;
 
 use std::fs;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
 
+use common::Shared;
 use serde_json::Value;
 use vigil::engine::{self, CacheOptions, CacheStrategy, ScanOptions};
 use vigil::policy::PolicySet;
 use vigil::report::{self, Format, Style};
-
-/// A writer whose bytes the test reads after the scan.
-#[derive(Clone, Default)]
-struct Shared(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Shared {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 /// A Deployment of `n` containers, every third hardened; a `vigil:ignore` comment accepts one
 /// container's missing limits; two containers are identical, so their findings are told apart by
@@ -132,7 +117,7 @@ fn scan(dir: &Path, in_memory: usize, threads: usize, cache: Option<&Path>) -> V
     let out = Shared::default();
     let sink = report::sink(Format::Json, Box::new(out.clone()), &Style::plain(false));
     engine::scan(&policies, &opts, vec![sink]).expect("the scan runs");
-    let mut json: Value = serde_json::from_slice(&out.0.lock().unwrap()).unwrap();
+    let mut json: Value = serde_json::from_slice(&out.bytes()).unwrap();
     let members = json.as_object_mut().unwrap();
     members.remove("run").unwrap();
     members.remove("integrity").unwrap();
