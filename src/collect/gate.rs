@@ -5,6 +5,7 @@
 //! of `/etc/shadow` must not reach a report because a scanned file includes it.
 
 use std::cell::RefCell;
+use std::ffi::OsString;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
@@ -157,11 +158,14 @@ const RECALLED_PATHS: usize = 4096;
 /// between files of one scan as far as its verdicts go. A new gate, or a clone, starts with
 /// nothing: the answers hold for one scan and one set of roots. What the cache records is
 /// unchanged: each asking is still recorded for the file that asked.
+///
+/// Paths are kept as their bytes (`OsString`): `Path` hashes and compares component by component,
+/// which cost more than the lookups spared on a tree where most paths are asked about once.
 struct Recalled {
     /// Whether a path lies inside the roots (its canonical path: an `lstat` at least).
-    inside: Remembered<PathBuf, bool>,
+    inside: Remembered<OsString, bool>,
     /// The regular files of a directory.
-    files: Remembered<PathBuf, Listing>,
+    files: Remembered<OsString, Listing>,
 }
 
 /// The regular files of a directory, by name, and the digest the cache records of them, taken once:
@@ -263,7 +267,7 @@ impl Gate {
     /// Whether `path` lies inside the named paths, or none were named.
     fn inside(&self, path: &Path) -> bool {
         self.roots.is_empty()
-            || self.recalled.inside.get_or(path, || {
+            || self.recalled.inside.get_or(path.as_os_str(), || {
                 super::canonical::canonical(path)
                     .is_ok_and(|real| self.roots.iter().any(|r| real.starts_with(r)))
             })
@@ -289,7 +293,7 @@ impl Gate {
     /// The regular files (links followed) of the directory `dir`, by name; none when it cannot be
     /// listed. The caller asks [`Gate::reaches`] of the directory first.
     pub fn files_in(&self, dir: &Path) -> Arc<[PathBuf]> {
-        let (files, recorded) = self.recalled.files.get_or(dir, || {
+        let (files, recorded) = self.recalled.files.get_or(dir.as_os_str(), || {
             let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
                 .into_iter()
                 .flatten()

@@ -27,6 +27,7 @@
 //! scan finishes; the previous one is read alongside the walk, in the same order, so neither is
 //! ever held in memory.
 
+use std::ffi::OsString;
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
@@ -133,12 +134,16 @@ pub struct Cache {
     controls: usize,
     /// Each collector's environment, by plan index.
     environments: Vec<Vec<u8>>,
+    /// The digest of no environment, and of each collector's alone.
+    no_environment: [u8; 16],
+    one_environment: Vec<[u8; 16]>,
     /// Under `metadata`, files changed after this instant (ns since the epoch) are not kept.
     settled_before: i128,
     /// The gate's answers asked again this scan. The files of one host share their drop-in
     /// directories and includes: a tree of hosts asks each question many times, and once is
-    /// enough for one scan's view of the tree, as a collector reading them would have had.
-    answers: Remembered<(Question, PathBuf), [u8; 16]>,
+    /// enough for one scan's view of the tree, as a collector reading them would have had. Paths
+    /// are kept as bytes, which hash for less than a `Path`.
+    answers: Remembered<(Question, OsString), [u8; 16]>,
 }
 
 impl Cache {
@@ -150,17 +155,21 @@ impl Cache {
         prepared: &[Option<Prepared>],
         started: time::OffsetDateTime,
     ) -> Cache {
+        let environments: Vec<Vec<u8>> = prepared
+            .iter()
+            .map(|p| {
+                p.as_ref()
+                    .and_then(|p| p.environment.as_ref())
+                    .map_or_else(Vec::new, |e| e.bytes.clone())
+            })
+            .collect();
+        let digest = |of: &[usize]| environment_digest(&environments, of).unwrap_or_default();
         Cache {
             strategy,
             controls,
-            environments: prepared
-                .iter()
-                .map(|p| {
-                    p.as_ref()
-                        .and_then(|p| p.environment.as_ref())
-                        .map_or_else(Vec::new, |e| e.bytes.clone())
-                })
-                .collect(),
+            no_environment: digest(&[]),
+            one_environment: (0..environments.len()).map(|c| digest(&[c])).collect(),
+            environments,
             settled_before: started.unix_timestamp_nanos() - SETTLED_NS,
             answers: Remembered::new(REMEMBERED_ANSWERS),
         }
@@ -179,26 +188,38 @@ impl Cache {
 
     /// The gate's answer to `question` about `path` now, asked once per scan.
     fn answer(&self, gate: &Gate, question: Question, path: &Path) -> [u8; 16] {
-        self.answers.get_or(&(question, path.to_path_buf()), || {
-            gate.observe(question, path, self.reads())
-        })
+        self.answers
+            .get_or(&(question, path.as_os_str().to_owned()), || {
+                gate.observe(question, path, self.reads())
+            })
     }
 
     /// The digest of the environments of the collectors `environments`; `None` for an index the
-    /// plan lacks.
+    /// plan lacks. A target's list is nearly always empty or one collector: those digests were
+    /// taken once, in [`Cache::new`].
     fn environment(&self, environments: &[usize]) -> Option<[u8; 16]> {
-        let mut h = Sha256::new();
-        for &c in environments {
-            let env = self.environments.get(c)?;
-            h.update((c as u64).to_le_bytes());
-            h.update((env.len() as u64).to_le_bytes());
-            h.update(env);
+        match environments {
+            [] => Some(self.no_environment),
+            [c] => self.one_environment.get(*c).copied(),
+            more => environment_digest(&self.environments, more),
         }
-        let d: [u8; 32] = h.finalize().into();
-        let mut out = [0; 16];
-        out.copy_from_slice(&d[..16]);
-        Some(out)
     }
+}
+
+/// The digest of the environments (`all`, by collector) of the collectors `of`; `None` for an
+/// index `all` lacks.
+fn environment_digest(all: &[Vec<u8>], of: &[usize]) -> Option<[u8; 16]> {
+    let mut h = Sha256::new();
+    for &c in of {
+        let env = all.get(c)?;
+        h.update((c as u64).to_le_bytes());
+        h.update((env.len() as u64).to_le_bytes());
+        h.update(env);
+    }
+    let d: [u8; 32] = h.finalize().into();
+    let mut out = [0; 16];
+    out.copy_from_slice(&d[..16]);
+    Some(out)
 }
 
 /// What judging one target with the cache gave.
