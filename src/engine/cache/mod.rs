@@ -936,4 +936,50 @@ mod tests {
         assert!(prev.take(Path::new("a")).is_some());
         assert!(prev.take(Path::new("b")).is_none());
     }
+
+    /// The digests taken once agree with digesting afresh, whatever the list, and an index the
+    /// plan lacks still gives none.
+    #[test]
+    fn environment_digests_taken_once_are_the_ones_digested_afresh() {
+        let with = |bytes: &[u8]| {
+            let mut p = Prepared::nothing();
+            p.environment = Some(crate::collect::Environment {
+                kinds: &["certificate"],
+                bytes: bytes.to_vec(),
+            });
+            Some(p)
+        };
+        let prepared = vec![
+            with(b"clock and anchors"),
+            None,
+            with(b"other"),
+            Some(Prepared::nothing()),
+        ];
+        let at = time::OffsetDateTime::UNIX_EPOCH;
+        let cache = Cache::new(Strategy::Metadata, 10, &prepared, at);
+        let all = &cache.environments;
+        for list in [
+            vec![],
+            vec![0],
+            vec![1],
+            vec![2],
+            vec![3],
+            vec![0, 2],
+            vec![2, 0],
+        ] {
+            assert_eq!(
+                cache.environment(&list),
+                environment_digest(all, &list),
+                "{list:?}"
+            );
+        }
+        assert_ne!(cache.environment(&[0]), cache.environment(&[2]));
+        assert_ne!(
+            cache.environment(&[]),
+            cache.environment(&[1]),
+            "the index is digested"
+        );
+        assert_eq!(cache.environment(&[4]), None);
+        assert_eq!(cache.environment(&[0, 4]), None);
+    }
 }
