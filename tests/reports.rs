@@ -11,7 +11,7 @@ use serde_json::Value;
 use vigil::engine::{self, ScanOptions};
 use vigil::policy::PolicySet;
 use vigil::report::{self, Format, Style};
-use vigil::results::{Capture, Document, RunInfo, State};
+use vigil::results::{Capture, Document, Finding, RunInfo, State};
 
 /// A scan of several fixtures with every time-dependent field fixed, and one finding waived so the
 /// waived section has content.
@@ -211,11 +211,48 @@ fn sarif_validates_against_the_sarif_2_1_0_schema() {
         .find(|r| r["ruleId"] == "SSH-004" && r["suppressions"].is_array())
         .unwrap();
     assert_eq!(waived["suppressions"][0]["kind"], "external");
-    assert_eq!(
-        results.len(),
-        fixed_result().findings.len(),
-        "nothing is dropped"
+    // Passing and not-applicable verdicts are counted in the run, not results; every other
+    // finding is one.
+    let kept = |f: &&Finding<'static>| !matches!(f.state, State::Pass | State::NotApplicable);
+    let findings = &fixed_result().findings;
+    let passes = findings.iter().filter(|f| f.state == State::Pass).count();
+    let not_applicable = findings
+        .iter()
+        .filter(|f| f.state == State::NotApplicable)
+        .count();
+    assert!(
+        passes > 0 && not_applicable > 0,
+        "the fixed result has both"
     );
+    assert_eq!(results.len(), findings.iter().filter(kept).count());
+    assert!(
+        results
+            .iter()
+            .all(|r| r["kind"] == "fail" || r["kind"] == "review")
+    );
+    assert_eq!(
+        run["properties"]["verdictsLeftOut"],
+        serde_json::json!({"notApplicable": not_applicable, "pass": passes})
+    );
+
+    // With `--sarif-passes` nothing is left out, and the document is still valid.
+    let style = Style {
+        sarif_passes: true,
+        ..Style::plain(false)
+    };
+    let all = report::render(&fixed_result(), Format::Sarif, &style).unwrap();
+    let all: Value = serde_json::from_slice(&all).unwrap();
+    let errors: Vec<String> = validator.iter_errors(&all).map(|e| e.to_string()).collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    let run = &all["runs"][0];
+    let results = run["results"].as_array().unwrap();
+    assert_eq!(results.len(), findings.len(), "nothing is dropped");
+    let kinds = |k: &str| results.iter().filter(|r| r["kind"] == k).count();
+    assert_eq!(
+        (kinds("pass"), kinds("notApplicable")),
+        (passes, not_applicable)
+    );
+    assert!(run["properties"]["verdictsLeftOut"].is_null());
 }
 
 #[test]

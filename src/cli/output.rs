@@ -43,6 +43,12 @@ pub struct OutputArgs {
     /// Console: also list passing, waived and not-applicable verdicts.
     #[arg(long, short = 'v')]
     pub verbose: bool,
+
+    /// SARIF: also give passing and not-applicable verdicts a result each (`kind: pass`,
+    /// `notApplicable`). Left out by default: code-scanning services raise an alert for every
+    /// result, and refuse a run of more than 25,000.
+    #[arg(long)]
+    pub sarif_passes: bool,
 }
 
 impl OutputArgs {
@@ -128,6 +134,7 @@ impl OutputArgs {
         }
         let mut style = Style::plain(self.verbose).with_templates(self.template_dir.as_deref());
         style.drift = drift;
+        style.sarif_passes = self.sarif_passes;
         let mut sinks = Vec::new();
         for format in self.non_console() {
             let out: Box<dyn Write> = match (&self.output, &self.output_dir) {

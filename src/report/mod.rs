@@ -66,6 +66,8 @@ pub struct Style {
     pub color: bool,
     /// List passing and not-applicable verdicts too (console).
     pub verbose: bool,
+    /// Give passing and not-applicable verdicts a result each (sarif).
+    pub sarif_passes: bool,
     /// A directory whose `report.html.hbs`, `report.css` or `report.js` replace the built-in ones
     /// (html).
     pub template_dir: Option<std::path::PathBuf>,
@@ -108,7 +110,7 @@ pub fn sink<'w>(format: Format, out: Box<dyn Write + 'w>, style: &Style) -> Box<
         Format::Html => Box::new(
             html::HtmlSink::new(out, style.template_dir.clone()).with_drift(style.drift.clone()),
         ),
-        Format::Sarif => Box::new(sarif::SarifSink::new(out)),
+        Format::Sarif => Box::new(sarif::SarifSink::new(out, style.sarif_passes)),
         Format::Junit => Box::new(junit::JunitSink::new(out)),
         Format::Markdown => Box::new(markdown::MarkdownSink::new(out)),
     }

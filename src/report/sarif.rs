@@ -1,12 +1,16 @@
-//! SARIF 2.1.0: one run, one rule per control, one result per finding.
+//! SARIF 2.1.0: one run, one rule per control, one result per finding that is not a pass.
 //!
 //! - Rules carry the control's title, rationale and remediation as help text, its references as
 //!   properties, and a `security-severity` (critical 9.5, high 8.0, medium 5.5, low 3.0, info 0.0) that
 //!   code-scanning dashboards rank by.
-//! - Results keep the finding's state: `fail` and `error` as `kind: fail` and `kind: review`, `pass` and
-//!   `not_applicable` as `pass` and `notApplicable` with level `none`, `waived` and `baselined` as a
-//!   failure with an external suppression, `suppressed` as a failure with an `inSource` suppression
-//!   whose justification is the comment's reason, so nothing in the result document is dropped.
+//! - Results keep the finding's state: `fail` and `error` as `kind: fail` and `kind: review`,
+//!   `waived` and `baselined` as a failure with an external suppression, `suppressed` as a failure
+//!   with an `inSource` suppression whose justification is the comment's reason.
+//! - Passing and not-applicable verdicts are left out, and counted in the run's properties
+//!   (`verdictsLeftOut`): code-scanning services raise an alert for every result whatever its
+//!   `kind` (GitHub's does), and refuse a run of more than 25,000 results, which the passes of a
+//!   few thousand files reach. The JSON keeps them. With `--sarif-passes` they are results too, as
+//!   `kind: pass` and `notApplicable` with level `none`, for viewers that read `kind`.
 //! - File findings have a physical location (file, line, columns); endpoints and hosts, objects
 //!   inside targets (a Kubernetes workload, a certificate), their elements (a container) and
 //!   whole-scan verdicts have logical locations.
@@ -94,6 +98,17 @@ struct RunProperties<'a> {
     evaluated_at: &'a str,
     result_digest: &'a str,
     policies: Vec<BTreeMap<&'static str, &'a str>>,
+    /// How many verdicts of each state left out are not results, when they are left out.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    verdicts_left_out: Option<LeftOut>,
+}
+
+/// The verdicts a SARIF log leaves out, by state.
+#[derive(Serialize, Default, Clone, Copy)]
+#[serde(rename_all = "camelCase")]
+struct LeftOut {
+    not_applicable: u64,
+    pass: u64,
 }
 
 #[derive(Serialize)]
@@ -371,15 +386,19 @@ pub struct SarifSink<'w> {
     out: Box<dyn Write + 'w>,
     controls: Vec<ControlInfo>,
     results: u64,
+    /// Counts of the passing and not-applicable verdicts left out; `None` when they are results.
+    left_out: Option<LeftOut>,
 }
 
 impl<'w> SarifSink<'w> {
-    /// A sink writing to `out`.
-    pub fn new(out: Box<dyn Write + 'w>) -> SarifSink<'w> {
+    /// A sink writing to `out`; passing and not-applicable verdicts are results only with
+    /// `passes`.
+    pub fn new(out: Box<dyn Write + 'w>, passes: bool) -> SarifSink<'w> {
         SarifSink {
             out,
             controls: Vec::new(),
             results: 0,
+            left_out: (!passes).then(LeftOut::default),
         }
     }
 }
@@ -406,6 +425,15 @@ impl Sink for SarifSink<'_> {
         let Some(c) = self.controls.get(control) else {
             return Ok(());
         };
+        let left_out = self.left_out.as_mut().and_then(|l| match f.state {
+            State::Pass => Some(&mut l.pass),
+            State::NotApplicable => Some(&mut l.not_applicable),
+            _ => None,
+        });
+        if let Some(count) = left_out {
+            *count += 1;
+            return Ok(());
+        }
         let r = result(f, c, control);
         self.out.write_all(if self.results == 0 {
             b"\n        "
@@ -441,6 +469,7 @@ impl Sink for SarifSink<'_> {
                     ])
                 })
                 .collect(),
+            verdicts_left_out: self.left_out,
         };
         let close = if self.results == 0 { "]" } else { "\n      ]" };
         write!(
