@@ -1,4 +1,5 @@
-//! SARIF 2.1.0: one run, one rule per control, one result per finding that is not a pass.
+//! SARIF 2.1.0: one run, one rule per control, one result per finding that is not a pass (or not
+//! applicable).
 //!
 //! - Rules carry the control's title, rationale and remediation as help text, its references as
 //!   properties, and a `security-severity` (critical 9.5, high 8.0, medium 5.5, low 3.0, info 0.0) that
@@ -98,7 +99,8 @@ struct RunProperties<'a> {
     evaluated_at: &'a str,
     result_digest: &'a str,
     policies: Vec<BTreeMap<&'static str, &'a str>>,
-    /// How many verdicts of each state left out are not results, when they are left out.
+    /// The passing and not-applicable verdicts left out of the results, counted; absent when they
+    /// are results.
     #[serde(skip_serializing_if = "Option::is_none")]
     verdicts_left_out: Option<LeftOut>,
 }
