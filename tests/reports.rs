@@ -171,11 +171,15 @@ fn sarif_validates_against_the_sarif_2_1_0_schema() {
     let schema: Value =
         serde_json::from_str(include_str!("../testdata/sarif-schema-2.1.0.json")).unwrap();
     let validator = jsonschema::validator_for(&schema).expect("the SARIF schema compiles");
-    let sarif: Value = serde_json::from_str(&render(&fixed_result(), Format::Sarif)).unwrap();
-    let errors: Vec<String> = validator
-        .iter_errors(&sarif)
-        .map(|e| format!("{e} at {}", e.instance_path))
-        .collect();
+    let invalid = |sarif: &Value| -> Vec<String> {
+        validator
+            .iter_errors(sarif)
+            .map(|e| format!("{e} at {}", e.instance_path))
+            .collect()
+    };
+    let fixed = fixed_result();
+    let sarif: Value = serde_json::from_str(&render(&fixed, Format::Sarif)).unwrap();
+    let errors = invalid(&sarif);
     assert!(errors.is_empty(), "{errors:#?}");
     let run = &sarif["runs"][0];
     let rules = run["tool"]["driver"]["rules"].as_array().unwrap();
@@ -214,7 +218,7 @@ fn sarif_validates_against_the_sarif_2_1_0_schema() {
     // Passing and not-applicable verdicts are counted in the run, not results; every other
     // finding is one.
     let kept = |f: &&Finding<'static>| !matches!(f.state, State::Pass | State::NotApplicable);
-    let findings = &fixed_result().findings;
+    let findings = &fixed.findings;
     let passes = findings.iter().filter(|f| f.state == State::Pass).count();
     let not_applicable = findings
         .iter()
@@ -240,9 +244,9 @@ fn sarif_validates_against_the_sarif_2_1_0_schema() {
         sarif_passes: true,
         ..Style::plain(false)
     };
-    let all = report::render(&fixed_result(), Format::Sarif, &style).unwrap();
+    let all = report::render(&fixed, Format::Sarif, &style).unwrap();
     let all: Value = serde_json::from_slice(&all).unwrap();
-    let errors: Vec<String> = validator.iter_errors(&all).map(|e| e.to_string()).collect();
+    let errors = invalid(&all);
     assert!(errors.is_empty(), "{errors:#?}");
     let run = &all["runs"][0];
     let results = run["results"].as_array().unwrap();
