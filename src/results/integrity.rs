@@ -275,9 +275,7 @@ fn hash_file(path: &Path, known: Option<&[(String, Value)]>) -> Result<Pass, Ver
     let file = std::fs::File::open(path)
         .map_err(|e| VerifyError::NotAResult(format!("cannot read {}: {e}", path.display())))?;
     let mut hashing = Hashing::new(known);
-    read::events(std::io::BufReader::new(file), &mut |event| {
-        hashing.on(&event)
-    })?;
+    read::events(file, &mut |event| hashing.on(&event))?;
     Ok(hashing.finish())
 }
 

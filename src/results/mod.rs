@@ -16,6 +16,7 @@
 //! [`read`] reads both versions.
 
 mod compact;
+mod frame;
 pub mod integrity;
 pub mod merge;
 pub mod read;

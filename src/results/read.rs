@@ -3,13 +3,13 @@
 //! (converted finding by finding).
 
 use std::borrow::Cow;
-use std::fmt;
 use std::io::{BufRead, BufReader, Read, Seek, Write};
 use std::path::Path;
 
 use serde::Deserialize;
-use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
+
+use super::frame::{FrameError, Framer};
 
 use super::{
     ControlInfo, Finding, Header, Inventory, PolicyInfo, RunInfo, SCHEMA_VERSION, ScanError, Sink,
@@ -43,66 +43,53 @@ pub enum ReadError {
 type Callback<'c> = dyn FnMut(Event) -> Result<(), String> + 'c;
 
 /// Parses a document from `reader`, calling `on` for each top-level member and each finding. The
-/// document must be a JSON object; its findings never are all in memory.
+/// document must be a JSON object; its findings never are all in memory. An error `on` returns is
+/// placed at the line and column the document had been read to.
 pub fn events(reader: impl Read, on: &mut Callback<'_>) -> Result<(), ReadError> {
-    let mut de = serde_json::Deserializer::from_reader(reader);
-    de.deserialize_map(DocumentVisitor { on })
-        .map_err(|e| ReadError::Invalid(e.to_string()))?;
-    de.end().map_err(|e| ReadError::Invalid(e.to_string()))
+    let mut doc = Framer::new(reader);
+    walk(&mut doc, on).map_err(|e| match e {
+        FrameError::Io(e) => ReadError::Io(e),
+        FrameError::Syntax(what) => ReadError::Invalid(what),
+    })
 }
 
-struct DocumentVisitor<'a, 'c> {
-    on: &'a mut Callback<'c>,
-}
-
-impl<'de> Visitor<'de> for DocumentVisitor<'_, '_> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a result document (a JSON object)")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        use serde::de::Error;
-        while let Some(key) = map.next_key::<String>()? {
-            if key == "findings" {
-                (self.on)(Event::FindingsStart).map_err(A::Error::custom)?;
-                map.next_value_seed(FindingsSeed { on: &mut *self.on })?;
-                (self.on)(Event::FindingsEnd).map_err(A::Error::custom)?;
-            } else {
-                let value: Value = map.next_value()?;
-                (self.on)(Event::Member(key, value)).map_err(A::Error::custom)?;
+fn walk<R: Read>(doc: &mut Framer<R>, on: &mut Callback<'_>) -> Result<(), FrameError> {
+    let mut call = |doc: &Framer<R>, event: Event| on(event).map_err(|what| doc.error(what));
+    doc.expect(b'{', "a result document (a JSON object)")?;
+    if !doc.eat(b'}')? {
+        loop {
+            if doc.peek()? != Some(b'"') {
+                return Err(doc.error("expected a member name"));
             }
+            let key: String = doc.value()?;
+            doc.expect(b':', "`:`")?;
+            if key == "findings" {
+                call(doc, Event::FindingsStart)?;
+                doc.expect(b'[', "a list of findings")?;
+                if !doc.eat(b']')? {
+                    loop {
+                        let finding: Value = doc.value()?;
+                        call(doc, Event::Finding(finding))?;
+                        if doc.eat(b']')? {
+                            break;
+                        }
+                        doc.expect(b',', "`,` or `]`")?;
+                    }
+                }
+                call(doc, Event::FindingsEnd)?;
+            } else {
+                let value: Value = doc.value()?;
+                call(doc, Event::Member(key, value))?;
+            }
+            if doc.eat(b'}')? {
+                break;
+            }
+            doc.expect(b',', "`,` or `}`")?;
         }
-        Ok(())
     }
-}
-
-struct FindingsSeed<'a, 'c> {
-    on: &'a mut Callback<'c>,
-}
-
-impl<'de> DeserializeSeed<'de> for FindingsSeed<'_, '_> {
-    type Value = ();
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_seq(self)
-    }
-}
-
-impl<'de> Visitor<'de> for FindingsSeed<'_, '_> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a list of findings")
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        use serde::de::Error;
-        while let Some(v) = seq.next_element::<Value>()? {
-            (self.on)(Event::Finding(v)).map_err(A::Error::custom)?;
-        }
-        Ok(())
+    match doc.peek()? {
+        None => Ok(()),
+        Some(_) => Err(doc.error("trailing characters")),
     }
 }
 
@@ -256,7 +243,7 @@ pub fn replay_observed(
         }
         Ok(())
     };
-    events(BufReader::new(file), &mut on)?;
+    events(file, &mut on)?;
     let invalid = ReadError::Invalid;
     let rec = match flow {
         Flow::Streaming(rec) => *rec,

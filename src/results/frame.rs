@@ -1,0 +1,342 @@
+//! Splitting a JSON document read from a stream into complete values, each parsed from a slice.
+//!
+//! serde_json reads an `io::Read` a byte at a time; reading a slice it finds the end of a string in
+//! whole-word steps, several times faster. A result document is one object whose `findings` array
+//! may hold millions of findings, more than should be read whole. So the document's outer
+//! structure (the object's braces, member names, colons and commas, the array's brackets) is read
+//! here, from blocks of the stream, and each value inside it is found whole in the buffer (only its
+//! strings and nesting are tracked, not its grammar) and parsed by serde_json from that slice.
+//! Memory is one value and one block, as before.
+//!
+//! Errors name the line and column in the document (bytes from the start of the line, counted
+//! from 1, as serde_json counts them), whether the outer structure is wrong or a value is.
+
+use std::io::{self, Read};
+
+use serde::de::DeserializeOwned;
+
+/// Bytes asked of the stream at a time.
+const BLOCK: usize = 64 * 1024;
+
+/// A document being read: the unread part of the last blocks, and where it starts.
+pub struct Framer<R> {
+    reader: R,
+    buf: Vec<u8>,
+    /// The first byte of `buf` not yet consumed.
+    start: usize,
+    eof: bool,
+    /// Line and column (from 1) of `buf[start]` in the document.
+    line: usize,
+    column: usize,
+}
+
+/// Why a document could not be framed: it could not be read, or is not JSON of the expected shape.
+#[derive(Debug, thiserror::Error)]
+pub enum FrameError {
+    #[error(transparent)]
+    Io(#[from] io::Error),
+    /// What was wrong, already followed by its line and column.
+    #[error("{0}")]
+    Syntax(String),
+}
+
+fn is_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\r')
+}
+
+impl<R: Read> Framer<R> {
+    pub fn new(reader: R) -> Self {
+        Framer {
+            reader,
+            buf: Vec::new(),
+            start: 0,
+            eof: false,
+            line: 1,
+            column: 1,
+        }
+    }
+
+    /// `what` at the current position, as serde_json words its own errors.
+    pub fn error(&self, what: impl std::fmt::Display) -> FrameError {
+        FrameError::Syntax(format!(
+            "{what} at line {} column {}",
+            self.line, self.column
+        ))
+    }
+
+    /// Reads one more block into the buffer, first dropping what was consumed. False at the end.
+    fn fill(&mut self) -> io::Result<bool> {
+        if self.eof {
+            return Ok(false);
+        }
+        if self.start > 0 {
+            self.buf.drain(..self.start);
+            self.start = 0;
+        }
+        let len = self.buf.len();
+        self.buf.resize(len + BLOCK, 0);
+        let read = loop {
+            match self.reader.read(&mut self.buf[len..]) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    self.buf.truncate(len);
+                    return Err(e);
+                }
+            }
+        };
+        self.buf.truncate(len + read);
+        self.eof = read == 0;
+        Ok(read > 0)
+    }
+
+    /// Marks the next `n` bytes read, keeping the line and column.
+    fn consume(&mut self, n: usize) {
+        let bytes = &self.buf[self.start..self.start + n];
+        match memchr::memrchr(b'\n', bytes) {
+            Some(last) => {
+                self.line += memchr::memchr_iter(b'\n', bytes).count();
+                self.column = n - last;
+            }
+            None => self.column += n,
+        }
+        self.start += n;
+    }
+
+    /// The next byte that is not white space, without consuming it; `None` at the end.
+    pub fn peek(&mut self) -> Result<Option<u8>, FrameError> {
+        loop {
+            let spaces = self.buf[self.start..]
+                .iter()
+                .take_while(|&&b| is_space(b))
+                .count();
+            self.consume(spaces);
+            if let Some(&b) = self.buf.get(self.start) {
+                return Ok(Some(b));
+            }
+            if !self.fill()? {
+                return Ok(None);
+            }
+        }
+    }
+
+    /// Consumes the next byte that is not white space if it is `b`; says so.
+    pub fn eat(&mut self, b: u8) -> Result<bool, FrameError> {
+        if self.peek()? == Some(b) {
+            self.consume(1);
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    /// Consumes `b`, the next byte that is not white space, or fails saying `expected`.
+    pub fn expect(&mut self, b: u8, expected: &str) -> Result<(), FrameError> {
+        if self.eat(b)? {
+            return Ok(());
+        }
+        Err(match self.peek()? {
+            None => self.error(format_args!("EOF while parsing {expected}")),
+            Some(_) => self.error(format_args!("expected {expected}")),
+        })
+    }
+
+    /// Reads and parses the next value (after white space).
+    pub fn value<T: DeserializeOwned>(&mut self) -> Result<T, FrameError> {
+        if self.peek()?.is_none() {
+            return Err(self.error("EOF while parsing a value"));
+        }
+        let n = self.extent()?;
+        if n == 0 {
+            return Err(self.error("expected value"));
+        }
+        let parsed = serde_json::from_slice(&self.buf[self.start..self.start + n]);
+        match parsed {
+            Ok(v) => {
+                self.consume(n);
+                Ok(v)
+            }
+            Err(e) => Err(self.located(&e)),
+        }
+    }
+
+    /// A serde_json error in the value that starts at the current position, placed in the
+    /// document.
+    fn located(&self, e: &serde_json::Error) -> FrameError {
+        let text = e.to_string();
+        let what = match text.rfind(" at line ") {
+            Some(at) => &text[..at],
+            None => &text,
+        };
+        let (line, column) = match e.line() {
+            0 => (self.line, self.column),
+            1 => (self.line, self.column + e.column().saturating_sub(1)),
+            l => (self.line + l - 1, e.column()),
+        };
+        FrameError::Syntax(format!("{what} at line {line} column {column}"))
+    }
+
+    /// Length of the value that starts at `buf[start]`, reading blocks until it is all in the
+    /// buffer. Only strings and nesting are followed; serde_json checks the rest.
+    fn extent(&mut self) -> Result<usize, FrameError> {
+        let first = self.buf[self.start];
+        let scalar = !matches!(first, b'{' | b'[' | b'"');
+        // A string value starts inside its string; the opening quote is byte 0.
+        let mut in_string = first == b'"';
+        let mut i = usize::from(in_string);
+        let mut depth = 0usize;
+        let mut escaped = false;
+        loop {
+            let bytes = &self.buf[self.start..];
+            while i < bytes.len() {
+                if escaped {
+                    escaped = false;
+                    i += 1;
+                    continue;
+                }
+                if in_string {
+                    // Strings are most of a finding: jump to the next quote or backslash.
+                    match memchr::memchr2(b'"', b'\\', &bytes[i..]) {
+                        None => i = bytes.len(),
+                        Some(k) => {
+                            i += k;
+                            if bytes[i] == b'\\' {
+                                escaped = true;
+                            } else {
+                                in_string = false;
+                                if depth == 0 {
+                                    return Ok(i + 1);
+                                }
+                            }
+                            i += 1;
+                        }
+                    }
+                    continue;
+                }
+                let b = bytes[i];
+                if scalar {
+                    if is_space(b) || matches!(b, b',' | b']' | b'}') {
+                        return Ok(i);
+                    }
+                } else {
+                    match b {
+                        b'"' => in_string = true,
+                        b'{' | b'[' => depth += 1,
+                        b'}' | b']' => {
+                            depth = depth.saturating_sub(1);
+                            if depth == 0 {
+                                return Ok(i + 1);
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                i += 1;
+            }
+            if !self.fill()? {
+                if scalar {
+                    return Ok(i);
+                }
+                // Unterminated: serde_json words and places the error at the end.
+                let e = serde_json::from_slice::<serde_json::Value>(&self.buf[self.start..])
+                    .expect_err("an unterminated value does not parse");
+                return Err(self.located(&e));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::Value;
+
+    /// A reader that hands out one byte per call, so every value straddles blocks.
+    struct Trickle<'a>(&'a [u8]);
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+            match (self.0.split_first(), out.first_mut()) {
+                (Some((&b, rest)), Some(o)) => {
+                    *o = b;
+                    self.0 = rest;
+                    Ok(1)
+                }
+                _ => Ok(0),
+            }
+        }
+    }
+
+    /// The values of a top-level array, read through the framer.
+    fn elements(text: &str) -> Result<Vec<Value>, FrameError> {
+        let mut f = Framer::new(Trickle(text.as_bytes()));
+        f.expect(b'[', "`[`")?;
+        let mut out = Vec::new();
+        if f.eat(b']')? {
+            return Ok(out);
+        }
+        loop {
+            out.push(f.value()?);
+            if f.eat(b']')? {
+                break;
+            }
+            f.expect(b',', "`,` or `]`")?;
+        }
+        match f.peek()? {
+            None => Ok(out),
+            Some(_) => Err(f.error("trailing characters")),
+        }
+    }
+
+    fn message(r: Result<Vec<Value>, FrameError>) -> String {
+        r.expect_err("an error").to_string()
+    }
+
+    #[test]
+    fn values_are_found_whole_whatever_they_hold() {
+        let text = "[ {\"a\": \"}]\\\"{[\", \"b\": [1, {\"c\": null}]},\n\t\"x\\\\\", -1.5e3 ,true,null , [] ,{}]";
+        let got = elements(text).unwrap();
+        let want: Value = serde_json::from_str(text).unwrap();
+        assert_eq!(Value::Array(got), want);
+        assert!(elements("[]").unwrap().is_empty());
+        assert_eq!(elements(" [ 7 ] \n").unwrap(), vec![Value::from(7)]);
+    }
+
+    #[test]
+    fn errors_inside_a_value_are_placed_where_serde_json_places_them() {
+        for text in [
+            "[1,\n  {\"a\": tru}]",
+            "[{\"a\": 1},\n{\"b\": 2,\n \"c\" 3}]",
+            "[\"ok\", {\"s\": \"bad \\q escape\"}]",
+            "[{\"a\": [1, 2}]",
+            "[{\"a\": 1}, {\"a\": \"unterminated",
+        ] {
+            let ours = message(elements(text));
+            let theirs = serde_json::from_str::<Value>(text).unwrap_err().to_string();
+            assert_eq!(ours, theirs, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn errors_between_values_name_their_line_and_column() {
+        assert_eq!(
+            message(elements("[1 2]")),
+            "expected `,` or `]` at line 1 column 4"
+        );
+        assert_eq!(
+            message(elements("[1,\n 2,\n]")),
+            "expected value at line 3 column 1"
+        );
+        assert_eq!(
+            message(elements("[1]\n x")),
+            "trailing characters at line 2 column 2"
+        );
+        assert_eq!(
+            message(elements("[1,\n  ")),
+            "EOF while parsing a value at line 2 column 3"
+        );
+        assert_eq!(
+            message(elements("")),
+            "EOF while parsing `[` at line 1 column 1"
+        );
+    }
+}
