@@ -156,7 +156,7 @@ impl<'o> Object<'o> {
 }
 
 /// Appends `s` as a JSON string, exactly as serde_json writes it.
-fn string(s: &str, out: &mut Vec<u8>) {
+pub(super) fn string(s: &str, out: &mut Vec<u8>) {
     if needs_escape(s.as_bytes()) {
         serde_json::to_writer(&mut *out, s).expect("writing to memory cannot fail");
         return;

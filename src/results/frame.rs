@@ -149,7 +149,13 @@ impl<R: Read> Framer<R> {
         if n == 0 {
             return Err(self.error("expected value"));
         }
-        let parsed = serde_json::from_slice(&self.buf[self.start..self.start + n]);
+        let bytes = &self.buf[self.start..self.start + n];
+        // UTF-8 checked once for the whole value, not string by string; serde_json words the
+        // error when it fails.
+        let parsed = match std::str::from_utf8(bytes) {
+            Ok(text) => serde_json::from_str(text),
+            Err(_) => serde_json::from_slice(bytes),
+        };
         match parsed {
             Ok(v) => {
                 self.consume(n);
@@ -314,6 +320,21 @@ mod tests {
             let theirs = serde_json::from_str::<Value>(text).unwrap_err().to_string();
             assert_eq!(ours, theirs, "{text:?}");
         }
+    }
+
+    #[test]
+    fn invalid_utf8_in_a_value_is_placed_where_serde_json_places_it() {
+        let text: &[u8] = b"[\"ok\",\n {\"s\": \"bad \xff byte\"}]";
+        let mut f = Framer::new(Trickle(text));
+        f.expect(b'[', "`[`").unwrap();
+        assert_eq!(f.value::<Value>().unwrap(), Value::from("ok"));
+        assert!(f.eat(b',').unwrap());
+        let ours = f.value::<Value>().unwrap_err().to_string();
+        let theirs = serde_json::from_slice::<Value>(text)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(ours, theirs);
+        assert!(ours.contains("line 2"), "{ours}");
     }
 
     #[test]

@@ -171,6 +171,11 @@ fn hash_value(hasher: &mut Sha256, v: &Value) {
 /// RFC 8785 orders keys by their UTF-16 code units (the same as code point order except above
 /// U+FFFF).
 fn key_order(a: &str, b: &str) -> Ordering {
+    // Where either key is ASCII, the first difference has an ASCII character on one side (or one
+    // key ends), and UTF-8 bytes order as UTF-16 units do: the common case, compared as bytes.
+    if a.is_ascii() || b.is_ascii() {
+        return a.as_bytes().cmp(b.as_bytes());
+    }
     a.encode_utf16().cmp(b.encode_utf16())
 }
 
@@ -178,21 +183,22 @@ fn key_order(a: &str, b: &str) -> Ordering {
 /// ECMAScript does; strings get serde_json's escapes, which are those of `JSON.stringify`.
 fn write_canonical(v: &Value, out: &mut Vec<u8>) {
     match v {
-        Value::Null | Value::Bool(_) | Value::Number(_) | Value::String(_) => {
+        Value::String(s) => super::compact::string(s, out),
+        Value::Null | Value::Bool(_) | Value::Number(_) => {
             serde_json::to_writer(&mut *out, v).expect("writing to memory");
         }
         Value::Array(items) => super::compact::array(items, out, write_canonical),
         Value::Object(map) => {
-            let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort_by(|a, b| key_order(a, b));
+            let mut members: Vec<(&String, &Value)> = map.iter().collect();
+            members.sort_by(|a, b| key_order(a.0, b.0));
             out.push(b'{');
-            for (i, k) in keys.into_iter().enumerate() {
+            for (i, (k, v)) in members.into_iter().enumerate() {
                 if i > 0 {
                     out.push(b',');
                 }
-                serde_json::to_writer(&mut *out, k).expect("writing to memory");
+                super::compact::string(k, out);
                 out.push(b':');
-                write_canonical(&map[k], out);
+                write_canonical(v, out);
             }
             out.push(b'}');
         }
@@ -287,6 +293,8 @@ struct Hashing<'k> {
     hashed_before: Vec<String>,
     findings: u64,
     saw_findings: bool,
+    /// The canonical form of the finding being hashed, kept for the next one.
+    scratch: Vec<u8>,
 }
 
 impl<'k> Hashing<'k> {
@@ -298,6 +306,7 @@ impl<'k> Hashing<'k> {
             hashed_before: Vec::new(),
             findings: 0,
             saw_findings: false,
+            scratch: Vec::new(),
         }
     }
 
@@ -337,7 +346,9 @@ impl<'k> Hashing<'k> {
                 if self.findings > 0 {
                     h.update(b",");
                 }
-                hash_value(h, v);
+                self.scratch.clear();
+                write_canonical(v, &mut self.scratch);
+                h.update(&self.scratch);
                 self.findings += 1;
             }
             Event::FindingsEnd => {}
@@ -406,6 +417,37 @@ mod tests {
             "{\"\u{10000}\":1,\"\u{ffff}\":2}",
             "keys sort by UTF-16 code units"
         );
+    }
+
+    #[test]
+    fn keys_order_by_utf16_units_whether_or_not_one_is_ascii() {
+        let keys = [
+            "",
+            "a",
+            "ab",
+            "b",
+            "~",
+            "\u{7f}",
+            "é",
+            "aé",
+            "\u{e000}",
+            "a\u{e000}",
+            "\u{ff21}",
+            "\u{ffff}",
+            "\u{10000}",
+            "a\u{10000}",
+            "\u{1f600}",
+            "\u{1f600}\u{ffff}",
+        ];
+        for a in keys {
+            for b in keys {
+                assert_eq!(
+                    key_order(a, b),
+                    a.encode_utf16().cmp(b.encode_utf16()),
+                    "{a:?} against {b:?}"
+                );
+            }
+        }
     }
 
     fn write(dir: &Path, name: &str, v: &Value) -> std::path::PathBuf {
