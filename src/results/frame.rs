@@ -273,8 +273,8 @@ mod tests {
     }
 
     /// The values of a top-level array, read through the framer.
-    fn elements(text: &str) -> Result<Vec<Value>, FrameError> {
-        let mut f = Framer::new(Trickle(text.as_bytes()));
+    fn elements(text: impl AsRef<[u8]>) -> Result<Vec<Value>, FrameError> {
+        let mut f = Framer::new(Trickle(text.as_ref()));
         f.expect(b'[', "`[`")?;
         let mut out = Vec::new();
         if f.eat(b']')? {
@@ -325,39 +325,22 @@ mod tests {
     #[test]
     fn invalid_utf8_in_a_value_is_placed_where_serde_json_places_it() {
         let text: &[u8] = b"[\"ok\",\n {\"s\": \"bad \xff byte\"}]";
-        let mut f = Framer::new(Trickle(text));
-        f.expect(b'[', "`[`").unwrap();
-        assert_eq!(f.value::<Value>().unwrap(), Value::from("ok"));
-        assert!(f.eat(b',').unwrap());
-        let ours = f.value::<Value>().unwrap_err().to_string();
-        let theirs = serde_json::from_slice::<Value>(text)
-            .unwrap_err()
-            .to_string();
-        assert_eq!(ours, theirs);
-        assert!(ours.contains("line 2"), "{ours}");
+        let ours = message(elements(text));
+        let theirs = serde_json::from_slice::<Value>(text).unwrap_err();
+        assert_eq!(ours, theirs.to_string());
+        assert_eq!(theirs.line(), 2);
     }
 
     #[test]
     fn errors_between_values_name_their_line_and_column() {
-        assert_eq!(
-            message(elements("[1 2]")),
-            "expected `,` or `]` at line 1 column 4"
-        );
-        assert_eq!(
-            message(elements("[1,\n 2,\n]")),
-            "expected value at line 3 column 1"
-        );
-        assert_eq!(
-            message(elements("[1]\n x")),
-            "trailing characters at line 2 column 2"
-        );
-        assert_eq!(
-            message(elements("[1,\n  ")),
-            "EOF while parsing a value at line 2 column 3"
-        );
-        assert_eq!(
-            message(elements("")),
-            "EOF while parsing `[` at line 1 column 1"
-        );
+        for (text, error) in [
+            ("[1 2]", "expected `,` or `]` at line 1 column 4"),
+            ("[1,\n 2,\n]", "expected value at line 3 column 1"),
+            ("[1]\n x", "trailing characters at line 2 column 2"),
+            ("[1,\n  ", "EOF while parsing a value at line 2 column 3"),
+            ("", "EOF while parsing `[` at line 1 column 1"),
+        ] {
+            assert_eq!(message(elements(text)), error, "{text:?}");
+        }
     }
 }
