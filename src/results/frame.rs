@@ -18,6 +18,9 @@ use serde::de::DeserializeOwned;
 /// Bytes asked of the stream at a time.
 const BLOCK: usize = 64 * 1024;
 
+/// serde_json's recursion limit: a value nested deeper is an error it reports on reaching it.
+const MAX_DEPTH: usize = 128;
+
 /// A document being read: the unread part of the last blocks, and where it starts.
 pub struct Framer<R> {
     reader: R,
@@ -226,7 +229,14 @@ impl<R: Read> Framer<R> {
                 } else {
                     match b {
                         b'"' => in_string = true,
-                        b'{' | b'[' => depth += 1,
+                        b'{' | b'[' => {
+                            depth += 1;
+                            if depth > MAX_DEPTH {
+                                // Deeper than serde_json goes: what is read so far is enough for
+                                // it to say so, without buffering the rest of a hostile value.
+                                return Ok(i + 1);
+                            }
+                        }
                         b'}' | b']' => {
                             depth = depth.saturating_sub(1);
                             if depth == 0 {
@@ -320,6 +330,21 @@ mod tests {
             let theirs = serde_json::from_str::<Value>(text).unwrap_err().to_string();
             assert_eq!(ours, theirs, "{text:?}");
         }
+    }
+
+    #[test]
+    fn a_value_nested_past_serde_json_s_limit_is_refused_without_reading_the_rest() {
+        let deep = format!("[1, {}", "[".repeat(1_000_000));
+        let mut f = Framer::new(Trickle(deep.as_bytes()));
+        f.expect(b'[', "`[`").unwrap();
+        assert_eq!(f.value::<Value>().unwrap(), Value::from(1));
+        f.expect(b',', "`,`").unwrap();
+        let e = f.value::<Value>().unwrap_err().to_string();
+        assert_eq!(e, "recursion limit exceeded at line 1 column 132");
+        assert!(
+            f.reader.0.len() > 999_000,
+            "the framer read on past the limit"
+        );
     }
 
     #[test]
