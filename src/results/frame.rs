@@ -18,6 +18,9 @@ use serde::de::DeserializeOwned;
 /// Bytes asked of the stream at a time.
 const BLOCK: usize = 64 * 1024;
 
+/// The longest number or literal buffered whole: far longer than any a result holds.
+const MAX_SCALAR: usize = 4096;
+
 /// serde_json's recursion limit: a value nested deeper is an error it reports on reaching it.
 const MAX_DEPTH: usize = 128;
 
@@ -223,7 +226,10 @@ impl<R: Read> Framer<R> {
                 }
                 let b = bytes[i];
                 if scalar {
-                    if is_space(b) || matches!(b, b',' | b']' | b'}') {
+                    // A number or literal ends at a delimiter; a run longer than any of them is
+                    // handed over as it is, for serde_json to refuse (or for the next delimiter
+                    // check to), without buffering the rest of the run.
+                    if is_space(b) || matches!(b, b',' | b']' | b'}') || i == MAX_SCALAR {
                         return Ok(i);
                     }
                 } else {
@@ -345,6 +351,24 @@ mod tests {
             f.reader.0.len() > 999_000,
             "the framer read on past the limit"
         );
+    }
+
+    #[test]
+    fn a_run_of_garbage_is_refused_without_reading_the_rest() {
+        let garbage = format!("[1, t{}", "x".repeat(1_000_000));
+        let mut f = Framer::new(Trickle(garbage.as_bytes()));
+        f.expect(b'[', "`[`").unwrap();
+        f.value::<Value>().unwrap();
+        f.expect(b',', "`,`").unwrap();
+        let e = f.value::<Value>().unwrap_err().to_string();
+        assert_eq!(e, "expected ident at line 1 column 6");
+        assert!(
+            f.reader.0.len() > 990_000,
+            "the framer read on past the limit"
+        );
+        // A number as long as the limit is still read whole.
+        let long = format!("[0.{}1]", "0".repeat(MAX_SCALAR - 3));
+        assert!(elements(&long).unwrap()[0].is_number());
     }
 
     #[test]
