@@ -420,6 +420,60 @@ fn verify_detects_a_changed_result() {
     assert_eq!(sarif["version"], "2.1.0");
 }
 
+/// A damaged result is refused by `verify` and `report` alike, with the line and column where it
+/// stops making sense, however far into the findings that is.
+#[test]
+fn a_damaged_result_is_refused_naming_its_line_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("results.json");
+    let text = render(&fixed_result(), Format::Json);
+    let lines: Vec<&str> = text.lines().collect();
+    // Findings are written one a line; the first follows `"findings": [`.
+    let first = 1 + lines
+        .iter()
+        .position(|l| l.trim() == "\"findings\": [")
+        .unwrap();
+    assert!(lines[first].trim_start().starts_with('{') && lines[first].ends_with(','));
+    let before: usize = lines[..first].iter().map(|l| l.len() + 1).sum();
+    let second = &lines[first + 1];
+
+    // Cut in the middle of the second finding.
+    let cut = before + lines[first].len() + 1 + second.len() / 2;
+    // A stray word after the first finding's comma.
+    let stray = format!(
+        "{}{} x\n{}",
+        &text[..before],
+        lines[first],
+        &text[before + lines[first].len() + 1..]
+    );
+    let cases = [
+        (
+            text[..cut].to_string(),
+            format!("at line {} column {}", first + 2, second.len() / 2),
+        ),
+        (
+            stray,
+            format!(
+                "expected value at line {} column {}",
+                first + 1,
+                lines[first].len() + 2
+            ),
+        ),
+    ];
+    for (damaged, error) in cases {
+        std::fs::write(&path, &damaged).unwrap();
+        for args in [vec!["verify"], vec!["report", "--format", "markdown"]] {
+            let mut args = args.clone();
+            args.push(path.to_str().unwrap());
+            let o = vigil(&args);
+            let stderr = String::from_utf8_lossy(&o.stderr);
+            assert_eq!(o.status.code(), Some(2), "{args:?}: {stderr}");
+            assert!(stderr.contains("not a vigil result"), "{args:?}: {stderr}");
+            assert!(stderr.contains(&error), "{args:?}: {error} in {stderr}");
+        }
+    }
+}
+
 #[test]
 fn results_of_schema_1_0_still_verify_and_render() {
     let v1 = "tests/golden/results-schema-1.0.json";

@@ -10,7 +10,6 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::frame::{FrameError, Framer};
-
 use super::{
     ControlInfo, Finding, Header, Inventory, PolicyInfo, RunInfo, SCHEMA_VERSION, ScanError, Sink,
     Target, Tool, Trailer,
@@ -53,6 +52,7 @@ pub fn events(reader: impl Read, on: &mut Callback<'_>) -> Result<(), ReadError>
     })
 }
 
+/// The document's object member by member, and its `findings` array finding by finding.
 fn walk<R: Read>(doc: &mut Framer<R>, on: &mut Callback<'_>) -> Result<(), FrameError> {
     let mut call = |doc: &Framer<R>, event: Event| on(event).map_err(|what| doc.error(what));
     doc.expect(b'{', "a result document (a JSON object)")?;
