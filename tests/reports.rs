@@ -463,7 +463,7 @@ fn a_damaged_result_is_refused_naming_its_line_and_column() {
     for (damaged, error) in cases {
         std::fs::write(&path, &damaged).unwrap();
         for args in [vec!["verify"], vec!["report", "--format", "markdown"]] {
-            let mut args = args.clone();
+            let mut args = args;
             args.push(path.to_str().unwrap());
             let o = vigil(&args);
             let stderr = String::from_utf8_lossy(&o.stderr);

@@ -146,6 +146,27 @@ impl<R: Read> Framer<R> {
         })
     }
 
+    /// Reads an array (after white space), handing each element to `each` as it is parsed;
+    /// `expected` names the array in the error when it does not begin.
+    pub fn array<T: DeserializeOwned>(
+        &mut self,
+        expected: &str,
+        mut each: impl FnMut(&Self, T) -> Result<(), FrameError>,
+    ) -> Result<(), FrameError> {
+        self.expect(b'[', expected)?;
+        if self.eat(b']')? {
+            return Ok(());
+        }
+        loop {
+            let element = self.value()?;
+            each(self, element)?;
+            if self.eat(b']')? {
+                return Ok(());
+            }
+            self.expect(b',', "`,` or `]`")?;
+        }
+    }
+
     /// Reads and parses the next value (after white space).
     pub fn value<T: DeserializeOwned>(&mut self) -> Result<T, FrameError> {
         if self.peek()?.is_none() {
@@ -291,18 +312,11 @@ mod tests {
     /// The values of a top-level array, read through the framer.
     fn elements(text: impl AsRef<[u8]>) -> Result<Vec<Value>, FrameError> {
         let mut f = Framer::new(Trickle(text.as_ref()));
-        f.expect(b'[', "`[`")?;
         let mut out = Vec::new();
-        if f.eat(b']')? {
-            return Ok(out);
-        }
-        loop {
-            out.push(f.value()?);
-            if f.eat(b']')? {
-                break;
-            }
-            f.expect(b',', "`,` or `]`")?;
-        }
+        f.array("`[`", |_, v| {
+            out.push(v);
+            Ok(())
+        })?;
         match f.peek()? {
             None => Ok(out),
             Some(_) => Err(f.error("trailing characters")),

@@ -163,9 +163,15 @@ pub fn canonical_string(v: &Value) -> String {
 }
 
 fn hash_value(hasher: &mut Sha256, v: &Value) {
-    let mut out = Vec::new();
-    write_canonical(v, &mut out);
-    hasher.update(&out);
+    hash_value_with(hasher, v, &mut Vec::new());
+}
+
+/// [`hash_value`], writing the canonical form into `scratch` (cleared first), which a caller
+/// hashing many values keeps from one to the next.
+fn hash_value_with(hasher: &mut Sha256, v: &Value, scratch: &mut Vec<u8>) {
+    scratch.clear();
+    write_canonical(v, scratch);
+    hasher.update(&*scratch);
 }
 
 /// RFC 8785 orders keys by their UTF-16 code units (the same as code point order except above
@@ -293,7 +299,7 @@ struct Hashing<'k> {
     hashed_before: Vec<String>,
     findings: u64,
     saw_findings: bool,
-    /// The canonical form of the finding being hashed, kept for the next one.
+    /// The buffer each finding's canonical form is written to, kept for the next one.
     scratch: Vec<u8>,
 }
 
@@ -346,9 +352,7 @@ impl<'k> Hashing<'k> {
                 if self.findings > 0 {
                     h.update(b",");
                 }
-                self.scratch.clear();
-                write_canonical(v, &mut self.scratch);
-                h.update(&self.scratch);
+                hash_value_with(h, v, &mut self.scratch);
                 self.findings += 1;
             }
             Event::FindingsEnd => {}

@@ -65,17 +65,9 @@ fn walk<R: Read>(doc: &mut Framer<R>, on: &mut Callback<'_>) -> Result<(), Frame
             doc.expect(b':', "`:`")?;
             if key == "findings" {
                 call(doc, Event::FindingsStart)?;
-                doc.expect(b'[', "a list of findings")?;
-                if !doc.eat(b']')? {
-                    loop {
-                        let finding: Value = doc.value()?;
-                        call(doc, Event::Finding(finding))?;
-                        if doc.eat(b']')? {
-                            break;
-                        }
-                        doc.expect(b',', "`,` or `]`")?;
-                    }
-                }
+                doc.array("a list of findings", |doc, finding: Value| {
+                    call(doc, Event::Finding(finding))
+                })?;
                 call(doc, Event::FindingsEnd)?;
             } else {
                 let value: Value = doc.value()?;
