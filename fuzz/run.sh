@@ -15,7 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 seconds=${1:-600}
 shift || true
-all=(sshd nginx sysctl ini toml json env kubernetes yaml policy pem der host ssh tls suppressions cache)
+all=(sshd nginx sysctl ini toml json env kubernetes yaml policy pem der host ssh tls suppressions cache results)
 targets=("${@:-${all[@]}}")
 [ ${#targets[@]} -eq 0 ] && targets=("${all[@]}")
 
@@ -37,9 +37,10 @@ seed() {
         pem) find_args=(\( -name '*.pem' -o -name '*.crt' -o -name '*.key' -o -name '*.cer' \)) ;;
         der) find_args=(\( -name '*.der' -o -name '*.p8' \)) ;;
         suppressions) find_args=(-path '*testdata/suppressions*' -type f) ;;
-        # Server answers recorded from OpenSSH and OpenSSL, and the records of a verdict cache of
-        # testdata/ssh, kept in regressions/.
-        ssh | tls | cache) find_args=(-false) ;;
+        # Server answers recorded from OpenSSH and OpenSSL, the records of a verdict cache of
+        # testdata/ssh, and small result documents of both schemas (one with its members sorted),
+        # kept in regressions/.
+        ssh | tls | cache | results) find_args=(-false) ;;
         host)
             # One seed per fixture root: its files in the harness's order, joined by NUL bytes.
             for root in ../testdata/roots/*/; do

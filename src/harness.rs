@@ -12,7 +12,7 @@ use crate::collect::gate::Gate;
 const ROOT: &str = "/nonexistent-vigil-fuzz-root";
 
 /// Every fuzz target, by name, as `fuzz/run.sh` names them.
-pub const TARGETS: [&str; 17] = [
+pub const TARGETS: [&str; 18] = [
     "sshd",
     "nginx",
     "sysctl",
@@ -30,6 +30,7 @@ pub const TARGETS: [&str; 17] = [
     "tls",
     "suppressions",
     "cache",
+    "results",
 ];
 
 /// Runs the reader of fuzz target `target` over `data`; `false` for an unknown target.
@@ -71,6 +72,8 @@ pub fn run(target: &str, data: &[u8]) -> bool {
         "cache" => drop(std::hint::black_box(crate::engine::cache::read_untrusted(
             data,
         ))),
+        // A saved result, as `vigil verify`, `vigil report` and `vigil merge` read it.
+        "results" => results(data),
         _ => return false,
     }
     true
@@ -85,6 +88,31 @@ fn suppressions(data: &[u8]) {
     }
     let known = ["K8S-001".to_string(), "SSH-001".to_string()];
     std::hint::black_box(crate::collect::suppression::documents(data, &known));
+}
+
+/// Reads `data` as a saved result document: framed (and checked against serde_json reading it
+/// whole), then from a file as `vigil verify` checks its digest and as `vigil report` renders it
+/// into every format.
+fn results(data: &[u8]) {
+    use crate::report::{Format, Style};
+    use crate::results::integrity;
+    use clap::ValueEnum;
+    use std::io::Write;
+
+    crate::results::read::assert_framing_agrees(data);
+    let Ok(mut file) = tempfile::NamedTempFile::new() else {
+        return;
+    };
+    if file.write_all(data).and_then(|()| file.flush()).is_err() {
+        return;
+    }
+    std::hint::black_box(integrity::verify_file(file.path()).ok());
+    let style = Style::plain(true);
+    let sinks = Format::value_variants()
+        .iter()
+        .map(|&f| crate::report::sink(f, Box::new(std::io::sink()), &style))
+        .collect();
+    std::hint::black_box(integrity::replay_verified(file.path(), sinks).ok());
 }
 
 /// The host files, in the order the fuzz input's NUL-separated parts fill them.

@@ -62,11 +62,15 @@ impl<R: Read> Framer<R> {
         }
     }
 
-    /// `what` at the current position, as serde_json words its own errors.
+    /// `what` at the current position, as serde_json words its own errors; at the end of the
+    /// document, where serde_json places its errors: on the last byte read (column 0 when the
+    /// last line is empty).
     pub fn error(&self, what: impl std::fmt::Display) -> FrameError {
+        let at_end = self.eof && self.start == self.buf.len();
         FrameError::Syntax(format!(
             "{what} at line {} column {}",
-            self.line, self.column
+            self.line,
+            self.column - usize::from(at_end)
         ))
     }
 
@@ -187,6 +191,13 @@ impl<R: Read> Framer<R> {
             Ok(v) => {
                 self.consume(n);
                 Ok(v)
+            }
+            // A number or literal cut short by the delimiter after it (`t,`, `1.]`): serde_json
+            // reading the whole document meets that delimiter and says what it expected instead.
+            Err(e) if e.is_eof() && self.start + n < self.buf.len() => {
+                let with_next = &self.buf[self.start..=self.start + n];
+                let e = serde_json::from_slice::<T>(with_next).err().unwrap_or(e);
+                Err(self.located(&e))
             }
             Err(e) => Err(self.located(&e)),
         }
@@ -395,10 +406,22 @@ mod tests {
             ("[1 2]", "expected `,` or `]` at line 1 column 4"),
             ("[1,\n 2,\n]", "expected value at line 3 column 1"),
             ("[1]\n x", "trailing characters at line 2 column 2"),
-            ("[1,\n  ", "EOF while parsing a value at line 2 column 3"),
-            ("", "EOF while parsing `[` at line 1 column 1"),
+            ("[1,\n  ", "EOF while parsing a value at line 2 column 2"),
+            ("[1,\n", "EOF while parsing a value at line 2 column 0"),
+            ("", "EOF while parsing `[` at line 1 column 0"),
+            // Literals and numbers cut short, by each delimiter.
+            ("[1, t ]", "expected ident at line 1 column 6"),
+            ("[nul,1]", "expected ident at line 1 column 5"),
+            ("[1.]", "invalid number at line 1 column 4"),
+            ("[-\n]", "invalid number at line 2 column 0"),
+            ("[1e}", "invalid number at line 1 column 4"),
         ] {
-            assert_eq!(message(elements(text)), error, "{text:?}");
+            let ours = message(elements(text));
+            assert_eq!(ours, error, "{text:?}");
+            // Where serde_json places its error reading the whole document.
+            let theirs = serde_json::from_str::<Value>(text).unwrap_err().to_string();
+            let at = |m: &str| m[m.rfind(" at line ").unwrap()..].to_string();
+            assert_eq!(at(&ours), at(&theirs), "{text:?}");
         }
     }
 }

@@ -85,6 +85,76 @@ fn walk<R: Read>(doc: &mut Framer<R>, on: &mut Callback<'_>) -> Result<(), Frame
     }
 }
 
+/// Checks, for the `results` fuzz target, that [`events`] reads `data` as serde_json reads the
+/// whole document, whether the stream hands it over at once or in small pieces (so that values
+/// straddle the framer's blocks): the same members and findings, or the same error at the same
+/// line and column.
+pub fn assert_framing_agrees(data: &[u8]) {
+    let whole = serde_json::from_slice::<Value>(data);
+    for piece in [usize::MAX, 61] {
+        let framed = framed_object(Pieces(data, piece));
+        // Where a JSON document is not a result's shape (not an object, `findings` not an
+        // array), the framer says so, before any error serde_json finds further on.
+        let shape = |e: &str| {
+            e.starts_with("expected a list of findings") || e.starts_with("expected a result")
+        };
+        match (&whole, framed) {
+            (Ok(Value::Object(want)), Ok(got)) => assert_eq!(&got, want, "pieces of {piece}"),
+            (Ok(Value::Object(_)), Err(e)) => assert!(
+                e.starts_with("expected a list of findings"),
+                "refused a JSON object: {e}"
+            ),
+            (_, Err(e)) if shape(&e) => {}
+            (Ok(_), Err(e)) => panic!("refused a JSON value that is not an object: {e}"),
+            (Ok(other), Ok(_)) => panic!("framed a document that is not an object: {other}"),
+            (Err(want), Ok(_)) => panic!("framed a document serde_json refuses: {want}"),
+            // The same place; the words differ where the framer names what a result needs.
+            (Err(want), Err(got)) => assert_eq!(
+                position(&got),
+                position(&want.to_string()),
+                "pieces of {piece}: {got} against serde_json's {want}"
+            ),
+        }
+    }
+}
+
+/// The `line L column C` an error message ends with.
+fn position(error: &str) -> &str {
+    error.rfind(" at line ").map_or(error, |at| &error[at..])
+}
+
+/// The object [`events`] reads from `reader`, put together again.
+fn framed_object(reader: impl Read) -> Result<serde_json::Map<String, Value>, String> {
+    let mut object = serde_json::Map::new();
+    let mut findings = Vec::new();
+    let mut on = |event: Event| {
+        match event {
+            Event::Member(k, v) => drop(object.insert(k, v)),
+            Event::FindingsStart => findings.clear(),
+            Event::Finding(v) => findings.push(v),
+            Event::FindingsEnd => {
+                let list = std::mem::take(&mut findings);
+                object.insert("findings".into(), Value::Array(list));
+            }
+        }
+        Ok(())
+    };
+    events(reader, &mut on).map_err(|e| e.to_string())?;
+    Ok(object)
+}
+
+/// A stream that hands out its bytes at most `.1` at a time.
+struct Pieces<'a>(&'a [u8], usize);
+
+impl Read for Pieces<'_> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.0.len().min(self.1).min(out.len());
+        out[..n].copy_from_slice(&self.0[..n]);
+        self.0 = &self.0[n..];
+        Ok(n)
+    }
+}
+
 /// The shape version of a document, from its `schema_version` member.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Schema {
@@ -179,10 +249,11 @@ fn header(members: &[(String, Value)]) -> Result<Header, String> {
 }
 
 /// Where findings go while the document is read: straight to the sinks once the header is known
-/// (the order vigil writes), or to a spool when they come first.
+/// (the order vigil writes), or to a spool when they come first (as in a document whose members
+/// were sorted, `jq -S`).
 enum Flow<'s> {
     Waiting(Vec<Box<dyn Sink + 's>>),
-    Streaming(Box<super::Recorder<'s>>),
+    Streaming(Box<super::Recorder<'s>>, Schema),
     Spooling(Vec<Box<dyn Sink + 's>>, Spool),
 }
 
@@ -194,6 +265,11 @@ pub fn replay(path: &Path, sinks: Vec<Box<dyn Sink + '_>>) -> Result<Trailer, Re
     replay_observed(path, sinks, &mut |_| Ok(()))
 }
 
+/// The document's schema, from its `schema_version` member.
+fn schema(members: &[(String, Value)]) -> Result<Schema, String> {
+    schema_of(&member::<String>(members, "schema_version")?)
+}
+
 /// [`replay`], showing every event to `observe` first (the integrity check hashes them).
 pub fn replay_observed(
     path: &Path,
@@ -202,46 +278,49 @@ pub fn replay_observed(
 ) -> Result<Trailer, ReadError> {
     let file = std::fs::File::open(path)?;
     let mut members: Vec<(String, Value)> = Vec::new();
-    let mut schema = None;
     let mut flow = Flow::Waiting(sinks);
     let mut on = |event: Event| -> Result<(), String> {
         observe(&event)?;
         match event {
             Event::Member(k, v) => members.push((k, v)),
             Event::FindingsStart => {
-                let version: String = member(&members, "schema_version")?;
-                schema = Some(schema_of(&version)?);
                 let Flow::Waiting(sinks) = std::mem::replace(&mut flow, Flow::Waiting(Vec::new()))
                 else {
                     return Err("duplicate member `findings`".into());
                 };
-                flow = match header(&members) {
-                    Ok(h) => Flow::Streaming(Box::new(
-                        super::Recorder::new(&h, sinks).map_err(|e| e.to_string())?,
-                    )),
-                    Err(_) => Flow::Spooling(sinks, Spool::new().map_err(|e| e.to_string())?),
+                // A schema_version given after the findings is checked at the end.
+                let known = members.iter().any(|(k, _)| k == "schema_version");
+                let schema = if known { Some(schema(&members)?) } else { None };
+                flow = match (schema, header(&members)) {
+                    (Some(schema), Ok(h)) => {
+                        let rec = super::Recorder::new(&h, sinks).map_err(|e| e.to_string())?;
+                        Flow::Streaming(Box::new(rec), schema)
+                    }
+                    (schema, _) => {
+                        Flow::Spooling(sinks, Spool::new(schema).map_err(|e| e.to_string())?)
+                    }
                 };
             }
-            Event::Finding(v) => {
-                let f = finding(v, schema.expect("findings start first"))?;
-                match &mut flow {
-                    Flow::Streaming(rec) => rec.record(&f),
-                    Flow::Spooling(_, spool) => spool.push(&f),
-                    Flow::Waiting(_) => Ok(()),
+            Event::Finding(v) => match &mut flow {
+                Flow::Streaming(rec, schema) => {
+                    let f = finding(v, *schema)?;
+                    rec.record(&f).map_err(|e| e.to_string())?;
                 }
-                .map_err(|e| e.to_string())?;
-            }
+                Flow::Spooling(_, spool) => spool.push(v)?,
+                Flow::Waiting(_) => {}
+            },
             Event::FindingsEnd => {}
         }
         Ok(())
     };
     events(file, &mut on)?;
     let invalid = ReadError::Invalid;
+    let schema = schema(&members).map_err(invalid)?;
     let rec = match flow {
-        Flow::Streaming(rec) => *rec,
+        Flow::Streaming(rec, _) => *rec,
         Flow::Spooling(sinks, spool) => {
             let mut rec = super::Recorder::new(&header(&members).map_err(invalid)?, sinks)?;
-            spool.replay(|f| rec.record(&f))?;
+            spool.replay(schema, |f| rec.record(&f))?;
             rec
         }
         // A document without findings.
@@ -265,32 +344,52 @@ pub fn replay_observed(
     Ok(rec.finish(scan_errors, inventory, run, waivers, known_failures)?)
 }
 
-/// Findings waiting on disk, one JSON line each.
+/// Findings waiting on disk, one JSON line each: converted to the current shape when the
+/// document's schema was known as they were read (a conversion error is then placed in the
+/// document), as they were written otherwise, to be converted once it is.
 struct Spool {
     file: std::io::BufWriter<std::fs::File>,
+    schema: Option<Schema>,
 }
 
 impl Spool {
-    fn new() -> std::io::Result<Spool> {
+    fn new(schema: Option<Schema>) -> std::io::Result<Spool> {
         Ok(Spool {
             file: std::io::BufWriter::new(tempfile::tempfile()?),
+            schema,
         })
     }
 
-    fn push(&mut self, f: &Finding<'_>) -> std::io::Result<()> {
-        serde_json::to_writer(&mut self.file, f).map_err(std::io::Error::other)?;
-        self.file.write_all(b"\n")
+    fn push(&mut self, v: Value) -> Result<(), String> {
+        let written = match self.schema {
+            Some(schema) => serde_json::to_writer(&mut self.file, &finding(v, schema)?),
+            None => serde_json::to_writer(&mut self.file, &v),
+        };
+        written
+            .map_err(std::io::Error::other)
+            .and_then(|()| self.file.write_all(b"\n"))
+            .map_err(|e| format!("cannot spool a finding: {e}"))
     }
 
+    /// Hands each finding to `each`, in the document's order; `schema` is the document's.
     fn replay(
         self,
+        schema: Schema,
         mut each: impl FnMut(Finding<'static>) -> std::io::Result<()>,
-    ) -> std::io::Result<()> {
+    ) -> Result<(), ReadError> {
         let mut file = self.file.into_inner().map_err(|e| e.into_error())?;
         file.rewind()?;
-        for line in BufReader::new(file).lines() {
-            let f: Finding<'static> =
-                serde_json::from_str(&line?).map_err(std::io::Error::other)?;
+        for (n, line) in BufReader::new(file).lines().enumerate() {
+            let line = line?;
+            let f: Finding<'static> = match self.schema {
+                Some(_) => serde_json::from_str(&line).map_err(std::io::Error::other)?,
+                None => {
+                    let v = serde_json::from_str(&line).map_err(std::io::Error::other)?;
+                    finding(v, schema).map_err(|e| {
+                        ReadError::Invalid(format!("{e} (the document's finding {})", n + 1))
+                    })?
+                }
+            };
             each(f)?;
         }
         Ok(())
