@@ -525,6 +525,44 @@ fn a_result_with_sorted_members_reads_as_written() {
                 .collect();
             files.sort();
             assert_eq!(files.len(), 5);
+            // A baseline made from it, and the run a history stores from it, shown again.
+            let baseline = dir.path().join(format!("{name}-{kind}.baseline.json"));
+            let history = dir.path().join(format!("{name}-{kind}.db"));
+            let shown = dir.path().join(format!("{name}-{kind}.shown.json"));
+            for args in [
+                vec![
+                    "baseline",
+                    "create",
+                    path.to_str().unwrap(),
+                    "-o",
+                    baseline.to_str().unwrap(),
+                ],
+                vec![
+                    "history",
+                    "import",
+                    "--history",
+                    history.to_str().unwrap(),
+                    path.to_str().unwrap(),
+                ],
+                vec![
+                    "history",
+                    "show",
+                    "--history",
+                    history.to_str().unwrap(),
+                    "1",
+                    "--format",
+                    "json",
+                    "-o",
+                    shown.to_str().unwrap(),
+                ],
+            ] {
+                let o = vigil(&args);
+                let stderr = String::from_utf8_lossy(&o.stderr);
+                assert_eq!(o.status.code(), Some(0), "{name} {kind} {args:?}: {stderr}");
+            }
+            for (label, made) in [("baseline", baseline), ("history show", shown)] {
+                files.push((label.to_string(), std::fs::read(&made).unwrap()));
+            }
             outputs.push(files);
         }
         assert!(
