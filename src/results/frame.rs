@@ -21,7 +21,8 @@ const BLOCK: usize = 64 * 1024;
 /// The longest number or literal buffered whole: far longer than any a result holds.
 const MAX_SCALAR: usize = 4096;
 
-/// serde_json's recursion limit: a value nested deeper is an error it reports on reaching it.
+/// serde_json's recursion limit: the depth of nesting, counted from the document's root, that it
+/// refuses on reaching it.
 const MAX_DEPTH: usize = 128;
 
 /// A document being read: the unread part of the last blocks, and where it starts.
@@ -34,6 +35,10 @@ pub struct Framer<R> {
     /// Line and column (from 1) of `buf[start]` in the document.
     line: usize,
     column: usize,
+    /// The objects and arrays being read around the current position, as [`Framer::object`] and
+    /// [`Framer::array`] entered them: a value inside them may nest only as deep as serde_json
+    /// lets a whole document nest.
+    nesting: usize,
 }
 
 /// Why a document could not be framed: it could not be read, or is not JSON of the expected shape.
@@ -59,6 +64,7 @@ impl<R: Read> Framer<R> {
             eof: false,
             line: 1,
             column: 1,
+            nesting: 0,
         }
     }
 
@@ -100,16 +106,21 @@ impl<R: Read> Framer<R> {
         Ok(read > 0)
     }
 
-    /// Marks the next `n` bytes read, keeping the line and column.
-    fn consume(&mut self, n: usize) {
+    /// Line and column of the byte `n` bytes past the current position.
+    fn position_after(&self, n: usize) -> (usize, usize) {
         let bytes = &self.buf[self.start..self.start + n];
         match memchr::memrchr(b'\n', bytes) {
-            Some(last) => {
-                self.line += memchr::memchr_iter(b'\n', bytes).count();
-                self.column = n - last;
-            }
-            None => self.column += n,
+            Some(last) => (
+                self.line + memchr::memchr_iter(b'\n', bytes).count(),
+                n - last,
+            ),
+            None => (self.line, self.column + n),
         }
+    }
+
+    /// Marks the next `n` bytes read, keeping the line and column.
+    fn consume(&mut self, n: usize) {
+        (self.line, self.column) = self.position_after(n);
         self.start += n;
     }
 
@@ -150,6 +161,33 @@ impl<R: Read> Framer<R> {
         })
     }
 
+    /// Reads an object (after white space), handing each member's name to `each`, which reads its
+    /// value; `expected` names the object in the error when it does not begin.
+    pub fn object(
+        &mut self,
+        expected: &str,
+        mut each: impl FnMut(&mut Self, String) -> Result<(), FrameError>,
+    ) -> Result<(), FrameError> {
+        self.expect(b'{', expected)?;
+        self.nesting += 1;
+        if !self.eat(b'}')? {
+            loop {
+                if self.peek()? != Some(b'"') {
+                    return Err(self.error("expected a member name"));
+                }
+                let key: String = self.value()?;
+                self.expect(b':', "`:`")?;
+                each(self, key)?;
+                if self.eat(b'}')? {
+                    break;
+                }
+                self.expect(b',', "`,` or `}`")?;
+            }
+        }
+        self.nesting -= 1;
+        Ok(())
+    }
+
     /// Reads an array (after white space), handing each element to `each` as it is parsed;
     /// `expected` names the array in the error when it does not begin.
     pub fn array<T: DeserializeOwned>(
@@ -158,17 +196,19 @@ impl<R: Read> Framer<R> {
         mut each: impl FnMut(&Self, T) -> Result<(), FrameError>,
     ) -> Result<(), FrameError> {
         self.expect(b'[', expected)?;
-        if self.eat(b']')? {
-            return Ok(());
-        }
-        loop {
-            let element = self.value()?;
-            each(self, element)?;
-            if self.eat(b']')? {
-                return Ok(());
+        self.nesting += 1;
+        if !self.eat(b']')? {
+            loop {
+                let element = self.value()?;
+                each(self, element)?;
+                if self.eat(b']')? {
+                    break;
+                }
+                self.expect(b',', "`,` or `]`")?;
             }
-            self.expect(b',', "`,` or `]`")?;
         }
+        self.nesting -= 1;
+        Ok(())
     }
 
     /// Reads and parses the next value (after white space).
@@ -269,10 +309,14 @@ impl<R: Read> Framer<R> {
                         b'"' => in_string = true,
                         b'{' | b'[' => {
                             depth += 1;
-                            if depth > MAX_DEPTH {
-                                // Deeper than serde_json goes: what is read so far is enough for
-                                // it to say so, without buffering the rest of a hostile value.
-                                return Ok(i + 1);
+                            if self.nesting + depth >= MAX_DEPTH {
+                                // Deeper than serde_json lets the whole document nest: refused
+                                // here, as it refuses it, without buffering the rest of a hostile
+                                // value.
+                                let (line, column) = self.position_after(i);
+                                return Err(FrameError::Syntax(format!(
+                                    "recursion limit exceeded at line {line} column {column}"
+                                )));
                             }
                         }
                         b'}' | b']' => {
@@ -367,18 +411,54 @@ mod tests {
     /// the framer left unread.
     fn second_element_error(text: &str) -> (String, usize) {
         let mut f = Framer::new(Trickle(text.as_bytes()));
-        f.expect(b'[', "`[`").unwrap();
-        f.value::<Value>().unwrap();
-        f.expect(b',', "`,`").unwrap();
-        let e = f.value::<Value>().unwrap_err().to_string();
-        (e, f.reader.0.len())
+        let e = f.array("`[`", |_, _: Value| Ok(())).unwrap_err();
+        (e.to_string(), f.reader.0.len())
     }
 
     #[test]
     fn a_value_nested_past_serde_json_s_limit_is_refused_without_reading_the_rest() {
-        let (e, unread) = second_element_error(&format!("[1, {}", "[".repeat(1_000_000)));
-        assert_eq!(e, "recursion limit exceeded at line 1 column 132");
+        let text = format!("[1, {}", "[".repeat(1_000_000));
+        let (e, unread) = second_element_error(&text);
+        assert_eq!(e, "recursion limit exceeded at line 1 column 131");
+        let theirs = serde_json::from_str::<Value>(&text).unwrap_err();
+        assert_eq!(e, theirs.to_string());
         assert!(unread > 999_000, "the framer read on past the limit");
+    }
+
+    /// An object of arrays, as a result holds its findings, read through the framer.
+    fn object_of_arrays(text: &str) -> Result<Vec<Value>, FrameError> {
+        let mut f = Framer::new(Trickle(text.as_bytes()));
+        let mut out = Vec::new();
+        f.object("`{`", |f, _| {
+            f.array("`[`", |_, v| {
+                out.push(v);
+                Ok(())
+            })
+        })?;
+        Ok(out)
+    }
+
+    #[test]
+    fn values_nest_as_deep_as_serde_json_lets_the_whole_document_nest() {
+        for depth in 124..=128 {
+            let nested = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+            for (text, ours) in [
+                (format!("[1, {nested}]"), elements(format!("[1, {nested}]"))),
+                (
+                    format!("{{\"a\": [{nested}]}}"),
+                    object_of_arrays(&format!("{{\"a\": [{nested}]}}")),
+                ),
+            ] {
+                let theirs = serde_json::from_str::<Value>(&text);
+                match (ours, theirs) {
+                    (Ok(_), Ok(_)) => {}
+                    (Err(ours), Err(theirs)) => assert_eq!(ours.to_string(), theirs.to_string()),
+                    (ours, theirs) => {
+                        panic!("{depth} deep: {ours:?} against serde_json's {theirs:?}")
+                    }
+                }
+            }
+        }
     }
 
     #[test]

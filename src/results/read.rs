@@ -55,30 +55,18 @@ pub fn events(reader: impl Read, on: &mut Callback<'_>) -> Result<(), ReadError>
 /// The document's object member by member, and its `findings` array finding by finding.
 fn walk<R: Read>(doc: &mut Framer<R>, on: &mut Callback<'_>) -> Result<(), FrameError> {
     let mut call = |doc: &Framer<R>, event: Event| on(event).map_err(|what| doc.error(what));
-    doc.expect(b'{', "a result document (a JSON object)")?;
-    if !doc.eat(b'}')? {
-        loop {
-            if doc.peek()? != Some(b'"') {
-                return Err(doc.error("expected a member name"));
-            }
-            let key: String = doc.value()?;
-            doc.expect(b':', "`:`")?;
-            if key == "findings" {
-                call(doc, Event::FindingsStart)?;
-                doc.array("a list of findings", |doc, finding: Value| {
-                    call(doc, Event::Finding(finding))
-                })?;
-                call(doc, Event::FindingsEnd)?;
-            } else {
-                let value: Value = doc.value()?;
-                call(doc, Event::Member(key, value))?;
-            }
-            if doc.eat(b'}')? {
-                break;
-            }
-            doc.expect(b',', "`,` or `}`")?;
+    doc.object("a result document (a JSON object)", |doc, key| {
+        if key == "findings" {
+            call(doc, Event::FindingsStart)?;
+            doc.array("a list of findings", |doc, finding: Value| {
+                call(doc, Event::Finding(finding))
+            })?;
+            call(doc, Event::FindingsEnd)
+        } else {
+            let value: Value = doc.value()?;
+            call(doc, Event::Member(key, value))
         }
-    }
+    })?;
     match doc.peek()? {
         None => Ok(()),
         Some(_) => Err(doc.error("trailing characters")),
