@@ -28,9 +28,12 @@ const MAX_DEPTH: usize = 128;
 /// A document being read: the unread part of the last blocks, and where it starts.
 pub struct Framer<R> {
     reader: R,
+    /// Storage for the blocks, kept (and zeroed) once: `buf[start..end]` is read and unconsumed.
     buf: Vec<u8>,
     /// The first byte of `buf` not yet consumed.
     start: usize,
+    /// The end of what was read into `buf`.
+    end: usize,
     eof: bool,
     /// Line and column (from 1) of `buf[start]` in the document.
     line: usize,
@@ -61,6 +64,7 @@ impl<R: Read> Framer<R> {
             reader,
             buf: Vec::new(),
             start: 0,
+            end: 0,
             eof: false,
             line: 1,
             column: 1,
@@ -72,7 +76,7 @@ impl<R: Read> Framer<R> {
     /// document, where serde_json places its errors: on the last byte read (column 0 when the
     /// last line is empty).
     pub fn error(&self, what: impl std::fmt::Display) -> FrameError {
-        let at_end = self.eof && self.start == self.buf.len();
+        let at_end = self.eof && self.start == self.end;
         FrameError::Syntax(format!(
             "{what} at line {} column {}",
             self.line,
@@ -86,29 +90,29 @@ impl<R: Read> Framer<R> {
             return Ok(false);
         }
         if self.start > 0 {
-            self.buf.drain(..self.start);
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
             self.start = 0;
         }
-        let len = self.buf.len();
-        self.buf.resize(len + BLOCK, 0);
+        // Grown only for a value longer than what the buffer holds.
+        if self.buf.len() < self.end + BLOCK {
+            self.buf.resize(self.end + BLOCK, 0);
+        }
         let read = loop {
-            match self.reader.read(&mut self.buf[len..]) {
+            match self.reader.read(&mut self.buf[self.end..self.end + BLOCK]) {
                 Ok(n) => break n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    self.buf.truncate(len);
-                    return Err(e);
-                }
+                Err(e) => return Err(e),
             }
         };
-        self.buf.truncate(len + read);
+        self.end += read;
         self.eof = read == 0;
         Ok(read > 0)
     }
 
     /// Line and column of the byte `n` bytes past the current position.
     fn position_after(&self, n: usize) -> (usize, usize) {
-        let bytes = &self.buf[self.start..self.start + n];
+        let bytes = &self.unread()[..n];
         match memchr::memrchr(b'\n', bytes) {
             Some(last) => (
                 self.line + memchr::memchr_iter(b'\n', bytes).count(),
@@ -116,6 +120,11 @@ impl<R: Read> Framer<R> {
             ),
             None => (self.line, self.column + n),
         }
+    }
+
+    /// What was read and not yet consumed.
+    fn unread(&self) -> &[u8] {
+        &self.buf[self.start..self.end]
     }
 
     /// Marks the next `n` bytes read, keeping the line and column.
@@ -127,12 +136,9 @@ impl<R: Read> Framer<R> {
     /// The next byte that is not white space, without consuming it; `None` at the end.
     pub fn peek(&mut self) -> Result<Option<u8>, FrameError> {
         loop {
-            let spaces = self.buf[self.start..]
-                .iter()
-                .take_while(|&&b| is_space(b))
-                .count();
+            let spaces = self.unread().iter().take_while(|&&b| is_space(b)).count();
             self.consume(spaces);
-            if let Some(&b) = self.buf.get(self.start) {
+            if let Some(&b) = self.unread().first() {
                 return Ok(Some(b));
             }
             if !self.fill()? {
@@ -220,7 +226,7 @@ impl<R: Read> Framer<R> {
         if n == 0 {
             return Err(self.error("expected value"));
         }
-        let bytes = &self.buf[self.start..self.start + n];
+        let bytes = &self.unread()[..n];
         // UTF-8 checked once for the whole value, not string by string; serde_json words the
         // error when it fails.
         let parsed = match std::str::from_utf8(bytes) {
@@ -234,8 +240,8 @@ impl<R: Read> Framer<R> {
             }
             // A number or literal cut short by the delimiter after it (`t,`, `1.]`): serde_json
             // reading the whole document meets that delimiter and says what it expected instead.
-            Err(e) if e.is_eof() && self.start + n < self.buf.len() => {
-                let with_next = &self.buf[self.start..=self.start + n];
+            Err(e) if e.is_eof() && n < self.unread().len() => {
+                let with_next = &self.unread()[..=n];
                 let e = serde_json::from_slice::<T>(with_next).err().unwrap_or(e);
                 Err(self.located(&e))
             }
@@ -262,7 +268,7 @@ impl<R: Read> Framer<R> {
     /// Length of the value that starts at `buf[start]`, reading blocks until it is all in the
     /// buffer. Only strings and nesting are followed; serde_json checks the rest.
     fn extent(&mut self) -> Result<usize, FrameError> {
-        let first = self.buf[self.start];
+        let first = self.unread()[0];
         let scalar = !matches!(first, b'{' | b'[' | b'"');
         // A string value starts inside its string; the opening quote is byte 0.
         let mut in_string = first == b'"';
@@ -270,7 +276,7 @@ impl<R: Read> Framer<R> {
         let mut depth = 0usize;
         let mut escaped = false;
         loop {
-            let bytes = &self.buf[self.start..];
+            let bytes = self.unread();
             while i < bytes.len() {
                 if escaped {
                     escaped = false;
@@ -335,7 +341,7 @@ impl<R: Read> Framer<R> {
                     return Ok(i);
                 }
                 // Unterminated: serde_json words and places the error at the end.
-                let e = serde_json::from_slice::<serde_json::Value>(&self.buf[self.start..])
+                let e = serde_json::from_slice::<serde_json::Value>(self.unread())
                     .expect_err("an unterminated value does not parse");
                 return Err(self.located(&e));
             }
