@@ -265,6 +265,21 @@ impl<R: Read> Framer<R> {
         FrameError::Syntax(format!("{what} at line {line} column {column}"))
     }
 
+    /// The error for the value at the current position, nested past serde_json's limit at its
+    /// byte `i`: what serde_json finds wrong before that byte, as it reads a document in order,
+    /// or else the limit.
+    fn too_deep(&self, i: usize) -> FrameError {
+        match serde_json::from_slice::<serde::de::IgnoredAny>(&self.unread()[..i]) {
+            Err(e) if !e.is_eof() => self.located(&e),
+            _ => {
+                let (line, column) = self.position_after(i);
+                FrameError::Syntax(format!(
+                    "recursion limit exceeded at line {line} column {column}"
+                ))
+            }
+        }
+    }
+
     /// Length of the value that starts at `buf[start]`, reading blocks until it is all in the
     /// buffer. Only strings and nesting are followed; serde_json checks the rest.
     fn extent(&mut self) -> Result<usize, FrameError> {
@@ -317,12 +332,8 @@ impl<R: Read> Framer<R> {
                             depth += 1;
                             if self.nesting + depth >= MAX_DEPTH {
                                 // Deeper than serde_json lets the whole document nest: refused
-                                // here, as it refuses it, without buffering the rest of a hostile
-                                // value.
-                                let (line, column) = self.position_after(i);
-                                return Err(FrameError::Syntax(format!(
-                                    "recursion limit exceeded at line {line} column {column}"
-                                )));
+                                // here, without buffering the rest of a hostile value.
+                                return Err(self.too_deep(i));
                             }
                         }
                         b'}' | b']' => {
@@ -458,13 +469,22 @@ mod tests {
                 let theirs = serde_json::from_str::<Value>(&text);
                 match (ours, theirs) {
                     (Ok(_), Ok(_)) => {}
-                    (Err(ours), Err(theirs)) => assert_eq!(ours.to_string(), theirs.to_string()),
+                    (Err(ours), Err(theirs)) => {
+                        assert_eq!(ours.to_string(), theirs.to_string())
+                    }
                     (ours, theirs) => {
                         panic!("{depth} deep: {ours:?} against serde_json's {theirs:?}")
                     }
                 }
             }
         }
+        // An error before the limit is the one serde_json meets first, reading in order.
+        let text = format!("[1, [1 2 {}", "[".repeat(200));
+        let theirs = serde_json::from_str::<Value>(&text)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(message(elements(&text)), theirs);
+        assert!(theirs.starts_with("expected `,` or `]`"), "{theirs}");
     }
 
     #[test]
