@@ -500,20 +500,38 @@ fn a_result_with_sorted_members_reads_as_written() {
         for (kind, doc) in [("as-written", &text), ("sorted", &sorted)] {
             let path = dir.path().join(format!("{name}-{kind}.json"));
             std::fs::write(&path, doc).unwrap();
-            let ok = vigil(&["verify", path.to_str().unwrap()]);
-            assert_eq!(ok.status.code(), Some(0), "{name} {kind}");
+            let history = dir.path().join(format!("{name}-{kind}.db"));
+            // Every format, a baseline made from it, and the run a history stores from it.
             let out = dir.path().join(format!("{name}-{kind}"));
-            let report = vigil(&[
-                "report",
+            let (path, history, out) = (
                 path.to_str().unwrap(),
-                "--format",
-                "json,html,markdown,sarif,junit",
-                "--output-dir",
+                history.to_str().unwrap(),
                 out.to_str().unwrap(),
-            ]);
-            let stderr = String::from_utf8_lossy(&report.stderr);
-            assert_eq!(report.status.code(), Some(0), "{name} {kind}: {stderr}");
-            let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(&out)
+            );
+            let formats = "json,html,markdown,sarif,junit";
+            let (baseline, shown) = (format!("{out}/baseline.json"), format!("{out}/shown.json"));
+            for args in [
+                vec!["verify", path],
+                vec!["report", path, "--format", formats, "--output-dir", out],
+                vec!["baseline", "create", path, "-o", &baseline],
+                vec!["history", "import", "--history", history, path],
+                vec![
+                    "history",
+                    "show",
+                    "--history",
+                    history,
+                    "1",
+                    "-f",
+                    "json",
+                    "-o",
+                    &shown,
+                ],
+            ] {
+                let o = vigil(&args);
+                let stderr = String::from_utf8_lossy(&o.stderr);
+                assert_eq!(o.status.code(), Some(0), "{name} {kind} {args:?}: {stderr}");
+            }
+            let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(out)
                 .unwrap()
                 .map(|e| {
                     let e = e.unwrap();
@@ -524,45 +542,7 @@ fn a_result_with_sorted_members_reads_as_written() {
                 })
                 .collect();
             files.sort();
-            assert_eq!(files.len(), 5);
-            // A baseline made from it, and the run a history stores from it, shown again.
-            let baseline = dir.path().join(format!("{name}-{kind}.baseline.json"));
-            let history = dir.path().join(format!("{name}-{kind}.db"));
-            let shown = dir.path().join(format!("{name}-{kind}.shown.json"));
-            for args in [
-                vec![
-                    "baseline",
-                    "create",
-                    path.to_str().unwrap(),
-                    "-o",
-                    baseline.to_str().unwrap(),
-                ],
-                vec![
-                    "history",
-                    "import",
-                    "--history",
-                    history.to_str().unwrap(),
-                    path.to_str().unwrap(),
-                ],
-                vec![
-                    "history",
-                    "show",
-                    "--history",
-                    history.to_str().unwrap(),
-                    "1",
-                    "--format",
-                    "json",
-                    "-o",
-                    shown.to_str().unwrap(),
-                ],
-            ] {
-                let o = vigil(&args);
-                let stderr = String::from_utf8_lossy(&o.stderr);
-                assert_eq!(o.status.code(), Some(0), "{name} {kind} {args:?}: {stderr}");
-            }
-            for (label, made) in [("baseline", baseline), ("history show", shown)] {
-                files.push((label.to_string(), std::fs::read(&made).unwrap()));
-            }
+            assert_eq!(files.len(), 7);
             outputs.push(files);
         }
         assert!(
