@@ -269,7 +269,9 @@ impl<R: Read> Framer<R> {
     /// byte `i`: what serde_json finds wrong before that byte, as it reads a document in order,
     /// or else the limit.
     fn too_deep(&self, i: usize) -> FrameError {
-        match serde_json::from_slice::<serde::de::IgnoredAny>(&self.unread()[..i]) {
+        // Parsed as a `Value`, as the value itself is: serde_json places some errors (a control
+        // character in a string) one byte earlier when it only skips a value.
+        match serde_json::from_slice::<serde_json::Value>(&self.unread()[..i]) {
             Err(e) if !e.is_eof() => self.located(&e),
             _ => {
                 let (line, column) = self.position_after(i);
@@ -479,12 +481,17 @@ mod tests {
             }
         }
         // An error before the limit is the one serde_json meets first, reading in order.
-        let text = format!("[1, [1 2 {}", "[".repeat(200));
-        let theirs = serde_json::from_str::<Value>(&text)
-            .unwrap_err()
-            .to_string();
-        assert_eq!(message(elements(&text)), theirs);
-        assert!(theirs.starts_with("expected `,` or `]`"), "{theirs}");
+        for (before, error) in [
+            ("1 2", "expected `,` or `]`"),
+            ("\"a\0\"", "control character"),
+        ] {
+            let text = format!("[1, [{before} {}", "[".repeat(200));
+            let theirs = serde_json::from_str::<Value>(&text)
+                .unwrap_err()
+                .to_string();
+            assert_eq!(message(elements(&text)), theirs);
+            assert!(theirs.starts_with(error), "{theirs}");
+        }
     }
 
     #[test]
