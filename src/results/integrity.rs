@@ -230,6 +230,26 @@ pub fn verify_file(path: &Path) -> Result<String, VerifyError> {
     check(&members, computed)
 }
 
+/// Checks, for the `results` fuzz target, that the digest [`verify_file`] computes as it streams
+/// the file at `path` (holding `data`) is the SHA-256 of the canonical form of the whole document
+/// without its `integrity` member, whatever the order of its members.
+pub fn assert_digest_agrees(data: &[u8], path: &Path) {
+    let computed = match verify_file(path) {
+        Ok(digest)
+        | Err(VerifyError::Mismatch {
+            computed: digest, ..
+        }) => digest,
+        // Not a result, no record, or one this version does not know: nothing was computed.
+        Err(_) => return,
+    };
+    let Ok(Value::Object(mut whole)) = serde_json::from_slice::<Value>(data) else {
+        panic!("a digest of a document that is not a JSON object: {computed}");
+    };
+    whole.remove("integrity");
+    let canonical = canonical_string(&Value::Object(whole));
+    assert_eq!(computed, hex(&Sha256::digest(canonical.as_bytes())));
+}
+
 /// Replays a result into `sinks` (as [`read::replay`]) and checks its digest in the same pass.
 /// The sinks have seen the whole document when the digest is known: a caller that must not show
 /// an altered result holds their output back until this returns `Ok` (as `vigil report` does).
