@@ -474,17 +474,6 @@ fn a_damaged_result_is_refused_naming_its_line_and_column() {
     }
 }
 
-/// `text` with its top-level members in sorted order, as `jq -S` writes a document: the findings
-/// then come before `schema_version`, the header's `policies` and `tool`.
-fn members_sorted(text: &str) -> String {
-    let Value::Object(doc) = serde_json::from_str(text).unwrap() else {
-        panic!("a result is an object")
-    };
-    let mut members: Vec<(String, Value)> = doc.into_iter().collect();
-    members.sort_by(|a, b| a.0.cmp(&b.0));
-    serde_json::to_string_pretty(&Value::Object(members.into_iter().collect())).unwrap()
-}
-
 /// A result whose members were sorted (`jq -S`, to compare two results) is still the same result:
 /// it verifies and renders exactly as it did, in either schema, and a finding that does not read
 /// is named even though the schema was learnt only after it.
@@ -493,7 +482,7 @@ fn a_result_with_sorted_members_reads_as_written() {
     let dir = tempfile::tempdir().unwrap();
     let v1 = std::fs::read_to_string(common::root("tests/golden/results-schema-1.0.json")).unwrap();
     for (name, text) in [("v2", render(&fixed_result(), Format::Json)), ("v1", v1)] {
-        let sorted = members_sorted(&text);
+        let sorted = common::members_sorted(&text);
         let findings_at = sorted.find("\"findings\"").unwrap();
         assert!(findings_at < sorted.find("\"schema_version\"").unwrap());
         let mut outputs = Vec::new();
@@ -552,8 +541,11 @@ fn a_result_with_sorted_members_reads_as_written() {
     }
 
     // The second finding loses its state: named by its place, as the schema came after it.
-    let mut doc: Value =
-        serde_json::from_str(&members_sorted(&render(&fixed_result(), Format::Json))).unwrap();
+    let mut doc: Value = serde_json::from_str(&common::members_sorted(&render(
+        &fixed_result(),
+        Format::Json,
+    )))
+    .unwrap();
     doc["findings"][1].as_object_mut().unwrap().remove("state");
     let path = dir.path().join("broken.json");
     std::fs::write(&path, serde_json::to_string_pretty(&doc).unwrap()).unwrap();

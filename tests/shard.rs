@@ -159,6 +159,27 @@ fn merged_shards_are_the_unsharded_result() {
             String::from_utf8_lossy(&o.stderr)
         );
         assert_eq!(content(&merged), expected, "N = {n}");
+        if n == 3 {
+            // Parts whose members were sorted (`jq -S`) merge into the same result.
+            let sorted: Vec<_> = parts
+                .iter()
+                .map(|p| {
+                    let to = p.with_extension("sorted.json");
+                    let text = std::fs::read_to_string(p).unwrap();
+                    std::fs::write(&to, common::members_sorted(&text)).unwrap();
+                    to
+                })
+                .collect();
+            let from_sorted = d.join("merged-sorted.json");
+            let o = merge(&sorted, &from_sorted);
+            assert_eq!(
+                o.status.code(),
+                Some(0),
+                "{}",
+                String::from_utf8_lossy(&o.stderr)
+            );
+            assert_eq!(content(&from_sorted), expected, "sorted parts");
+        }
         // Sealed: its own digest verifies, and it reports like any result.
         assert_eq!(
             vigil(&["verify", merged.to_str().unwrap()]).status.code(),

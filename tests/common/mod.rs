@@ -117,6 +117,17 @@ pub fn assert_lines(actual: &[String], expected: &[&str]) {
     );
 }
 
+/// `text` with its top-level members in sorted order, as `jq -S` writes a document: the findings
+/// then come before `schema_version`, the header's `policies` and `tool`.
+pub fn members_sorted(text: &str) -> String {
+    let Value::Object(doc) = serde_json::from_str(text).unwrap() else {
+        panic!("a result is an object")
+    };
+    let mut members: Vec<(String, Value)> = doc.into_iter().collect();
+    members.sort_by(|a, b| a.0.cmp(&b.0));
+    serde_json::to_string_pretty(&Value::Object(members.into_iter().collect())).unwrap()
+}
+
 /// Path to a file under the crate root.
 pub fn root(rel: &str) -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
