@@ -148,37 +148,25 @@ fn merged_shards_are_the_unsharded_result() {
             whole_json["inventory"]["files_seen"].as_u64(),
             "the shards cover every file once"
         );
-        // Given in reverse order: merge puts them in shard order.
+        // Given in reverse order: merge puts them in shard order. For N = 3, also parts whose
+        // members were sorted (`jq -S`).
         let reversed: Vec<_> = parts.iter().rev().cloned().collect();
-        let merged = d.join(format!("merged-{n}.json"));
-        let o = merge(&reversed, &merged);
-        assert_eq!(
-            o.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-        assert_eq!(content(&merged), expected, "N = {n}");
+        let mut inputs = vec![("reversed", reversed)];
         if n == 3 {
-            // Parts whose members were sorted (`jq -S`) merge into the same result.
-            let sorted: Vec<_> = parts
-                .iter()
-                .map(|p| {
-                    let to = p.with_extension("sorted.json");
-                    let text = std::fs::read_to_string(p).unwrap();
-                    std::fs::write(&to, common::members_sorted(&text)).unwrap();
-                    to
-                })
-                .collect();
-            let from_sorted = d.join("merged-sorted.json");
-            let o = merge(&sorted, &from_sorted);
-            assert_eq!(
-                o.status.code(),
-                Some(0),
-                "{}",
-                String::from_utf8_lossy(&o.stderr)
-            );
-            assert_eq!(content(&from_sorted), expected, "sorted parts");
+            let sorted = parts.iter().map(|p| {
+                let to = p.with_extension("sorted.json");
+                let text = std::fs::read_to_string(p).unwrap();
+                std::fs::write(&to, common::members_sorted(&text)).unwrap();
+                to
+            });
+            inputs.push(("sorted", sorted.collect()));
+        }
+        let merged = d.join(format!("merged-{n}.json"));
+        for (how, parts) in inputs {
+            let o = merge(&parts, &merged);
+            let stderr = String::from_utf8_lossy(&o.stderr);
+            assert_eq!(o.status.code(), Some(0), "{how}: {stderr}");
+            assert_eq!(content(&merged), expected, "N = {n}, {how}");
         }
         // Sealed: its own digest verifies, and it reports like any result.
         assert_eq!(
