@@ -54,6 +54,11 @@ pub enum FrameError {
     Syntax(String),
 }
 
+/// `what` at `line` and `column`, worded as serde_json words its errors.
+fn syntax(what: impl std::fmt::Display, line: usize, column: usize) -> FrameError {
+    FrameError::Syntax(format!("{what} at line {line} column {column}"))
+}
+
 fn is_space(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\n' | b'\r')
 }
@@ -77,11 +82,7 @@ impl<R: Read> Framer<R> {
     /// last line is empty).
     pub fn error(&self, what: impl std::fmt::Display) -> FrameError {
         let at_end = self.eof && self.start == self.end;
-        FrameError::Syntax(format!(
-            "{what} at line {} column {}",
-            self.line,
-            self.column - usize::from(at_end)
-        ))
+        syntax(what, self.line, self.column - usize::from(at_end))
     }
 
     /// Reads one more block into the buffer, first dropping what was consumed. False at the end.
@@ -262,7 +263,7 @@ impl<R: Read> Framer<R> {
             1 => (self.line, self.column + e.column().saturating_sub(1)),
             l => (self.line + l - 1, e.column()),
         };
-        FrameError::Syntax(format!("{what} at line {line} column {column}"))
+        syntax(what, line, column)
     }
 
     /// The error for the value at the current position, nested past serde_json's limit at its
@@ -275,9 +276,7 @@ impl<R: Read> Framer<R> {
             Err(e) if !e.is_eof() => self.located(&e),
             _ => {
                 let (line, column) = self.position_after(i);
-                FrameError::Syntax(format!(
-                    "recursion limit exceeded at line {line} column {column}"
-                ))
+                syntax("recursion limit exceeded", line, column)
             }
         }
     }
