@@ -175,24 +175,14 @@ impl<R: Read> Framer<R> {
         expected: &str,
         mut each: impl FnMut(&mut Self, String) -> Result<(), FrameError>,
     ) -> Result<(), FrameError> {
-        self.expect(b'{', expected)?;
-        self.nesting += 1;
-        if !self.eat(b'}')? {
-            loop {
-                if self.peek()? != Some(b'"') {
-                    return Err(self.error("expected a member name"));
-                }
-                let key: String = self.value()?;
-                self.expect(b':', "`:`")?;
-                each(self, key)?;
-                if self.eat(b'}')? {
-                    break;
-                }
-                self.expect(b',', "`,` or `}`")?;
+        self.container((b'{', b'}'), expected, |f| {
+            if f.peek()? != Some(b'"') {
+                return Err(f.error("expected a member name"));
             }
-        }
-        self.nesting -= 1;
-        Ok(())
+            let key: String = f.value()?;
+            f.expect(b':', "`:`")?;
+            each(f, key)
+        })
     }
 
     /// Reads an array (after white space), handing each element to `each` as it is parsed;
@@ -202,16 +192,30 @@ impl<R: Read> Framer<R> {
         expected: &str,
         mut each: impl FnMut(&Self, T) -> Result<(), FrameError>,
     ) -> Result<(), FrameError> {
-        self.expect(b'[', expected)?;
+        self.container((b'[', b']'), expected, |f| {
+            let element = f.value()?;
+            each(f, element)
+        })
+    }
+
+    /// Reads an object or array between `open` and `close`: its brackets and commas here, each
+    /// member or element with `item`.
+    fn container(
+        &mut self,
+        (open, close): (u8, u8),
+        expected: &str,
+        mut item: impl FnMut(&mut Self) -> Result<(), FrameError>,
+    ) -> Result<(), FrameError> {
+        self.expect(open, expected)?;
         self.nesting += 1;
-        if !self.eat(b']')? {
+        if !self.eat(close)? {
+            let between = format!("`,` or `{}`", char::from(close));
             loop {
-                let element = self.value()?;
-                each(self, element)?;
-                if self.eat(b']')? {
+                item(self)?;
+                if self.eat(close)? {
                     break;
                 }
-                self.expect(b',', "`,` or `]`")?;
+                self.expect(b',', &between)?;
             }
         }
         self.nesting -= 1;
