@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# How long `vigil verify` and `vigil report` take to read a saved result and render it.
+# How long `vigil verify` and `vigil report` take to read a saved result and render it, and
+# `vigil history import` and `vigil diff` to store it.
 #
 # By default on a generated result of 100,000 findings (the size the browser test renders; timing
 # lives here, not in the test), in the release build and in the debug build the tests use. With
@@ -11,9 +12,9 @@
 #   RUNS=10          hyperfine timed runs per command (after 1 warmup run)
 #   RESULT=file      time the commands on this saved result
 #   BASELINE=binary  also time this vigil binary (an older build), side by side with each build
+#   SUMMARY=file     where the hyperfine tables go (default bench/results/report-hyperfine.md)
 #
-# Writes under a temporary directory (removed at the end), bench/results/report-hyperfine.md and
-# cargo's target/.
+# Writes under a temporary directory (removed at the end), the summary and cargo's target/.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -59,14 +60,16 @@ fi
 echo "== $results: $(wc -c <"$results") bytes"
 
 mkdir -p "$here/results"
-summary=$here/results/report-hyperfine.md
+summary=${SUMMARY:-$here/results/report-hyperfine.md}
 : >"$summary"
 q() { printf '%q' "$1"; }
 for build in "${builds[@]}"; do
     # Each command once per binary, so that hyperfine puts them side by side.
     binaries=("$build=$root/target/$build/vigil")
     [ -z "$baseline" ] || binaries+=("baseline=$baseline")
-    for what in verify html markdown sarif; do
+    # A history that already holds the result, as a fleet's history holds last night's upload.
+    "${binaries[0]#*=}" history import --history "$work/seeded.db" "$results" 2>/dev/null
+    for what in verify html markdown sarif import reimport diff; do
         args=()
         for pair in "${binaries[@]}"; do
             label=${pair%%=*}
@@ -74,11 +77,21 @@ for build in "${builds[@]}"; do
             # other work, not a comparison.
             [ "$what/$label" != sarif/baseline ] || continue
             vigil=$(q "${pair#*=}")
+            prepare=()
             case $what in
                 verify) cmd="$vigil verify $(q "$results")" ;;
+                # Into a new history, and into one holding the result already (its host's previous
+                # run: each verdict is linked, none stored again).
+                import)
+                    prepare=(--prepare "rm -f $(q "$work/new.db")")
+                    cmd="$vigil history import --history $(q "$work/new.db") $(q "$results")" ;;
+                reimport)
+                    prepare=(--prepare "cp $(q "$work/seeded.db") $(q "$work/again.db")")
+                    cmd="$vigil history import --history $(q "$work/again.db") $(q "$results")" ;;
+                diff) cmd="$vigil diff $(q "$results") $(q "$results") --format json" ;;
                 *) cmd="$vigil report $(q "$results") --format $what --output $(q "$work/out-$label.$what")" ;;
             esac
-            args+=(-n "$label: $what" "$cmd")
+            args+=("${prepare[@]}" -n "$label: $what" "$cmd")
         done
         hyperfine -N --warmup 1 --runs "$runs" --export-markdown "$work/part.md" "${args[@]}"
         cat "$work/part.md" >>"$summary"

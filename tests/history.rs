@@ -588,23 +588,51 @@ fn runs_of_several_hosts_are_told_apart_by_name_and_tag() {
     let runs: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(runs.as_array().unwrap().len(), 1);
     assert_eq!(runs[0]["host"], "web-01");
-    // An altered result is refused.
+    // An altered result, a cut-short one and one that is not JSON are refused, and leave the
+    // history as it was: the import stores a result in the pass that checks its digest, and
+    // takes back what it stored when the check fails.
     let text = std::fs::read_to_string(&r1).unwrap();
-    let altered = other.path().join("altered.json");
-    std::fs::write(&altered, text.replacen("\"fail\"", "\"pass\"", 1)).unwrap();
-    let o = vigil(&[
-        "history",
-        "import",
-        altered.to_str().unwrap(),
-        "--history",
-        &fleet,
-    ]);
-    assert_eq!(o.status.code(), Some(2));
+    let db = rusqlite::Connection::open(other.path().join("fleet.db")).unwrap();
+    let contents = |db: &rusqlite::Connection| {
+        [
+            "runs",
+            "findings",
+            "run_findings",
+            "headers",
+            "policies",
+            "run_counts",
+            "run_tags",
+        ]
+        .map(|t| ints(db, &format!("SELECT count(*) FROM {t}"))[0])
+    };
+    let before = contents(&db);
+    let cut = text
+        .find("\"summary\"")
+        .expect("a summary after the findings");
+    for (name, body, why) in [
+        (
+            "altered.json",
+            text.replacen("\"fail\"", "\"pass\"", 1),
+            "digest",
+        ),
+        ("cut.json", text[..cut].to_string(), "line"),
+        ("garbage.json", format!("{}{{", &text[..cut]), "line"),
+    ] {
+        let path = other.path().join(name);
+        std::fs::write(&path, body).unwrap();
+        let o = vigil(&[
+            "history",
+            "import",
+            path.to_str().unwrap(),
+            "--history",
+            &fleet,
+        ]);
+        assert_eq!(o.status.code(), Some(2), "{name}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains(name) && err.contains(why), "{name}: {err}");
+        assert_eq!(contents(&db), before, "nothing of {name} is stored");
+    }
     let o = vigil(&["history", "list", "--history", &fleet, "-f", "json"]);
     let runs: Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(
-        runs.as_array().unwrap().len(),
-        2,
-        "nothing of the altered result is stored"
-    );
+    assert_eq!(runs.as_array().unwrap().len(), 2);
 }

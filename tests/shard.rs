@@ -232,6 +232,17 @@ fn parts_of_different_scans_are_refused_and_nothing_is_written() {
     ]);
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("vigil history import"));
+    // So is a part imported into a history, and nothing of it is kept.
+    let h = history.to_str().unwrap();
+    let o = vigil(&["history", "import", p[0].to_str().unwrap(), "--history", h]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("one shard of a sharded scan: vigil merge the parts"),
+        "{err}"
+    );
+    let o = vigil(&["history", "list", "--history", h, "-f", "json"]);
+    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "[]");
     // A part altered after the scan.
     let text = std::fs::read_to_string(&p[1]).unwrap();
     std::fs::write(&p[1], text.replacen("\"fail\"", "\"pass\"", 1)).unwrap();

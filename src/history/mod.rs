@@ -463,6 +463,17 @@ impl Store {
                 &[Value::Text(before), Value::Text(stale_before)],
             )
         })?;
+        let verdicts = self.delete_orphans()?;
+        if !self.conn.is_postgres() {
+            self.q(self
+                .conn
+                .batch("PRAGMA incremental_vacuum; PRAGMA wal_checkpoint(TRUNCATE);"))?;
+        }
+        Ok((runs, verdicts))
+    }
+
+    /// Deletes the verdicts and headers no run refers to any more. Returns the verdicts deleted.
+    fn delete_orphans(&mut self) -> Result<u64, HistoryError> {
         // The verdicts no run refers to any more, found in one pass: with foreign keys checked,
         // every deleted row would search the links for a reference (they have no index by
         // verdict). A writer links a verdict only inside its own write transaction, after checking
@@ -496,37 +507,74 @@ impl Store {
         if sqlite {
             self.q(self.conn.batch("PRAGMA foreign_keys = ON;"))?;
         }
-        let verdicts = orphans?;
-        if sqlite {
-            self.q(self
-                .conn
-                .batch("PRAGMA incremental_vacuum; PRAGMA wal_checkpoint(TRUNCATE);"))?;
-        }
-        Ok((runs, verdicts))
+        orphans
     }
 
-    /// Stores a saved result file as a run (for comparing result files), after checking its
-    /// integrity digest. Returns the run.
+    /// Stores a saved result file as a run (for comparing result files), checking its integrity
+    /// digest in the same pass. Returns the run.
+    ///
+    /// The run is marked complete only once the digest checks: an altered result never becomes a
+    /// run. The bytes stored are the bytes checked, even if the file changes meanwhile, unless
+    /// the document's members come in an order that needs a second pass for the digest (neither
+    /// vigil's order nor sorted: see [`crate::results::integrity::replay_verified`]).
     pub fn import(&mut self, results: &Path) -> Result<i64, HistoryError> {
         let refuse = |why: String| HistoryError::Usage(format!("{}: {why}", results.display()));
-        // The digest is checked before anything is stored: an altered result never becomes a run.
-        let (trailer, _) = crate::results::integrity::replay_verified(results, Vec::new())
-            .map_err(|e| refuse(e.to_string()))?;
-        if trailer.run.shard.is_some() {
-            return Err(refuse(
-                "one shard of a sharded scan: vigil merge the parts, then import the result".into(),
-            ));
-        }
         let slot = StoredSlot::default();
-        let sink = Recording::new(self, slot.clone())
-            .without_drift()
-            .for_host(&trailer.run.host);
-        crate::results::read::replay(results, vec![Box::new(sink)])
-            .map_err(|e| refuse(e.to_string()))?;
-        let stored = slot.borrow_mut().take();
-        stored.map(|s| s.run).ok_or_else(|| {
-            HistoryError::Usage(format!("{}: not a vigil result", results.display()))
-        })
+        let mut sink = Recording::new(self, slot.clone()).without_drift().held();
+        // The document names its host only at its end; the host's previous run, which lets
+        // verdicts it already holds be linked without a look-up, is found from a look at the
+        // tail. The host stored is the one the checked trailer gives.
+        if let Some(host) = crate::results::read::host_hint(results) {
+            sink = sink.for_host(&host);
+        }
+        let outcome = crate::results::integrity::replay_verified(results, vec![Box::new(sink)])
+            .map_err(|e| refuse(e.to_string()))
+            .and_then(|(trailer, _)| match trailer.run.shard {
+                Some(_) => Err(refuse(
+                    "one shard of a sharded scan: vigil merge the parts, then import the result"
+                        .into(),
+                )),
+                None => Ok(()),
+            });
+        let run = slot.borrow_mut().take().map(|s| s.run);
+        match (outcome, run) {
+            (Ok(()), Some(run)) => {
+                self.confirm(run)?;
+                Ok(run)
+            }
+            (Ok(()), None) => Err(refuse("not a vigil result".into())),
+            (Err(e), run) => {
+                // A run left behind by a failed discard is incomplete: no comparison or report
+                // shows it, and `prune` deletes it a day on, as it does a scan that died.
+                if let Some(run) = run {
+                    let _ = self.discard(run);
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Marks a run stored by a [`Recording::held`] sink complete.
+    fn confirm(&mut self, run: i64) -> Result<(), HistoryError> {
+        self.write(|db| {
+            db.execute(
+                "UPDATE runs SET complete = 1 WHERE id = ?1",
+                &[Value::Int(run)],
+            )
+        })?;
+        Ok(())
+    }
+
+    /// Deletes an incomplete run, with the verdicts only it referred to.
+    fn discard(&mut self, run: i64) -> Result<(), HistoryError> {
+        self.write(|db| {
+            db.execute(
+                "DELETE FROM runs WHERE id = ?1 AND complete = 0",
+                &[Value::Int(run)],
+            )
+        })?;
+        self.delete_orphans()?;
+        Ok(())
     }
 }
 

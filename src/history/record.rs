@@ -47,6 +47,9 @@ pub struct Recording<'s> {
     drift: bool,
     /// The host the run is recorded under (`--host-name`), when not this machine's name.
     host: Option<String>,
+    /// Whether the run is marked complete once its trailer is stored; `false` leaves that to the
+    /// caller, who checks something the sink cannot see first (see [`Recording::held`]).
+    complete: bool,
 }
 
 /// The verdicts of the host's previous run, read in order a chunk at a time: a verdict identical
@@ -169,6 +172,7 @@ impl<'s> Recording<'s> {
             slot,
             drift: true,
             host: None,
+            complete: true,
         }
     }
 
@@ -182,6 +186,15 @@ impl<'s> Recording<'s> {
     /// Stores the run without comparing it with the previous one (importing a result file).
     pub fn without_drift(mut self) -> Self {
         self.drift = false;
+        self
+    }
+
+    /// Leaves the stored run incomplete, for the caller to [`Store::confirm`] or
+    /// [`Store::discard`]: importing a result stores it in the pass that checks its digest, and
+    /// only the end of that pass tells whether the document was altered. `slot` names the run as
+    /// soon as it is started, so that a document that fails midway is discarded too.
+    pub fn held(mut self) -> Self {
+        self.complete = false;
         self
     }
 
@@ -223,6 +236,9 @@ impl<'s> Recording<'s> {
         })?;
         self.run = run;
         self.previous.run = self.store.previous(self.run)?;
+        if !self.complete {
+            *self.slot.borrow_mut() = Some(Stored { run, drift: None });
+        }
         Ok(())
     }
 
@@ -282,7 +298,7 @@ impl<'s> Recording<'s> {
             .map_err(|e| HistoryError::Usage(e.to_string()))?;
         let rest =
             serde_json::to_string(trailer).map_err(|e| HistoryError::Usage(e.to_string()))?;
-        let (run, seq, counts) = (self.run, self.seq, &self.counts);
+        let (run, seq, counts, complete) = (self.run, self.seq, &self.counts, self.complete);
         self.store.write(|db| {
             for p in &header.policies {
                 db.execute(
@@ -318,7 +334,7 @@ impl<'s> Recording<'s> {
             db.execute(
                 "UPDATE runs SET host = ?2, started_at = ?3, finished_at = ?4, evaluated_at = ?5, \
                  arguments = ?6, findings = ?7, digest = ?8, trailer = ?9, machine_id = ?10, \
-                 complete = 1 WHERE id = ?1",
+                 complete = ?11 WHERE id = ?1",
                 &[
                     Value::Int(run),
                     Value::from(&trailer.run.host),
@@ -330,6 +346,7 @@ impl<'s> Recording<'s> {
                     Value::from(&trailer.integrity.digest),
                     Value::Text(&rest),
                     Value::from(&trailer.run.machine_id),
+                    Value::Int(i64::from(complete)),
                 ],
             )?;
             Ok(())

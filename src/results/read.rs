@@ -253,6 +253,40 @@ pub fn replay(path: &Path, sinks: Vec<Box<dyn Sink + '_>>) -> Result<Trailer, Re
     replay_observed(path, sinks, &mut |_| Ok(()))
 }
 
+/// How much of a document's end [`host_hint`] looks at: the run record (the last member but the
+/// integrity record in vigil's order) with room for a long command line.
+const HINT_TAIL: u64 = 64 * 1024;
+
+/// The host a result document's run record names, read from the last [`HINT_TAIL`] bytes of the
+/// file without reading the rest: the last `"run":` there, and the object after it. Only a hint
+/// (the document is not checked, and the run record may lie further back): `None` when it cannot
+/// be found this way.
+pub fn host_hint(path: &Path) -> Option<String> {
+    #[derive(Deserialize)]
+    struct RunHost {
+        host: String,
+    }
+    let mut file = std::fs::File::open(path).ok()?;
+    let len = file.metadata().ok()?.len();
+    file.seek(std::io::SeekFrom::Start(len.saturating_sub(HINT_TAIL)))
+        .ok()?;
+    let mut tail = Vec::new();
+    file.take(HINT_TAIL).read_to_end(&mut tail).ok()?;
+    // `"run"` and a colon is a member named `run` (a string's own quotes are escaped); the last
+    // one is the run record's in vigil's order and in sorted order alike.
+    let mut end = tail.len();
+    let value = loop {
+        let at = memchr::memmem::rfind(&tail[..end], b"\"run\"")?;
+        let rest = tail[at + 5..].trim_ascii_start();
+        if let Some(value) = rest.strip_prefix(b":") {
+            break value;
+        }
+        end = at;
+    };
+    let mut de = serde_json::Deserializer::from_slice(value);
+    RunHost::deserialize(&mut de).ok().map(|r| r.host)
+}
+
 /// The document's schema, from its `schema_version` member.
 fn schema(members: &[(String, Value)]) -> Result<Schema, String> {
     schema_of(&member::<String>(members, "schema_version")?)
@@ -381,5 +415,39 @@ impl Spool {
             each(f)?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hint(document: &str) -> Option<String> {
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), document).unwrap();
+        host_hint(file.path())
+    }
+
+    #[test]
+    fn the_host_hint_is_the_run_records_in_either_member_order() {
+        // vigil's order: a finding and an argument that say `run` come before or inside it.
+        let written = r#"{"findings": [{"evidence": {"run" : {"host": "finding"}}}],
+            "run": {"host": "web-01", "arguments": ["vigil", "run", "--at"]}, "integrity": {}}"#;
+        assert_eq!(hint(written).as_deref(), Some("web-01"));
+        let sorted = r#"{"findings":[{"run":{"host":"finding"}}],"integrity":{},
+            "run":{"arguments":["run"],"host":"db-01"},"schema_version":"2.0","tool":{}}"#;
+        assert_eq!(hint(sorted).as_deref(), Some("db-01"));
+    }
+
+    #[test]
+    fn no_host_hint_where_the_tail_does_not_hold_a_run_record() {
+        assert_eq!(hint(r#"{"findings": []}"#), None);
+        assert_eq!(hint(r#"{"run": {"host": 7}}"#), None);
+        assert_eq!(hint(r#"{"run": "#), None);
+        assert_eq!(hint(""), None);
+        // A command line longer than the tail pushes the record's start out of it.
+        let long = "a".repeat(HINT_TAIL as usize);
+        let far = format!(r#"{{"run": {{"host": "far", "arguments": ["{long}"]}}}}"#);
+        assert_eq!(hint(&far), None);
     }
 }
