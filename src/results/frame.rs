@@ -18,7 +18,9 @@ use serde::de::DeserializeOwned;
 /// Bytes asked of the stream at a time.
 const BLOCK: usize = 64 * 1024;
 
-/// The longest number or literal buffered whole: far longer than any a result holds.
+/// The longest literal, or run of garbage where a value should be, buffered whole: far longer
+/// than any a result holds. A number is read to its last digit whatever its length, as a string
+/// is to its closing quote: serde_json reads it, and the framer must not refuse what it reads.
 const MAX_SCALAR: usize = 4096;
 
 /// serde_json's recursion limit: the depth of nesting, counted from the document's root, that it
@@ -57,6 +59,11 @@ pub enum FrameError {
 /// `what` at `line` and `column`, worded as serde_json words its errors.
 fn syntax(what: impl std::fmt::Display, line: usize, column: usize) -> FrameError {
     FrameError::Syntax(format!("{what} at line {line} column {column}"))
+}
+
+/// Whether `b` may continue a JSON number (its digits, fraction and exponent).
+fn in_number(b: u8) -> bool {
+    b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'+' | b'-')
 }
 
 fn is_space(b: u8) -> bool {
@@ -290,6 +297,7 @@ impl<R: Read> Framer<R> {
     fn extent(&mut self) -> Result<usize, FrameError> {
         let first = self.unread()[0];
         let scalar = !matches!(first, b'{' | b'[' | b'"');
+        let number = first == b'-' || first.is_ascii_digit();
         // A string value starts inside its string; the opening quote is byte 0.
         let mut in_string = first == b'"';
         let mut i = usize::from(in_string);
@@ -324,10 +332,12 @@ impl<R: Read> Framer<R> {
                 }
                 let b = bytes[i];
                 if scalar {
-                    // A number or literal ends at a delimiter; a run longer than any of them is
+                    // A number or literal ends at a delimiter; a run longer than any literal is
                     // handed over as it is, for serde_json to refuse (or for the next delimiter
-                    // check to), without buffering the rest of the run.
-                    if is_space(b) || matches!(b, b',' | b']' | b'}') || i == MAX_SCALAR {
+                    // check to), without buffering the rest of the run, unless it is still a
+                    // number's characters.
+                    let long = i >= MAX_SCALAR && !(number && in_number(b));
+                    if is_space(b) || matches!(b, b',' | b']' | b'}') || long {
                         return Ok(i);
                     }
                 } else {
@@ -502,9 +512,22 @@ mod tests {
         let (e, unread) = second_element_error(&format!("[1, t{}", "x".repeat(1_000_000)));
         assert_eq!(e, "expected ident at line 1 column 6");
         assert!(unread > 990_000, "the framer read on past the limit");
-        // A number as long as the limit is still read whole.
-        let long = format!("[0.{}1]", "0".repeat(MAX_SCALAR - 3));
-        assert!(elements(&long).unwrap()[0].is_number());
+        // A number is read whole however long, as serde_json reads it, and an error after its
+        // digits is placed where serde_json places it.
+        for zeros in [MAX_SCALAR - 3, MAX_SCALAR, 5 * BLOCK] {
+            let long = format!("[1, 0.{}1e-2]", "0".repeat(zeros));
+            let want = serde_json::from_str::<Value>(&long).unwrap();
+            assert_eq!(
+                Value::Array(elements(&long).unwrap()),
+                want,
+                "{zeros} zeros"
+            );
+            let broken = format!("[1, -{}x]", "7".repeat(zeros));
+            let theirs = serde_json::from_str::<Value>(&broken)
+                .unwrap_err()
+                .to_string();
+            assert_eq!(message(elements(&broken)), theirs, "{zeros} digits");
+        }
     }
 
     #[test]
