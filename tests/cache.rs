@@ -289,6 +289,45 @@ fn another_policy_or_a_damaged_cache_is_judged_afresh() {
 }
 
 #[test]
+fn a_record_damaged_anywhere_is_judged_afresh() {
+    // One bit flipped in a record still decodes as verdicts (another state, line or message);
+    // each record carries a checksum, so a damaged one is judged afresh instead of reused.
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("tree");
+    std::fs::create_dir(&tree).unwrap();
+    std::fs::copy(
+        common::root("testdata/ssh/broken/sshd_config"),
+        tree.join("sshd_config"),
+    )
+    .unwrap();
+    let cache = dir.path().join("cache");
+    let c = cache.to_str().unwrap();
+    let ssh = common::root("policies/ssh-hardening.yaml");
+    let args = ["--at", AT, "--cache", c, "--policy", ssh.to_str().unwrap()];
+    let (fresh, _) = scan(&tree, &args);
+    let (again, err) = scan(&tree, &args);
+    assert_eq!(counts(&err), (1, 0, 1));
+    assert!(again == fresh);
+    let kept = std::fs::read(&cache).unwrap();
+    let header = 20 + 4 + 1 + 32;
+    // About a hundred places spread over the record, its last byte included.
+    let step = (kept.len() - header).div_ceil(100);
+    let mut places: Vec<usize> = (header..kept.len()).step_by(step).collect();
+    places.push(kept.len() - 1);
+    for at in places {
+        let mut damaged = kept.clone();
+        damaged[at] ^= 1 << (at % 8);
+        std::fs::write(&cache, &damaged).unwrap();
+        let (after, err) = scan(&tree, &args);
+        assert_eq!(counts(&err), (0, 1, 1), "byte {at} of {}", kept.len());
+        assert!(
+            after == fresh,
+            "byte {at}: a damaged record changes no verdict"
+        );
+    }
+}
+
+#[test]
 fn a_cache_that_cannot_be_written_stops_the_scan_before_it_starts() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("no/such/dir/cache");

@@ -21,7 +21,8 @@
 //!
 //! A file that could not be read, a panic, or an `error` about the file itself is never kept. A
 //! cache that cannot be read, or is damaged, costs a fresh judgement, never a verdict: reused
-//! verdicts give byte-for-byte the results of judging afresh.
+//! verdicts give byte-for-byte the results of judging afresh. Each record carries a checksum
+//! ([`Record::checksum`]), since a flipped bit in its verdicts would still decode, as others.
 //!
 //! The cache is written in target order to a temporary file beside it and renamed over it when the
 //! scan finishes; the previous one is read alongside the walk, in the same order, so neither is
@@ -45,7 +46,7 @@ use crate::parallel::Remembered;
 const MAGIC: &[u8; 20] = b"vigil verdict cache\n";
 
 /// The layout of the file and of [`codec`]; a cache of another format is judged afresh.
-const FORMAT: u32 = 2;
+const FORMAT: u32 = 3;
 
 /// Bytes of a file's key, whichever the strategy.
 const KEY_LEN: usize = 48;
@@ -126,6 +127,77 @@ pub struct Record {
     origin: Option<(u64, u64)>,
     environments: Vec<usize>,
     verdicts: Vec<u8>,
+    /// [`Record::checksum`] when the record was made, as the file holds it.
+    check: [u8; CHECK_LEN],
+}
+
+/// Bytes of a record's checksum.
+const CHECK_LEN: usize = 4;
+
+impl Record {
+    fn new(
+        key: [u8; KEY_LEN],
+        environment: [u8; 16],
+        beside: Vec<Observation>,
+        environments: Vec<usize>,
+        verdicts: Vec<u8>,
+    ) -> Record {
+        let mut record = Record {
+            key,
+            environment,
+            beside,
+            origin: None,
+            environments,
+            verdicts,
+            check: [0; CHECK_LEN],
+        };
+        record.check = record.checksum();
+        record
+    }
+
+    /// Writes the record after its path, as the file holds it, without its checksum.
+    fn write_body(&self, w: &mut impl Write) -> std::io::Result<()> {
+        use std::os::unix::ffi::OsStrExt;
+        w.write_all(&self.key)?;
+        w.write_all(&self.environment)?;
+        w.write_all(&(self.beside.len() as u16).to_le_bytes())?;
+        for o in &self.beside {
+            let p = o.path.as_os_str().as_bytes();
+            w.write_all(&[o.question.number()])?;
+            w.write_all(&(p.len() as u32).to_le_bytes())?;
+            w.write_all(p)?;
+            w.write_all(&o.answer)?;
+        }
+        w.write_all(&[self.environments.len() as u8])?;
+        for &c in &self.environments {
+            w.write_all(&(c as u16).to_le_bytes())?;
+        }
+        w.write_all(&(self.verdicts.len() as u32).to_le_bytes())?;
+        w.write_all(&self.verdicts)
+    }
+
+    /// The CRC-32 of the record's body. A record damaged on disk (a flipped bit in a state, a
+    /// line, a message) would still decode, as another verdict: its checksum no longer holds, and
+    /// the file is judged afresh. A CRC catches every flipped bit and every burst of up to 32,
+    /// and other damage but once in about four billion, for a fraction of a SHA-256's time (the
+    /// check is on the path of every reused file). Its path is not covered: a damaged path names
+    /// no file the walk meets, or one whose key then differs.
+    fn checksum(&self) -> [u8; CHECK_LEN] {
+        struct Crc(crc32fast::Hasher);
+        impl Write for Crc {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                self.0.update(buf);
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let mut crc = Crc(crc32fast::Hasher::new());
+        self.write_body(&mut crc)
+            .expect("a checksum never fails to write");
+        crc.0.finalize().to_le_bytes()
+    }
 }
 
 /// A scan's view of the cache, shared by its workers.
@@ -274,14 +346,13 @@ pub fn judge(
         let environment = cache.environment(&judged.environments)?;
         let mut verdicts = Vec::new();
         codec::encode(&judged, &mut verdicts)?;
-        Some(Record {
+        Some(Record::new(
             key,
             environment,
             beside,
-            origin: None,
-            environments: judged.environments.clone(),
+            judged.environments.clone(),
             verdicts,
-        })
+        ))
     });
     Judgement {
         judged,
@@ -311,6 +382,9 @@ impl Lookup<'_> {
             .iter()
             .any(|o| self.cache.answer(self.gate, o.question, &o.path) != o.answer)
         {
+            return None;
+        }
+        if p.checksum() != p.check {
             return None;
         }
         let judged = codec::decode(&p.verdicts, self.cache.controls, p.environments.clone())?;
@@ -518,7 +592,8 @@ impl Previous {
 }
 
 /// Reads `data` as the records of a cache file (after its header) and decodes each one's verdicts,
-/// as a scan does: the fuzz target `cache` (`crate::harness`).
+/// as a scan does, but whether or not its checksum holds, so that the fuzzer reaches the decoder:
+/// the fuzz target `cache` (`crate::harness`).
 pub fn read_untrusted(mut data: &[u8]) -> usize {
     let mut decoded = 0;
     while let Some((_, record)) = read_record(&mut data) {
@@ -593,6 +668,8 @@ fn read_record(r: &mut impl Read) -> Option<(PathBuf, Record)> {
     if verdicts.len() != len {
         return None;
     }
+    let mut check = [0; CHECK_LEN];
+    r.read_exact(&mut check).ok()?;
     Some((
         path_of(path),
         Record {
@@ -602,6 +679,7 @@ fn read_record(r: &mut impl Read) -> Option<(PathBuf, Record)> {
             origin: None,
             environments,
             verdicts,
+            check,
         },
     ))
 }
@@ -741,22 +819,8 @@ impl Next {
             let w = &mut self.out;
             w.write_all(&(path.len() as u32).to_le_bytes())?;
             w.write_all(path)?;
-            w.write_all(&record.key)?;
-            w.write_all(&record.environment)?;
-            w.write_all(&(record.beside.len() as u16).to_le_bytes())?;
-            for o in &record.beside {
-                let p = o.path.as_os_str().as_bytes();
-                w.write_all(&[o.question.number()])?;
-                w.write_all(&(p.len() as u32).to_le_bytes())?;
-                w.write_all(p)?;
-                w.write_all(&o.answer)?;
-            }
-            w.write_all(&[record.environments.len() as u8])?;
-            for &c in &record.environments {
-                w.write_all(&(c as u16).to_le_bytes())?;
-            }
-            w.write_all(&(record.verdicts.len() as u32).to_le_bytes())?;
-            w.write_all(&record.verdicts)
+            record.write_body(w)?;
+            w.write_all(&record.check)
         };
         let written = write();
         written.map_err(|e| self.error(e))
@@ -795,18 +859,17 @@ mod tests {
     use super::*;
 
     fn record(n: u8) -> Record {
-        Record {
-            key: [n; KEY_LEN],
-            environment: [n; 16],
-            beside: vec![Observation {
+        Record::new(
+            [n; KEY_LEN],
+            [n; 16],
+            vec![Observation {
                 question: Question::Files,
                 path: PathBuf::from(format!("dir{n}")),
                 answer: [n; 16],
             }],
-            origin: None,
-            environments: vec![usize::from(n), 300],
-            verdicts: vec![n; usize::from(n)],
-        }
+            vec![usize::from(n), 300],
+            vec![n; usize::from(n)],
+        )
     }
 
     /// Writes a cache at `path` holding `record(n)` for each (path, n).
