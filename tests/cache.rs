@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use common::{AT, copy_tree, vigil};
 use serde_json::Value;
@@ -42,6 +42,17 @@ fn site_with(protocols: &str) -> String {
 /// The arguments of a scan at `AT` with the cache `cache` and its `strategy`.
 fn with_cache<'a>(cache: &'a str, strategy: &'a str) -> [&'a str; 6] {
     ["--at", AT, "--cache", cache, "--cache-strategy", strategy]
+}
+
+/// A temporary directory holding `tree/NAME`, a copy of the bundled file `source`, and the path of
+/// a cache beside the tree.
+fn one_file(source: &str, name: &str) -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("tree");
+    std::fs::create_dir(&tree).unwrap();
+    std::fs::copy(common::root(source), tree.join(name)).unwrap();
+    let cache = dir.path().join("cache");
+    (dir, tree, cache)
 }
 
 /// The counts of the cache's line on standard error: (reused, judged afresh, kept).
@@ -217,15 +228,7 @@ fn whatever_changed_is_judged_again() {
 
 #[test]
 fn certificates_are_reused_at_the_same_clock_only() {
-    let dir = tempfile::tempdir().unwrap();
-    let tree = dir.path().join("tree");
-    std::fs::create_dir_all(&tree).unwrap();
-    std::fs::copy(
-        common::root("testdata/certs/good/server-rsa.pem"),
-        tree.join("server.pem"),
-    )
-    .unwrap();
-    let cache = dir.path().join("cache");
+    let (_dir, tree, cache) = one_file("testdata/certs/good/server-rsa.pem", "server.pem");
     let cache = cache.to_str().unwrap();
     let at = |when: &str| scan(&tree, &["--at", when, "--cache", cache]);
     let (valid, _) = at(AT);
@@ -292,15 +295,7 @@ fn another_policy_or_a_damaged_cache_is_judged_afresh() {
 fn a_record_damaged_anywhere_is_judged_afresh() {
     // One bit flipped in a record still decodes as verdicts (another state, line or message);
     // each record carries a checksum, so a damaged one is judged afresh instead of reused.
-    let dir = tempfile::tempdir().unwrap();
-    let tree = dir.path().join("tree");
-    std::fs::create_dir(&tree).unwrap();
-    std::fs::copy(
-        common::root("testdata/ssh/broken/sshd_config"),
-        tree.join("sshd_config"),
-    )
-    .unwrap();
-    let cache = dir.path().join("cache");
+    let (_dir, tree, cache) = one_file("testdata/ssh/broken/sshd_config", "sshd_config");
     let c = cache.to_str().unwrap();
     let ssh = common::root("policies/ssh-hardening.yaml");
     let args = ["--at", AT, "--cache", c, "--policy", ssh.to_str().unwrap()];

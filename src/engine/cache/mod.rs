@@ -135,24 +135,30 @@ pub struct Record {
 const CHECK_LEN: usize = 4;
 
 impl Record {
-    fn new(
+    /// A record as a cache file holds it, with the checksum it was kept with.
+    fn kept(
         key: [u8; KEY_LEN],
         environment: [u8; 16],
         beside: Vec<Observation>,
         environments: Vec<usize>,
         verdicts: Vec<u8>,
+        check: [u8; CHECK_LEN],
     ) -> Record {
-        let mut record = Record {
+        Record {
             key,
             environment,
             beside,
             origin: None,
             environments,
             verdicts,
-            check: [0; CHECK_LEN],
-        };
-        record.check = record.checksum();
-        record
+            check,
+        }
+    }
+
+    /// The record with the checksum of what it holds: a record made afresh, to be kept.
+    fn checksummed(mut self) -> Record {
+        self.check = self.checksum();
+        self
     }
 
     /// Writes the record after its path, as the file holds it, without its checksum.
@@ -346,13 +352,9 @@ pub fn judge(
         let environment = cache.environment(&judged.environments)?;
         let mut verdicts = Vec::new();
         codec::encode(&judged, &mut verdicts)?;
-        Some(Record::new(
-            key,
-            environment,
-            beside,
-            judged.environments.clone(),
-            verdicts,
-        ))
+        let environments = judged.environments.clone();
+        let check = [0; CHECK_LEN];
+        Some(Record::kept(key, environment, beside, environments, verdicts, check).checksummed())
     });
     Judgement {
         judged,
@@ -672,15 +674,7 @@ fn read_record(r: &mut impl Read) -> Option<(PathBuf, Record)> {
     r.read_exact(&mut check).ok()?;
     Some((
         path_of(path),
-        Record {
-            key,
-            environment,
-            beside,
-            origin: None,
-            environments,
-            verdicts,
-            check,
-        },
+        Record::kept(key, environment, beside, environments, verdicts, check),
     ))
 }
 
@@ -859,7 +853,7 @@ mod tests {
     use super::*;
 
     fn record(n: u8) -> Record {
-        Record::new(
+        Record::kept(
             [n; KEY_LEN],
             [n; 16],
             vec![Observation {
@@ -869,7 +863,9 @@ mod tests {
             }],
             vec![usize::from(n), 300],
             vec![n; usize::from(n)],
+            [0; CHECK_LEN],
         )
+        .checksummed()
     }
 
     /// Writes a cache at `path` holding `record(n)` for each (path, n).
