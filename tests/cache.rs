@@ -44,6 +44,9 @@ fn with_cache<'a>(cache: &'a str, strategy: &'a str) -> [&'a str; 6] {
     ["--at", AT, "--cache", cache, "--cache-strategy", strategy]
 }
 
+/// Bytes of a cache file's header (magic, format, strategy, fingerprint): the records follow.
+const HEADER: usize = 20 + 4 + 1 + 32;
+
 /// A temporary directory holding `tree/NAME`, a copy of the bundled file `source`, and the path of
 /// a cache beside the tree.
 fn one_file(source: &str, name: &str) -> (tempfile::TempDir, PathBuf, PathBuf) {
@@ -276,8 +279,7 @@ fn another_policy_or_a_damaged_cache_is_judged_afresh() {
     // Every byte after the header flipped: read, refused, judged afresh; the same results.
     let (_, _) = scan(&tree, &["--at", AT, "--cache", c]);
     let mut bytes = std::fs::read(&cache).unwrap();
-    let header = 20 + 4 + 1 + 32;
-    for b in &mut bytes[header..] {
+    for b in &mut bytes[HEADER..] {
         *b ^= 0x5a;
     }
     std::fs::write(&cache, &bytes).unwrap();
@@ -304,10 +306,9 @@ fn a_record_damaged_anywhere_is_judged_afresh() {
     assert_eq!(counts(&err), (1, 0, 1));
     assert!(again == fresh);
     let kept = std::fs::read(&cache).unwrap();
-    let header = 20 + 4 + 1 + 32;
     // About a hundred places spread over the record, its last byte included.
-    let step = (kept.len() - header).div_ceil(100);
-    let mut places: Vec<usize> = (header..kept.len()).step_by(step).collect();
+    let step = (kept.len() - HEADER).div_ceil(100);
+    let mut places: Vec<usize> = (HEADER..kept.len()).step_by(step).collect();
     places.push(kept.len() - 1);
     for at in places {
         let mut damaged = kept.clone();
