@@ -383,3 +383,84 @@ fn files_with_many_keys_keep_every_position() {
         .collect();
     assert_eq!(at, [(40_000, 12), (40_000, 11)]);
 }
+
+/// A live tree changes while it is scanned: a directory and a file listed by the walk are removed
+/// before they are read. Each gives an `error` that says so (not "broken symbolic link", not a bare
+/// "No such file or directory"), with what to do about it, and the scan goes on. The removal
+/// happens when the first target is written: the pipeline has then taken at most a window of a few
+/// hundred files from the walk, so the two, listed after 3,000 files of their directory, are still
+/// ahead of it.
+#[test]
+fn a_directory_and_a_file_removed_during_the_scan_are_errors_that_say_so() {
+    use std::sync::{Arc, Once};
+    use vigil::engine::{self, Progress, ScanOptions};
+    use vigil::report::{self, Format, Style};
+
+    let dir = tempfile::tempdir().unwrap();
+    let b = dir.path().join("b");
+    fs::create_dir_all(b.join("sub")).unwrap();
+    for i in 0..3000 {
+        fs::write(b.join(format!("f{i:04}.txt")), "ok\n").unwrap();
+    }
+    fs::write(b.join("sub/inner.txt"), "TODO\n").unwrap();
+    fs::write(b.join("z.txt"), "TODO\n").unwrap();
+    let policies =
+        vigil::policy::PolicySet::from_texts([("t.yaml".to_string(), POLICY.to_string())]).unwrap();
+    let once = Arc::new(Once::new());
+    let removed = b.clone();
+    let opts = ScanOptions {
+        paths: vec![dir.path().to_path_buf()],
+        threads: Some(1),
+        at: Some(vigil::cli::parse_at(AT).unwrap()),
+        progress: Some(Progress(Arc::new(move |_| {
+            once.call_once(|| {
+                fs::remove_dir_all(removed.join("sub")).unwrap();
+                fs::remove_file(removed.join("z.txt")).unwrap();
+            })
+        }))),
+        ..ScanOptions::default()
+    };
+    let out = common::Shared::default();
+    let sink = report::sink(Format::Json, Box::new(out.clone()), &Style::plain(false));
+    let registry = vigil::collect::Registry::builtin();
+    let outcome = engine::scan_with(&registry, &policies, &opts, vec![sink]).unwrap();
+    assert_eq!(outcome.trailer.inventory.files_read, 3000);
+    let r: serde_json::Value = serde_json::from_str(&out.text()).unwrap();
+    let errors: Vec<(String, String)> = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["state"] == "error")
+        .map(|f| {
+            (
+                common::target_name(f)
+                    .rsplit('/')
+                    .take(2)
+                    .collect::<Vec<_>>()
+                    .join("<"),
+                f["message"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let hint = "; leave out what changes while it is scanned (--exclude), or accept the gap with \
+                --allow-errors";
+    assert_eq!(
+        errors,
+        [
+            (
+                "sub<b".to_string(),
+                format!(
+                    "directory removed during the scan: it was listed, then gone before it \
+                     could be read{hint}"
+                )
+            ),
+            (
+                "z.txt<b".to_string(),
+                format!(
+                    "file removed during the scan: it was listed, then gone before it could be \
+                     read{hint}"
+                )
+            ),
+        ]
+    );
+}

@@ -95,6 +95,12 @@ pub fn glob_set(globs: &[String]) -> Result<GlobSet, WalkError> {
     })
 }
 
+/// Why an entry listed by the walk could not be read: it was removed in the meantime. Its contents
+/// are not known, so the controls that would have judged it get an `error`, as for any target that
+/// could not be read.
+pub const VANISHED: &str =
+    "removed during the scan: it was listed, then gone before it could be read";
+
 /// Walks every root: roots in the order given, each tree in sorted order. Every root is checked
 /// before anything is returned, so a missing path fails the scan at once; the trees themselves are
 /// walked lazily, as the caller consumes the entries.
@@ -292,7 +298,13 @@ fn entry(
                 Some(a) => format!("symbolic link loop back to {}", a.display()),
                 None => match err.io_error() {
                     Some(io) if io.kind() == std::io::ErrorKind::NotFound => {
-                        "broken symbolic link: its target does not exist".to_string()
+                        // A link followed to nothing, or a directory removed between the listing
+                        // of its parent and its own (a live tree changing under the scan).
+                        if std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_symlink()) {
+                            "broken symbolic link: its target does not exist".to_string()
+                        } else {
+                            format!("directory {VANISHED}")
+                        }
                     }
                     Some(io) => io.to_string(),
                     None => err.to_string(),

@@ -21,7 +21,7 @@ pub use verdicts::Verdict;
 use spill::Spill;
 
 use super::plan::Plan;
-use crate::collect::walk::EntryKind;
+use crate::collect::walk::{self, EntryKind};
 use crate::collect::{Collected, Input, Request, Settings, Target, Wanted, file};
 use crate::policy::{Check, eval};
 use crate::results::{State, SuppressionRef};
@@ -148,6 +148,10 @@ pub trait Memo {
     fn may_answer_after_read(&self) -> bool;
 }
 
+/// What to do about a file or directory removed while the scan ran: its contents are unknown, so
+/// its controls are in `error` as for any target that could not be read.
+const CHANGING_TREE_HINT: &str = "; leave out what changes while it is scanned (--exclude), or accept the gap with --allow-errors";
+
 /// Judges one target. `buf` is the calling worker's read buffer, reused from file to file; `memo`
 /// may answer for a file instead.
 pub fn judge(
@@ -184,7 +188,12 @@ pub fn judge(
                 EntryKind::Error(message) => {
                     let blocked = ctx.plan.blockable(&applicable);
                     if !blocked.is_empty() {
-                        let mut v = Verdict::blocking(ctx.plan, &blocked, None, message, "");
+                        let hint = if message.ends_with(walk::VANISHED) {
+                            CHANGING_TREE_HINT
+                        } else {
+                            ""
+                        };
+                        let mut v = Verdict::blocking(ctx.plan, &blocked, None, message, hint);
                         v.kind = Some(FILE_KIND);
                         out.verdicts.push(v);
                     }
@@ -207,6 +216,10 @@ pub fn judge(
                     Some(format!(
                         "file is {size} bytes, above the --max-file-size limit of {max} bytes; it was not read"
                     ))
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    hint = CHANGING_TREE_HINT;
+                    Some(format!("file {}", walk::VANISHED))
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
                     hint = "; run vigil as a user who can read it, or accept the gap with \
