@@ -298,12 +298,13 @@ fn entry(
                 Some(a) => format!("symbolic link loop back to {}", a.display()),
                 None => match err.io_error() {
                     Some(io) if io.kind() == std::io::ErrorKind::NotFound => {
-                        // A link followed to nothing, or a directory removed between the listing
-                        // of its parent and its own (a live tree changing under the scan).
+                        // A link followed to nothing, or an entry removed between the listing of
+                        // its directory and its own reading (a live tree changing under the scan):
+                        // a directory, or with `--follow-symlinks` any entry.
                         if std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_symlink()) {
                             "broken symbolic link: its target does not exist".to_string()
                         } else {
-                            format!("directory {VANISHED}")
+                            VANISHED.to_string()
                         }
                     }
                     Some(io) => io.to_string(),

@@ -219,7 +219,7 @@ pub fn judge(
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                     hint = CHANGING_TREE_HINT;
-                    Some(format!("file {}", walk::VANISHED))
+                    Some(walk::VANISHED.to_string())
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
                     hint = "; run vigil as a user who can read it, or accept the gap with \
