@@ -2,7 +2,8 @@
 # Cost of hostile inputs: each case at two sizes, ten times apart, so cost that grows faster than
 # the input shows as a jump of more than 10x. Prints wall time (hyperfine, mean of RUNS) and peak
 # RSS (GNU time) per case; the pattern-budget case shows a pathological policy pattern stopped at
-# once instead of searching for half a minute. Exit codes are ignored: these inputs give errors.
+# once instead of searching for half a minute, and the large-files case (logs of 4 and 40 MiB on 8
+# threads) the read budget holding memory flat. Exit codes are ignored: these inputs give errors.
 #
 # usage: bench/hostile.sh            environment: RUNS=3, VIGIL_BIN=path/to/vigil
 # Writes only under a temporary directory (removed at the end) and cargo's target/.
@@ -53,6 +54,14 @@ for mb in (1, 10):
     put(f"aws-{mb}mb/keys.txt", "".join(
         "AKIA" + "".join(random.choice(b32) for _ in range(16)) + "\n" for _ in range(n)))
     put(f"letters-{mb}mb/letters.txt", "a" * (mb * 1_000_000))
+for mb in (4, 40):
+    # Sixteen logs of mb MiB, each among 31 small files so that each batch of files a worker takes
+    # holds one: judged on 8 threads, they would all be in memory at once without the read budget.
+    line = "GET /index.html 200 0.004\n"
+    for d in range(16):
+        put(f"big-{mb}mb/d{d:02}/access.log", line * (mb * (1 << 20) // len(line)))
+        for k in range(31):
+            put(f"big-{mb}mb/d{d:02}/small-{k:02}.txt", "ok\n")
 put("budget.yaml", """policy: budget
 title: A pathological pattern
 version: '1'
@@ -74,13 +83,14 @@ cases=(
     "dropins-300 dropins-3000 --policy $root/policies/linux-sysctl.yaml"
     "aws-1mb aws-10mb --policy $root/policies/secrets.yaml"
     "letters-1mb letters-10mb --policy $work/budget.yaml"
+    "big-4mb big-40mb --policy $root/policies/secrets.yaml --threads 8"
 )
 printf '%-22s %12s %12s %10s %10s\n' case "small (s)" "large (s)" "small MiB" "large MiB"
 for c in "${cases[@]}"; do
-    read -r small large policy_flag policy <<<"$c"
+    read -r small large policy_flag policy extra <<<"$c"
     row=()
     for dir in "$small" "$large"; do
-        cmd="$vigil scan $work/$dir $policy_flag $policy --at 2026-01-01 --format json -o $work/out.json --fail-on none"
+        cmd="$vigil scan $work/$dir $policy_flag $policy ${extra:-} --at 2026-01-01 --format json -o $work/out.json --fail-on none"
         "$vigil" policy lint $policy >/dev/null 2>&1 || { echo "$script: cannot load $policy" >&2; exit 2; }
         hyperfine -i --runs "$runs" --export-json "$work/h.json" --output=null "$cmd" >/dev/null 2>&1
         mean=$(python3 -c "import json,sys; print('%.2f' % json.load(open(sys.argv[1]))['results'][0]['mean'])" "$work/h.json")

@@ -169,3 +169,84 @@ fn a_large_tree_gives_the_same_result_whatever_the_threads_and_the_digest_holds(
     let o = vigil(&["verify", saved.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(1));
 }
+
+/// Files over 1 MiB are read into regions of a pool the workers share, within `--read-budget`.
+/// However small the budget (here a file of 5 MiB is larger than all of it and is judged alone,
+/// and the others wait for, reuse and unmap each other's regions on four threads), the results are
+/// those of one thread with the default budget, down to a secret on the last line of each file.
+#[test]
+fn files_larger_than_a_megabyte_give_the_same_result_whatever_the_read_budget() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("tree");
+    generate(&tree, 20);
+    let big = tree.join("big");
+    std::fs::create_dir_all(&big).unwrap();
+    let pem = std::fs::read(common::root("testdata/certs/defects/expired.pem")).unwrap();
+    for i in 0..24usize {
+        let size = (1 << 20) + i * 200_000;
+        let mut text = String::with_capacity(size + 100);
+        while text.len() < size {
+            let _ = writeln!(text, "{i} {} request served in {} ms", text.len(), i % 7);
+        }
+        let id: String = (0..16)
+            .map(|k| b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"[(i * 5 + k * 11) % 32] as char)
+            .collect();
+        let _ = writeln!(text, "key=AKIA{id}");
+        std::fs::write(big.join(format!("app-{i:02}.log")), text).unwrap();
+    }
+    // A bundle of certificates over 1 MiB, and a file larger than the whole budget.
+    let bundle: Vec<u8> = pem.iter().copied().cycle().take(pem.len() * 900).collect();
+    assert!(bundle.len() > 1 << 20);
+    std::fs::write(big.join("bundle.pem"), bundle).unwrap();
+    std::fs::write(
+        big.join("huge.log"),
+        "x".repeat(5 << 20) + "\ntoken ghp_abcdefghijklmnopqrstuvwxyz0123456789\n",
+    )
+    .unwrap();
+
+    let out = dir.path().join("one.json");
+    let one = scan(&tree, "1", &out);
+    let args = [
+        "scan",
+        tree.to_str().unwrap(),
+        "--at",
+        AT,
+        "--threads",
+        "4",
+        "--read-budget",
+        "3MiB",
+        "--fail-on",
+        "none",
+        "--allow-errors",
+        "--format",
+        "json",
+        "--output",
+    ];
+    let tight = dir.path().join("tight.json");
+    let o = vigil(&[&args[..], &[tight.to_str().unwrap()]].concat());
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let tight: Value = serde_json::from_str(&std::fs::read_to_string(tight).unwrap()).unwrap();
+    // Every large file was read to its end.
+    let secrets_in_big = |v: &Value| {
+        v["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|f| {
+                f["state"] == "fail"
+                    && common::target_name(f).contains("/big/")
+                    && ["SEC-001", "SEC-003"].contains(&f["control"].as_str().unwrap())
+            })
+            .count()
+    };
+    assert_eq!(secrets_in_big(&one), 25);
+    assert!(
+        without_run(one) == without_run(tight),
+        "results differ with a tight read budget"
+    );
+}

@@ -179,7 +179,9 @@ fn file_facts(
     let Target::File(entry) = target else {
         return Value::Null;
     };
-    let mut buf = Vec::new();
+    // One file at a time: a budget of its own.
+    let budget = crate::collect::buffer::Budget::default();
+    let mut buf = crate::collect::buffer::Buffer::new(&budget);
     match file::read_into(&entry.path, DEFAULT_MAX_FILE_SIZE, &mut buf) {
         Ok(file::Loaded::Read(_)) => {}
         Ok(file::Loaded::TooLarge { size }) => {
@@ -189,8 +191,8 @@ fn file_facts(
     }
     let input = Input {
         target,
-        bytes: Some(&buf),
-        binary: file::is_binary(&buf),
+        bytes: Some(buf.bytes()),
+        binary: file::is_binary(buf.bytes()),
     };
     let mut options = std::collections::BTreeMap::new();
     if let Some(f) = format {

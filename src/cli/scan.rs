@@ -149,6 +149,12 @@ pub struct ScanArgs {
     #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value = "64MiB")]
     max_file_size: u64,
 
+    /// Memory the files over 1 MiB being judged may take at once, whatever the number of threads:
+    /// a worker whose file does not fit waits for another to finish (a file larger than it is
+    /// judged alone). Accepts K, M, G (and KiB, MiB, GiB).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, default_value = "128MiB")]
+    read_budget: u64,
+
     /// Evidence recorded for passing verdicts: `compact` (control, target, location) or `full`
     /// (observed values and a message, and a verdict for every file a pattern was searched in).
     #[arg(long, value_name = "LEVEL", default_value = "compact", value_parser = parse_pass_evidence)]
@@ -373,6 +379,7 @@ pub fn run(args: ScanArgs) -> u8 {
             exclude: args.exclude.clone(),
         },
         max_file_size: args.max_file_size,
+        read_budget: args.read_budget,
         at: args.at,
         threads: args.threads,
         trust_store: args.trust_store.clone(),

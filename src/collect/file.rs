@@ -2,6 +2,7 @@
 
 use std::path::Path;
 
+use super::buffer::Buffer;
 use super::{Collected, Collector, Document, Input, Kind, Request, Source};
 use crate::doc::{Map, Node, Pos, Value};
 
@@ -76,14 +77,20 @@ pub enum Loaded {
     },
 }
 
-/// Reads a whole file into `buf` (cleared first, so one buffer serves every file of a thread),
-/// unless its size exceeds `limit`. The size is taken from the open file, and reading stops past
-/// `limit` even if the file grew in the meantime.
-pub fn read_into(path: &Path, limit: u64, buf: &mut Vec<u8>) -> std::io::Result<Loaded> {
-    match super::gate::read(path, limit, buf) {
+/// Reads a whole file into `buf` (in place of what it held, so one buffer serves every file of a
+/// thread), unless its size exceeds `limit`. The size is taken from the open file, and reading
+/// stops past `limit` even if the file grew in the meantime. A large file first waits for its share
+/// of the budget `buf` draws on.
+pub fn read_into(path: &Path, limit: u64, buf: &mut Buffer<'_>) -> std::io::Result<Loaded> {
+    use super::gate::GateError;
+    let read = super::gate::open(path).and_then(|file| {
+        buf.fill(&file, limit)?;
+        Ok(file.access)
+    });
+    match read {
         Ok(access) => Ok(Loaded::Read(access)),
-        Err(super::gate::GateError::TooLarge { size, .. }) => Ok(Loaded::TooLarge { size }),
-        Err(super::gate::GateError::Io(e)) => Err(e),
+        Err(GateError::TooLarge { size, .. }) => Ok(Loaded::TooLarge { size }),
+        Err(GateError::Io(e)) => Err(e),
         Err(other) => Err(std::io::Error::other(other.to_string())),
     }
 }
@@ -140,15 +147,21 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("f");
         std::fs::write(&p, vec![b'a'; 100]).unwrap();
-        let mut buf = b"old".to_vec();
-        assert!(matches!(
-            read_into(&p, 100, &mut buf).unwrap(),
-            Loaded::Read(_)
-        ));
-        assert_eq!(buf.len(), 100);
-        assert_eq!(
-            read_into(&p, 50, &mut buf).unwrap(),
-            Loaded::TooLarge { size: 100 }
-        );
+        // Held unmetered, and held in the budget's region.
+        for unmetered in [1000, 10] {
+            let budget = crate::collect::buffer::Budget::new(1000, unmetered);
+            let mut buf = Buffer::new(&budget);
+            assert!(matches!(
+                read_into(&p, 100, &mut buf).unwrap(),
+                Loaded::Read(_)
+            ));
+            assert_eq!(buf.bytes(), &[b'a'; 100][..]);
+            assert_eq!(
+                read_into(&p, 50, &mut buf).unwrap(),
+                Loaded::TooLarge { size: 100 }
+            );
+            // A file too large is never read.
+            assert!(buf.bytes().is_empty());
+        }
     }
 }

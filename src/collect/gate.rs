@@ -392,8 +392,26 @@ impl Gate {
 /// and mode of the file read.
 pub fn read(path: &Path, limit: u64, buf: &mut Vec<u8>) -> Result<Access, GateError> {
     buf.clear();
-    let f = super::open::open_read(path, libc::O_NONBLOCK | libc::O_NOCTTY)?;
-    let meta = f.metadata()?;
+    let opened = open(path)?;
+    opened.read_to_end(limit, buf)?;
+    Ok(opened.access)
+}
+
+/// A regular file opened through the gate, not yet read.
+#[derive(Debug)]
+pub struct Opened {
+    file: std::fs::File,
+    /// Its owner and mode, from the open descriptor.
+    pub access: Access,
+    /// Its size when opened (0 for a file of `/proc`, which does not say).
+    pub size: u64,
+}
+
+/// Opens a file through the gate: regular files only, opened without blocking, so that a FIFO
+/// named like a config never hangs the scan.
+pub fn open(path: &Path) -> Result<Opened, GateError> {
+    let file = super::open::open_read(path, libc::O_NONBLOCK | libc::O_NOCTTY)?;
+    let meta = file.metadata()?;
     let ft = meta.file_type();
     if !ft.is_file() {
         use std::os::unix::fs::FileTypeExt;
@@ -410,35 +428,59 @@ pub fn read(path: &Path, limit: u64, buf: &mut Vec<u8>) -> Result<Access, GateEr
         };
         return Err(GateError::NotRegular(what));
     }
-    let access = {
-        use std::os::unix::fs::MetadataExt;
-        Access {
+    use std::os::unix::fs::MetadataExt;
+    Ok(Opened {
+        file,
+        access: Access {
             mode: meta.mode(),
             uid: meta.uid(),
             gid: meta.gid(),
+        },
+        size: meta.len(),
+    })
+}
+
+impl Opened {
+    /// Reads the file into `buf` (appended): up to the size it had when opened, and never past
+    /// `limit`.
+    pub fn read_to_end(&self, limit: u64, buf: &mut Vec<u8>) -> Result<(), GateError> {
+        let size = self.size;
+        if size > limit {
+            return Err(GateError::TooLarge { size, limit });
         }
-    };
-    let size = meta.len();
-    if size > limit {
-        return Err(GateError::TooLarge { size, limit });
+        buf.reserve(usize::try_from(size).unwrap_or(0) + 1);
+        if size > 0 {
+            // The file as large as it was when opened: reading stops there rather than asking once
+            // more for an end already reached, one system call of five per file. A file that shrank
+            // meanwhile ends early; one that grew is read as it was.
+            (&self.file).take(size).read_to_end(buf)?;
+            return Ok(());
+        }
+        // No size to go by (a file of `/proc` says 0): read to its end, but never past the limit.
+        (&self.file).take(limit + 1).read_to_end(buf)?;
+        if buf.len() as u64 > limit {
+            return Err(GateError::TooLarge {
+                size: buf.len() as u64,
+                limit,
+            });
+        }
+        Ok(())
     }
-    buf.reserve(usize::try_from(size).unwrap_or(0) + 1);
-    if size > 0 {
-        // The file as large as it was when opened: reading stops there rather than asking once
-        // more for an end already reached, one system call of five per file. A file that shrank
-        // meanwhile ends early; one that grew is read as it was.
-        (&f).take(size).read_to_end(buf)?;
-        return Ok(access);
+
+    /// Fills `buf` from the start of the file, up to its length or the file's end (a file that
+    /// shrank since it was opened ends early); returns the bytes read.
+    pub fn read_into(&self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let mut filled = 0;
+        while filled < buf.len() {
+            match (&self.file).read(&mut buf[filled..]) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(filled)
     }
-    // No size to go by (a file of `/proc` says 0): read to its end, but never past the limit.
-    f.take(limit + 1).read_to_end(buf)?;
-    if buf.len() as u64 > limit {
-        return Err(GateError::TooLarge {
-            size: buf.len() as u64,
-            limit,
-        });
-    }
-    Ok(access)
 }
 
 #[cfg(test)]

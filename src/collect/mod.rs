@@ -6,6 +6,7 @@
 //! that source. Collectors know nothing of policies, and the engine knows nothing of any collector:
 //! adding one is a module implementing [`Collector`] and one line in [`Registry::builtin`].
 
+pub mod buffer;
 pub mod canonical;
 pub mod cert;
 pub mod config;

@@ -34,6 +34,7 @@ use judge::{Judged, Spilled, Verdict};
 use plan::Plan;
 
 use crate::clock::rfc3339;
+use crate::collect::buffer::{self, Budget, Buffer};
 use crate::collect::walk::{self, WalkError, WalkOptions};
 use crate::collect::{Endpoint, Host, Registry, Settings, Source, Target};
 use crate::policy::pattern::Expect;
@@ -71,6 +72,9 @@ pub struct ScanOptions {
     pub walk: WalkOptions,
     /// Files larger than this are not read; each applicable control reports an `error`.
     pub max_file_size: u64,
+    /// Bytes the files larger than 1 MiB that the workers are judging may hold at once
+    /// ([`buffer::DEFAULT_BUDGET`]); a worker whose file does not fit waits. Tests lower it.
+    pub read_budget: u64,
     /// The evaluation clock (`--at`); the scan's start time when `None`.
     pub at: Option<OffsetDateTime>,
     /// Worker threads for files; one per core when `None`.
@@ -125,6 +129,7 @@ impl Default for ScanOptions {
             hosts: Vec::new(),
             walk: WalkOptions::default(),
             max_file_size: DEFAULT_MAX_FILE_SIZE,
+            read_budget: buffer::DEFAULT_BUDGET,
             at: None,
             threads: None,
             concurrency: DEFAULT_CONCURRENCY,
@@ -314,9 +319,11 @@ pub fn scan_with(
         cache: next,
         cache_stats: CacheStats::default(),
     };
+    let read_budget = Budget::new(opts.read_budget, buffer::UNMETERED);
     let ctx = judge::Context {
         plan: &plan,
         settings: &settings,
+        read_budget: &read_budget,
         max_file_size: opts.max_file_size,
         pass_evidence: opts.pass_evidence,
         inline_suppressions: opts.inline_suppressions,
@@ -440,7 +447,7 @@ fn run(
         batches,
         threads,
         threads * WINDOW_PER_THREAD,
-        Vec::new,
+        || Buffer::new(ctx.read_budget),
         |buf, batch| {
             batch
                 .into_iter()
@@ -454,6 +461,8 @@ fn run(
                         record: None,
                         reused: false,
                     });
+                    // The target is judged: what it took of the read budget goes back.
+                    buf.trim();
                     (ordinal, target, judgement)
                 })
                 .collect::<Vec<_>>()

@@ -316,7 +316,7 @@ pub fn judge(
     cache: Option<&Cache>,
     target: &Target,
     previous: Option<Record>,
-    buf: &mut Vec<u8>,
+    buf: &mut crate::collect::buffer::Buffer<'_>,
 ) -> Judgement {
     let cache = match (cache, target) {
         (Some(c), Target::File(e)) if e.kind == EntryKind::File => c,

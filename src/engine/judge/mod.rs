@@ -21,6 +21,7 @@ pub use verdicts::Verdict;
 use spill::Spill;
 
 use super::plan::Plan;
+use crate::collect::buffer::{Budget, Buffer};
 use crate::collect::walk::{self, EntryKind};
 use crate::collect::{Collected, Input, Request, Settings, Target, Wanted, file};
 use crate::policy::{Check, eval};
@@ -45,6 +46,8 @@ pub struct Context<'a> {
     pub plan: &'a Plan<'a>,
     /// Scan-wide settings for collectors.
     pub settings: &'a Settings,
+    /// What the workers' large files share of memory.
+    pub read_budget: &'a Budget,
     /// Larger files are not read.
     pub max_file_size: u64,
     /// Evidence of passing verdicts.
@@ -152,12 +155,12 @@ pub trait Memo {
 /// its controls are in `error` as for any target that could not be read.
 const CHANGING_TREE_HINT: &str = "; leave out what changes while it is scanned (--exclude), or accept the gap with --allow-errors";
 
-/// Judges one target. `buf` is the calling worker's read buffer, reused from file to file; `memo`
-/// may answer for a file instead.
+/// Judges one target. `buf` is the calling worker's read buffer, reused from file to file (the
+/// caller trims it once the target's verdicts are made); `memo` may answer for a file instead.
 pub fn judge(
     ctx: &Context<'_>,
     target: &Target,
-    buf: &mut Vec<u8>,
+    buf: &mut Buffer<'_>,
     mut memo: Option<&mut dyn Memo>,
 ) -> Judged {
     let mut out = Judged::default();
@@ -241,6 +244,7 @@ pub fn judge(
                 out.verdicts.push(v);
                 return finish(ctx, target, None, out);
             }
+            let buf = buf.bytes();
             if let (Some(m), Some(a)) = (memo, access)
                 && let Some(judged) = m.after_read(buf, a)
             {
