@@ -67,14 +67,13 @@ fn generate(root: &Path, n: usize) {
     }
 }
 
-fn scan(tree: &Path, threads: &str, out: &Path) -> Value {
-    let o = vigil(&[
+/// Scans `tree` with every pack and `options`, writing the JSON result to `out`.
+fn scan(tree: &Path, options: &[&str], out: &Path) -> Value {
+    let mut args = vec![
         "scan",
         tree.to_str().unwrap(),
         "--at",
         AT,
-        "--threads",
-        threads,
         "--fail-on",
         "none",
         "--allow-errors",
@@ -82,7 +81,9 @@ fn scan(tree: &Path, threads: &str, out: &Path) -> Value {
         "json",
         "--output",
         out.to_str().unwrap(),
-    ]);
+    ];
+    args.extend_from_slice(options);
+    let o = vigil(&args);
     assert_eq!(
         o.status.code(),
         Some(0),
@@ -108,7 +109,7 @@ fn a_large_tree_gives_the_same_result_whatever_the_threads_and_the_digest_holds(
         .iter()
         .map(|t| {
             let out = dir.path().join(format!("results-{t}.json"));
-            let v = scan(&tree, t, &out);
+            let v = scan(&tree, &["--threads", t], &out);
             (out, v)
         })
         .collect();
@@ -204,33 +205,12 @@ fn files_larger_than_a_megabyte_give_the_same_result_whatever_the_read_budget() 
     )
     .unwrap();
 
-    let out = dir.path().join("one.json");
-    let one = scan(&tree, "1", &out);
-    let args = [
-        "scan",
-        tree.to_str().unwrap(),
-        "--at",
-        AT,
-        "--threads",
-        "4",
-        "--read-budget",
-        "3MiB",
-        "--fail-on",
-        "none",
-        "--allow-errors",
-        "--format",
-        "json",
-        "--output",
-    ];
-    let tight = dir.path().join("tight.json");
-    let o = vigil(&[&args[..], &[tight.to_str().unwrap()]].concat());
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
+    let one = scan(&tree, &["--threads", "1"], &dir.path().join("one.json"));
+    let tight = scan(
+        &tree,
+        &["--threads", "4", "--read-budget", "3MiB"],
+        &dir.path().join("tight.json"),
     );
-    let tight: Value = serde_json::from_str(&std::fs::read_to_string(tight).unwrap()).unwrap();
     // Every large file was read to its end.
     let secrets_in_big = |v: &Value| {
         v["findings"]
