@@ -708,3 +708,98 @@ fn self_signed_is_verified_for_every_signature_algorithm() {
         ]
     );
 }
+
+/// A public key or a certificate request in DER, under an extension that announces certificates
+/// and keys, holds neither a secret nor a certificate: nothing to judge, as a PEM file holding
+/// such a block is, rather than an `error` that fails the run. Bytes that are none of these still
+/// give one.
+#[test]
+fn der_public_keys_and_requests_are_not_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let (keys, public) = (dir.path().join("keys"), dir.path().join("public"));
+    std::fs::create_dir_all(&keys).unwrap();
+    std::fs::create_dir_all(&public).unwrap();
+    let pub_dir = public.to_str().unwrap();
+    common::openssl(
+        &[
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:1024",
+            "-out",
+            "rsa.pem",
+        ],
+        &keys,
+    );
+    common::openssl(
+        &[
+            "genpkey",
+            "-algorithm",
+            "EC",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-out",
+            "ec.pem",
+        ],
+        &keys,
+    );
+    for (args, out) in [
+        (
+            &["pkey", "-in", "ec.pem", "-pubout", "-outform", "DER"][..],
+            "ec-spki.der",
+        ),
+        (
+            &["pkey", "-in", "rsa.pem", "-pubout", "-outform", "DER"][..],
+            "rsa-spki.der",
+        ),
+        (
+            &[
+                "rsa",
+                "-in",
+                "rsa.pem",
+                "-RSAPublicKey_out",
+                "-outform",
+                "DER",
+            ][..],
+            "rsa-pkcs1.der",
+        ),
+        (
+            &[
+                "req",
+                "-new",
+                "-key",
+                "rsa.pem",
+                "-subj",
+                "/CN=vigil",
+                "-outform",
+                "DER",
+            ][..],
+            "request.der",
+        ),
+    ] {
+        let path = format!("{pub_dir}/{out}");
+        common::openssl(&[args, &["-out", &path]].concat(), &keys);
+    }
+    std::fs::copy(
+        common::root("testdata/certs/bad/garbage.der"),
+        public.join("garbage.der"),
+    )
+    .unwrap();
+    let (_, r) = scan_json(&[
+        pub_dir,
+        "--policy",
+        PACK,
+        "--policy",
+        "policies/secrets.yaml",
+        "--trust-store",
+        ROOT,
+    ]);
+    let errors: Vec<String> = findings(&r)
+        .iter()
+        .filter(|f| f["state"] == "error")
+        .map(|f| target_name(f).rsplit('/').next().unwrap().to_string())
+        .collect();
+    assert_eq!(errors, ["garbage.der"]);
+    assert_eq!(r["inventory"]["files_read"], 5);
+}

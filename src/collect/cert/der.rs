@@ -1,9 +1,12 @@
-//! A minimal DER reader for the few structures of private keys (PKCS#1, PKCS#8, SEC1) and DSA
-//! parameters that the collector inspects. It reads tag-length-value triples and nothing else:
+//! A minimal DER reader for the few structures of private keys (PKCS#1, PKCS#8, SEC1), DSA
+//! parameters, and the public keys and certificate requests told apart from them, that the
+//! collector inspects. It reads tag-length-value triples and nothing else:
 //! keys are only measured (algorithm, size, encryption), never decoded further.
 
 /// Tag of an ASN.1 INTEGER.
 pub const INTEGER: u8 = 0x02;
+/// Tag of an ASN.1 BIT STRING.
+pub const BIT_STRING: u8 = 0x03;
 /// Tag of an ASN.1 OCTET STRING.
 pub const OCTET_STRING: u8 = 0x04;
 /// Tag of an ASN.1 OBJECT IDENTIFIER.

@@ -3,7 +3,7 @@
 //! The key is measured, never kept: the facts hold no byte of key material, only what an auditor
 //! needs to judge it (an unencrypted 1024-bit RSA key in a repository is two findings).
 
-use super::der::{self, CONTEXT_0, INTEGER, OCTET_STRING, OID, SEQUENCE};
+use super::der::{self, BIT_STRING, CONTEXT_0, INTEGER, OCTET_STRING, OID, SEQUENCE};
 use super::names;
 use super::pem::Block;
 
@@ -99,6 +99,51 @@ pub fn from_der(der: &[u8]) -> Option<KeyFacts> {
         .or_else(|| pkcs1(der))
         .or_else(|| sec1(der, None))
         .or_else(|| encrypted_pkcs8(der))
+}
+
+/// Whether DER bytes that are neither a certificate nor a private key are one of the public
+/// artefacts kept beside them under the same extensions: a public key (`SubjectPublicKeyInfo`, or
+/// PKCS#1 `RSAPublicKey`) or a certificate request (PKCS#10). Such a file holds no secret and no
+/// certificate, so it is nothing to judge rather than an error.
+pub fn is_public_der(der: &[u8]) -> bool {
+    public_der(der).is_some()
+}
+
+fn public_der(der: &[u8]) -> Option<()> {
+    let (outer, rest) = der::expect(der, SEQUENCE)?;
+    if !rest.is_empty() {
+        return None;
+    }
+    // SubjectPublicKeyInfo ::= SEQUENCE { algorithm AlgorithmIdentifier, subjectPublicKey BIT STRING }
+    let spki = |body: &[u8]| -> Option<()> {
+        let (algorithm, rest) = der::expect(body, SEQUENCE)?;
+        der::expect(algorithm, OID)?;
+        let (_key, rest) = der::expect(rest, BIT_STRING)?;
+        rest.is_empty().then_some(())
+    };
+    if spki(outer).is_some() {
+        return Some(());
+    }
+    // RSAPublicKey ::= SEQUENCE { modulus INTEGER, publicExponent INTEGER }
+    if let Some((_n, rest)) = der::expect(outer, INTEGER)
+        && let Some((_e, rest)) = der::expect(rest, INTEGER)
+        && rest.is_empty()
+    {
+        return Some(());
+    }
+    // CertificationRequest ::= SEQUENCE { certificationRequestInfo SEQUENCE { version INTEGER (0),
+    //   subject Name, subjectPKInfo SubjectPublicKeyInfo, attributes [0] }, signatureAlgorithm,
+    //   signature BIT STRING }
+    let (info, rest) = der::expect(outer, SEQUENCE)?;
+    let (algorithm, rest) = der::expect(rest, SEQUENCE)?;
+    der::expect(algorithm, OID)?;
+    let (_signature, rest) = der::expect(rest, BIT_STRING)?;
+    let (version, info) = der::expect(info, INTEGER)?;
+    let (_subject, info) = der::expect(info, SEQUENCE)?;
+    let (subject_key, info) = der::expect(info, SEQUENCE)?;
+    let (_attributes, info) = der::expect(info, CONTEXT_0)?;
+    (rest.is_empty() && info.is_empty() && version == [0] && spki(subject_key).is_some())
+        .then_some(())
 }
 
 /// `RSAPrivateKey ::= SEQUENCE { version, modulus, publicExponent, privateExponent, ... }`
@@ -268,4 +313,38 @@ fn openssh(bytes: &[u8]) -> Option<KeyFacts> {
     facts.bits = bits;
     facts.curve = curve;
     Some(facts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use x509_parser::prelude::FromDer;
+
+    fn testdata(path: &str) -> Vec<u8> {
+        std::fs::read(format!(
+            "{}/testdata/certs/{path}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn public_keys_are_told_from_certificates_and_private_keys() {
+        let cert = testdata("der/server-rsa.der");
+        let (_, parsed) = x509_parser::certificate::X509Certificate::from_der(&cert).unwrap();
+        let spki = parsed.tbs_certificate.subject_pki.raw;
+        let rsa_public = &parsed.tbs_certificate.subject_pki.subject_public_key.data;
+        assert!(is_public_der(spki));
+        assert!(is_public_der(rsa_public));
+        // Neither a certificate nor a private key is a public key.
+        assert!(!is_public_der(&cert));
+        let private = testdata("keys/rsa-pkcs8.der.key");
+        assert!(from_der(&private).is_some());
+        assert!(!is_public_der(&private));
+        // Nor anything cut short, or followed by more bytes.
+        assert!(!is_public_der(&spki[..spki.len() - 1]));
+        assert!(!is_public_der(&[spki, &[0][..]].concat()));
+        // A sequence of three integers is no RSA public key.
+        assert!(!is_public_der(&[0x30, 0x09, 2, 1, 1, 2, 1, 1, 2, 1, 1]));
+    }
 }

@@ -359,6 +359,8 @@ pub fn read(
             }),
             Err(cert_error) => match key::from_der(bytes) {
                 Some(k) => out.keys.push(key_document(&k, display, None, "der")),
+                // A public key or a certificate request, as a PEM file with such a block is.
+                None if key::is_public_der(bytes) => {}
                 None if named => out.errors.push(CollectError {
                     kind: None,
                     line: None,
