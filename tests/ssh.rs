@@ -25,6 +25,9 @@ enum Behaviour {
     Drip,
     /// Answers like an HTTP server.
     Garbage,
+    /// Waits for the client's first line, then answers it with these bytes and hangs up: what an
+    /// HTTP or a TLS server does with an SSH client.
+    AnswersFirstLine(&'static [u8]),
 }
 
 /// A listener on 127.0.0.1 that serves every connection with `behaviour` until the test ends.
@@ -62,6 +65,11 @@ fn answer(mut s: TcpStream, behaviour: Behaviour) {
         }
         Behaviour::Garbage => {
             let _ = s.write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
+        }
+        Behaviour::AnswersFirstLine(answer) => {
+            let mut byte = [0u8; 1];
+            while s.read_exact(&mut byte).is_ok() && byte[0] != b'\n' {}
+            let _ = s.write_all(answer);
         }
     }
 }
@@ -271,6 +279,39 @@ fn failing_peers_are_errors_with_their_reason() {
     assert!(m.contains("connection refused by 127.0.0.1:"), "{m}");
     assert_eq!(message(&hosts[4]).0, "pass");
     assert_eq!(v["inventory"]["endpoints"], 5);
+}
+
+/// Servers that wait for the client to speak first (HTTP, TLS) answer the probe's identification
+/// at once: the error says what they are, rather than that they sent nothing for `--timeout`.
+#[test]
+fn servers_that_wait_for_the_client_say_what_they_are() {
+    let http = serve(Behaviour::AnswersFirstLine(
+        b"HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n",
+    ));
+    // A TLS 1.2 fatal alert (decode_error), as gnutls-serv answers bytes that are not TLS.
+    let tls = serve(Behaviour::AnswersFirstLine(&[0x15, 3, 3, 0, 2, 2, 50]));
+    let hosts: Vec<String> = [http, tls]
+        .iter()
+        .map(|p| format!("127.0.0.1:{p}"))
+        .collect();
+    let v = scan_endpoints(&hosts, &["--timeout", "30s", "--deadline", "60s"]);
+    let message = |e: &str| -> String {
+        let f = finding(&v, "SSHB-001", e);
+        assert_eq!(f["state"], "error", "{f}");
+        f["message"].as_str().unwrap().to_string()
+    };
+    let m = message(&hosts[0]);
+    assert!(
+        m.contains(r#"not an SSH server: it sent "HTTP/1.1 400 Bad Request" instead of an SSH identification"#),
+        "{m}"
+    );
+    let m = message(&hosts[1]);
+    assert!(
+        m.contains(
+            r#"not an SSH server: it sent "\x15\x03\x03\x00\x02\x022" instead of an SSH identification: a TLS alert, as a TLS server answers; probe it with --probe tls"#
+        ),
+        "{m}"
+    );
 }
 
 /// A real Debian sshd on a loopback port, hardened and weak.

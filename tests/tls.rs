@@ -632,10 +632,28 @@ fn failing_peers_are_errors() {
     let silent = listener(b"");
     let garbage = listener(b"SSH-2.0-OpenSSH_9.2p1\r\n");
     let closed = free_port();
+    // A mail server that wants STARTTLS: it greets once the client has spoken, then hangs up on
+    // the ClientHello it did not read (a reset, which may beat the client's alert).
+    let greeter = {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        thread::spawn(move || {
+            for mut s in l.incoming().flatten() {
+                thread::spawn(move || {
+                    let mut first = [0u8; 1];
+                    if s.read_exact(&mut first).is_ok() {
+                        let _ = s.write_all(b"220 mail.example.org ESMTP\r\n");
+                    }
+                });
+            }
+        });
+        port
+    };
     let hosts = [
         format!("127.0.0.1:{silent}"),
         format!("127.0.0.1:{garbage}"),
         format!("127.0.0.1:{closed}"),
+        format!("127.0.0.1:{greeter}"),
     ];
     let h: Vec<&str> = hosts.iter().map(String::as_str).collect();
     let v = scan(&h, &["--timeout", "1s", "--deadline", "5s"]);
@@ -656,9 +674,18 @@ fn failing_peers_are_errors() {
     );
     let m = message(&hosts[1]);
     assert!(
-        m.contains(r#"not a TLS server: it answered "SSH-2""#),
+        m.contains(
+            r#"not a TLS server: it answered "SSH-2.0-OpenSSH_9.2p1": an SSH identification; probe it with --probe ssh"#
+        ),
         "{m}"
     );
     let m = message(&hosts[2]);
     assert!(m.contains("connection refused by 127.0.0.1:"), "{m}");
+    let m = message(&hosts[3]);
+    assert!(
+        m.contains(
+            r#"not a TLS server: it answered "220 mail.example.org ESMTP": an SMTP or FTP greeting; if the server offers STARTTLS, give --starttls smtp"#
+        ),
+        "{m}"
+    );
 }

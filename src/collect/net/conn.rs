@@ -108,6 +108,46 @@ pub fn quote(bytes: &[u8], max: usize) -> String {
         .collect()
 }
 
+/// What a peer's first bytes show it speaks, when a probe for another protocol meets them: the
+/// probes name it, with the option that probes it rightly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Speaker {
+    /// An SSH identification (`SSH-2.0-...`).
+    Ssh,
+    /// A TLS record: an alert (what a TLS server answers to bytes that are not TLS).
+    Tls,
+    /// An HTTP response.
+    Http,
+    /// A `220` greeting: SMTP or FTP.
+    Greeting220,
+    /// An IMAP greeting (`* OK`).
+    Imap,
+    /// A POP3 greeting (`+OK`).
+    Pop3,
+}
+
+/// Recognises what `bytes`, the first a peer sent, are.
+pub fn speaker(bytes: &[u8]) -> Option<Speaker> {
+    match bytes {
+        [b'S', b'S', b'H', b'-', ..] => Some(Speaker::Ssh),
+        [0x15 | 0x16, 3, 0..=4, ..] => Some(Speaker::Tls),
+        [b'H', b'T', b'T', b'P', b'/', ..] => Some(Speaker::Http),
+        [b'2', b'2', b'0', b' ' | b'-', ..] => Some(Speaker::Greeting220),
+        [b'*', b' ', b'O', b'K', ..] => Some(Speaker::Imap),
+        [b'+', b'O', b'K', ..] => Some(Speaker::Pop3),
+        _ => None,
+    }
+}
+
+/// The first line of `bytes`, without its end.
+pub fn first_line(bytes: &[u8]) -> &[u8] {
+    let end = bytes
+        .iter()
+        .position(|b| matches!(b, b'\r' | b'\n'))
+        .unwrap_or(bytes.len());
+    &bytes[..end]
+}
+
 /// The address to connect to: the one given with `NAME@IP`, the host itself when it is an
 /// address, else the first the resolver gives.
 pub fn address(endpoint: &Endpoint) -> Result<SocketAddr, NetError> {
@@ -215,10 +255,31 @@ impl Conn {
         }
     }
 
-    /// Sends all of `bytes`.
+    /// Sends all of `bytes`. A peer that already hung up (reset, broken pipe) is
+    /// [`NetError::Closed`], as when reading: what it sent before is still there to read, and says
+    /// more than the failed write (a server that speaks first, then hangs up on what it did not
+    /// expect).
     pub fn write_all(&mut self, bytes: &[u8]) -> Result<(), NetError> {
         let _ = self.stream.set_write_timeout(Some(self.limits.read));
-        self.stream.write_all(bytes).map_err(|e| self.io(e))
+        self.stream.write_all(bytes).map_err(|e| match e.kind() {
+            std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::BrokenPipe => {
+                NetError::Closed {
+                    during: self.during.clone(),
+                }
+            }
+            _ => self.io(e),
+        })
+    }
+
+    /// The bytes that have already arrived, without waiting for more: what completes a line the
+    /// peer sent in one piece, for an error that quotes it.
+    pub fn pending(&mut self, buf: &mut [u8]) -> usize {
+        if self.stream.set_nonblocking(true).is_err() {
+            return 0;
+        }
+        let n = self.stream.read(buf).unwrap_or(0);
+        let _ = self.stream.set_nonblocking(false);
+        n
     }
 
     /// The failure behind the last `io::Error` this connection gave through [`Read`] or
@@ -282,6 +343,9 @@ pub trait Wire {
     /// Says what the probe is doing, for error messages.
     fn doing(&mut self, what: &str);
 
+    /// Reads what has already arrived into `buf`, without waiting; 0 when nothing has.
+    fn pending(&mut self, buf: &mut [u8]) -> usize;
+
     /// Fills `buf` completely.
     fn read_exact(&mut self, buf: &mut [u8]) -> Result<(), NetError> {
         let mut at = 0;
@@ -299,6 +363,10 @@ impl Wire for Conn {
 
     fn send(&mut self, bytes: &[u8]) -> Result<(), NetError> {
         self.write_all(bytes)
+    }
+
+    fn pending(&mut self, buf: &mut [u8]) -> usize {
+        Conn::pending(self, buf)
     }
 
     fn doing(&mut self, what: &str) {
@@ -335,5 +403,36 @@ impl Wire for Replay<'_> {
         Ok(())
     }
 
+    fn pending(&mut self, buf: &mut [u8]) -> usize {
+        self.read_some(buf).unwrap_or(0)
+    }
+
     fn doing(&mut self, _what: &str) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_bytes_name_what_the_peer_speaks() {
+        let cases: [(&[u8], Option<Speaker>); 8] = [
+            (b"SSH-2.0-OpenSSH_9.2p1\r\n", Some(Speaker::Ssh)),
+            (&[0x15, 3, 3, 0, 2, 2, 50], Some(Speaker::Tls)),
+            (b"HTTP/1.1 400 Bad Request\r\n", Some(Speaker::Http)),
+            (
+                b"220 mail.example.org ESMTP\r\n",
+                Some(Speaker::Greeting220),
+            ),
+            (b"220-ftp.example.org\r\n", Some(Speaker::Greeting220)),
+            (b"* OK IMAP4rev1 ready\r\n", Some(Speaker::Imap)),
+            (b"+OK POP3 ready\r\n", Some(Speaker::Pop3)),
+            (b"<!DOCTYPE HTML>\n", None),
+        ];
+        for (bytes, want) in cases {
+            assert_eq!(speaker(bytes), want, "{}", quote(bytes, 40));
+        }
+        assert_eq!(first_line(b"220 a\r\n250 b"), b"220 a");
+        assert_eq!(first_line(b"no end"), b"no end");
+    }
 }

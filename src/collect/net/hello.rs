@@ -2,7 +2,7 @@
 //! for what rustls will never send: SSLv3, TLS 1.0 and 1.1, and the weak suites a scan must find.
 //! The handshake stops at the ServerHello; no key is exchanged.
 
-use super::conn::{Budget, Conn, NetError, Wire};
+use super::conn::{self, Budget, Conn, NetError, Speaker, Wire};
 use crate::collect::Endpoint;
 
 /// Protocol versions as they appear on the wire.
@@ -74,8 +74,11 @@ pub struct ServerHello {
 pub fn ask(endpoint: &Endpoint, budget: &Budget, offer: &Offer<'_>) -> Result<Answer, NetError> {
     let mut conn = Conn::open(endpoint, budget)?;
     conn.during = format!("after a {} ClientHello", version_name(offer.version));
-    conn.write_all(&client_hello(offer))?;
-    read_answer(&mut conn)
+    match conn.write_all(&client_hello(offer)) {
+        // A peer that hung up may have said something first: read it.
+        Ok(()) | Err(NetError::Closed { .. }) => read_answer(&mut conn),
+        Err(e) => Err(e),
+    }
 }
 
 /// The ClientHello record.
@@ -208,7 +211,12 @@ pub fn read_answer(conn: &mut impl Wire) -> Result<Answer, NetError> {
             if let Some(h) = hello.take() {
                 return Ok(Answer::Hello(h));
             }
-            return Err(not_tls(&head));
+            // Quote the whole first line, if it came in one piece with these bytes.
+            let mut seen = head.to_vec();
+            let mut more = [0u8; 160];
+            let n = conn.pending(&mut more);
+            seen.extend_from_slice(&more[..n]);
+            return Err(not_tls(&seen));
         }
         let mut body = vec![0u8; len];
         conn.read_exact(&mut body)?;
@@ -262,11 +270,34 @@ fn parse_certificates(body: &[u8]) -> Vec<Vec<u8>> {
     out
 }
 
-/// The error for a first answer that is not TLS, quoting its bytes.
+/// The error for a first answer that is not TLS: its first line, and what it shows the port
+/// speaks, with the option that probes it (a server that speaks first, such as SSH or a mail
+/// server that wants STARTTLS, greets before it reads the ClientHello).
 fn not_tls(bytes: &[u8]) -> NetError {
+    let line = conn::first_line(bytes);
+    let shown = if line.is_empty() { bytes } else { line };
+    let hint = match conn::speaker(bytes) {
+        Some(Speaker::Ssh) => {
+            ": an SSH identification; probe it with --probe ssh (`probes: [ssh]` in an inventory)"
+        }
+        Some(Speaker::Http) => ": an HTTP response; the port serves plain HTTP, not HTTPS",
+        Some(Speaker::Greeting220) => {
+            ": an SMTP or FTP greeting; if the server offers STARTTLS, give --starttls smtp or \
+             --starttls ftp (`starttls:` in an inventory)"
+        }
+        Some(Speaker::Imap) => {
+            ": an IMAP greeting; if the server offers STARTTLS, give --starttls imap \
+             (`starttls: imap` in an inventory)"
+        }
+        Some(Speaker::Pop3) => {
+            ": a POP3 greeting; if the server offers STARTTLS, give --starttls pop3 \
+             (`starttls: pop3` in an inventory)"
+        }
+        Some(Speaker::Tls) | None => "",
+    };
     NetError::Protocol(format!(
-        "not a TLS server: it answered \"{}\"",
-        super::conn::quote(bytes, 32)
+        "not a TLS server: it answered \"{}\"{hint}",
+        conn::quote(shown, 80)
     ))
 }
 

@@ -107,7 +107,15 @@ pub fn read_server(wire: &mut impl Wire) -> Result<Node, NetError> {
         conn: wire,
         buf: Vec::new(),
     };
+    // Both sides send their identification at once (RFC 4253 4.2), as OpenSSH's client does: a
+    // peer that waits for the client to speak first (a TLS or HTTP server) then answers at once
+    // with what it speaks, rather than leaving the probe to time out. A peer that hung up is read
+    // all the same: what it sent before says why.
     r.conn.doing("while waiting for the SSH identification");
+    match r.conn.send(format!("{IDENT}\r\n").as_bytes()) {
+        Ok(()) | Err(NetError::Closed { .. }) => {}
+        Err(e) => return Err(e),
+    }
     let ident = r.identification()?;
     let mut facts = Facts::default();
     facts.identification(&ident);
@@ -120,7 +128,6 @@ pub fn read_server(wire: &mut impl Wire) -> Result<Node, NetError> {
     if protocol.starts_with("1.") && protocol != "1.99" {
         return Ok(facts.finish());
     }
-    r.conn.send(format!("{IDENT}\r\n").as_bytes())?;
     r.conn.doing("while reading the server's KEXINIT");
     let payload = r.packet()?;
     let lists = kexinit(&payload)?;
@@ -198,7 +205,11 @@ impl<W: Wire> Reader<'_, W> {
                 return Err(not_ssh(&self.buf));
             }
             let have = self.buf.len();
-            self.fill(have + 1)?;
+            match self.fill(have + 1) {
+                // Hung up in the middle of a line: what it sent was not an identification.
+                Err(NetError::Closed { .. }) if have > 0 => return Err(not_ssh(&self.buf)),
+                other => other?,
+            }
         }
     }
 
@@ -231,10 +242,17 @@ impl<W: Wire> Reader<'_, W> {
     }
 }
 
-/// The error for bytes that are not an SSH identification, quoting their start.
+/// The error for bytes that are not an SSH identification, quoting their start; a TLS alert (what
+/// a TLS server answers the client's identification) is named, with the option that probes it.
 fn not_ssh(bytes: &[u8]) -> NetError {
+    let hint = match super::conn::speaker(bytes) {
+        Some(super::conn::Speaker::Tls) => {
+            ": a TLS alert, as a TLS server answers; probe it with --probe tls (`probes: [tls]` in an inventory)"
+        }
+        _ => "",
+    };
     NetError::Protocol(format!(
-        "not an SSH server: it sent \"{}\" instead of an SSH identification",
+        "not an SSH server: it sent \"{}\" instead of an SSH identification{hint}",
         super::conn::quote(bytes, 32)
     ))
 }

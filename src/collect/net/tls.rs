@@ -503,10 +503,12 @@ fn handshake(
     conn.during = format!("during a {version:?} handshake");
     while client.is_handshaking() {
         if let Err(e) = client.complete_io(&mut conn) {
-            if let Some(net) = conn.take_failure() {
-                return Err(net);
+            match conn.take_failure() {
+                // Hung up (after rustls read something it refused, and wanted to say so with an
+                // alert): the handshake failed, as when the peer closes before answering.
+                Some(NetError::Closed { .. }) | None => return Ok(Err(e.to_string())),
+                Some(net) => return Err(net),
             }
-            return Ok(Err(e.to_string()));
         }
     }
     let suite = client
