@@ -192,6 +192,19 @@ fn a_weak_root_fails_exactly_its_controls() {
         r#"["uid 0: root, toor","uid 1001: dev, dev2"]"#
     );
     assert_eq!(observed("LNX-070"), "022");
+    // A guarded requirement (`exists: false`, or mode and owner) names why each alternative
+    // fails: the mode beside the directory's existence, not the existence alone.
+    let message = v["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["control"] == "LNX-007")
+        .and_then(|f| f["message"].as_str())
+        .unwrap_or_default();
+    assert_eq!(
+        message,
+        r#"Not satisfied: `["/etc/cron.d"].exists` is `true` and `["/etc/cron.d"].permissions` is `rwxr-xr-x`."#
+    );
     // A password hash never reaches an output: only its state does.
     let text = v.to_string();
     assert!(

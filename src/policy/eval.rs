@@ -42,6 +42,10 @@ pub struct Evidence {
     /// The element of a list of objects the value belongs to, when the check requires something of
     /// every element.
     pub element: Option<Element>,
+    /// Whether a failure's one-line message names this value: the first of a test's values, the
+    /// first failing test's of an `all`, and one from each alternative of an `any` (each says why
+    /// that alternative does not hold, and none alone says why the check fails).
+    pub head: bool,
 }
 
 /// Drops element attribution: the verdict is about the whole, not about one element.
@@ -58,17 +62,24 @@ pub fn evaluate(cond: &Condition, doc: &Node) -> Verdict {
         Condition::All(items) => {
             let verdicts: Vec<Verdict> = items.iter().map(|c| evaluate(c, doc)).collect();
             let passed = verdicts.iter().all(|v| v.passed);
-            let evidence = verdicts
-                .into_iter()
-                .filter(|v| passed || !v.passed)
-                .flat_map(|v| v.evidence)
-                .collect();
+            // The first item that gives evidence heads it; the heads of the rest are dropped.
+            let mut evidence: Vec<Evidence> = Vec::new();
+            let mut headed = false;
+            for v in verdicts.into_iter().filter(|v| passed || !v.passed) {
+                let had = headed;
+                headed |= v.evidence.iter().any(|e| e.head);
+                evidence.extend(v.evidence.into_iter().map(|mut e| {
+                    e.head &= !had;
+                    e
+                }));
+            }
             Verdict { passed, evidence }
         }
         Condition::Any(items) => {
             let verdicts: Vec<Verdict> = items.iter().map(|c| evaluate(c, doc)).collect();
             match verdicts.iter().position(|v| v.passed) {
                 Some(i) => verdicts.into_iter().nth(i).expect("index from position"),
+                // Every alternative failed, each for its own reason: the message names each.
                 None => collective(Verdict {
                     passed: false,
                     evidence: verdicts.into_iter().flat_map(|v| v.evidence).collect(),
@@ -194,15 +205,20 @@ pub fn holds(cond: &Condition, doc: &Node) -> bool {
 }
 
 fn evaluate_each(each: &Each, doc: &Node) -> Verdict {
-    let mut passing = Vec::new();
+    let mut passing: Vec<Evidence> = Vec::new();
     let mut failing = Vec::new();
+    // Whether the path led to any element, and whether the filter let any through: a `some` that
+    // fails with nothing visited says which of the two it met.
+    let (mut found, mut selected) = (false, false);
     for candidate in each.path.resolve(doc) {
         let Some(element) = candidate.node else {
             continue;
         };
+        found = true;
         if each.filter.as_ref().is_some_and(|w| !holds(w, element)) {
             continue;
         }
+        selected = true;
         let v = evaluate(&each.check, element);
         // Under `every`, a failure is this element's own; an element reached through an earlier
         // wildcard of the `each` path (the pod of a list of pods) takes precedence.
@@ -239,18 +255,37 @@ fn evaluate_each(each: &Each, doc: &Node) -> Verdict {
                 .into(),
                 pos: element.pos,
                 element: owner,
+                head: true,
             });
         }
-        if v.passed {
-            passing.extend(evidence);
-        } else {
-            failing.extend(evidence);
+        let side = if v.passed { &mut passing } else { &mut failing };
+        // Elements under `every` each get a finding of their own, and their own head; under
+        // `some`, the message is about the list, and names the first element's values.
+        if each.quantifier == Quantifier::Some && side.iter().any(|e| e.head) {
+            for e in &mut evidence {
+                e.head = false;
+            }
         }
+        side.extend(evidence);
     }
     let passed = match each.quantifier {
         Quantifier::Every => failing.is_empty(),
         Quantifier::Some => !passing.is_empty(),
     };
+    if !passed && failing.is_empty() {
+        failing.push(Evidence {
+            path: each.path.to_string(),
+            observed: if found && !selected {
+                "(no element selected)"
+            } else {
+                "(no value)"
+            }
+            .into(),
+            pos: Pos::default(),
+            element: None,
+            head: true,
+        });
+    }
     Verdict {
         passed,
         evidence: if passed { passing } else { failing },
@@ -269,6 +304,7 @@ fn evaluate_field(test: &FieldTest, doc: &Node) -> Verdict {
             element: candidate
                 .element
                 .filter(|_| test.quantifier == Quantifier::Every),
+            head: false,
         };
         if ok {
             passing.push(ev);
@@ -287,9 +323,13 @@ fn evaluate_field(test: &FieldTest, doc: &Node) -> Verdict {
             observed: "(no value)".into(),
             pos: Pos::default(),
             element: None,
+            head: false,
         });
     }
-    let evidence = if passed { passing } else { failing };
+    let mut evidence = if passed { passing } else { failing };
+    if let Some(first) = evidence.first_mut() {
+        first.head = true;
+    }
     Verdict { passed, evidence }
 }
 
@@ -571,6 +611,66 @@ mod tests {
         let v = evaluate(cond, doc);
         assert!(v.passed);
         v.evidence.iter().map(|e| e.pos).find(|p| p.line > 0)
+    }
+
+    /// The values a failure's message names: path and observed value of each head.
+    fn heads(v: &Verdict) -> Vec<(String, String)> {
+        v.evidence
+            .iter()
+            .filter(|e| e.head)
+            .map(|e| (e.path.clone(), e.observed.clone()))
+            .collect()
+    }
+
+    fn pair(path: &str, observed: &str) -> (String, String) {
+        (path.to_string(), observed.to_string())
+    }
+
+    #[test]
+    fn a_failing_any_heads_each_alternative_and_a_failing_all_its_first_failure() {
+        // A guard and a requirement: the message names why each does not hold, so the mode shows
+        // beside the directory's existence.
+        let guard = "{any: [{key: cron.exists, equals: false}, \
+                     {all: [{key: cron.mode, equals: '0700'}, {key: cron.owner, equals: root}]}]}";
+        let v = check(guard, "cron: {exists: true, mode: '0755', owner: root}\n");
+        assert!(!v.passed);
+        assert_eq!(
+            heads(&v),
+            [pair("cron.exists", "true"), pair("cron.mode", "0755")]
+        );
+        // Of an `all`, the first failing test is named, whatever fails after it.
+        let v = check(
+            "{all: [{key: a, equals: 1}, {key: b, equals: 2}, {key: c, equals: 3}]}",
+            "{a: 1, b: 0, c: 0}\n",
+        );
+        assert_eq!(v.evidence.len(), 2);
+        assert_eq!(heads(&v), [pair("b", "0")]);
+        // An `all` of guarded requirements: the first failing one's alternatives.
+        let two = format!("{{all: [{guard}, {}]}}", guard.replace("cron", "at"));
+        let doc = "cron: {exists: true, mode: '0755', owner: root}\nat: {exists: true, mode: '0750', owner: daemon}\n";
+        let v = check(&two, doc);
+        assert_eq!(v.evidence.len(), 5);
+        assert_eq!(
+            heads(&v),
+            [pair("cron.exists", "true"), pair("cron.mode", "0755")]
+        );
+    }
+
+    #[test]
+    fn a_some_each_with_nothing_to_visit_says_so() {
+        let some = "{each: 'entries[*]', quantifier: some, check: {key: item, equals: core}}";
+        let v = check(some, "entries: []\n");
+        assert!(!v.passed);
+        assert_eq!(heads(&v), [pair("entries[*]", "(no value)")]);
+        let filtered = "{each: 'entries[*]', quantifier: some, where: {key: domain, equals: '*'}, \
+                        check: {key: item, equals: core}}";
+        let v = check(filtered, "entries: [{domain: admin, item: core}]\n");
+        assert!(!v.passed);
+        assert_eq!(heads(&v), [pair("entries[*]", "(no element selected)")]);
+        // Elements that were visited and failed are the evidence, the first one heading it.
+        let v = check(some, "entries: [{item: nofile}, {item: nproc}]\n");
+        assert_eq!(v.evidence.len(), 2);
+        assert_eq!(heads(&v), [pair("entries[0].item", "nofile")]);
     }
 
     const POD: &str = "spec:\n  containers:\n    - name: a\n      securityContext: {privileged: true}\n    - name: b\n    - name: c\n      securityContext: {privileged: true}\n";

@@ -203,12 +203,22 @@ pub fn from_evaluation(
     out.extend(groups.into_iter().map(|(element, items)| {
         let items: Vec<eval::Evidence> = items.into_iter().cloned().collect();
         let evidence = convert(c, doc, &items);
-        let location = first_location(&items, doc).or_else(|| {
+        let mut heads: Vec<usize> = (0..items.len()).filter(|i| items[*i].head).collect();
+        if heads.is_empty() && !items.is_empty() {
+            heads.push(0);
+        }
+        // The finding points where its message's first value is, else at the first value placed.
+        let at = heads
+            .iter()
+            .map(|i| items[*i].pos)
+            .find(|p| p.line > 0)
+            .or_else(|| evidence_start(&items));
+        let location = located(at, doc).or_else(|| {
             element
                 .filter(|e| e.pos.line > 0)
                 .map(|e| location(e.pos, Some(doc)))
         });
-        let message = fail_message(&evidence, location.as_ref());
+        let message = fail_message(&evidence, &heads);
         Verdict {
             object: object.clone(),
             element: element.map(|e| e.name().to_string()),
@@ -240,11 +250,6 @@ fn evidence_start(evidence: &[eval::Evidence]) -> Option<Pos> {
 fn located(at: Option<Pos>, doc: &Document) -> Option<Location> {
     at.map(|p| location(p, Some(doc)))
         .or_else(|| doc.anchor.filter(|p| p.line > 0).map(|p| location(p, None)))
-}
-
-/// The first evidence position in the target, else the document's anchor.
-fn first_location(evidence: &[eval::Evidence], doc: &Document) -> Option<Location> {
-    located(evidence_start(evidence), doc)
 }
 
 fn convert(c: &Control, doc: &Document, evidence: &[eval::Evidence]) -> Vec<Evidence> {
@@ -296,24 +301,46 @@ fn quoted(observed: &str) -> String {
     }
 }
 
-fn fail_message(evidence: &[Evidence], location: Option<&Location>) -> String {
-    let at = match (evidence.first(), location) {
-        (Some(e), Some(l)) => format!(
-            "`{}` is {} at line {}",
-            e.field,
-            quoted(&e.observed),
-            l.line
-        ),
-        (Some(e), None) => format!("`{}` is {}", e.field, quoted(&e.observed)),
-        _ => "nothing satisfies the check".to_string(),
+/// How many values a failure's message names at most; the rest are counted.
+const MESSAGE_VALUES: usize = 3;
+
+/// A failure's one-line message: the values `heads` picks out of `evidence` (what failed; one for
+/// each alternative of an `any`), each once and at its line, and how many other values the
+/// evidence holds.
+fn fail_message(evidence: &[Evidence], heads: &[usize]) -> String {
+    let mut named: Vec<&Evidence> = Vec::new();
+    for e in heads.iter().filter_map(|i| evidence.get(*i)) {
+        if named.len() < MESSAGE_VALUES && !named.iter().any(|n| same_value(n, e)) {
+            named.push(e);
+        }
+    }
+    let at = if named.is_empty() {
+        "nothing satisfies the check".to_string()
+    } else {
+        let parts: Vec<String> = named
+            .iter()
+            .map(|e| match e.line {
+                Some(line) => format!("`{}` is {} at line {line}", e.field, quoted(&e.observed)),
+                None => format!("`{}` is {}", e.field, quoted(&e.observed)),
+            })
+            .collect();
+        parts.join(" and ")
     };
-    let more = evidence.len().saturating_sub(1);
+    let more = evidence
+        .iter()
+        .filter(|e| !named.iter().any(|n| same_value(n, e)))
+        .count();
     let more = if more > 0 {
         format!(" (and {more} more)")
     } else {
         String::new()
     };
     format!("Not satisfied: {at}{more}.")
+}
+
+/// Whether two pieces of evidence show the same field with the same value.
+fn same_value(a: &Evidence, b: &Evidence) -> bool {
+    a.field == b.field && a.observed == b.observed
 }
 
 /// Gives a failure or an error its fingerprint: control, kind, target, object, element and what
@@ -380,4 +407,48 @@ pub fn clip_message(m: String) -> String {
         return m;
     }
     eval::clip_to(&m, MAX_MESSAGE)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn piece(field: &str, observed: &str, line: Option<u32>) -> Evidence {
+        Evidence {
+            field: field.into(),
+            line,
+            observed: observed.into(),
+            path: None,
+        }
+    }
+
+    #[test]
+    fn a_message_names_its_heads_once_each_and_counts_the_rest() {
+        let evidence = [
+            piece("a", "1", Some(3)),
+            piece("b", "(absent)", None),
+            piece("a", "1", Some(3)),
+            piece("c", "x", Some(9)),
+            piece("d", "y", None),
+            piece("e", "z", None),
+        ];
+        assert_eq!(
+            fail_message(&evidence, &[0]),
+            "Not satisfied: `a` is `1` at line 3 (and 4 more)."
+        );
+        // A value named once, however many alternatives fail on it; at most three named.
+        assert_eq!(
+            fail_message(&evidence, &[0, 1, 2, 3, 4]),
+            "Not satisfied: `a` is `1` at line 3 and `b` is (absent) and `c` is `x` at line 9 \
+             (and 2 more)."
+        );
+        assert_eq!(
+            fail_message(&evidence[..2], &[0, 1]),
+            "Not satisfied: `a` is `1` at line 3 and `b` is (absent)."
+        );
+        assert_eq!(
+            fail_message(&[], &[]),
+            "Not satisfied: nothing satisfies the check."
+        );
+    }
 }
