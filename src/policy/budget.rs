@@ -55,6 +55,13 @@ pub struct OverBudget {
     pub bytes: usize,
 }
 
+/// Where one match lies: the group whose value is judged, and the whole match around it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Spans {
+    pub judged: Range<usize>,
+    pub whole: Range<usize>,
+}
+
 /// One pattern, or a group of patterns, with what a budgeted search needs.
 #[derive(Debug, Clone)]
 pub struct Budgeted {
@@ -132,8 +139,9 @@ impl Budgeted {
     }
 
     /// The span of capture group `group` (the whole match when the group did not take part) of
-    /// every match, leftmost-first and non-overlapping, as the regex crate finds them.
-    pub fn spans(&self, bytes: &[u8], group: usize) -> Result<Vec<Range<usize>>, OverBudget> {
+    /// every match, and of the whole match, leftmost-first and non-overlapping, as the regex crate
+    /// finds them.
+    pub fn spans(&self, bytes: &[u8], group: usize) -> Result<Vec<Spans>, OverBudget> {
         let mut cache = self.lazy.create_cache();
         let mut pike_cache = self.pike.create_cache();
         let mut caps = self.pike.create_captures();
@@ -157,11 +165,14 @@ impl Budgeted {
                 .span(m.range())
                 .anchored(Anchored::Pattern(m.pattern()));
             self.pike.search(&mut pike_cache, &on_match, &mut caps);
-            let span = caps
+            let judged = caps
                 .get_group(group)
                 .or_else(|| caps.get_group(0))
                 .map_or(m.range(), |s| s.range());
-            out.push(span);
+            out.push(Spans {
+                judged,
+                whole: m.range(),
+            });
         }
     }
 }
@@ -193,8 +204,21 @@ mod tests {
         ] {
             let b = Budgeted::new(&[pattern]).unwrap();
             assert_eq!(
-                b.spans(text, group).unwrap(),
+                b.spans(text, group)
+                    .unwrap()
+                    .into_iter()
+                    .map(|s| s.judged)
+                    .collect::<Vec<_>>(),
                 regex_spans(pattern, text, group),
+                "{pattern}"
+            );
+            assert_eq!(
+                b.spans(text, group)
+                    .unwrap()
+                    .into_iter()
+                    .map(|s| s.whole)
+                    .collect::<Vec<_>>(),
+                regex_spans(pattern, text, 0),
                 "{pattern}"
             );
             assert_eq!(

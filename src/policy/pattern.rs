@@ -7,6 +7,7 @@
 //!   capture: secret       # the group holding the value to judge and redact (default: whole match)
 //!   min_entropy: 3.0      # ignore matches whose captured value is less random than this (bits/char)
 //!   allow: ['EXAMPLE$']   # ignore matches whose captured value matches one of these
+//!   allow_match: ['^\w*Id"?\s*:']  # ignore matches whose whole text matches one of these
 //! ```
 
 use regex::bytes::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
@@ -43,9 +44,20 @@ pub struct PatternCheck {
     pub min_entropy: Option<f64>,
     /// Judged values matching any of these are ignored (documented example keys, placeholders).
     pub allow: Vec<Regex>,
+    /// Matches whose whole text matches any of these are ignored: the context around the judged
+    /// value, such as the name of the key it is assigned to (`SecretId: ...` names a secret, and
+    /// is not one), which a pattern cannot exclude without look-around.
+    pub allow_match: Vec<Regex>,
 }
 
-const FIELDS: &[&str] = &["pattern", "expect", "capture", "min_entropy", "allow"];
+const FIELDS: &[&str] = &[
+    "pattern",
+    "expect",
+    "capture",
+    "min_entropy",
+    "allow",
+    "allow_match",
+];
 
 /// Compiles a pattern the way every pattern check is compiled: over raw bytes, with ASCII classes
 /// (`\w`, `\d`, `\b` and `(?i)` are ASCII-only, as in most secret scanners), which keeps matching
@@ -139,27 +151,8 @@ impl PatternCheck {
                 }
             },
         };
-        let mut allow = Vec::new();
-        let mut allow_ok = true;
-        if let Some(n) = f.node("allow") {
-            let items: Vec<&Node> = match &n.value {
-                Value::List(l) => l.iter().collect(),
-                _ => vec![n],
-            };
-            for item in items {
-                match string_of(item, "allow", diags).map(|s| compile(&s)) {
-                    Some(Ok(r)) => allow.push(r),
-                    Some(Err(e)) => {
-                        diags.error(item.pos, format!("invalid regular expression: {e}"));
-                        allow_ok = false;
-                    }
-                    None => allow_ok = false,
-                }
-            }
-        }
-        if !allow_ok {
-            return None;
-        }
+        let allow = regex_list(f.node("allow"), "allow", diags);
+        let allow_match = regex_list(f.node("allow_match"), "allow_match", diags);
         let (regex, budgeted) = regex?;
         Some(PatternCheck {
             regex,
@@ -168,12 +161,14 @@ impl PatternCheck {
             expect: expect?,
             capture: capture?,
             min_entropy: min_entropy?,
-            allow,
+            allow: allow?,
+            allow_match: allow_match?,
         })
     }
 
-    /// Whether a judged value is kept as a finding, after the entropy floor and the allow-list.
-    pub fn keeps(&self, value: &[u8]) -> bool {
+    /// Whether a match is kept as a finding, after the entropy floor and the allow-lists: `value`
+    /// is the judged group, `whole` the whole match.
+    pub fn keeps(&self, value: &[u8], whole: &[u8]) -> bool {
         if self
             .min_entropy
             .is_some_and(|min| shannon_entropy(value) < min)
@@ -181,6 +176,7 @@ impl PatternCheck {
             return false;
         }
         !self.allow.iter().any(|a| a.is_match(value))
+            && !self.allow_match.iter().any(|a| a.is_match(whole))
     }
 
     /// The check in words, for findings and `policy explain`.
@@ -194,6 +190,31 @@ impl PatternCheck {
         }
         s
     }
+}
+
+/// A list of regular expressions (or one), each compiled as patterns are; `None` after reporting
+/// every one that is not a string or does not compile.
+fn regex_list(node: Option<&Node>, field: &str, diags: &mut Diagnostics) -> Option<Vec<Regex>> {
+    let Some(n) = node else {
+        return Some(Vec::new());
+    };
+    let items: Vec<&Node> = match &n.value {
+        Value::List(l) => l.iter().collect(),
+        _ => vec![n],
+    };
+    let mut out = Vec::new();
+    let mut ok = true;
+    for item in items {
+        match string_of(item, field, diags).map(|s| compile(&s)) {
+            Some(Ok(r)) => out.push(r),
+            Some(Err(e)) => {
+                diags.error(item.pos, format!("invalid regular expression: {e}"));
+                ok = false;
+            }
+            None => ok = false,
+        }
+    }
+    ok.then_some(out)
 }
 
 /// Shannon entropy of a byte string in bits per byte: about 4 for hex, about 6 for base64 secrets,
@@ -220,6 +241,48 @@ pub fn shannon_entropy(bytes: &[u8]) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn check(yaml: &str) -> Result<PatternCheck, Vec<String>> {
+        let node = &crate::yaml::parse_documents(yaml).unwrap()[0];
+        let mut diags = Diagnostics::new("t", yaml);
+        PatternCheck::parse(node, &mut diags)
+            .ok_or_else(|| diags.items.iter().map(|d| d.message.clone()).collect())
+    }
+
+    #[test]
+    fn allow_tests_the_value_and_allow_match_the_whole_match() {
+        let c = check(
+            "pattern: '[A-Za-z]*Secret[A-Za-z]*\"?:\\s*\"(?P<v>[^\"]+)'\n\
+             capture: v\n\
+             allow: ['^arn:']\n\
+             allow_match: ['^[A-Za-z]*Id\"?:', '^[A-Za-z]*Name\"?:']\n",
+        )
+        .unwrap();
+        let kept = |line: &str| {
+            let caps = c.regex.captures(line.as_bytes()).unwrap();
+            c.keeps(&caps[1], &caps[0])
+        };
+        assert!(kept(r#""ClientSecret": "q8Vt2mKx""#));
+        assert!(
+            !kept(r#""SecretId": "q8Vt2mKx""#),
+            "a key that names the secret"
+        );
+        assert!(!kept(r#""SecretName": "q8Vt2mKx""#));
+        assert!(
+            !kept(r#""ClientSecret": "arn:aws:secretsmanager""#),
+            "an allowed value"
+        );
+    }
+
+    #[test]
+    fn every_bad_allow_expression_is_reported() {
+        let errors = check("pattern: 'x'\nallow: ['(']\nallow_match: ['[']\n").unwrap_err();
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert!(
+            errors[0].contains("invalid regular expression"),
+            "{errors:?}"
+        );
+    }
 
     #[test]
     fn entropy_separates_words_from_keys() {

@@ -2,11 +2,9 @@
 //! `engine::patterns` for the grouping), each
 //! kept match located by line and column.
 
-use std::ops::Range;
-
 use super::{Context, Finisher, Judged, PassEvidence, Verdict};
 use crate::policy::Check;
-use crate::policy::budget::OverBudget;
+use crate::policy::budget::{OverBudget, Spans};
 use crate::policy::eval::clip;
 use crate::policy::pattern::{Expect, PatternCheck};
 use crate::redact::redact;
@@ -57,19 +55,23 @@ struct Hit {
 /// context around it); searched by the regex crate when that fits the matching budget, by the
 /// budgeted engines otherwise.
 fn matches_of(check: &PatternCheck, bytes: &[u8]) -> Result<Vec<Hit>, OverBudget> {
-    let spans: Vec<Range<usize>> = if check.budgeted.unrestricted(bytes.len()) {
+    let spans: Vec<Spans> = if check.budgeted.unrestricted(bytes.len()) {
         check
             .regex
             .captures_iter(bytes)
-            .filter_map(|caps| caps.get(check.capture).or_else(|| caps.get(0)))
-            .map(|m| m.range())
+            .filter_map(|caps| {
+                let whole = caps.get(0)?.range();
+                let judged = caps.get(check.capture).map_or(whole.clone(), |m| m.range());
+                Some(Spans { judged, whole })
+            })
             .collect()
     } else {
         check.budgeted.spans(bytes, check.capture)?
     };
     Ok(spans
         .into_iter()
-        .filter(|span| check.keeps(&bytes[span.clone()]))
+        .filter(|s| check.keeps(&bytes[s.judged.clone()], &bytes[s.whole.clone()]))
+        .map(|s| s.judged)
         .map(|span| Hit {
             value: String::from_utf8_lossy(&bytes[span.clone()]).into_owned(),
             start: span.start,
