@@ -203,24 +203,14 @@ mod tests {
             (r"[\x80-\xff]+", 0),
         ] {
             let b = Budgeted::new(&[pattern]).unwrap();
-            assert_eq!(
-                b.spans(text, group)
-                    .unwrap()
-                    .into_iter()
-                    .map(|s| s.judged)
-                    .collect::<Vec<_>>(),
-                regex_spans(pattern, text, group),
-                "{pattern}"
-            );
-            assert_eq!(
-                b.spans(text, group)
-                    .unwrap()
-                    .into_iter()
-                    .map(|s| s.whole)
-                    .collect::<Vec<_>>(),
-                regex_spans(pattern, text, 0),
-                "{pattern}"
-            );
+            let (judged, whole): (Vec<_>, Vec<_>) = b
+                .spans(text, group)
+                .unwrap()
+                .into_iter()
+                .map(|s| (s.judged, s.whole))
+                .unzip();
+            assert_eq!(judged, regex_spans(pattern, text, group), "{pattern}");
+            assert_eq!(whole, regex_spans(pattern, text, 0), "{pattern}");
             assert_eq!(
                 b.is_match(text).unwrap(),
                 !regex_spans(pattern, text, 0).is_empty()
