@@ -604,5 +604,9 @@ fn results_of_schema_1_0_still_verify_and_render() {
     let again = vigil(&["verify", dir.path().join("results.json").to_str().unwrap()]);
     assert_eq!(again.status.code(), Some(0));
     let html = std::fs::read_to_string(dir.path().join("report.html")).unwrap();
-    assert!(html.contains("Not satisfied: &#x60;PermitRootLogin&#x60; is yes at line 5."));
+    // Code spans of a message are shown as code, as in policy texts.
+    assert!(
+        html.contains("Not satisfied: <code>PermitRootLogin</code> is yes at line 5."),
+        "{html}"
+    );
 }
