@@ -9,13 +9,17 @@
 //!   allow: ['EXAMPLE$']   # ignore matches whose captured value matches one of these
 //!   allow_match: ['^\w*Id"?\s*:']  # ignore matches whose whole text matches one of these
 //! ```
+//!
+//! An item of `allow` or `allow_match` may be scoped to some files: `{regex: '…', paths: ['**/*.rs']}`.
 
+use globset::{Candidate, GlobSet};
 use regex::bytes::{Regex, RegexBuilder, RegexSet, RegexSetBuilder};
 
 use super::budget::Budgeted;
 use super::condition::{REGEX_SIZE_LIMIT, one_line};
 use super::diag::Diagnostics;
-use super::fields::{Fields, describe, string_of};
+use super::fields::{Fields, describe, string_list, string_of};
+use crate::collect::walk::glob_set;
 use crate::doc::{Node, Value};
 
 /// Whether a pattern must be absent from, or present in, a file.
@@ -43,11 +47,49 @@ pub struct PatternCheck {
     /// Minimum Shannon entropy of the judged value, in bits per character.
     pub min_entropy: Option<f64>,
     /// Judged values matching any of these are ignored (documented example keys, placeholders).
-    pub allow: Vec<Regex>,
+    pub allow: Vec<Allow>,
     /// Matches whose whole text matches any of these are ignored: the context around the judged
     /// value, such as the name of the key it is assigned to (`SecretId: ...` names a secret, and
     /// is not one), which a pattern cannot exclude without look-around.
-    pub allow_match: Vec<Regex>,
+    pub allow_match: Vec<Allow>,
+}
+
+/// One item of `allow` or `allow_match`: an expression, for every file or only for some. What is
+/// code in one language is a value in another: `password: ConnectionSecrets` is a type annotation
+/// in Rust, and may be a password in YAML.
+#[derive(Debug, Clone)]
+pub struct Allow {
+    regex: Regex,
+    /// The files it applies to (`None`: all).
+    paths: Option<GlobSet>,
+}
+
+/// The names a file's path is matched by, as target globs match them: as shown, and relative to
+/// the directory scanned.
+pub struct FileNames<'a> {
+    shown: Candidate<'a>,
+    relative: Candidate<'a>,
+}
+
+impl<'a> FileNames<'a> {
+    /// A file shown as `shown`, found as `relative` under its root.
+    pub fn new(shown: &'a str, relative: &'a str) -> FileNames<'a> {
+        FileNames {
+            shown: Candidate::new(shown),
+            relative: Candidate::new(relative),
+        }
+    }
+
+    fn matched_by(&self, globs: &GlobSet) -> bool {
+        globs.is_match_candidate(&self.shown) || globs.is_match_candidate(&self.relative)
+    }
+}
+
+impl Allow {
+    /// Whether it applies to a file named `file` and matches `text`.
+    fn allows(&self, text: &[u8], file: &FileNames<'_>) -> bool {
+        self.paths.as_ref().is_none_or(|g| file.matched_by(g)) && self.regex.is_match(text)
+    }
 }
 
 const FIELDS: &[&str] = &[
@@ -151,8 +193,8 @@ impl PatternCheck {
                 }
             },
         };
-        let allow = regex_list(f.node("allow"), "allow", diags);
-        let allow_match = regex_list(f.node("allow_match"), "allow_match", diags);
+        let allow = allow_list(f.node("allow"), "allow", diags);
+        let allow_match = allow_list(f.node("allow_match"), "allow_match", diags);
         let (regex, budgeted) = regex?;
         Some(PatternCheck {
             regex,
@@ -166,17 +208,17 @@ impl PatternCheck {
         })
     }
 
-    /// Whether a match is kept as a finding, after the entropy floor and the allow-lists: `value`
-    /// is the judged group, `whole` the whole match.
-    pub fn keeps(&self, value: &[u8], whole: &[u8]) -> bool {
+    /// Whether a match in `file` is kept as a finding, after the entropy floor and the
+    /// allow-lists: `value` is the judged group, `whole` the whole match.
+    pub fn keeps(&self, value: &[u8], whole: &[u8], file: &FileNames<'_>) -> bool {
         if self
             .min_entropy
             .is_some_and(|min| shannon_entropy(value) < min)
         {
             return false;
         }
-        !self.allow.iter().any(|a| a.is_match(value))
-            && !self.allow_match.iter().any(|a| a.is_match(whole))
+        !self.allow.iter().any(|a| a.allows(value, file))
+            && !self.allow_match.iter().any(|a| a.allows(whole, file))
     }
 
     /// The check in words, for findings and `policy explain`.
@@ -192,9 +234,10 @@ impl PatternCheck {
     }
 }
 
-/// A list of regular expressions (or one), each compiled as patterns are; `None` after reporting
-/// every one that is not a string or does not compile.
-fn regex_list(node: Option<&Node>, field: &str, diags: &mut Diagnostics) -> Option<Vec<Regex>> {
+/// An `allow` or `allow_match` list (or one item): each item an expression, or a mapping of
+/// `regex` and the `paths` it applies to; `None` after reporting every item that is not one or does
+/// not compile.
+fn allow_list(node: Option<&Node>, field: &str, diags: &mut Diagnostics) -> Option<Vec<Allow>> {
     let Some(n) = node else {
         return Some(Vec::new());
     };
@@ -205,16 +248,47 @@ fn regex_list(node: Option<&Node>, field: &str, diags: &mut Diagnostics) -> Opti
     let mut out = Vec::new();
     let mut ok = true;
     for item in items {
-        match string_of(item, field, diags).map(|s| compile(&s)) {
-            Some(Ok(r)) => out.push(r),
-            Some(Err(e)) => {
-                diags.error(item.pos, format!("invalid regular expression: {e}"));
-                ok = false;
-            }
+        match allow_item(item, field, diags) {
+            Some(a) => out.push(a),
             None => ok = false,
         }
     }
     ok.then_some(out)
+}
+
+/// The fields of a scoped allow item.
+const ALLOW_FIELDS: &[&str] = &["regex", "paths"];
+
+fn allow_item(item: &Node, field: &str, diags: &mut Diagnostics) -> Option<Allow> {
+    let (regex_node, paths) = if item.as_map().is_some() {
+        let f = Fields::new(item, "scoped allow item", ALLOW_FIELDS, diags);
+        // `None` when missing or invalid; the expression is still checked, so that both are told.
+        let paths = f.require("paths", diags).and_then(|n| scope(n, diags));
+        (f.require("regex", diags), paths.map(Some))
+    } else {
+        (Some(item), Some(None))
+    };
+    let regex_node = regex_node?;
+    let source = string_of(regex_node, field, diags)?;
+    let regex = compile(&source)
+        .map_err(|e| diags.error(regex_node.pos, format!("invalid regular expression: {e}")))
+        .ok()?;
+    Some(Allow {
+        regex,
+        paths: paths?,
+    })
+}
+
+/// The globs of a scoped allow item, compiled as target globs are.
+fn scope(node: &Node, diags: &mut Diagnostics) -> Option<GlobSet> {
+    let globs = string_list(node, "paths", diags);
+    if globs.is_empty() {
+        diags.error(node.pos, "`paths` needs at least one glob");
+        return None;
+    }
+    glob_set(&globs)
+        .map_err(|e| diags.error(node.pos, e.to_string()))
+        .ok()
 }
 
 /// Shannon entropy of a byte string in bits per byte: about 4 for hex, about 6 for base64 secrets,
@@ -260,7 +334,7 @@ mod tests {
         .unwrap();
         let kept = |line: &str| {
             let caps = c.regex.captures(line.as_bytes()).unwrap();
-            c.keeps(&caps[1], &caps[0])
+            c.keeps(&caps[1], &caps[0], &FileNames::new("a.json", "a.json"))
         };
         assert!(kept(r#""ClientSecret": "q8Vt2mKx""#));
         assert!(
@@ -275,6 +349,37 @@ mod tests {
     }
 
     #[test]
+    fn scoped_items_apply_to_the_files_their_paths_match() {
+        let c = check(
+            "pattern: 'secret\\s*[:=]\\s*\"?(?P<v>[A-Za-z0-9]+)'\n\
+             capture: v\n\
+             allow_match: ['^secret\\s*=\\s*Example', {regex: '[:=]\\s*[A-Za-z]', paths: ['**/*.rs', 'src/*.py']}]\n",
+        )
+        .unwrap();
+        let kept = |line: &str, shown: &str, relative: &str| {
+            let caps = c.regex.captures(line.as_bytes()).unwrap();
+            c.keeps(&caps[1], &caps[0], &FileNames::new(shown, relative))
+        };
+        // Unquoted: code in a Rust file, a value in YAML.
+        assert!(!kept("secret: ConnectionSecrets", "lib/a.rs", "lib/a.rs"));
+        assert!(kept(
+            "secret: ConnectionSecrets",
+            "lib/a.yaml",
+            "lib/a.yaml"
+        ));
+        assert!(kept("secret: \"Q8vT2mKx\"", "lib/a.rs", "lib/a.rs"));
+        // Matched by the path relative to the scanned directory too.
+        assert!(!kept("secret = Q8vT2mKx", "repo/src/app.py", "src/app.py"));
+        assert!(kept(
+            "secret = Q8vT2mKx",
+            "repo/lib/src/app.py",
+            "lib/src/app.py"
+        ));
+        // An unscoped item applies everywhere.
+        assert!(!kept("secret = Example9", "a.yaml", "a.yaml"));
+    }
+
+    #[test]
     fn every_bad_allow_expression_is_reported() {
         let errors = check("pattern: 'x'\nallow: ['(']\nallow_match: ['[']\n").unwrap_err();
         assert_eq!(errors.len(), 2, "{errors:?}");
@@ -282,6 +387,22 @@ mod tests {
             errors[0].contains("invalid regular expression"),
             "{errors:?}"
         );
+        let errors = check(
+            "pattern: 'x'\n\
+             allow: [{regex: '('}, {regex: 'a', paths: []}, {regex: 'a', paths: ['a/[']}, {regex: 'a', path: ['x']}]\n",
+        )
+        .unwrap_err();
+        assert_eq!(errors.len(), 6, "{errors:?}");
+        for (error, expected) in errors.iter().zip([
+            "missing the required field `paths`",
+            "invalid regular expression",
+            "at least one glob",
+            "a/[",
+            "unknown field `path`",
+            "missing the required field `paths`",
+        ]) {
+            assert!(error.contains(expected), "{expected}: {errors:?}");
+        }
     }
 
     #[test]

@@ -359,7 +359,7 @@ fn judge_input(ctx: &Context<'_>, input: &Input<'_>, applicable: &[usize], out: 
         } else if let Some(bytes) = input.bytes {
             patterns.sort_unstable();
             patterns.dedup();
-            pattern::run(ctx, bytes, &patterns, out, &mut finisher);
+            pattern::run(ctx, input.target, bytes, &patterns, out, &mut finisher);
         }
     }
 }

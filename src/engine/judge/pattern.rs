@@ -3,10 +3,11 @@
 //! kept match located by line and column.
 
 use super::{Context, Finisher, Judged, PassEvidence, Verdict};
+use crate::collect::Target;
 use crate::policy::Check;
 use crate::policy::budget::{OverBudget, Spans};
 use crate::policy::eval::clip;
-use crate::policy::pattern::{Expect, PatternCheck};
+use crate::policy::pattern::{Expect, FileNames, PatternCheck};
 use crate::redact::redact;
 use crate::results::{Location, State};
 
@@ -54,7 +55,11 @@ struct Hit {
 /// Every kept match of `check` in `bytes`, located at its judged value (the secret, not the
 /// context around it); searched by the regex crate when that fits the matching budget, by the
 /// budgeted engines otherwise.
-fn matches_of(check: &PatternCheck, bytes: &[u8]) -> Result<Vec<Hit>, OverBudget> {
+fn matches_of(
+    check: &PatternCheck,
+    bytes: &[u8],
+    file: &FileNames<'_>,
+) -> Result<Vec<Hit>, OverBudget> {
     let spans: Vec<Spans> = if check.budgeted.unrestricted(bytes.len()) {
         check
             .regex
@@ -70,7 +75,7 @@ fn matches_of(check: &PatternCheck, bytes: &[u8]) -> Result<Vec<Hit>, OverBudget
     };
     Ok(spans
         .into_iter()
-        .filter(|s| check.keeps(&bytes[s.judged.clone()], &bytes[s.whole.clone()]))
+        .filter(|s| check.keeps(&bytes[s.judged.clone()], &bytes[s.whole.clone()], file))
         .map(|s| s.judged)
         .map(|span| Hit {
             value: String::from_utf8_lossy(&bytes[span.clone()]).into_owned(),
@@ -80,9 +85,11 @@ fn matches_of(check: &PatternCheck, bytes: &[u8]) -> Result<Vec<Hit>, OverBudget
         .collect())
 }
 
-/// Runs the pattern controls at `wanted` (indices into the plan's controls) over `bytes`.
+/// Runs the pattern controls at `wanted` (indices into the plan's controls) over `bytes`, the
+/// contents of `target`.
 pub fn run(
     ctx: &Context<'_>,
+    target: &Target,
     bytes: &[u8],
     wanted: &[usize],
     out: &mut Judged,
@@ -91,6 +98,9 @@ pub fn run(
     let plan = ctx.plan;
     let matched = plan.patterns.matching(bytes, wanted);
     let mut lines: Option<LineIndex> = None;
+    // Scoped allow rules match the file's names as target globs do; only a file with matches
+    // needs them.
+    let mut names: Option<FileNames> = None;
     for &ci in wanted {
         out.make_room(finisher);
         let c = plan.controls[ci];
@@ -98,7 +108,11 @@ pub fn run(
             continue;
         };
         let hits = if matched.contains(&ci) {
-            match matches_of(check, bytes) {
+            let file = names.get_or_insert_with(|| match target.file() {
+                Some(e) => FileNames::new(&e.display, &e.relative),
+                None => FileNames::new(target.name(), target.name()),
+            });
+            match matches_of(check, bytes, file) {
                 Ok(hits) => hits,
                 Err(over) => {
                     out.verdicts.push(Verdict {
