@@ -19,7 +19,7 @@ fn policy_list_shows_every_bundled_control_with_references() {
     assert_eq!(code, 0);
     for header in [
         "ssh-hardening 1.0.0 (OpenSSH server hardening): 18 controls",
-        "secrets 1.3.0 (Secrets in files): 19 controls",
+        "secrets 1.4.0 (Secrets in files): 19 controls",
         "kubernetes-pod-security 1.1.0 (Kubernetes Pod Security Standards): 16 controls",
         "linux-sysctl 1.1.0 (Linux kernel and network parameters): 22 controls",
         "nginx-tls 1.2.0 (nginx TLS configuration): 7 controls",

@@ -275,6 +275,80 @@ fn secrets_pack() {
     );
 }
 
+/// SEC-012 in source code: a literal is quoted, so an unquoted value is a name or a type and is
+/// not reported there, while the same unquoted value in a configuration file is; a quoted one is
+/// found after a type annotation and with a string prefix.
+#[test]
+fn password_assignments_in_code_are_quoted_literals() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = [
+        (
+            "lib.rs",
+            "pub struct Tls { secrets: ConnectionSecrets }\n\
+             const API_KEY: &str = \"q7Vd9LmX2rTz8KwP\";\n\
+             static DB_PASSWORD: &'static str = r#\"Zx9kq2Lm0Pq4\"#;\n",
+        ),
+        (
+            "app.py",
+            "def render(password: FilterOrBool = False):\n\
+             \x20   token = connect(password=b'Q8vT2mKxL0pZ')\n\
+             \x20   api_key: str = \"H2DBog0NyJJRFDa7\"\n",
+        ),
+        (
+            "client.ts",
+            "private readonly apiKey: string = \"Wq3Lx8Zp2Nv7\";\n",
+        ),
+        (
+            "kdf.c",
+            "static const char PASSWORD[] = \"Zx9!kq2Lm0Pq\";\nctx->pwdlen = (uint32_t)pwdlen;\n",
+        ),
+        (
+            "settings.yaml",
+            "secrets: ConnectionSecrets9\npassword: Tr0ub4dorK9qLm\n",
+        ),
+    ];
+    for (name, text) in files {
+        std::fs::write(dir.path().join(name), text).unwrap();
+    }
+    let (_, r) = scan_json(&[
+        dir.path().to_str().unwrap(),
+        "--policy",
+        "policies/secrets.yaml",
+        "--control",
+        "SEC-012",
+    ]);
+    let mut found: Vec<String> = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["state"] == "fail")
+        .map(|f| {
+            let file = f["target"]["file"].as_str().unwrap();
+            format!(
+                "{}:{}:{} {}",
+                file.rsplit('/').next().unwrap(),
+                f["location"]["line"],
+                f["location"]["column"],
+                f["observed"].as_str().unwrap()
+            )
+        })
+        .collect();
+    found.sort();
+    assert_eq!(
+        found,
+        [
+            "app.py:2:32 Q8v…[redacted, 12 chars]",
+            "app.py:3:21 H2DB…[redacted, 16 chars]",
+            "client.ts:1:36 Wq3…[redacted, 12 chars]",
+            "kdf.c:1:33 Zx9…[redacted, 12 chars]",
+            "lib.rs:2:24 q7Vd…[redacted, 16 chars]",
+            "lib.rs:3:39 Zx9…[redacted, 12 chars]",
+            "settings.yaml:1:10 Conn…[redacted, 18 chars]",
+            "settings.yaml:2:11 Tr0…[redacted, 14 chars]",
+        ]
+    );
+}
+
 /// A default applies because the file does not set a key: it has no line in the file, and the
 /// finding must not borrow the position of the policy's `default:` (line 258 of the ssh pack once).
 #[test]

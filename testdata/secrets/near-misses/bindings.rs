@@ -9,3 +9,10 @@ pub const ERROR_PWD_TOO_LONG: WIN32_ERROR = 657u32;
 fn derive(secret: &[u8]) -> ConnectionTrafficSecrets {
     ConnectionTrafficSecrets::Aes128Gcm { key, iv }
 }
+pub struct Session {
+    secrets: ConnectionSecrets,
+}
+pub const IS_PASSWORD: InputScope = 31i32;
+extern "C" {
+    pub static kSecClassGenericPassword: CFStringRef;
+}
