@@ -781,6 +781,28 @@ fn der_public_keys_and_requests_are_not_errors() {
         let path = format!("{pub_dir}/{out}");
         common::openssl(&[args, &["-out", &path]].concat(), &keys);
     }
+    // What libraries keep to compare with a peer's: a key's and an algorithm's content without
+    // its SEQUENCE (webpki's `*.spki.der`, `alg-*.der`).
+    let spki = std::fs::read(public.join("ec-spki.der")).unwrap();
+    let content = &spki[2..];
+    assert_eq!(usize::from(spki[1]), content.len(), "a short length");
+    std::fs::write(public.join("ec.spki.der"), content).unwrap();
+    let algorithm = &content[2..2 + usize::from(content[1])];
+    std::fs::write(public.join("alg-ecdsa-p256.der"), algorithm).unwrap();
+    // A PKCS#7 bundle of certificates is not one of them: vigil does not read its certificates.
+    common::openssl(
+        &[
+            "crl2pkcs7",
+            "-nocrl",
+            "-certfile",
+            &common::root("testdata/certs/ca/root.pem").to_string_lossy(),
+            "-outform",
+            "DER",
+            "-out",
+            &format!("{pub_dir}/bundle.der"),
+        ],
+        &keys,
+    );
     std::fs::copy(
         common::root("testdata/certs/bad/garbage.der"),
         public.join("garbage.der"),
@@ -800,6 +822,6 @@ fn der_public_keys_and_requests_are_not_errors() {
         .filter(|f| f["state"] == "error")
         .map(|f| target_name(f).rsplit('/').next().unwrap().to_string())
         .collect();
-    assert_eq!(errors, ["garbage.der"]);
-    assert_eq!(r["inventory"]["files_read"], 5);
+    assert_eq!(errors, ["bundle.der", "garbage.der"]);
+    assert_eq!(r["inventory"]["files_read"], 8);
 }

@@ -103,25 +103,46 @@ pub fn from_der(der: &[u8]) -> Option<KeyFacts> {
 
 /// Whether DER bytes that are neither a certificate nor a private key are one of the public
 /// artefacts kept beside them under the same extensions: a public key (`SubjectPublicKeyInfo`, or
-/// PKCS#1 `RSAPublicKey`) or a certificate request (PKCS#10). Such a file holds no secret and no
-/// certificate, so it is nothing to judge rather than an error.
+/// PKCS#1 `RSAPublicKey`), a certificate request (PKCS#10), or an algorithm identifier. Such a
+/// file holds no secret and no certificate, so it is nothing to judge rather than an error.
 pub fn is_public_der(der: &[u8]) -> bool {
     public_der(der).is_some()
 }
 
+/// `SubjectPublicKeyInfo ::= SEQUENCE { algorithm AlgorithmIdentifier, subjectPublicKey BIT STRING }`:
+/// whether `body` is the content of one.
+fn spki(body: &[u8]) -> Option<()> {
+    let (algorithm, rest) = der::expect(body, SEQUENCE)?;
+    algorithm_identifier(algorithm)?;
+    let (_key, rest) = der::expect(rest, BIT_STRING)?;
+    rest.is_empty().then_some(())
+}
+
+/// `AlgorithmIdentifier ::= SEQUENCE { algorithm OBJECT IDENTIFIER, parameters ANY OPTIONAL }`:
+/// whether `body` is the content of one. The parameters of the algorithms in use are a NULL, a
+/// curve's OBJECT IDENTIFIER or a SEQUENCE (RSA-PSS), never a tagged field, which tells an
+/// identifier from a PKCS#7 `ContentInfo` (an OID, then `[0]` holding certificates).
+fn algorithm_identifier(body: &[u8]) -> Option<()> {
+    const NULL: u8 = 0x05;
+    let (_oid, rest) = der::expect(body, OID)?;
+    if rest.is_empty() {
+        return Some(());
+    }
+    let (tag, _, rest) = der::read(rest)?;
+    ([NULL, OID, SEQUENCE].contains(&tag) && rest.is_empty()).then_some(())
+}
+
 fn public_der(der: &[u8]) -> Option<()> {
+    // The content of an algorithm identifier or of a public key, without its SEQUENCE, as
+    // libraries keep them to compare with what a peer sends (webpki's `alg-*.der`, `*.spki.der`).
+    if algorithm_identifier(der).is_some() || spki(der).is_some() {
+        return Some(());
+    }
     let (outer, rest) = der::expect(der, SEQUENCE)?;
     if !rest.is_empty() {
         return None;
     }
-    // SubjectPublicKeyInfo ::= SEQUENCE { algorithm AlgorithmIdentifier, subjectPublicKey BIT STRING }
-    let spki = |body: &[u8]| -> Option<()> {
-        let (algorithm, rest) = der::expect(body, SEQUENCE)?;
-        der::expect(algorithm, OID)?;
-        let (_key, rest) = der::expect(rest, BIT_STRING)?;
-        rest.is_empty().then_some(())
-    };
-    if spki(outer).is_some() {
+    if spki(outer).is_some() || algorithm_identifier(outer).is_some() {
         return Some(());
     }
     // RSAPublicKey ::= SEQUENCE { modulus INTEGER, publicExponent INTEGER }
@@ -136,7 +157,7 @@ fn public_der(der: &[u8]) -> Option<()> {
     //   signature BIT STRING }
     let (info, rest) = der::expect(outer, SEQUENCE)?;
     let (algorithm, rest) = der::expect(rest, SEQUENCE)?;
-    der::expect(algorithm, OID)?;
+    algorithm_identifier(algorithm)?;
     let (_signature, rest) = der::expect(rest, BIT_STRING)?;
     let (version, info) = der::expect(info, INTEGER)?;
     let (_subject, info) = der::expect(info, SEQUENCE)?;
@@ -346,5 +367,30 @@ mod tests {
         assert!(!is_public_der(&[spki, &[0][..]].concat()));
         // A sequence of three integers is no RSA public key.
         assert!(!is_public_der(&[0x30, 0x09, 2, 1, 1, 2, 1, 1, 2, 1, 1]));
+    }
+
+    #[test]
+    fn algorithm_identifiers_and_key_contents_are_public() {
+        let cert = testdata("der/server-rsa.der");
+        let (_, parsed) = x509_parser::certificate::X509Certificate::from_der(&cert).unwrap();
+        let spki = parsed.tbs_certificate.subject_pki.raw;
+        // The key without its SEQUENCE (webpki's `*.spki.der`), and its algorithm with and without.
+        let (_, content, _) = der::read(spki).unwrap();
+        assert!(is_public_der(content));
+        let (_, algorithm, _) = der::read(content).unwrap();
+        let rsa = [
+            0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05, 0x00,
+        ];
+        assert_eq!(algorithm, rsa);
+        assert!(is_public_der(&rsa));
+        assert!(is_public_der(&[&[0x30, 13][..], &rsa].concat()));
+        // An identifier followed by anything more, or a PKCS#7 `ContentInfo` (an OID and `[0]`
+        // holding certificates), is neither.
+        assert!(!is_public_der(&[&rsa[..], &[0x05, 0x00]].concat()));
+        let signed_data = [
+            0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x02,
+        ];
+        let content_info = [&[0x30, 15][..], &signed_data, &[0xa0, 2, 0x30, 0]].concat();
+        assert!(!is_public_der(&content_info));
     }
 }
