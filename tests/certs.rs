@@ -551,6 +551,83 @@ fn a_bundle_yields_one_document_per_certificate() {
     );
 }
 
+/// A PKCS#7 bundle (`.p7b`, PEM or DER), the form Windows and Java hand chains out in, is judged as
+/// the same certificates in a PEM file are, chain included; a damaged one is an error.
+#[test]
+fn pkcs7_bundles_are_judged_as_their_certificates() {
+    let dir = tempfile::tempdir().unwrap();
+    let chain = common::root("testdata/certs/chain/fullchain.pem");
+    std::fs::copy(&chain, dir.path().join("chain.pem")).unwrap();
+    for (out, form) in [("chain.p7b", "PEM"), ("chain-der.p7b", "DER")] {
+        common::openssl(
+            &[
+                "crl2pkcs7",
+                "-nocrl",
+                "-certfile",
+                chain.to_str().unwrap(),
+                "-outform",
+                form,
+                "-out",
+                out,
+            ],
+            dir.path(),
+        );
+    }
+    let der = std::fs::read(dir.path().join("chain-der.p7b")).unwrap();
+    std::fs::write(dir.path().join("cut.p7b"), &der[..der.len() - 40]).unwrap();
+    let (_, r) = scan(&[dir.path().to_str().unwrap()]);
+    let verdicts = |file: &str| -> Vec<String> {
+        let mut v: Vec<String> = findings(&r)
+            .iter()
+            .filter(|f| target_name(f).ends_with(&format!("/{file}")))
+            .map(|f| {
+                format!(
+                    "{} {} {}",
+                    f["control"].as_str().unwrap(),
+                    f["state"].as_str().unwrap(),
+                    f["target"]["object"].as_str().unwrap_or("")
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    let pem = verdicts("chain.pem");
+    assert!(
+        pem.iter()
+            .any(|v| v.starts_with("CERT-016 pass CN=shop.example.org")),
+        "{pem:?}"
+    );
+    assert_eq!(verdicts("chain.p7b"), pem);
+    assert_eq!(verdicts("chain-der.p7b"), pem);
+    let cut = verdicts("cut.p7b");
+    assert!(
+        !cut.is_empty() && cut.iter().all(|v| v.contains(" error")),
+        "{cut:?}"
+    );
+    let out = vigil(&[
+        "facts",
+        dir.path().join("chain.p7b").to_str().unwrap(),
+        "--at",
+        AT,
+        "--trust-store",
+        ROOT,
+    ]);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let certificates = facts_of(&v, "certificate");
+    assert_eq!(certificates.len(), 2);
+    assert_eq!(certificates[0]["facts"]["encoding"], "pkcs7");
+    assert_eq!(certificates[0]["facts"]["line"], 1);
+    assert_eq!(
+        certificates[0]["facts"]["chain"],
+        serde_json::json!([
+            "CN=shop.example.org",
+            "CN=Vigil Test Intermediate CA",
+            "CN=Vigil Test Root CA"
+        ])
+    );
+}
+
 /// A value that is itself a sentence is quoted in the message, so that "`chain_error` is expired:
 /// ..." does not read as vigil's own words.
 #[test]
@@ -789,20 +866,6 @@ fn der_public_keys_and_requests_are_not_errors() {
     std::fs::write(public.join("ec.spki.der"), content).unwrap();
     let algorithm = &content[2..2 + usize::from(content[1])];
     std::fs::write(public.join("alg-ecdsa-p256.der"), algorithm).unwrap();
-    // A PKCS#7 bundle of certificates is not one of them: vigil does not read its certificates.
-    common::openssl(
-        &[
-            "crl2pkcs7",
-            "-nocrl",
-            "-certfile",
-            &common::root("testdata/certs/ca/root.pem").to_string_lossy(),
-            "-outform",
-            "DER",
-            "-out",
-            &format!("{pub_dir}/bundle.der"),
-        ],
-        &keys,
-    );
     std::fs::copy(
         common::root("testdata/certs/bad/garbage.der"),
         public.join("garbage.der"),
@@ -822,6 +885,6 @@ fn der_public_keys_and_requests_are_not_errors() {
         .filter(|f| f["state"] == "error")
         .map(|f| target_name(f).rsplit('/').next().unwrap().to_string())
         .collect();
-    assert_eq!(errors, ["bundle.der", "garbage.der"]);
-    assert_eq!(r["inventory"]["files_read"], 8);
+    assert_eq!(errors, ["garbage.der"]);
+    assert_eq!(r["inventory"]["files_read"], 7);
 }

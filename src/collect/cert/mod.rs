@@ -1,5 +1,6 @@
 //! The certificate collector: every X.509 certificate and private key in a file, found by content
-//! (PEM blocks anywhere, base64-wrapped PEM in kubeconfigs, DER), each turned into a fact document.
+//! (PEM blocks anywhere, base64-wrapped PEM in kubeconfigs, DER, PKCS#7 bundles in either), each
+//! turned into a fact document.
 //!
 //! Certificate documents carry the dates computed against the evaluation clock and the chain
 //! validated against the trust store; key documents carry the algorithm, size and encryption of the
@@ -11,6 +12,7 @@ mod der;
 pub mod key;
 mod names;
 pub mod pem;
+mod pkcs7;
 mod selfsig;
 pub mod store;
 mod time_encoding;
@@ -192,7 +194,7 @@ impl Collector for CertCollector {
 
 /// File extensions that announce a certificate or key: a file so named that holds neither is an
 /// error, not an empty result.
-pub const NAMED_EXTENSIONS: &[&str] = &["pem", "crt", "cer", "der", "cert", "key"];
+pub const NAMED_EXTENSIONS: &[&str] = &["pem", "crt", "cer", "der", "cert", "key", "p7b", "p7c"];
 
 /// The kinds of fact document the collector produces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -297,8 +299,11 @@ pub fn is_certificate_label(label: &str) -> bool {
     )
 }
 
+/// The label of a PEM block holding a PKCS#7 bundle of certificates, as OpenSSL writes it.
+const PKCS7_LABEL: &str = "PKCS7";
+
 fn kind_of(label: &str) -> Option<DocKind> {
-    if is_certificate_label(label) {
+    if is_certificate_label(label) || label == PKCS7_LABEL {
         Some(DocKind::Certificate)
     } else if key::is_key_label(label) {
         Some(DocKind::PrivateKey)
@@ -307,10 +312,37 @@ fn kind_of(label: &str) -> Option<DocKind> {
     }
 }
 
-/// A DER certificate or key found in the file, before it is judged.
+/// A DER certificate found in the file, before it is judged.
 struct Found {
     der: Vec<u8>,
     line: Option<u32>,
+    /// How the file holds it: `pem`, `der` or `pkcs7`.
+    encoding: &'static str,
+}
+
+/// Every certificate of a PKCS#7 bundle (`der`), or the error that tells why they cannot be read.
+fn bundle_certificates(
+    der: &[u8],
+    line: Option<u32>,
+    prefix: &str,
+    certs: &mut Vec<Found>,
+    out: &mut Contents,
+) {
+    match pkcs7::certificates(der) {
+        Ok(list) => certs.extend(list.into_iter().map(|c| Found {
+            der: c.to_vec(),
+            line,
+            encoding: "pkcs7",
+        })),
+        Err(message) => out.errors.push(CollectError {
+            kind: Some(DocKind::Certificate),
+            line,
+            message: match line {
+                Some(l) => format!("{prefix}PKCS#7 block at line {l}: {message}"),
+                None => message,
+            },
+        }),
+    }
 }
 
 /// The base64 of `-----BEGIN`: how a kubeconfig's `certificate-authority-data` starts.
@@ -351,11 +383,16 @@ pub fn read(
             &mut out,
         );
     }
-    if !pem_text && (named || der::is_single_sequence(bytes)) {
+    // Another content type than SignedData (enveloped or plain data) holds no certificate: an
+    // error only in a file named as holding some.
+    if !pem_text && (pkcs7::is_signed_data(bytes) || (named && pkcs7::is_content_info(bytes))) {
+        bundle_certificates(bytes, None, "", &mut certs, &mut out);
+    } else if !pem_text && (named || der::is_single_sequence(bytes)) {
         match x509::parse(bytes) {
             Ok(_) => certs.push(Found {
                 der: bytes.to_vec(),
                 line: None,
+                encoding: "der",
             }),
             Err(cert_error) => match key::from_der(bytes) {
                 Some(k) => out.keys.push(key_document(&k, display, None, "der")),
@@ -395,9 +432,14 @@ fn read_blocks(
     for block in blocks {
         match block {
             Ok(b) => match kind_of(&b.label) {
+                Some(DocKind::Certificate) if b.label == PKCS7_LABEL => {
+                    let (line, prefix) = context(b.line);
+                    bundle_certificates(&b.der, Some(line), &prefix, certs, out);
+                }
                 Some(DocKind::Certificate) => certs.push(Found {
                     der: b.der,
                     line: Some(context(b.line).0),
+                    encoding: "pem",
                 }),
                 Some(DocKind::PrivateKey) => {
                     let (line, prefix) = context(b.line);
@@ -499,6 +541,7 @@ pub fn chain_documents(
         .map(|d| Found {
             der: d.clone(),
             line: None,
+            encoding: "der",
         })
         .collect();
     let mut out = Contents::default();
@@ -571,12 +614,7 @@ fn certificate_documents(
         };
         let mut f = Facts::new(position(line), 48);
         x509::facts(m.cert, &context, &mut f);
-        source_fields(
-            &mut f,
-            display,
-            line,
-            if line.is_some() { "pem" } else { "der" },
-        );
+        source_fields(&mut f, display, line, found.encoding);
         out.certificates.push(Document {
             label: Some(x509::label(m.cert, &sha256)),
             anchor: line.map(|l| position(Some(l))),
