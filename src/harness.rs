@@ -53,7 +53,7 @@ pub fn run(target: &str, data: &[u8]) -> bool {
         "policy" => policy(data),
         // PEM blocks, base64-wrapped PEM (kubeconfig data) and private keys of every kind.
         "pem" => certificates("fuzz.pem", data),
-        // One DER certificate, or a DER private key (PKCS#1, PKCS#8, SEC1).
+        // One DER certificate, a DER private key (PKCS#1, PKCS#8, SEC1), or a PKCS#7 bundle.
         "der" => certificates("fuzz.der", data),
         // The files a host audit reads, split at NUL bytes.
         "host" => host(data),

@@ -1,6 +1,6 @@
 //! A minimal DER reader for the few structures of private keys (PKCS#1, PKCS#8, SEC1), DSA
-//! parameters, and the public keys and certificate requests told apart from them, that the
-//! collector inspects. It reads tag-length-value triples and nothing else:
+//! parameters, the public keys and certificate requests told apart from them, and PKCS#7 bundles,
+//! that the collector inspects. It reads tag-length-value triples and nothing else:
 //! keys are only measured (algorithm, size, encryption), never decoded further.
 
 /// Tag of an ASN.1 INTEGER.
@@ -9,11 +9,15 @@ pub const INTEGER: u8 = 0x02;
 pub const BIT_STRING: u8 = 0x03;
 /// Tag of an ASN.1 OCTET STRING.
 pub const OCTET_STRING: u8 = 0x04;
+/// Tag of an ASN.1 NULL.
+pub const NULL: u8 = 0x05;
 /// Tag of an ASN.1 OBJECT IDENTIFIER.
 pub const OID: u8 = 0x06;
 /// Tag of an ASN.1 SEQUENCE.
 pub const SEQUENCE: u8 = 0x30;
-/// Tag of the explicit `[0]` field (SEC1 curve parameters).
+/// Tag of an ASN.1 SET.
+pub const SET: u8 = 0x31;
+/// Tag of a constructed `[0]` field (SEC1 curve parameters, a PKCS#7 content and its certificates).
 pub const CONTEXT_0: u8 = 0xa0;
 
 /// Reads one element: (tag, content, rest). `None` when the input is not well-formed DER framing

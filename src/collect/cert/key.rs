@@ -3,7 +3,7 @@
 //! The key is measured, never kept: the facts hold no byte of key material, only what an auditor
 //! needs to judge it (an unencrypted 1024-bit RSA key in a repository is two findings).
 
-use super::der::{self, BIT_STRING, CONTEXT_0, INTEGER, OCTET_STRING, OID, SEQUENCE};
+use super::der::{self, BIT_STRING, CONTEXT_0, INTEGER, NULL, OCTET_STRING, OID, SEQUENCE};
 use super::names;
 use super::pem::Block;
 
@@ -123,7 +123,6 @@ fn spki(body: &[u8]) -> Option<()> {
 /// curve's OBJECT IDENTIFIER or a SEQUENCE (RSA-PSS), never a tagged field, which tells an
 /// identifier from a PKCS#7 `ContentInfo` (an OID, then `[0]` holding certificates).
 fn algorithm_identifier(body: &[u8]) -> Option<()> {
-    const NULL: u8 = 0x05;
     let (_oid, rest) = der::expect(body, OID)?;
     if rest.is_empty() {
         return Some(());

@@ -3,13 +3,7 @@
 //! `certificates` field of a SignedData is read (RFC 5652 5.1); signatures, CRLs and signer
 //! information are not.
 
-use super::der::{self, INTEGER, OID, SEQUENCE};
-
-/// Tag of an ASN.1 SET.
-const SET: u8 = 0x31;
-/// Tag of the context-specific, constructed `[0]` field: the content of a ContentInfo, and the
-/// certificates of a SignedData.
-const CONTEXT_0: u8 = 0xa0;
+use super::der::{self, CONTEXT_0, INTEGER, OID, SEQUENCE, SET};
 
 /// The OID arc of the PKCS#7 content types, 1.2.840.113549.1.7.
 const PKCS7_ARC: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07];
