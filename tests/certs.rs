@@ -628,6 +628,51 @@ fn pkcs7_bundles_are_judged_as_their_certificates() {
     );
 }
 
+/// A document shortens a certificate with an ellipsis or writes `XXXX` for a key's body: an
+/// example, not a damaged block, so no error; the same text in a file named as a certificate is one.
+#[test]
+fn examples_in_documents_are_not_errors_but_in_certificate_files_are() {
+    let dir = tempfile::tempdir().unwrap();
+    let example = "Output::\n\n    -----BEGIN CERTIFICATE-----\n    \
+                   MIIEDzCCAvegAwIBAgIRAJuJ8f6ZVYL7gG/rS3qvrZMwDQYJKoZIhvcNAQELBQAw\n        \
+                   ....certificate body truncated for brevity....\n    \
+                   KQNy73D6LtmdOEbAyq10XiDxqY41lvKHJ1eZrPaBmYNABxU=\n    \
+                   -----END CERTIFICATE-----\n\n\
+                   key=\"-----BEGIN PRIVATE KEY-----\\nXXXX\\nXXXX\\n-----END PRIVATE KEY-----\"\n";
+    std::fs::write(dir.path().join("get-certificate.rst"), example).unwrap();
+    std::fs::write(dir.path().join("example.pem"), example).unwrap();
+    let (_, r) = scan_json(&[
+        dir.path().to_str().unwrap(),
+        "--policy",
+        PACK,
+        "--policy",
+        "policies/secrets.yaml",
+        "--trust-store",
+        ROOT,
+    ]);
+    let mut errors: Vec<String> = findings(&r)
+        .iter()
+        .filter(|f| f["state"] != "pass" && f["state"] != "not_applicable")
+        .map(|f| {
+            format!(
+                "{} {} {}:{}",
+                f["control"].as_str().unwrap(),
+                f["state"].as_str().unwrap(),
+                target_name(f).rsplit('/').next().unwrap(),
+                f["location"]["line"]
+            )
+        })
+        .collect();
+    errors.sort();
+    assert_eq!(
+        errors,
+        [
+            "CERT-001 error example.pem:3",
+            "SEC-010 error example.pem:9"
+        ]
+    );
+}
+
 /// A value that is itself a sentence is quoted in the message, so that "`chain_error` is expired:
 /// ..." does not read as vigil's own words.
 #[test]

@@ -9,7 +9,9 @@
 //! In a file named for certificates and keys (`strict`), a block that cannot be read is reported
 //! with the line and the reason. Elsewhere a BEGIN marker whose next line is not base64 is text
 //! that merely mentions PEM (source code, documentation) and is not a block at all; once a block's
-//! first base64 line is seen, it is a block and every later problem is reported.
+//! first base64 line is seen, it is a block and every later problem is reported, except the two
+//! marks of an example in a document: an ellipsis that shortens it (`...`, `…`), and a body of one
+//! character repeated (`XXXX`), which no certificate or key encodes to.
 
 use std::sync::LazyLock;
 
@@ -105,8 +107,20 @@ impl Open {
     }
 }
 
-/// A whole block on one line, its newlines escaped as `\\n` (JSON, code strings).
-fn inline_block(line: &str, label: &str, line_no: u32) -> Option<Block> {
+/// Whether a block's base64 is a placeholder written in a document: one character repeated.
+fn is_placeholder(body: &[u8]) -> bool {
+    body.first().is_some_and(|&c| body.iter().all(|&b| b == c))
+}
+
+/// Whether a line inside a block shortens it with an ellipsis (`...`, `…`), as documents do.
+fn is_elision(content: &[u8]) -> bool {
+    memchr::memmem::find(content, b"...").is_some()
+        || memchr::memmem::find(content, "…".as_bytes()).is_some()
+}
+
+/// A whole block on one line, its newlines escaped as `\\n` (JSON, code strings), and whether its
+/// body is a placeholder.
+fn inline_block(line: &str, label: &str, line_no: u32) -> Option<(Block, bool)> {
     let begin = format!("{BEGIN}{label}-----");
     let end = format!("{END}{label}-----");
     let start = line.find(&begin)? + begin.len();
@@ -120,12 +134,13 @@ fn inline_block(line: &str, label: &str, line_no: u32) -> Option<Block> {
     let der = base64::engine::general_purpose::STANDARD
         .decode(body.as_bytes())
         .ok()?;
-    Some(Block {
+    let block = Block {
         label: label.to_string(),
         line: line_no,
         headers: Vec::new(),
         der,
-    })
+    };
+    Some((block, is_placeholder(body.as_bytes())))
 }
 
 /// The error for a block whose END line never came before the next BEGIN at `next`.
@@ -173,11 +188,13 @@ pub fn blocks(bytes: &[u8], strict: bool) -> Vec<Result<Block, BlockError>> {
             let line = String::from_utf8_lossy(raw);
             if let Some(label) = marker_label(&line, BEGIN) {
                 if line.contains(END) {
-                    if let Some(block) = inline_block(&line, label, line_no) {
+                    if let Some((block, placeholder)) = inline_block(&line, label, line_no) {
                         if let Some(prev) = open.take().filter(keep) {
                             out.push(Err(unterminated(prev, line_no)));
                         }
-                        out.push(Ok(block));
+                        if strict || !placeholder {
+                            out.push(Ok(block));
+                        }
                         continue;
                     }
                 }
@@ -198,7 +215,9 @@ pub fn blocks(bytes: &[u8], strict: bool) -> Vec<Result<Block, BlockError>> {
             }
             if let (Some(label), Some(_)) = (marker_label(&line, END), open.as_ref()) {
                 let mut block = open.take().expect("a block is open");
-                if !keep(&block) {
+                if !keep(&block)
+                    || (!strict && block.error.is_none() && is_placeholder(&block.body))
+                {
                     continue;
                 }
                 if label != block.label && block.error.is_none() {
@@ -240,7 +259,7 @@ pub fn blocks(bytes: &[u8], strict: bool) -> Vec<Result<Block, BlockError>> {
             content.iter().position(|&c| !is_base64(c))
         };
         if let Some(offset) = bad {
-            if !block.confirmed && !strict {
+            if !strict && (!block.confirmed || is_elision(content)) {
                 open = None;
                 continue;
             }
@@ -304,6 +323,26 @@ mod tests {
             1,
             "a .pem file reports it"
         );
+    }
+
+    #[test]
+    fn examples_in_documents_are_not_blocks_unless_strict() {
+        let elided = "Output::\n\n    -----BEGIN CERTIFICATE-----\n    MIIEDzCCAvegAwIBAgIRAJuJ8f6Z\n\
+                      \x20       ....certificate body truncated for brevity....\n    KQNy73D6LtmdOE==\n\
+                      \x20   -----END CERTIFICATE-----\n";
+        let unicode = "-----BEGIN CERTIFICATE-----\nMIIEDzCCAvegAwIBAgIRAJuJ8f6Z\nMIIE…\n-----END CERTIFICATE-----\n";
+        let placeholder = "-----BEGIN PRIVATE KEY-----\nXXXX\nXXXX\n-----END PRIVATE KEY-----\n";
+        let inline = r#"key="-----BEGIN PRIVATE KEY-----\nXXXX\nXXXX\n-----END PRIVATE KEY-----""#;
+        for text in [elided, unicode, placeholder, inline] {
+            assert!(blocks(text.as_bytes(), false).is_empty(), "{text}");
+            assert_eq!(blocks(text.as_bytes(), true).len(), 1, "{text}");
+        }
+        assert!(blocks(elided.as_bytes(), true)[0].is_err());
+        // A bad character that is no ellipsis is still an error, in any file.
+        let damaged = elided.replace("....certificate body truncated for brevity....", "MIIE;AAA");
+        let found = blocks(damaged.as_bytes(), false);
+        assert_eq!(found.len(), 1);
+        assert!(found[0].as_ref().unwrap_err().message.contains("';'"));
     }
 
     #[test]
