@@ -349,6 +349,45 @@ fn password_assignments_in_code_are_quoted_literals() {
     );
 }
 
+/// YAML that cannot be parsed is an error for the Kubernetes pack only when it could be a manifest:
+/// a CI configuration with a duplicate key names neither `apiVersion` nor `kind`.
+#[test]
+fn unparsable_yaml_fails_the_kubernetes_pack_only_when_it_names_a_kind() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join(".cirrus.yml"),
+        "task:\n  script: cargo test\ntask:\n  script: cargo clippy\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("deployment.yaml"),
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nmetadata: {name: api}\n",
+    )
+    .unwrap();
+    let (_, r) = scan_json(&[
+        dir.path().to_str().unwrap(),
+        "--policy",
+        "policies/kubernetes-pod-security.yaml",
+        "--fail-on",
+        "none",
+    ]);
+    let errors: Vec<String> = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["state"] == "error")
+        .map(|f| {
+            let file = f["target"]["file"].as_str().unwrap();
+            format!("{} {}", file.rsplit('/').next().unwrap(), f["message"])
+        })
+        .collect();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].starts_with("deployment.yaml ") && errors[0].contains("duplicate key"),
+        "{errors:?}"
+    );
+}
+
 /// A default applies because the file does not set a key: it has no line in the file, and the
 /// finding must not borrow the position of the policy's `default:` (line 258 of the ssh pack once).
 #[test]

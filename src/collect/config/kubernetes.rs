@@ -18,7 +18,9 @@
 //!
 //! `kind: List` and typed lists (`DeploymentList`) are unpacked into their items (an item without
 //! `kind` or `apiVersion` takes the list's). Documents that are not Kubernetes objects (no
-//! `apiVersion` or `kind`) produce nothing, so a Kubernetes control is not applicable to them.
+//! `apiVersion` or `kind`) produce nothing, so a Kubernetes control is not applicable to them; so
+//! does a file that cannot be parsed and names neither key, such as a CI configuration with a
+//! duplicate key: no reading of it would give an object.
 
 use super::ParseError;
 use crate::collect::Fields;
@@ -36,13 +38,31 @@ pub struct Object {
 /// reads `spec`, the pod template is moved to `podSpec` rather than copied, and `spec` is left
 /// without it.
 pub fn parse(text: &str, fields: &Fields) -> Result<Vec<Object>, ParseError> {
-    let docs = crate::yaml::parse_documents(text)?;
+    let docs = match crate::yaml::parse_documents(text) {
+        Ok(docs) => docs,
+        Err(_) if !could_be_manifest(text) => return Ok(Vec::new()),
+        Err(e) => return Err(e.into()),
+    };
     let mut out = Vec::new();
     let keep_spec = fields.contains("spec");
     for doc in docs {
         collect(doc, keep_spec, &mut out);
     }
     Ok(out)
+}
+
+/// Whether text that could not be parsed may still hold a Kubernetes object: it names both
+/// `apiVersion` and `kind` as keys, in block or flow style, quoted or not.
+fn could_be_manifest(text: &str) -> bool {
+    let names_key = |key: &str| {
+        text.match_indices(key).any(|(i, _)| {
+            text[i + key.len()..]
+                .trim_start_matches(['"', '\''])
+                .trim_start_matches([' ', '\t'])
+                .starts_with(':')
+        })
+    };
+    names_key("apiVersion") && names_key("kind")
 }
 
 /// The node at `path` under `root`, taken out of it (a null stands in its place).
@@ -222,6 +242,24 @@ fn label_items(list: &mut Node, what: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_text_that_names_both_keys_can_fail_as_a_manifest() {
+        // A CI configuration with a duplicate key is not a manifest.
+        let ci = "task:\n  name: test\ntask:\n  name: lint\n";
+        assert!(parse(ci, &Fields::All).unwrap().is_empty());
+        // A manifest that cannot be parsed is an error, in block or flow style.
+        for broken in [
+            "apiVersion: v1\nkind: Pod\nkind: Service\n",
+            "{\"apiVersion\": \"v1\", \"kind\": \"Pod\", \"kind\": \"Pod\"}",
+            "apiVersion : v1\nkind:\n  - [unclosed\n",
+        ] {
+            assert!(parse(broken, &Fields::All).is_err(), "{broken}");
+        }
+        // Naming one key only is not enough to be a manifest.
+        let half = "kind: task\nkind: lint\n";
+        assert!(parse(half, &Fields::All).unwrap().is_empty());
+    }
 
     #[test]
     fn derives_pod_fields_for_every_workload_kind() {
