@@ -641,14 +641,10 @@ fn examples_in_documents_are_not_errors_but_in_certificate_files_are() {
                    key=\"-----BEGIN PRIVATE KEY-----\\nXXXX\\nXXXX\\n-----END PRIVATE KEY-----\"\n";
     std::fs::write(dir.path().join("get-certificate.rst"), example).unwrap();
     std::fs::write(dir.path().join("example.pem"), example).unwrap();
-    let (_, r) = scan_json(&[
+    let (_, r) = scan(&[
         dir.path().to_str().unwrap(),
         "--policy",
-        PACK,
-        "--policy",
         "policies/secrets.yaml",
-        "--trust-store",
-        ROOT,
     ]);
     let mut errors: Vec<String> = findings(&r)
         .iter()
@@ -916,15 +912,7 @@ fn der_public_keys_and_requests_are_not_errors() {
         public.join("garbage.der"),
     )
     .unwrap();
-    let (_, r) = scan_json(&[
-        pub_dir,
-        "--policy",
-        PACK,
-        "--policy",
-        "policies/secrets.yaml",
-        "--trust-store",
-        ROOT,
-    ]);
+    let (_, r) = scan(&[pub_dir, "--policy", "policies/secrets.yaml"]);
     let errors: Vec<String> = findings(&r)
         .iter()
         .filter(|f| f["state"] == "error")

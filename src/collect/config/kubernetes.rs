@@ -19,7 +19,7 @@
 //! `kind: List` and typed lists (`DeploymentList`) are unpacked into their items (an item without
 //! `kind` or `apiVersion` takes the list's). Documents that are not Kubernetes objects (no
 //! `apiVersion` or `kind`) produce nothing, so a Kubernetes control is not applicable to them; so
-//! does a file that cannot be parsed and names neither key, such as a CI configuration with a
+//! does a file that cannot be parsed and does not name both keys, such as a CI configuration with a
 //! duplicate key: no reading of it would give an object.
 
 use super::ParseError;
