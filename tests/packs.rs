@@ -388,6 +388,49 @@ fn unparsable_yaml_fails_the_kubernetes_pack_only_when_it_names_a_kind() {
     );
 }
 
+/// A scan of a machine's `etc` alone cannot know what its vendor drop-ins set: the sysctl root is
+/// an error that names the directory to scan, where it was judged on `etc`'s files as if the
+/// vendor's did not exist. Named whole, the root is judged with every drop-in.
+#[test]
+fn a_sysctl_root_with_unread_vendor_drop_ins_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::create_dir_all(root.join("etc/sysctl.d")).unwrap();
+    std::fs::create_dir_all(root.join("usr/lib/sysctl.d")).unwrap();
+    std::fs::write(root.join("etc/sysctl.conf"), "net.ipv4.ip_forward = 0\n").unwrap();
+    std::fs::write(
+        root.join("usr/lib/sysctl.d/99-protect-links.conf"),
+        "fs.protected_hardlinks = 1\n",
+    )
+    .unwrap();
+    let judge = |path: &std::path::Path| {
+        let (_, r) = scan_json(&[
+            path.to_str().unwrap(),
+            "--policy",
+            "policies/linux-sysctl.yaml",
+            "--control",
+            "SYS-017",
+            "--fail-on",
+            "none",
+        ]);
+        let f = &r["findings"][0];
+        (
+            f["state"].as_str().unwrap().to_string(),
+            f["message"].as_str().unwrap_or("").to_string(),
+        )
+    };
+    let (state, message) = judge(&root.join("etc"));
+    assert_eq!(state, "error");
+    assert!(
+        message.contains(&format!(
+            "`{}` is outside the paths named",
+            root.join("usr/lib/sysctl.d").display()
+        )) && message.contains(&format!("name `{}`", root.display())),
+        "{message}"
+    );
+    assert_eq!(judge(root).0, "pass", "the vendor drop-in sets it");
+}
+
 /// A default applies because the file does not set a key: it has no line in the file, and the
 /// finding must not borrow the position of the policy's `default:` (line 258 of the ssh pack once).
 #[test]

@@ -10,7 +10,9 @@
 //! one), else its first drop-in. A root is a filesystem root when the file sits in one of those
 //! directories (`R/etc/sysctl.conf`, `R/usr/lib/sysctl.d/50-default.conf`: root `R`), otherwise the
 //! file's own directory with its `sysctl.d`. Vendor directories outside the paths named on the
-//! command line are not read (name the filesystem root to merge them all).
+//! command line are not read (name the filesystem root to merge them all); when one exists, what
+//! the kernel applies is not known (a file there may set any key after `/etc`'s drop-ins), so the
+//! root is an error that says which directory to name, never a verdict on part of its files.
 //!
 //! As systemd-sysctl does: a key may be a glob (`net.ipv4.conf.*.rp_filter = 2`), which sets the
 //! `all` and `default` interface keys unless they are assigned explicitly, anywhere; a bare `-key`
@@ -35,8 +37,9 @@ const DROPIN_DIRS: [&str; 5] = [
     "lib/sysctl.d",
 ];
 
-/// The drop-in directories and the main file of the root `path` belongs to.
-fn root_of(path: &Path) -> (Vec<PathBuf>, PathBuf) {
+/// The drop-in directories and the main file of the root `path` belongs to, and the directory
+/// that holds them all.
+fn root_of(path: &Path) -> (Vec<PathBuf>, PathBuf, PathBuf) {
     let parent = path.parent().unwrap_or(Path::new(""));
     let in_dropin_dir = parent.file_name().is_some_and(|n| n == "sysctl.d");
     let dir = if in_dropin_dir {
@@ -59,8 +62,13 @@ fn root_of(path: &Path) -> (Vec<PathBuf>, PathBuf) {
         Some(r) => (
             DROPIN_DIRS.iter().map(|d| r.join(d)).collect(),
             r.join("etc/sysctl.conf"),
+            r,
         ),
-        None => (vec![dir.join("sysctl.d")], dir.join("sysctl.conf")),
+        None => (
+            vec![dir.join("sysctl.d")],
+            dir.join("sysctl.conf"),
+            dir.to_path_buf(),
+        ),
     }
 }
 
@@ -74,23 +82,45 @@ fn ancestor(dir: &Path, n: usize) -> PathBuf {
 
 /// What the gate shows of the root `path` belongs to: the listing of each drop-in directory it
 /// reaches, in order of precedence, and the main file when it is one. Directories the gate does not
-/// reach (outside the named paths) are left out.
+/// reach (outside the named paths) are not read; those that exist are `left_out`, and so is a main
+/// file outside them.
 struct Root {
     listings: Vec<Arc<[PathBuf]>>,
     main: Option<PathBuf>,
+    left_out: Vec<PathBuf>,
+    /// The directory that holds the root's files: the one to name to read them all.
+    top: PathBuf,
 }
 
 impl Root {
     fn of(path: &Path, gate: &Gate) -> Root {
-        let (dirs, main) = root_of(path);
-        let listings = dirs
-            .iter()
-            .filter(|d| gate.reaches(d))
-            .map(|d| gate.files_in(d))
-            .collect();
+        let (dirs, main, top) = root_of(path);
+        let mut listings = Vec::new();
+        let mut left_out = Vec::new();
+        for d in dirs {
+            // The gate's answer records whether the directory exists, inside the named paths or
+            // not, so that the cache sees one appear or go.
+            if gate.reaches(&d) {
+                listings.push(gate.files_in(&d));
+            } else if d.is_dir() {
+                left_out.push(d);
+            }
+        }
         // The gate first, so that the cache knows of a sysctl.conf that appears later.
-        let main = (gate.reaches(&main) && main.is_file()).then_some(main);
-        Root { listings, main }
+        let main = if gate.reaches(&main) {
+            main.is_file().then_some(main)
+        } else {
+            if main.is_file() {
+                left_out.push(main);
+            }
+            None
+        };
+        Root {
+            listings,
+            main,
+            left_out,
+            top,
+        }
     }
 
     /// The drop-ins sysctl reads: `.conf` files, a name found in two directories read from the
@@ -150,6 +180,27 @@ pub fn parse(path: &Path, text: &str, gate: &Gate) -> Result<Vec<Document>, Pars
     };
     if !is_representative {
         return Ok(Vec::new());
+    }
+    if !root.left_out.is_empty() {
+        let unread: Vec<String> = root
+            .left_out
+            .iter()
+            .map(|d| format!("`{}`", d.display()))
+            .collect();
+        let top = match root.top.as_os_str() {
+            t if t.is_empty() => ".".into(),
+            t => t.to_string_lossy(),
+        };
+        return Err(ParseError::new(
+            0,
+            0,
+            format!(
+                "{} {} outside the paths named on the command line and not read, so the \
+                 parameters sysctl applies are not known; name `{top}` to merge them all",
+                unread.join(", "),
+                if unread.len() == 1 { "is" } else { "are" },
+            ),
+        ));
     }
     let files = root.files();
     let mut merged = Merged::default();
@@ -481,12 +532,25 @@ mod tests {
                 "{vendor}: the root is judged once, through etc/sysctl.conf"
             );
         }
+        // With only `etc` named, the vendor directory is not read, and what the kernel applies is
+        // not known: an error naming the directory to scan, not a verdict on `etc`'s files alone.
         let etc_only = Gate::within(vec![std::fs::canonicalize(r.join("etc")).unwrap()]);
-        let docs = parse(&r.join("etc/sysctl.conf"), main, &etc_only).unwrap();
+        let error = parse(&r.join("etc/sysctl.conf"), main, &etc_only)
+            .map(|docs| docs.len())
+            .expect_err("vendor directories outside the named paths are not read");
+        let vendor = r.join("usr/lib/sysctl.d");
         assert_eq!(
-            docs[0].included.len(),
-            2,
-            "vendor directories outside the named paths are not read"
+            error.message,
+            format!(
+                "`{}` is outside the paths named on the command line and not read, so the \
+                 parameters sysctl applies are not known; name `{}` to merge them all",
+                vendor.display(),
+                r.display()
+            )
         );
+        // A root without vendor directories is judged with `etc` alone.
+        std::fs::remove_dir_all(&vendor).unwrap();
+        let docs = parse(&r.join("etc/sysctl.conf"), main, &etc_only).unwrap();
+        assert_eq!(docs[0].included.len(), 2);
     }
 }
