@@ -548,6 +548,21 @@ mod tests {
                 r.display()
             )
         );
+        // Nor is the main file, which sysctl applies last, when only the drop-ins are named.
+        let dropins_only =
+            Gate::within(vec![std::fs::canonicalize(r.join("etc/sysctl.d")).unwrap()]);
+        let error = parse(&r.join("etc/sysctl.d/10-explicit.conf"), "", &dropins_only)
+            .map(|docs| docs.len())
+            .expect_err("the main file outside the named paths is not read");
+        assert!(
+            error.message.starts_with(&format!(
+                "`{}`, `{}` are outside",
+                vendor.display(),
+                r.join("etc/sysctl.conf").display()
+            )),
+            "{}",
+            error.message
+        );
         // A root without vendor directories is judged with `etc` alone.
         std::fs::remove_dir_all(&vendor).unwrap();
         let docs = parse(&r.join("etc/sysctl.conf"), main, &etc_only).unwrap();
