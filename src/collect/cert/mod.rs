@@ -385,7 +385,7 @@ pub fn read(
     }
     // Another content type than SignedData (enveloped or plain data) holds no certificate: an
     // error only in a file named as holding some.
-    if !pem_text && (pkcs7::is_signed_data(bytes) || (named && pkcs7::is_content_info(bytes))) {
+    if !pem_text && pkcs7::content_type(bytes).is_some_and(|k| k == pkcs7::SIGNED_DATA || named) {
         bundle_certificates(bytes, None, "", &mut certs, &mut out);
     } else if !pem_text && (named || der::is_single_sequence(bytes)) {
         match x509::parse(bytes) {

@@ -7,26 +7,22 @@ use super::der::{self, CONTEXT_0, INTEGER, OID, SEQUENCE, SET};
 
 /// The OID arc of the PKCS#7 content types, 1.2.840.113549.1.7.
 const PKCS7_ARC: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07];
-/// The last arc of `signedData`, 1.2.840.113549.1.7.2.
-const SIGNED_DATA: u8 = 2;
+/// The last arc of `signedData`, 1.2.840.113549.1.7.2: the content type that carries
+/// certificates (a bundle, or a signature with its signer's chain).
+pub const SIGNED_DATA: u8 = 2;
 
-/// Whether `der` begins as a PKCS#7 `ContentInfo` (a SEQUENCE whose first element is an OID of
-/// 1.2.840.113549.1.7), the envelope of a bundle.
-pub fn is_content_info(der: &[u8]) -> bool {
-    content_type(der).is_some()
+/// The content type of a PKCS#7 `ContentInfo` (the last arc of its OID, 1.2.840.113549.1.7.n),
+/// when `der` begins as one: the envelope of a bundle.
+pub fn content_type(der: &[u8]) -> Option<u8> {
+    content_info(der).map(|(kind, ..)| kind)
 }
 
-/// Whether `der` is a PKCS#7 `ContentInfo` of SignedData, the type that carries certificates (a
-/// bundle, or a signature with its signer's chain).
-pub fn is_signed_data(der: &[u8]) -> bool {
-    content_type(der).is_some_and(|(kind, _)| kind == SIGNED_DATA)
-}
-
-fn content_type(der: &[u8]) -> Option<(u8, &[u8])> {
-    let (info, _) = der::expect(der, SEQUENCE)?;
+/// A `ContentInfo`'s content type, the rest of its content, and the bytes that follow it.
+fn content_info(der: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+    let (info, after) = der::expect(der, SEQUENCE)?;
     let (oid, rest) = der::expect(info, OID)?;
     match oid.split_last() {
-        Some((&last, arc)) if arc == PKCS7_ARC => Some((last, rest)),
+        Some((&last, arc)) if arc == PKCS7_ARC => Some((last, rest, after)),
         _ => None,
     }
 }
@@ -34,14 +30,14 @@ fn content_type(der: &[u8]) -> Option<(u8, &[u8])> {
 /// The DER of each certificate a bundle holds, in the bundle's order.
 pub fn certificates(der: &[u8]) -> Result<Vec<&[u8]>, String> {
     const MALFORMED: &str = "the PKCS#7 bundle is malformed (truncated or corrupt)";
-    let (kind, content) = content_type(der).ok_or(MALFORMED)?;
+    let (kind, content, after) = content_info(der).ok_or(MALFORMED)?;
     if kind != SIGNED_DATA {
         return Err(format!(
             "a PKCS#7 content of type 1.2.840.113549.1.7.{kind} holds no certificates; a bundle \
              of certificates is signedData (1.2.840.113549.1.7.2)"
         ));
     }
-    if !der::read(der).is_some_and(|(_, _, rest)| rest.is_empty()) {
+    if !after.is_empty() {
         return Err("bytes follow the PKCS#7 bundle".into());
     }
     // SignedData ::= SEQUENCE { version, digestAlgorithms SET, encapContentInfo SEQUENCE,
@@ -101,7 +97,7 @@ mod tests {
         let (a, b) = (tlv(SEQUENCE, &[2, 1, 1]), tlv(SEQUENCE, &[2, 1, 2]));
         let attribute_certificate = tlv(0xa2, &[0]);
         let der = bundle(SIGNED_DATA, &[&a, &attribute_certificate, &b]);
-        assert!(is_content_info(&der) && is_signed_data(&der));
+        assert_eq!(content_type(&der), Some(SIGNED_DATA));
         assert_eq!(certificates(&der).unwrap(), [&a[..], &b[..]]);
         assert_eq!(certificates(&bundle(SIGNED_DATA, &[])).unwrap().len(), 0);
     }
@@ -110,7 +106,7 @@ mod tests {
     fn other_contents_and_damage_are_errors() {
         let a = tlv(SEQUENCE, &[2, 1, 1]);
         let enveloped = bundle(3, &[&a]);
-        assert!(is_content_info(&enveloped) && !is_signed_data(&enveloped));
+        assert_eq!(content_type(&enveloped), Some(3));
         assert!(
             certificates(&enveloped)
                 .unwrap_err()
@@ -124,6 +120,6 @@ mod tests {
                 .contains("bytes follow")
         );
         // A certificate is a SEQUENCE whose first element is a SEQUENCE, never an OID.
-        assert!(!is_content_info(&a));
+        assert_eq!(content_type(&a), None);
     }
 }
