@@ -86,9 +86,52 @@ pub fn scrub_owned(text: String) -> String {
     }
 }
 
+/// [`scrub`] over every string of a JSON value, keys included: what `vigil facts` prints is a
+/// file's content, and goes where findings go (a terminal, a CI log, a ticket).
+pub fn scrub_json(value: &mut serde_json::Value) {
+    use serde_json::Value;
+    match value {
+        Value::String(s) => {
+            if let Cow::Owned(clean) = scrub(s) {
+                *s = clean;
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(scrub_json),
+        Value::Object(map) => {
+            if map.keys().any(|k| matches!(scrub(k), Cow::Owned(_))) {
+                *map = std::mem::take(map)
+                    .into_iter()
+                    .map(|(k, v)| (scrub_owned(k), v))
+                    .collect();
+            }
+            map.values_mut().for_each(scrub_json);
+        }
+        Value::Null | Value::Bool(_) | Value::Number(_) => {}
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn redacts_every_string_of_a_json_value() {
+        let key = "AKIAQWERTYUIOPASDFGH";
+        let mut v = serde_json::json!({
+            "code": format!("local k = \"{key}\""),
+            key: [1, {"nested": key}],
+            "plain": "PermitRootLogin no",
+        });
+        scrub_json(&mut v);
+        let text = v.to_string();
+        assert!(!text.contains("QWERTY"), "{text}");
+        assert_eq!(v["plain"], "PermitRootLogin no");
+        assert_eq!(v["code"], "local k = \"AKIA…[redacted, 20 chars]\"");
+        assert_eq!(
+            v["AKIA…[redacted, 20 chars]"][1]["nested"],
+            "AKIA…[redacted, 20 chars]"
+        );
+    }
 
     #[test]
     fn redacts_what_the_secrets_pack_finds_anywhere() {

@@ -128,6 +128,30 @@ fn facts_show_the_documents_checks_can_name() {
 }
 
 #[test]
+fn facts_redact_what_the_secrets_pack_recognises() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = "AKIAQWERTYUIOPASDFGH";
+    let token = format!("ghp_{}", "a1B2c3D4".repeat(4) + "z9Y8");
+    std::fs::write(
+        dir.path().join("app.yaml"),
+        format!("aws: {key}\n{token}: 1\nname: web\n"),
+    )
+    .unwrap();
+    let path = dir.path().join("app.yaml");
+    let (code, text) = stdout(&["facts", path.to_str().unwrap()]);
+    assert_eq!(code, 0);
+    assert!(
+        !text.contains(&key[4..]) && !text.contains(&token[4..]),
+        "{text}"
+    );
+    let v: Value = serde_json::from_str(&text).unwrap();
+    let facts = &documents(&v, "config")[0]["facts"];
+    assert_eq!(facts["aws"], "AKIA…[redacted, 20 chars]");
+    assert_eq!(facts["ghp_…[redacted, 40 chars]"], 1);
+    assert_eq!(facts["name"], "web");
+}
+
+#[test]
 fn the_documented_example_policy_is_valid() {
     let doc = include_str!("../docs/policy-format.md");
     let example = doc

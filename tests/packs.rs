@@ -431,6 +431,77 @@ fn a_sysctl_root_with_unread_vendor_drop_ins_is_an_error() {
     assert_eq!(judge(root).0, "pass", "the vendor drop-in sets it");
 }
 
+/// nginx's own reading of a configuration: `${VAR}` is a variable (an envsubst template's
+/// placeholder), a backslash escapes a brace, and the block of a `*_by_lua_block` is Lua, whose
+/// braces and `;` are the code's. Each was a parse error of the whole file once.
+#[test]
+fn nginx_configurations_are_read_as_nginx_reads_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("nginx.conf");
+    std::fs::write(
+        &conf,
+        r#"# OpenResty, from an envsubst template
+http {
+    ssl_protocols TLSv1 TLSv1.2;
+    server {
+        listen 443 ssl;
+        server_name ${SERVER_NAME};
+        location /api/ {
+            proxy_pass http://${BACKEND}:8000;
+        }
+        location ~ ^/static/(.+)\.(css|js)$ {
+            root /srv;
+        }
+        location /\{legacy\} { return 404; }
+        access_by_lua_block {
+            local ok = ngx.var.http_x_token ~= "{";
+            if not ok then ngx.exit(403) end  -- } in a comment
+        }
+        content_by_lua_block {
+            local t = { a = [[ } ]] }
+            ngx.say(t.a)
+        }
+    }
+}
+"#,
+    )
+    .unwrap();
+    let (_, r) = scan_json(&[
+        dir.path().to_str().unwrap(),
+        "--policy",
+        "policies/nginx-tls.yaml",
+        "--control",
+        "NGX-001",
+        "--control",
+        "NGX-007",
+        "--fail-on",
+        "none",
+    ]);
+    let shown = conf.display().to_string();
+    assert_lines(
+        &lines(&r),
+        &[
+            &format!("NGX-001 fail {shown}:3 server \"${{SERVER_NAME}}\" listen 443 ssl"),
+            &format!("NGX-007 fail {shown}:4 server \"${{SERVER_NAME}}\" listen 443 ssl"),
+        ],
+    );
+    let out = common::vigil(&["facts", conf.to_str().unwrap()]);
+    let facts: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let server = &facts[0]["documents"][1]["facts"]["http"][0]["server"][0];
+    let locations: Vec<&str> = server["location"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["args"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        locations,
+        ["/api/", r"~ ^/static/(.+)\.(css|js)$", r"/\{legacy\}"]
+    );
+    let code = server["content_by_lua_block"][0]["code"].as_str().unwrap();
+    assert!(code.contains("local t = { a = [[ } ]] }"), "{code:?}");
+}
+
 /// A default applies because the file does not set a key: it has no line in the file, and the
 /// finding must not borrow the position of the policy's `default:` (line 258 of the ssh pack once).
 #[test]

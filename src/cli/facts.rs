@@ -162,6 +162,8 @@ pub fn run(args: FactsArgs) -> u8 {
             }
         }
     }
+    let mut out = Value::Array(out);
+    crate::scrub::scrub_json(&mut out);
     match serde_json::to_string_pretty(&out) {
         Ok(s) => emit(&(s + "\n")),
         Err(e) => usage_error(e),
@@ -320,6 +322,8 @@ fn target_facts(targets: Vec<Target>, source: Source, paths: &[PathBuf], args: &
         };
         out.push(json!({what: target.name(), "documents": documents, "errors": errors}));
     }
+    let mut out = Value::Array(out);
+    crate::scrub::scrub_json(&mut out);
     match serde_json::to_string_pretty(&out) {
         Ok(s) => emit(&(s + "\n")),
         Err(e) => usage_error(e),

@@ -45,7 +45,8 @@ enum Command {
     /// Inspect, validate and explain policies.
     #[command(subcommand)]
     Policy(PolicyCommand),
-    /// Print the fact documents collectors produce for targets, as JSON (for policy authors).
+    /// Print the fact documents collectors produce for targets, as JSON (for policy authors),
+    /// with what the secrets pack recognises redacted.
     Facts(facts::FactsArgs),
     /// Render a saved JSON result in other formats (html, sarif, junit, markdown, console).
     Report(report_cmd::ReportArgs),

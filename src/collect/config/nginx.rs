@@ -20,6 +20,10 @@
 
 use std::path::{Path, PathBuf};
 
+mod lexer;
+
+use lexer::{Tok, tokenize};
+
 use super::{ParseError, include};
 use crate::collect::canonical::canonical;
 use crate::collect::gate::{Gate, GateError};
@@ -54,101 +58,6 @@ const BLOCK_DIRECTIVES: [&str; 18] = [
     "js_set",
     "zone",
 ];
-
-#[derive(Debug, Clone, PartialEq)]
-enum Tok {
-    Word(String),
-    Semi,
-    Open,
-    Close,
-}
-
-fn tokenize(text: &str) -> Result<Vec<(Tok, Pos)>, ParseError> {
-    let mut out = Vec::new();
-    let mut chars = text.chars().peekable();
-    let (mut line, mut col) = (1usize, 1usize);
-    let mut word = String::new();
-    let mut word_pos = Pos::new(1, 1);
-    macro_rules! flush {
-        () => {
-            if !word.is_empty() {
-                out.push((Tok::Word(std::mem::take(&mut word)), word_pos));
-            }
-        };
-    }
-    while let Some(c) = chars.next() {
-        let here = Pos::new(line, col);
-        if c == '\n' {
-            line += 1;
-            col = 1;
-        } else {
-            col += 1;
-        }
-        match c {
-            '#' if word.is_empty() => {
-                for c in chars.by_ref() {
-                    if c == '\n' {
-                        line += 1;
-                        col = 1;
-                        break;
-                    }
-                }
-            }
-            c if c.is_whitespace() => flush!(),
-            ';' | '{' | '}' => {
-                flush!();
-                let t = match c {
-                    ';' => Tok::Semi,
-                    '{' => Tok::Open,
-                    _ => Tok::Close,
-                };
-                out.push((t, here));
-            }
-            '"' | '\'' if word.is_empty() => {
-                word_pos = here;
-                let quote = c;
-                let mut closed = false;
-                let mut s = String::new();
-                while let Some(d) = chars.next() {
-                    if d == '\n' {
-                        line += 1;
-                        col = 1;
-                    } else {
-                        col += 1;
-                    }
-                    if d == '\\' {
-                        if let Some(e) = chars.next() {
-                            col += 1;
-                            s.push(e);
-                        }
-                        continue;
-                    }
-                    if d == quote {
-                        closed = true;
-                        break;
-                    }
-                    s.push(d);
-                }
-                if !closed {
-                    return Err(ParseError::new(
-                        here.line as usize,
-                        here.col as usize,
-                        "unterminated quoted string",
-                    ));
-                }
-                out.push((Tok::Word(s), word_pos));
-            }
-            c => {
-                if word.is_empty() {
-                    word_pos = here;
-                }
-                word.push(c);
-            }
-        }
-    }
-    flush!();
-    Ok(out)
-}
 
 /// A parsed configuration and the files it included, in the order they were read.
 pub struct Parsed {
@@ -322,7 +231,7 @@ impl Reader<'_> {
                     *i += 1;
                     return Ok(map);
                 }
-                Tok::Semi | Tok::Open => {
+                Tok::Semi | Tok::Open | Tok::Code(_) => {
                     return Err(ParseError::new(
                         pos.line as usize,
                         pos.col as usize,
@@ -366,9 +275,19 @@ impl Reader<'_> {
                                     ));
                                 }
                                 *i += 1;
-                                let block = self.parse_block(toks, i, Some(open_pos), depth + 1)?;
                                 let mut with_args = Map::new();
                                 with_args.insert("args", Node::str(name_pos, args.join(" ")));
+                                if let Some((Tok::Code(code), code_pos)) = toks.get(*i) {
+                                    // A Lua block: its code, then the `}` the lexer put after it.
+                                    with_args.insert("code", Node::str(*code_pos, code.clone()));
+                                    *i += 2;
+                                    map.push_to_list(
+                                        name,
+                                        Node::new(name_pos, Value::Map(with_args)),
+                                    );
+                                    break;
+                                }
+                                let block = self.parse_block(toks, i, Some(open_pos), depth + 1)?;
                                 // Moved, not copied: copying every level's subtree is quadratic in
                                 // the depth.
                                 for (k, p, v) in block.into_entries() {
@@ -377,7 +296,7 @@ impl Reader<'_> {
                                 map.push_to_list(name, Node::new(name_pos, Value::Map(with_args)));
                                 break;
                             }
-                            Some((Tok::Close, _)) | None => {
+                            Some((Tok::Close | Tok::Code(_), _)) | None => {
                                 return Err(ParseError::new(
                                     name_pos.line as usize,
                                     name_pos.col as usize,
