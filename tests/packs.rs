@@ -388,6 +388,47 @@ fn unparsable_yaml_fails_the_kubernetes_pack_only_when_it_names_a_kind() {
     );
 }
 
+/// Workloads of other kinds keep their pods where Kubernetes' own do: an Argo Rollout, an OpenShift
+/// DeploymentConfig in a list and a Knative Service are judged like a Deployment, where no control
+/// applied to them before.
+#[test]
+fn custom_workloads_with_a_pod_template_are_judged() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("rollout.yaml"),
+        "apiVersion: argoproj.io/v1alpha1\nkind: Rollout\nmetadata: {name: web}\nspec:\n  strategy: {canary: {steps: [{setWeight: 20}]}}\n  template:\n    spec:\n      containers:\n        - name: web\n          image: web:1.2\n          securityContext: {privileged: true}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("apps.yaml"),
+        "apiVersion: v1\nkind: List\nitems:\n  - apiVersion: apps.openshift.io/v1\n    kind: DeploymentConfig\n    metadata: {name: legacy}\n    spec:\n      template:\n        spec:\n          hostNetwork: true\n          containers: [{name: app, image: app:3}]\n  - apiVersion: serving.knative.dev/v1\n    kind: Service\n    metadata: {name: hello, namespace: web}\n    spec:\n      template:\n        spec:\n          containers:\n            - image: hello:1\n              securityContext: {privileged: true}\n  - apiVersion: v1\n    kind: Service\n    metadata: {name: web}\n    spec: {ports: [{port: 80}]}\n",
+    )
+    .unwrap();
+    let (_, r) = scan_json(&[
+        dir.path().to_str().unwrap(),
+        "--policy",
+        "policies/kubernetes-pod-security.yaml",
+        "--control",
+        "K8S-001",
+        "--control",
+        "K8S-002",
+        "--fail-on",
+        "none",
+    ]);
+    let d = dir.path().display();
+    assert_lines(
+        &lines(&r),
+        &[
+            &format!("K8S-001 pass {d}/apps.yaml:11 [DeploymentConfig/legacy]"),
+            &format!("K8S-001 fail {d}/apps.yaml:20 [Service/web/hello] container #1"),
+            &format!("K8S-001 fail {d}/rollout.yaml:11 [Rollout/web] container \"web\""),
+            &format!("K8S-002 fail {d}/apps.yaml:10 [DeploymentConfig/legacy]"),
+            &format!("K8S-002 pass {d}/apps.yaml:18 [Service/web/hello]"),
+            &format!("K8S-002 pass {d}/rollout.yaml:8 [Rollout/web]"),
+        ],
+    );
+}
+
 /// A scan of a machine's `etc` alone cannot know what its vendor drop-ins set: the sysctl root is
 /// an error that names the directory to scan, where it was judged on `etc`'s files as if the
 /// vendor's did not exist. Named whole, the root is judged with every drop-in.

@@ -4,7 +4,10 @@
 //! let one control cover every workload kind:
 //! - `podSpec`: the pod template, wherever the kind keeps it (`spec` for a Pod,
 //!   `spec.template.spec` for Deployments, StatefulSets, DaemonSets, ReplicaSets, Jobs and
-//!   ReplicationControllers, `spec.jobTemplate.spec.template.spec` for CronJobs);
+//!   ReplicationControllers, `spec.jobTemplate.spec.template.spec` for CronJobs, `template.spec`
+//!   for a PodTemplate), and for any other kind that keeps a pod template (a mapping with a
+//!   `containers` list) at one of the first two places: Argo Rollouts, OpenShift
+//!   DeploymentConfigs, Knative Services and the workloads of operators;
 //! - `containers`: every container of that pod: `containers`, then `initContainers`, then
 //!   `ephemeralContainers`, each keeping its own line numbers, with two derived fields of its own:
 //!   `role` (`container`, `init` or `ephemeral`) and `effectiveSecurityContext`, the container's
@@ -112,17 +115,7 @@ fn collect(doc: Node, keep_spec: bool, out: &mut Vec<Object>) {
         Some(ns) => format!("{kind}/{ns}/{name}"),
         None => format!("{kind}/{name}"),
     };
-    let pod_path: &[&str] = match kind.as_str() {
-        "Pod" => &["spec"],
-        "Deployment"
-        | "StatefulSet"
-        | "DaemonSet"
-        | "ReplicaSet"
-        | "Job"
-        | "ReplicationController" => &["spec", "template", "spec"],
-        "CronJob" => &["spec", "jobTemplate", "spec", "template", "spec"],
-        _ => &[],
-    };
+    let pod_path = pod_template_path(&kind, &doc);
     let mut root = doc;
     let pod = if pod_path.is_empty() {
         None
@@ -156,6 +149,44 @@ fn collect(doc: Node, keep_spec: bool, out: &mut Vec<Object>) {
         map.insert("containers", Node::new(pos, Value::List(containers)));
     }
     out.push(Object { root, label });
+}
+
+/// Where the pod template of a workload is kept.
+const POD_TEMPLATE: [&str; 3] = ["spec", "template", "spec"];
+const JOB_POD_TEMPLATE: [&str; 5] = ["spec", "jobTemplate", "spec", "template", "spec"];
+
+/// Where an object of `kind` keeps its pod: the built-in workload kinds by name, and any other
+/// kind (Argo Rollouts, OpenShift DeploymentConfigs, Knative Services, operators' own workloads)
+/// by shape: a pod template where Kubernetes' own workloads keep theirs, that is a mapping with a
+/// `containers` list. A core `Service` keeps no `spec.template`, so the name alone never decides.
+fn pod_template_path(kind: &str, doc: &Node) -> &'static [&'static str] {
+    match kind {
+        "Pod" => &["spec"],
+        "Deployment"
+        | "StatefulSet"
+        | "DaemonSet"
+        | "ReplicaSet"
+        | "Job"
+        | "ReplicationController" => &POD_TEMPLATE,
+        "CronJob" => &JOB_POD_TEMPLATE,
+        "PodTemplate" => &["template", "spec"],
+        _ => {
+            let holds_pod = |path: &[&str]| {
+                path.iter()
+                    .try_fold(doc, |n, k| n.get(k))
+                    .and_then(|pod| pod.get("containers"))
+                    .and_then(Node::as_list)
+                    .is_some()
+            };
+            if holds_pod(&POD_TEMPLATE) {
+                &POD_TEMPLATE
+            } else if holds_pod(&JOB_POD_TEMPLATE) {
+                &JOB_POD_TEMPLATE
+            } else {
+                &[]
+            }
+        }
+    }
 }
 
 /// Pod-level security settings a container inherits unless it sets its own.
@@ -277,6 +308,40 @@ mod tests {
             Some("init container \"init\"")
         );
         assert!(objs[1].root.get("podSpec").is_none());
+    }
+
+    #[test]
+    fn other_kinds_with_a_pod_template_are_workloads() {
+        let text = "apiVersion: argoproj.io/v1alpha1\nkind: Rollout\nmetadata: {name: web}\nspec:\n  strategy: {canary: {}}\n  template:\n    spec:\n      containers: [{name: app, image: web:1}]\n---\napiVersion: v1\nkind: List\nitems:\n  - apiVersion: apps.openshift.io/v1\n    kind: DeploymentConfig\n    metadata: {name: dc}\n    spec:\n      template:\n        spec:\n          containers: [{name: a}, {name: b}]\n---\napiVersion: serving.knative.dev/v1\nkind: Service\nmetadata: {name: hello}\nspec:\n  template:\n    spec:\n      containers: [{image: hello}]\n---\napiVersion: example.com/v1\nkind: Nightly\nmetadata: {name: report}\nspec:\n  jobTemplate:\n    spec:\n      template:\n        spec:\n          containers: [{name: report}]\n---\napiVersion: v1\nkind: PodTemplate\nmetadata: {name: tpl}\ntemplate:\n  spec:\n    containers: [{name: t}]\n---\napiVersion: argoproj.io/v1alpha1\nkind: Rollout\nmetadata: {name: by-reference}\nspec:\n  workloadRef: {kind: Deployment, name: web}\n---\napiVersion: example.com/v1\nkind: Template\nmetadata: {name: not-a-pod}\nspec:\n  template:\n    spec: {replicas: 2}\n---\napiVersion: v1\nkind: Service\nmetadata: {name: svc}\nspec:\n  ports: [{port: 80}]\n";
+        let objs = parse(text, &Fields::All).unwrap();
+        let containers = |o: &Object| {
+            o.root
+                .get("containers")
+                .and_then(Node::as_list)
+                .map(|c| c.len())
+        };
+        let found: Vec<(&str, Option<usize>)> = objs
+            .iter()
+            .map(|o| (o.label.as_str(), containers(o)))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                ("Rollout/web", Some(1)),
+                ("DeploymentConfig/dc", Some(2)),
+                ("Service/hello", Some(1)),
+                ("Nightly/report", Some(1)),
+                ("PodTemplate/tpl", Some(1)),
+                ("Rollout/by-reference", None),
+                ("Template/not-a-pod", None),
+                ("Service/svc", None),
+            ]
+        );
+        assert_eq!(
+            objs[0].root.get("podSpec").unwrap().pos.line,
+            8,
+            "the pod template keeps its position, its first key's"
+        );
     }
 
     #[test]
