@@ -44,7 +44,18 @@ pub fn parse(text: &str, fields: &Fields) -> Result<Vec<Object>, ParseError> {
     let docs = match crate::yaml::parse_documents(text) {
         Ok(docs) => docs,
         Err(_) if !could_be_manifest(text) => return Ok(Vec::new()),
-        Err(e) => return Err(e.into()),
+        Err(e) => {
+            let mut e = ParseError::from(e);
+            if let Some(line) = template_action_line(text) {
+                e.message = format!(
+                    "{}; the file holds template actions (`{{{{ … }}}}` from line {line}): a Helm \
+                     chart's template is judged once rendered (`helm template CHART --output-dir \
+                     DIR`, then scan DIR), or left out with `--exclude`",
+                    e.message
+                );
+            }
+            return Err(e);
+        }
     };
     let mut out = Vec::new();
     let keep_spec = fields.contains("spec");
@@ -66,6 +77,14 @@ fn could_be_manifest(text: &str) -> bool {
         })
     };
     names_key("apiVersion") && names_key("kind")
+}
+
+/// The first line outside a comment that holds a Go or Jinja template action (`{{`): text that
+/// failed to parse because it is a template (Helm's `templates/`), not a manifest.
+fn template_action_line(text: &str) -> Option<usize> {
+    text.lines()
+        .position(|l| !l.trim_start().starts_with('#') && l.contains("{{"))
+        .map(|i| i + 1)
 }
 
 /// The node at `path` under `root`, taken out of it (a null stands in its place).
@@ -308,6 +327,27 @@ mod tests {
             Some("init container \"init\"")
         );
         assert!(objs[1].root.get("podSpec").is_none());
+    }
+
+    #[test]
+    fn a_template_that_cannot_be_parsed_says_it_is_one() {
+        let helm = "# {{ a comment }}\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {{ include \"app.fullname\" . }}\n  labels:\n    {{- include \"app.labels\" . | nindent 4 }}\n";
+        let e = parse(helm, &Fields::All).err().unwrap();
+        assert_eq!(e.line, 5);
+        assert!(
+            e.message
+                .contains("template actions (`{{ … }}` from line 5)")
+                && e.message.contains("helm template CHART"),
+            "{e:?}"
+        );
+        // A template that happens to parse is judged as what it says.
+        let quoted = "apiVersion: v1\nkind: Pod\nmetadata: {name: \"{{ .Values.name }}\"}\nspec: {containers: []}\n";
+        assert_eq!(parse(quoted, &Fields::All).unwrap().len(), 1);
+        // Any other manifest that cannot be parsed keeps the reader's message alone.
+        let e = parse("apiVersion: v1\nkind: Pod\nkind: Pod\n", &Fields::All)
+            .err()
+            .unwrap();
+        assert!(!e.message.contains("template"), "{e:?}");
     }
 
     #[test]
