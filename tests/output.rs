@@ -217,6 +217,30 @@ fn console_summary_line_for_ci_logs() {
     assert!(text.starts_with("HIGH: 6 failed\n  fail  SSH-001 Root login over SSH is disabled\n        testdata/ssh/weak/sshd_config:5:1\n"), "{text}");
 }
 
+/// `--output -` is standard output, as for most tools, not a file named `-`.
+#[test]
+fn output_dash_is_standard_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let weak = common::root("testdata/ssh/weak");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_vigil"))
+        .args(["scan", weak.to_str().unwrap(), "--policy"])
+        .arg(common::root("policies/ssh-hardening.yaml"))
+        .args(["--at", AT, "--format", "json", "-o", "-"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let v: Value = serde_json::from_slice(&out.stdout).expect("the JSON result on stdout");
+    assert_eq!(v["summary"]["by_state"]["fail"], 16, "{}", v["summary"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.starts_with("vigil: 20 controls"), "{stderr}");
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "no file was written"
+    );
+}
+
 /// One definition of each count in every format: "failed" is `fail` findings, errors are counted
 /// apart, and a pass rate is over judged verdicts (pass, fail, error) only.
 #[test]

@@ -131,7 +131,8 @@ pub struct DiffArgs {
     )]
     format: Vec<DiffFormat>,
 
-    /// Write the (single, non-console) format to this file instead of standard output.
+    /// Write the (single, non-console) format to this file instead of standard output (`-` is
+    /// standard output).
     #[arg(long, short = 'o', value_name = "FILE")]
     output: Option<PathBuf>,
 
@@ -330,7 +331,7 @@ pub fn diff(args: DiffArgs) -> u8 {
                 Err(e) => return usage_error(e),
             },
         };
-        match (&args.output, f) {
+        match (super::output_file(&args.output), f) {
             (Some(path), DiffFormat::Json | DiffFormat::Markdown) => {
                 if let Err(e) = std::fs::write(path, text) {
                     return usage_error(format!("cannot write {}: {e}", path.display()));
@@ -488,7 +489,7 @@ pub struct FleetArgs {
     )]
     format: Vec<FleetFormat>,
 
-    /// Write the (single) format to this file instead of standard output.
+    /// Write the (single) format to this file instead of standard output (`-` is standard output).
     #[arg(long, short = 'o', value_name = "FILE", conflicts_with = "output_dir")]
     output: Option<PathBuf>,
 
@@ -532,8 +533,8 @@ pub fn fleet(cmd: FleetCommand) -> u8 {
                 Err(e) => return usage_error(e),
             },
         };
-        let target = match (&args.output, &args.output_dir) {
-            (Some(p), _) => Some(p.clone()),
+        let target = match (super::output_file(&args.output), &args.output_dir) {
+            (Some(p), _) => Some(p.to_path_buf()),
             (None, Some(dir)) => {
                 if let Err(e) = std::fs::create_dir_all(dir) {
                     return usage_error(format!("cannot create {}: {e}", dir.display()));

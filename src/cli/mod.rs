@@ -308,6 +308,11 @@ pub fn main() -> ExitCode {
     ExitCode::from(code)
 }
 
+/// The file an `--output` option names: none for `-`, which is standard output, as for most tools.
+pub fn output_file(output: &Option<std::path::PathBuf>) -> Option<&std::path::Path> {
+    output.as_deref().filter(|p| p.as_os_str() != "-")
+}
+
 /// Writes a command's output to standard output. A reader that closed the pipe early
 /// (`vigil policy list | head`) is not an error.
 pub fn emit(text: &str) -> u8 {

@@ -2,7 +2,7 @@
 //!
 //! - `--output-dir DIR`: every non-console format goes to `DIR/<name>` (`report.html`,
 //!   `results.json`, `results.sarif`, `junit.xml`, `summary.md`);
-//! - `--output FILE`: the one non-console format goes to FILE;
+//! - `--output FILE`: the one non-console format goes to FILE (`-`: standard output);
 //! - otherwise to standard output (one non-console format at most).
 //!
 //! The console format always goes to standard output. When it is not asked for, the one-line summary
@@ -28,7 +28,8 @@ pub struct OutputArgs {
     #[arg(long, short = 'f', value_delimiter = ',', default_value = "console")]
     pub format: Vec<Format>,
 
-    /// Write the (single, non-console) format to this file instead of standard output.
+    /// Write the (single, non-console) format to this file instead of standard output (`-` is
+    /// standard output).
     #[arg(long, short = 'o', value_name = "FILE", conflicts_with = "output_dir")]
     pub output: Option<PathBuf>,
 
@@ -137,7 +138,7 @@ impl OutputArgs {
         style.sarif_passes = self.sarif_passes;
         let mut sinks = Vec::new();
         for format in self.non_console() {
-            let out: Box<dyn Write> = match (&self.output, &self.output_dir) {
+            let out: Box<dyn Write> = match (super::output_file(&self.output), &self.output_dir) {
                 (Some(path), _) => Box::new(LazyFile::new(path)),
                 (None, Some(dir)) => Box::new(LazyFile::new(&dir.join(format.file_name()))),
                 (None, None) => Box::new(Stdout::new()),
