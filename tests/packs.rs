@@ -543,6 +543,76 @@ http {
     assert!(code.contains("local t = { a = [[ } ]] }"), "{code:?}");
 }
 
+/// A repository keeps its `nginx.conf` without the files nginx installs beside it (`mime.types`,
+/// `fastcgi_params`): those hold nothing a control judges, so the configuration is judged and the
+/// files are listed as not read. Any other include that is missing is still an error.
+#[test]
+fn nginx_stock_files_missing_beside_a_configuration_are_not_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("nginx.conf");
+    let text = "http {\n    include mime.types;\n    include /etc/nginx/fastcgi_params;\n    ssl_protocols TLSv1.2;\n    server {\n        listen 443 ssl;\n    }\n}\n";
+    std::fs::write(&conf, text).unwrap();
+    let scan = || {
+        let (_, r) = scan_json(&[
+            dir.path().to_str().unwrap(),
+            "--policy",
+            "policies/nginx-tls.yaml",
+            "--control",
+            "NGX-001",
+            "--fail-on",
+            "none",
+        ]);
+        lines(&r)
+    };
+    let shown = conf.display().to_string();
+    assert_lines(&scan(), &[&format!("NGX-001 pass {shown}:4")]);
+    let out = common::vigil(&["facts", conf.to_str().unwrap()]);
+    let facts: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let unread = &facts[0]["documents"][1]["facts"]["stock_includes_not_read"];
+    assert_eq!(
+        unread.as_array().unwrap().len(),
+        2,
+        "{}",
+        facts[0]["documents"][1]
+    );
+    assert!(unread[0].as_str().unwrap().ends_with("mime.types"));
+    assert!(unread[1].as_str().unwrap().ends_with("fastcgi_params"));
+    std::fs::write(&conf, text.replace("mime.types", "h5bp/basic.conf")).unwrap();
+    assert_lines(&scan(), &[&format!("NGX-001 error {shown}:2")]);
+}
+
+/// sshd ends a line at a `#` that starts an argument: `PermitRootLogin no # root stays out` is `no`,
+/// and a suppression may follow the value on its line. Read as part of the value, the comment
+/// failed every such control once.
+#[test]
+fn sshd_comments_after_a_value_are_comments() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("sshd_config");
+    std::fs::write(
+        &conf,
+        "PermitRootLogin no # root stays out\nPasswordAuthentication yes # vigil:ignore SSH-002 the lab's kiosk logs in with a password (LAB-3)\nMaxAuthTries 3 #three\n",
+    )
+    .unwrap();
+    let (_, r) = scan_json(&[
+        dir.path().to_str().unwrap(),
+        "--policy",
+        "policies/ssh-hardening.yaml",
+        "--control",
+        "SSH-00[125]",
+        "--fail-on",
+        "none",
+    ]);
+    let shown = conf.display().to_string();
+    assert_lines(
+        &lines(&r),
+        &[
+            &format!("SSH-001 pass {shown}:1"),
+            &format!("SSH-002 suppressed {shown}:2"),
+            &format!("SSH-005 pass {shown}:3"),
+        ],
+    );
+}
+
 /// A default applies because the file does not set a key: it has no line in the file, and the
 /// finding must not borrow the position of the policy's `default:` (line 258 of the ssh pack once).
 #[test]

@@ -59,6 +59,29 @@ const BLOCK_DIRECTIVES: [&str; 18] = [
     "zone",
 ];
 
+/// The files nginx installs beside `nginx.conf`, which every distribution ships with the same
+/// kinds of content: MIME types (`types`), the parameters passed to FastCGI, SCGI and uWSGI servers
+/// (`*_param`), and character set tables (`charset_map`). None holds a directive a control judges,
+/// so a repository that keeps its `nginx.conf` without them (they come with the nginx it runs on)
+/// is judged without them rather than being an error; the document lists them in
+/// `stock_includes_not_read`. Any other include that cannot be read is an error.
+const STOCK_FILES: [&str; 8] = [
+    "mime.types",
+    "fastcgi_params",
+    "fastcgi.conf",
+    "scgi_params",
+    "uwsgi_params",
+    "koi-utf",
+    "koi-win",
+    "win-utf",
+];
+
+fn is_stock_file(path: &Path) -> bool {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| STOCK_FILES.contains(&n))
+}
+
 /// A parsed configuration and the files it included, in the order they were read.
 pub struct Parsed {
     /// The fact document.
@@ -78,6 +101,7 @@ pub fn parse_file(path: &Path, text: &str, gate: &Gate) -> Result<Option<Parsed>
         follow: true,
         base: path.parent().unwrap_or(Path::new("")).to_path_buf(),
         included: Vec::new(),
+        stock_unread: Vec::new(),
     };
     reader.document(text).map(Some)
 }
@@ -125,6 +149,8 @@ struct Reader<'g> {
     /// The main file's directory: where relative includes resolve.
     base: PathBuf,
     included: Vec<PathBuf>,
+    /// nginx's own files that were named but not read, with where (see [`STOCK_FILES`]).
+    stock_unread: Vec<(String, Pos)>,
 }
 
 impl Reader<'_> {
@@ -133,6 +159,17 @@ impl Reader<'_> {
         let mut root = self.parse_text(text, 0, 0)?;
         let servers = effective_servers(&root, None);
         root.insert("servers", Node::new(Pos::line(0), Value::List(servers)));
+        if !self.stock_unread.is_empty() {
+            let unread = self
+                .stock_unread
+                .drain(..)
+                .map(|(path, pos)| Node::str(pos, path))
+                .collect();
+            root.insert(
+                "stock_includes_not_read",
+                Node::new(Pos::line(0), Value::List(unread)),
+            );
+        }
         Ok(Parsed {
             root: Node::new(Pos::line(1), Value::Map(root)),
             included: self.included,
@@ -165,6 +202,16 @@ impl Reader<'_> {
             // The path is named, never the content of a file that was not read.
             let text = match self.gate.read_included(&file) {
                 Ok(text) => text,
+                Err(GateError::Outside) if is_stock_file(&file) => {
+                    self.stock_unread.push((file.display().to_string(), pos));
+                    continue;
+                }
+                Err(GateError::Io(e))
+                    if e.kind() == std::io::ErrorKind::NotFound && is_stock_file(&file) =>
+                {
+                    self.stock_unread.push((file.display().to_string(), pos));
+                    continue;
+                }
                 Err(GateError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => {
                     return Err(err(format!(
                         "included file {} does not exist",
@@ -450,6 +497,7 @@ mod tests {
             follow: false,
             base: PathBuf::new(),
             included: Vec::new(),
+            stock_unread: Vec::new(),
         };
         reader.document(text).map(|p| p.root)
     }

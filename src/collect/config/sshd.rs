@@ -193,14 +193,15 @@ fn set(map: &mut Map, kw: &str, value: Node) {
     }
 }
 
-/// Splits `Keyword args` or `Keyword=args`, removing quotes around a single argument.
+/// Splits `Keyword args` or `Keyword=args`, removing a trailing comment and quotes around a single
+/// argument.
 fn split_keyword(line: &str) -> (&str, String) {
     let end = line
         .find(|c: char| c.is_whitespace() || c == '=')
         .unwrap_or(line.len());
     let keyword = &line[..end];
     let rest = line[end..].trim_start();
-    let rest = rest.strip_prefix('=').unwrap_or(rest).trim();
+    let rest = without_comment(rest.strip_prefix('=').unwrap_or(rest)).trim();
     let unquoted = rest
         .strip_prefix('"')
         .and_then(|r| r.strip_suffix('"'))
@@ -209,9 +210,49 @@ fn split_keyword(line: &str) -> (&str, String) {
     (keyword, unquoted.to_string())
 }
 
+/// `args` without a trailing comment: as sshd splits a line into arguments (OpenSSH 8.7 and
+/// later), a `#` that starts an argument outside double quotes ends the line
+/// (`PermitRootLogin no # root stays out` is `no`), while one inside an argument is part of it
+/// (`AllowUsers alice#1`). Earlier versions refuse the line ("garbage at end of line"), so no
+/// running server reads the comment as the value.
+fn without_comment(args: &str) -> &str {
+    let mut quoted = false;
+    let mut word_start = true;
+    for (i, c) in args.char_indices() {
+        match c {
+            '"' => quoted = !quoted,
+            '#' if word_start && !quoted => return &args[..i],
+            _ => {}
+        }
+        word_start = c.is_whitespace();
+    }
+    args
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_comment_after_the_arguments_is_not_part_of_them() {
+        let d = doc(
+            "PermitRootLogin no # root stays out\nMaxAuthTries 3 #three\nAllowUsers alice#1 bob # two\nBanner \"/etc/issue # net\"\nCiphers aes256-gcm@openssh.com # only GCM\nMatch User bob # the deploy user\n  PasswordAuthentication yes # for now\n",
+        );
+        let text = |k: &str| d.get(k).unwrap().as_str().unwrap().to_string();
+        assert_eq!(text("permitrootlogin"), "no");
+        assert_eq!(text("maxauthtries"), "3");
+        assert_eq!(text("banner"), "/etc/issue # net");
+        assert_eq!(text("ciphers"), "aes256-gcm@openssh.com");
+        let users = d.get("allowusers").unwrap().as_list().unwrap();
+        assert_eq!(users[0].as_str(), Some("alice#1 bob"));
+        let m = &d.get("match").unwrap().as_list().unwrap()[0];
+        assert_eq!(m.get("criteria").unwrap().as_str(), Some("User bob"));
+        let settings = m.get("settings").unwrap();
+        assert_eq!(
+            settings.get("PasswordAuthentication").unwrap().as_str(),
+            Some("yes")
+        );
+    }
 
     fn doc(text: &str) -> Node {
         parse(Path::new("sshd_config"), text, &Gate::default())
