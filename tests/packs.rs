@@ -613,6 +613,39 @@ fn sshd_comments_after_a_value_are_comments() {
     );
 }
 
+/// A setting merged from an anchor (`<<: *privileged`) is the container's, as kubectl applies it:
+/// kept as a literal `<<` key, it let a privileged container pass and failed an image that was set.
+#[test]
+fn yaml_merge_keys_are_applied() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("deploy.yaml");
+    std::fs::write(
+        &path,
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  template:\n    spec:\n      containers:\n        - name: web\n          image: web:1.2\n          securityContext: &privileged\n            privileged: true\n        - <<: {name: sidecar, image: proxy:2}\n          securityContext:\n            <<: *privileged\n",
+    )
+    .unwrap();
+    let (_, r) = scan_json(&[
+        dir.path().to_str().unwrap(),
+        "--policy",
+        "policies/kubernetes-pod-security.yaml",
+        "--control",
+        "K8S-001",
+        "--control",
+        "K8S-012",
+        "--fail-on",
+        "none",
+    ]);
+    let shown = path.display().to_string();
+    assert_lines(
+        &lines(&r),
+        &[
+            &format!("K8S-001 fail {shown}:11 [Deployment/web] container \"web\""),
+            &format!("K8S-001 fail {shown}:11 [Deployment/web] container \"sidecar\""),
+            &format!("K8S-012 pass {shown}:9 [Deployment/web]"),
+        ],
+    );
+}
+
 /// A default applies because the file does not set a key: it has no line in the file, and the
 /// finding must not borrow the position of the policy's `default:` (line 258 of the ssh pack once).
 #[test]

@@ -12,6 +12,7 @@
 
 mod block;
 mod keys;
+mod merge;
 
 use std::collections::HashMap;
 
@@ -54,10 +55,14 @@ fn error_at(pos: Pos, message: impl Into<String>) -> YamlError {
 ///
 /// Block-style text is read by the direct reader; whatever it declines goes to the event parser.
 pub fn parse_documents(text: &str) -> Result<Vec<Node>, YamlError> {
-    if let Some(docs) = block::parse(text) {
-        return Ok(docs);
+    let mut docs = match block::parse(text) {
+        Some(docs) => docs,
+        None => Builder::new(text).run()?,
+    };
+    if text.contains("<<") {
+        docs.iter_mut().try_for_each(merge::resolve)?;
     }
-    Builder::new(text).run()
+    Ok(docs)
 }
 
 /// Reads `text` with both readers and panics when the direct one reads it, but not as the event
