@@ -28,6 +28,22 @@ fn suppression_pack(r: &serde_json::Value) -> Vec<String> {
         .collect()
 }
 
+/// The findings of `controls` of `policy` over `dir`, one line each as [`lines`] writes them,
+/// whatever the exit code.
+fn judged(dir: &std::path::Path, policy: &str, controls: &[&str]) -> Vec<String> {
+    let mut args = vec![
+        dir.to_str().unwrap(),
+        "--policy",
+        policy,
+        "--fail-on",
+        "none",
+    ];
+    for control in controls {
+        args.extend(["--control", control]);
+    }
+    lines(&scan_json(&args).1)
+}
+
 #[test]
 fn ssh_hardening_pack() {
     let (code, r) = scan_json(&["testdata/ssh", "--policy", "policies/ssh-hardening.yaml"]);
@@ -404,20 +420,13 @@ fn custom_workloads_with_a_pod_template_are_judged() {
         "apiVersion: v1\nkind: List\nitems:\n  - apiVersion: apps.openshift.io/v1\n    kind: DeploymentConfig\n    metadata: {name: legacy}\n    spec:\n      template:\n        spec:\n          hostNetwork: true\n          containers: [{name: app, image: app:3}]\n  - apiVersion: serving.knative.dev/v1\n    kind: Service\n    metadata: {name: hello, namespace: web}\n    spec:\n      template:\n        spec:\n          containers:\n            - image: hello:1\n              securityContext: {privileged: true}\n  - apiVersion: v1\n    kind: Service\n    metadata: {name: web}\n    spec: {ports: [{port: 80}]}\n",
     )
     .unwrap();
-    let (_, r) = scan_json(&[
-        dir.path().to_str().unwrap(),
-        "--policy",
-        "policies/kubernetes-pod-security.yaml",
-        "--control",
-        "K8S-001",
-        "--control",
-        "K8S-002",
-        "--fail-on",
-        "none",
-    ]);
     let d = dir.path().display();
     assert_lines(
-        &lines(&r),
+        &judged(
+            dir.path(),
+            "policies/kubernetes-pod-security.yaml",
+            &["K8S-001", "K8S-002"],
+        ),
         &[
             &format!("K8S-001 pass {d}/apps.yaml:11 [DeploymentConfig/legacy]"),
             &format!("K8S-001 fail {d}/apps.yaml:20 [Service/web/hello] container #1"),
@@ -507,20 +516,13 @@ http {
 "#,
     )
     .unwrap();
-    let (_, r) = scan_json(&[
-        dir.path().to_str().unwrap(),
-        "--policy",
-        "policies/nginx-tls.yaml",
-        "--control",
-        "NGX-001",
-        "--control",
-        "NGX-007",
-        "--fail-on",
-        "none",
-    ]);
     let shown = conf.display().to_string();
     assert_lines(
-        &lines(&r),
+        &judged(
+            dir.path(),
+            "policies/nginx-tls.yaml",
+            &["NGX-001", "NGX-007"],
+        ),
         &[
             &format!("NGX-001 fail {shown}:3 server \"${{SERVER_NAME}}\" listen 443 ssl"),
             &format!("NGX-007 fail {shown}:4 server \"${{SERVER_NAME}}\" listen 443 ssl"),
@@ -552,18 +554,7 @@ fn nginx_stock_files_missing_beside_a_configuration_are_not_errors() {
     let conf = dir.path().join("nginx.conf");
     let text = "http {\n    include mime.types;\n    include /etc/nginx/fastcgi_params;\n    ssl_protocols TLSv1.2;\n    server {\n        listen 443 ssl;\n    }\n}\n";
     std::fs::write(&conf, text).unwrap();
-    let scan = || {
-        let (_, r) = scan_json(&[
-            dir.path().to_str().unwrap(),
-            "--policy",
-            "policies/nginx-tls.yaml",
-            "--control",
-            "NGX-001",
-            "--fail-on",
-            "none",
-        ]);
-        lines(&r)
-    };
+    let scan = || judged(dir.path(), "policies/nginx-tls.yaml", &["NGX-001"]);
     let shown = conf.display().to_string();
     assert_lines(&scan(), &[&format!("NGX-001 pass {shown}:4")]);
     let out = common::vigil(&["facts", conf.to_str().unwrap()]);
@@ -593,18 +584,9 @@ fn sshd_comments_after_a_value_are_comments() {
         "PermitRootLogin no # root stays out\nPasswordAuthentication yes # vigil:ignore SSH-002 the lab's kiosk logs in with a password (LAB-3)\nMaxAuthTries 3 #three\n",
     )
     .unwrap();
-    let (_, r) = scan_json(&[
-        dir.path().to_str().unwrap(),
-        "--policy",
-        "policies/ssh-hardening.yaml",
-        "--control",
-        "SSH-00[125]",
-        "--fail-on",
-        "none",
-    ]);
     let shown = conf.display().to_string();
     assert_lines(
-        &lines(&r),
+        &judged(dir.path(), "policies/ssh-hardening.yaml", &["SSH-00[125]"]),
         &[
             &format!("SSH-001 pass {shown}:1"),
             &format!("SSH-002 suppressed {shown}:2"),
@@ -624,20 +606,13 @@ fn yaml_merge_keys_are_applied() {
         "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  template:\n    spec:\n      containers:\n        - name: web\n          image: web:1.2\n          securityContext: &privileged\n            privileged: true\n        - <<: {name: sidecar, image: proxy:2}\n          securityContext:\n            <<: *privileged\n",
     )
     .unwrap();
-    let (_, r) = scan_json(&[
-        dir.path().to_str().unwrap(),
-        "--policy",
-        "policies/kubernetes-pod-security.yaml",
-        "--control",
-        "K8S-001",
-        "--control",
-        "K8S-012",
-        "--fail-on",
-        "none",
-    ]);
     let shown = path.display().to_string();
     assert_lines(
-        &lines(&r),
+        &judged(
+            dir.path(),
+            "policies/kubernetes-pod-security.yaml",
+            &["K8S-001", "K8S-012"],
+        ),
         &[
             &format!("K8S-001 fail {shown}:11 [Deployment/web] container \"web\""),
             &format!("K8S-001 fail {shown}:11 [Deployment/web] container \"sidecar\""),
