@@ -82,6 +82,16 @@ fn is_stock_file(path: &Path) -> bool {
         .is_some_and(|n| STOCK_FILES.contains(&n))
 }
 
+/// Whether an include could not be read because it is not there to be read: missing, or outside
+/// the paths named (a repository's `include /etc/nginx/mime.types`).
+fn is_absent(e: &GateError) -> bool {
+    match e {
+        GateError::Outside => true,
+        GateError::Io(io) => io.kind() == std::io::ErrorKind::NotFound,
+        _ => false,
+    }
+}
+
 /// A parsed configuration and the files it included, in the order they were read.
 pub struct Parsed {
     /// The fact document.
@@ -202,13 +212,7 @@ impl Reader<'_> {
             // The path is named, never the content of a file that was not read.
             let text = match self.gate.read_included(&file) {
                 Ok(text) => text,
-                Err(GateError::Outside) if is_stock_file(&file) => {
-                    self.stock_unread.push((file.display().to_string(), pos));
-                    continue;
-                }
-                Err(GateError::Io(e))
-                    if e.kind() == std::io::ErrorKind::NotFound && is_stock_file(&file) =>
-                {
+                Err(e) if is_stock_file(&file) && is_absent(&e) => {
                     self.stock_unread.push((file.display().to_string(), pos));
                     continue;
                 }

@@ -213,8 +213,8 @@ fn split_keyword(line: &str) -> (&str, String) {
 /// `args` without a trailing comment: as sshd splits a line into arguments (OpenSSH 8.7 and
 /// later), a `#` that starts an argument outside double quotes ends the line
 /// (`PermitRootLogin no # root stays out` is `no`), while one inside an argument is part of it
-/// (`AllowUsers alice#1`). Earlier versions refuse the line ("garbage at end of line"), so no
-/// running server reads the comment as the value.
+/// (`AllowUsers alice#1`). Earlier versions refuse such a line for a keyword of one argument
+/// ("garbage at end of line"), so no running server takes that comment for the value.
 fn without_comment(args: &str) -> &str {
     let mut quoted = false;
     let mut word_start = true;
