@@ -15,7 +15,7 @@ use std::cmp::Ordering;
 
 use super::compare::{compare, loose_eq};
 use super::condition::{Condition, Each, FieldTest, Operator, Quantifier};
-use super::path::{Candidate, Element};
+use super::path::{Candidate, Element, FieldPath, Segment};
 use crate::doc::{Node, Pos, Value};
 
 /// Longest observed value kept in evidence; longer values are cut with a marker.
@@ -278,7 +278,7 @@ fn evaluate_each(each: &Each, doc: &Node) -> Verdict {
             observed: if found && !selected {
                 "(no element selected)"
             } else {
-                "(no value)"
+                nothing_at(&each.path, doc)
             }
             .into(),
             pos: Pos::default(),
@@ -320,7 +320,7 @@ fn evaluate_field(test: &FieldTest, doc: &Node) -> Verdict {
         // `some` over a path that leads nowhere: say so rather than give no evidence.
         failing.push(Evidence {
             path: test.path.to_string(),
-            observed: "(no value)".into(),
+            observed: nothing_at(&test.path, doc).into(),
             pos: Pos::default(),
             element: None,
             head: false,
@@ -331,6 +331,25 @@ fn evaluate_field(test: &FieldTest, doc: &Node) -> Verdict {
         first.head = true;
     }
     Verdict { passed, evidence }
+}
+
+/// What a path that led to no value met: `(empty list)` when it ends in `[*]` over lists that are
+/// there and empty (a limits file without entries), else `(no value)`.
+fn nothing_at(path: &FieldPath, doc: &Node) -> &'static str {
+    let Some((Segment::Wildcard, parent)) = path.segments.split_last() else {
+        return "(no value)";
+    };
+    let parent = FieldPath {
+        segments: parent.to_vec(),
+    };
+    let lists = parent.resolve_values(doc);
+    let empty = !lists.is_empty()
+        && lists.iter().all(|c| {
+            c.node
+                .and_then(Node::as_list)
+                .is_some_and(<[Node]>::is_empty)
+        });
+    if empty { "(empty list)" } else { "(no value)" }
 }
 
 /// A value under test after `default` and `split` were applied: the document's own node where
@@ -661,7 +680,19 @@ mod tests {
         let some = "{each: 'entries[*]', quantifier: some, check: {key: item, equals: core}}";
         let v = check(some, "entries: []\n");
         assert!(!v.passed);
+        assert_eq!(heads(&v), [pair("entries[*]", "(empty list)")]);
+        let v = check(some, "other: 1\n");
         assert_eq!(heads(&v), [pair("entries[*]", "(no value)")]);
+        let field = "{key: 'entries[*].item', quantifier: some, equals: core}";
+        assert_eq!(
+            heads(&check(field, "entries: []\n")),
+            [pair("entries[*].item", "(no value)")]
+        );
+        let field = "{key: 'items[*]', quantifier: some, equals: core}";
+        assert_eq!(
+            heads(&check(field, "items: []\n")),
+            [pair("items[*]", "(empty list)")]
+        );
         let filtered = "{each: 'entries[*]', quantifier: some, where: {key: domain, equals: '*'}, \
                         check: {key: item, equals: core}}";
         let v = check(filtered, "entries: [{domain: admin, item: core}]\n");
