@@ -162,12 +162,7 @@ pub fn run(args: FactsArgs) -> u8 {
             }
         }
     }
-    let mut out = Value::Array(out);
-    crate::scrub::scrub_json(&mut out);
-    match serde_json::to_string_pretty(&out) {
-        Ok(s) => emit(&(s + "\n")),
-        Err(e) => usage_error(e),
-    }
+    print_targets(out)
 }
 
 /// Every document every file collector makes of one file, and what it could not read.
@@ -322,7 +317,12 @@ fn target_facts(targets: Vec<Target>, source: Source, paths: &[PathBuf], args: &
         };
         out.push(json!({what: target.name(), "documents": documents, "errors": errors}));
     }
-    let mut out = Value::Array(out);
+    print_targets(out)
+}
+
+/// Prints the facts of every target as JSON, with what the secrets pack recognises redacted.
+fn print_targets(targets: Vec<Value>) -> u8 {
+    let mut out = Value::Array(targets);
     crate::scrub::scrub_json(&mut out);
     match serde_json::to_string_pretty(&out) {
         Ok(s) => emit(&(s + "\n")),

@@ -87,6 +87,11 @@ fn template_action_line(text: &str) -> Option<usize> {
         .map(|i| i + 1)
 }
 
+/// The node at `path` under `root`.
+fn node_at<'d>(root: &'d Node, path: &[&str]) -> Option<&'d Node> {
+    path.iter().try_fold(root, |n, k| n.get(k))
+}
+
 /// The node at `path` under `root`, taken out of it (a null stands in its place).
 fn take_at(root: &mut Node, path: &[&str]) -> Option<Node> {
     let mut node = root;
@@ -139,7 +144,7 @@ fn collect(doc: Node, keep_spec: bool, out: &mut Vec<Object>) {
     let pod = if pod_path.is_empty() {
         None
     } else if keep_spec {
-        pod_path.iter().try_fold(&root, |n, k| n.get(k)).cloned()
+        node_at(&root, pod_path).cloned()
     } else {
         take_at(&mut root, pod_path)
     };
@@ -191,8 +196,7 @@ fn pod_template_path(kind: &str, doc: &Node) -> &'static [&'static str] {
         "PodTemplate" => &["template", "spec"],
         _ => {
             let holds_pod = |path: &[&str]| {
-                path.iter()
-                    .try_fold(doc, |n, k| n.get(k))
+                node_at(doc, path)
                     .and_then(|pod| pod.get("containers"))
                     .and_then(Node::as_list)
                     .is_some()
