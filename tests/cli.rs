@@ -19,7 +19,7 @@ fn policy_list_shows_every_bundled_control_with_references() {
     assert_eq!(code, 0);
     for header in [
         "ssh-hardening 1.0.0 (OpenSSH server hardening): 18 controls",
-        "secrets 1.4.0 (Secrets in files): 19 controls",
+        "secrets 1.5.0 (Secrets in files): 37 controls",
         "kubernetes-pod-security 1.1.0 (Kubernetes Pod Security Standards): 16 controls",
         "linux-sysctl 1.1.0 (Linux kernel and network parameters): 22 controls",
         "nginx-tls 1.2.0 (nginx TLS configuration): 7 controls",
@@ -359,7 +359,7 @@ fn quiet_runs_print_only_their_outputs() {
     ]);
     let err = String::from_utf8_lossy(&loud.stderr);
     assert!(
-        err.starts_with("vigil: 103 controls, 4 files read:"),
+        err.starts_with("vigil: 121 controls, 4 files read:"),
         "{err}"
     );
     assert_eq!(

@@ -13,6 +13,7 @@ const SEEDED: &[&str] = &[
     include_str!("../testdata/secrets/app/config.yaml"),
     include_str!("../testdata/secrets/app/main.go"),
     include_str!("../testdata/secrets/deploy/tokens.txt"),
+    include_str!("../testdata/secrets/deploy/services.txt"),
     include_str!("../testdata/secrets/deploy/id_ed25519"),
     include_str!("../testdata/secrets/deploy/release-signing.asc"),
 ];

@@ -327,7 +327,7 @@ fn junit_is_well_formed_with_a_suite_per_policy() {
         [
             "ssh-hardening 1.0.0",
             "kubernetes-pod-security 1.1.0",
-            "secrets 1.4.0",
+            "secrets 1.5.0",
             "injection-probe 1.0.0"
         ]
     );

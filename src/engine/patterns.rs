@@ -8,7 +8,7 @@
 //! patterns whose prefix literals are known are packed together up to [`LITERAL_BUDGET`] literals per
 //! group; patterns without prefix literals share one group of their own. Each group is checked with
 //! `is_match` (which stops at the first match) and only a matching group is asked which of its
-//! patterns matched. A typical secrets pack runs as three or four prefiltered passes.
+//! patterns matched. The bundled packs run as four or five prefiltered passes.
 
 use regex::bytes::RegexSet;
 use regex_syntax::hir::literal::{ExtractKind, Extractor};
