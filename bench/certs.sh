@@ -107,12 +107,12 @@ eval "/usr/bin/time -v -o $(q "$results/certs-pyca-time.txt") $pyca_cmd" >/dev/n
 
 # --- report --------------------------------------------------------------------------------------
 python3 - "$results" "$manifest" "$cores" "$runs" "$((ticks_after - ticks_before))" "$(getconf CLK_TCK)" \
-    "$t_before" "$t_after" "$vigil" "$vigil_cmd" "$vigil_same_cmd" "$pyca_cmd" "$warm_bytes" <<'PY'
+    "$t_before" "$t_after" "$vigil" "$vigil_cmd" "$vigil_same_cmd" "$pyca_cmd" "$warm_bytes" "$tree" <<'PY'
 import collections, json, math, os, platform, re, subprocess, sys, time
-from machine import cpu, version, commit as commit_of
+from machine import cpu, version, commit as commit_of, portable
 
 (results, manifest_path, cores, runs, ticks, hz, t0, t1, vigil, vigil_cmd, vigil_same_cmd, pyca_cmd,
- tree_bytes) = sys.argv[1:]
+ tree_bytes, tree) = sys.argv[1:]
 m = json.load(open(manifest_path))
 s, v, p = json.load(open(os.path.join(results, "certs-hyperfine.json")))["results"]  # command order
 for x in (s, v, p):
@@ -214,9 +214,9 @@ lines = [
     "Commands (as run by hyperfine, from the repository root):",
     "",
     "```sh",
-    vigil_same_cmd,
-    vigil_cmd,
-    pyca_cmd,
+    portable(vigil_same_cmd, tree),
+    portable(vigil_cmd, tree),
+    portable(pyca_cmd, tree),
     "```",
 ]
 summary = "\n".join(lines) + "\n"

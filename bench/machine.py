@@ -41,3 +41,10 @@ def commit(repo=REPOSITORY):
         return (rev + ("-dirty" if changed else "")) if rev else "?"
     except Exception:
         return "?"
+
+
+def portable(command, tree):
+    """`command` as a reader can run it anywhere: the repository's own paths relative to its root
+    (commands run from there), the benchmarked tree as `TREE`. A tracked summary names no path of
+    the machine that measured it."""
+    return command.replace(tree, "TREE").replace(REPOSITORY + "/", "")

@@ -24,6 +24,8 @@ With --rg-args each pattern is rewritten, without changing what it matches, so t
   name `secret` (an error), and ripgrep does not use captures to count;
 - `\"` becomes `"`: regex 1.5 rejects escaping a character that is not a metacharacter (newer
   regex versions, which vigil uses, accept it); `"` is literal either way.
+- `\n` outside a character class becomes `$`: ripgrep searches line by line and refuses a pattern
+  that names a line break; a header that must end its line (SEC-019) ends there at `$`.
 
 vigil compiles each pattern on its own, so these rewrites are what makes both tools search for the
 same thing.
@@ -57,11 +59,32 @@ def for_ripgrep(p):
     """Rewrites one pattern as described above; escapes (`\\x`) are copied as they are."""
     out = []
     i = 0
+    in_class = False
     while i < len(p):
         c = p[i]
         if c == "\\" and i + 1 < len(p):
-            out.append('"' if p[i + 1] == '"' else p[i : i + 2])
+            if p[i + 1] == '"':
+                out.append('"')
+            elif p[i + 1] == "n" and not in_class:
+                out.append("$")
+            else:
+                out.append(p[i : i + 2])
             i += 2
+        elif c == "[" and not in_class:
+            in_class = True
+            out.append(c)
+            i += 1
+            # A `]` first in a class (after an optional `^`) is a literal.
+            if p.startswith("^]", i):
+                out.append("^]")
+                i += 2
+            elif p.startswith("]", i):
+                out.append("]")
+                i += 1
+        elif c == "]" and in_class:
+            in_class = False
+            out.append(c)
+            i += 1
         elif (p.startswith("(?P<", i) or re.match(r"\(\?<[A-Za-z_]", p[i:])) and ">" in p[i:]:
             out.append("(?:")
             i = p.index(">", i) + 1

@@ -122,11 +122,11 @@ fi
 echo "   tree in page cache after timing: $resident"
 
 # --- report --------------------------------------------------------------------------------------
-python3 - "$results" "$manifest" "$max_ratio" "$max_rss_mib" "$cores" "$runs" "$((ticks_after - ticks_before))" "$(getconf CLK_TCK)" "$t_before" "$t_after" "$resident" "$vigil" <<'PY'
+python3 - "$results" "$manifest" "$max_ratio" "$max_rss_mib" "$cores" "$runs" "$((ticks_after - ticks_before))" "$(getconf CLK_TCK)" "$t_before" "$t_after" "$resident" "$vigil" "$tree" <<'PY'
 import collections, json, math, os, platform, subprocess, sys, time
-from machine import cpu, version, commit as commit_of
+from machine import cpu, version, commit as commit_of, portable
 
-results, manifest_path, max_ratio, max_rss, cores, runs, ticks, hz, t0, t1, resident, vigil = sys.argv[1:]
+results, manifest_path, max_ratio, max_rss, cores, runs, ticks, hz, t0, t1, resident, vigil, tree = sys.argv[1:]
 max_ratio, max_rss = float(max_ratio), float(max_rss)
 m = json.load(open(manifest_path))
 v, r = json.load(open(os.path.join(results, "secrets.json")))["results"]  # in command order
@@ -171,7 +171,7 @@ controls = sorted(set(exp) | set(by_control))
 lines = [
     "# Secrets benchmark: vigil vs ripgrep",
     "",
-    f"Measured {time.strftime('%Y-%m-%d')} by `bench/run.sh`: `{version([vigil, '--version'])}` ({vigil}), repository at {commit}.",
+    f"Measured {time.strftime('%Y-%m-%d')} by `bench/run.sh`: `{version([vigil, '--version'])}`, repository at {commit}.",
     "",
     f"- Machine: {cpu()}, {cores} cores, Linux {platform.release()}; {version(['rg', '--version'])}, {version(['hyperfine', '--version'])}.",
     f"- Tree: {m['files']} files, {m['bytes'] / 2**20:.0f} MiB ({m['big_logs']['files']} MiB-sized logs: {m['big_logs']['bytes'] / 2**20:.0f} MiB; "
@@ -203,7 +203,7 @@ lines = [
     "Commands (as run by hyperfine):",
     "",
     "```sh",
-    *open(os.path.join(results, "commands.sh")).read().splitlines()[1:],
+    *(portable(c, tree) for c in open(os.path.join(results, "commands.sh")).read().splitlines()[1:]),
     "```",
 ]
 summary = "\n".join(lines) + "\n"
