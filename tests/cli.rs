@@ -20,7 +20,7 @@ fn policy_list_shows_every_bundled_control_with_references() {
     for header in [
         "ssh-hardening 1.0.0 (OpenSSH server hardening): 18 controls",
         "secrets 1.5.0 (Secrets in files): 37 controls",
-        "kubernetes-pod-security 1.1.0 (Kubernetes Pod Security Standards): 16 controls",
+        "kubernetes-pod-security 1.2.0 (Kubernetes Pod Security Standards): 16 controls",
         "linux-sysctl 1.1.0 (Linux kernel and network parameters): 22 controls",
         "nginx-tls 1.2.0 (nginx TLS configuration): 7 controls",
         "certificates 1.2.0 (X.509 certificates and private keys): 19 controls",
@@ -52,7 +52,7 @@ fn policy_list_shows_every_bundled_control_with_references() {
 fn policy_explain_prints_the_documentation_of_a_control() {
     let (code, text) = stdout(&["policy", "explain", "K8S-001"]);
     assert_eq!(code, 0);
-    assert!(text.starts_with("K8S-001: Containers are not privileged\npolicy:      kubernetes-pod-security 1.1.0 (builtin:kubernetes-pod-security)\nseverity:    critical\n"), "{text}");
+    assert!(text.starts_with("K8S-001: Containers are not privileged\npolicy:      kubernetes-pod-security 1.2.0 (builtin:kubernetes-pod-security)\nseverity:    critical\n"), "{text}");
     assert!(text.contains("applies when: podSpec is set\n"));
     assert!(text.contains("check:       every containers[*].securityContext.privileged equals false (default when unset: false)\n"));
     assert!(text.contains("  Kubernetes-PSS: Baseline: Privileged Containers\n"));

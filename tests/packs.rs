@@ -458,6 +458,64 @@ fn custom_workloads_with_a_pod_template_are_judged() {
     );
 }
 
+/// `kubectl apply -f` takes JSON manifests as it takes YAML ones, so the Kubernetes pack judges
+/// them, per container and at their lines; a JSON file that is no manifest (a `package.json`, a
+/// JSON schema naming both keys below its top level) gives no verdict, and one that names both
+/// keys but does not parse is an error (one per file, as for YAML).
+#[test]
+fn json_manifests_are_judged() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("deploy.json"),
+        r#"{
+  "apiVersion": "apps/v1",
+  "kind": "Deployment",
+  "metadata": {"name": "api", "namespace": "shop"},
+  "spec": {
+    "template": {
+      "spec": {
+        "hostNetwork": true,
+        "containers": [
+          {"name": "api", "image": "api:2", "securityContext": {"privileged": false}},
+          {"name": "agent", "image": "agent:1", "securityContext": {"privileged": true}}
+        ]
+      }
+    }
+  }
+}
+"#,
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("package.json"),
+        r#"{"name": "web", "kind": "app", "scripts": {"build": "tsc"}}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("schema.json"),
+        r#"{"properties": {"apiVersion": {"type": "string"}, "kind": {"type": "string"}}}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("broken.json"),
+        "{\"apiVersion\": \"v1\", \"kind\": \"Pod\",\n",
+    )
+    .unwrap();
+    let d = dir.path().display();
+    assert_lines(
+        &judged(
+            dir.path(),
+            "policies/kubernetes-pod-security.yaml",
+            &["K8S-001", "K8S-002"],
+        ),
+        &[
+            &format!("K8S-001 error {d}/broken.json:2"),
+            &format!("K8S-001 fail {d}/deploy.json:11 [Deployment/shop/api] container \"agent\""),
+            &format!("K8S-002 fail {d}/deploy.json:8 [Deployment/shop/api]"),
+        ],
+    );
+}
+
 /// A scan of a machine's `etc` alone cannot know what its vendor drop-ins set: the sysctl root is
 /// an error that names the directory to scan, where it was judged on `etc`'s files as if the
 /// vendor's did not exist. Named whole, the root is judged with every drop-in.

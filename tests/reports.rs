@@ -326,7 +326,7 @@ fn junit_is_well_formed_with_a_suite_per_policy() {
         suites,
         [
             "ssh-hardening 1.0.0",
-            "kubernetes-pod-security 1.1.0",
+            "kubernetes-pod-security 1.2.0",
             "secrets 1.5.0",
             "injection-probe 1.0.0"
         ]

@@ -1,4 +1,5 @@
-//! Kubernetes manifests: YAML documents that have `apiVersion` and `kind`.
+//! Kubernetes manifests: YAML documents that have `apiVersion` and `kind`, and JSON ones, which
+//! are YAML too (`kubectl apply -f` takes both).
 //!
 //! Each object becomes one fact document: the manifest's own fields, plus two derived fields that
 //! let one control cover every workload kind:
@@ -41,6 +42,11 @@ pub struct Object {
 /// reads `spec`, the pod template is moved to `podSpec` rather than copied, and `spec` is left
 /// without it.
 pub fn parse(text: &str, fields: &Fields) -> Result<Vec<Object>, ParseError> {
+    // An object names both keys, so text without either word holds none: most YAML and JSON files
+    // of a repository (CI configurations, package manifests, editor settings) are not parsed.
+    if !(text.contains("apiVersion") && text.contains("kind")) {
+        return Ok(Vec::new());
+    }
     let docs = match crate::yaml::parse_documents(text) {
         Ok(docs) => docs,
         Err(_) if !could_be_manifest(text) => return Ok(Vec::new()),
