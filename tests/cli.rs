@@ -22,7 +22,7 @@ fn policy_list_shows_every_bundled_control_with_references() {
         "secrets 1.5.0 (Secrets in files): 37 controls",
         "kubernetes-pod-security 1.2.0 (Kubernetes Pod Security Standards): 16 controls",
         "linux-sysctl 1.1.0 (Linux kernel and network parameters): 22 controls",
-        "nginx-tls 1.2.0 (nginx TLS configuration): 7 controls",
+        "nginx-tls 1.3.0 (nginx TLS configuration): 7 controls",
         "certificates 1.2.0 (X.509 certificates and private keys): 19 controls",
         "linux-baseline 1.0.0 (Linux host baseline (Debian)): 62 controls",
     ] {

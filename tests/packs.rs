@@ -623,6 +623,49 @@ http {
     assert!(code.contains("local t = { a = [[ } ]] }"), "{code:?}");
 }
 
+/// A configuration without a TLS server is not judged by the TLS controls, and one without an HTTP
+/// server not by NGX-003: a pass there would tell an auditor its TLS settings were checked. A TLS
+/// server anywhere in the configuration brings the TLS controls back, and a broken one is still an
+/// error.
+#[test]
+fn nginx_controls_judge_only_configurations_with_their_servers() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, conf) in [
+        (
+            "plain",
+            "events {}\nhttp {\n  server_tokens off;\n  server {\n    listen 80;\n    server_name plain.example;\n  }\n}\n",
+        ),
+        (
+            "proxy",
+            "events {}\nstream {\n  server {\n    listen 5432;\n    proxy_pass db:5432;\n  }\n}\n",
+        ),
+        (
+            "shop",
+            "events {}\nhttp {\n  server {\n    listen 80;\n  }\n  server {\n    listen 443 ssl;\n    ssl_protocols TLSv1.2;\n  }\n}\n",
+        ),
+        ("broken", "events {}\nhttp {\n  server {\n"),
+    ] {
+        std::fs::create_dir_all(dir.path().join(name)).unwrap();
+        std::fs::write(dir.path().join(name).join("nginx.conf"), conf).unwrap();
+    }
+    let d = dir.path().display();
+    assert_lines(
+        &judged(
+            dir.path(),
+            "policies/nginx-tls.yaml",
+            &["NGX-001", "NGX-003", "NGX-007"],
+        ),
+        &[
+            &format!("NGX-001 error {d}/broken/nginx.conf:3"),
+            &format!("NGX-001 pass {d}/shop/nginx.conf:8"),
+            &format!("NGX-003 pass {d}/plain/nginx.conf:3"),
+            &format!("NGX-003 fail {d}/shop/nginx.conf:3 server (no server_name) listen 80"),
+            &format!("NGX-003 fail {d}/shop/nginx.conf:6 server (no server_name) listen 443 ssl"),
+            &format!("NGX-007 fail {d}/shop/nginx.conf:6 server (no server_name) listen 443 ssl"),
+        ],
+    );
+}
+
 /// A repository keeps its `nginx.conf` without the files nginx installs beside it (`mime.types`,
 /// `fastcgi_params`): those hold nothing a control judges, so the configuration is judged and the
 /// files are listed as not read. Any other include that is missing is still an error.
