@@ -150,6 +150,7 @@ fn run_metadata_records_policies_and_clock() {
             "kubernetes-pod-security",
             "linux-sysctl",
             "nginx-tls",
+            "docker-compose",
             "certificates",
             "vigil-suppressions"
         ]

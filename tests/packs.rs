@@ -516,6 +516,56 @@ fn json_manifests_are_judged() {
     );
 }
 
+#[test]
+fn docker_compose_pack() {
+    let (_, r) = scan_json(&[
+        "testdata/compose",
+        "--policy",
+        "policies/docker-compose.yaml",
+    ]);
+    let app = "testdata/compose/app/docker-compose.yml";
+    let ok = "testdata/compose/hardened/compose.yaml";
+    // An override file is judged on its own, as written.
+    let local = "testdata/compose/app/docker-compose.override.yml";
+    assert_lines(
+        &lines(&r),
+        &[
+            &format!("DC-001 fail {local}:7 services[\"debug\"]"),
+            // Brought in by a merge key (`<<: *monitoring`): judged at the anchor's line.
+            &format!("DC-001 fail {app}:3 services[\"agent\"]"),
+            &format!("DC-001 pass {ok}:4"),
+            &format!("DC-002 pass {local}:4"),
+            &format!("DC-002 fail {app}:16 services[\"agent\"]"),
+            &format!("DC-002 pass {ok}:4"),
+            &format!("DC-003 pass {local}:4"),
+            &format!("DC-003 fail {app}:4 services[\"agent\"]"),
+            &format!("DC-003 fail {app}:30 services[\"api\"]"),
+            &format!("DC-003 pass {ok}:4"),
+            &format!("DC-004 pass {local}:4"),
+            &format!("DC-004 fail {app}:18 services[\"agent\"]"),
+            &format!("DC-004 pass {ok}:7"),
+            &format!("DC-005 pass {local}:4"),
+            &format!("DC-005 fail {app}:19 services[\"agent\"]"),
+            // The long volume syntax: `source: /etc`.
+            &format!("DC-005 fail {app}:25 services[\"db\"]"),
+            &format!("DC-005 pass {ok}:7"),
+            &format!("DC-006 pass {local}:4"),
+            &format!("DC-006 fail {app}:5 services[\"agent\"]"),
+            &format!("DC-006 pass {ok}:9"),
+            &format!("DC-007 pass {local}:4"),
+            &format!("DC-007 fail {app}:22 services[\"db\"]"),
+            &format!("DC-007 pass {ok}:10"),
+            &format!("DC-008 pass {local}:6"),
+            // Untagged and `latest`; the service built from `./api` has no image to pin.
+            &format!("DC-008 fail {app}:15 services[\"agent\"]"),
+            &format!("DC-008 fail {app}:21 services[\"db\"]"),
+            &format!("DC-008 pass {ok}:4"),
+            "SUP-001 not_applicable *",
+            "SUP-002 not_applicable *",
+        ],
+    );
+}
+
 /// A scan of a machine's `etc` alone cannot know what its vendor drop-ins set: the sysctl root is
 /// an error that names the directory to scan, where it was judged on `etc`'s files as if the
 /// vendor's did not exist. Named whole, the root is judged with every drop-in.

@@ -44,6 +44,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ),
     ("nginx-tls", include_str!("../../policies/nginx-tls.yaml")),
     (
+        "docker-compose",
+        include_str!("../../policies/docker-compose.yaml"),
+    ),
+    (
         "certificates",
         include_str!("../../policies/certificates.yaml"),
     ),
