@@ -551,10 +551,10 @@ fn docker_compose_pack() {
             &format!("DC-005 pass {ok}:7"),
             &format!("DC-006 pass {local}:4"),
             &format!("DC-006 fail {app}:5 services[\"agent\"]"),
-            &format!("DC-006 pass {ok}:9"),
+            &format!("DC-006 pass {ok}:12"),
             &format!("DC-007 pass {local}:4"),
             &format!("DC-007 fail {app}:22 services[\"db\"]"),
-            &format!("DC-007 pass {ok}:10"),
+            &format!("DC-007 pass {ok}:13"),
             &format!("DC-008 pass {local}:6"),
             // Untagged and `latest`; the service built from `./api` has no image to pin.
             &format!("DC-008 fail {app}:15 services[\"agent\"]"),
