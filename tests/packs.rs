@@ -44,6 +44,17 @@ fn judged(dir: &std::path::Path, policy: &str, controls: &[&str]) -> Vec<String>
     lines(&scan_json(&args).1)
 }
 
+/// A temporary directory holding `files` (paths relative to it, parents created).
+fn tree(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text) in files {
+        let path = dir.path().join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    dir
+}
+
 #[test]
 fn ssh_hardening_pack() {
     let (code, r) = scan_json(&["testdata/ssh", "--policy", "policies/ssh-hardening.yaml"]);
@@ -316,8 +327,7 @@ fn secrets_pack() {
 /// found after a type annotation and with a string prefix.
 #[test]
 fn password_assignments_in_code_are_quoted_literals() {
-    let dir = tempfile::tempdir().unwrap();
-    let files = [
+    let dir = tree(&[
         (
             "lib.rs",
             "pub struct Tls { secrets: ConnectionSecrets }\n\
@@ -342,10 +352,7 @@ fn password_assignments_in_code_are_quoted_literals() {
             "settings.yaml",
             "secrets: ConnectionSecrets9\npassword: Tr0ub4dorK9qLm\n",
         ),
-    ];
-    for (name, text) in files {
-        std::fs::write(dir.path().join(name), text).unwrap();
-    }
+    ]);
     let (_, r) = scan_json(&[
         dir.path().to_str().unwrap(),
         "--policy",
@@ -389,17 +396,16 @@ fn password_assignments_in_code_are_quoted_literals() {
 /// a CI configuration with a duplicate key names neither `apiVersion` nor `kind`.
 #[test]
 fn unparsable_yaml_fails_the_kubernetes_pack_only_when_it_names_a_kind() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join(".cirrus.yml"),
-        "task:\n  script: cargo test\ntask:\n  script: cargo clippy\n",
-    )
-    .unwrap();
-    std::fs::write(
-        dir.path().join("deployment.yaml"),
-        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nmetadata: {name: api}\n",
-    )
-    .unwrap();
+    let dir = tree(&[
+        (
+            ".cirrus.yml",
+            "task:\n  script: cargo test\ntask:\n  script: cargo clippy\n",
+        ),
+        (
+            "deployment.yaml",
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nmetadata: {name: api}\n",
+        ),
+    ]);
     let (_, r) = scan_json(&[
         dir.path().to_str().unwrap(),
         "--policy",
@@ -429,17 +435,16 @@ fn unparsable_yaml_fails_the_kubernetes_pack_only_when_it_names_a_kind() {
 /// applied to them before.
 #[test]
 fn custom_workloads_with_a_pod_template_are_judged() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("rollout.yaml"),
-        "apiVersion: argoproj.io/v1alpha1\nkind: Rollout\nmetadata: {name: web}\nspec:\n  strategy: {canary: {steps: [{setWeight: 20}]}}\n  template:\n    spec:\n      containers:\n        - name: web\n          image: web:1.2\n          securityContext: {privileged: true}\n",
-    )
-    .unwrap();
-    std::fs::write(
-        dir.path().join("apps.yaml"),
-        "apiVersion: v1\nkind: List\nitems:\n  - apiVersion: apps.openshift.io/v1\n    kind: DeploymentConfig\n    metadata: {name: legacy}\n    spec:\n      template:\n        spec:\n          hostNetwork: true\n          containers: [{name: app, image: app:3}]\n  - apiVersion: serving.knative.dev/v1\n    kind: Service\n    metadata: {name: hello, namespace: web}\n    spec:\n      template:\n        spec:\n          containers:\n            - image: hello:1\n              securityContext: {privileged: true}\n  - apiVersion: v1\n    kind: Service\n    metadata: {name: web}\n    spec: {ports: [{port: 80}]}\n",
-    )
-    .unwrap();
+    let dir = tree(&[
+        (
+            "rollout.yaml",
+            "apiVersion: argoproj.io/v1alpha1\nkind: Rollout\nmetadata: {name: web}\nspec:\n  strategy: {canary: {steps: [{setWeight: 20}]}}\n  template:\n    spec:\n      containers:\n        - name: web\n          image: web:1.2\n          securityContext: {privileged: true}\n",
+        ),
+        (
+            "apps.yaml",
+            "apiVersion: v1\nkind: List\nitems:\n  - apiVersion: apps.openshift.io/v1\n    kind: DeploymentConfig\n    metadata: {name: legacy}\n    spec:\n      template:\n        spec:\n          hostNetwork: true\n          containers: [{name: app, image: app:3}]\n  - apiVersion: serving.knative.dev/v1\n    kind: Service\n    metadata: {name: hello, namespace: web}\n    spec:\n      template:\n        spec:\n          containers:\n            - image: hello:1\n              securityContext: {privileged: true}\n  - apiVersion: v1\n    kind: Service\n    metadata: {name: web}\n    spec: {ports: [{port: 80}]}\n",
+        ),
+    ]);
     let d = dir.path().display();
     assert_lines(
         &judged(
@@ -464,10 +469,10 @@ fn custom_workloads_with_a_pod_template_are_judged() {
 /// keys but does not parse is an error (one per file, as for YAML).
 #[test]
 fn json_manifests_are_judged() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("deploy.json"),
-        r#"{
+    let dir = tree(&[
+        (
+            "deploy.json",
+            r#"{
   "apiVersion": "apps/v1",
   "kind": "Deployment",
   "metadata": {"name": "api", "namespace": "shop"},
@@ -484,23 +489,20 @@ fn json_manifests_are_judged() {
   }
 }
 "#,
-    )
-    .unwrap();
-    std::fs::write(
-        dir.path().join("package.json"),
-        r#"{"name": "web", "kind": "app", "scripts": {"build": "tsc"}}"#,
-    )
-    .unwrap();
-    std::fs::write(
-        dir.path().join("schema.json"),
-        r#"{"properties": {"apiVersion": {"type": "string"}, "kind": {"type": "string"}}}"#,
-    )
-    .unwrap();
-    std::fs::write(
-        dir.path().join("broken.json"),
-        "{\"apiVersion\": \"v1\", \"kind\": \"Pod\",\n",
-    )
-    .unwrap();
+        ),
+        (
+            "package.json",
+            r#"{"name": "web", "kind": "app", "scripts": {"build": "tsc"}}"#,
+        ),
+        (
+            "schema.json",
+            r#"{"properties": {"apiVersion": {"type": "string"}, "kind": {"type": "string"}}}"#,
+        ),
+        (
+            "broken.json",
+            "{\"apiVersion\": \"v1\", \"kind\": \"Pod\",\n",
+        ),
+    ]);
     let d = dir.path().display();
     assert_lines(
         &judged(
@@ -679,25 +681,21 @@ http {
 /// error.
 #[test]
 fn nginx_controls_judge_only_configurations_with_their_servers() {
-    let dir = tempfile::tempdir().unwrap();
-    for (name, conf) in [
+    let dir = tree(&[
         (
-            "plain",
+            "plain/nginx.conf",
             "events {}\nhttp {\n  server_tokens off;\n  server {\n    listen 80;\n    server_name plain.example;\n  }\n}\n",
         ),
         (
-            "proxy",
+            "proxy/nginx.conf",
             "events {}\nstream {\n  server {\n    listen 5432;\n    proxy_pass db:5432;\n  }\n}\n",
         ),
         (
-            "shop",
+            "shop/nginx.conf",
             "events {}\nhttp {\n  server {\n    listen 80;\n  }\n  server {\n    listen 443 ssl;\n    ssl_protocols TLSv1.2;\n  }\n}\n",
         ),
-        ("broken", "events {}\nhttp {\n  server {\n"),
-    ] {
-        std::fs::create_dir_all(dir.path().join(name)).unwrap();
-        std::fs::write(dir.path().join(name).join("nginx.conf"), conf).unwrap();
-    }
+        ("broken/nginx.conf", "events {}\nhttp {\n  server {\n"),
+    ]);
     let d = dir.path().display();
     assert_lines(
         &judged(
