@@ -4,6 +4,7 @@
 //! and column where it found it. A file that does not parse becomes an `error` finding; the scan goes
 //! on with the next file.
 
+mod dockerfile;
 mod include;
 mod ini;
 mod json;
@@ -30,7 +31,7 @@ use crate::doc::{Node, Pos};
 pub struct ConfigCollector;
 
 /// The format names, as the `format` option accepts them.
-const FORMAT_NAMES: [&str; 9] = [
+const FORMAT_NAMES: [&str; 10] = [
     "sshd",
     "sysctl",
     "keyvalue",
@@ -40,6 +41,7 @@ const FORMAT_NAMES: [&str; 9] = [
     "toml",
     "nginx",
     "kubernetes",
+    "dockerfile",
 ];
 
 impl Collector for ConfigCollector {
@@ -50,7 +52,7 @@ impl Collector for ConfigCollector {
     fn kinds(&self) -> &'static [Kind] {
         &[Kind {
             name: "config",
-            summary: "a configuration file parsed into a document: sshd, sysctl, keyvalue, ini, yaml, json, toml, nginx, kubernetes",
+            summary: "a configuration file parsed into a document: sshd, sysctl, keyvalue, ini, yaml, json, toml, nginx, kubernetes, dockerfile",
         }]
     }
 
@@ -152,11 +154,13 @@ pub enum Format {
     Nginx,
     /// Kubernetes manifests (YAML), with derived pod-level fields for workload kinds.
     Kubernetes,
+    /// Dockerfiles and Containerfiles: instructions and build stages.
+    Dockerfile,
 }
 
 impl Format {
     /// Every format, as named in policies (in the order of [`FORMAT_NAMES`]).
-    pub const ALL: [Format; 9] = [
+    pub const ALL: [Format; 10] = [
         Format::Sshd,
         Format::Sysctl,
         Format::Keyvalue,
@@ -166,6 +170,7 @@ impl Format {
         Format::Toml,
         Format::Nginx,
         Format::Kubernetes,
+        Format::Dockerfile,
     ];
 
     /// The name used in policies and on the command line.
@@ -180,6 +185,7 @@ impl Format {
             Format::Toml => "toml",
             Format::Nginx => "nginx",
             Format::Kubernetes => "kubernetes",
+            Format::Dockerfile => "dockerfile",
         }
     }
 
@@ -207,6 +213,13 @@ impl Format {
         }
         if name == "sysctl.conf" || (parent == "sysctl.d" && ext == "conf") {
             return Some(Format::Sysctl);
+        }
+        if name == "dockerfile"
+            || name == "containerfile"
+            || (name.starts_with("dockerfile.") && ext != "dockerignore")
+            || name.ends_with(".dockerfile")
+        {
+            return Some(Format::Dockerfile);
         }
         if name == "login.defs" || ext == "properties" || name == ".env" || ext == "env" {
             return Some(Format::Keyvalue);
@@ -253,6 +266,7 @@ impl Format {
                 .map(Document::new)
                 .collect(),
             Format::Json => single(json::parse(text)?),
+            Format::Dockerfile => single(dockerfile::parse(text)?),
             Format::Toml => single(toml::parse(text)?),
             Format::Nginx => match nginx::parse_file(path, text, gate)? {
                 Some(parsed) => vec![Document {
@@ -340,6 +354,11 @@ mod tests {
             ("a/b.json", Some(Format::Json)),
             ("Cargo.toml", Some(Format::Toml)),
             ("php.ini", Some(Format::Ini)),
+            ("Dockerfile", Some(Format::Dockerfile)),
+            ("build/Dockerfile.prod", Some(Format::Dockerfile)),
+            ("api.dockerfile", Some(Format::Dockerfile)),
+            ("Containerfile", Some(Format::Dockerfile)),
+            ("Dockerfile.dockerignore", None),
             ("README.md", None),
         ];
         for (p, want) in cases {
