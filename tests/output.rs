@@ -151,6 +151,7 @@ fn run_metadata_records_policies_and_clock() {
             "linux-sysctl",
             "nginx-tls",
             "docker-compose",
+            "dockerfile",
             "certificates",
             "vigil-suppressions"
         ]

@@ -568,6 +568,38 @@ fn docker_compose_pack() {
     );
 }
 
+#[test]
+fn dockerfile_pack() {
+    let (_, r) = scan_json(&["testdata/docker", "--policy", "policies/dockerfile.yaml"]);
+    let api = "testdata/docker/api/Dockerfile";
+    // Its shipped stage builds on `base`, whose USER it inherits; its base is pinned by digest.
+    let worker = "testdata/docker/worker/Containerfile";
+    // Its shipped stage sets no USER, but distroless' `:nonroot` tag runs as uid 65532.
+    let distroless = "testdata/docker/distroless/Dockerfile";
+    assert_lines(
+        &lines(&r),
+        &[
+            // The shipped stage (`FROM alpine`) sets no USER: judged as root.
+            &format!("DF-001 fail {api}:12 stage 1 (alpine)"),
+            &format!("DF-001 pass {distroless}:7"),
+            &format!("DF-001 pass {worker}:3"),
+            // `FROM ${NODE}` takes the global ARG's pinned default; `alpine` is latest.
+            &format!("DF-002 fail {api}:12 stage 1 (alpine)"),
+            &format!("DF-002 pass {distroless}:1"),
+            &format!("DF-002 pass {worker}:1"),
+            // The ADD with --checksum passes.
+            &format!("DF-003 fail {api}:13 ADD at line 13"),
+            &format!("DF-003 pass {distroless}"),
+            &format!("DF-003 pass {worker}"),
+            &format!("DF-004 fail {api}:15 RUN at line 15"),
+            &format!("DF-004 pass {distroless}:4"),
+            &format!("DF-004 pass {worker}:2"),
+            "SUP-001 not_applicable *",
+            "SUP-002 not_applicable *",
+        ],
+    );
+}
+
 /// A scan of a machine's `etc` alone cannot know what its vendor drop-ins set: the sysctl root is
 /// an error that names the directory to scan, where it was judged on `etc`'s files as if the
 /// vendor's did not exist. Named whole, the root is judged with every drop-in.

@@ -47,6 +47,7 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "docker-compose",
         include_str!("../../policies/docker-compose.yaml"),
     ),
+    ("dockerfile", include_str!("../../policies/dockerfile.yaml")),
     (
         "certificates",
         include_str!("../../policies/certificates.yaml"),
