@@ -37,7 +37,7 @@ pub fn parse(text: &str) -> Result<Node, ParseError> {
     for ins in &instructions {
         let pos = Pos::new(ins.line, ins.col);
         if ins.keyword == "FROM" {
-            let from = From::parse(&ins.args, &global_args)
+            let from = FromLine::parse(&ins.args, &global_args)
                 .ok_or_else(|| ParseError::new(ins.line, ins.col, "FROM names no image"))?;
             let earlier = stage_names.iter().position(|n| {
                 n.as_deref()
@@ -115,14 +115,14 @@ pub fn parse(text: &str) -> Result<Node, ParseError> {
 }
 
 /// The `FROM` line: `[--platform=P] IMAGE [AS NAME]`.
-struct From {
+struct FromLine {
     image: String,
     name: Option<String>,
     platform: Option<String>,
 }
 
-impl From {
-    fn parse(args: &str, global_args: &[(String, Option<String>, Pos)]) -> Option<From> {
+impl FromLine {
+    fn parse(args: &str, global_args: &[(String, Option<String>, Pos)]) -> Option<FromLine> {
         let mut words = args.split_whitespace().peekable();
         let mut platform = None;
         while let Some(flag) = words.next_if(|w| w.starts_with("--")) {
@@ -135,7 +135,7 @@ impl From {
             (Some(as_), Some(name)) if as_.eq_ignore_ascii_case("as") => Some(name.to_string()),
             _ => None,
         };
-        Some(From {
+        Some(FromLine {
             image,
             name,
             platform,
