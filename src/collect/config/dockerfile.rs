@@ -26,52 +26,81 @@ struct Instruction {
     args: String,
 }
 
+/// A stage as it is read: its facts so far, and what later instructions add to it.
+struct Stage {
+    facts: Map,
+    /// The name after `AS`, by which later stages build on it.
+    name: Option<String>,
+    /// The user it runs as: its last `USER`, or the one of the stage it builds on.
+    user: Option<Node>,
+    instructions: Vec<Node>,
+}
+
+impl Stage {
+    /// The stage's document; `last` says whether it is the shipped one.
+    fn into_node(mut self, last: bool) -> Node {
+        let pos = self.facts.get("from").map_or(Pos::line(1), |n| n.pos);
+        self.facts
+            .insert("final", Node::new(pos, Value::Bool(last)));
+        if let Some(user) = self.user {
+            self.facts.insert("user", user);
+        }
+        self.facts.insert(
+            "instructions",
+            Node::new(pos, Value::List(self.instructions)),
+        );
+        Node::new(pos, Value::Map(self.facts))
+    }
+}
+
 /// Parses the text of a Dockerfile.
 pub fn parse(text: &str) -> Result<Node, ParseError> {
     let instructions = read_instructions(text)?;
     let mut global_args: Vec<(String, Option<String>, Pos)> = Vec::new();
-    let mut stages: Vec<Map> = Vec::new();
-    let mut stage_names: Vec<Option<String>> = Vec::new();
-    let mut stage_users: Vec<Option<Node>> = Vec::new();
+    let mut stages: Vec<Stage> = Vec::new();
     let mut all = Vec::new();
     for ins in &instructions {
         let pos = Pos::new(ins.line, ins.col);
         if ins.keyword == "FROM" {
             let from = FromLine::parse(&ins.args, &global_args)
                 .ok_or_else(|| ParseError::new(ins.line, ins.col, "FROM names no image"))?;
-            let earlier = stage_names.iter().position(|n| {
-                n.as_deref()
+            let earlier = stages.iter().find(|s| {
+                s.name
+                    .as_deref()
                     .is_some_and(|n| n.eq_ignore_ascii_case(&from.image))
             });
-            let mut stage = Map::new();
-            stage.insert("index", Node::new(pos, Value::Int(stages.len() as i64)));
-            stage.insert("from", Node::str(pos, from.image.clone()));
+            let mut facts = Map::new();
+            facts.insert("index", Node::new(pos, Value::Int(stages.len() as i64)));
+            facts.insert("from", Node::str(pos, from.image.clone()));
             if let Some(name) = &from.name {
-                stage.insert("name", Node::str(pos, name.clone()));
+                facts.insert("name", Node::str(pos, name.clone()));
             }
             if let Some(platform) = from.platform {
-                stage.insert("platform", Node::str(pos, platform));
+                facts.insert("platform", Node::str(pos, platform));
             }
             let is_stage = earlier.is_some() || from.image.eq_ignore_ascii_case("scratch");
-            stage.insert("base_is_stage", Node::new(pos, Value::Bool(is_stage)));
-            stage.insert("instructions", Node::new(pos, Value::List(Vec::new())));
-            stage.set_label(match &from.name {
+            facts.insert("base_is_stage", Node::new(pos, Value::Bool(is_stage)));
+            facts.set_label(match &from.name {
                 Some(name) => format!("stage \"{name}\""),
                 None => format!("stage {} ({})", stages.len(), from.image),
             });
             // A stage built on an earlier one runs as that one's user until it sets its own.
-            stage_users.push(earlier.and_then(|i| stage_users[i].clone()));
-            stage_names.push(from.name);
-            stages.push(stage);
-        } else if stages.is_empty() {
-            if ins.keyword == "ARG" {
-                let (name, default) = arg(&ins.args);
-                global_args.push((name, default, pos));
+            let user = earlier.and_then(|s| s.user.clone());
+            stages.push(Stage {
+                facts,
+                name: from.name,
+                user,
+                instructions: Vec::new(),
+            });
+        } else if let Some(stage) = stages.last_mut() {
+            if ins.keyword == "USER" {
+                stage.user = Some(Node::str(pos, ins.args.clone()));
             }
-            // Parser directives and other instructions before FROM build nothing.
-        } else if ins.keyword == "USER" {
-            let last = stage_users.len() - 1;
-            stage_users[last] = Some(Node::str(pos, ins.args.clone()));
+        } else if ins.keyword == "ARG" {
+            // Before the first FROM only global ARGs build anything (parser directives are
+            // comments).
+            let (name, default) = arg(&ins.args);
+            global_args.push((name, default, pos));
         }
         let mut item = Map::new();
         item.insert("instruction", Node::str(pos, ins.keyword.clone()));
@@ -82,25 +111,15 @@ pub fn parse(text: &str) -> Result<Node, ParseError> {
         item.set_label(format!("{} at line {}", ins.keyword, ins.line));
         let item = Node::new(pos, Value::Map(item));
         if let Some(stage) = stages.last_mut() {
-            if let Some(Value::List(list)) = stage.get_mut("instructions").map(|n| &mut n.value) {
-                list.push(item.clone());
-            }
+            stage.instructions.push(item.clone());
         }
         all.push(item);
     }
     let count = stages.len();
     let stages: Vec<Node> = stages
         .into_iter()
-        .zip(stage_users)
         .enumerate()
-        .map(|(i, (mut stage, user))| {
-            let pos = stage.get("from").map_or(Pos::line(1), |n| n.pos);
-            stage.insert("final", Node::new(pos, Value::Bool(i + 1 == count)));
-            if let Some(user) = user {
-                stage.insert("user", user);
-            }
-            Node::new(pos, Value::Map(stage))
-        })
+        .map(|(i, stage)| stage.into_node(i + 1 == count))
         .collect();
     let mut args = Map::new();
     for (name, default, pos) in global_args {
