@@ -97,9 +97,8 @@ fn syntax(source: &str) -> Option<Hir> {
 }
 
 /// How many prefix literals a pattern has, or `None` when they cannot be enumerated.
-fn prefix_literals(source: &str) -> Option<usize> {
-    let hir = syntax(source)?;
-    let seq = Extractor::new().kind(ExtractKind::Prefix).extract(&hir);
+fn prefix_literals(hir: &Hir) -> Option<usize> {
+    let seq = Extractor::new().kind(ExtractKind::Prefix).extract(hir);
     let n = seq.len()?;
     let useful = n > 0 && seq.min_literal_len().is_some_and(|l| l >= 2);
     useful.then_some(n)
@@ -120,8 +119,8 @@ fn has_inner_literal(hir: &Hir) -> bool {
 
 /// A group of one pattern searched from its inner literal, or `None` when it has none or does not
 /// compile alone.
-fn inner_literal_group(p: &(String, usize)) -> Option<Group> {
-    if !has_inner_literal(&syntax(&p.0)?) {
+fn inner_literal_group(p: &(String, usize), hir: &Hir) -> Option<Group> {
+    if !has_inner_literal(hir) {
         return None;
     }
     Some(Group {
@@ -135,9 +134,10 @@ impl PatternScanner {
     /// Groups `(source, control index)` pairs, in order, and compiles each group.
     pub fn new(patterns: &[(String, usize)]) -> Result<PatternScanner, regex::Error> {
         let mut literal_groups: Vec<(usize, Vec<&(String, usize)>)> = Vec::new();
-        let mut rest: Vec<&(String, usize)> = Vec::new();
+        let mut rest: Vec<(&(String, usize), Option<Hir>)> = Vec::new();
         for p in patterns {
-            match prefix_literals(&p.0) {
+            let hir = syntax(&p.0);
+            match hir.as_ref().and_then(prefix_literals) {
                 Some(n) => match literal_groups.last_mut() {
                     Some((count, members)) if *count + n <= LITERAL_BUDGET => {
                         *count += n;
@@ -145,13 +145,13 @@ impl PatternScanner {
                     }
                     _ => literal_groups.push((n, vec![p])),
                 },
-                None => rest.push(p),
+                None => rest.push((p, hir)),
             }
         }
         let mut groups = Vec::new();
         let mut no_literal = Vec::new();
-        for p in rest {
-            match inner_literal_group(p) {
+        for (p, hir) in rest {
+            match hir.and_then(|hir| inner_literal_group(p, &hir)) {
                 Some(group) => groups.push(group),
                 None => no_literal.push(p),
             }
@@ -221,8 +221,11 @@ mod tests {
         .enumerate()
         .map(|(i, p)| (p.to_string(), i))
         .collect();
-        assert_eq!(prefix_literals(&pats[0].0), Some(1));
-        assert_eq!(prefix_literals(&pats[1].0), None);
+        assert_eq!(
+            syntax(&pats[0].0).as_ref().and_then(prefix_literals),
+            Some(1)
+        );
+        assert_eq!(syntax(&pats[1].0).as_ref().and_then(prefix_literals), None);
         let s = PatternScanner::new(&pats).unwrap();
         assert_eq!(s.group_count(), 2);
         let text = b"x ghp_0123456789abcdefghijklmnopqrstuvwxyz and 12 dollars";
