@@ -605,16 +605,15 @@ fn dockerfile_pack() {
 /// vendor's did not exist. Named whole, the root is judged with every drop-in.
 #[test]
 fn a_sysctl_root_with_unread_vendor_drop_ins_is_an_error() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = tree(&[
+        ("etc/sysctl.conf", "net.ipv4.ip_forward = 0\n"),
+        (
+            "usr/lib/sysctl.d/99-protect-links.conf",
+            "fs.protected_hardlinks = 1\n",
+        ),
+    ]);
     let root = dir.path();
     std::fs::create_dir_all(root.join("etc/sysctl.d")).unwrap();
-    std::fs::create_dir_all(root.join("usr/lib/sysctl.d")).unwrap();
-    std::fs::write(root.join("etc/sysctl.conf"), "net.ipv4.ip_forward = 0\n").unwrap();
-    std::fs::write(
-        root.join("usr/lib/sysctl.d/99-protect-links.conf"),
-        "fs.protected_hardlinks = 1\n",
-    )
-    .unwrap();
     let judge = |path: &std::path::Path| {
         let (_, r) = scan_json(&[
             path.to_str().unwrap(),
@@ -648,10 +647,8 @@ fn a_sysctl_root_with_unread_vendor_drop_ins_is_an_error() {
 /// braces and `;` are the code's. Each was a parse error of the whole file once.
 #[test]
 fn nginx_configurations_are_read_as_nginx_reads_them() {
-    let dir = tempfile::tempdir().unwrap();
-    let conf = dir.path().join("nginx.conf");
-    std::fs::write(
-        &conf,
+    let dir = tree(&[(
+        "nginx.conf",
         r#"# OpenResty, from an envsubst template
 http {
     ssl_protocols TLSv1 TLSv1.2;
@@ -676,8 +673,8 @@ http {
     }
 }
 "#,
-    )
-    .unwrap();
+    )]);
+    let conf = dir.path().join("nginx.conf");
     let shown = conf.display().to_string();
     assert_lines(
         &judged(
@@ -751,10 +748,9 @@ fn nginx_controls_judge_only_configurations_with_their_servers() {
 /// files are listed as not read. Any other include that is missing is still an error.
 #[test]
 fn nginx_stock_files_missing_beside_a_configuration_are_not_errors() {
-    let dir = tempfile::tempdir().unwrap();
-    let conf = dir.path().join("nginx.conf");
     let text = "http {\n    include mime.types;\n    include /etc/nginx/fastcgi_params;\n    ssl_protocols TLSv1.2;\n    server {\n        listen 443 ssl;\n    }\n}\n";
-    std::fs::write(&conf, text).unwrap();
+    let dir = tree(&[("nginx.conf", text)]);
+    let conf = dir.path().join("nginx.conf");
     let scan = || judged(dir.path(), "policies/nginx-tls.yaml", &["NGX-001"]);
     let shown = conf.display().to_string();
     assert_lines(&scan(), &[&format!("NGX-001 pass {shown}:4")]);
@@ -778,13 +774,11 @@ fn nginx_stock_files_missing_beside_a_configuration_are_not_errors() {
 /// failed every such control once.
 #[test]
 fn sshd_comments_after_a_value_are_comments() {
-    let dir = tempfile::tempdir().unwrap();
-    let conf = dir.path().join("sshd_config");
-    std::fs::write(
-        &conf,
+    let dir = tree(&[(
+        "sshd_config",
         "PermitRootLogin no # root stays out\nPasswordAuthentication yes # vigil:ignore SSH-002 the lab's kiosk logs in with a password (LAB-3)\nMaxAuthTries 3 #three\n",
-    )
-    .unwrap();
+    )]);
+    let conf = dir.path().join("sshd_config");
     let shown = conf.display().to_string();
     assert_lines(
         &judged(dir.path(), "policies/ssh-hardening.yaml", &["SSH-00[125]"]),
@@ -800,13 +794,11 @@ fn sshd_comments_after_a_value_are_comments() {
 /// kept as a literal `<<` key, it let a privileged container pass and failed an image that was set.
 #[test]
 fn yaml_merge_keys_are_applied() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("deploy.yaml");
-    std::fs::write(
-        &path,
+    let dir = tree(&[(
+        "deploy.yaml",
         "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n  template:\n    spec:\n      containers:\n        - name: web\n          image: web:1.2\n          securityContext: &privileged\n            privileged: true\n        - <<: {name: sidecar, image: proxy:2}\n          securityContext:\n            <<: *privileged\n",
-    )
-    .unwrap();
+    )]);
+    let path = dir.path().join("deploy.yaml");
     let shown = path.display().to_string();
     assert_lines(
         &judged(
@@ -826,9 +818,8 @@ fn yaml_merge_keys_are_applied() {
 /// finding must not borrow the position of the policy's `default:` (line 258 of the ssh pack once).
 #[test]
 fn a_defaulted_value_has_no_line_in_the_target() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = tree(&[("sshd_config", "PermitRootLogin no\n")]);
     let config = dir.path().join("sshd_config");
-    std::fs::write(&config, "PermitRootLogin no\n").unwrap();
     let (_, r) = scan_json(&[
         config.to_str().unwrap(),
         "--policy",
