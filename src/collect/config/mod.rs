@@ -15,6 +15,7 @@ mod nginx;
 mod sshd;
 mod sshd_algorithms;
 pub(crate) mod sysctl;
+mod terraform;
 mod toml;
 
 use std::collections::BTreeMap;
@@ -31,7 +32,7 @@ use crate::doc::{Node, Pos};
 pub struct ConfigCollector;
 
 /// The format names, as the `format` option accepts them.
-const FORMAT_NAMES: [&str; 10] = [
+const FORMAT_NAMES: [&str; 11] = [
     "sshd",
     "sysctl",
     "keyvalue",
@@ -42,6 +43,7 @@ const FORMAT_NAMES: [&str; 10] = [
     "nginx",
     "kubernetes",
     "dockerfile",
+    "terraform",
 ];
 
 impl Collector for ConfigCollector {
@@ -52,7 +54,7 @@ impl Collector for ConfigCollector {
     fn kinds(&self) -> &'static [Kind] {
         &[Kind {
             name: "config",
-            summary: "a configuration file parsed into a document: sshd, sysctl, keyvalue, ini, yaml, json, toml, nginx, kubernetes, dockerfile",
+            summary: "a configuration file parsed into a document: sshd, sysctl, keyvalue, ini, yaml, json, toml, nginx, kubernetes, dockerfile, terraform",
         }]
     }
 
@@ -156,11 +158,13 @@ pub enum Format {
     Kubernetes,
     /// Dockerfiles and Containerfiles: instructions and build stages.
     Dockerfile,
+    /// Terraform configuration (HCL): blocks by type, attributes, nested blocks.
+    Terraform,
 }
 
 impl Format {
     /// Every format, as named in policies (in the order of [`FORMAT_NAMES`]).
-    pub const ALL: [Format; 10] = [
+    pub const ALL: [Format; 11] = [
         Format::Sshd,
         Format::Sysctl,
         Format::Keyvalue,
@@ -171,6 +175,7 @@ impl Format {
         Format::Nginx,
         Format::Kubernetes,
         Format::Dockerfile,
+        Format::Terraform,
     ];
 
     /// The name used in policies and on the command line.
@@ -186,6 +191,7 @@ impl Format {
             Format::Nginx => "nginx",
             Format::Kubernetes => "kubernetes",
             Format::Dockerfile => "dockerfile",
+            Format::Terraform => "terraform",
         }
     }
 
@@ -234,6 +240,7 @@ impl Format {
             "yaml" | "yml" => Some(Format::Yaml),
             "json" => Some(Format::Json),
             "toml" => Some(Format::Toml),
+            "tf" => Some(Format::Terraform),
             "ini" | "cfg" | "cnf" => Some(Format::Ini),
             _ => None,
         }
@@ -267,6 +274,7 @@ impl Format {
                 .collect(),
             Format::Json => single(json::parse(text)?),
             Format::Dockerfile => single(dockerfile::parse(text)?),
+            Format::Terraform => single(terraform::parse(text)?),
             Format::Toml => single(toml::parse(text)?),
             Format::Nginx => match nginx::parse_file(path, text, gate)? {
                 Some(parsed) => vec![Document {
@@ -359,6 +367,8 @@ mod tests {
             ("api.dockerfile", Some(Format::Dockerfile)),
             ("Containerfile", Some(Format::Dockerfile)),
             ("Dockerfile.dockerignore", None),
+            ("infra/main.tf", Some(Format::Terraform)),
+            ("prod.tfvars", None),
             ("README.md", None),
         ];
         for (p, want) in cases {

@@ -1,0 +1,434 @@
+//! Terraform configuration files (`*.tf`), read with hcl-edit, which keeps every value's span.
+//!
+//! The document has the shape of Terraform's own JSON syntax, so that a policy names a resource
+//! as Terraform does: a top-level block with labels is reached through them
+//! (`resource.aws_s3_bucket.logs`, `data.aws_ami.ubuntu`, `module.vpc`, `variable.region`), and
+//! `resource.aws_s3_bucket[*]` is every bucket of the file. `provider.aws` is a list, since a
+//! provider is configured once per alias. A block without labels (`terraform`, `moved`, `import`)
+//! is a list under its name, and the `locals` blocks merge into one `locals` map. Inside a block,
+//! its attributes are keys and a nested block is always a list of maps (`ingress[*]`,
+//! `metadata_options[0]`): without the provider's schema a reader cannot tell a block that may
+//! repeat from one that may not. A labelled nested block (`dynamic "ingress"`) is a map from its
+//! label to that list. Top-level attributes (a `.tfvars` file read with `format: terraform`) are
+//! keys of the document. Two top-level blocks with the same labels are an error, as in Terraform.
+//!
+//! Values: literals are what they say (strings, numbers, booleans, null, lists, objects); a
+//! string or heredoc without interpolation is its text. Any other expression (`var.encrypted`,
+//! `"${local.name}-logs"`, `try(var.x, null)`, a conditional) is its source text as written:
+//! Terraform knows its value only at plan time, so a control that requires a literal fails it,
+//! and the finding shows the expression. Blocks are named as Terraform addresses them
+//! (`aws_s3_bucket.logs`, `data.aws_ami.ubuntu`, `module.vpc`), nested blocks by their line
+//! (`ingress at line 12`).
+
+use super::ParseError;
+use crate::doc::{Lines, Map, Node, Pos, Value};
+use hcl_edit::Span;
+use hcl_edit::expr::{Expression, ObjectKey};
+use hcl_edit::structure::{Body, Structure};
+use hcl_edit::template::{Element, Template};
+
+/// Parses the text of a Terraform file.
+pub fn parse(text: &str) -> Result<Node, ParseError> {
+    let body = hcl_edit::parser::parse_body(text).map_err(|e| {
+        let at = e.location();
+        ParseError::new(at.line(), at.column(), e.message().to_string())
+    })?;
+    let reader = Reader {
+        text,
+        lines: Lines::new(text),
+    };
+    reader.top(&body)
+}
+
+/// The text being read, to turn spans into positions and expressions into their source.
+struct Reader<'t> {
+    text: &'t str,
+    lines: Lines<'t>,
+}
+
+impl Reader<'_> {
+    fn pos(&self, span: Option<std::ops::Range<usize>>) -> Pos {
+        span.map_or(Pos::line(1), |s| self.lines.pos(s.start))
+    }
+
+    /// The top-level body: blocks reached through their labels, attributes as keys.
+    fn top(&self, body: &Body) -> Result<Node, ParseError> {
+        let mut root = Map::new();
+        for structure in body.iter() {
+            let block = match structure {
+                Structure::Attribute(attr) => {
+                    let key = attr.key.value().as_str().to_string();
+                    let key_pos = self.pos(attr.key.span());
+                    root.insert_with_key_pos(key, key_pos, self.expr(&attr.value));
+                    continue;
+                }
+                Structure::Block(block) => block,
+            };
+            let ident = block.ident.value().as_str();
+            let labels: Vec<&str> = block.labels.iter().map(|l| l.as_str()).collect();
+            let pos = self.pos(block.span());
+            let mut facts = self.body(&block.body)?;
+            match (ident, labels.as_slice()) {
+                ("locals", []) => {
+                    // Every `locals` block adds to one namespace, as Terraform reads them.
+                    let locals = map_at(&mut root, "locals", pos)?;
+                    for (k, key_pos, v) in facts.into_entries() {
+                        locals.insert_with_key_pos(k, key_pos, v);
+                    }
+                }
+                (_, []) => {
+                    facts.set_label(ident.to_string());
+                    append(&mut root, ident, Node::new(pos, Value::Map(facts)))?;
+                }
+                ("provider", [name]) => {
+                    let alias = facts.get("alias").and_then(Node::as_str);
+                    facts.set_label(match alias {
+                        Some(alias) => format!("provider.{name}.{alias}"),
+                        None => format!("provider.{name}"),
+                    });
+                    let providers = map_at(&mut root, "provider", pos)?;
+                    append(providers, name, Node::new(pos, Value::Map(facts)))?;
+                }
+                (_, [parents @ .., last]) => {
+                    facts.set_label(address(ident, &labels));
+                    let mut map = map_at(&mut root, ident, pos)?;
+                    for label in parents {
+                        map = map_at(map, label, pos)?;
+                    }
+                    if let Some(first) = map.get(last) {
+                        let line = first.pos.known_line().unwrap_or(0);
+                        return Err(ParseError::new(
+                            pos.line as usize,
+                            pos.col as usize,
+                            format!(
+                                "duplicate {} (first at line {line})",
+                                address(ident, &labels)
+                            ),
+                        ));
+                    }
+                    map.insert(last.to_string(), Node::new(pos, Value::Map(facts)));
+                }
+            }
+        }
+        Ok(Node::new(Pos::line(1), Value::Map(root)))
+    }
+
+    /// A block's body: its attributes, and its nested blocks as lists under their names.
+    fn body(&self, body: &Body) -> Result<Map, ParseError> {
+        let mut facts = Map::new();
+        for structure in body.iter() {
+            match structure {
+                Structure::Attribute(attr) => {
+                    // hcl-edit rejects an attribute defined twice in one body.
+                    let key = attr.key.value().as_str().to_string();
+                    let key_pos = self.pos(attr.key.span());
+                    facts.insert_with_key_pos(key, key_pos, self.expr(&attr.value));
+                }
+                Structure::Block(inner) => {
+                    let ident = inner.ident.value().as_str();
+                    let pos = self.pos(inner.span());
+                    let line = pos.known_line().unwrap_or(0);
+                    let mut nested = self.body(&inner.body)?;
+                    let mut map = &mut facts;
+                    match inner.labels.as_slice() {
+                        [] => nested.set_label(format!("{ident} at line {line}")),
+                        labels => {
+                            let words: Vec<String> = labels
+                                .iter()
+                                .map(|l| format!("\"{}\"", l.as_str()))
+                                .collect();
+                            nested.set_label(format!("{ident} {} at line {line}", words.join(" ")));
+                            map = map_at(map, ident, pos)?;
+                            for label in &labels[..labels.len() - 1] {
+                                map = map_at(map, label.as_str(), pos)?;
+                            }
+                        }
+                    }
+                    let key = inner.labels.last().map_or(ident, |l| l.as_str());
+                    append(map, key, Node::new(pos, Value::Map(nested)))?;
+                }
+            }
+        }
+        Ok(facts)
+    }
+
+    /// An expression: its value when it is a literal, else its source text.
+    fn expr(&self, expr: &Expression) -> Node {
+        let pos = self.pos(expr.span());
+        let value = match expr {
+            Expression::Null(_) => Value::Null,
+            Expression::Bool(b) => Value::Bool(*b.value()),
+            Expression::Number(n) => {
+                let n = n.value();
+                match n.as_i64() {
+                    Some(i) => Value::Int(i),
+                    None => Value::Float(n.as_f64().unwrap_or(f64::NAN)),
+                }
+            }
+            Expression::String(s) => Value::Str(s.value().clone()),
+            Expression::Array(items) => Value::List(items.iter().map(|e| self.expr(e)).collect()),
+            Expression::Object(object) => {
+                let mut map = Map::new();
+                for (key, value) in object.iter() {
+                    let (name, key_pos) = match key {
+                        ObjectKey::Ident(ident) => {
+                            (ident.value().as_str().to_string(), self.pos(ident.span()))
+                        }
+                        ObjectKey::Expression(Expression::String(s)) => {
+                            (s.value().clone(), self.pos(s.span()))
+                        }
+                        ObjectKey::Expression(e) => (self.source(e), self.pos(e.span())),
+                    };
+                    map.insert_with_key_pos(name, key_pos, self.expr(value.expr()));
+                }
+                Value::Map(map)
+            }
+            Expression::StringTemplate(t) => match literal(t) {
+                Some(text) => Value::Str(text),
+                None => Value::Str(self.source(expr)),
+            },
+            Expression::HeredocTemplate(h) => match literal(&h.template) {
+                Some(text) => Value::Str(text),
+                None => Value::Str(self.source(expr)),
+            },
+            Expression::Parenthesis(p) => return self.expr(p.inner()),
+            _ => Value::Str(self.source(expr)),
+        };
+        Node::new(pos, value)
+    }
+
+    /// The expression as written.
+    fn source(&self, expr: &Expression) -> String {
+        expr.span()
+            .and_then(|s| self.text.get(s))
+            .unwrap_or_default()
+            .trim()
+            .to_string()
+    }
+}
+
+/// The text of a template made of literals only.
+fn literal(template: &Template) -> Option<String> {
+    let mut text = String::new();
+    for element in template.iter() {
+        match element {
+            Element::Literal(s) => text.push_str(s.value()),
+            _ => return None,
+        }
+    }
+    Some(text)
+}
+
+/// Terraform's address of a top-level block: `aws_s3_bucket.logs`, `data.aws_ami.ubuntu`,
+/// `module.vpc`, `var.region`.
+fn address(ident: &str, labels: &[&str]) -> String {
+    let labels = labels.join(".");
+    match ident {
+        "resource" => labels,
+        "variable" => format!("var.{labels}"),
+        _ => format!("{ident}.{labels}"),
+    }
+}
+
+/// The map under `key` in `map`, created empty at `pos` when missing.
+fn map_at<'m>(map: &'m mut Map, key: &str, pos: Pos) -> Result<&'m mut Map, ParseError> {
+    if !map.contains_key(key) {
+        map.insert(key.to_string(), Node::new(pos, Value::Map(Map::new())));
+    }
+    match map.get_mut(key).map(|n| &mut n.value) {
+        Some(Value::Map(inner)) => Ok(inner),
+        _ => Err(clash(key, pos)),
+    }
+}
+
+/// A block whose name an attribute of the same body already takes.
+fn clash(key: &str, pos: Pos) -> ParseError {
+    ParseError::new(
+        pos.line as usize,
+        pos.col as usize,
+        format!("block `{key}` has the name of an attribute of the same body"),
+    )
+}
+
+/// Appends `node` to the list `key` of `map` (created when missing).
+fn append(map: &mut Map, key: &str, node: Node) -> Result<(), ParseError> {
+    if map.get(key).is_some_and(|n| n.as_list().is_none()) {
+        return Err(clash(key, node.pos));
+    }
+    map.push_to_list(key, node);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MAIN: &str = r#"
+variable "region" {
+  default = "eu-west-1"
+}
+
+resource "aws_security_group" "ssh" {
+  name = "ssh"
+  ingress {
+    from_port   = 22
+    to_port     = 22
+    protocol    = "tcp"
+    cidr_blocks = ["0.0.0.0/0"]
+  }
+  ingress {
+    from_port = 443
+    to_port   = 443
+    protocol  = "tcp"
+    cidr_blocks = [var.office]
+  }
+}
+
+resource "aws_ebs_volume" "data" {
+  encrypted = var.encrypted
+  size      = 40.5
+  tags      = { Name = "data-${var.env}", "team" = "core" }
+  policy    = <<EOF
+{"Statement": []}
+EOF
+  dynamic "tag" {
+    for_each = var.tags
+    content {
+      key = tag.key
+    }
+  }
+}
+
+provider "aws" {
+  region = var.region
+}
+
+provider "aws" {
+  alias  = "east"
+  region = "us-east-1"
+}
+
+terraform {
+  required_version = ">= 1.5"
+}
+
+data "aws_ami" "ubuntu" {
+  most_recent = true
+}
+
+locals { a = 1 }
+locals { b = (2) }
+"#;
+
+    #[test]
+    fn reads_blocks_labels_and_literals() {
+        let doc = parse(MAIN).unwrap();
+        let resources = doc.get("resource").unwrap().as_map().unwrap();
+        assert_eq!(resources.len(), 2);
+        let sg = doc
+            .get("resource")
+            .unwrap()
+            .get("aws_security_group")
+            .unwrap();
+        let sg = sg.get("ssh").unwrap();
+        assert_eq!(sg.as_map().unwrap().label(), Some("aws_security_group.ssh"));
+        assert_eq!(sg.pos.line, 6);
+        assert_eq!(sg.get("name").unwrap().as_str(), Some("ssh"));
+        let ingress = sg.get("ingress").unwrap().as_list().unwrap();
+        assert_eq!(ingress.len(), 2);
+        let first = ingress[0].as_map().unwrap();
+        assert_eq!(first.get("from_port").unwrap().value, Value::Int(22));
+        assert_eq!(first.get("from_port").unwrap().pos.line, 9);
+        let cidrs = first.get("cidr_blocks").unwrap().as_list().unwrap();
+        assert_eq!(cidrs[0].as_str(), Some("0.0.0.0/0"));
+        assert_eq!(first.label(), Some("ingress at line 8"));
+        // A reference is its source text.
+        let second = ingress[1].as_map().unwrap();
+        let cidrs = second.get("cidr_blocks").unwrap().as_list().unwrap();
+        assert_eq!(cidrs[0].as_str(), Some("var.office"));
+
+        let ebs = doc.get("resource").unwrap().get("aws_ebs_volume").unwrap();
+        let ebs = ebs.get("data").unwrap().as_map().unwrap();
+        assert_eq!(
+            ebs.get("encrypted").unwrap().as_str(),
+            Some("var.encrypted")
+        );
+        assert_eq!(ebs.get("size").unwrap().value, Value::Float(40.5));
+        let tags = ebs.get("tags").unwrap().as_map().unwrap();
+        assert_eq!(
+            tags.get("Name").unwrap().as_str(),
+            Some("\"data-${var.env}\"")
+        );
+        assert_eq!(tags.get("team").unwrap().as_str(), Some("core"));
+        assert_eq!(
+            ebs.get("policy").unwrap().as_str(),
+            Some("{\"Statement\": []}\n")
+        );
+        let dynamic = ebs
+            .get("dynamic")
+            .unwrap()
+            .get("tag")
+            .unwrap()
+            .as_list()
+            .unwrap();
+        assert_eq!(
+            dynamic[0].as_map().unwrap().label(),
+            Some("dynamic \"tag\" at line 29")
+        );
+
+        let ami = doc
+            .get("data")
+            .unwrap()
+            .get("aws_ami")
+            .unwrap()
+            .get("ubuntu")
+            .unwrap();
+        assert_eq!(ami.as_map().unwrap().label(), Some("data.aws_ami.ubuntu"));
+        let region = doc.get("variable").unwrap().get("region").unwrap();
+        assert_eq!(region.get("default").unwrap().as_str(), Some("eu-west-1"));
+        assert_eq!(region.as_map().unwrap().label(), Some("var.region"));
+        let locals = doc.get("locals").unwrap().as_map().unwrap();
+        assert_eq!(locals.get("a").unwrap().value, Value::Int(1));
+        assert_eq!(locals.get("b").unwrap().value, Value::Int(2));
+        let aws = doc
+            .get("provider")
+            .unwrap()
+            .get("aws")
+            .unwrap()
+            .as_list()
+            .unwrap();
+        assert_eq!(aws.len(), 2);
+        assert_eq!(aws[1].as_map().unwrap().label(), Some("provider.aws.east"));
+        assert_eq!(doc.get("terraform").unwrap().as_list().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn duplicates_are_errors() {
+        let e = parse("resource \"a\" \"b\" {}\n\nresource \"a\" \"b\" {}\n").unwrap_err();
+        assert_eq!(
+            (e.line, e.message.as_str()),
+            (3, "duplicate a.b (first at line 1)")
+        );
+        let e = parse("resource \"a\" \"b\" {\n  x = 1\n  x = 2\n}\n").unwrap_err();
+        assert_eq!(e.line, 3);
+        assert!(e.message.contains("redefined attribute"), "{e:?}");
+        let e = parse("resource \"a\" \"b\" {\n  x = 1\n  x {}\n}\n").unwrap_err();
+        assert_eq!(e.line, 3);
+    }
+
+    #[test]
+    fn syntax_errors_have_their_position() {
+        let e = parse("resource \"a\" \"b\" {\n  x = \n}\n").unwrap_err();
+        assert_eq!(e.line, 2, "{e:?}");
+        let e = parse("resource \"a\" \"b\" {\n  x = 1\n").unwrap_err();
+        assert!(e.line >= 2, "{e:?}");
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_crash() {
+        let text = format!("x = {}1{}\n", "[".repeat(100_000), "]".repeat(100_000));
+        assert!(parse(&text).is_err());
+        let text = format!("x = {}\n", "a + ".repeat(100_000) + "1");
+        assert!(parse(&text).is_err());
+    }
+}
