@@ -152,6 +152,7 @@ fn run_metadata_records_policies_and_clock() {
             "nginx-tls",
             "docker-compose",
             "dockerfile",
+            "terraform",
             "certificates",
             "vigil-suppressions"
         ]

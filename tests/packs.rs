@@ -600,6 +600,76 @@ fn dockerfile_pack() {
     );
 }
 
+#[test]
+fn terraform_pack() {
+    let (_, r) = scan_json(&["testdata/terraform", "--policy", "policies/terraform.yaml"]);
+    let net = "testdata/terraform/aws/network.tf";
+    let store = "testdata/terraform/aws/storage.tf";
+    let azure = "testdata/terraform/azure/storage.tf";
+    let gcp = "testdata/terraform/gcp/network.tf";
+    let broken = "testdata/terraform/broken/main.tf";
+    let ok = "testdata/terraform/hardened/main.tf";
+    let want = [
+        // The second ingress block opens 22; the HTTPS one and the bastion's office range pass.
+        format!("TF-001 fail {net}:18 aws_security_group.web"),
+        // 3000-4000 covers 3389, from ::/0.
+        format!("TF-001 fail {net}:46 aws_security_group_rule.rdp"),
+        // Every protocol, so every port.
+        format!("TF-001 fail {net}:65 aws_vpc_security_group_ingress_rule.everything"),
+        format!("TF-001 pass {ok}:9"),
+        format!("TF-002 fail {store}:5 aws_s3_bucket.assets"),
+        // A file that does not parse is one error, at the parser's position, for every control.
+        format!("TF-002 error {broken}:7"),
+        format!("TF-002 pass {ok}:75"),
+        format!("TF-003 fail {store}:11 aws_s3_bucket_public_access_block.assets"),
+        format!("TF-003 pass {ok}:86"),
+        format!("TF-004 fail {store}:16 aws_ebs_volume.data"),
+        // A value known only at plan time fails, and the finding shows it.
+        format!("TF-004 fail {store}:24 aws_ebs_volume.scratch"),
+        format!("TF-004 pass {ok}:95"),
+        format!("TF-005 fail {store}:27 aws_db_instance.orders"),
+        // The read replica is not judged.
+        format!("TF-005 pass {ok}:102"),
+        format!("TF-006 fail {store}:31 aws_db_instance.orders"),
+        format!("TF-006 pass {ok}:98"),
+        format!("TF-007 fail {net}:92 aws_instance.web"),
+        // `http_tokens = "required"`, and a launch template with the endpoint disabled.
+        format!("TF-007 pass {ok}:63"),
+        // No ssl_policy: ELBSecurityPolicy-2016-08.
+        format!("TF-008 fail {net}:72 aws_lb_listener.https"),
+        format!("TF-008 pass {ok}:33"),
+        format!("TF-009 fail {net}:87 aws_lb_listener.http"),
+        format!("TF-009 pass {ok}:48"),
+        format!("TF-010 fail {store}:38 aws_cloudtrail.main"),
+        format!("TF-010 pass {ok}:124"),
+        format!("TF-011 fail {store}:34 aws_kms_key.orders"),
+        // The asymmetric signing key cannot rotate and is not judged.
+        format!("TF-011 pass {ok}:112"),
+        format!("TF-012 fail {azure}:7 azurerm_storage_account.legacy"),
+        // Without min_tls_version, the provider's default: TLS 1.0 before azurerm 3.0.
+        format!("TF-012 fail {azure}:12 azurerm_storage_account.unstated"),
+        // TLS 1.2 set; HTTPS only by the provider's default.
+        format!("TF-012 pass {ok}:133"),
+        format!("TF-013 fail {gcp}:8 google_compute_firewall.ssh"),
+        // A port range open to the internet is not expanded: it fails.
+        format!("TF-013 fail {gcp}:33 google_compute_firewall.wide"),
+        format!("TF-013 pass {ok}:142"),
+        format!("TF-014 fail {gcp}:37 google_storage_bucket.assets"),
+        format!("TF-014 pass {ok}:150"),
+        "SUP-001 not_applicable *".to_string(),
+        "SUP-002 not_applicable *".to_string(),
+    ];
+    let want: Vec<&str> = want.iter().map(String::as_str).collect();
+    assert_lines(&lines(&r), &want);
+    let scratch = r["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["target"]["element"] == "aws_ebs_volume.scratch")
+        .unwrap();
+    assert_eq!(scratch["observed"], "var.encrypt_scratch");
+}
+
 /// A scan of a machine's `etc` alone cannot know what its vendor drop-ins set: the sysctl root is
 /// an error that names the directory to scan, where it was judged on `etc`'s files as if the
 /// vendor's did not exist. Named whole, the root is judged with every drop-in.

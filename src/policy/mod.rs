@@ -48,6 +48,7 @@ pub const BUILTIN: &[(&str, &str)] = &[
         include_str!("../../policies/docker-compose.yaml"),
     ),
     ("dockerfile", include_str!("../../policies/dockerfile.yaml")),
+    ("terraform", include_str!("../../policies/terraform.yaml")),
     (
         "certificates",
         include_str!("../../policies/certificates.yaml"),
