@@ -15,7 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 seconds=${1:-600}
 shift || true
-all=(sshd nginx sysctl ini toml json env kubernetes yaml policy pem der host ssh tls suppressions cache results)
+all=(sshd nginx sysctl ini toml json env kubernetes yaml policy pem der host ssh tls suppressions cache results dockerfile terraform)
 targets=("${@:-${all[@]}}")
 [ ${#targets[@]} -eq 0 ] && targets=("${all[@]}")
 
@@ -30,6 +30,8 @@ seed() {
         sysctl) find_args=(-path '*testdata/*sysctl*' -type f) ;;
         ini) find_args=(\( -name '*.ini' -o -name '*.cfg' -o -name '*.cnf' \)) ;;
         toml) find_args=(-name '*.toml') ;;
+        dockerfile) find_args=(\( -name 'Dockerfile*' -o -name 'Containerfile' -o -name '*.dockerfile' \)) ;;
+        terraform) find_args=(-name '*.tf') ;;
         json) find_args=(-name '*.json' -size -200k) ;;
         env) find_args=(\( -name '*.env' -o -name '.env' -o -name '*.properties' -o -name 'login.defs' \)) ;;
         kubernetes | yaml) find_args=(\( -name '*.yaml' -o -name '*.yml' \)) ;;

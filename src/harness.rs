@@ -12,7 +12,7 @@ use crate::collect::gate::Gate;
 const ROOT: &str = "/nonexistent-vigil-fuzz-root";
 
 /// Every fuzz target, by name, as `fuzz/run.sh` names them.
-pub const TARGETS: [&str; 18] = [
+pub const TARGETS: [&str; 20] = [
     "sshd",
     "nginx",
     "sysctl",
@@ -31,6 +31,8 @@ pub const TARGETS: [&str; 18] = [
     "suppressions",
     "cache",
     "results",
+    "dockerfile",
+    "terraform",
 ];
 
 /// Runs the reader of fuzz target `target` over `data`; `false` for an unknown target.
@@ -44,6 +46,8 @@ pub fn run(target: &str, data: &[u8]) -> bool {
         "json" => config(Format::Json, "fuzz.json", data),
         "env" => config(Format::Keyvalue, ".env", data),
         "kubernetes" => config(Format::Kubernetes, "fuzz.yaml", data),
+        "dockerfile" => config(Format::Dockerfile, "Dockerfile", data),
+        "terraform" => config(Format::Terraform, "fuzz.tf", data),
         "yaml" => {
             if let Ok(text) = std::str::from_utf8(data) {
                 crate::yaml::assert_readers_agree(text);
