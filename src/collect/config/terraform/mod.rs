@@ -19,6 +19,11 @@
 //! and the finding shows the expression. Blocks are named as Terraform addresses them
 //! (`aws_s3_bucket.logs`, `data.aws_ami.ubuntu`, `module.vpc`), nested blocks by their line
 //! (`ingress at line 12`).
+//!
+//! Before hcl-edit sees a text, [`nesting`] refuses one nested deeper than 32 levels, where the
+//! parser's backtracking would take exponential time.
+
+mod nesting;
 
 use super::ParseError;
 use crate::doc::{Lines, Map, Node, Pos, Value};
@@ -29,14 +34,20 @@ use hcl_edit::template::{Element, Template};
 
 /// Parses the text of a Terraform file.
 pub fn parse(text: &str) -> Result<Node, ParseError> {
+    let lines = Lines::new(text);
+    if let Some(at) = nesting::too_deep(text, nesting::MAX_DEPTH) {
+        let pos = lines.pos(at);
+        return Err(ParseError::new(
+            pos.line as usize,
+            pos.col as usize,
+            format!("nested deeper than {} levels", nesting::MAX_DEPTH),
+        ));
+    }
     let body = hcl_edit::parser::parse_body(text).map_err(|e| {
         let at = e.location();
         ParseError::new(at.line(), at.column(), e.message().to_string())
     })?;
-    let reader = Reader {
-        text,
-        lines: Lines::new(text),
-    };
+    let reader = Reader { text, lines };
     reader.top(&body)
 }
 
@@ -427,8 +438,19 @@ locals { b = (2) }
     #[test]
     fn deep_nesting_is_an_error_not_a_crash() {
         let text = format!("x = {}1{}\n", "[".repeat(100_000), "]".repeat(100_000));
-        assert!(parse(&text).is_err());
+        let e = parse(&text).unwrap_err();
+        assert_eq!((e.line, e.col), (1, 5 + 32));
+        assert_eq!(e.message, "nested deeper than 32 levels");
+        // Operators are chained without nesting; hcl-edit bounds their depth itself.
         let text = format!("x = {}\n", "a + ".repeat(100_000) + "1");
         assert!(parse(&text).is_err());
+        // The parser's backtracking on this fuzzer's input grows exponentially with the depth
+        // of its 50 unclosed brackets: refused before it is parsed.
+        let text = include_str!("../../../../fuzz/regressions/terraform/backtracking-brackets.tf");
+        let e = parse(text).unwrap_err();
+        assert_eq!(e.message, "nested deeper than 32 levels");
+        // Ten levels, as deep as the public modules read nest, parse.
+        let text = format!("x = {}1{}\n", "[".repeat(10), "]".repeat(10));
+        assert!(parse(&text).is_ok());
     }
 }
