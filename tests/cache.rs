@@ -412,3 +412,58 @@ fn verdicts_kept_for_one_user_are_not_reused_for_another() {
     assert_eq!(out.status.code(), Some(0), "{err}");
     assert_eq!(counts(&err).0, 0, "nothing reused for another group: {err}");
 }
+
+/// A Terraform file's values come from its module's variables: a new `terraform.tfvars`, or a
+/// changed default, judges it again.
+#[test]
+fn a_terraform_file_is_judged_again_when_its_variables_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("tree");
+    std::fs::create_dir_all(&tree).unwrap();
+    std::fs::write(
+        tree.join("main.tf"),
+        "resource \"aws_ebs_volume\" \"data\" {\n  encrypted = var.encrypt\n}\n",
+    )
+    .unwrap();
+    let variables = tree.join("variables.tf");
+    std::fs::write(&variables, "variable \"encrypt\" {\n  default = true\n}\n").unwrap();
+    settle();
+    let pack = ["--policy", "policies/terraform.yaml", "--control", "TF-004"];
+    // The cached scan's verdict on main.tf, checked equal to a fresh scan's.
+    let verdict = |args: &[&str]| {
+        let (cached, _) = scan(&tree, args);
+        let (fresh, _) = scan(&tree, &[&["--at", AT][..], &pack].concat());
+        assert!(cached == fresh, "{args:?}");
+        verdicts_on(&cached, "main.tf")
+    };
+    for strategy in ["content", "metadata"] {
+        let cache = dir.path().join(format!("{strategy}.cache"));
+        let args = [&with_cache(cache.to_str().unwrap(), strategy)[..], &pack].concat();
+        assert_eq!(verdict(&args), ["TF-004 \"pass\""]);
+        let tfvars = tree.join("terraform.tfvars");
+        std::fs::write(&tfvars, "encrypt = false\n").unwrap();
+        settle();
+        assert_eq!(
+            verdict(&args),
+            ["TF-004 \"fail\""],
+            "{strategy}: a new tfvars"
+        );
+        std::fs::remove_file(&tfvars).unwrap();
+        settle();
+        assert_eq!(
+            verdict(&args),
+            ["TF-004 \"pass\""],
+            "{strategy}: the tfvars removed"
+        );
+        rewrite_keeping_mtime(&variables, "variable \"encrypt\" {\n  default = fals\n}\n");
+        settle();
+        // `fals` is no literal: the default is the text it is, which fails.
+        assert_eq!(
+            verdict(&args),
+            ["TF-004 \"fail\""],
+            "{strategy}: a changed default"
+        );
+        std::fs::write(&variables, "variable \"encrypt\" {\n  default = true\n}\n").unwrap();
+        settle();
+    }
+}

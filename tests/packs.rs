@@ -609,6 +609,10 @@ fn terraform_pack() {
     let gcp = "testdata/terraform/gcp/network.tf";
     let broken = "testdata/terraform/broken/main.tf";
     let ok = "testdata/terraform/hardened/main.tf";
+    // Its values come from its variables: defaults in variables.tf, overridden by terraform.tfvars.
+    let module = "testdata/terraform/module/main.tf";
+    let defaults = "testdata/terraform/module/variables.tf";
+    let tfvars = "testdata/terraform/module/terraform.tfvars";
     let want = [
         // The second ingress block opens 22; the HTTPS one and the bastion's office range pass.
         format!("TF-001 fail {net}:18 aws_security_group.web"),
@@ -627,11 +631,15 @@ fn terraform_pack() {
         // A value known only at plan time fails, and the finding shows it.
         format!("TF-004 fail {store}:24 aws_ebs_volume.scratch"),
         format!("TF-004 pass {ok}:95"),
+        format!("TF-004 fail {module}:8 in {defaults} aws_ebs_volume.data"),
         format!("TF-005 fail {store}:27 aws_db_instance.orders"),
         // The read replica is not judged.
         format!("TF-005 pass {ok}:102"),
+        format!("TF-005 pass {module}:19"),
         format!("TF-006 fail {store}:31 aws_db_instance.orders"),
         format!("TF-006 pass {ok}:98"),
+        // `"${var.public_database}"`, the older syntax of the same reference.
+        format!("TF-006 fail {module}:18 in {defaults} aws_db_instance.app"),
         format!("TF-007 fail {net}:92 aws_instance.web"),
         // `http_tokens = "required"`, and a launch template with the endpoint disabled.
         format!("TF-007 pass {ok}:63"),
@@ -645,6 +653,7 @@ fn terraform_pack() {
         format!("TF-011 fail {store}:34 aws_kms_key.orders"),
         // The asymmetric signing key cannot rotate and is not judged.
         format!("TF-011 pass {ok}:112"),
+        format!("TF-011 pass {module}:1 in {tfvars}"),
         format!("TF-012 fail {azure}:7 azurerm_storage_account.legacy"),
         // Without min_tls_version, the provider's default: TLS 1.0 before azurerm 3.0.
         format!("TF-012 fail {azure}:12 azurerm_storage_account.unstated"),

@@ -274,7 +274,13 @@ impl Format {
                 .collect(),
             Format::Json => single(json::parse(text)?),
             Format::Dockerfile => single(dockerfile::parse(text)?),
-            Format::Terraform => single(terraform::parse(text)?),
+            Format::Terraform => {
+                let parsed = terraform::parse(path, text, gate)?;
+                vec![Document {
+                    included: parsed.included,
+                    ..Document::new(parsed.root)
+                }]
+            }
             Format::Toml => single(toml::parse(text)?),
             Format::Nginx => match nginx::parse_file(path, text, gate)? {
                 Some(parsed) => vec![Document {

@@ -13,8 +13,9 @@
 //! keys of the document. Two top-level blocks with the same labels are an error, as in Terraform.
 //!
 //! Values: literals are what they say (strings, numbers, booleans, null, lists, objects); a
-//! string or heredoc without interpolation is its text. Any other expression (`var.encrypted`,
-//! `"${local.name}-logs"`, `try(var.x, null)`, a conditional) is its source text as written:
+//! string or heredoc without interpolation is its text; a reference to an input variable is the
+//! value the module's files give it ([`variables`]). Any other expression
+//! (`"${local.name}-logs"`, `try(var.x, null)`, a conditional) is its source text as written:
 //! Terraform knows its value only at plan time, so a control that requires a literal fails it,
 //! and the finding shows the expression. Blocks are named as Terraform addresses them
 //! (`aws_s3_bucket.logs`, `data.aws_ami.ubuntu`, `module.vpc`), nested blocks by their line
@@ -24,16 +25,28 @@
 //! parser's backtracking would take exponential time.
 
 mod nesting;
+mod variables;
 
 use super::ParseError;
 use crate::doc::{Lines, Map, Node, Pos, Value};
 use hcl_edit::Span;
-use hcl_edit::expr::{Expression, ObjectKey};
+use std::path::{Path, PathBuf};
+
+use crate::collect::gate::Gate;
+use hcl_edit::expr::{Expression, ObjectKey, TraversalOperator};
 use hcl_edit::structure::{Body, Structure};
 use hcl_edit::template::{Element, Template};
 
-/// Parses the text of a Terraform file.
-pub fn parse(text: &str) -> Result<Node, ParseError> {
+/// A parsed file, and the other files of its module whose values it holds.
+pub struct Parsed {
+    pub root: Node,
+    /// A value with `pos.file == n` came from `included[n - 1]`.
+    pub included: Vec<PathBuf>,
+}
+
+/// Parses the text of the Terraform file `path`, resolving the variables it references from the
+/// module's other files (read through `gate`).
+pub fn parse(path: &Path, text: &str, gate: &Gate) -> Result<Parsed, ParseError> {
     let lines = Lines::new(text);
     if let Some(at) = nesting::too_deep(text, nesting::MAX_DEPTH) {
         let pos = lines.pos(at);
@@ -47,19 +60,89 @@ pub fn parse(text: &str) -> Result<Node, ParseError> {
         let at = e.location();
         ParseError::new(at.line(), at.column(), e.message().to_string())
     })?;
-    let reader = Reader { text, lines };
-    reader.top(&body)
+    let mut reader = Reader {
+        text,
+        lines,
+        file: 0,
+        inputs: None,
+    };
+    let inputs = if text.contains("var.") {
+        variables::collect(path, &body, &reader, gate)
+    } else {
+        variables::Inputs::default()
+    };
+    reader.inputs = Some(&inputs);
+    let root = reader.top(&body)?;
+    Ok(Parsed {
+        root,
+        included: inputs.files,
+    })
 }
 
 /// The text being read, to turn spans into positions and expressions into their source.
 struct Reader<'t> {
     text: &'t str,
     lines: Lines<'t>,
+    /// Which file the text is (`Pos::file`): 0 for the scanned one.
+    file: u16,
+    /// The known values of the module's input variables, substituted for `var.NAME`.
+    inputs: Option<&'t variables::Inputs>,
 }
 
-impl Reader<'_> {
+impl<'t> Reader<'t> {
+    /// A reader of the text of file `file`, which substitutes no variable.
+    fn new(text: &'t str, file: u16) -> Reader<'t> {
+        Reader {
+            text,
+            lines: Lines::new(text),
+            file,
+            inputs: None,
+        }
+    }
+
     fn pos(&self, span: Option<std::ops::Range<usize>>) -> Pos {
-        span.map_or(Pos::line(1), |s| self.lines.pos(s.start))
+        let mut pos = span.map_or(Pos::line(1), |s| self.lines.pos(s.start));
+        pos.file = self.file;
+        pos
+    }
+
+    /// The known value of `expr` when it is a reference to an input variable (`var.NAME`, or the
+    /// older `"${var.NAME}"`).
+    fn input(&self, expr: &Expression) -> Option<Node> {
+        let inputs = self.inputs?;
+        let traversal = match expr {
+            Expression::Traversal(t) => t,
+            Expression::StringTemplate(t) => match t.iter().collect::<Vec<_>>().as_slice() {
+                [Element::Interpolation(i)] => match &i.expr {
+                    Expression::Traversal(t) => t,
+                    _ => return None,
+                },
+                _ => return None,
+            },
+            _ => return None,
+        };
+        let Expression::Variable(root) = &traversal.expr else {
+            return None;
+        };
+        if root.value().as_str() != "var" {
+            return None;
+        }
+        let (first, rest) = traversal.operators.split_first()?;
+        let TraversalOperator::GetAttr(name) = first.value() else {
+            return None;
+        };
+        // `var.settings.tokens`, `var.ports[0]`: into the value, as far as it is known.
+        let mut value = inputs.get(name.value().as_str())?;
+        for op in rest {
+            value = match (op.value(), &value.value) {
+                (TraversalOperator::GetAttr(key), Value::Map(map)) => map.get(key.value())?,
+                (TraversalOperator::Index(Expression::Number(n)), Value::List(items)) => {
+                    items.get(usize::try_from(n.value().as_u64()?).ok()?)?
+                }
+                _ => return None,
+            };
+        }
+        Some(value.clone())
     }
 
     /// The top-level body: blocks reached through their labels, attributes as keys.
@@ -165,6 +248,9 @@ impl Reader<'_> {
 
     /// An expression: its value when it is a literal, else its source text.
     fn expr(&self, expr: &Expression) -> Node {
+        if let Some(value) = self.input(expr) {
+            return value;
+        }
         let pos = self.pos(expr.span());
         let value = match expr {
             Expression::Null(_) => Value::Null,
@@ -273,6 +359,103 @@ fn append(map: &mut Map, key: &str, node: Node) -> Result<(), ParseError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Parses `text` as a file alone: no other file of its directory can be read.
+    fn parse(text: &str) -> Result<Node, ParseError> {
+        let nowhere = Path::new("/nonexistent-vigil-test");
+        let gate = Gate::within(vec![nowhere.to_path_buf()]);
+        super::parse(&nowhere.join("main.tf"), text, &gate).map(|p| p.root)
+    }
+
+    #[test]
+    fn variables_take_the_values_terraform_would_give_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        let write = |name: &str, text: &str| std::fs::write(root.join(name), text).unwrap();
+        write(
+            "main.tf",
+            "resource \"aws_ebs_volume\" \"a\" {\n  encrypted = var.encrypt\n  size = var.size\n  \
+             iops = \"${var.iops}\"\n  type = var.kind\n  tags = var.tags\n  zone = var.zone\n  \
+             throughput = var.limits.throughput[1]\n  arn = var.limits.kms\n}\n\
+             variable \"zone\" {\n  default = \"eu-west-1a\"\n}\n",
+        );
+        write(
+            "variables.tf",
+            "variable \"encrypt\" {\n  default = false\n}\nvariable \"size\" {\n  default = 10\n}\n\
+             variable \"iops\" {\n  default = 3000\n}\nvariable \"kind\" {\n  type = string\n}\n\
+             variable \"tags\" {\n  default = null\n}\n\
+             variable \"limits\" {\n  default = { throughput = [125, 250] }\n}\n",
+        );
+        // terraform.tfvars first, then the auto files in lexical order.
+        write("terraform.tfvars", "size = 20\nencrypt = true\n");
+        write("b.auto.tfvars", "size = 40\n");
+        write("a.auto.tfvars", "size = 30\n");
+        write("notes.txt", "variable \"size\" { default = 1 }\n");
+        let gate = Gate::within(vec![root.clone()]);
+        let text = std::fs::read_to_string(root.join("main.tf")).unwrap();
+        let parsed = super::parse(&root.join("main.tf"), &text, &gate).unwrap();
+        let files: Vec<String> = parsed
+            .included
+            .iter()
+            .map(|f| f.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(
+            files,
+            [
+                "variables.tf",
+                "terraform.tfvars",
+                "a.auto.tfvars",
+                "b.auto.tfvars"
+            ]
+        );
+        let ebs = parsed
+            .root
+            .get("resource")
+            .unwrap()
+            .get("aws_ebs_volume")
+            .unwrap();
+        let a = ebs.get("a").unwrap();
+        let encrypt = a.get("encrypted").unwrap();
+        assert_eq!(encrypt.value, Value::Bool(true));
+        assert_eq!((encrypt.pos.file, encrypt.pos.line), (2, 2));
+        let size = a.get("size").unwrap();
+        assert_eq!(size.value, Value::Int(40));
+        assert_eq!(size.pos.file, 4);
+        // The older interpolation syntax is the same reference.
+        let iops = a.get("iops").unwrap();
+        assert_eq!(
+            (iops.value.clone(), iops.pos.file, iops.pos.line),
+            (Value::Int(3000), 1, 8)
+        );
+        // No default, or a null one: the expression stays.
+        assert_eq!(a.get("type").unwrap().as_str(), Some("var.kind"));
+        assert_eq!(a.get("tags").unwrap().as_str(), Some("var.tags"));
+        // Into an object and a list; a key the default does not have stays the expression.
+        let throughput = a.get("throughput").unwrap();
+        assert_eq!(
+            (throughput.value.clone(), throughput.pos.line),
+            (Value::Int(250), 17)
+        );
+        assert_eq!(a.get("arn").unwrap().as_str(), Some("var.limits.kms"));
+        // A default in the file itself.
+        let zone = a.get("zone").unwrap();
+        assert_eq!((zone.as_str(), zone.pos.file), (Some("eu-west-1a"), 0));
+
+        // Outside the named paths, the other files are not read.
+        let gate = Gate::within(vec![root.join("main.tf")]);
+        let parsed = super::parse(&root.join("main.tf"), &text, &gate).unwrap();
+        assert!(parsed.included.is_empty());
+        let a = parsed
+            .root
+            .get("resource")
+            .unwrap()
+            .get("aws_ebs_volume")
+            .unwrap();
+        assert_eq!(
+            a.get("a").unwrap().get("encrypted").unwrap().as_str(),
+            Some("var.encrypt")
+        );
+    }
 
     const MAIN: &str = r#"
 variable "region" {
