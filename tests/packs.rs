@@ -603,6 +603,7 @@ fn dockerfile_pack() {
 #[test]
 fn terraform_pack() {
     let (_, r) = scan_json(&["testdata/terraform", "--policy", "policies/terraform.yaml"]);
+    let modules = "testdata/terraform/aws/modules.tf";
     let net = "testdata/terraform/aws/network.tf";
     let store = "testdata/terraform/aws/storage.tf";
     let azure = "testdata/terraform/azure/storage.tf";
@@ -665,6 +666,12 @@ fn terraform_pack() {
         format!("TF-013 pass {ok}:142"),
         format!("TF-014 fail {gcp}:37 google_storage_bucket.assets"),
         format!("TF-014 pass {ok}:150"),
+        // Registry without version, Git without ref, Git at a branch; a constraint, a tag
+        // (`v1.4.2`, `tags/1.4.2`) and a local path pass.
+        format!("TF-015 fail {modules}:4 module.vpc"),
+        format!("TF-015 fail {modules}:14 module.lambda"),
+        format!("TF-015 fail {modules}:26 module.lambda_branch"),
+        format!("TF-015 pass {ok}:154"),
         "SUP-001 not_applicable *".to_string(),
         "SUP-002 not_applicable *".to_string(),
     ];

@@ -149,3 +149,12 @@ resource "google_storage_bucket" "assets" {
   location                    = "EU"
   uniform_bucket_level_access = true
 }
+
+module "vpc" {
+  source  = "app.terraform.io/example-org/vpc/aws//modules/subnets"
+  version = "5.1.2"
+}
+
+module "iam" {
+  source = "git::ssh://git@github.com/example-org/iam.git//roles?ref=3f5e1c9d0b8a7f6e5d4c3b2a1908f7e6d5c4b3a2"
+}
