@@ -110,15 +110,18 @@ pub enum Operator {
     Excludes(Node),
     /// The field is present (`true`) or absent (`false`); `absent: true` is `exists: false`.
     Exists(bool),
+    /// A port specification (a number, a range `N-M`, or `*` for every port) that includes the
+    /// port: how firewall rules of every cloud write the ports they open.
+    Covers(u16),
 }
 
 /// Keys a leaf may carry besides its operator.
 const LEAF_FIELDS: [&str; 6] = ["key", "default", "quantifier", "split", "ignore_case", "as"];
 
 /// Operator names, as written in policies.
-pub const OPERATORS: [&str; 12] = [
+pub const OPERATORS: [&str; 13] = [
     "equals", "in", "not_in", "matches", "lt", "lte", "gt", "gte", "contains", "excludes",
-    "exists", "absent",
+    "exists", "absent", "covers",
 ];
 
 const COMBINATORS: [&str; 4] = ["all", "any", "not", "each"];
@@ -521,6 +524,19 @@ fn parse_operator(name: &str, value: &Node, diags: &mut Diagnostics) -> Option<O
         "excludes" => Operator::Excludes(scalar(diags)?),
         "exists" => Operator::Exists(boolean(diags)?),
         "absent" => Operator::Exists(!boolean(diags)?),
+        "covers" => match value.value {
+            Value::Int(port) if (0..=65535).contains(&port) => Operator::Covers(port as u16),
+            _ => {
+                diags.error(
+                    value.pos,
+                    format!(
+                        "`covers` takes a port number (0 to 65535), found {}",
+                        describe(value)
+                    ),
+                );
+                return None;
+            }
+        },
         _ => unreachable!("operator names are checked by the caller"),
     })
 }
@@ -622,6 +638,7 @@ impl fmt::Display for FieldTest {
             Operator::Excludes(v) => write!(f, " does not contain {}", quoted(v))?,
             Operator::Exists(true) => f.write_str(" is set")?,
             Operator::Exists(false) => f.write_str(" is not set")?,
+            Operator::Covers(port) => write!(f, " covers port {port}")?,
         }
         if self.ignore_case {
             f.write_str(" (ignoring case)")?;

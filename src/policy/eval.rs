@@ -480,6 +480,28 @@ fn test_value(test: &FieldTest, node: Option<&Node>) -> bool {
         Operator::Gte(x) => ordered(x, |o| o != Ordering::Less),
         Operator::Contains(x) => contains(v, &x.value, ic),
         Operator::Excludes(x) => !contains(v, &x.value, ic),
+        Operator::Covers(port) => covers(v, *port),
+    }
+}
+
+/// Whether a port specification includes `port`: a number, a range `N-M` (`22-22`), or `*`.
+/// Anything else (an expression, `var.ssh_port`) is not known to, and fails.
+fn covers(spec: &Value, port: u16) -> bool {
+    let text = match spec {
+        Value::Int(n) => return *n == i64::from(port),
+        Value::Str(s) => s.trim(),
+        _ => return false,
+    };
+    if text == "*" {
+        return true;
+    }
+    let number = |s: &str| s.trim().parse::<u16>().ok();
+    match text.split_once('-') {
+        Some((low, high)) => match (number(low), number(high)) {
+            (Some(low), Some(high)) => (low..=high).contains(&port),
+            _ => false,
+        },
+        None => number(text) == Some(port),
     }
 }
 
@@ -673,6 +695,37 @@ mod tests {
             heads(&v),
             [pair("cron.exists", "true"), pair("cron.mode", "0755")]
         );
+    }
+
+    #[test]
+    fn covers_reads_ports_as_firewall_rules_write_them() {
+        let passes = |port_spec: &str| {
+            let text = format!("p: {port_spec}\n");
+            check("{key: p, covers: 22}", &text).passed
+        };
+        for spec in ["22", "'22'", "'22-22'", "'1-65535'", "' 20 - 25 '", "'*'"] {
+            assert!(passes(spec), "{spec} covers 22");
+        }
+        for spec in [
+            "23",
+            "'80-443'",
+            "'23-21'",
+            "var.ssh_port",
+            "'22,23'",
+            "'-22'",
+            "true",
+        ] {
+            assert!(!passes(spec), "{spec} does not cover 22");
+        }
+        // Over a list, with a quantifier, as Azure's `destination_port_ranges` and GCP's `ports`.
+        let some = "{key: 'ports[*]', quantifier: some, covers: 3389}";
+        assert!(check(some, "ports: ['80', '3000-4000']\n").passed);
+        assert!(!check(some, "ports: ['80', '443']\n").passed);
+        let e = Condition::parse(
+            &parse_documents("{key: p, covers: ssh}").unwrap()[0],
+            &mut Diagnostics::new("t", "{key: p, covers: ssh}"),
+        );
+        assert!(e.is_none());
     }
 
     #[test]
