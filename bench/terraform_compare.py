@@ -31,6 +31,8 @@ REQUIREMENTS = {
     "TF-013": ["CKV_GCP_2", "CKV_GCP_3"],
     "TF-014": ["CKV_GCP_29"],
     "TF-015": ["CKV_TF_1", "CKV_TF_2"],
+    "TF-016": ["CKV_AZURE_9", "CKV_AZURE_10"],
+    "TF-017": ["CKV_AWS_38", "CKV_AWS_39"],
 }
 
 

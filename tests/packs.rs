@@ -607,6 +607,7 @@ fn terraform_pack() {
     let net = "testdata/terraform/aws/network.tf";
     let store = "testdata/terraform/aws/storage.tf";
     let azure = "testdata/terraform/azure/storage.tf";
+    let nsg = "testdata/terraform/azure/network.tf";
     let gcp = "testdata/terraform/gcp/network.tf";
     let broken = "testdata/terraform/broken/main.tf";
     let ok = "testdata/terraform/hardened/main.tf";
@@ -661,7 +662,7 @@ fn terraform_pack() {
         // TLS 1.2 set; HTTPS only by the provider's default.
         format!("TF-012 pass {ok}:133"),
         format!("TF-013 fail {gcp}:8 google_compute_firewall.ssh"),
-        // A port range open to the internet is not expanded: it fails.
+        // Its range 1000-4000 covers 3389; the hardened one opens 80, 443 and 8000-8100.
         format!("TF-013 fail {gcp}:33 google_compute_firewall.wide"),
         format!("TF-013 pass {ok}:142"),
         format!("TF-014 fail {gcp}:37 google_storage_bucket.assets"),
@@ -672,6 +673,15 @@ fn terraform_pack() {
         format!("TF-015 fail {modules}:14 module.lambda"),
         format!("TF-015 fail {modules}:26 module.lambda_branch"),
         format!("TF-015 pass {ok}:154"),
+        // `22-22` from 0.0.0.0/0; a group whose second rule opens 3000-4000, which covers 3389,
+        // from the Internet tag. HTTPS from anywhere and SSH from the office pass.
+        format!("TF-016 fail {nsg}:38 azurerm_network_security_rule.ssh"),
+        format!("TF-016 fail {nsg}:25 azurerm_network_security_group.web"),
+        format!("TF-016 pass {ok}"),
+        // No `endpoint_public_access`: public, from anywhere. A private endpoint, and a public
+        // one restricted to an office, pass.
+        format!("TF-017 fail {net}:101 aws_eks_cluster.main"),
+        format!("TF-017 pass {ok}:169"),
         "SUP-001 not_applicable *".to_string(),
         "SUP-002 not_applicable *".to_string(),
     ];

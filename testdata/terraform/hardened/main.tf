@@ -140,7 +140,7 @@ resource "google_compute_firewall" "web" {
 
   allow {
     protocol = "tcp"
-    ports    = ["80", "443"]
+    ports    = ["80", "443", "8000-8100"]
   }
 }
 
@@ -157,4 +157,39 @@ module "vpc" {
 
 module "iam" {
   source = "git::ssh://git@github.com/example-org/iam.git//roles?ref=3f5e1c9d0b8a7f6e5d4c3b2a1908f7e6d5c4b3a2"
+}
+
+resource "aws_eks_cluster" "private" {
+  name     = "private"
+  role_arn = aws_iam_role.cluster.arn
+
+  vpc_config {
+    subnet_ids              = var.subnet_ids
+    endpoint_private_access = true
+    endpoint_public_access  = false
+  }
+}
+
+resource "aws_eks_cluster" "office" {
+  name     = "office"
+  role_arn = aws_iam_role.cluster.arn
+
+  vpc_config {
+    subnet_ids          = var.subnet_ids
+    public_access_cidrs = ["203.0.113.0/24"]
+  }
+}
+
+resource "azurerm_network_security_rule" "ssh_bastion" {
+  name                        = "ssh-bastion"
+  priority                    = 100
+  direction                   = "Inbound"
+  access                      = "Allow"
+  protocol                    = "Tcp"
+  source_port_range           = "*"
+  destination_port_range      = "22"
+  source_address_prefix       = "10.0.1.0/26"
+  destination_address_prefix  = "*"
+  resource_group_name         = "example"
+  network_security_group_name = "web"
 }
