@@ -404,6 +404,11 @@ impl Node {
 
     /// Builds a node tree from JSON (positions unknown); used for derived facts.
     pub fn from_json(v: &serde_json::Value) -> Node {
+        Node::from_json_at(v, Pos::default())
+    }
+
+    /// Builds a node tree from JSON, every value at `pos` (JSON decoded from one string).
+    pub fn from_json_at(v: &serde_json::Value, pos: Pos) -> Node {
         use serde_json::Value as J;
         let value = match v {
             J::Null => Value::Null,
@@ -413,16 +418,16 @@ impl Node {
                 None => Value::Float(n.as_f64().unwrap_or(f64::NAN)),
             },
             J::String(s) => Value::Str(s.clone()),
-            J::Array(a) => Value::List(a.iter().map(Node::from_json).collect()),
+            J::Array(a) => Value::List(a.iter().map(|v| Node::from_json_at(v, pos)).collect()),
             J::Object(o) => {
                 let mut m = Map::new();
                 for (k, v) in o {
-                    m.insert(k.clone(), Node::from_json(v));
+                    m.insert(k.clone(), Node::from_json_at(v, pos));
                 }
                 Value::Map(m)
             }
         };
-        Node::new(Pos::default(), value)
+        Node::new(pos, value)
     }
 }
 

@@ -13,8 +13,9 @@
 //! keys of the document. Two top-level blocks with the same labels are an error, as in Terraform.
 //!
 //! Values: literals are what they say (strings, numbers, booleans, null, lists, objects); a
-//! string or heredoc without interpolation is its text; a reference to an input variable is the
-//! value the module's files give it ([`variables`]). Any other expression
+//! string or heredoc without interpolation is its text, or the structure it holds when it is a
+//! JSON object (a policy), as is the argument of `jsonencode`; a reference to an input variable is
+//! the value the module's files give it ([`variables`]). Any other expression
 //! (`"${local.name}-logs"`, `try(var.x, null)`, a conditional) is its source text as written:
 //! Terraform knows its value only at plan time, so a control that requires a literal fails it,
 //! and the finding shows the expression. Blocks are named as Terraform addresses them
@@ -262,7 +263,6 @@ impl<'t> Reader<'t> {
                     None => Value::Float(n.as_f64().unwrap_or(f64::NAN)),
                 }
             }
-            Expression::String(s) => Value::Str(s.value().clone()),
             Expression::Array(items) => Value::List(items.iter().map(|e| self.expr(e)).collect()),
             Expression::Object(object) => {
                 let mut map = Map::new();
@@ -280,15 +280,31 @@ impl<'t> Reader<'t> {
                 }
                 Value::Map(map)
             }
+            Expression::String(s) => {
+                return json_object(s.value(), pos)
+                    .unwrap_or_else(|| Node::str(pos, s.value().clone()));
+            }
             Expression::StringTemplate(t) => match literal(t) {
-                Some(text) => Value::Str(text),
+                Some(text) => {
+                    return json_object(&text, pos).unwrap_or_else(|| Node::str(pos, text));
+                }
                 None => Value::Str(self.source(expr)),
             },
             Expression::HeredocTemplate(h) => match literal(&h.template) {
-                Some(text) => Value::Str(text),
+                Some(text) => {
+                    return json_object(&text, pos).unwrap_or_else(|| Node::str(pos, text));
+                }
                 None => Value::Str(self.source(expr)),
             },
             Expression::Parenthesis(p) => return self.expr(p.inner()),
+            // `jsonencode({...})`: the structure it encodes, each value at its own line.
+            Expression::FuncCall(call)
+                if call.name.namespace.is_empty()
+                    && call.name.name.value().as_str() == "jsonencode"
+                    && call.args.len() == 1 =>
+            {
+                return self.expr(call.args.iter().next().expect("one argument"));
+            }
             _ => Value::Str(self.source(expr)),
         };
         Node::new(pos, value)
@@ -302,6 +318,16 @@ impl<'t> Reader<'t> {
             .trim()
             .to_string()
     }
+}
+
+/// A JSON object written as a string (a policy in a heredoc), decoded so that controls can reach
+/// into it (`policy.Statement[*].Action`), every value at the string's position.
+fn json_object(text: &str, pos: Pos) -> Option<Node> {
+    if !text.trim_start().starts_with('{') {
+        return None;
+    }
+    let value: serde_json::Value = serde_json::from_str(text).ok()?;
+    value.is_object().then(|| Node::from_json_at(&value, pos))
 }
 
 /// The text of a template made of literals only.
@@ -485,6 +511,15 @@ resource "aws_ebs_volume" "data" {
   policy    = <<EOF
 {"Statement": []}
 EOF
+  role = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect   = "Allow"
+      Action   = "*"
+      Resource = "*"
+    }]
+  })
+  note = "{not json"
   dynamic "tag" {
     for_each = var.tags
     content {
@@ -554,10 +589,18 @@ locals { b = (2) }
             Some("\"data-${var.env}\"")
         );
         assert_eq!(tags.get("team").unwrap().as_str(), Some("core"));
-        assert_eq!(
-            ebs.get("policy").unwrap().as_str(),
-            Some("{\"Statement\": []}\n")
-        );
+        // A JSON object in a heredoc is the structure it holds, at the heredoc's line.
+        let policy = ebs.get("policy").unwrap();
+        assert_eq!(policy.get("Statement").unwrap().as_list().unwrap().len(), 0);
+        assert_eq!(policy.get("Statement").unwrap().pos.line, 26);
+        // So is `jsonencode`'s argument, each value at its own line.
+        let role = ebs.get("role").unwrap();
+        let action = &role.get("Statement").unwrap().as_list().unwrap()[0]
+            .get("Action")
+            .unwrap();
+        assert_eq!((action.as_str(), action.pos.line), (Some("*"), 33));
+        // Text that is not a JSON object stays text.
+        assert_eq!(ebs.get("note").unwrap().as_str(), Some("{not json"));
         let dynamic = ebs
             .get("dynamic")
             .unwrap()
@@ -567,7 +610,7 @@ locals { b = (2) }
             .unwrap();
         assert_eq!(
             dynamic[0].as_map().unwrap().label(),
-            Some("dynamic \"tag\" at line 29")
+            Some("dynamic \"tag\" at line 38")
         );
 
         let ami = doc
