@@ -6,7 +6,7 @@ usage: terraform_compare.py --checks        print the Checkov check ids, comma-s
 
 A failure is a (requirement, file, resource) triple: vigil names the resource by its Terraform
 address (`aws_s3_bucket.logs`), Checkov the same, with `[0]` for a resource with `count`, which is
-dropped. Checkov's checks that map to one control are merged (CKV_AWS_24 and CKV_AWS_25 are SSH and
+dropped, and without the `data.` and `module.` prefixes, which are dropped from vigil's. Checkov's checks that map to one control are merged (CKV_AWS_24 and CKV_AWS_25 are SSH and
 RDP, one control in vigil).
 """
 import json
@@ -33,6 +33,7 @@ REQUIREMENTS = {
     "TF-015": ["CKV_TF_1", "CKV_TF_2"],
     "TF-016": ["CKV_AZURE_9", "CKV_AZURE_10"],
     "TF-017": ["CKV_AWS_38", "CKV_AWS_39"],
+    "TF-018": ["CKV_AWS_1", "CKV_AWS_62"],
 }
 
 
@@ -44,8 +45,8 @@ def vigil_failures(path, tree):
             errors += 1
         if f["state"] != "fail" or f["control"] not in REQUIREMENTS:
             continue
-        element = f["target"].get("element", "")
-        resource = element[len("module."):] if element.startswith("module.") else element
+        # Checkov names a module call by its name and a data source without `data.`.
+        resource = re.sub(r"^(module|data)\.", "", f["target"].get("element", ""))
         key = (f["control"], os.path.relpath(f["target"]["file"], tree), resource)
         failed[key] = f.get("observed", "")
     return failed, errors
@@ -64,8 +65,7 @@ def checkov_failures(path):
             if control is None:
                 continue
             resource = re.sub(r"\[[^\]]*\]$", "", r["resource"])
-            if resource.startswith("module."):
-                resource = resource[len("module."):]
+            resource = re.sub(r"^(module|data)\.", "", resource)
             failed.add((control, r["file_path"].lstrip("/"), resource))
     return failed, errors
 

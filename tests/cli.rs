@@ -25,7 +25,7 @@ fn policy_list_shows_every_bundled_control_with_references() {
         "nginx-tls 1.3.0 (nginx TLS configuration): 7 controls",
         "docker-compose 1.0.0 (Docker Compose services): 8 controls",
         "dockerfile 1.0.0 (Dockerfile builds): 4 controls",
-        "terraform 1.0.0 (Terraform infrastructure): 17 controls",
+        "terraform 1.0.0 (Terraform infrastructure): 18 controls",
         "certificates 1.2.0 (X.509 certificates and private keys): 19 controls",
         "linux-baseline 1.0.0 (Linux host baseline (Debian)): 62 controls",
     ] {
@@ -362,7 +362,7 @@ fn quiet_runs_print_only_their_outputs() {
     ]);
     let err = String::from_utf8_lossy(&loud.stderr);
     assert!(
-        err.starts_with("vigil: 150 controls, 4 files read:"),
+        err.starts_with("vigil: 151 controls, 4 files read:"),
         "{err}"
     );
     assert_eq!(

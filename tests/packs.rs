@@ -603,6 +603,7 @@ fn dockerfile_pack() {
 #[test]
 fn terraform_pack() {
     let (_, r) = scan_json(&["testdata/terraform", "--policy", "policies/terraform.yaml"]);
+    let iam = "testdata/terraform/aws/iam.tf";
     let modules = "testdata/terraform/aws/modules.tf";
     let net = "testdata/terraform/aws/network.tf";
     let store = "testdata/terraform/aws/storage.tf";
@@ -682,6 +683,12 @@ fn terraform_pack() {
         // one restricted to an office, pass.
         format!("TF-017 fail {net}:101 aws_eks_cluster.main"),
         format!("TF-017 pass {ok}:169"),
+        // `*` on `*`: a heredoc's single statement, the second statement of a `jsonencode`, a
+        // policy document's second statement block. A Deny of everything passes.
+        format!("TF-018 fail {iam}:5 aws_iam_policy.admin"),
+        format!("TF-018 fail {iam}:30 aws_iam_role_policy.deploy"),
+        format!("TF-018 fail {iam}:53 data.aws_iam_policy_document.ops"),
+        format!("TF-018 pass {ok}:204"),
         "SUP-001 not_applicable *".to_string(),
         "SUP-002 not_applicable *".to_string(),
     ];

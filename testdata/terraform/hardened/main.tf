@@ -193,3 +193,16 @@ resource "azurerm_network_security_rule" "ssh_bastion" {
   resource_group_name         = "example"
   network_security_group_name = "web"
 }
+
+resource "aws_iam_role_policy" "deploy" {
+  name = "deploy"
+  role = aws_iam_role.deploy.id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Effect   = "Allow"
+      Action   = ["s3:GetObject", "s3:PutObject"]
+      Resource = ["arn:aws:s3:::example-artifacts/*"]
+    }]
+  })
+}
