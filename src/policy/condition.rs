@@ -686,7 +686,7 @@ mod tests {
         assert!(c.is_none());
         assert_eq!(
             errs[0],
-            "2:1 unknown operator `equal`; did you mean `equals`?; operators are: equals, in, not_in, matches, lt, lte, gt, gte, contains, excludes, exists, absent"
+            "2:1 unknown operator `equal`; did you mean `equals`?; operators are: equals, in, not_in, matches, lt, lte, gt, gte, contains, excludes, exists, absent, covers"
         );
     }
 
