@@ -84,8 +84,7 @@ need_gnu_time
 need_vigil_build
 [ -x "$sshd" ] || { echo "endpoints.sh: $sshd not found. Install it with: sudo apt-get install openssh-server" >&2; missing=1; }
 tools_ok
-python3 -c 'import venv, ensurepip' 2>/dev/null ||
-    { echo "endpoints.sh: python3 cannot create virtualenvs (sudo apt-get install python3-venv)" >&2; exit 2; }
+need_venv
 mkdir -p /run/sshd 2>/dev/null ||
     { echo "endpoints.sh: cannot create /run/sshd, which sshd needs (run as root)" >&2; exit 2; }
 

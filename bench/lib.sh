@@ -23,6 +23,24 @@ tools_ok() {
     [ "$missing" = 0 ] || exit 2
 }
 
+# Stops unless python3 can make the virtualenvs the peers are installed into.
+need_venv() {
+    python3 -c 'import venv, ensurepip' 2>/dev/null ||
+        { echo "$script: python3 cannot create virtualenvs (sudo apt-get install python3-venv)" >&2; exit 2; }
+}
+
+# Sets `out` to OUT_DIR ($1, made when missing) as an absolute path, or, without one, to a
+# temporary directory removed when the script exits.
+output_dir() {
+    if [ -n "${1:-}" ]; then
+        mkdir -p "$1"
+        out=$(cd "$1" && pwd)
+    else
+        out=$(mktemp -d)
+        trap 'rm -rf -- "$out"' EXIT
+    fi
+}
+
 # Sets `vigil` to VIGIL_BIN, or builds target/release/vigil; an absolute path either way.
 vigil_binary() {
     if [ -n "${VIGIL_BIN:-}" ]; then

@@ -38,17 +38,9 @@ script=peers.sh
 need python3 "sudo apt-get install python3"
 need_vigil_build
 tools_ok
-python3 -c 'import venv, ensurepip' 2>/dev/null ||
-    { echo "peers.sh: python3 cannot create virtualenvs (sudo apt-get install python3-venv)" >&2; exit 2; }
+need_venv
 
-if [ $# -gt 0 ]; then
-    out=$1
-    mkdir -p "$out"
-    out=$(cd "$out" && pwd)
-else
-    out=$(mktemp -d)
-    trap 'rm -rf -- "$out"' EXIT
-fi
+output_dir "${1:-}"
 
 pip_venv "$venvs" checkov checkov "$checkov_version"
 pip_venv "$venvs" detect-secrets detect-secrets "$detect_secrets_version"

@@ -38,17 +38,9 @@ need python3 "sudo apt-get install python3"
 need hyperfine "sudo apt-get install hyperfine   (or: cargo install --locked hyperfine)"
 need_vigil_build
 tools_ok
-python3 -c 'import venv, ensurepip' 2>/dev/null ||
-    { echo "terraform.sh: python3 cannot create virtualenvs (sudo apt-get install python3-venv)" >&2; exit 2; }
+need_venv
 
-if [ $# -ge 2 ]; then
-    out=$2
-    mkdir -p "$out"
-    out=$(cd "$out" && pwd)
-else
-    out=$(mktemp -d)
-    trap 'rm -rf -- "$out"' EXIT
-fi
+output_dir "${2:-}"
 
 pip_venv "$venvs" checkov checkov "$checkov_version"
 checkov=$venvs/checkov/bin/checkov
