@@ -62,6 +62,28 @@ SECRETS = {
         8: ("AccountKey=CZWl", "Azure storage account key"),
         9: ("sk-proj-LsfS", "OpenAI project key"),
     },
+    "testdata/secrets/deploy/services.txt": {
+        2: ("xapp-1-A08A", "Slack app-level token"),
+        3: ("sk-ant-api03-EMVb", "Anthropic API key"),
+        4: ("hf_bKoB", "Hugging Face access token"),
+        5: ("glrt-peGv", "GitLab runner token"),
+        6: ("glptt-a23d", "GitLab pipeline trigger token"),
+        7: ("dckr_pat_6LHj", "Docker Hub personal access token"),
+        8: ("hvs.kfxa", "HashiCorp Vault service token"),
+        9: (".atlasv1.6H_q", "HCP Terraform API token"),
+        10: ("dop_v1_73ad", "DigitalOcean personal access token"),
+        11: ("shpat_6514", "Shopify access token"),
+        12: ("glsa_icip", "Grafana service account token"),
+        13: ("dapifb64", "Databricks access token"),
+        14: ("AGE-SECRET-KEY-10QQ", "age secret key"),
+        15: ("Q~BgT9", "Microsoft Entra ID client secret"),
+        16: ("PMAK-efa0", "Postman API key"),
+        17: ("rubygems_1975", "RubyGems API key"),
+        18: ("pul-d53e", "Pulumi access token"),
+        19: ("lin_api_thgO", "Linear API key"),
+        20: ("sntryu_8a9f", "Sentry user auth token"),
+        21: ("NRAK-UE0C", "New Relic user API key"),
+    },
 }
 
 # Key blocks are one item each: a reported line anywhere inside a block counts for the block (its
