@@ -22,8 +22,8 @@
 //! (`aws_s3_bucket.logs`, `data.aws_ami.ubuntu`, `module.vpc`), nested blocks by their line
 //! (`ingress at line 12`).
 //!
-//! Before hcl-edit sees a text, [`nesting`] refuses one nested deeper than 32 levels, where the
-//! parser's backtracking would take exponential time.
+//! Before hcl-edit sees a text, [`nesting`] refuses one nested deeper than 32 levels (12 of them
+//! square brackets), where the parser's backtracking would take exponential time.
 
 mod nesting;
 mod variables;
@@ -49,12 +49,20 @@ pub struct Parsed {
 /// module's other files (read through `gate`).
 pub fn parse(path: &Path, text: &str, gate: &Gate) -> Result<Parsed, ParseError> {
     let lines = Lines::new(text);
-    if let Some(at) = nesting::too_deep(text, nesting::MAX_DEPTH) {
-        let pos = lines.pos(at);
+    if let Some(past) = nesting::too_deep(text, nesting::MAX_DEPTH, nesting::MAX_SQUARE_DEPTH) {
+        let pos = lines.pos(past.offset);
+        let message = if past.square {
+            format!(
+                "square brackets nested deeper than {} levels",
+                nesting::MAX_SQUARE_DEPTH
+            )
+        } else {
+            format!("nested deeper than {} levels", nesting::MAX_DEPTH)
+        };
         return Err(ParseError::new(
             pos.line as usize,
             pos.col as usize,
-            format!("nested deeper than {} levels", nesting::MAX_DEPTH),
+            message,
         ));
     }
     let body = hcl_edit::parser::parse_body(text).map_err(|e| {
@@ -663,20 +671,29 @@ locals { b = (2) }
 
     #[test]
     fn deep_nesting_is_an_error_not_a_crash() {
-        let text = format!("x = {}1{}\n", "[".repeat(100_000), "]".repeat(100_000));
+        let text = format!("x = {}1{}\n", "(".repeat(100_000), ")".repeat(100_000));
         let e = parse(&text).unwrap_err();
         assert_eq!((e.line, e.col), (1, 5 + 32));
         assert_eq!(e.message, "nested deeper than 32 levels");
+        let text = format!("x = {}1{}\n", "[".repeat(100_000), "]".repeat(100_000));
+        let e = parse(&text).unwrap_err();
+        assert_eq!((e.line, e.col), (1, 5 + 12));
+        assert_eq!(e.message, "square brackets nested deeper than 12 levels");
         // Operators are chained without nesting; hcl-edit bounds their depth itself.
         let text = format!("x = {}\n", "a + ".repeat(100_000) + "1");
         assert!(parse(&text).is_err());
-        // The parser's backtracking on this fuzzer's input grows exponentially with the depth
-        // of its 50 unclosed brackets: refused before it is parsed.
-        let text = include_str!("../../../../fuzz/regressions/terraform/backtracking-brackets.tf");
-        let e = parse(text).unwrap_err();
-        assert_eq!(e.message, "nested deeper than 32 levels");
+        // The parser's backtracking on these fuzzer inputs grows exponentially with the depth of
+        // their unclosed square brackets (50 and 32 of them): refused before they are parsed.
+        for text in [
+            include_str!("../../../../fuzz/regressions/terraform/backtracking-brackets.tf"),
+            include_str!("../../../../fuzz/regressions/terraform/backtracking-brackets-2.tf"),
+        ] {
+            let e = parse(text).unwrap_err();
+            assert_eq!(e.message, "square brackets nested deeper than 12 levels");
+        }
         // Ten levels, as deep as the public modules read nest, parse.
-        let text = format!("x = {}1{}\n", "[".repeat(10), "]".repeat(10));
-        assert!(parse(&text).is_ok());
+        let inner = format!("{}1{}", "[".repeat(5), "]".repeat(5));
+        let text = format!("x = {}{inner}{}\n", "{a = (".repeat(5), ")}".repeat(5));
+        assert!(parse(&text).is_ok(), "{text}");
     }
 }

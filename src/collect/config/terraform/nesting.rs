@@ -1,23 +1,35 @@
 //! A linear pre-check of how deeply an HCL text nests, before hcl-edit parses it.
 //!
 //! hcl-edit's parser backtracks, and on some invalid inputs its time grows exponentially with
-//! the nesting of brackets: a 900-byte text of 50 unclosed `[` between operators took 3 s, and
-//! each level more took about 30% longer, up to the parser's own limit of 64 levels (minutes).
-//! This pass reads the text once, splitting it as HCL's lexer does (comments, quoted strings,
-//! heredocs and the interpolations inside both), and finds the deepest point, so that a text
-//! nested deeper than [`MAX_DEPTH`] is refused before the parser sees it. Brackets inside strings,
-//! heredoc text and comments do not count; an interpolation (`${`, `%{`) counts as a level, as
-//! it does in the parser.
+//! the nesting of square brackets between operators: a 900-byte text of 50 unclosed `[` took 3 s
+//! (each level about 30% more), and a 307-byte one of 32 took 83 s (each level twice as long).
+//! Parentheses and braces do not do it. This pass reads the text once, splitting it as HCL's lexer
+//! does (comments, quoted strings, heredocs and the interpolations inside both), so that a text
+//! nested deeper than [`MAX_DEPTH`] levels, or [`MAX_SQUARE_DEPTH`] of them square brackets, is
+//! refused before the parser sees it. Brackets inside strings, heredoc text and comments do not
+//! count; an interpolation (`${`, `%{`) counts as a level, as it does in the parser.
 
 /// The deepest nesting of brackets and interpolations a Terraform file may have. Real files
-/// nest a few levels (a `jsonencode` policy inside a resource: about ten); at this depth the
-/// parser's worst case known is a few milliseconds.
+/// nest a few levels (a `jsonencode` policy inside a resource: about ten).
 pub const MAX_DEPTH: usize = 32;
+
+/// The deepest nesting of square brackets: lists of lists and indexes inside indexes, three or
+/// four deep in real files. At this depth the slowest input the fuzzer found parses in 1 ms.
+pub const MAX_SQUARE_DEPTH: usize = 12;
+
+/// Where a text first nests too deeply.
+#[derive(Debug, PartialEq, Eq)]
+pub struct TooDeep {
+    /// The byte offset of the bracket past the limit.
+    pub offset: usize,
+    /// Whether it passed the limit of square brackets (else the limit of all levels).
+    pub square: bool,
+}
 
 /// What an open level is, so that its closing character returns to the right place.
 enum Frame<'t> {
-    /// `[`, `(` or `{` in code.
-    Bracket,
+    /// `[` (`true`), `(` or `{` in code.
+    Bracket(bool),
     /// `${` or `%{` in a quoted string (`None`) or in the heredoc ending at this marker.
     Interpolation(Option<&'t str>),
 }
@@ -33,10 +45,12 @@ enum Mode<'t> {
     },
 }
 
-/// The byte offset at which `text` first nests deeper than `limit` levels, if it does.
-pub fn too_deep(text: &str, limit: usize) -> Option<usize> {
+/// Where `text` first nests deeper than `limit` levels, or than `square_limit` square brackets.
+pub fn too_deep(text: &str, limit: usize, square_limit: usize) -> Option<TooDeep> {
     let bytes = text.as_bytes();
     let mut stack: Vec<Frame> = Vec::new();
+    let mut squares = 0;
+    let past = |offset, square| Some(TooDeep { offset, square });
     let mut mode = Mode::Code;
     let mut i = 0;
     while i < bytes.len() {
@@ -65,9 +79,14 @@ pub fn too_deep(text: &str, limit: usize) -> Option<usize> {
                     None => i += 2,
                 },
                 b'[' | b'(' | b'{' => {
-                    stack.push(Frame::Bracket);
+                    let square = b == b'[';
+                    stack.push(Frame::Bracket(square));
+                    squares += usize::from(square);
+                    if squares > square_limit {
+                        return past(i, true);
+                    }
                     if stack.len() > limit {
-                        return Some(i);
+                        return past(i, false);
                     }
                     i += 1;
                 }
@@ -80,7 +99,8 @@ pub fn too_deep(text: &str, limit: usize) -> Option<usize> {
                                 line_start: false,
                             }
                         }
-                        Some(Frame::Bracket) | None => {}
+                        Some(Frame::Bracket(square)) => squares -= usize::from(square),
+                        None => {}
                     }
                     i += 1;
                 }
@@ -101,7 +121,7 @@ pub fn too_deep(text: &str, limit: usize) -> Option<usize> {
                 b'$' | b'%' if next == Some(b'{') => {
                     stack.push(Frame::Interpolation(None));
                     if stack.len() > limit {
-                        return Some(i);
+                        return past(i, false);
                     }
                     mode = Mode::Code;
                     i += 2;
@@ -133,7 +153,7 @@ pub fn too_deep(text: &str, limit: usize) -> Option<usize> {
                     b'$' | b'%' if next == Some(b'{') => {
                         stack.push(Frame::Interpolation(Some(marker)));
                         if stack.len() > limit {
-                            return Some(i);
+                            return past(i, false);
                         }
                         mode = Mode::Code;
                         i += 2;
@@ -171,35 +191,62 @@ fn heredoc(text: &str, i: usize) -> Option<(&str, usize)> {
 mod tests {
     use super::*;
 
+    /// Where `text` passes `limit` levels of either kind.
+    fn at(text: &str, limit: usize) -> Option<usize> {
+        too_deep(text, limit, limit).map(|t| t.offset)
+    }
+
+    #[test]
+    fn square_brackets_have_a_limit_of_their_own() {
+        let text = "x = [[({1})]]\n";
+        assert_eq!(too_deep(text, 4, 2), None);
+        assert_eq!(
+            too_deep(text, 3, 2),
+            Some(TooDeep {
+                offset: 7,
+                square: false
+            })
+        );
+        assert_eq!(
+            too_deep("x = [[[1]]]\n", 4, 2),
+            Some(TooDeep {
+                offset: 6,
+                square: true
+            })
+        );
+        // Closed square brackets no longer count.
+        assert_eq!(too_deep("x = [[1], [2], [[3]]]\n", 4, 3), None);
+    }
+
     #[test]
     fn counts_brackets_and_interpolations_in_code() {
-        assert_eq!(too_deep("x = [[1]]\n", 2), None);
-        assert_eq!(too_deep("x = [[[1]]]\n", 2), Some(6));
+        assert_eq!(at("x = [[1]]\n", 2), None);
+        assert_eq!(at("x = [[[1]]]\n", 2), Some(6));
         // An interpolation is a level; the brackets inside it count too.
-        assert_eq!(too_deep("x = \"${[1]}\"\n", 2), None);
-        assert_eq!(too_deep("x = \"${[[1]]}\"\n", 2), Some(8));
-        assert_eq!(too_deep("x = <<EOT\n  a ${[[1]]}\nEOT\n", 2), Some(17));
+        assert_eq!(at("x = \"${[1]}\"\n", 2), None);
+        assert_eq!(at("x = \"${[[1]]}\"\n", 2), Some(8));
+        assert_eq!(at("x = <<EOT\n  a ${[[1]]}\nEOT\n", 2), Some(17));
         // Closed levels are not counted again.
-        assert_eq!(too_deep("a = [[1]]\nb = [[2]]\nc = {d = [1]}\n", 2), None);
+        assert_eq!(at("a = [[1]]\nb = [[2]]\nc = {d = [1]}\n", 2), None);
     }
 
     #[test]
     fn brackets_in_text_and_comments_do_not_count() {
         let text = "# [[[[\n// ((((\n/* {{{{ */\nx = \"[[[[ $${ %%{\"\ny = <<-EOT\n  [[[[\n  EOT\nz = [1]\n";
-        assert_eq!(too_deep(text, 1), None);
+        assert_eq!(at(text, 1), None);
         // A closing bracket inside a string does not close a level of the code around it.
         let text = "x = [\"]\", [\"]\", [\"]\", [1]]]]\n";
-        assert_eq!(too_deep(text, 3), Some(22));
+        assert_eq!(at(text, 3), Some(22));
         // Escaped quotes stay inside their string.
-        assert_eq!(too_deep("x = \"\\\"[[[[\"\n", 1), None);
+        assert_eq!(at("x = \"\\\"[[[[\"\n", 1), None);
     }
 
     #[test]
     fn a_heredoc_ends_at_its_marker_alone_on_a_line() {
         // `EOTX` and `x EOT` do not end it; the brackets after the real end count.
         let text = "x = <<EOT\n[[[[\nEOTX\nx EOT\n  EOT  \ny = [[[1]]]\n";
-        assert_eq!(too_deep(text, 2), Some(text.find("[[[1").unwrap() + 2));
+        assert_eq!(at(text, 2), Some(text.find("[[[1").unwrap() + 2));
         // Not a heredoc (no line break after the marker): `<<` is code.
-        assert_eq!(too_deep("x = a << b [[1]]\n", 1), Some(12));
+        assert_eq!(at("x = a << b [[1]]\n", 1), Some(12));
     }
 }

@@ -1,0 +1,1 @@
+x =s2[s*A_s*t_[s*A_s*t_[r-s*teWc%ee[s*ts*t_t_[2-1-p[-s*teWc%ee[s*t_ss*t_s*t_[rp[-21-1-saog[r-s*teWc%ee[s*ts*t_t_[2-1-p[-s*teWc%es*A_s*t_[s*A_s*t_[r-s*teWc%ee[s*ts*t_t_[2-1-p[-s*teWc%ee[s*t_ss*t_s*t_[rp[-21-1-saog[r-s*teWc%ee[s*ts*t_t_[2-1-p[-s*teWc%ee[s*t_ss*t_s*t_[rp[-21-1-e[s*t_ss*t_s*t_[rp[-21-1-saog|[
