@@ -28,18 +28,20 @@
 mod nesting;
 mod variables;
 
-use super::ParseError;
-use crate::doc::{Lines, Map, Node, Pos, Value};
-use hcl_edit::Span;
 use std::path::{Path, PathBuf};
 
-use crate::collect::gate::Gate;
+use hcl_edit::Span;
 use hcl_edit::expr::{Expression, ObjectKey, TraversalOperator};
 use hcl_edit::structure::{Body, Structure};
 use hcl_edit::template::{Element, Template};
 
+use super::ParseError;
+use crate::collect::gate::Gate;
+use crate::doc::{Lines, Map, Node, Pos, Value};
+
 /// A parsed file, and the other files of its module whose values it holds.
 pub struct Parsed {
+    /// The document.
     pub root: Node,
     /// A value with `pos.file == n` came from `included[n - 1]`.
     pub included: Vec<PathBuf>,
@@ -288,20 +290,13 @@ impl<'t> Reader<'t> {
                 }
                 Value::Map(map)
             }
-            Expression::String(s) => {
-                return json_object(s.value(), pos)
-                    .unwrap_or_else(|| Node::str(pos, s.value().clone()));
-            }
+            Expression::String(s) => return text_value(s.value().clone(), pos),
             Expression::StringTemplate(t) => match literal(t) {
-                Some(text) => {
-                    return json_object(&text, pos).unwrap_or_else(|| Node::str(pos, text));
-                }
+                Some(text) => return text_value(text, pos),
                 None => Value::Str(self.source(expr)),
             },
             Expression::HeredocTemplate(h) => match literal(&h.template) {
-                Some(text) => {
-                    return json_object(&text, pos).unwrap_or_else(|| Node::str(pos, text));
-                }
+                Some(text) => return text_value(text, pos),
                 None => Value::Str(self.source(expr)),
             },
             Expression::Parenthesis(p) => return self.expr(p.inner()),
@@ -328,14 +323,16 @@ impl<'t> Reader<'t> {
     }
 }
 
-/// A JSON object written as a string (a policy in a heredoc), decoded so that controls can reach
-/// into it (`policy.Statement[*].Action`), every value at the string's position.
-fn json_object(text: &str, pos: Pos) -> Option<Node> {
-    if !text.trim_start().starts_with('{') {
-        return None;
+/// A string's value: its text, or, when the text is a JSON object (a policy in a heredoc), the
+/// structure it holds, so that controls can reach into it (`policy.Statement[*].Action`), every
+/// value at the string's position.
+fn text_value(text: String, pos: Pos) -> Node {
+    if text.trim_start().starts_with('{')
+        && let Ok(value @ serde_json::Value::Object(_)) = serde_json::from_str(&text)
+    {
+        return Node::from_json_at(&value, pos);
     }
-    let value: serde_json::Value = serde_json::from_str(text).ok()?;
-    value.is_object().then(|| Node::from_json_at(&value, pos))
+    Node::str(pos, text)
 }
 
 /// The text of a template made of literals only.

@@ -35,6 +35,12 @@ impl Inputs {
     pub fn get(&self, name: &str) -> Option<&Node> {
         self.values.get(name)
     }
+
+    /// Records a file values are read from, returning its index for `Pos::file`.
+    fn add_file(&mut self, file: PathBuf) -> u16 {
+        self.files.push(file);
+        u16::try_from(self.files.len()).unwrap_or(u16::MAX)
+    }
 }
 
 /// The inputs of the module `path` belongs to; `own` is that file's parsed body, read by
@@ -63,36 +69,27 @@ pub fn collect(path: &Path, own: &Body, reader: &Reader, gate: &Gate) -> Inputs 
     }
     // `terraform.tfvars` first, then the auto files in lexical order: the last value wins.
     tfvars.sort_by_key(|f| f.file_name().map(|n| n != "terraform.tfvars"));
-    let mut read = 0;
+    let mut budget = MAX_FILES;
+    let mut read = |file: &Path| {
+        budget = budget.checked_sub(1)?;
+        gate.read_included(file).ok()
+    };
     for file in modules {
-        if read == MAX_FILES {
-            break;
-        }
-        read += 1;
-        let Ok(text) = gate.read_included(&file) else {
+        let Some(text) = read(&file).filter(|t| t.contains("variable")) else {
             continue;
         };
-        if !text.contains("variable") {
-            continue;
-        }
         if let Some(body) = parse(&text) {
-            let index = inputs.add_file(file);
-            let reader = Reader::new(&text, index);
+            let reader = Reader::new(&text, inputs.add_file(file));
             add_defaults(&body, &reader, &mut defaults);
         }
     }
     inputs.values = defaults;
     for file in tfvars {
-        if read == MAX_FILES {
-            break;
-        }
-        read += 1;
-        let Ok(text) = gate.read_included(&file) else {
+        let Some(text) = read(&file) else {
             continue;
         };
         if let Some(body) = parse(&text) {
-            let index = inputs.add_file(file);
-            let reader = Reader::new(&text, index);
+            let reader = Reader::new(&text, inputs.add_file(file));
             for attr in body.attributes() {
                 let value = reader.expr(&attr.value);
                 inputs.values.insert(attr.key.value().to_string(), value);
@@ -100,14 +97,6 @@ pub fn collect(path: &Path, own: &Body, reader: &Reader, gate: &Gate) -> Inputs 
         }
     }
     inputs
-}
-
-impl Inputs {
-    /// Records a file values are read from, returning its index for `Pos::file`.
-    fn add_file(&mut self, file: PathBuf) -> u16 {
-        self.files.push(file);
-        u16::try_from(self.files.len()).unwrap_or(u16::MAX)
-    }
 }
 
 /// Adds the `default` of each `variable` block of `body` not already known (Terraform refuses a
