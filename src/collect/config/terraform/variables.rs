@@ -125,7 +125,9 @@ fn add_defaults(body: &Body, reader: &Reader, defaults: &mut HashMap<String, Nod
 /// Parses another file of the module, or nothing when it does not parse (it is judged, and its
 /// error reported, when the scan reaches it).
 fn parse(text: &str) -> Option<Body> {
-    if nesting::too_deep(text, nesting::MAX_DEPTH, nesting::MAX_SQUARE_DEPTH).is_some() {
+    if text.len() > super::MAX_BYTES
+        || nesting::too_deep(text, nesting::MAX_DEPTH, nesting::MAX_SQUARE_DEPTH).is_some()
+    {
         return None;
     }
     hcl_edit::parser::parse_body(text).ok()
