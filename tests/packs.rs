@@ -653,6 +653,8 @@ fn terraform_pack() {
         format!("TF-009 pass {ok}:48"),
         format!("TF-010 fail {store}:38 aws_cloudtrail.main"),
         format!("TF-010 pass {ok}:124"),
+        // Through a local whose value is a variable's default.
+        format!("TF-010 fail {module}:23 in {defaults} aws_cloudtrail.main"),
         format!("TF-011 fail {store}:34 aws_kms_key.orders"),
         // The asymmetric signing key cannot rotate and is not judged.
         format!("TF-011 pass {ok}:112"),

@@ -19,3 +19,13 @@ resource "aws_db_instance" "app" {
   storage_encrypted   = true
   publicly_accessible = "${var.public_database}"
 }
+
+locals {
+  validate_logs = var.validate_logs
+}
+
+resource "aws_cloudtrail" "main" {
+  name                       = "main"
+  s3_bucket_name             = "example-trail"
+  enable_log_file_validation = local.validate_logs
+}

@@ -17,3 +17,8 @@ variable "public_database" {
   type    = bool
   default = true
 }
+
+variable "validate_logs" {
+  type    = bool
+  default = false
+}

@@ -14,9 +14,10 @@
 //!
 //! Values: literals are what they say (strings, numbers, booleans, null, lists, objects); a
 //! string or heredoc without interpolation is its text, or the structure it holds when it is a
-//! JSON object (a policy), as is the argument of `jsonencode`; a reference to an input variable is
-//! the value the module's files give it ([`variables`]). Any other expression
-//! (`"${local.name}-logs"`, `try(var.x, null)`, a conditional) is its source text as written:
+//! JSON object (a policy), as is the argument of `jsonencode`; a reference to an input variable or
+//! a local is the value the module's files give it, when they give a known one ([`variables`]).
+//! Any other expression (`"${local.name}-logs"`, `try(var.x, null)`, a conditional) is its
+//! source text as written:
 //! Terraform knows its value only at plan time, so a control that requires a literal fails it,
 //! and the finding shows the expression. Blocks are named as Terraform addresses them
 //! (`aws_s3_bucket.logs`, `data.aws_ami.ubuntu`, `module.vpc`), nested blocks by their line
@@ -28,6 +29,7 @@
 mod nesting;
 mod variables;
 
+use std::cell::Cell;
 use std::path::{Path, PathBuf};
 
 use hcl_edit::Span;
@@ -94,8 +96,9 @@ pub fn parse(path: &Path, text: &str, gate: &Gate) -> Result<Parsed, ParseError>
         lines,
         file: 0,
         inputs: None,
+        unknown: Cell::new(false),
     };
-    let inputs = if text.contains("var.") {
+    let inputs = if text.contains("var.") || text.contains("local.") {
         variables::collect(path, &body, &reader, gate)
     } else {
         variables::Inputs::default()
@@ -114,8 +117,11 @@ struct Reader<'t> {
     lines: Lines<'t>,
     /// Which file the text is (`Pos::file`): 0 for the scanned one.
     file: u16,
-    /// The known values of the module's input variables, substituted for `var.NAME`.
+    /// The known values of the module's input variables and locals, substituted for `var.NAME`
+    /// and `local.NAME`.
     inputs: Option<&'t variables::Inputs>,
+    /// Set when an expression read since it was cleared was kept as its source text.
+    unknown: Cell<bool>,
 }
 
 impl<'t> Reader<'t> {
@@ -126,7 +132,16 @@ impl<'t> Reader<'t> {
             lines: Lines::new(text),
             file,
             inputs: None,
+            unknown: Cell::new(false),
         }
+    }
+
+    /// The value of `expr` when it is known before plan: a literal, or built only of literals and
+    /// known variables and locals.
+    fn known(&self, expr: &Expression) -> Option<Node> {
+        self.unknown.set(false);
+        let value = self.expr(expr);
+        (!self.unknown.get()).then_some(value)
     }
 
     fn pos(&self, span: Option<std::ops::Range<usize>>) -> Pos {
@@ -135,8 +150,8 @@ impl<'t> Reader<'t> {
         pos
     }
 
-    /// The known value of `expr` when it is a reference to an input variable (`var.NAME`, or the
-    /// older `"${var.NAME}"`).
+    /// The known value of `expr` when it is a reference to an input variable or a local
+    /// (`var.NAME`, `local.NAME`, or the older `"${var.NAME}"`).
     fn input(&self, expr: &Expression) -> Option<Node> {
         let inputs = self.inputs?;
         let traversal = match expr {
@@ -153,15 +168,12 @@ impl<'t> Reader<'t> {
         let Expression::Variable(root) = &traversal.expr else {
             return None;
         };
-        if root.value().as_str() != "var" {
-            return None;
-        }
         let (first, rest) = traversal.operators.split_first()?;
         let TraversalOperator::GetAttr(name) = first.value() else {
             return None;
         };
         // `var.settings.tokens`, `var.ports[0]`: into the value, as far as it is known.
-        let mut value = inputs.get(name.value().as_str())?;
+        let mut value = inputs.get(root.value().as_str(), name.value().as_str())?;
         for op in rest {
             value = match (op.value(), &value.value) {
                 (TraversalOperator::GetAttr(key), Value::Map(map)) => map.get(key.value())?,
@@ -302,7 +314,7 @@ impl<'t> Reader<'t> {
                         ObjectKey::Expression(Expression::String(s)) => {
                             (s.value().clone(), self.pos(s.span()))
                         }
-                        ObjectKey::Expression(e) => (self.source(e), self.pos(e.span())),
+                        ObjectKey::Expression(e) => (self.source_of_unknown(e), self.pos(e.span())),
                     };
                     map.insert_with_key_pos(name, key_pos, self.expr(value.expr()));
                 }
@@ -311,11 +323,11 @@ impl<'t> Reader<'t> {
             Expression::String(s) => return text_value(s.value().clone(), pos),
             Expression::StringTemplate(t) => match literal(t) {
                 Some(text) => return text_value(text, pos),
-                None => Value::Str(self.source(expr)),
+                None => Value::Str(self.source_of_unknown(expr)),
             },
             Expression::HeredocTemplate(h) => match literal(&h.template) {
                 Some(text) => return text_value(text, pos),
-                None => Value::Str(self.source(expr)),
+                None => Value::Str(self.source_of_unknown(expr)),
             },
             Expression::Parenthesis(p) => return self.expr(p.inner()),
             // `jsonencode({...})`: the structure it encodes, each value at its own line.
@@ -326,13 +338,14 @@ impl<'t> Reader<'t> {
             {
                 return self.expr(call.args.iter().next().expect("one argument"));
             }
-            _ => Value::Str(self.source(expr)),
+            _ => Value::Str(self.source_of_unknown(expr)),
         };
         Node::new(pos, value)
     }
 
-    /// The expression as written.
-    fn source(&self, expr: &Expression) -> String {
+    /// The expression as written, standing for a value not known before plan.
+    fn source_of_unknown(&self, expr: &Expression) -> String {
+        self.unknown.set(true);
         expr.span()
             .and_then(|s| self.text.get(s))
             .unwrap_or_default()
@@ -489,6 +502,39 @@ mod tests {
         // A default in the file itself.
         let zone = a.get("zone").unwrap();
         assert_eq!((zone.as_str(), zone.pos.file), (Some("eu-west-1a"), 0));
+
+        // Locals: a literal, a known variable, a local of a local (in any order, in any file of
+        // the module); one built with a function or a template is not known.
+        write(
+            "locals.tf",
+            "locals {\n  chained = local.encrypt_all\n  encrypt_all = var.encrypt\n  \
+             name = \"vol-${var.size}\"\n  ports = [22, 443]\n}\n",
+        );
+        write(
+            "uses.tf",
+            "locals {\n  mine = local.chained\n}\nresource \"aws_ebs_volume\" \"b\" {\n  \
+             encrypted = local.mine\n  name = local.name\n  port = local.ports[1]\n  \
+             kms = local.nowhere\n}\n",
+        );
+        // A new scan: a gate lists each directory once.
+        let gate = Gate::within(vec![root.clone()]);
+        let uses = std::fs::read_to_string(root.join("uses.tf")).unwrap();
+        let parsed = super::parse(&root.join("uses.tf"), &uses, &gate).unwrap();
+        let b = parsed
+            .root
+            .get("resource")
+            .unwrap()
+            .get("aws_ebs_volume")
+            .unwrap();
+        let b = b.get("b").unwrap();
+        let encrypted = b.get("encrypted").unwrap();
+        // true, from terraform.tfvars (the file index counts the files read for this one).
+        assert_eq!(encrypted.value, Value::Bool(true));
+        let from = &parsed.included[usize::from(encrypted.pos.file) - 1];
+        assert!(from.ends_with("terraform.tfvars"), "{from:?}");
+        assert_eq!(b.get("name").unwrap().as_str(), Some("local.name"));
+        assert_eq!(b.get("port").unwrap().value, Value::Int(443));
+        assert_eq!(b.get("kms").unwrap().as_str(), Some("local.nowhere"));
 
         // Outside the named paths, the other files are not read.
         let gate = Gate::within(vec![root.join("main.tf")]);

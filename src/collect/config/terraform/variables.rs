@@ -1,14 +1,15 @@
-//! The values a module's input variables take when Terraform runs without `-var` flags: each
-//! `variable` block's `default`, from any `.tf` file of the module's directory, overridden by
-//! `terraform.tfvars`, then by the `*.auto.tfvars` files in lexical order, as Terraform loads
-//! them. A reference `var.NAME` whose value is known this way is judged as that value, which
-//! keeps the file and line it was written at.
+//! The values a module's input variables and local values take when Terraform runs without
+//! `-var` flags: each `variable` block's `default`, from any `.tf` file of the module's directory,
+//! overridden by `terraform.tfvars`, then by the `*.auto.tfvars` files in lexical order, as
+//! Terraform loads them; and each `locals` value that is a literal or refers only to known
+//! values. A reference `var.NAME` or `local.NAME` whose value is known this way is judged as that
+//! value, which keeps the file and line it was written at.
 //!
 //! Only the files of the scanned file's own directory are read, through the gate (inside the
 //! paths the user named, recorded for the verdict cache), and at most [`MAX_FILES`] of them, so
-//! that a directory of thousands of files costs each one a bounded amount. A variable whose value
-//! is not known (no default, a file that cannot be read or parsed, past the bound) stays the
-//! expression it is.
+//! that a directory of thousands of files costs each one a bounded amount. A value that is not
+//! known (no default, a function call, a file that cannot be read or parsed, past the bound)
+//! stays the expression it is.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -22,18 +23,27 @@ use crate::doc::Node;
 /// The most files of a directory read for the values of one file's variables.
 pub const MAX_FILES: usize = 64;
 
-/// Known values of input variables, and the files they were read from (`Pos::file` `n` is
-/// `files[n - 1]`).
-#[derive(Default)]
+/// How many times the `locals` are evaluated, each round knowing the values the last one found:
+/// a local may refer to another, in any order.
+const LOCAL_ROUNDS: usize = 4;
+
+/// Known values of input variables and locals, and the files they were read from (`Pos::file`
+/// `n` is `files[n - 1]`).
+#[derive(Default, Clone)]
 pub struct Inputs {
     pub values: HashMap<String, Node>,
+    pub locals: HashMap<String, Node>,
     pub files: Vec<PathBuf>,
 }
 
 impl Inputs {
-    /// The value of `var.NAME`, when known.
-    pub fn get(&self, name: &str) -> Option<&Node> {
-        self.values.get(name)
+    /// The value of `var.NAME` (`namespace` `var`) or `local.NAME` (`local`), when known.
+    pub fn get(&self, namespace: &str, name: &str) -> Option<&Node> {
+        match namespace {
+            "var" => self.values.get(name),
+            "local" => self.locals.get(name),
+            _ => None,
+        }
     }
 
     /// Records a file values are read from, returning its index for `Pos::file`.
@@ -74,13 +84,19 @@ pub fn collect(path: &Path, own: &Body, reader: &Reader, gate: &Gate) -> Inputs 
         budget = budget.checked_sub(1)?;
         gate.read_included(file).ok()
     };
+    // The module's files that set locals, kept until every variable is known.
+    let mut with_locals: Vec<(String, Body, u16)> = Vec::new();
     for file in modules {
-        let Some(text) = read(&file).filter(|t| t.contains("variable")) else {
+        let Some(text) = read(&file).filter(|t| t.contains("variable") || t.contains("locals"))
+        else {
             continue;
         };
         if let Some(body) = parse(&text) {
-            let reader = Reader::new(&text, inputs.add_file(file));
-            add_defaults(&body, &reader, &mut defaults);
+            let index = inputs.add_file(file);
+            add_defaults(&body, &Reader::new(&text, index), &mut defaults);
+            if text.contains("locals") {
+                with_locals.push((text, body, index));
+            }
         }
     }
     inputs.values = defaults;
@@ -94,6 +110,33 @@ pub fn collect(path: &Path, own: &Body, reader: &Reader, gate: &Gate) -> Inputs 
                 let value = reader.expr(&attr.value);
                 inputs.values.insert(attr.key.value().to_string(), value);
             }
+        }
+    }
+    let own_text = reader.text;
+    let sources = std::iter::once((own_text, own, 0))
+        .chain(with_locals.iter().map(|(t, b, i)| (t.as_str(), b, *i)));
+    let sources: Vec<(&str, &Body, u16)> = sources.collect();
+    for _ in 0..LOCAL_ROUNDS {
+        let known = inputs.clone();
+        let mut found = false;
+        for &(text, body, index) in &sources {
+            let mut reader = Reader::new(text, index);
+            reader.inputs = Some(&known);
+            for block in body.get_blocks("locals") {
+                for attr in block.body.attributes() {
+                    let name = attr.key.value().as_str();
+                    if inputs.locals.contains_key(name) {
+                        continue;
+                    }
+                    if let Some(value) = reader.known(&attr.value) {
+                        inputs.locals.insert(name.to_string(), value);
+                        found = true;
+                    }
+                }
+            }
+        }
+        if !found {
+            break;
         }
     }
     inputs
