@@ -183,7 +183,7 @@ impl<'t> Reader<'t> {
                 _ => return None,
             };
         }
-        Some(value.clone())
+        inputs.copy(value).then(|| value.clone())
     }
 
     /// The top-level body: blocks reached through their labels, attributes as keys.
@@ -516,6 +516,19 @@ mod tests {
              encrypted = local.mine\n  name = local.name\n  port = local.ports[1]\n  \
              kms = local.nowhere\n}\n",
         );
+        // References copy their values up to a budget, past which they stay expressions: a
+        // thousand references to a local of a thousand values would copy a million.
+        let mut hostile = format!("locals {{\n  big = [{}]\n}}\nx = {{\n", "1, ".repeat(1000));
+        for i in 0..1000 {
+            hostile.push_str(&format!("  a{i} = local.big\n"));
+        }
+        hostile.push_str("}\n");
+        let doc = parse(&hostile).unwrap();
+        let x = doc.get("x").unwrap().as_map().unwrap();
+        let copied = x.iter().filter(|(_, v)| v.as_list().is_some()).count();
+        assert_eq!(copied, 99, "{} values each", 1001);
+        assert_eq!(x.get("a999").unwrap().as_str(), Some("local.big"));
+
         // A new scan: a gate lists each directory once.
         let gate = Gate::within(vec![root.clone()]);
         let uses = std::fs::read_to_string(root.join("uses.tf")).unwrap();

@@ -11,6 +11,7 @@
 //! known (no default, a function call, a file that cannot be read or parsed, past the bound)
 //! stays the expression it is.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -18,7 +19,7 @@ use hcl_edit::structure::{Body, Structure};
 
 use super::{Reader, nesting};
 use crate::collect::gate::Gate;
-use crate::doc::Node;
+use crate::doc::{Node, Value};
 
 /// The most files of a directory read for the values of one file's variables.
 pub const MAX_FILES: usize = 64;
@@ -27,6 +28,11 @@ pub const MAX_FILES: usize = 64;
 /// a local may refer to another, in any order.
 const LOCAL_ROUNDS: usize = 4;
 
+/// The most values that references may copy into one file's document. A reference copies its
+/// value, and a thousand references to a local of a thousand values copy a million, as YAML
+/// aliases can: past the budget a reference stays the expression it is.
+pub const MAX_COPIED: usize = 100_000;
+
 /// Known values of input variables and locals, and the files they were read from (`Pos::file`
 /// `n` is `files[n - 1]`).
 #[derive(Default, Clone)]
@@ -34,6 +40,8 @@ pub struct Inputs {
     pub values: HashMap<String, Node>,
     pub locals: HashMap<String, Node>,
     pub files: Vec<PathBuf>,
+    /// Values copied by references so far, against [`MAX_COPIED`].
+    copied: Cell<usize>,
 }
 
 impl Inputs {
@@ -44,6 +52,13 @@ impl Inputs {
             "local" => self.locals.get(name),
             _ => None,
         }
+    }
+
+    /// Takes the copy of `value` from the budget; false when that would spend more than it holds.
+    pub fn copy(&self, value: &Node) -> bool {
+        let total = self.copied.get() + size(value);
+        self.copied.set(total.min(MAX_COPIED + 1));
+        total <= MAX_COPIED
     }
 
     /// Records a file values are read from, returning its index for `Pos::file`.
@@ -135,11 +150,21 @@ pub fn collect(path: &Path, own: &Body, reader: &Reader, gate: &Gate) -> Inputs 
                 }
             }
         }
+        inputs.copied.set(known.copied.get());
         if !found {
             break;
         }
     }
     inputs
+}
+
+/// The number of values in `node`, itself included.
+fn size(node: &Node) -> usize {
+    1 + match &node.value {
+        Value::List(items) => items.iter().map(size).sum(),
+        Value::Map(map) => map.iter().map(|(_, v)| size(v)).sum(),
+        _ => 0,
+    }
 }
 
 /// Adds the `default` of each `variable` block of `body` not already known (Terraform refuses a
@@ -159,7 +184,7 @@ fn add_defaults(body: &Body, reader: &Reader, defaults: &mut HashMap<String, Nod
             continue;
         };
         let value = reader.expr(&default.value);
-        if !matches!(value.value, crate::doc::Value::Null) {
+        if !matches!(value.value, Value::Null) {
             defaults.entry(label.as_str().to_string()).or_insert(value);
         }
     }
