@@ -91,13 +91,7 @@ pub fn parse(path: &Path, text: &str, gate: &Gate) -> Result<Parsed, ParseError>
         let at = e.location();
         ParseError::new(at.line(), at.column(), e.message().to_string())
     })?;
-    let mut reader = Reader {
-        text,
-        lines,
-        file: 0,
-        inputs: None,
-        unknown: Cell::new(false),
-    };
+    let mut reader = Reader::new(text, &lines, 0);
     let inputs = if text.contains("var.") || text.contains("local.") {
         variables::collect(path, &body, &reader, gate)
     } else {
@@ -114,7 +108,7 @@ pub fn parse(path: &Path, text: &str, gate: &Gate) -> Result<Parsed, ParseError>
 /// The text being read, to turn spans into positions and expressions into their source.
 struct Reader<'t> {
     text: &'t str,
-    lines: Lines<'t>,
+    lines: &'t Lines<'t>,
     /// Which file the text is (`Pos::file`): 0 for the scanned one.
     file: u16,
     /// The known values of the module's input variables and locals, substituted for `var.NAME`
@@ -125,11 +119,12 @@ struct Reader<'t> {
 }
 
 impl<'t> Reader<'t> {
-    /// A reader of the text of file `file`, which substitutes no variable.
-    fn new(text: &'t str, file: u16) -> Reader<'t> {
+    /// A reader of the text of file `file`, whose line starts are `lines`; it substitutes no
+    /// variable.
+    fn new(text: &'t str, lines: &'t Lines<'t>, file: u16) -> Reader<'t> {
         Reader {
             text,
-            lines: Lines::new(text),
+            lines,
             file,
             inputs: None,
             unknown: Cell::new(false),

@@ -19,7 +19,7 @@ use hcl_edit::structure::{Body, Structure};
 
 use super::{Reader, nesting};
 use crate::collect::gate::Gate;
-use crate::doc::{Node, Value};
+use crate::doc::{Lines, Node, Value};
 
 /// The most files of a directory read for the values of one file's variables.
 pub const MAX_FILES: usize = 64;
@@ -35,7 +35,7 @@ pub const MAX_COPIED: usize = 100_000;
 
 /// Known values of input variables and locals, and the files they were read from (`Pos::file`
 /// `n` is `files[n - 1]`).
-#[derive(Default, Clone)]
+#[derive(Default)]
 pub struct Inputs {
     pub values: HashMap<String, Node>,
     pub locals: HashMap<String, Node>,
@@ -108,7 +108,8 @@ pub fn collect(path: &Path, own: &Body, reader: &Reader, gate: &Gate) -> Inputs 
         };
         if let Some(body) = parse(&text) {
             let index = inputs.add_file(file);
-            add_defaults(&body, &Reader::new(&text, index), &mut defaults);
+            let lines = Lines::new(&text);
+            add_defaults(&body, &Reader::new(&text, &lines, index), &mut defaults);
             if text.contains("locals") {
                 with_locals.push((text, body, index));
             }
@@ -120,40 +121,49 @@ pub fn collect(path: &Path, own: &Body, reader: &Reader, gate: &Gate) -> Inputs 
             continue;
         };
         if let Some(body) = parse(&text) {
-            let reader = Reader::new(&text, inputs.add_file(file));
+            let lines = Lines::new(&text);
+            let reader = Reader::new(&text, &lines, inputs.add_file(file));
             for attr in body.attributes() {
                 let value = reader.expr(&attr.value);
                 inputs.values.insert(attr.key.value().to_string(), value);
             }
         }
     }
-    let own_text = reader.text;
-    let sources = std::iter::once((own_text, own, 0))
-        .chain(with_locals.iter().map(|(t, b, i)| (t.as_str(), b, *i)));
-    let sources: Vec<(&str, &Body, u16)> = sources.collect();
+    // Each round evaluates the locals not yet known against those the earlier rounds found.
+    let lines: Vec<Lines> = with_locals
+        .iter()
+        .map(|(text, ..)| Lines::new(text))
+        .collect();
+    let sources: Vec<(&str, &Lines, &Body, u16)> =
+        std::iter::once((reader.text, reader.lines, own, 0))
+            .chain(
+                with_locals
+                    .iter()
+                    .zip(&lines)
+                    .map(|((t, b, i), l)| (t.as_str(), l, b, *i)),
+            )
+            .collect();
     for _ in 0..LOCAL_ROUNDS {
-        let known = inputs.clone();
-        let mut found = false;
-        for &(text, body, index) in &sources {
-            let mut reader = Reader::new(text, index);
-            reader.inputs = Some(&known);
+        let mut found: HashMap<String, Node> = HashMap::new();
+        for &(text, lines, body, index) in &sources {
+            let mut reader = Reader::new(text, lines, index);
+            reader.inputs = Some(&inputs);
             for block in body.get_blocks("locals") {
                 for attr in block.body.attributes() {
                     let name = attr.key.value().as_str();
-                    if inputs.locals.contains_key(name) {
+                    if inputs.locals.contains_key(name) || found.contains_key(name) {
                         continue;
                     }
                     if let Some(value) = reader.known(&attr.value) {
-                        inputs.locals.insert(name.to_string(), value);
-                        found = true;
+                        found.insert(name.to_string(), value);
                     }
                 }
             }
         }
-        inputs.copied.set(known.copied.get());
-        if !found {
+        if found.is_empty() {
             break;
         }
+        inputs.locals.extend(found);
     }
     inputs
 }
